@@ -1,0 +1,31 @@
+"""Core API shared by every env: the env base class, spaces, parsing, rewards, registry."""
+
+from __future__ import annotations
+
+from mtenvs.core.env import (
+    EnvSnapshot,
+    InvalidAction,
+    MultiTurnEnv,
+    Reply,
+    ResetInfo,
+    StepInfo,
+    Transition,
+)
+from mtenvs.core.rewards import FORMAT, OUTCOME, PROCESS, TURN_COST, RewardMode
+from mtenvs.core.spaces import UnicodeText
+
+__all__ = [
+    "MultiTurnEnv",
+    "InvalidAction",
+    "Transition",
+    "EnvSnapshot",
+    "Reply",
+    "ResetInfo",
+    "StepInfo",
+    "RewardMode",
+    "OUTCOME",
+    "PROCESS",
+    "FORMAT",
+    "TURN_COST",
+    "UnicodeText",
+]

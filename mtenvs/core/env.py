@@ -1,0 +1,423 @@
+"""``MultiTurnEnv``: the Gymnasium base class every mtenvs environment derives from.
+
+The base class owns what is the same in every env, so families only write their rules:
+
+* turn counting and truncation at ``max_turns``;
+* parse errors: a subclass raises :class:`InvalidAction` from :meth:`MultiTurnEnv.parse_action`
+  and the base class answers with an observation giving the reason and the expected format,
+  a ``format`` penalty, and the episode goes on;
+* reward bookkeeping: ``info["reward_components"]`` always sums to ``reward``;
+* the documented info keys (:class:`ResetInfo`, :class:`StepInfo`) and ``state_key``;
+* branching: :meth:`snapshot` / :meth:`restore`, plus :meth:`oracle_action` and
+  :meth:`privileged` for teacher, critic and search methods;
+* argument checks: unknown constructor keywords raise :class:`mtenvs.error.InvalidArgumentError`
+  naming the allowed ones.
+
+A subclass implements :meth:`new_episode`, :meth:`parse_action`, :meth:`apply_action`,
+:meth:`system_prompt`, :meth:`action_format`, :meth:`oracle_action`, :meth:`privileged`,
+:meth:`render_text` and lists its mutable state in ``_snapshot_fields``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import inspect
+import pickle
+from abc import abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, Literal, TypedDict, TypeVar
+
+import gymnasium as gym
+import numpy as np
+
+from mtenvs.core.rewards import (
+    DEFAULT_FORMAT_PENALTY,
+    FORMAT,
+    TURN_COST,
+    RewardMode,
+    split_components,
+)
+from mtenvs.core.spaces import MAX_REPLY_CHARS, UnicodeText
+from mtenvs.error import (
+    InvalidArgumentError,
+    ResetNeededError,
+    check_choice,
+    check_int_range,
+    did_you_mean,
+)
+
+__all__ = [
+    "MultiTurnEnv",
+    "InvalidAction",
+    "Transition",
+    "EnvSnapshot",
+    "ResetInfo",
+    "StepInfo",
+    "Reply",
+    "ObsMode",
+    "Split",
+]
+
+ObsT = TypeVar("ObsT")
+ActionT = TypeVar("ActionT")
+#: What ``step`` accepts: the raw model reply, or a tool-call / chat-message dict.
+Reply = str | Mapping[str, Any]
+ObsMode = Literal["text", "image", "text+image"]
+Split = Literal["train", "test"]
+OBS_MODES: tuple[str, ...] = ("text", "image", "text+image")
+SPLITS: tuple[str, ...] = ("train", "test")
+
+
+class ResetInfo(TypedDict, total=False):
+    """Keys of the ``info`` dict returned by ``reset``."""
+
+    system_prompt: str
+    task_id: str
+    max_turns: int
+    split: str
+    turn: int
+    success: bool
+    reward_components: dict[str, float]
+    uncounted_components: dict[str, float]
+    parse_error: str | None
+    state_key: str
+
+
+class StepInfo(ResetInfo, total=False):
+    """Keys of the ``info`` dict returned by ``step`` (a superset of :class:`ResetInfo`)."""
+
+    final_answer: bool
+
+
+class InvalidAction(Exception):
+    """Raised by :meth:`MultiTurnEnv.parse_action` for a reply that is not a legal action.
+
+    Never escapes ``step``: the base class turns it into an observation with ``reason``.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Transition:
+    """What :meth:`MultiTurnEnv.apply_action` returns for one legal action."""
+
+    #: The text of the next observation (the base class adds the image where there is one).
+    observation: str
+    #: Reward components of this step (the base class adds ``turn_cost``).
+    components: dict[str, float] = field(default_factory=dict)
+    #: The task is over (solved, failed, or a final answer was given).
+    terminated: bool = False
+    #: The task is solved.
+    success: bool = False
+    #: This step was a final answer; a wrong one may be retried with
+    #: :class:`mtenvs.wrappers.TryAgain`.
+    final_answer: bool = False
+    #: Extra env-specific info keys.
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EnvSnapshot:
+    """An opaque copy of an env's full state, from :meth:`MultiTurnEnv.snapshot`."""
+
+    env_class: str
+    state: dict[str, Any]
+
+
+_BASE_SNAPSHOT_FIELDS: tuple[str, ...] = (
+    "_turn",
+    "_active",
+    "_success",
+    "_last_final_answer_wrong",
+    "_last_observation",
+)
+
+
+class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
+    """Base class for multi-turn text (and multimodal) environments; see the module doc."""
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
+    #: Attribute names holding the mutable episode state (deep-copied by ``snapshot``).
+    _snapshot_fields: ClassVar[tuple[str, ...]] = ()
+    #: Keys ``reset(options=…)`` accepts.
+    reset_options: ClassVar[frozenset[str]] = frozenset({"task_id"})
+    #: Default turn budget of the env family.
+    default_max_turns: ClassVar[int] = 20
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> MultiTurnEnv[Any, Any]:
+        # Runs before __init__ so a mistyped keyword names the allowed ones instead of
+        # Python's bare TypeError (and gym.make keeps the env class as entry point).
+        if kwargs:
+            allowed = [
+                name
+                for name, p in inspect.signature(cls.__init__).parameters.items()
+                if name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+            ]
+            for name in kwargs:
+                if name not in allowed:
+                    raise InvalidArgumentError(
+                        f"Unknown argument {name!r} for {cls.__name__}; allowed arguments: "
+                        f"{', '.join(allowed)}.{did_you_mean(name, allowed)}"
+                    )
+        return super().__new__(cls)
+
+    def __init__(
+        self,
+        *,
+        max_turns: int | None = None,
+        reward_mode: RewardMode | str = RewardMode.OUTCOME,
+        split: Split = "train",
+        obs_mode: ObsMode = "text",
+        render_mode: str | None = None,
+        turn_cost: float = 0.0,
+        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+    ) -> None:
+        check_choice("reward_mode", str(getattr(reward_mode, "value", reward_mode)),
+                     [m.value for m in RewardMode])
+        check_choice("split", split, SPLITS)
+        check_choice("obs_mode", obs_mode, self.supported_obs_modes())
+        check_choice("render_mode", render_mode, [None, *self.metadata["render_modes"]])
+        self.max_turns = check_int_range(
+            "max_turns", self.default_max_turns if max_turns is None else max_turns, 1
+        )
+        for name, value in (("turn_cost", turn_cost), ("format_penalty", format_penalty)):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise InvalidArgumentError(
+                    f"{name} must be a non-negative number (it is subtracted), got {value!r}."
+                )
+        self.reward_mode = RewardMode(getattr(reward_mode, "value", reward_mode))
+        self.split: Split = split
+        self.obs_mode: ObsMode = obs_mode
+        self.render_mode = render_mode
+        self.turn_cost = float(turn_cost)
+        self.format_penalty = float(format_penalty)
+        self.action_space = UnicodeText(MAX_REPLY_CHARS)
+        self._turn = 0
+        self._active = False
+        self._started = False
+        self._success = False
+        self._last_final_answer_wrong = False
+        self._last_observation = ""
+
+    # ------------------------------------------------------------------ subclass hooks
+
+    @classmethod
+    def supported_obs_modes(cls) -> tuple[str, ...]:
+        """Observation modes this env offers (``text`` always; images where there is one)."""
+        return ("text",)
+
+    @abstractmethod
+    def new_episode(self, options: Mapping[str, Any]) -> str:
+        """Pick a task with ``self.np_random`` (or ``options["task_id"]``), set up the
+        episode state and return the first observation's text."""
+
+    @abstractmethod
+    def parse_action(self, reply: Reply) -> ActionT:
+        """Turn a reply into an action, or raise :class:`InvalidAction` with the reason."""
+
+    @abstractmethod
+    def apply_action(self, action: ActionT) -> Transition:
+        """Apply a parsed action and return the resulting :class:`Transition`."""
+
+    @abstractmethod
+    def system_prompt(self) -> str:
+        """Rules of the task and the reply format, for the model's system message."""
+
+    @abstractmethod
+    def action_format(self) -> str:
+        """A short statement of the expected reply format, shown after a malformed reply."""
+
+    @property
+    @abstractmethod
+    def task_id(self) -> str:
+        """Stable id of the current task (same seed and split give the same id)."""
+
+    @abstractmethod
+    def oracle_action(self) -> str:
+        """The reply an optimal agent would send now (privileged; never in observations)."""
+
+    @abstractmethod
+    def privileged(self) -> dict[str, Any]:
+        """Hidden facts about the current state (gold answer, optimal remaining cost…)."""
+
+    @abstractmethod
+    def render_text(self) -> str:
+        """A text picture of the current state (``render_mode="ansi"``)."""
+
+    def render_image(self) -> np.ndarray:
+        """An RGB ``uint8`` picture of the current state, for envs that have one."""
+        raise NotImplementedError(f"{type(self).__name__} has no image rendering.")
+
+    def episode_info(self) -> dict[str, Any]:
+        """Env-specific keys added to every info dict (override to add some)."""
+        return {}
+
+    def random_action(self, rng: np.random.Generator) -> str:
+        """A well-formed random reply (used by :class:`mtenvs.agents.RandomAgent`)."""
+        return str(self.action_space.sample())
+
+    def state_key_data(self) -> object:
+        """What ``state_key`` hashes: by default every snapshot field except the turn
+        counter, so identical situations reached at different turns share a key."""
+        return [getattr(self, name) for name in self._snapshot_fields]
+
+    # ------------------------------------------------------------------ gymnasium API
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[ObsT, dict[str, Any]]:
+        super().reset(seed=seed)
+        options = dict(options or {})
+        for key in options:
+            if key not in self.reset_options:
+                raise InvalidArgumentError(
+                    f"Unknown reset option {key!r}; allowed options: "
+                    f"{', '.join(sorted(self.reset_options)) or 'none'}."
+                    f"{did_you_mean(key, self.reset_options)}"
+                )
+        self._turn = 0
+        self._success = False
+        self._last_final_answer_wrong = False
+        text = self.new_episode(options)
+        self._active = True
+        self._started = True
+        self._last_observation = text
+        info: dict[str, Any] = {
+            "system_prompt": self.system_prompt(),
+            "task_id": self.task_id,
+            "max_turns": self.max_turns,
+            "split": self.split,
+            "turn": 0,
+            "success": False,
+            "reward_components": {},
+            "uncounted_components": {},
+            "parse_error": None,
+            "state_key": self.state_key(),
+        }
+        info.update(self.episode_info())
+        return self._observation(text), info
+
+    def step(self, action: Reply) -> tuple[ObsT, float, bool, bool, dict[str, Any]]:
+        if not self._active:
+            raise ResetNeededError(
+                "step() called "
+                + ("after the episode ended" if self._started else "before reset()")
+                + "; call env.reset() first."
+            )
+        self._turn += 1
+        parse_error: str | None = None
+        try:
+            parsed = self.parse_action(action)
+        except InvalidAction as e:
+            parse_error = e.reason
+            transition = Transition(
+                observation=self.format_error_observation(e.reason),
+                components={FORMAT: -self.format_penalty},
+            )
+        else:
+            transition = self.apply_action(parsed)
+        components = dict(transition.components)
+        if self.turn_cost:
+            components[TURN_COST] = components.get(TURN_COST, 0.0) - self.turn_cost
+        terminated = bool(transition.terminated)
+        truncated = not terminated and self._turn >= self.max_turns
+        counted, uncounted = split_components(components, self.reward_mode)
+        reward = float(sum(counted.values()))
+        self._success = bool(transition.success)
+        self._last_final_answer_wrong = transition.final_answer and not transition.success
+        self._active = not (terminated or truncated)
+        self._last_observation = transition.observation
+        info: dict[str, Any] = {
+            "turn": self._turn,
+            "success": self._success,
+            "reward_components": counted,
+            "uncounted_components": uncounted,
+            "parse_error": parse_error,
+            "final_answer": transition.final_answer,
+            "state_key": self.state_key(),
+        }
+        info.update(self.episode_info())
+        info.update(transition.info)
+        return self._observation(transition.observation), reward, terminated, truncated, info
+
+    def render(self) -> str | np.ndarray | None:  # type: ignore[override]
+        if self.render_mode is None:
+            return None
+        if self.render_mode == "rgb_array":
+            return self.render_image()
+        return self.render_text()
+
+    # ------------------------------------------------------------------ shared helpers
+
+    @property
+    def turn(self) -> int:
+        """Turns taken in the current episode."""
+        return self._turn
+
+    @property
+    def turns_left(self) -> int:
+        return self.max_turns - self._turn
+
+    @property
+    def episode_active(self) -> bool:
+        """Whether ``step`` may be called (reset done, episode not over)."""
+        return self._active
+
+    def format_error_observation(self, reason: str) -> str:
+        """The observation after a malformed reply: the reason, then the expected format."""
+        return (
+            f"Invalid reply: {reason}\nExpected format: {self.action_format()}\n"
+            f"(turn {self._turn} of {self.max_turns}; the episode goes on.)"
+        )
+
+    def _observation(self, text: str) -> ObsT:
+        if self.obs_mode == "text":
+            return text  # type: ignore[return-value]
+        return {"text": text, "image": self.render_image()}  # type: ignore[return-value]
+
+    def state_key(self) -> str:
+        """A stable hash of the full env state (task and dynamic state, not the turn
+        counter): equal keys mean identical situations, across rollouts and processes."""
+        data = pickle.dumps((type(self).__name__, self.task_id, self.state_key_data()), 4)
+        return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+    def snapshot(self) -> EnvSnapshot:
+        """A copy of the full episode state, RNG included; see :meth:`restore`."""
+        self._require_started("snapshot")
+        fields = _BASE_SNAPSHOT_FIELDS + self._snapshot_fields
+        state = {name: copy.deepcopy(getattr(self, name)) for name in fields}
+        state["__rng__"] = copy.deepcopy(self.np_random.bit_generator.state)
+        return EnvSnapshot(env_class=type(self).__qualname__, state=state)
+
+    def restore(self, snapshot: EnvSnapshot) -> None:
+        """Return to a state saved by :meth:`snapshot`; the same actions then give the same
+        continuation (observations, rewards, infos)."""
+        if not isinstance(snapshot, EnvSnapshot) or snapshot.env_class != type(self).__qualname__:
+            raise InvalidArgumentError(
+                f"restore() needs an EnvSnapshot taken from a {type(self).__qualname__}, "
+                f"got {snapshot!r:.80}."
+            )
+        state = dict(snapshot.state)
+        rng_state = state.pop("__rng__")
+        for name, value in state.items():
+            setattr(self, name, copy.deepcopy(value))
+        self.np_random.bit_generator.state = copy.deepcopy(rng_state)
+        self._started = True
+
+    def resume(self) -> None:
+        """Reopen an episode that ended on a wrong final answer (used by ``TryAgain``)."""
+        if not self._last_final_answer_wrong:
+            raise ResetNeededError(
+                "resume() is only allowed right after a wrong final answer."
+            )
+        self._last_final_answer_wrong = False
+        self._active = self._turn < self.max_turns
+
+    def _require_started(self, what: str) -> None:
+        if not self._started:
+            raise ResetNeededError(f"{what}() called before reset(); call env.reset() first.")

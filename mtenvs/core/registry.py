@@ -1,0 +1,61 @@
+"""Registration of mtenvs ids with Gymnasium, and lookups with helpful errors.
+
+Each env family registers its ids in its package ``__init__`` with :func:`register_env`
+(one call per id, the Gymnasium way). ``import mtenvs`` imports every family, so
+``gym.make("mtenvs/Sokoban-v0")`` works after it, and ``gym.make("mtenvs:mtenvs/Sokoban-v0")``
+works without it.
+
+Ids are registered without ``max_episode_steps``: the env itself truncates at ``max_turns``
+(a constructor argument), so there is one turn budget, not two that can disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+from mtenvs.error import UnknownEnvError, did_you_mean
+
+__all__ = ["NAMESPACE", "register_env", "list_envs", "make", "env_spec"]
+
+NAMESPACE = "mtenvs"
+
+
+def register_env(id: str, entry_point: str, kwargs: dict[str, Any] | None = None) -> None:
+    """Register ``id`` (``mtenvs/<Name>-v<k>``) unless it is registered already."""
+    if not id.startswith(f"{NAMESPACE}/"):
+        raise ValueError(f"mtenvs ids live in the {NAMESPACE!r} namespace, got {id!r}.")
+    if id in gym.registry:
+        return
+    gym.register(
+        id=id,
+        entry_point=entry_point,
+        kwargs=kwargs or {},
+        disable_env_checker=False,
+        order_enforce=True,
+    )
+
+
+def list_envs() -> list[str]:
+    """Every registered mtenvs id, sorted."""
+    return sorted(i for i in gym.registry if i.startswith(f"{NAMESPACE}/"))
+
+
+def env_spec(id: str) -> gym.envs.registration.EnvSpec:
+    """The spec of ``id``; raises :class:`UnknownEnvError` with close matches if unknown."""
+    if id in gym.registry and id.startswith(f"{NAMESPACE}/"):
+        return gym.registry[id]
+    ids = list_envs()
+    hint = did_you_mean(id, ids)
+    if not hint and "/" not in id:
+        hint = did_you_mean(f"{NAMESPACE}/{id}", ids)
+    raise UnknownEnvError(
+        f"Unknown environment id {id!r}.{hint} Registered ids: {', '.join(ids)}."
+    )
+
+
+def make(id: str, **kwargs: Any) -> gym.Env[Any, Any]:
+    """``gym.make`` with a :class:`UnknownEnvError` naming close matches for unknown ids."""
+    env_spec(id)
+    return gym.make(id, **kwargs)

@@ -1,0 +1,60 @@
+"""Reward components, their names and how ``reward_mode`` sums them.
+
+Every step reports ``info["reward_components"]``: a dict whose values add up to the step's
+``reward``. Components an env computes but the chosen ``reward_mode`` does not count are
+reported in ``info["uncounted_components"]`` so a trainer can still log (or re-weight) them;
+:class:`mtenvs.wrappers.RewardMode` moves components between the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from typing import Final
+
+__all__ = [
+    "OUTCOME",
+    "PROCESS",
+    "FORMAT",
+    "TURN_COST",
+    "RewardMode",
+    "split_components",
+    "DEFAULT_FORMAT_PENALTY",
+]
+
+#: +1 when the task is solved (env-specific scale), 0 otherwise.
+OUTCOME: Final = "outcome"
+#: Verifiable progress made this turn (e.g. distance-to-solution delta), in outcome units.
+PROCESS: Final = "process"
+#: Penalty for a reply that could not be parsed into a legal action.
+FORMAT: Final = "format"
+#: A small cost charged every turn to prefer shorter episodes.
+TURN_COST: Final = "turn_cost"
+
+DEFAULT_FORMAT_PENALTY: Final = 0.1
+
+
+class RewardMode(str, Enum):
+    """Which components make up ``reward``.
+
+    * ``outcome``: everything except ``process`` (sparse; the usual RLVR setting).
+    * ``process``: every component, ``process`` included (dense shaping).
+    """
+
+    OUTCOME = "outcome"
+    PROCESS = "process"
+
+    def counts(self, component: str) -> bool:
+        """Whether ``component`` is summed into ``reward`` in this mode."""
+        return self is RewardMode.PROCESS or component != PROCESS
+
+
+def split_components(
+    components: Mapping[str, float], mode: RewardMode
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Split ``components`` into (counted, uncounted) under ``mode``."""
+    counted: dict[str, float] = {}
+    uncounted: dict[str, float] = {}
+    for name, value in components.items():
+        (counted if mode.counts(name) else uncounted)[name] = float(value)
+    return counted, uncounted

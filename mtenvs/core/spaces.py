@@ -1,0 +1,86 @@
+"""Observation and action spaces shared by every env.
+
+Gymnasium's :class:`~gymnasium.spaces.Text` only contains strings made of its ``charset``.
+Replies from a language model can hold any character, and some observations carry unicode
+(web pages, patient answers), so :class:`UnicodeText` accepts any ``str`` up to
+``max_length`` while still sampling from a printable charset. Its ``contains`` is a type and
+length check, cheap enough for the step path (the character scan of ``Text`` costs ~0.4 ms
+on 5 k characters).
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+__all__ = [
+    "ASCII_CHARSET",
+    "SAMPLE_CHARSET",
+    "UnicodeText",
+    "text_space",
+    "image_space",
+    "text_image_space",
+]
+
+#: Printable ASCII plus newline and tab: enough for grid worlds and most prompts.
+ASCII_CHARSET: str = string.printable
+#: What :meth:`UnicodeText.sample` draws from: ASCII plus a few multi-byte characters, so
+#: sampled replies exercise unicode handling.
+SAMPLE_CHARSET: str = ASCII_CHARSET + "éßøλπ→✓中文🙂"
+
+#: Default maximum length of an action (a model reply) in characters.
+MAX_REPLY_CHARS = 1_000_000
+#: Default maximum length of a text observation in characters.
+MAX_OBS_CHARS = 1_000_000
+
+
+class UnicodeText(spaces.Text):
+    """A :class:`gymnasium.spaces.Text` that contains every ``str`` of allowed length.
+
+    Sampling draws from ``charset`` (default :data:`SAMPLE_CHARSET`); membership does not
+    look at the characters, because a model reply or a web page may contain any of them.
+    """
+
+    def __init__(
+        self,
+        max_length: int = MAX_OBS_CHARS,
+        *,
+        min_length: int = 0,
+        charset: str = SAMPLE_CHARSET,
+        seed: int | np.random.Generator | None = None,
+    ) -> None:
+        super().__init__(max_length, min_length=min_length, charset=charset, seed=seed)
+
+    def contains(self, x: Any) -> bool:
+        return isinstance(x, str) and self.min_length <= len(x) <= self.max_length
+
+    def __repr__(self) -> str:
+        return f"UnicodeText({self.min_length}, {self.max_length})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, UnicodeText)
+            and self.min_length == other.min_length
+            and self.max_length == other.max_length
+        )
+
+    def __hash__(self) -> int:
+        return hash(("UnicodeText", self.min_length, self.max_length))
+
+
+def text_space(max_length: int = MAX_OBS_CHARS) -> UnicodeText:
+    """The text observation space every env uses."""
+    return UnicodeText(max_length)
+
+
+def image_space(height: int, width: int) -> spaces.Box:
+    """An RGB ``uint8`` image of ``height`` x ``width`` pixels."""
+    return spaces.Box(low=0, high=255, shape=(height, width, 3), dtype=np.uint8)
+
+
+def text_image_space(height: int, width: int, max_length: int = MAX_OBS_CHARS) -> spaces.Dict:
+    """``Dict({"text": UnicodeText, "image": Box(uint8, (H, W, 3))})``."""
+    return spaces.Dict({"text": text_space(max_length), "image": image_space(height, width)})
