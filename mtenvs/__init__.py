@@ -21,4 +21,4 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["__version__", "list_envs", "make", "env_spec"]
+__all__ = ["__version__", "env_spec", "list_envs", "make"]

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 __all__ = [
     "Error",
     "InvalidArgumentError",
-    "UnknownEnvError",
     "ResetNeededError",
+    "UnknownEnvError",
     "choice_error",
 ]
 
@@ -64,7 +64,9 @@ def check_choice(name: str, value: object, allowed: Iterable[object]) -> None:
 def check_int_range(name: str, value: object, low: int, high: int | None = None) -> int:
     """Return ``value`` as an int, or raise unless it is an int in ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgumentError(f"{name} must be an int, got {value!r} ({type(value).__name__}).")
+        raise InvalidArgumentError(
+            f"{name} must be an int, got {value!r} ({type(value).__name__})."
+        )
     if value < low or (high is not None and value > high):
         upper = "" if high is None else f" and <= {high}"
         raise InvalidArgumentError(f"{name} must be >= {low}{upper}, got {value!r}.")

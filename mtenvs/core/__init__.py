@@ -15,17 +15,17 @@ from mtenvs.core.rewards import FORMAT, OUTCOME, PROCESS, TURN_COST, RewardMode
 from mtenvs.core.spaces import UnicodeText
 
 __all__ = [
-    "MultiTurnEnv",
-    "InvalidAction",
-    "Transition",
-    "EnvSnapshot",
-    "Reply",
-    "ResetInfo",
-    "StepInfo",
-    "RewardMode",
+    "FORMAT",
     "OUTCOME",
     "PROCESS",
-    "FORMAT",
     "TURN_COST",
+    "EnvSnapshot",
+    "InvalidAction",
+    "MultiTurnEnv",
+    "Reply",
+    "ResetInfo",
+    "RewardMode",
+    "StepInfo",
+    "Transition",
     "UnicodeText",
 ]

@@ -49,15 +49,15 @@ from mtenvs.error import (
 )
 
 __all__ = [
-    "MultiTurnEnv",
-    "InvalidAction",
-    "Transition",
     "EnvSnapshot",
-    "ResetInfo",
-    "StepInfo",
-    "Reply",
+    "InvalidAction",
+    "MultiTurnEnv",
     "ObsMode",
+    "Reply",
+    "ResetInfo",
     "Split",
+    "StepInfo",
+    "Transition",
 ]
 
 ObsT = TypeVar("ObsT")

@@ -18,17 +18,16 @@ Supported reply shapes:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
     "ToolCall",
-    "extract_tag",
-    "extract_answer",
     "extract_action",
+    "extract_answer",
     "extract_code_blocks",
+    "extract_tag",
     "parse_tool_calls",
     "reply_text",
     "strip_think",
@@ -38,10 +37,12 @@ __all__ = [
 #: adversarial multi-megabyte replies bounded in time.
 MAX_PARSE_CHARS = 200_000
 
-_TAG_CACHE: dict[str, re.Pattern[str]] = {}
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+\-.]*)[^\n`]*\n(.*?)```", re.DOTALL)
-_TOOL_CALL = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL | re.IGNORECASE)
-_THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+# ASCII-only lowercasing keeps indices aligned with the original text (``"İ".lower()`` is two
+# characters long), so positions found in the lowered copy can slice the original.
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+# Every scan below is linear in the reply length: regexes such as ``<a>(.*?)</a>`` go
+# quadratic on adversarial replies (100 k unclosed tags took 24 s), and a reply is untrusted.
 
 
 @dataclass(frozen=True)
@@ -53,14 +54,25 @@ class ToolCall:
     id: str | None = None
 
 
-def _tag_pattern(tag: str) -> re.Pattern[str]:
-    pattern = _TAG_CACHE.get(tag)
-    if pattern is None:
-        pattern = re.compile(
-            rf"<{re.escape(tag)}\s*>(.*?)</{re.escape(tag)}\s*>", re.DOTALL | re.IGNORECASE
-        )
-        _TAG_CACHE[tag] = pattern
-    return pattern
+def _blocks(text: str, open_tag: str, close_tag: str) -> list[str]:
+    """Contents of ``open_tag … close_tag`` blocks, left to right, case-insensitively.
+
+    Each block runs from an opening tag to the first closing tag after it; an unclosed
+    opening tag ends the scan.
+    """
+    lower = text.translate(_ASCII_LOWER)
+    open_tag, close_tag = open_tag.translate(_ASCII_LOWER), close_tag.translate(_ASCII_LOWER)
+    out: list[str] = []
+    pos = 0
+    while True:
+        start = lower.find(open_tag, pos)
+        if start < 0:
+            return out
+        end = lower.find(close_tag, start + len(open_tag))
+        if end < 0:
+            return out
+        out.append(text[start + len(open_tag) : end])
+        pos = end + len(close_tag)
 
 
 def reply_text(reply: object) -> str | None:
@@ -78,17 +90,30 @@ def strip_think(text: str) -> str:
     """Remove ``<think>…</think>`` blocks (reasoning that should not be parsed as an action)."""
     if not isinstance(text, str):
         return ""
-    return _THINK.sub("", text[:MAX_PARSE_CHARS])
+    text = text[:MAX_PARSE_CHARS]
+    lower = text.translate(_ASCII_LOWER)
+    if "<think>" not in lower:
+        return text
+    kept: list[str] = []
+    pos = 0
+    while True:
+        start = lower.find("<think>", pos)
+        end = lower.find("</think>", start + 7) if start >= 0 else -1
+        if start < 0 or end < 0:
+            kept.append(text[pos:])
+            return "".join(kept)
+        kept.append(text[pos:start])
+        pos = end + len("</think>")
 
 
 def extract_tag(text: object, tag: str) -> str | None:
     """Content of the last complete ``<tag>…</tag>`` block, stripped; ``None`` if absent."""
     if not isinstance(text, str) or not isinstance(tag, str) or not tag:
         return None
-    matches = _tag_pattern(tag).findall(strip_think(text))
+    matches = _blocks(strip_think(text), f"<{tag}>", f"</{tag}>")
     if not matches:
         return None
-    return str(matches[-1]).strip()
+    return matches[-1].strip()
 
 
 def extract_answer(text: object) -> str | None:
@@ -108,9 +133,18 @@ def extract_code_blocks(
     if not isinstance(text, str):
         return []
     wanted = {lang.lower() for lang in languages}
-    return [
-        body for lang, body in _FENCE.findall(strip_think(text)) if lang.lower() in wanted
-    ]
+    out: list[str] = []
+    # Fences pair up in order: ```lang header\n body ```; the info string is the first word.
+    parts = strip_think(text).split("```")
+    for fenced in parts[1:-1:2] if len(parts) >= 3 else []:
+        header, newline, body = fenced.partition("\n")
+        if not newline:
+            continue
+        words = header.split()
+        lang = words[0].lower() if words else ""
+        if lang in wanted:
+            out.append(body)
+    return out
 
 
 def _loads(raw: object) -> object:
@@ -154,8 +188,8 @@ def parse_tool_calls(reply: object) -> list[ToolCall]:
 def _parse_tool_calls(reply: object) -> list[ToolCall]:
     if isinstance(reply, str):
         calls = []
-        for raw in _TOOL_CALL.findall(strip_think(reply)):
-            call = _one_call(_loads(raw))
+        for raw in _blocks(strip_think(reply), "<tool_call>", "</tool_call>"):
+            call = _one_call(_loads(raw.strip()))
             if call is not None:
                 calls.append(call)
         return calls

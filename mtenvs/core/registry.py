@@ -17,7 +17,7 @@ import gymnasium as gym
 
 from mtenvs.error import UnknownEnvError, did_you_mean
 
-__all__ = ["NAMESPACE", "register_env", "list_envs", "make", "env_spec"]
+__all__ = ["NAMESPACE", "env_spec", "list_envs", "make", "register_env"]
 
 NAMESPACE = "mtenvs"
 

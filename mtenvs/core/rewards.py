@@ -9,17 +9,17 @@ reported in ``info["uncounted_components"]`` so a trainer can still log (or re-w
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import Enum
+from enum import StrEnum
 from typing import Final
 
 __all__ = [
+    "DEFAULT_FORMAT_PENALTY",
+    "FORMAT",
     "OUTCOME",
     "PROCESS",
-    "FORMAT",
     "TURN_COST",
     "RewardMode",
     "split_components",
-    "DEFAULT_FORMAT_PENALTY",
 ]
 
 #: +1 when the task is solved (env-specific scale), 0 otherwise.
@@ -34,7 +34,7 @@ TURN_COST: Final = "turn_cost"
 DEFAULT_FORMAT_PENALTY: Final = 0.1
 
 
-class RewardMode(str, Enum):
+class RewardMode(StrEnum):
     """Which components make up ``reward``.
 
     * ``outcome``: everything except ``process`` (sparse; the usual RLVR setting).

@@ -20,9 +20,9 @@ __all__ = [
     "ASCII_CHARSET",
     "SAMPLE_CHARSET",
     "UnicodeText",
-    "text_space",
     "image_space",
     "text_image_space",
+    "text_space",
 ]
 
 #: Printable ASCII plus newline and tab: enough for grid worlds and most prompts.

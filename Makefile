@@ -1,0 +1,36 @@
+# mtenvs — the two README commands are `make demo` and `make test`; both set everything up.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+EXTRAS ?= dev
+DEMO_EPISODES ?= 20
+
+.PHONY: setup demo test bench lint docs clean
+
+setup:
+	@scripts/ensure_venv.sh $(EXTRAS)
+
+demo: setup
+	@$(VENV)/bin/mtenvs doctor
+	@$(VENV)/bin/mtenvs eval --env all --agent random,oracle --episodes $(DEMO_EPISODES) --name demo
+	@echo "Report: runs/demo/report.md (JSON: runs/demo/report.json, plots: runs/demo/*.png)"
+
+test: setup
+	@$(PY) -m pytest -q -n 2 --dist loadgroup
+
+bench: setup
+	@benchmarks/setup_peers.sh
+	@$(PY) benchmarks/bench_grid.py
+
+lint: setup
+	@$(VENV)/bin/ruff check mtenvs tests benchmarks
+	@$(VENV)/bin/ruff format --check mtenvs || true
+	@$(VENV)/bin/mypy mtenvs
+
+docs: setup
+	@$(PY) docs/gen_env_cards.py
+	@$(VENV)/bin/mkdocs build --strict -q
+	@echo "Docs built in site/"
+
+clean:
+	rm -rf $(VENV) .venv-bench site runs .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Create /work/main/.venv-bench (the repository's .venv-bench) with the peer environments that
+# benchmarks/bench_grid.py compares against: gym-sokoban, GEM (gem-llm) and TextArena, pinned in
+# benchmarks/requirements-peers.txt. A venv of its own, so the peers' pins (old gym, NumPy 1.26)
+# never touch the project's .venv.
+#
+# Idempotent: a stamp file inside the venv records the hash of the requirements file and the
+# interpreter; when both match, a second run does nothing. Delete .venv-bench to start over.
+#
+# Environment: PYTHON (interpreter for the venv; default: the base interpreter of .venv, so
+# ours and the peers run on the same Python), BENCH_VENV (default: <repo>/.venv-bench).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(dirname "$here")"
+venv="${BENCH_VENV:-$repo/.venv-bench}"
+reqs="$here/requirements-peers.txt"
+stamp="$venv/.stamp-peers"
+
+if [[ -z "${PYTHON:-}" ]]; then
+    if [[ -x "$repo/.venv/bin/python" ]]; then
+        PYTHON="$("$repo/.venv/bin/python" -c 'import sys; print(sys._base_executable)')"
+    else
+        PYTHON="$(command -v python3)"
+    fi
+fi
+
+want="$(sha256sum "$reqs" | cut -d' ' -f1) $("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x "$venv/bin/python" ]]; then
+    echo "setup_peers: $venv is up to date (rm -r $venv to rebuild)."
+    exit 0
+fi
+
+echo "setup_peers: building $venv with $PYTHON"
+rm -f "$stamp"
+if [[ ! -x "$venv/bin/python" ]]; then
+    "$PYTHON" -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$reqs"
+
+# The peers must import and make their Sokoban envs; fail here rather than in the benchmark.
+SDL_VIDEODRIVER=dummy "$venv/bin/python" -W ignore - <<'PY' >/dev/null
+import gem
+import gym
+import gym_sokoban  # noqa: F401  (registers Sokoban-v*)
+import textarena as ta
+
+gym.make("Sokoban-v1", dim_room=(6, 6), num_boxes=2, reset=False)
+gem.make("game:Sokoban-v0-easy")
+ta.make("Sokoban-v0")
+PY
+
+echo "$want" > "$stamp"
+echo "setup_peers: done ($venv)."

@@ -1,0 +1,214 @@
+"""The ``mtenvs`` command: list envs, play one in the terminal, evaluate agents, check setup."""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import gymnasium as gym
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import mtenvs
+from mtenvs.agents import AGENT_KINDS, make_agent
+from mtenvs.core.registry import env_spec, list_envs
+from mtenvs.error import Error, InvalidArgumentError
+from mtenvs.eval import EpisodeResult, evaluate, markdown_table, write_report
+from mtenvs.eval.runner import obs_text
+
+app = typer.Typer(
+    help="mtenvs: multi-turn environments for LLM agents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+
+
+def _parse_args(pairs: list[str] | None) -> dict[str, Any]:
+    """``["difficulty=hard", "max_turns=10"]`` → ``{"difficulty": "hard", "max_turns": 10}``."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise InvalidArgumentError(f"--arg expects KEY=VALUE, got {pair!r}.")
+        try:
+            out[key] = json.loads(raw)
+        except ValueError:
+            out[key] = raw
+    return out
+
+
+def _summary_line(env_id: str) -> str:
+    entry = env_spec(env_id).entry_point
+    if isinstance(entry, str):
+        module, _, attr = entry.partition(":")
+        entry = getattr(__import__(module, fromlist=[attr]), attr)
+    doc = (getattr(entry, "__doc__", None) or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
+def _fail(err: Exception) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {err}")
+    return typer.Exit(code=2)
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """List every registered environment id."""
+    table = Table(title=f"mtenvs {mtenvs.__version__}: {len(list_envs())} environments")
+    table.add_column("id", style="bold cyan")
+    table.add_column("description")
+    for env_id in list_envs():
+        table.add_row(env_id, _summary_line(env_id))
+    console.print(table)
+
+
+@app.command()
+def play(
+    env_id: Annotated[str, typer.Argument(help="Environment id, e.g. mtenvs/Sokoban-v0.")],
+    seed: Annotated[int, typer.Option(help="Seed of the first episode.")] = 0,
+    arg: Annotated[list[str] | None, typer.Option(help="Env argument KEY=VALUE (repeat).")] = None,
+) -> None:
+    """Play an environment in the terminal: type a reply, ':hint' for the oracle, ':q' to quit."""
+    try:
+        env = mtenvs.make(env_id, **_parse_args(arg))
+    except Error as e:
+        raise _fail(e) from e
+    obs, info = env.reset(seed=seed)
+    console.rule(f"[bold]{env_id}[/] — task {info['task_id']}")
+    console.print(info["system_prompt"], markup=False)
+    total = 0.0
+    while True:
+        console.rule()
+        console.print(obs_text(obs), markup=False)
+        try:
+            reply = input("> ")
+        except EOFError:
+            break
+        if reply.strip() in (":q", ":quit", "quit", "exit"):
+            break
+        if reply.strip() == ":hint":
+            console.print(f"[dim]oracle:[/] {env.unwrapped.oracle_action()}")  # type: ignore[attr-defined]
+            continue
+        obs, reward, terminated, truncated, info = env.step(reply)
+        total += float(reward)
+        console.print(
+            f"[dim]reward {float(reward):+.3f} {info['reward_components']} · "
+            f"turn {info['turn']}/{info['max_turns']} · return {total:+.3f}[/]"
+        )
+        if terminated or truncated:
+            console.print(obs_text(obs), markup=False)
+            verdict = "[bold green]solved" if info["success"] else "[bold red]not solved"
+            end = "terminated" if terminated else "truncated"
+            console.print(f"{verdict}[/] ({end} after {info['turn']} turns, return {total:+.3f})")
+            break
+    env.close()
+
+
+@app.command("eval")
+def eval_cmd(
+    env: Annotated[str, typer.Option(help="Env ids, comma-separated, or 'all'.")] = "all",
+    agent: Annotated[
+        str, typer.Option(help=f"Agents, comma-separated: {', '.join(AGENT_KINDS)}.")
+    ] = "oracle",
+    episodes: Annotated[int, typer.Option(min=1, help="Episodes per env and agent.")] = 20,
+    seed: Annotated[int, typer.Option(help="Seed of the first episode.")] = 0,
+    eval_set: Annotated[
+        bool, typer.Option(help="Use the fixed eval sets where an env has them.")
+    ] = True,
+    name: Annotated[str | None, typer.Option(help="Run name (folder under --out).")] = None,
+    out: Annotated[Path, typer.Option(help="Where run folders go.")] = Path("runs"),
+    plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
+    arg: Annotated[list[str] | None, typer.Option(help="Env argument KEY=VALUE (repeat).")] = None,
+) -> None:
+    """Evaluate agents on envs; writes report.json, report.md and plots to OUT/NAME/."""
+    try:
+        env_ids = list_envs() if env == "all" else [e.strip() for e in env.split(",") if e.strip()]
+        for env_id in env_ids:
+            env_spec(env_id)
+        agents = [make_agent(a.strip(), seed=seed) for a in agent.split(",") if a.strip()]
+        env_kwargs = _parse_args(arg)
+    except Error as e:
+        raise _fail(e) from e
+    run_name = name or time.strftime("eval-%Y%m%d-%H%M%S")
+    total = len(env_ids) * len(agents) * episodes
+    stats = {"done": 0, "success": 0, "turns": 0, "start": time.perf_counter()}
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("success {task.fields[rate]}"),
+        TextColumn("{task.fields[tps]} turns/s"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        bar = progress.add_task("episodes", total=total, rate="-", tps="-")
+
+        def on_episode(result: EpisodeResult) -> None:
+            stats["done"] += 1
+            stats["success"] += result.success
+            stats["turns"] += result.turns
+            elapsed = time.perf_counter() - stats["start"]
+            progress.update(
+                bar,
+                advance=1,
+                description=f"{result.env_id.removeprefix('mtenvs/')} · {result.agent}",
+                rate=f"{stats['success'] / stats['done']:.0%}",
+                tps=f"{stats['turns'] / max(elapsed, 1e-9):,.0f}",
+            )
+
+        try:
+            run = evaluate(
+                env_ids,
+                agents,
+                episodes,
+                seed=seed,
+                eval_set=eval_set,
+                env_kwargs=env_kwargs,
+                name=run_name,
+                on_episode=on_episode,
+            )
+        except Error as e:
+            raise _fail(e) from e
+    paths = write_report(run, out / run_name, plots=plots)
+    console.print(markdown_table(run), markup=False)
+    console.print(f"[green]wrote[/] {', '.join(str(p) for p in paths)}")
+
+
+@app.command()
+def doctor() -> None:
+    """Report versions and which optional components (Docker, Chromium) are usable."""
+    table = Table(title="mtenvs doctor", show_header=False)
+    table.add_row("mtenvs", mtenvs.__version__)
+    table.add_row("python", f"{platform.python_version()} ({sys.executable})")
+    table.add_row("gymnasium", gym.__version__)
+    table.add_row("registered envs", str(len(list_envs())))
+    docker_cli = shutil.which("docker")
+    engine = "no Docker engine reachable: sandboxes fall back to the local (weaker) backend"
+    try:
+        import docker  # type: ignore[import-not-found]
+
+        docker.from_env(timeout=3).ping()
+        engine = "reachable"
+    except Exception as e:  # any failure means "not usable" here; say why
+        engine = f"{engine} ({type(e).__name__})"
+    table.add_row("docker client", docker_cli or "not installed")
+    table.add_row("docker engine", engine)
+    table.add_row("chromium", shutil.which("chromium") or "not installed (needed by web envs)")
+    console.print(table)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,93 @@
+"""Evaluation reports: JSON (everything), Markdown (a table) and matplotlib plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mtenvs.eval.runner import EvalRun
+
+__all__ = ["markdown_table", "write_report"]
+
+
+def markdown_table(run: EvalRun) -> str:
+    """A Markdown table of the run's per-(env, agent) summaries."""
+    lines = [
+        "| env | agent | episodes | success | return | turns | format errors / turn |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for s in run.summaries():
+        lines.append(
+            f"| `{s.env_id}` | {s.agent} | {s.episodes} "
+            f"| {s.success_rate:.1%} ± {s.success_stderr:.1%} "
+            f"| {s.mean_return:.3f} ± {s.return_stderr:.3f} | {s.mean_turns:.1f} "
+            f"| {s.format_error_rate:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def _plot(run: EvalRun, out_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summaries = run.summaries()
+    envs = list(dict.fromkeys(s.env_id for s in summaries))
+    agents = list(dict.fromkeys(s.agent for s in summaries))
+    width = 0.8 / max(len(agents), 1)
+    paths = []
+
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(envs)), 4))
+    for k, agent in enumerate(agents):
+        rates = [
+            next((s.success_rate for s in summaries if s.env_id == e and s.agent == agent), 0.0)
+            for e in envs
+        ]
+        ax.bar([i + k * width for i in range(len(envs))], rates, width, label=agent)
+    ax.set_xticks([i + width * (len(agents) - 1) / 2 for i in range(len(envs))])
+    ax.set_xticklabels([e.removeprefix("mtenvs/") for e in envs], rotation=20)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("success rate")
+    ax.set_title(f"Success by env — {run.name}")
+    ax.legend()
+    fig.tight_layout()
+    paths.append(out_dir / "success.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for agent in agents:
+        eps = [e for e in run.episodes if e.agent == agent]
+        axes[0].hist([e.episode_return for e in eps], bins=20, alpha=0.6, label=agent)
+        axes[1].hist([e.turns for e in eps], bins=20, alpha=0.6, label=agent)
+    axes[0].set_title("episode return")
+    axes[1].set_title("turns per episode")
+    for ax in axes:
+        ax.legend()
+    fig.tight_layout()
+    paths.append(out_dir / "distributions.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def write_report(run: EvalRun, out_dir: str | Path, *, plots: bool = True) -> list[Path]:
+    """Write ``report.json``, ``report.md`` and (optionally) PNG plots to ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / "report.json"
+    json_path.write_text(json.dumps(run.to_dict(), indent=2))
+    md_path = out / "report.md"
+    config = run.config
+    md_path.write_text(
+        f"# mtenvs evaluation: {run.name}\n\n"
+        f"Created {run.created}; {config['episodes']} episodes per env and agent, "
+        f"seeds from {config['seed']}, fixed eval sets: {config['eval_set']}.\n\n"
+        f"{markdown_table(run)}\n\n"
+        "Success and return: mean ± standard error over episodes.\n"
+    )
+    paths = [json_path, md_path]
+    if plots:
+        paths += _plot(run, out)
+    return paths

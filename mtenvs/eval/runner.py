@@ -1,0 +1,200 @@
+"""Evaluation runner: play episodes of registered envs with an agent and collect results.
+
+Episodes run one after another here (the vectorized engine lives in ``mtenvs.rollout``).
+Seeds are ``seed, seed + 1, …``; envs with a fixed evaluation set (``eval_set=True``) map
+seed ``i`` to the ``i``-th task of that set, which is how the reference scores in the docs
+are computed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from mtenvs.agents.base import Agent, AgentInput
+from mtenvs.core.env import MultiTurnEnv
+from mtenvs.core.registry import env_spec
+
+__all__ = ["EnvSummary", "EpisodeResult", "EvalRun", "evaluate", "obs_text", "run_episode"]
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    """The outcome of one episode."""
+
+    env_id: str
+    agent: str
+    seed: int
+    task_id: str
+    success: bool
+    episode_return: float
+    turns: int
+    truncated: bool
+    format_errors: int
+    components: dict[str, float]
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class EnvSummary:
+    """Aggregate of the episodes of one (env, agent) pair."""
+
+    env_id: str
+    agent: str
+    episodes: int
+    success_rate: float
+    success_stderr: float
+    mean_return: float
+    return_stderr: float
+    mean_turns: float
+    format_error_rate: float
+    steps_per_s: float
+
+
+@dataclass
+class EvalRun:
+    """All episodes of one evaluation, plus its configuration."""
+
+    name: str
+    config: dict[str, Any]
+    episodes: list[EpisodeResult] = field(default_factory=list)
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def summaries(self) -> list[EnvSummary]:
+        """One :class:`EnvSummary` per (env, agent), in first-seen order."""
+        groups: dict[tuple[str, str], list[EpisodeResult]] = {}
+        for ep in self.episodes:
+            groups.setdefault((ep.env_id, ep.agent), []).append(ep)
+        out = []
+        for (env_id, agent), eps in groups.items():
+            succ = np.array([e.success for e in eps], dtype=float)
+            rets = np.array([e.episode_return for e in eps], dtype=float)
+            turns = sum(e.turns for e in eps)
+            secs = sum(e.duration_s for e in eps)
+            n = len(eps)
+            out.append(
+                EnvSummary(
+                    env_id=env_id,
+                    agent=agent,
+                    episodes=n,
+                    success_rate=float(succ.mean()),
+                    success_stderr=float(succ.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0,
+                    mean_return=float(rets.mean()),
+                    return_stderr=float(rets.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0,
+                    mean_turns=turns / n,
+                    format_error_rate=sum(e.format_errors for e in eps) / max(turns, 1),
+                    steps_per_s=turns / secs if secs > 0 else 0.0,
+                )
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "created": self.created,
+            "config": self.config,
+            "summaries": [asdict(s) for s in self.summaries()],
+            "episodes": [asdict(e) for e in self.episodes],
+        }
+
+
+def obs_text(obs: object) -> str:
+    """The text part of an observation (``str`` or ``{"text": …, "image": …}``)."""
+    if isinstance(obs, dict):
+        return str(obs.get("text", ""))
+    return str(obs)
+
+
+def run_episode(env: gym.Env[Any, Any], agent: Agent, seed: int, env_id: str = "") -> EpisodeResult:
+    """Play one episode of ``env`` (already made) with ``agent`` from ``reset(seed=seed)``."""
+    start = time.perf_counter()
+    obs, info = env.reset(seed=seed)
+    inner: MultiTurnEnv[Any, Any] = env.unwrapped  # type: ignore[assignment]
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": info.get("system_prompt", "")},
+        {"role": "user", "content": obs_text(obs)},
+    ]
+    total = 0.0
+    turns = format_errors = 0
+    components: dict[str, float] = {}
+    terminated = truncated = False
+    while not (terminated or truncated):
+        (reply,) = agent.act([AgentInput(messages=messages, env=inner, info=info)])
+        obs, reward, terminated, truncated, info = env.step(reply)
+        messages.append({"role": "assistant", "content": reply})
+        messages.append({"role": "user", "content": obs_text(obs)})
+        total += float(reward)
+        turns += 1
+        format_errors += info.get("parse_error") is not None
+        for key, value in info.get("reward_components", {}).items():
+            components[key] = components.get(key, 0.0) + value
+    return EpisodeResult(
+        env_id=env_id or (env.spec.id if env.spec else type(inner).__name__),
+        agent=agent.name,
+        seed=seed,
+        task_id=str(info.get("task_id", inner.task_id)),
+        success=bool(info.get("success", False)),
+        episode_return=total,
+        turns=turns,
+        truncated=bool(truncated and not terminated),
+        format_errors=format_errors,
+        components=components,
+        duration_s=time.perf_counter() - start,
+    )
+
+
+def accepts_argument(env_id: str, name: str) -> bool:
+    """Whether the env class registered as ``env_id`` takes constructor argument ``name``."""
+    spec = env_spec(env_id)
+    entry = spec.entry_point
+    if isinstance(entry, str):
+        module, _, attr = entry.partition(":")
+        entry = getattr(__import__(module, fromlist=[attr]), attr)
+    return name in inspect.signature(entry).parameters  # type: ignore[arg-type]
+
+
+def evaluate(
+    env_ids: Sequence[str],
+    agents: Sequence[Agent],
+    episodes: int,
+    *,
+    seed: int = 0,
+    eval_set: bool = True,
+    env_kwargs: dict[str, Any] | None = None,
+    name: str = "eval",
+    on_episode: Callable[[EpisodeResult], None] | None = None,
+) -> EvalRun:
+    """Play ``episodes`` episodes of every env with every agent; see the module doc."""
+    run = EvalRun(
+        name=name,
+        config={
+            "envs": list(env_ids),
+            "agents": [a.name for a in agents],
+            "episodes": episodes,
+            "seed": seed,
+            "eval_set": eval_set,
+            "env_kwargs": env_kwargs or {},
+        },
+    )
+    for env_id in env_ids:
+        kwargs = dict(env_kwargs or {})
+        if eval_set and accepts_argument(env_id, "eval_set"):
+            kwargs.setdefault("eval_set", True)
+        for agent in agents:
+            env = gym.make(env_id, **kwargs)
+            try:
+                for i in range(episodes):
+                    result = run_episode(env, agent, seed + i, env_id)
+                    run.episodes.append(result)
+                    if on_episode is not None:
+                        on_episode(result)
+            finally:
+                env.close()
+    return run

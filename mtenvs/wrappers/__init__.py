@@ -1,0 +1,9 @@
+"""Gymnasium wrappers for multi-turn envs."""
+
+from __future__ import annotations
+
+from mtenvs.wrappers.reward_mode import RewardMode
+from mtenvs.wrappers.try_again import TryAgain
+from mtenvs.wrappers.turn_limit import TurnLimit
+
+__all__ = ["RewardMode", "TryAgain", "TurnLimit"]

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Create .venv and install mtenvs (editable) with the extras given as $1, once.
+# Re-runs only when pyproject.toml changes (stamp file), so `make test` is fast when set up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EXTRAS="${1:-dev}"
+PY="${PYTHON:-python3}"
+STAMP=".venv/.stamp-${EXTRAS//,/-}"
+
+if [[ -f "$STAMP" && "$STAMP" -nt pyproject.toml ]]; then
+  exit 0
+fi
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "mtenvs needs Python >= 3.11; found $("$PY" --version 2>&1). Set PYTHON=/path/to/python3.11." >&2
+  exit 1
+fi
+if [[ ! -x .venv/bin/python ]]; then
+  if ! "$PY" -m venv .venv 2>/dev/null; then
+    # Debian ships venv separately (python3-venv); install it when we can.
+    rm -rf .venv
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+      echo "Installing python3-venv (Debian) ..."
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      "$PY" -m venv .venv
+    else
+      echo "Cannot create a venv: run 'sudo apt-get install python3-venv' and retry." >&2
+      exit 1
+    fi
+  fi
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+echo "Installing mtenvs[${EXTRAS}] into .venv ..."
+.venv/bin/python -m pip install -q -e ".[${EXTRAS}]"
+rm -f .venv/.stamp-*
+touch "$STAMP"

@@ -1,0 +1,207 @@
+"""Checks every registered id gets the moment it is registered (as Gymnasium's test_envs)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import mtenvs
+from mtenvs.core.envdoc import parse_env_doc
+from mtenvs.core.spaces import SAMPLE_CHARSET
+
+ENV_IDS = mtenvs.list_envs()
+
+
+def _env_class(env_id: str) -> type:
+    return type(gym.make(env_id).unwrapped)
+
+
+def _modes(env_id: str) -> list[tuple[str, str]]:
+    return [(env_id, m) for m in _env_class(env_id).supported_obs_modes()]
+
+
+ENV_MODES = [pair for env_id in ENV_IDS for pair in _modes(env_id)]
+
+
+def _comparable(value: Any) -> Any:
+    """Observation/info in a form ``==`` compares exactly (images become bytes)."""
+    if isinstance(value, np.ndarray):
+        return (value.shape, str(value.dtype), value.tobytes())
+    if isinstance(value, dict):
+        return {k: _comparable(v) for k, v in value.items()}
+    return value
+
+
+def test_ids_are_registered():
+    assert {"mtenvs/Sokoban-v0", "mtenvs/Maze-v0"} <= set(ENV_IDS)
+
+
+@pytest.mark.parametrize(("env_id", "obs_mode"), ENV_MODES)
+def test_check_env(env_id, obs_mode):
+    env = gym.make(env_id, obs_mode=obs_mode)
+    check_env(env.unwrapped, skip_render_check=True)
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    obs, *_ = env.step(env.unwrapped.random_action(np.random.default_rng(0)))
+    assert env.observation_space.contains(obs)
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_render_modes(env_id):
+    for mode in _env_class(env_id).metadata["render_modes"]:
+        env = gym.make(env_id, render_mode=mode)
+        env.reset(seed=0)
+        frame = env.render()
+        if mode == "ansi":
+            assert isinstance(frame, str) and frame
+        else:
+            assert isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3
+
+
+def _rollout(env: gym.Env, seed: int, steps: int) -> list[Any]:
+    rng = np.random.default_rng(seed)
+    record: list[Any] = []
+    obs, info = env.reset(seed=seed)
+    record.append((_comparable(obs), _comparable(info)))
+    for _ in range(steps):
+        reply = env.unwrapped.random_action(rng)
+        obs, reward, terminated, truncated, info = env.step(reply)
+        record.append((_comparable(obs), reward, terminated, truncated, _comparable(info)))
+        if terminated or truncated:
+            obs, info = env.reset()
+            record.append((_comparable(obs), _comparable(info)))
+    return record
+
+
+@pytest.mark.parametrize(("env_id", "obs_mode"), ENV_MODES)
+def test_seeded_determinism(env_id, obs_mode):
+    a = _rollout(gym.make(env_id, obs_mode=obs_mode), seed=11, steps=60)
+    b = _rollout(gym.make(env_id, obs_mode=obs_mode), seed=11, steps=60)
+    assert a == b
+    c = _rollout(gym.make(env_id, obs_mode=obs_mode), seed=12, steps=5)
+    assert c[0] != a[0]
+
+
+def _fuzz_replies(rng: np.random.Generator, n: int) -> list[Any]:
+    """Random text, unicode, empty, huge, near-miss tags, tool-call dicts and non-strings."""
+    chars = list(SAMPLE_CHARSET + "<>/{}[]\"'`\\\n\t\x00\u200b\ud7ff")
+    words = ["up", "down", "left", "right", "UP", "u", "x", "<action>", "</action>", "move",
+             "<answer>", "</answer>", "```", "<tool_call>", "</tool_call>", "{", "}", "42", " "]
+    out: list[Any] = []
+    for i in range(n):
+        kind = i % 8
+        if kind == 0:
+            out.append("".join(rng.choice(chars, size=int(rng.integers(0, 80)))))
+        elif kind == 1:
+            out.append(" ".join(rng.choice(words, size=int(rng.integers(0, 12)))))
+        elif kind == 2:
+            inner = " ".join(rng.choice(words, size=int(rng.integers(0, 6))))
+            out.append(f"<action>{inner}</action>")
+        elif kind == 3:
+            args = {"direction": str(rng.choice(words)), "directions": list(rng.choice(words, 3))}
+            out.append({"name": str(rng.choice(["move", "submit", "", "x"])), "arguments": args})
+        elif kind == 4:
+            out.append(f"<tool_call>{json.dumps({'name': 'move', 'arguments': str(rng.random())})}"
+                       f"</tool_call>")
+        elif kind == 5:
+            out.append([None, 0, 1.5, b"up", ("up",), {"content": None}, object()][i % 7])
+        elif kind == 6:
+            out.append("" if i % 3 else "\n" * int(rng.integers(1, 50)))
+        else:
+            repeat = int(rng.integers(1, 3000)) if i % 97 == 0 else 1
+            out.append(("<action>" * 50 + "up") * repeat)
+    out[0] = "x" * 2_000_000
+    out[1] = "<action>" + "up " * 200_000 + "</action>"
+    return out
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_ten_thousand_fuzzed_replies_never_raise(env_id):
+    env = gym.make(env_id)
+    rng = np.random.default_rng(0)
+    env.reset(seed=0)
+    for reply in _fuzz_replies(rng, 10_000):
+        obs, reward, terminated, truncated, info = env.step(reply)
+        assert isinstance(obs, str) and np.isfinite(reward)
+        assert reward == pytest.approx(sum(info["reward_components"].values()))
+        if terminated or truncated:
+            env.reset()
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_oracle_solves(env_id):
+    env = gym.make(env_id)
+    for seed in range(5):
+        env.reset(seed=seed)
+        while True:
+            _, _, terminated, truncated, info = env.step(env.unwrapped.oracle_action())
+            if terminated or truncated:
+                break
+        assert info["success"] and terminated
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_snapshot_restore_continuations_are_identical(env_id):
+    env = gym.make(env_id)
+    env.reset(seed=5)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        if env.step(env.unwrapped.random_action(rng))[2]:
+            env.reset(seed=5)
+    snap = env.unwrapped.snapshot()
+    replies = [env.unwrapped.random_action(rng) for _ in range(8)] + ["garbage"]
+
+    def play() -> list[Any]:
+        out = []
+        for reply in replies:
+            step = env.step(reply)
+            out.append(_comparable(step))
+            if step[2] or step[3]:
+                break
+        return out
+
+    first = play()
+    env.unwrapped.restore(snap)
+    assert play() == first
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_documented_info_keys_and_ids_match_the_code(env_id):
+    cls = _env_class(env_id)
+    doc = parse_env_doc(cls)
+    assert env_id in doc.registered_ids, f"{cls.__name__} docstring does not list {env_id}"
+    for section in ("Description", "Action", "Observation", "Reward", "Episode End", "Info",
+                    "Argument", "Registered", "Version"):
+        assert doc.section(section), f"{cls.__name__} docstring lacks a '## {section}' section"
+    env = gym.make(env_id)
+    _, info = env.reset(seed=0)
+    seen = set(info)
+    _, _, _, _, info = env.step("definitely not an action")
+    seen |= set(info)
+    while True:
+        _, _, terminated, truncated, info = env.step(env.unwrapped.oracle_action())
+        seen |= set(info)
+        if terminated or truncated:
+            break
+    assert set(doc.info_keys) == seen
+    documented_args = set(doc.table_keys("Argument"))
+    import inspect
+
+    params = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    assert documented_args == params
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_privileged_facts_never_leak_into_observations(env_id):
+    env = gym.make(env_id)
+    _, info = env.reset(seed=3)
+    privileged = env.unwrapped.privileged()
+    assert isinstance(privileged, dict) and privileged
+    _, _, _, _, step_info = env.step(env.unwrapped.random_action(np.random.default_rng(0)))
+    assert not (set(privileged) & (set(info) | set(step_info)))
