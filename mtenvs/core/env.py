@@ -141,7 +141,7 @@ _BASE_SNAPSHOT_FIELDS: tuple[str, ...] = (
 class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
     """Base class for multi-turn text (and multimodal) environments; see the module doc."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012
     #: Attribute names holding the mutable episode state (deep-copied by ``snapshot``).
     _snapshot_fields: ClassVar[tuple[str, ...]] = ()
     #: Keys ``reset(options=…)`` accepts.

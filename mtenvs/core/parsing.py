@@ -162,12 +162,11 @@ def _one_call(obj: object) -> ToolCall | None:
     if not isinstance(obj, Mapping):
         return None
     call_id = obj.get("id") if isinstance(obj.get("id"), str) else None
-    if isinstance(obj.get("function"), Mapping):
-        obj = obj["function"]
-    name = obj.get("name")
+    spec: Mapping[str, Any] = obj["function"] if isinstance(obj.get("function"), Mapping) else obj
+    name = spec.get("name")
     if not isinstance(name, str) or not name:
         return None
-    raw_args = obj.get("arguments", obj.get("parameters", {}))
+    raw_args = spec.get("arguments", spec.get("parameters", {}))
     args = _loads(raw_args) if raw_args not in (None, "") else {}
     if not isinstance(args, Mapping):
         return None

@@ -14,7 +14,7 @@ from mtenvs.error import check_choice
 __all__ = ["RewardMode"]
 
 
-class RewardMode(gym.Wrapper[Any, Any, Any, Any]):
+class RewardMode(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs):
     """Recompute ``reward`` from the step's components under another mode, or with weights.
 
     ``mode="outcome"`` sums every component but ``process``; ``mode="process"`` sums all.
@@ -30,8 +30,8 @@ class RewardMode(gym.Wrapper[Any, Any, Any, Any]):
         *,
         weights: Mapping[str, float] | None = None,
     ) -> None:
-        super().__init__(env)
         gym.utils.RecordConstructorArgs.__init__(self, mode=mode, weights=weights)
+        gym.Wrapper.__init__(self, env)
         check_choice("mode", mode, [m.value for m in Mode])
         self.mode = Mode(mode)
         self.weights = dict(weights or {})

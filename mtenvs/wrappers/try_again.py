@@ -14,7 +14,7 @@ __all__ = ["TryAgain"]
 DEFAULT_FEEDBACK = "Let's try again."
 
 
-class TryAgain(gym.Wrapper[Any, Any, Any, Any]):
+class TryAgain(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs):
     """Let the agent retry after a wrong final answer, up to ``max_attempts`` answers.
 
     The UFO setup: when the env ends the episode on a wrong final answer
@@ -42,10 +42,10 @@ class TryAgain(gym.Wrapper[Any, Any, Any, Any]):
         decay: float = 0.5,
         feedback: str = DEFAULT_FEEDBACK,
     ) -> None:
-        super().__init__(env)
         gym.utils.RecordConstructorArgs.__init__(
             self, max_attempts=max_attempts, decay=decay, feedback=feedback
         )
+        gym.Wrapper.__init__(self, env)
         self.max_attempts = check_int_range("max_attempts", max_attempts, 1)
         if not isinstance(decay, (int, float)) or not 0.0 < decay <= 1.0:
             raise InvalidArgumentError(f"decay must be in (0, 1], got {decay!r}.")

@@ -11,7 +11,7 @@ from mtenvs.error import check_int_range
 __all__ = ["TurnLimit"]
 
 
-class TurnLimit(gym.Wrapper[Any, Any, Any, Any]):
+class TurnLimit(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs):
     """Truncate an episode after ``max_turns`` steps, optionally reminding the agent.
 
     Unlike :class:`gymnasium.wrappers.TimeLimit`, it can append ``"(N turns left)"`` to
@@ -27,8 +27,8 @@ class TurnLimit(gym.Wrapper[Any, Any, Any, Any]):
     """
 
     def __init__(self, env: gym.Env[Any, Any], max_turns: int, *, remind: bool = False) -> None:
-        super().__init__(env)
         gym.utils.RecordConstructorArgs.__init__(self, max_turns=max_turns, remind=remind)
+        gym.Wrapper.__init__(self, env)
         self.max_turns = check_int_range("max_turns", max_turns, 1)
         self.remind = remind
         self._turns = 0

@@ -1,0 +1,84 @@
+"""Generate docs/envs/*.md (one card per env) from the env class docstrings.
+
+Each card is the class docstring (the single source of truth, checked against the code by
+tests/test_all_envs.py) followed by reference scores of the random and oracle agents on the
+env's fixed evaluation sets, computed here so they always match the current code.
+
+Run: ``.venv/bin/python docs/gen_env_cards.py [--episodes N]`` (``make docs`` does it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+import mtenvs
+from mtenvs.agents import OracleAgent, RandomAgent
+from mtenvs.eval import evaluate
+
+DOCS = Path(__file__).resolve().parent
+OUT = DOCS / "envs"
+
+
+def _slug(env_id: str) -> str:
+    name = env_id.split("/", 1)[1].rsplit("-v", 1)[0]
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+def reference_scores(env_id: str, cls: type, episodes: int) -> list[dict[str, Any]]:
+    """Random and oracle scores on each reference configuration of the env."""
+    rows = []
+    for config in getattr(cls, "reference_configs", ({},)):
+        run = evaluate([env_id], [RandomAgent(seed=0), OracleAgent()], episodes,
+                       env_kwargs=dict(config), name="reference")
+        for s in run.summaries():
+            rows.append({"config": dict(config), **s.__dict__})
+    return rows
+
+
+def card(env_id: str, cls: type, scores: list[dict[str, Any]], episodes: int) -> str:
+    doc = inspect.cleandoc(cls.__doc__ or "")
+    title, _, body = doc.partition("\n")
+    lines = [f"# {env_id}", "", f"*{title.strip()}*", "", body.strip(), "",
+             "## Reference scores", "",
+             f"Fixed evaluation sets (`eval_set=True`), {episodes} episodes per row, seeds "
+             f"0…{episodes - 1}; mean ± standard error. Regenerate with "
+             "`python docs/gen_env_cards.py`.", "",
+             "| configuration | agent | success | return | turns |", "|---|---|---:|---:|---:|"]
+    for r in scores:
+        config = ", ".join(f"{k}={v!r}" for k, v in r["config"].items()) or "default"
+        lines.append(
+            f"| {config} | {r['agent']} | {r['success_rate']:.1%} ± {r['success_stderr']:.1%} "
+            f"| {r['mean_return']:.3f} ± {r['return_stderr']:.3f} | {r['mean_turns']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--episodes", type=int, default=50)
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    index = ["# Environments", "", "| id | description |", "|---|---|"]
+    all_scores: dict[str, Any] = {}
+    for env_id in mtenvs.list_envs():
+        cls = type(gym.make(env_id).unwrapped)
+        scores = reference_scores(env_id, cls, args.episodes)
+        all_scores[env_id] = scores
+        slug = _slug(env_id)
+        (OUT / f"{slug}.md").write_text(card(env_id, cls, scores, args.episodes))
+        summary = inspect.cleandoc(cls.__doc__ or "").split("\n", 1)[0]
+        index.append(f"| [`{env_id}`]({slug}.md) | {summary} |")
+        print(f"wrote docs/envs/{slug}.md")
+    (OUT / "index.md").write_text("\n".join(index) + "\n")
+    (OUT / "reference_scores.json").write_text(json.dumps(all_scores, indent=2))
+
+
+if __name__ == "__main__":
+    main()

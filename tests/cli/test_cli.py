@@ -1,0 +1,78 @@
+"""The `mtenvs` command, run for real (typer runner, and a pty for the interactive `play`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+from typer.testing import CliRunner
+
+from mtenvs.cli import app
+
+runner = CliRunner()
+
+
+def test_list_shows_every_id():
+    import mtenvs
+
+    result = runner.invoke(app, ["list"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for env_id in mtenvs.list_envs():
+        assert env_id in result.output
+
+
+def test_eval_writes_json_markdown_and_plots(tmp_path: Path):
+    result = runner.invoke(
+        app,
+        ["eval", "--env", "mtenvs/Maze-v0", "--agent", "random,oracle", "--episodes", "3",
+         "--name", "t", "--out", str(tmp_path)],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "t" / "report.json").read_text())
+    by_agent = {s["agent"]: s for s in report["summaries"]}
+    assert by_agent["oracle"]["success_rate"] == 1.0 and by_agent["oracle"]["episodes"] == 3
+    assert len(report["episodes"]) == 6
+    md = (tmp_path / "t" / "report.md").read_text()
+    assert "| `mtenvs/Maze-v0` | oracle | 3 | 100.0%" in md
+    assert (tmp_path / "t" / "success.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["eval", "--env", "mtenvs/Sokobn-v0"], "Did you mean 'mtenvs/Sokoban-v0'"),
+        (["eval", "--env", "mtenvs/Maze-v0", "--agent", "orcale"], "Did you mean 'oracle'"),
+        (["play", "mtenvs/Maze-v0", "--arg", "difficulty=hrad"], "Did you mean 'hard'"),
+    ],
+)
+def test_bad_arguments_exit_with_a_helpful_message(args, message):
+    result = runner.invoke(app, args, env={"COLUMNS": "300"})
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+
+
+def test_play_in_a_terminal():
+    child = pexpect.spawn(
+        sys.executable, ["-m", "mtenvs.cli", "play", "mtenvs/Maze-v0", "--seed", "1"],
+        encoding="utf-8", timeout=30, dimensions=(50, 200),
+    )
+    child.expect("> ")
+    child.sendline("fly away")
+    child.expect("Invalid reply")
+    child.expect("> ")
+    for _ in range(200):
+        child.sendline(":hint")
+        child.expect(r"oracle: (.*?)\r?\n")
+        move = child.match.group(1).strip()
+        child.expect("> ")
+        child.sendline(move)
+        index = child.expect([r"> ", "solved"])
+        if index == 1:
+            break
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
