@@ -84,11 +84,12 @@ def play(
         raise _fail(e) from e
     obs, info = env.reset(seed=seed)
     console.rule(f"[bold]{env_id}[/] — task {info['task_id']}")
-    console.print(info["system_prompt"], markup=False)
+    console.print(info["system_prompt"], markup=False, highlight=False)
+    max_turns = info["max_turns"]
     total = 0.0
     while True:
         console.rule()
-        console.print(obs_text(obs), markup=False)
+        console.print(obs_text(obs), markup=False, highlight=False)
         try:
             reply = input("> ")
         except EOFError:
@@ -96,16 +97,17 @@ def play(
         if reply.strip() in (":q", ":quit", "quit", "exit"):
             break
         if reply.strip() == ":hint":
-            console.print(f"[dim]oracle:[/] {env.unwrapped.oracle_action()}")  # type: ignore[attr-defined]
+            hint = env.unwrapped.oracle_action()  # type: ignore[attr-defined]
+            console.print(f"oracle: {hint}", markup=False, highlight=False)
             continue
         obs, reward, terminated, truncated, info = env.step(reply)
         total += float(reward)
         console.print(
             f"[dim]reward {float(reward):+.3f} {info['reward_components']} · "
-            f"turn {info['turn']}/{info['max_turns']} · return {total:+.3f}[/]"
+            f"turn {info['turn']}/{max_turns} · return {total:+.3f}[/]"
         )
         if terminated or truncated:
-            console.print(obs_text(obs), markup=False)
+            console.print(obs_text(obs), markup=False, highlight=False)
             verdict = "[bold green]solved" if info["success"] else "[bold red]not solved"
             end = "terminated" if terminated else "truncated"
             console.print(f"{verdict}[/] ({end} after {info['turn']} turns, return {total:+.3f})")

@@ -137,6 +137,8 @@ def test_ten_thousand_fuzzed_replies_never_raise(env_id):
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_oracle_solves(env_id):
     env = gym.make(env_id)
+    if not env.unwrapped.oracle_always_succeeds:
+        pytest.skip(f"{env_id}: the oracle is optimal but cannot always win (opponent, chance)")
     for seed in range(5):
         env.reset(seed=seed)
         while True:

@@ -148,6 +148,11 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
     reset_options: ClassVar[frozenset[str]] = frozenset({"task_id"})
     #: Default turn budget of the env family.
     default_max_turns: ClassVar[int] = 20
+    #: Whether following ``oracle_action`` always solves the task (puzzles: yes; games
+    #: against a strong opponent or with hidden chance: no). Tests rely on it.
+    oracle_always_succeeds: ClassVar[bool] = True
+    #: Constructor arguments of the configurations whose reference scores the docs report.
+    reference_configs: ClassVar[tuple[dict[str, Any], ...]] = ({},)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> MultiTurnEnv[Any, Any]:
         # Runs before __init__ so a mistyped keyword names the allowed ones instead of

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def test_bad_arguments_exit_with_a_helpful_message(args, message):
 def test_play_in_a_terminal():
     child = pexpect.spawn(
         sys.executable, ["-m", "mtenvs.cli", "play", "mtenvs/Maze-v0", "--seed", "1"],
-        encoding="utf-8", timeout=30, dimensions=(50, 200),
+        encoding="utf-8", timeout=30, dimensions=(50, 200), env={**os.environ, "TERM": "dumb"},
     )
     child.expect("> ")
     child.sendline("fly away")

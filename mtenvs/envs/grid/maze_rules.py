@@ -243,7 +243,7 @@ def view_windows(height: int, width: int, radius: int) -> tuple[tuple[int, ...],
     return tuple(windows)
 
 
-def reveal(board: bytearray, base: bytes, window: Sequence[int]) -> None:
+def reveal(board: bytearray, base: bytes | bytearray, window: Sequence[int]) -> None:
     """Copy the true content of ``window`` cells from ``base`` onto ``board`` (fog memory:
     once seen, a cell stays shown; mazes are static so memory is never stale)."""
     unseen = _UNSEEN_B
