@@ -207,3 +207,20 @@ def test_privileged_facts_never_leak_into_observations(env_id):
     assert isinstance(privileged, dict) and privileged
     _, _, _, _, step_info = env.step(env.unwrapped.random_action(np.random.default_rng(0)))
     assert not (set(privileged) & (set(info) | set(step_info)))
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_make_vec(env_id, mode):
+    envs = gym.make_vec(env_id, num_envs=2, vectorization_mode=mode)
+    try:
+        obs, info = envs.reset(seed=[3, 4])
+        single = gym.make(env_id)
+        expected, _ = single.reset(seed=4)
+        assert obs[1] == expected and "task_id" in info
+        replies = [single.unwrapped.random_action(np.random.default_rng(i)) for i in range(2)]
+        obs, rewards, terminated, truncated, info = envs.step(replies)
+        assert len(obs) == 2 and rewards.shape == (2,) and "reward_components" in info
+        assert obs[1] == single.step(replies[1])[0]
+    finally:
+        envs.close()

@@ -11,10 +11,12 @@ on 5 k characters).
 from __future__ import annotations
 
 import string
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, overload
 
 import numpy as np
 from gymnasium import spaces
+from gymnasium.vector.utils import shared_memory as _shm
 
 __all__ = [
     "ASCII_CHARSET",
@@ -33,8 +35,9 @@ SAMPLE_CHARSET: str = ASCII_CHARSET + "éßøλπ→✓中文🙂"
 
 #: Default maximum length of an action (a model reply) in characters.
 MAX_REPLY_CHARS = 1_000_000
-#: Default maximum length of a text observation in characters.
-MAX_OBS_CHARS = 1_000_000
+#: Default maximum length of a text observation in characters. Envs truncate longer text.
+#: It also sizes the shared memory ``AsyncVectorEnv`` allocates (4 bytes a character).
+MAX_OBS_CHARS = 262_144
 
 
 class UnicodeText(spaces.Text):
@@ -84,3 +87,73 @@ def image_space(height: int, width: int) -> spaces.Box:
 def text_image_space(height: int, width: int, max_length: int = MAX_OBS_CHARS) -> spaces.Dict:
     """``Dict({"text": UnicodeText, "image": Box(uint8, (H, W, 3))})``."""
     return spaces.Dict({"text": text_space(max_length), "image": image_space(height, width)})
+
+
+# ``AsyncVectorEnv`` passes observations through shared memory. Gymnasium stores ``Text`` as
+# indices into its charset, which cannot hold characters outside it; ``UnicodeText`` stores
+# a length followed by the UTF-32 code points instead.
+
+
+@_shm.create_shared_memory.register(UnicodeText)
+def _create_unicode_shared_memory(space: UnicodeText, n: int = 1, ctx: Any = None) -> Any:
+    import multiprocessing
+
+    ctx = ctx or multiprocessing
+    return ctx.Array(np.dtype(np.int32).char, n * (space.max_length + 1))
+
+
+@_shm.write_to_shared_memory.register(UnicodeText)
+def _write_unicode_to_shared_memory(
+    space: UnicodeText, index: int, value: str, shared_memory: Any
+) -> None:
+    row = space.max_length + 1
+    dest = np.frombuffer(shared_memory.get_obj(), dtype=np.int32)[index * row : (index + 1) * row]
+    points = np.frombuffer(value.encode("utf-32-le", "surrogatepass"), dtype=np.int32)
+    points = points[: space.max_length]
+    dest[0] = len(points)
+    dest[1 : 1 + len(points)] = points
+
+
+class SharedTextView(Sequence[str]):
+    """The batch of text observations in shared memory, read when indexed.
+
+    ``AsyncVectorEnv`` reads its observation buffer once, at construction, and relies on
+    numpy views to see later writes; strings are immutable, so this view plays the array's
+    part. ``deepcopy`` (what ``AsyncVectorEnv`` returns with ``copy=True``) gives a tuple.
+    """
+
+    def __init__(self, space: UnicodeText, shared_memory: Any, n: int) -> None:
+        self._data = np.frombuffer(shared_memory.get_obj(), dtype=np.int32).reshape(
+            n, space.max_length + 1
+        )
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[str, ...]: ...
+    def __getitem__(self, index: int | slice) -> str | tuple[str, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        row = self._data[index]
+        return row[1 : 1 + row[0]].tobytes().decode("utf-32-le", "surrogatepass")
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> tuple[str, ...]:
+        return tuple(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
+@_shm.read_from_shared_memory.register(UnicodeText)
+def _read_unicode_from_shared_memory(
+    space: UnicodeText, shared_memory: Any, n: int = 1
+) -> SharedTextView:
+    return SharedTextView(space, shared_memory, n)
