@@ -21,7 +21,7 @@ from mtenvs.agents import AGENT_KINDS, make_agent
 from mtenvs.core.registry import env_spec, list_envs
 from mtenvs.error import Error, InvalidArgumentError
 from mtenvs.eval import EpisodeResult, evaluate, markdown_table, write_report
-from mtenvs.eval.runner import obs_text
+from mtenvs.rollout.workers import obs_text
 
 app = typer.Typer(
     help="mtenvs: multi-turn environments for LLM agents.",
@@ -130,6 +130,10 @@ def eval_cmd(
     out: Annotated[Path, typer.Option(help="Where run folders go.")] = Path("runs"),
     plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
     arg: Annotated[list[str] | None, typer.Option(help="Env argument KEY=VALUE (repeat).")] = None,
+    num_envs: Annotated[int, typer.Option(min=1, help="Episodes in flight at once.")] = 8,
+    executor: Annotated[
+        str, typer.Option(help="How env steps run: sync, thread, process or ray.")
+    ] = "thread",
 ) -> None:
     """Evaluate agents on envs; writes report.json, report.md and plots to OUT/NAME/."""
     try:
@@ -177,6 +181,8 @@ def eval_cmd(
                 env_kwargs=env_kwargs,
                 name=run_name,
                 on_episode=on_episode,
+                num_envs=num_envs,
+                executor=executor,
             )
         except Error as e:
             raise _fail(e) from e

@@ -1,6 +1,6 @@
 """Evaluation runner: play episodes of registered envs with an agent and collect results.
 
-Episodes run one after another here (the vectorized engine lives in ``mtenvs.rollout``).
+Episodes run through the rollout engine (``mtenvs.rollout``), ``num_envs`` at a time.
 Seeds are ``seed, seed + 1, …``; envs with a fixed evaluation set (``eval_set=True``) map
 seed ``i`` to the ``i``-th task of that set, which is how the reference scores in the docs
 are computed.
@@ -9,20 +9,19 @@ are computed.
 from __future__ import annotations
 
 import inspect
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
-from mtenvs.agents.base import Agent, AgentInput
-from mtenvs.core.env import MultiTurnEnv
+from mtenvs.agents.base import Agent
 from mtenvs.core.registry import env_spec
+from mtenvs.rollout.engine import rollout
+from mtenvs.rollout.records import Trajectory
 
-__all__ = ["EnvSummary", "EpisodeResult", "EvalRun", "evaluate", "obs_text", "run_episode"]
+__all__ = ["EnvSummary", "EpisodeResult", "EvalRun", "episode_result", "evaluate"]
 
 
 @dataclass(frozen=True)
@@ -105,48 +104,25 @@ class EvalRun:
         }
 
 
-def obs_text(obs: object) -> str:
-    """The text part of an observation (``str`` or ``{"text": …, "image": …}``)."""
-    if isinstance(obs, dict):
-        return str(obs.get("text", ""))
-    return str(obs)
-
-
-def run_episode(env: gym.Env[Any, Any], agent: Agent, seed: int, env_id: str = "") -> EpisodeResult:
-    """Play one episode of ``env`` (already made) with ``agent`` from ``reset(seed=seed)``."""
-    start = time.perf_counter()
-    obs, info = env.reset(seed=seed)
-    inner: MultiTurnEnv[Any, Any] = env.unwrapped  # type: ignore[assignment]
-    messages: list[dict[str, Any]] = [
-        {"role": "system", "content": info.get("system_prompt", "")},
-        {"role": "user", "content": obs_text(obs)},
-    ]
-    total = 0.0
-    turns = format_errors = 0
+def episode_result(traj: Trajectory) -> EpisodeResult:
+    """Summarise a rollout :class:`Trajectory` as an :class:`EpisodeResult`."""
     components: dict[str, float] = {}
-    terminated = truncated = False
-    while not (terminated or truncated):
-        (reply,) = agent.act([AgentInput(messages=messages, env=inner, info=info)])
-        obs, reward, terminated, truncated, info = env.step(reply)
-        messages.append({"role": "assistant", "content": reply})
-        messages.append({"role": "user", "content": obs_text(obs)})
-        total += float(reward)
-        turns += 1
-        format_errors += info.get("parse_error") is not None
-        for key, value in info.get("reward_components", {}).items():
+    for turn in traj.turns:
+        for key, value in turn.reward_components.items():
             components[key] = components.get(key, 0.0) + value
+    last = traj.turns[-1] if traj.turns else None
     return EpisodeResult(
-        env_id=env_id or (env.spec.id if env.spec else type(inner).__name__),
-        agent=agent.name,
-        seed=seed,
-        task_id=str(info.get("task_id", inner.task_id)),
-        success=bool(info.get("success", False)),
-        episode_return=total,
-        turns=turns,
-        truncated=bool(truncated and not terminated),
-        format_errors=format_errors,
+        env_id=traj.env_id,
+        agent=traj.agent,
+        seed=traj.seed,
+        task_id=traj.task_id,
+        success=traj.success,
+        episode_return=traj.episode_return,
+        turns=len(traj.turns),
+        truncated=bool(last and last.truncated and not last.terminated),
+        format_errors=sum(t.parse_error is not None for t in traj.turns),
         components=components,
-        duration_s=time.perf_counter() - start,
+        duration_s=sum(t.agent_s + t.env_s for t in traj.turns),
     )
 
 
@@ -170,8 +146,13 @@ def evaluate(
     env_kwargs: dict[str, Any] | None = None,
     name: str = "eval",
     on_episode: Callable[[EpisodeResult], None] | None = None,
+    num_envs: int = 1,
+    executor: str = "sync",
 ) -> EvalRun:
-    """Play ``episodes`` episodes of every env with every agent; see the module doc."""
+    """Play ``episodes`` episodes of every env with every agent; see the module doc.
+
+    Episodes run through :func:`mtenvs.rollout.rollout` with ``num_envs`` in flight.
+    """
     run = EvalRun(
         name=name,
         config={
@@ -181,6 +162,8 @@ def evaluate(
             "seed": seed,
             "eval_set": eval_set,
             "env_kwargs": env_kwargs or {},
+            "num_envs": num_envs,
+            "executor": executor,
         },
     )
     for env_id in env_ids:
@@ -188,13 +171,12 @@ def evaluate(
         if eval_set and accepts_argument(env_id, "eval_set"):
             kwargs.setdefault("eval_set", True)
         for agent in agents:
-            env = gym.make(env_id, **kwargs)
-            try:
-                for i in range(episodes):
-                    result = run_episode(env, agent, seed + i, env_id)
-                    run.episodes.append(result)
-                    if on_episode is not None:
-                        on_episode(result)
-            finally:
-                env.close()
+            trajectories = rollout(env_id, agent, episodes, num_envs=num_envs, seed=seed,
+                                   env_kwargs=kwargs, executor=executor)
+            results = []
+            for traj in trajectories:
+                results.append(episode_result(traj))
+                if on_episode is not None:
+                    on_episode(results[-1])
+            run.episodes.extend(sorted(results, key=lambda r: r.seed))
     return run
