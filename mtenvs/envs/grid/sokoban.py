@@ -1,0 +1,510 @@
+"""``mtenvs/Sokoban-v0``: push boxes onto targets, one reply per turn, text or image."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any, ClassVar, Final
+
+import numpy as np
+
+from mtenvs.core.env import InvalidAction, MultiTurnEnv, ObsMode, Reply, Split, Transition
+from mtenvs.core.parsing import extract_action, parse_tool_calls, reply_text, strip_think
+from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
+from mtenvs.core.spaces import text_image_space, text_space
+from mtenvs.envs.grid import render
+from mtenvs.envs.grid.sokoban_rules import DIRECTIONS, LEGEND, Level, MoveResult
+from mtenvs.envs.grid.sokoban_solver import SokobanSolver, solver_for
+from mtenvs.envs.grid.sokoban_tasks import DIFFICULTIES, SokobanTask, select_task
+from mtenvs.error import InvalidArgumentError, check_choice, check_int_range
+
+__all__ = ["SokobanEnv"]
+
+#: Reply words for each move (index into DIRECTIONS).
+_WORDS: Final[dict[str, int]] = {
+    "up": 0, "u": 0, "down": 1, "d": 1, "left": 2, "l": 2, "right": 3, "r": 3,
+}
+#: The one-move replies, parsed once (most replies are one of these).
+_CANONICAL: Final[dict[str, tuple[int, ...]]] = {
+    f"<action>{w}</action>": (m,) for w, m in _WORDS.items()
+}
+_ALLOWED: Final = "up, down, left, right (or u, d, l, r)"
+_MAX_ACTIONS_PER_TURN: Final = 1000
+_FEEDBACK: Final[tuple[tuple[str, ...], ...]] = tuple(
+    (
+        f"You moved {d}.",
+        f"You pushed a box {d}.",
+        f"Moving {d} hit a wall (no-op).",
+        f"Moving {d} hit a box that cannot be pushed: a wall or another box is behind it "
+        "(no-op).",
+    )
+    for d in DIRECTIONS
+)
+# Plain ints: enum member lookups cost more than the comparisons in the step loop.
+_BLOCKED: Final = int(MoveResult.BLOCKED_BY_WALL)
+_PUSHED: Final = int(MoveResult.PUSHED)
+#: Tile codes of the image palette, in this order.
+_TILES: Final = (
+    render.WALL, render.FLOOR, render.TARGET, render.BOX, render.BOX_ON_TARGET,
+    render.PLAYER, render.PLAYER_ON_TARGET,
+)
+_C_WALL, _C_FLOOR, _C_TARGET, _C_BOX, _C_BOX_T, _C_PLAYER, _C_PLAYER_T = range(7)
+
+
+@lru_cache(maxsize=64)
+def _base_codes(level: Level, rows: int, cols: int) -> np.ndarray:
+    """Tile codes of the empty level (walls, floor, targets), padded with walls to the
+    difficulty's fixed size so every image of a difficulty has one shape."""
+    codes = np.full((rows, cols), _C_WALL, dtype=np.uint8)
+    for c in level.floor_cells():
+        r, col = level.rc(c)
+        codes[r, col] = _C_TARGET if c in level.targets else _C_FLOOR
+    codes.setflags(write=False)
+    return codes
+
+
+class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
+    """
+    ## Description
+
+    Sokoban: push every box (`$`) onto a target (`.`). Levels are generated procedurally
+    (reverse play from the solved state, as in gym-sokoban), so each is solvable, and the
+    exact optimal solution length is known. The optimal remaining distance is known at every
+    step too (:mod:`mtenvs.envs.grid.sokoban_solver`), which gives an exact process reward.
+    A walk and a push each count as one move.
+
+    | difficulty | room (walls included) | boxes | optimal length | default `max_turns` |
+    |---|---|---|---|---|
+    | `easy` | up to 8x8 (6x6 inside) | 1 | 6-30 | 60 |
+    | `medium` | up to 10x10 (7x7 to 8x8 inside) | 2 | 12-50 | 120 |
+    | `hard` | up to 12x12 (8x8 to 10x10 inside) | 3 | 18-70 | 180 |
+
+    Rooms are cropped to their walls, so the text board is often smaller than the bound.
+
+    ## Action Space
+
+    The raw model reply (`str`, or a tool-call / chat-message dict). A move is one of `up`,
+    `down`, `left`, `right` (or `u`, `d`, `l`, `r`), case-insensitive. Accepted shapes:
+    `<action>up</action>` (the last complete block counts; `<think>` blocks are ignored);
+    a tool call `{"name": "move", "arguments": {"direction": "up"}}` or
+    `{"directions": ["up", "left"]}`; or a bare reply made only of move words (`Left`).
+    With `actions_per_turn=k > 1` a reply may hold up to `k` moves played in order
+    (`<action>up left left</action>`); they stop early once the level is solved. Anything
+    else is a malformed reply: the observation names what was wrong and the allowed words,
+    `format` is charged and the episode goes on. A move into a wall or an immovable box is
+    legal but a no-op (counted in `invalid_moves`).
+
+    ## Observation Space
+
+    `obs_mode="text"`: a `str`: feedback on the last move(s), the board in the standard
+    symbols (`#` wall, ` ` floor, `.` target, `$` box, `*` box on target, `@` player, `+`
+    player on target; the legend is in the system prompt) and a status line (boxes on
+    targets, moves made, turns left). `obs_mode="image"` or `"text+image"`: a
+    `Dict({"text": str, "image": Box(0, 255, (H, W, 3), uint8)})` with 16 px tiles; the image
+    has a fixed size per difficulty (128x128 easy, 160x160 medium, 192x192 hard), smaller
+    rooms padded with walls.
+
+    ## Rewards
+
+    | component | when | value |
+    |---|---|---|
+    | `outcome` | every step | 1.0 on the step that solves the level, else 0.0 |
+    | `process` | every legal reply | `(D(before) - D(after)) / D0`, see below |
+    | `format` | malformed reply | `-format_penalty` (default 0.1) |
+    | `turn_cost` | every step, if `turn_cost > 0` | `-turn_cost` |
+
+    `D(s) = min(d*(s), 2 * D0)` is the capped optimal remaining number of moves, with
+    `d*(s) = infinity` for an unsolvable state and `D0` the level's optimal length. The
+    process sum of an episode telescopes to `(D0 - D(final)) / D0`: exactly 1.0 for a solved
+    episode (any solved episode, optimal or not; an optimal one earns `1/D0` every move),
+    exactly -1.0 for a deadlock, and in [-1, 1] for a truncated one. Per move: `+1/D0` along
+    an optimal plan, 0 for a no-op, `-1/D0` for a walk that loses a move, and possibly more
+    for a push that cannot be undone (a reply of several moves sums its moves).
+    `reward_mode="outcome"` (default) sums `outcome`, `format` and `turn_cost`;
+    `reward_mode="process"` adds `process`.
+
+    ## Episode End
+
+    * terminated: every box is on a target (`success=True`), or the level can no longer be
+      solved, e.g. a box pushed into a corner off target (`deadlock=True`, `success=False`).
+      Unsolvability is decided exactly by the solver.
+    * truncated: `max_turns` turns used without either.
+
+    ## Info
+
+    | key | meaning |
+    |---|---|
+    | `system_prompt` | reset only: rules, legend and reply format |
+    | `task_id` | reset only: the level id, e.g. `sokoban-easy-train-123` |
+    | `max_turns` | reset only: the turn budget |
+    | `split` | reset only: `train` or `test` |
+    | `turn` | turns taken so far |
+    | `success` | the level is solved |
+    | `reward_components` | the components summed into `reward` |
+    | `uncounted_components` | components computed but not counted under `reward_mode` |
+    | `parse_error` | why the reply was malformed, else `None` |
+    | `final_answer` | step only: always `False` (Sokoban has no final answer) |
+    | `state_key` | hash of the level and the player and box positions |
+    | `effective_moves` | moves of the last reply that changed the state |
+    | `invalid_moves` | moves of the last reply that were no-ops (wall or immovable box) |
+    | `total_effective_moves` | effective moves since reset |
+    | `total_invalid_moves` | no-op moves since reset |
+    | `boxes_on_target` | boxes on a target now |
+    | `num_boxes` | boxes in the level |
+    | `deadlock` | the level became unsolvable (the episode ended) |
+
+    Action efficacy as in "Thinking vs Doing":
+    `total_effective_moves / (total_effective_moves + total_invalid_moves)`.
+
+    ## Arguments
+
+    | argument | default | meaning |
+    |---|---|---|
+    | `difficulty` | `"easy"` | `"easy"`, `"medium"` or `"hard"` (table above) |
+    | `obs_mode` | `"text"` | `"text"`, `"image"` or `"text+image"` |
+    | `actions_per_turn` | `1` | most moves one reply may hold |
+    | `eval_set` | `False` | play the fixed eval set of the difficulty (50 test levels, `mtenvs/assets/grid/sokoban_<difficulty>.json`): `reset(seed=s)` plays level `s % 50`, `options={"task_id": id or index}` a given one |
+    | `max_turns` | per difficulty | turn budget (60 / 120 / 180) |
+    | `reward_mode` | `"outcome"` | `"outcome"` or `"process"` |
+    | `split` | `"train"` (`"test"` with `eval_set`) | disjoint level sets |
+    | `render_mode` | `None` | `"ansi"` (text board) or `"rgb_array"` (image) |
+    | `turn_cost` | `0.0` | charged every turn |
+    | `format_penalty` | `0.1` | charged for a malformed reply |
+
+    `reset(options={"task_id": "sokoban-easy-train-42"})` replays a level by id.
+
+    ## Registered ids
+
+    * `mtenvs/Sokoban-v0`
+
+    ## Version History
+
+    * v0: initial release.
+    """
+
+    # Not ClassVar-annotated: gym.Env declares metadata as an attribute, mypy rejects both.
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012
+    default_max_turns: ClassVar[int] = DIFFICULTIES["easy"].default_max_turns
+    reset_options: ClassVar[frozenset[str]] = frozenset({"task_id"})
+    _snapshot_fields: ClassVar[tuple[str, ...]] = (
+        "_task", "_level", "_player", "_boxes", "_board", "_remaining", "_deadlock",
+        "_last_effective", "_last_invalid", "_total_effective", "_total_invalid",
+    )
+
+    def __init__(
+        self,
+        *,
+        difficulty: str = "easy",
+        obs_mode: ObsMode = "text",
+        actions_per_turn: int = 1,
+        eval_set: bool = False,
+        max_turns: int | None = None,
+        reward_mode: RewardMode | str = RewardMode.OUTCOME,
+        split: Split | None = None,
+        render_mode: str | None = None,
+        turn_cost: float = 0.0,
+        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+    ) -> None:
+        check_choice("difficulty", difficulty, DIFFICULTIES)
+        self.actions_per_turn = check_int_range(
+            "actions_per_turn", actions_per_turn, 1, _MAX_ACTIONS_PER_TURN
+        )
+        if not isinstance(eval_set, bool):
+            raise InvalidArgumentError(f"eval_set must be True or False, got {eval_set!r}.")
+        if eval_set and split == "train":
+            raise InvalidArgumentError(
+                "The Sokoban eval sets hold test-split levels; use split='test' (or leave "
+                "split unset) with eval_set=True, or eval_set=False for training levels."
+            )
+        spec = DIFFICULTIES[difficulty]
+        super().__init__(
+            max_turns=spec.default_max_turns if max_turns is None else max_turns,
+            reward_mode=reward_mode,
+            split=split if split is not None else ("test" if eval_set else "train"),
+            obs_mode=obs_mode,
+            render_mode=render_mode,
+            turn_cost=turn_cost,
+            format_penalty=format_penalty,
+        )
+        self.difficulty = difficulty
+        self.eval_set = eval_set
+        self._room = rows, cols = spec.room
+        self._palette = render.make_palette(_TILES)
+        tile = self._palette.tile_size
+        self.observation_space = (
+            text_space() if obs_mode == "text" else text_image_space(rows * tile, cols * tile)
+        )
+        self._reset_seed: int | None = None
+        self._task: SokobanTask | None = None
+        self._level: Level | None = None
+        self._solver: SokobanSolver | None = None
+        self._player = self._boxes = 0
+        self._board = bytearray()  # the text board, redrawn in place cell by cell
+        self._remaining = 0  # capped optimal remaining distance D(s), see Rewards
+        self._deadlock = False
+        self._last_effective = self._last_invalid = 0
+        self._total_effective = self._total_invalid = 0
+
+    @classmethod
+    def supported_obs_modes(cls) -> tuple[str, ...]:
+        return ("text", "image", "text+image")
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        self._reset_seed = seed  # the eval set maps a seed straight to a level index
+        return super().reset(seed=seed, options=options)
+
+    # ------------------------------------------------------------------ episode
+
+    def new_episode(self, options: Mapping[str, Any]) -> str:
+        task = select_task(
+            self.difficulty, self.split, self.np_random, eval_set=self.eval_set,
+            task_id=options.get("task_id"), seed=self._reset_seed,
+        )
+        level, start = task.parsed
+        solver = solver_for(level)
+        # The stored solution is optimal: an agent that follows it never waits on a search.
+        solver.learn_path(start.player, start.boxes, task.solution_moves)
+        self._task, self._level, self._solver = task, level, solver
+        self._player, self._boxes = start
+        self._board = level.board(start.player, start.boxes)
+        self._remaining = task.optimal_length
+        self._deadlock = False
+        self._last_effective = self._last_invalid = 0
+        self._total_effective = self._total_invalid = 0
+        n = level.num_boxes
+        goal = "the box onto the target" if n == 1 else f"all {n} boxes onto the targets"
+        return (
+            f"Level {task.task_id} ({level.height}x{level.width}, {n} box"
+            f"{'es' if n > 1 else ''}). Push {goal}.\n\n{self._status()}"
+        )
+
+    def _status(self) -> str:
+        level = self._level
+        assert level is not None
+        on = (self._boxes & level.targets_mask).bit_count()
+        return (
+            f"{self._board.decode()}\n\nBoxes on targets: {on}/"
+            f"{level.num_boxes}. Moves made: {self._total_effective}. "
+            f"Turns left: {self.max_turns - self._turn}."
+        )
+
+    # ------------------------------------------------------------------ replies
+
+    def parse_action(self, reply: Reply) -> tuple[int, ...]:
+        # Fast paths for the canonical replies; same result as the general path below.
+        canonical = _CANONICAL.get(reply) if isinstance(reply, str) else None
+        if canonical is not None:
+            return canonical
+        if (
+            isinstance(reply, str) and reply.startswith("<action>")
+            and reply.endswith("</action>") and reply.count("<") == 2
+        ):
+            return self._moves_from_words(reply[8:-9].replace(",", " ").split(), "<action>")
+        calls = parse_tool_calls(reply) if not isinstance(reply, str) or "<tool_call>" in (
+            reply.lower()
+        ) else []
+        if calls:
+            words: list[str] = []
+            for call in calls:
+                if call.name != "move":
+                    raise InvalidAction(
+                        f"unknown tool {call.name[:40]!r}; the only tool is 'move' with "
+                        f"argument 'direction' ({_ALLOWED})"
+                    )
+                args = call.arguments
+                value = args.get("direction", args.get("directions"))
+                if isinstance(value, str):
+                    words.extend(value.replace(",", " ").split())
+                elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+                    words.extend(value)
+                else:
+                    raise InvalidAction(
+                        "the move tool needs 'direction' (a string) or 'directions' (a list "
+                        f"of strings), got arguments {dict(args)!r:.80}"
+                    )
+            return self._moves_from_words(words, "tool call")
+        text = reply_text(reply)
+        if text is None:
+            raise InvalidAction(
+                f"expected a text reply or a tool call, got {type(reply).__name__}"
+            )
+        body = extract_action(text)
+        if body is not None:
+            return self._moves_from_words(body.replace(",", " ").split(), "<action>")
+        bare = strip_think(text).strip().rstrip(".!").replace(",", " ").split()
+        if bare and len(bare) <= self.actions_per_turn and all(
+            w.lower() in _WORDS for w in bare
+        ):
+            return self._moves_from_words(bare, "reply")
+        if len(bare) == 1 and "<" not in bare[0]:
+            raise InvalidAction(f"unknown move {bare[0][:40]!r}; allowed moves: {_ALLOWED}")
+        raise InvalidAction("no <action>...</action> block found")
+
+    def _moves_from_words(self, words: list[str], where: str) -> tuple[int, ...]:
+        if not words:
+            raise InvalidAction(f"the {where} holds no move; allowed moves: {_ALLOWED}")
+        if len(words) > self.actions_per_turn:
+            raise InvalidAction(
+                f"{len(words)} moves given, but at most {self.actions_per_turn} move"
+                f"{'s are' if self.actions_per_turn > 1 else ' is'} allowed per reply"
+            )
+        moves = []
+        for word in words:
+            move = _WORDS.get(word.lower())
+            if move is None:
+                raise InvalidAction(f"unknown move {word[:40]!r}; allowed moves: {_ALLOWED}")
+            moves.append(move)
+        return tuple(moves)
+
+    def apply_action(self, action: tuple[int, ...]) -> Transition:
+        level, solver, board = self._level, self._solver, self._board
+        assert level is not None
+        if solver is None or solver.level is not level:
+            solver = self._current_solver()  # restore() brought back another level
+        goal, deltas = level.targets_mask, level.deltas
+        player, boxes = self._player, self._boxes
+        effective = invalid = 0
+        feedback = []
+        for move in action:
+            old_player = player
+            player, boxes, result = level.move_raw(player, boxes, move)
+            feedback.append(_FEEDBACK[move][result])
+            if result >= _BLOCKED:
+                invalid += 1
+                continue
+            effective += 1
+            level.redraw(board, old_player, player,
+                         player + deltas[move] if result == _PUSHED else None)
+            if boxes == goal:
+                break  # later moves could only push a box off its target again
+        d0 = self._task.optimal_length  # type: ignore[union-attr]
+        before = self._remaining
+        if effective:
+            distance = solver.distance(player, boxes)
+            after = 2 * d0 if distance < 0 or distance > 2 * d0 else distance
+        else:
+            distance = after = before  # only no-ops: the state did not change
+        self._player, self._boxes, self._remaining = player, boxes, after
+        self._last_effective, self._last_invalid = effective, invalid
+        self._total_effective += effective
+        self._total_invalid += invalid
+        solved = boxes == goal
+        self._deadlock = deadlock = distance < 0
+        text = feedback[0] if len(feedback) == 1 else " ".join(feedback)
+        if solved:
+            text += f" Every box is on a target: solved in {self._total_effective} moves!"
+        elif deadlock:
+            text += " The level can no longer be solved (a box is stuck); the episode is over."
+        return Transition(
+            observation=f"{text}\n\n{self._status()}",
+            components={OUTCOME: 1.0 if solved else 0.0, PROCESS: (before - after) / d0},
+            terminated=solved or deadlock,
+            success=solved,
+        )
+
+    # ------------------------------------------------------------------ prompts and views
+
+    def system_prompt(self) -> str:
+        k = self.actions_per_turn
+        how = (
+            "Reply with one move per turn, e.g. <action>up</action>."
+            if k == 1
+            else f"Reply with up to {k} moves per turn, separated by spaces and played in "
+            "order, e.g. <action>up left left</action>."
+        )
+        return (
+            "You are playing Sokoban on a grid. Push every box onto a target.\n"
+            "Each move takes you one cell up, down, left or right. Walking into a box pushes "
+            "it one cell the same way if the cell behind it is free (floor or target). You "
+            "cannot pull boxes, push two boxes at once or walk through walls. A box pushed "
+            "into a corner or against a wall may never get out again, and the game ends "
+            "when the level can no longer be solved: plan ahead.\n"
+            f"{LEGEND}\n"
+            f"Moves: up, down, left, right. {how} "
+            f"You have {self.max_turns} turns."
+        )
+
+    def action_format(self) -> str:
+        if self.actions_per_turn == 1:
+            return f"<action>MOVE</action> with MOVE one of {_ALLOWED}, e.g. <action>up</action>"
+        return (
+            f"<action>MOVE MOVE ...</action> with up to {self.actions_per_turn} moves, each "
+            f"one of {_ALLOWED}, e.g. <action>up left</action>"
+        )
+
+    @property
+    def task_id(self) -> str:
+        return self._task.task_id if self._task is not None else ""
+
+    def episode_info(self) -> dict[str, Any]:
+        level = self._level
+        return {
+            "effective_moves": self._last_effective,
+            "invalid_moves": self._last_invalid,
+            "total_effective_moves": self._total_effective,
+            "total_invalid_moves": self._total_invalid,
+            "boxes_on_target": (self._boxes & level.targets_mask).bit_count() if level else 0,
+            "num_boxes": level.num_boxes if level else 0,
+            "deadlock": self._deadlock,
+        }
+
+    def state_key_data(self) -> object:
+        return (self._player, self._boxes)
+
+    def _current_solver(self) -> SokobanSolver:
+        self._require_started("privileged")
+        assert self._level is not None
+        if self._solver is None or self._solver.level is not self._level:
+            self._solver = solver_for(self._level)  # after restore() into another level
+        return self._solver
+
+    def oracle_action(self) -> str:
+        """The next ``actions_per_turn`` moves of an optimal plan (``up`` if none is left:
+        solved or unsolvable)."""
+        moves = self._current_solver().plan(self._player, self._boxes, self.actions_per_turn)
+        return f"<action>{' '.join(DIRECTIONS[m] for m in moves) or 'up'}</action>"
+
+    def privileged(self) -> dict[str, Any]:
+        solver = self._current_solver()
+        task = self._task
+        assert task is not None
+        distance = solver.distance(self._player, self._boxes)
+        return {
+            "optimal_remaining": distance,  # -1 when unsolvable
+            "optimal_plan": [DIRECTIONS[m] for m in solver.plan(self._player, self._boxes)],
+            "solvable": distance >= 0,
+            "task": {
+                "task_id": task.task_id, "difficulty": task.difficulty, "split": task.split,
+                "seed": task.seed, "rows": list(task.rows),
+                "optimal_length": task.optimal_length, "solution": task.solution,
+            },
+        }
+
+    def random_action(self, rng: np.random.Generator) -> str:
+        n = int(rng.integers(1, self.actions_per_turn + 1))
+        return f"<action>{' '.join(DIRECTIONS[int(m)] for m in rng.integers(0, 4, n))}</action>"
+
+    def render_text(self) -> str:
+        self._require_started("render")
+        assert self._level is not None
+        return self._board.decode()
+
+    def render_image(self) -> np.ndarray:
+        self._require_started("render")
+        level = self._level
+        assert level is not None
+        rows, cols = self._room
+        codes = _base_codes(level, rows, cols).copy()
+        flat = codes.reshape(-1)
+        width = level.width
+        boxes, targets = self._boxes, level.targets_mask
+        while boxes:
+            low = boxes & -boxes
+            b = low.bit_length() - 1
+            boxes ^= low
+            flat[b // width * cols + b % width] = _C_BOX_T if targets >> b & 1 else _C_BOX
+        p = self._player
+        flat[p // width * cols + p % width] = _C_PLAYER_T if targets >> p & 1 else _C_PLAYER
+        return render.render_tiles(codes, self._palette)

@@ -1,0 +1,246 @@
+"""Sokoban rules with no I/O: the static level, the dynamic state, moves and text pictures.
+
+Cells are numbered ``row * width + col`` on a grid whose border is all walls, so a neighbour
+is ``cell + delta`` with no bounds checks. The dynamic state is two ints: the player's cell
+and a bitmask of the box cells (bit ``c`` set = a box on cell ``c``). Ints hash and compare
+fast, which keeps a step and the solver's search cheap; :class:`State` names them.
+
+Text pictures use the standard XSB symbols (see :data:`LEGEND`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, NamedTuple
+
+__all__ = [
+    "DIRECTIONS",
+    "LEGEND",
+    "Level",
+    "MoveResult",
+    "State",
+    "box_cells",
+]
+
+#: Move names in index order (a move is an index into this tuple).
+DIRECTIONS: tuple[str, ...] = ("up", "down", "left", "right")
+UP, DOWN, LEFT, RIGHT = range(4)
+
+WALL, FLOOR, TARGET, BOX, BOX_ON_TARGET, PLAYER, PLAYER_ON_TARGET = "# .$*@+"
+_TARGET_B, _BOX_B, _BOX_ON_TARGET_B, _PLAYER_B, _PLAYER_ON_TARGET_B = b".$*@+"
+LEGEND = (
+    "Legend: '#' wall, ' ' floor, '.' target, '$' box, '*' box on a target, "
+    "'@' you, '+' you on a target."
+)
+
+
+class MoveResult(IntEnum):
+    """What one move did."""
+
+    WALKED = 0
+    PUSHED = 1
+    BLOCKED_BY_WALL = 2
+    #: The next cell holds a box that cannot move (a wall or another box behind it).
+    BLOCKED_BY_BOX = 3
+
+
+class State(NamedTuple):
+    """The dynamic state: the player's cell and the bitmask of box cells."""
+
+    player: int
+    boxes: int
+
+
+def box_cells(boxes: int) -> Iterator[int]:
+    """The cells whose bit is set in ``boxes``, in increasing order."""
+    while boxes:
+        low = boxes & -boxes
+        yield low.bit_length() - 1
+        boxes ^= low
+
+
+@dataclass(frozen=True)
+class Level:
+    """The static part of a level: its size, walls and targets (immutable, hashable).
+
+    Build one with :meth:`from_rows`. Equality and hashing use the size, walls and targets
+    only, so a level can key a cache.
+    """
+
+    height: int
+    width: int
+    walls: frozenset[int]
+    targets: frozenset[int]
+    #: ``wall[c]`` is 1 for a wall cell (bytes index fast in the move hot path).
+    wall: bytes = field(init=False, repr=False, compare=False)
+    #: Cell offset of each move, in :data:`DIRECTIONS` order.
+    deltas: tuple[int, int, int, int] = field(init=False, repr=False, compare=False)
+    targets_mask: int = field(init=False, repr=False, compare=False)
+    _base_chars: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _base_bytes: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        n = self.height * self.width
+        for c in range(n):
+            r, col = divmod(c, self.width)
+            on_border = r in (0, self.height - 1) or col in (0, self.width - 1)
+            if on_border and c not in self.walls:
+                raise ValueError("a level's border cells must all be walls")
+        if self.targets & self.walls:
+            raise ValueError("a target cannot be on a wall")
+        set_ = object.__setattr__  # frozen dataclass: derived fields are set once, here
+        set_(self, "wall", bytes(1 if c in self.walls else 0 for c in range(n)))
+        set_(self, "deltas", (-self.width, self.width, -1, 1))
+        set_(self, "targets_mask", sum(1 << t for t in self.targets))
+        chars: list[str] = []
+        for r in range(self.height):
+            for col in range(self.width):
+                c = r * self.width + col
+                chars.append(WALL if c in self.walls else TARGET if c in self.targets else FLOOR)
+            chars.append("\n")
+        set_(self, "_base_chars", tuple(chars[:-1]))
+        set_(self, "_base_bytes", "".join(chars[:-1]).encode("ascii"))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Level:
+        return self  # immutable: snapshots share it
+
+    # ------------------------------------------------------------------ conversions
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[str]) -> tuple[Level, State]:
+        """Parse an XSB picture (``#`` wall, ``.`` target, ``$`` box, ``*``, ``@``, ``+``).
+
+        Cells outside the part enclosed by walls (the player's region, boxes included) become
+        walls, so rows may be ragged as in published level files.
+        """
+        height = len(rows)
+        width = max((len(r) for r in rows), default=0)
+        grid = [row.ljust(width) for row in rows]
+        players = [(r, c) for r in range(height) for c in range(width) if grid[r][c] in "@+"]
+        if len(players) != 1:
+            raise ValueError(f"a level needs exactly one player ('@' or '+'), found {len(players)}")
+        for r, row in enumerate(grid):
+            for c, ch in enumerate(row):
+                if ch not in "# .$*@+-_":
+                    raise ValueError(f"unknown symbol {ch!r} at row {r}, column {c}")
+        # Flood the region the player can ever reach (boxes move, so they do not block it).
+        inside = set()
+        stack = [players[0]]
+        while stack:
+            r, c = stack.pop()
+            if (r, c) in inside:
+                continue
+            if not (0 <= r < height and 0 <= c < width) or grid[r][c] == WALL:
+                continue
+            if r in (0, height - 1) or c in (0, width - 1):
+                raise ValueError("the level is not enclosed by walls")
+            inside.add((r, c))
+            stack.extend(((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)))
+        walls, targets, boxes = set(), set(), 0
+        for r in range(height):
+            for c in range(width):
+                cell, ch = r * width + c, grid[r][c]
+                if (r, c) not in inside:
+                    if ch in ".$*":
+                        raise ValueError(f"{ch!r} at row {r}, column {c} is outside the room")
+                    walls.add(cell)
+                    continue
+                if ch in ".*+":
+                    targets.add(cell)
+                if ch in "$*":
+                    boxes |= 1 << cell
+        if boxes.bit_count() != len(targets):
+            raise ValueError(
+                f"a level needs as many boxes as targets, got {boxes.bit_count()} boxes and "
+                f"{len(targets)} targets"
+            )
+        pr, pc = players[0]
+        level = cls(height, width, frozenset(walls), frozenset(targets))
+        return level, State(pr * width + pc, boxes)
+
+    def to_rows(self, state: State) -> tuple[str, ...]:
+        """The XSB picture of ``state``, one string per row (inverse of :meth:`from_rows`)."""
+        return tuple(self.render(state).split("\n"))
+
+    def render(self, state: State) -> str:
+        """The board as text, rows joined by newlines."""
+        return self.render_raw(state.player, state.boxes)
+
+    def render_raw(self, player: int, boxes: int) -> str:
+        """:meth:`render` on bare ints, for hot loops."""
+        chars = list(self._base_chars)
+        width = self.width
+        # The text index of cell c is c + c // width: one newline ends each row.
+        while boxes:
+            low = boxes & -boxes
+            b = low.bit_length() - 1
+            boxes ^= low
+            i = b + b // width
+            chars[i] = BOX_ON_TARGET if chars[i] == TARGET else BOX
+        p = player
+        i = p + p // self.width
+        chars[i] = PLAYER_ON_TARGET if chars[i] == TARGET else PLAYER
+        return "".join(chars)
+
+    def board(self, player: int, boxes: int) -> bytearray:
+        """The text board as mutable ASCII bytes, for :meth:`redraw` (``.decode()`` gives
+        :meth:`render_raw`)."""
+        return bytearray(self.render_raw(player, boxes).encode("ascii"))
+
+    def redraw(self, board: bytearray, old_player: int, player: int, box: int | None) -> None:
+        """Update ``board`` after one effective move from ``old_player`` to ``player``
+        (``box``: where the pushed box went, if any): three cells at most, instead of
+        drawing the whole board again."""
+        base, width = self._base_bytes, self.width
+        i = old_player + old_player // width
+        board[i] = base[i]
+        i = player + player // width
+        board[i] = _PLAYER_ON_TARGET_B if base[i] == _TARGET_B else _PLAYER_B
+        if box is not None:
+            i = box + box // width
+            board[i] = _BOX_ON_TARGET_B if base[i] == _TARGET_B else _BOX_B
+
+    def cell(self, row: int, col: int) -> int:
+        return row * self.width + col
+
+    def rc(self, cell: int) -> tuple[int, int]:
+        """``(row, col)`` of ``cell``."""
+        return divmod(cell, self.width)
+
+    # ------------------------------------------------------------------ rules
+
+    def move(self, state: State, direction: int) -> tuple[State, MoveResult]:
+        """Apply one move (an index into :data:`DIRECTIONS`); a blocked move is a no-op."""
+        player, boxes, result = self.move_raw(state.player, state.boxes, direction)
+        if result >= MoveResult.BLOCKED_BY_WALL:
+            return state, result
+        return State(player, boxes), result
+
+    def move_raw(self, player: int, boxes: int, direction: int) -> tuple[int, int, MoveResult]:
+        """:meth:`move` on bare ints, for hot loops."""
+        d = self.deltas[direction]
+        t = player + d
+        if self.wall[t]:
+            return player, boxes, MoveResult.BLOCKED_BY_WALL
+        if boxes >> t & 1:
+            u = t + d
+            if self.wall[u] or boxes >> u & 1:
+                return player, boxes, MoveResult.BLOCKED_BY_BOX
+            return t, boxes ^ (1 << t) ^ (1 << u), MoveResult.PUSHED
+        return t, boxes, MoveResult.WALKED
+
+    def is_solved(self, state: State) -> bool:
+        return state.boxes == self.targets_mask
+
+    def boxes_on_target(self, state: State) -> int:
+        return (state.boxes & self.targets_mask).bit_count()
+
+    @property
+    def num_boxes(self) -> int:
+        return len(self.targets)
+
+    def floor_cells(self) -> list[int]:
+        """Every non-wall cell, in increasing order."""
+        return [c for c, w in enumerate(self.wall) if not w]
