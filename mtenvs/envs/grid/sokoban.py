@@ -182,6 +182,12 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
     * v0: initial release.
     """
 
+    reference_configs: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"difficulty": "easy"},
+        {"difficulty": "medium"},
+        {"difficulty": "hard"},
+    )
+
     # Not ClassVar-annotated: gym.Env declares metadata as an attribute, mypy rejects both.
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012
     default_max_turns: ClassVar[int] = DIFFICULTIES["easy"].default_max_turns
