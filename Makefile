@@ -29,7 +29,7 @@ lint: setup
 
 docs: setup
 	@$(PY) docs/gen_env_cards.py
-	@$(VENV)/bin/mkdocs build --strict -q
+	@NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -q
 	@echo "Docs built in site/"
 
 clean:

@@ -205,9 +205,9 @@ class _ProcessGroup:
     local = False
 
     def __init__(self, env_kwargs: Mapping[str, Any], workers: int, context: str | None) -> None:
-        ctx = mp.get_context(context)
-        self._conns = []
-        self._procs = []
+        ctx: Any = mp.get_context(context)
+        self._conns: list[Any] = []
+        self._procs: list[Any] = []
         for _ in range(workers):
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=_worker_main, args=(child, dict(env_kwargs)), daemon=True)
