@@ -36,19 +36,31 @@ rm -f "$stamp"
 if [[ ! -x "$venv/bin/python" ]]; then
     "$PYTHON" -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$reqs"
+# -qq: errors only (pip otherwise repeats, for every package, a warning about each configured
+# --find-links / index folder that does not exist).
+"$venv/bin/python" -m pip install -qq --disable-pip-version-check -r "$reqs"
 
-# The peers must import and make their Sokoban envs; fail here rather than in the benchmark.
-SDL_VIDEODRIVER=dummy "$venv/bin/python" -W ignore - <<'PY' >/dev/null
+# The peers must import, make their Sokoban envs and step them; fail here rather than in the
+# benchmark. (gym prints an "unmaintained" banner on import: shown only on failure.)
+if ! log="$(SDL_VIDEODRIVER=dummy "$venv/bin/python" -W ignore - 2>&1 <<'PY'
 import gem
 import gym
 import gym_sokoban  # noqa: F401  (registers Sokoban-v*)
 import textarena as ta
 
-gym.make("Sokoban-v1", dim_room=(6, 6), num_boxes=2, reset=False)
-gem.make("game:Sokoban-v0-easy")
-ta.make("Sokoban-v0")
+env = gym.make("Sokoban-v1", dim_room=(6, 6), num_boxes=2, reset=False)
+env.reset()
+env.step(1)  # runs gym's passive checker, which needs NumPy < 2
+gem.make("game:Sokoban-v0-easy").step("\\boxed{up}")
+env = ta.make("Sokoban-v0")
+env.reset(num_players=1, seed=0)
+env.get_observation()
 PY
+)"; then
+    echo "$log" >&2
+    echo "setup_peers: the peers do not work in $venv (see above)." >&2
+    exit 1
+fi
 
 echo "$want" > "$stamp"
 echo "setup_peers: done ($venv)."
