@@ -21,6 +21,7 @@ from mtenvs.agents import AGENT_KINDS, make_agent
 from mtenvs.core.registry import env_spec, list_envs
 from mtenvs.error import Error, InvalidArgumentError
 from mtenvs.eval import EpisodeResult, evaluate, markdown_table, write_report
+from mtenvs.eval.report import compare_table, load_run_summaries
 from mtenvs.rollout.workers import obs_text
 
 app = typer.Typer(
@@ -189,6 +190,24 @@ def eval_cmd(
     paths = write_report(run, out / run_name, plots=plots)
     console.print(markdown_table(run), markup=False)
     console.print(f"[green]wrote[/] {', '.join(str(p) for p in paths)}")
+
+
+@app.command()
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders (or report.json files).")],
+) -> None:
+    """Compare evaluation runs side by side: success rate / mean return per env and agent."""
+    try:
+        loaded = [load_run_summaries(r) for r in runs]
+    except (OSError, KeyError, ValueError) as e:
+        raise _fail(InvalidArgumentError(f"cannot read run: {e}")) from e
+    header, rows = compare_table(loaded)
+    table = Table(title="success rate / mean return")
+    for col in header:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from mtenvs.eval.runner import EvalRun
 
@@ -91,3 +92,36 @@ def write_report(run: EvalRun, out_dir: str | Path, *, plots: bool = True) -> li
     if plots:
         paths += _plot(run, out)
     return paths
+
+
+def load_run_summaries(path: str | Path) -> tuple[str, list[dict[str, Any]]]:
+    """``(name, summaries)`` from a run folder or its ``report.json``."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "report.json"
+    data = json.loads(p.read_text())
+    return str(data.get("name", p.parent.name)), list(data["summaries"])
+
+
+RunSummaries = tuple[str, list[dict[str, Any]]]
+
+
+def compare_table(runs: list[RunSummaries]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows comparing success rate and mean return per (env, agent) across runs."""
+    keys: list[tuple[str, str]] = []
+    for _, summaries in runs:
+        for s in summaries:
+            key = (str(s["env_id"]), str(s["agent"]))
+            if key not in keys:
+                keys.append(key)
+    header = ["env", "agent", *[name for name, _ in runs]]
+    rows = []
+    for env_id, agent in keys:
+        row = [env_id, agent]
+        for _, summaries in runs:
+            match = next((s for s in summaries if (s["env_id"], s["agent"]) == (env_id, agent)),
+                         None)
+            row.append("—" if match is None else
+                       f"{float(match['success_rate']):.1%} / {float(match['mean_return']):.3f}")
+        rows.append(row)
+    return header, rows

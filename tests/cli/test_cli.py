@@ -77,3 +77,17 @@ def test_play_in_a_terminal():
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_report_compares_runs(tmp_path: Path):
+    for name, agent in (("a", "random"), ("b", "oracle")):
+        result = runner.invoke(app, ["eval", "--env", "mtenvs/Maze-v0", "--agent", agent,
+                                     "--episodes", "2", "--name", name, "--out", str(tmp_path),
+                                     "--no-plots"])
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["report", str(tmp_path / "a"), str(tmp_path / "b")],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "mtenvs/Maze-v0" in result.output and "100.0% / 1.000" in result.output
+    bad = runner.invoke(app, ["report", str(tmp_path / "missing")])
+    assert bad.exit_code == 2
