@@ -2,4 +2,7 @@
 
 from __future__ import annotations
 
-from mtenvs.envs import grid  # noqa: F401
+from mtenvs.envs import (
+    games,  # noqa: F401
+    grid,  # noqa: F401
+)

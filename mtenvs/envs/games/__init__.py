@@ -1,0 +1,13 @@
+"""Two-player text games (PettingZoo AEC envs) and their single-agent Gymnasium ids.
+
+The AEC envs live at the PettingZoo-style import path ``mtenvs.games.<name>_v0``.
+"""
+
+from __future__ import annotations
+
+from mtenvs.core.registry import register_env
+
+register_env("mtenvs/TicTacToe-v0", "mtenvs.envs.games.tictactoe:TicTacToeEnv")
+register_env("mtenvs/ConnectFour-v0", "mtenvs.envs.games.connect_four:ConnectFourEnv")
+register_env("mtenvs/KuhnPoker-v0", "mtenvs.envs.games.kuhn_poker:KuhnPokerEnv")
+register_env("mtenvs/LeducHoldem-v0", "mtenvs.envs.games.leduc_holdem:LeducHoldemEnv")
