@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
-EXTRAS ?= dev,games
+EXTRAS ?= dev,games,ray
 DEMO_EPISODES ?= 20
 
 .PHONY: setup demo test bench lint docs clean

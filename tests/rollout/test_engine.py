@@ -89,3 +89,20 @@ def test_to_hf_dataset():
     assert isinstance(ds, datasets.Dataset) and len(ds) == 3
     row = ds[0]
     assert row["messages"][0]["role"] == "system" and len(row["rewards"]) == row["num_turns"]
+
+
+def test_ray_backend_matches_local():
+    ray = pytest.importorskip("ray")
+    kwargs = {"env_kwargs": {"max_turns": 5}, "num_envs": 3, "seed": 7}
+    reference = [_key(t) for t in rollout("mtenvs/Maze-v0", RandomAgent(seed=2), 6,
+                                          executor="sync", **kwargs)]
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 ignore_reinit_error=True)
+        got = [_key(t) for t in rollout("mtenvs/Maze-v0", RandomAgent(seed=2), 6,
+                                        executor="ray", workers=2, **kwargs)]
+        oracle = list(rollout("mtenvs/Sokoban-v0", OracleAgent(), 2, executor="ray", workers=2))
+    finally:
+        ray.shutdown()
+    assert got == reference
+    assert all(t.success for t in oracle)
