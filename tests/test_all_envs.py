@@ -219,7 +219,7 @@ def test_make_vec(env_id, mode):
         expected, _ = single.reset(seed=4)
         assert obs[1] == expected and "task_id" in info
         replies = [single.unwrapped.random_action(np.random.default_rng(i)) for i in range(2)]
-        obs, rewards, terminated, truncated, info = envs.step(replies)
+        obs, rewards, _, _, info = envs.step(replies)
         assert len(obs) == 2 and rewards.shape == (2,) and "reward_components" in info
         assert obs[1] == single.step(replies[1])[0]
     finally:

@@ -252,8 +252,8 @@ class _RayGroup:
         if not ray.is_initialized():
             ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
         self._ray = ray
-        actor = ray.remote(_RayWorker)
-        self._actors = [actor.remote(dict(env_kwargs)) for _ in range(workers)]
+        actor: Any = ray.remote(_RayWorker)
+        self._actors: list[Any] = [actor.remote(dict(env_kwargs)) for _ in range(workers)]
 
     def run(self, calls: Sequence[Call]) -> list[Any]:
         futures = [
