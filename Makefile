@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
 EXTRAS ?= dev,games,ray
-DEMO_EPISODES ?= 20
+DEMO_EPISODES ?= 50
 
 .PHONY: setup demo test bench lint docs clean
 

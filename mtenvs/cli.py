@@ -20,7 +20,7 @@ import mtenvs
 from mtenvs.agents import AGENT_KINDS, make_agent
 from mtenvs.core.registry import env_spec, list_envs
 from mtenvs.error import Error, InvalidArgumentError
-from mtenvs.eval import EpisodeResult, evaluate, markdown_table, write_report
+from mtenvs.eval import EpisodeResult, evaluate, write_report
 from mtenvs.eval.report import compare_table, load_run_summaries
 from mtenvs.rollout.workers import obs_text
 
@@ -188,7 +188,17 @@ def eval_cmd(
         except Error as e:
             raise _fail(e) from e
     paths = write_report(run, out / run_name, plots=plots)
-    console.print(markdown_table(run), markup=False)
+    table = Table(title=f"{run_name} (standard errors in report.md)")
+    for col in ("env", "agent", "episodes", "success", "return", "turns", "fmt err/turn"):
+        left = col in ("env", "agent")
+        table.add_column(col, justify="left" if left else "right", no_wrap=left)
+    for s in run.summaries():
+        table.add_row(
+            s.env_id.removeprefix("mtenvs/"), s.agent, str(s.episodes),
+            f"{s.success_rate:.1%}", f"{s.mean_return:+.3f}",
+            f"{s.mean_turns:.1f}", f"{s.format_error_rate:.3f}",
+        )
+    console.print(table)
     console.print(f"[green]wrote[/] {', '.join(str(p) for p in paths)}")
 
 

@@ -39,19 +39,25 @@ def _plot(run: EvalRun, out_dir: Path) -> list[Path]:
     width = 0.8 / max(len(agents), 1)
     paths = []
 
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(envs)), 4))
-    for k, agent in enumerate(agents):
-        rates = [
-            next((s.success_rate for s in summaries if s.env_id == e and s.agent == agent), 0.0)
-            for e in envs
-        ]
-        ax.bar([i + k * width for i in range(len(envs))], rates, width, label=agent)
-    ax.set_xticks([i + width * (len(agents) - 1) / 2 for i in range(len(envs))])
-    ax.set_xticklabels([e.removeprefix("mtenvs/") for e in envs], rotation=20)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("success rate")
-    ax.set_title(f"Success by env — {run.name}")
-    ax.legend()
+    fig, (ax_s, ax_r) = plt.subplots(1, 2, figsize=(max(10, 2.6 * len(envs)), 4))
+    positions = [i + width * (len(agents) - 1) / 2 for i in range(len(envs))]
+    for ax, field, label in ((ax_s, "success_rate", "success rate"),
+                             (ax_r, "mean_return", "mean return")):
+        for k, agent in enumerate(agents):
+            values = [
+                next((getattr(s, field) for s in summaries
+                      if s.env_id == e and s.agent == agent), 0.0)
+                for e in envs
+            ]
+            ax.bar([i + k * width for i in range(len(envs))], values, width, label=agent)
+        ax.set_xticks(positions)
+        ax.set_xticklabels([e.removeprefix("mtenvs/") for e in envs], rotation=20)
+        ax.set_ylabel(label)
+        ax.axhline(0, color="black", linewidth=0.5)
+    ax_s.set_ylim(0, 1.05)
+    ax_s.set_title(f"Success by env — {run.name}")
+    ax_r.set_title("Mean episode return")
+    ax_s.legend()
     fig.tight_layout()
     paths.append(out_dir / "success.png")
     fig.savefig(paths[-1], dpi=110)
