@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
-EXTRAS ?= dev,games,ray
+EXTRAS ?= dev,games,ray,code
 DEMO_EPISODES ?= 50
 
 .PHONY: setup demo test bench lint docs clean
@@ -11,19 +11,22 @@ setup:
 	@scripts/ensure_venv.sh $(EXTRAS)
 
 demo: setup
+	@scripts/ensure_docker.sh
 	@$(VENV)/bin/mtenvs doctor
 	@$(VENV)/bin/mtenvs eval --env all --agent random,oracle --episodes $(DEMO_EPISODES) --name demo
 	@echo "Report: runs/demo/report.md (JSON: runs/demo/report.json, plots: runs/demo/*.png)"
 
 test: setup
+	@scripts/ensure_docker.sh
 	@$(PY) -m pytest -q -n 2 --dist loadgroup
 
 bench: setup
 	@benchmarks/setup_peers.sh
 	@$(PY) benchmarks/bench_grid.py
+	@$(PY) benchmarks/bench_sandbox.py
 
 lint: setup
-	@$(VENV)/bin/ruff check mtenvs tests benchmarks
+	@$(VENV)/bin/ruff check mtenvs tests benchmarks sandboxes docs
 	@$(VENV)/bin/ruff format --check mtenvs || true
 	@$(VENV)/bin/mypy mtenvs
 

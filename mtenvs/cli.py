@@ -23,6 +23,8 @@ from mtenvs.error import Error, InvalidArgumentError
 from mtenvs.eval import EpisodeResult, evaluate, write_report
 from mtenvs.eval.report import compare_table, load_run_summaries
 from mtenvs.rollout.workers import obs_text
+from mtenvs.sandbox.cli import doctor_rows as sandbox_doctor_rows
+from mtenvs.sandbox.cli import images_app, sandbox_app
 
 app = typer.Typer(
     help="mtenvs: multi-turn environments for LLM agents.",
@@ -31,6 +33,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+app.add_typer(images_app, name="images")
+app.add_typer(sandbox_app, name="sandbox")
 
 
 def _parse_args(pairs: list[str] | None) -> dict[str, Any]:
@@ -228,17 +232,9 @@ def doctor() -> None:
     table.add_row("python", f"{platform.python_version()} ({sys.executable})")
     table.add_row("gymnasium", gym.__version__)
     table.add_row("registered envs", str(len(list_envs())))
-    docker_cli = shutil.which("docker")
-    engine = "no Docker engine reachable: sandboxes fall back to the local (weaker) backend"
-    try:
-        import docker  # type: ignore[import-not-found]
-
-        docker.from_env(timeout=3).ping()
-        engine = "reachable"
-    except Exception as e:  # any failure means "not usable" here; say why
-        engine = f"{engine} ({type(e).__name__})"
-    table.add_row("docker client", docker_cli or "not installed")
-    table.add_row("docker engine", engine)
+    table.add_row("docker client", shutil.which("docker") or "not installed")
+    for key, value in sandbox_doctor_rows():
+        table.add_row(key, value)
     table.add_row("chromium", shutil.which("chromium") or "not installed (needed by web envs)")
     console.print(table)
 
