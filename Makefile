@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
-EXTRAS ?= dev,games,ray,code
+EXTRAS ?= dev,games,ray,code,baselines
 DEMO_EPISODES ?= 50
 
 .PHONY: setup demo test bench lint docs clean
@@ -24,6 +24,8 @@ bench: setup
 	@benchmarks/setup_peers.sh
 	@$(PY) benchmarks/bench_grid.py
 	@$(PY) benchmarks/bench_sandbox.py
+	@$(PY) benchmarks/bench_games.py
+	@$(PY) benchmarks/bench_rollout.py
 
 lint: setup
 	@$(VENV)/bin/ruff check mtenvs tests benchmarks sandboxes docs

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create /work/main/.venv-bench (the repository's .venv-bench) with the peer environments that
-# benchmarks/bench_grid.py compares against: gym-sokoban, GEM (gem-llm) and TextArena, pinned in
-# benchmarks/requirements-peers.txt. A venv of its own, so the peers' pins (old gym, NumPy 1.26)
+# benchmarks/bench_grid.py and benchmarks/bench_games.py compare against: gym-sokoban, GEM
+# (gem-llm), TextArena and PettingZoo (classic Tic-Tac-Toe / Connect Four, with pygame), pinned
+# in benchmarks/requirements-peers.txt. A venv of its own, so the peers' pins (old gym, NumPy 1.26)
 # never touch the project's .venv.
 #
 # Idempotent: a stamp file inside the venv records the hash of the requirements file and the
@@ -55,6 +56,17 @@ gem.make("game:Sokoban-v0-easy").step("\\boxed{up}")
 env = ta.make("Sokoban-v0")
 env.reset(num_players=1, seed=0)
 env.get_observation()
+env = ta.make("TicTacToe-v0")
+env.reset(num_players=2, seed=0)
+env.step("[4]")
+env.get_observation()
+from pettingzoo.classic import connect_four_v3, tictactoe_v3
+
+for game in (tictactoe_v3, connect_four_v3):
+    env = game.env()
+    env.reset(seed=0)
+    env.step(3)
+    env.last()
 PY
 )"; then
     echo "$log" >&2

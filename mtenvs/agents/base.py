@@ -16,7 +16,15 @@ import numpy as np
 from mtenvs.core.env import MultiTurnEnv
 from mtenvs.error import InvalidArgumentError, did_you_mean
 
-__all__ = ["AGENT_KINDS", "Agent", "AgentInput", "OracleAgent", "RandomAgent", "make_agent"]
+__all__ = [
+    "AGENT_KINDS",
+    "AGENT_SPECS",
+    "Agent",
+    "AgentInput",
+    "OracleAgent",
+    "RandomAgent",
+    "make_agent",
+]
 
 #: Chat messages in the OpenAI format: ``{"role": "system"|"user"|"assistant", "content": …}``.
 Message = dict[str, Any]
@@ -27,7 +35,9 @@ class AgentInput:
     """One conversation waiting for a reply."""
 
     messages: list[Message]
-    env: MultiTurnEnv[Any, Any]
+    #: The unwrapped env (local executors) or a proxy forwarding ``oracle_action``,
+    #: ``random_action`` and ``privileged`` to it (process and Ray executors).
+    env: MultiTurnEnv[Any, Any] | Any
     info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -64,15 +74,46 @@ class OracleAgent:
 
 
 AGENT_KINDS: tuple[str, ...] = ("random", "oracle")
+#: Every form :func:`make_agent` accepts, for help texts.
+AGENT_SPECS: tuple[str, ...] = (*AGENT_KINDS, "hf:PATH", "openai:URL#MODEL")
 
 
-def make_agent(spec: str, *, seed: int = 0) -> Agent:
-    """Build an agent from a CLI spec: ``random`` or ``oracle``."""
+def make_agent(spec: str, *, seed: int = 0, model: str | None = None) -> Agent:
+    """Build an agent from a CLI spec.
+
+    Specs:
+        ``random``, ``oracle``: the reference agents.
+        ``hf:PATH``: :class:`~mtenvs.agents.hf.HFAgent` on a local model directory (greedy).
+        ``openai:URL#MODEL``: :class:`~mtenvs.agents.openai.OpenAIAgent` on an
+            OpenAI-compatible server, e.g. ``openai:http://127.0.0.1:8000/v1#Qwen/Qwen3-8B``;
+            without ``#MODEL`` the model is ``model``, else the one model the server lists.
+
+    ``seed`` seeds the random agent and the model agents' sampling.
+    """
     if spec == "random":
         return RandomAgent(seed=seed)
     if spec == "oracle":
         return OracleAgent()
+    kind, sep, target = spec.partition(":")
+    if sep and kind == "hf":
+        if not target:
+            raise InvalidArgumentError(f"Agent spec {spec!r} needs a model path: 'hf:PATH'.")
+        from mtenvs.agents.hf import HFAgent
+
+        return HFAgent(target, seed=seed)
+    if sep and kind == "openai":
+        from mtenvs.agents.openai import OpenAIAgent, discover_model
+
+        # A URL fragment is never sent to a server, so '#' cannot clash with the URL itself.
+        url, _, named = target.partition("#")
+        if not url:
+            raise InvalidArgumentError(
+                f"Agent spec {spec!r} needs a server URL: 'openai:URL#MODEL', e.g. "
+                "'openai:http://127.0.0.1:8000/v1#my-model'."
+            )
+        served = named or model or discover_model(url)
+        return OpenAIAgent(url, served, seed=seed)
     raise InvalidArgumentError(
-        f"Unknown agent {spec!r}; choose one of {', '.join(map(repr, AGENT_KINDS))}."
+        f"Unknown agent {spec!r}; choose one of {', '.join(map(repr, AGENT_SPECS))}."
         f"{did_you_mean(spec, AGENT_KINDS)}"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mtenvs.envs import (
+    code,  # noqa: F401
     games,  # noqa: F401
     grid,  # noqa: F401
 )

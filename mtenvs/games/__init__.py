@@ -13,4 +13,12 @@ Each module re-exports ``env()`` / ``raw_env()`` from :mod:`mtenvs.envs.games`.
 
 from __future__ import annotations
 
-__all__ = ["connect_four_v0", "kuhn_poker_v0", "leduc_holdem_v0", "tictactoe_v0"]
+__all__ = [
+    "connect_four_v0",
+    "hanabi_v0",
+    "kuhn_poker_v0",
+    "leduc_holdem_v0",
+    "liars_dice_v0",
+    "negotiation_v0",
+    "tictactoe_v0",
+]

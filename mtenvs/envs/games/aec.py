@@ -112,8 +112,11 @@ class TextGameEnv(AECEnv, Generic[S]):  # type: ignore[type-arg]
     }
     #: Display name of the game.
     title: ClassVar[str] = ""
-    #: Size of the ``Discrete`` action space (OpenSpiel's ``num_distinct_actions``).
-    num_actions: ClassVar[int] = 0
+    #: Size of the ``Discrete`` action space (OpenSpiel's ``num_distinct_actions``); a game
+    #: whose size depends on its arguments sets it on the instance before ``__init__``.
+    num_actions: int = 0
+    #: Whether the payoffs always sum to zero (cooperative and mixed games: ``False``).
+    zero_sum: ClassVar[bool] = True
     #: Role of each seat, shown next to the agent name.
     roles: ClassVar[tuple[str, str]] = ("first player", "second player")
     #: Opponent policies by level name: ``random``, ``heuristic``, ``optimal``.

@@ -159,6 +159,21 @@ class ConnectFourEnv(GameEnv):
     ``obs_mode="image"``/``"text+image"``: ``Dict({"text", "image"})`` with a 192 x 224 RGB
     picture of the board.
 
+    Example (seat 1, after the opponent's first move)::
+
+        Connect Four. You are player_1 (O).
+        You play O. Board (top row first; stones fall to the lowest free cell):
+        . . . . . . .
+        . . . . . . .
+        . . . . . . .
+        . . . . . . .
+        . . . . . . .
+        . . X . . . .
+        0 1 2 3 4 5 6
+        Moves so far: player_0 column 2.
+        Your turn. Legal moves: column 0, column 1, column 2, column 3, column 4, column 5,
+        column 6. Reply with …
+
     ## Rewards
     | Component | Value |
     |---|---|

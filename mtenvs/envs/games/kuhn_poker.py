@@ -162,6 +162,14 @@ class KuhnPokerEnv(GameEnv):
     ``str``: the agent's card, the pot and what each player has put in, the betting so far
     and the legal moves; at the end the result (and both cards after a showdown).
 
+    Example (seat 1, after the opponent's first move)::
+
+        Kuhn poker. You are player_1 (acts second).
+        Your card: K (the deck is J < Q < K; your opponent holds one of the other two). Pot: 2
+        chips; you have put in 1, your opponent 1.
+        Moves so far: player_0 check.
+        Your turn. Legal moves: check, bet. Reply with …
+
     ## Rewards
     | Component | Value |
     |---|---|

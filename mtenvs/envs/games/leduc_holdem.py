@@ -170,6 +170,15 @@ class LeducHoldemEnv(GameEnv):
     each player has put in and what it costs to call, the betting so far and the legal
     moves; at the end the result (and every card after a showdown).
 
+    Example (seat 1, after the opponent's first move)::
+
+        Leduc Hold'em. You are player_1 (acts second each round).
+        Your card: K of hearts. Public card: not revealed yet (round 1 of 2).
+        Pot: 2 chips. Raises this round: 0 of 2 (raise size 2). You have put in 1, your opponent
+         1; to call: 0.
+        Moves so far: player_0 check.
+        Your turn. Legal moves: check, bet. Reply with …
+
     ## Rewards
     | Component | Value |
     |---|---|

@@ -44,6 +44,9 @@ GAMES: dict[str, str] = {
     "connect_four": "mtenvs.envs.games.connect_four",
     "kuhn_poker": "mtenvs.envs.games.kuhn_poker",
     "leduc_holdem": "mtenvs.envs.games.leduc_holdem",
+    "liars_dice": "mtenvs.envs.games.liars_dice",
+    "hanabi": "mtenvs.envs.games.hanabi",
+    "negotiation": "mtenvs.envs.games.negotiation",
 }
 Normalize = Literal["role", "global", "none"]
 

@@ -45,7 +45,7 @@ class GameEnv(MultiTurnEnv[Any, int]):
     #: Short name used in task ids.
     game_name: ClassVar[str] = "game"
     #: ``outcome`` = the seat's game payoff / ``reward_scale`` (poker: the largest win).
-    reward_scale: ClassVar[float] = 1.0
+    reward_scale: float = 1.0
     #: Image size (height, width) for ``obs_mode="image"``, where the game has a picture.
     image_shape: ClassVar[tuple[int, int] | None] = None
 
@@ -83,10 +83,19 @@ class GameEnv(MultiTurnEnv[Any, int]):
             self.observation_space = text_image_space(*self.image_shape)
         else:
             self.observation_space = text_space()
-        self._game: TextGameEnv[Any] = self.game_class()
+        self._game: TextGameEnv[Any] = self.make_game()
         self._seat = 0
         self._seed = 0
         self._opponent_moves: list[str] = []
+
+    def make_game(self) -> TextGameEnv[Any]:
+        """The AEC game to wrap (override to pass game arguments)."""
+        return self.game_class()
+
+    def is_success(self, payoffs: tuple[float, float]) -> bool:
+        """Whether a finished game counts as ``success`` for the agent's seat: by default
+        a positive payoff (a win)."""
+        return payoffs[self._seat] > 0
 
     @classmethod
     def supported_obs_modes(cls) -> tuple[str, ...]:
@@ -162,9 +171,12 @@ class GameEnv(MultiTurnEnv[Any, int]):
         text = self._game.observation_text(self._seat)
         if not self._game.is_over():
             return Transition(text, {OUTCOME: 0.0})
-        score = self._game.payoffs()[self._seat]
+        payoffs = self._game.payoffs()
         return Transition(
-            text, {OUTCOME: score / self.reward_scale}, terminated=True, success=score > 0
+            text,
+            {OUTCOME: payoffs[self._seat] / self.reward_scale},
+            terminated=True,
+            success=self.is_success(payoffs),
         )
 
     # ------------------------------------------------------------------ text

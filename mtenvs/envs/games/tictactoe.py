@@ -154,6 +154,18 @@ class TicTacToeEnv(GameEnv):
     legal moves, or the result at the end. ``obs_mode="image"``/``"text+image"``:
     ``Dict({"text", "image"})`` with a 144 x 144 RGB picture of the board.
 
+    Example (seat 1, after the opponent's first move)::
+
+        Tic-Tac-Toe. You are player_1 (O).
+        You play O. Board (free cells show their number):
+         0 | 1 | 2
+        ---+---+---
+         3 | X | 5
+        ---+---+---
+         6 | 7 | 8
+        Moves so far: player_0 4.
+        Your turn. Legal moves: 0, 1, 2, 3, 5, 6, 7, 8. Reply with …
+
     ## Rewards
     | Component | Value |
     |---|---|

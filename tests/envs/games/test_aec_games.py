@@ -9,9 +9,18 @@ import pytest
 from pettingzoo.test import api_test, render_test, seed_test
 
 from mtenvs.error import InvalidArgumentError
-from mtenvs.games import connect_four_v0, kuhn_poker_v0, leduc_holdem_v0, tictactoe_v0
+from mtenvs.games import (
+    connect_four_v0,
+    hanabi_v0,
+    kuhn_poker_v0,
+    leduc_holdem_v0,
+    liars_dice_v0,
+    negotiation_v0,
+    tictactoe_v0,
+)
 
-MODULES = [tictactoe_v0, connect_four_v0, kuhn_poker_v0, leduc_holdem_v0]
+MODULES = [tictactoe_v0, connect_four_v0, kuhn_poker_v0, leduc_holdem_v0, liars_dice_v0,
+           hanabi_v0, negotiation_v0]
 IDS = [m.__name__.rsplit(".", 1)[-1] for m in MODULES]
 
 
@@ -109,6 +118,18 @@ def test_fuzzed_replies_never_raise_and_seeds_determine_play(module):
         (leduc_holdem_v0, "<think>raise?</think><action>check</action>", 1),
         (leduc_holdem_v0, "I bet", 2),
         (leduc_holdem_v0, "<action>2</action>", 2),
+        (liars_dice_v0, "<action>2-4</action>", 9),
+        (liars_dice_v0, "I bid 2 x 5", 10),
+        (liars_dice_v0, "bid 3 of 2", 13),
+        (liars_dice_v0, 0, 0),
+        (hanabi_v0, "<action>play 0</action>", 3),
+        (hanabi_v0, "play card 2", 5),
+        (hanabi_v0, "hint red", 6),
+        (hanabi_v0, "tell them about the 1s", 9),
+        (negotiation_v0, "<action>propose 1 0 1</action>", 26),
+        (negotiation_v0, "take 2 books and 1 ball", 51),
+        (negotiation_v0, "<message>hello</message>", 126),
+        (negotiation_v0, {"name": "play", "arguments": {"move": "talk", "message": "hi"}}, 126),
     ],
 )
 def test_lenient_parsing(module, reply, expected):
@@ -127,6 +148,15 @@ def test_lenient_parsing(module, reply, expected):
         (connect_four_v0, "column 7"),
         (leduc_holdem_v0, "fold"),  # nothing owed: folding is not legal
         (leduc_holdem_v0, "check or raise"),
+        (liars_dice_v0, "liar"),  # no bid to call yet
+        (liars_dice_v0, "2-4 or liar"),
+        (liars_dice_v0, "9-1"),
+        (hanabi_v0, "discard 0"),  # all 8 hint tokens: no discarding
+        (hanabi_v0, "play 7"),
+        (hanabi_v0, "hint red or 1"),
+        (negotiation_v0, "accept"),  # nothing on the table
+        (negotiation_v0, "walk away"),  # only once a proposal is on the table
+        (negotiation_v0, "propose 9 9 9"),
     ],
 )
 def test_rejected_replies(module, reply):

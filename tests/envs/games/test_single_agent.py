@@ -15,7 +15,8 @@ from mtenvs.envs.games.tictactoe import TicTacToeEnv
 from mtenvs.error import InvalidArgumentError
 
 IDS = ["mtenvs/TicTacToe-v0", "mtenvs/ConnectFour-v0", "mtenvs/KuhnPoker-v0",
-       "mtenvs/LeducHoldem-v0"]
+       "mtenvs/LeducHoldem-v0", "mtenvs/LiarsDice-v0", "mtenvs/Hanabi-v0",
+       "mtenvs/Negotiation-v0"]
 
 
 def play(env, policy, seed):

@@ -1,0 +1,270 @@
+"""``mtenvs/PythonMath-v0``: math problems solved with a Python interpreter, answers checked
+symbolically."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
+from mtenvs.envs.code.base import AnswerCheck, CodeInterpreterEnv, FeedbackMode
+from mtenvs.envs.code.math_tasks import (
+    DIFFICULTIES,
+    SEEDS_PER_SPLIT,
+    MathTask,
+    eval_set,
+    make_task,
+    parse_task_id,
+)
+from mtenvs.envs.code.math_verify import verify
+from mtenvs.error import InvalidArgumentError, check_choice
+
+__all__ = ["PythonMathEnv"]
+
+_ANSWER_FORMATS = {
+    "number": "one exact value, e.g. 3/4, 2*sqrt(3), pi/4 (LaTeX such as \\frac{3}{4} is "
+    "fine; decimals need 4 correct significant digits)",
+    "expr": "an expression in x, e.g. x^2 + 2*x + 1",
+    "tuple": "a tuple in the order asked, e.g. (1, -2)",
+    "set": "the set of all values, e.g. {-2, 3}",
+    "interval": "an interval, e.g. (2, 3], [1, oo), (-oo, 0)",
+}
+
+
+class PythonMathEnv(CodeInterpreterEnv):
+    """Solve a math problem with a persistent Python interpreter; answers are exact.
+
+    ## Description
+    A procedurally generated math problem from 12 families — arithmetic, linear equations,
+    quadratic equations, linear systems, polynomials, combinatorics, number theory,
+    probability, sequences, definite integrals, geometry with exact radicals, inequalities —
+    at three difficulties. Each turn the agent runs Python (numpy and sympy available) in a
+    persistent sandboxed interpreter, or gives its final answer, which is checked
+    symbolically (:mod:`mtenvs.envs.code.math_verify`): equivalent forms pass (``0.75`` for
+    ``3/4``, ``\\frac{3}{4}``, ``\\boxed{}``, ``x = 3``, units, sets in any order), near misses
+    fail. The turn loop is :class:`~mtenvs.envs.code.base.CodeInterpreterEnv`'s.
+
+    ## Action Space
+    The raw model reply (``str``, or a tool-call dict). A ```` ```python ```` block (several
+    run in order) or the ``python`` tool (``{"name": "python", "arguments": {"code": …}}``)
+    runs code; ``<answer>…</answer>`` or the ``submit`` tool (argument ``answer``) is the
+    final answer, which wins over code in the same reply. Anything else is a void turn: a
+    malformed reply.
+
+    ## Observation Space
+    ``str``. First the problem and the answer format; after a code turn the cells' stdout,
+    stderr, last value and error (each cut to ``max_output_chars``, saying so) and the turns
+    left; after an answer ``Correct!``, ``Your answer is incorrect.`` or the feedback.
+
+    ## Rewards
+    | Component | Value |
+    |---|---|
+    | `outcome` | 1.0 on a correct final answer, 0.0 on a wrong one |
+    | `process` | on each final answer, the increase of the best fraction of the answer's parts that are right (tuple/set elements, interval endpoints and brackets; a number or expression is one part): sums to 1.0 over a solved episode (counted only with `reward_mode="process"`) |
+    | `format` | −`format_penalty` for a void turn (no runnable code, no answer) |
+    | `turn_cost` | −`turn_cost` every turn (when non-zero) |
+
+    ## Episode End
+    ``terminated`` on a correct answer, and on a wrong one with ``feedback="none"`` or no turn
+    left; ``truncated`` after ``max_turns`` turns.
+
+    ## Info keys
+    | Key | Description |
+    |---|---|
+    | `system_prompt` | rules, tools and reply format (reset only) |
+    | `tools` | OpenAI function schemas of `python` and `submit` (reset only) |
+    | `task_id` | e.g. `math-medium-test-00012` (reset only) |
+    | `max_turns` | turn budget (reset only) |
+    | `split` | `train` or `test` (reset only) |
+    | `family` | the problem family, e.g. `quadratic` |
+    | `answer_kind` | `number`, `expr`, `tuple`, `set` or `interval` |
+    | `turn` | turns taken so far |
+    | `success` | a correct answer was given |
+    | `reward_components` | counted reward components; they sum to `reward` |
+    | `uncounted_components` | components computed but not counted under `reward_mode` |
+    | `parse_error` | why the reply was a void turn, else `None` |
+    | `final_answer` | this step was a final answer (step only) |
+    | `turn_type` | `code`, `answer` or `void` (step only) |
+    | `code_cells` | cells run in the interpreter this episode |
+    | `answers` | final answers given this episode |
+    | `state_key` | hash of the task, the cells run and the answers so far |
+
+    ## Arguments
+    | Argument | Default | Description |
+    |---|---|---|
+    | `difficulty` | `"easy"` | `easy`, `medium` or `hard` |
+    | `eval_set` | `False` | reset picks from the fixed eval set (`seed % 60`, or the next one when no seed) |
+    | `feedback` | `"none"` | after a wrong answer: `none` ends the episode; `unary` says "Let's try again."; `tests` says what was wrong (shape, imprecise decimal, unparseable, how many parts are right) without the expected value |
+    | `sandbox` | `"auto"` | `auto` (Docker if usable, else local; `MTENVS_SANDBOX` overrides), `docker` or `local` |
+    | `timeout_s` | `10.0` | wall-clock limit of one code cell (seconds) |
+    | `max_output_chars` | `4000` | characters shown per output stream (head and tail kept) |
+    | `obs_mode` | `"text"` | only `text` (there is no picture) |
+    | `max_turns` | `5` | turn budget (MINT's k) |
+    | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the `process` component) |
+    | `split` | `"train"` (`"test"` with `eval_set`) | disjoint task sets |
+    | `render_mode` | `None` | `ansi`: the problem and the last observation |
+    | `turn_cost` | `0.0` | subtracted every turn |
+    | `format_penalty` | `0.1` | subtracted for a void turn |
+
+    ## Registered ids
+    * `mtenvs/PythonMath-v0`
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    reference_configs: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"difficulty": "easy", "eval_set": True},
+        {"difficulty": "medium", "eval_set": True},
+        {"difficulty": "hard", "eval_set": True},
+    )
+    _snapshot_fields: ClassVar[tuple[str, ...]] = (
+        *CodeInterpreterEnv._snapshot_fields,
+        "_task",
+        "_eval_cursor",
+    )
+
+    def __init__(
+        self,
+        *,
+        difficulty: str = "easy",
+        eval_set: bool = False,
+        feedback: FeedbackMode | str = "none",
+        sandbox: str = "auto",
+        timeout_s: float = 10.0,
+        max_output_chars: int = 4000,
+        obs_mode: str = "text",
+        max_turns: int | None = None,
+        reward_mode: RewardMode | str = RewardMode.OUTCOME,
+        split: str | None = None,
+        render_mode: str | None = None,
+        turn_cost: float = 0.0,
+        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+    ) -> None:
+        check_choice("difficulty", difficulty, DIFFICULTIES)
+        if not isinstance(eval_set, bool):
+            raise InvalidArgumentError(f"eval_set must be True or False, got {eval_set!r}.")
+        if split is None:
+            split = "test" if eval_set else "train"
+        elif eval_set and split != "test":
+            raise InvalidArgumentError(
+                "The math eval sets hold test tasks; use split='test' (or leave split unset) "
+                f"with eval_set=True, got split={split!r}."
+            )
+        super().__init__(
+            feedback=feedback,
+            sandbox=sandbox,
+            timeout_s=timeout_s,
+            max_output_chars=max_output_chars,
+            obs_mode=obs_mode,
+            max_turns=max_turns,
+            reward_mode=reward_mode,
+            split=split,
+            render_mode=render_mode,
+            turn_cost=turn_cost,
+            format_penalty=format_penalty,
+        )
+        self.difficulty = difficulty
+        self.eval_set = eval_set
+        self._reset_seed: int | None = None
+        self._eval_cursor = 0
+        self._task: MathTask | None = None
+
+    # ------------------------------------------------------------------ task
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        # The eval set maps a seed straight to an index, so new_task needs the seed.
+        self._reset_seed = seed
+        return super().reset(seed=seed, options=options)
+
+    def new_task(self, options: Mapping[str, Any]) -> None:
+        self._task = self._pick_task(options.get("task_id"))
+
+    def _pick_task(self, task_id: object) -> MathTask:
+        if task_id is not None:
+            difficulty, split, seed = parse_task_id(task_id)
+            if (difficulty, split) != (self.difficulty, self.split):
+                raise InvalidArgumentError(
+                    f"Task {task_id!r} is not a {self.difficulty} {self.split} task; make the "
+                    f"env with difficulty={difficulty!r}, split={split!r}."
+                )
+            if self.eval_set:
+                for task in eval_set(self.difficulty):
+                    if task.task_id == task_id:
+                        return task
+                raise InvalidArgumentError(
+                    f"Task {task_id!r} is not in the {self.difficulty} math eval set (seeds "
+                    f"0-{len(eval_set(self.difficulty)) - 1}); pass eval_set=False to play it."
+                )
+            return make_task(difficulty, split, seed)
+        if self.eval_set:
+            tasks = eval_set(self.difficulty)
+            index = self._eval_cursor if self._reset_seed is None else self._reset_seed
+            self._eval_cursor = (index + 1) % len(tasks)
+            return tasks[index % len(tasks)]
+        return make_task(self.difficulty, self.split, int(self.np_random.integers(SEEDS_PER_SPLIT)))
+
+    @property
+    def task(self) -> MathTask:
+        if self._task is None:
+            self._require_started("task")
+        assert self._task is not None
+        return self._task
+
+    @property
+    def task_id(self) -> str:
+        return self._task.task_id if self._task is not None else ""
+
+    def task_text(self) -> str:
+        return f"{self.task.question}\nAnswer format: {_ANSWER_FORMATS[self.task.kind]}."
+
+    def answer_format(self) -> str:
+        kind = self._task.kind if self._task is not None else "number"
+        return f"{_ANSWER_FORMATS[kind]}."
+
+    def task_rules(self) -> str:
+        return (
+            "Give exact answers (fractions, radicals, pi, exp, log) unless the problem says "
+            "otherwise; sets in braces, tuples and intervals in brackets."
+        )
+
+    def check_answer(self, answer: str) -> AnswerCheck:
+        verdict = verify(answer, self.task.answer, self.task.kind)
+        return AnswerCheck(verdict.correct, verdict.score, verdict.message)
+
+    def episode_info(self) -> dict[str, Any]:
+        task = self._task
+        return {
+            **super().episode_info(),
+            "family": task.family if task is not None else "",
+            "answer_kind": task.kind if task is not None else "",
+        }
+
+    # ------------------------------------------------------------------ privileged
+
+    def oracle_action(self) -> str:
+        """Run the reference sympy computation, then answer (directly on the last turn)."""
+        self._require_started("oracle_action")
+        task = self.task
+        ran = any(cell.strip() == task.solution.strip() for cell in self._cells)
+        if not ran and self.turns_left > 1:
+            return f"```python\n{task.solution}\n```"
+        return f"<answer>{task.answer}</answer>"
+
+    def privileged(self) -> dict[str, Any]:
+        self._require_started("privileged")
+        return {"answer": self.task.answer, "solution": self.task.solution}
+
+    def random_action(self, rng: np.random.Generator) -> str:
+        a, b = (int(v) for v in rng.integers(-20, 21, size=2))
+        if rng.random() < 0.5:
+            op = ["+", "-", "*"][int(rng.integers(3))]
+            return f"```python\nprint({a} {op} {b})\n```"
+        return f"<answer>{a}</answer>"
+
+    def state_key_data(self) -> object:
+        return (super().state_key_data(), self._eval_cursor)

@@ -1,0 +1,214 @@
+"""HFAgent on a tiny randomly initialised Llama saved locally (no hub access)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from mtenvs.agents import AgentInput, HFAgent, make_agent
+from mtenvs.agents.hf import FALLBACK_STOP
+from mtenvs.error import InvalidArgumentError
+from tests.agents.tiny_model import build_tiny_model
+
+SYSTEM = "You are in a maze. Reply with <action>up</action>."
+
+
+def _inp(*turns: str, system: str = SYSTEM) -> AgentInput:
+    """A conversation: system, then alternating user/assistant turns ending on a user turn."""
+    messages = [{"role": "system", "content": system}]
+    for k, text in enumerate(turns):
+        messages.append({"role": "user" if k % 2 == 0 else "assistant", "content": text})
+    return AgentInput(messages=messages, env=None)  # type: ignore[arg-type]
+
+
+BATCH = [
+    _inp("up"),
+    _inp("The wall is to the north; the goal is two steps east and one step south."),
+    _inp("Push every box onto a target.", "<action>up</action>", "Invalid reply: again."),
+    _inp("select name from users where id = 3;"),
+]
+
+
+@pytest.fixture(scope="session")
+def model_dirs(tmp_path_factory) -> dict[str, Path]:
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {
+        "chat": build_tiny_model(root / "tiny-chat"),
+        "base": build_tiny_model(root / "tiny-base", chat_template=False),
+    }
+
+
+@pytest.fixture(scope="module")
+def greedy(model_dirs) -> HFAgent:
+    return HFAgent(model_dirs["chat"], max_new_tokens=12)
+
+
+def test_one_reply_per_input_and_cpu_float32_by_default(greedy):
+    import torch
+
+    replies = greedy.act(BATCH)
+    assert len(replies) == len(BATCH) and all(isinstance(r, str) for r in replies)
+    assert any(replies), "the random model should emit some text"
+    assert greedy.act([]) == []
+    expected = "cuda" if torch.cuda.is_available() else greedy.device.type
+    assert greedy.device.type == expected
+    if not torch.cuda.is_available() and greedy.device.type == "cpu":
+        assert greedy.dtype == torch.float32
+    assert greedy.name == "hf:tiny-chat"
+
+
+def test_left_padding_reply_does_not_depend_on_the_batch(greedy, model_dirs):
+    in_batch = greedy.act(BATCH)
+    alone = [greedy.act([item])[0] for item in BATCH]
+    assert in_batch == alone
+    # Sub-batches (sorted by length) give the same replies, in input order.
+    split = HFAgent(model_dirs["chat"], max_new_tokens=12, batch_size=3)
+    assert split.act(BATCH) == in_batch
+
+
+def test_one_generate_call_per_sub_batch(model_dirs, monkeypatch):
+    agent = HFAgent(model_dirs["chat"], max_new_tokens=4, batch_size=2)
+    sizes: list[int] = []
+    real = agent.model.generate
+
+    def counting_generate(**kwargs):
+        sizes.append(kwargs["input_ids"].shape[0])
+        return real(**kwargs)
+
+    monkeypatch.setattr(agent.model, "generate", counting_generate)
+    agent.act(BATCH + BATCH[:1])
+    assert sizes == [2, 2, 1]
+
+
+def test_stop_strings_cut_the_reply(greedy, model_dirs):
+    full = greedy.act(BATCH[:1])[0]
+    assert len(full) >= 4, f"need a longer greedy reply to cut, got {full!r}"
+    stop = full[2:4]
+    cut = full[: full.find(stop)]
+    agent = HFAgent(model_dirs["chat"], max_new_tokens=12, stop=[stop])
+    assert agent.act(BATCH[:1]) == [cut]
+    keep = HFAgent(model_dirs["chat"], max_new_tokens=12, stop=[stop], include_stop=True)
+    assert keep.act(BATCH[:1]) == [cut + stop]
+
+
+def test_seeded_sampling_reproduces_and_leaves_global_rng_alone(model_dirs):
+    import torch
+
+    def sampler(seed: int) -> HFAgent:
+        return HFAgent(model_dirs["chat"], max_new_tokens=12, temperature=1.0, top_k=50, seed=seed)
+
+    a, b, c = sampler(7), sampler(7), sampler(8)
+    state = torch.get_rng_state()
+    first = a.act(BATCH)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert b.act(BATCH) == first
+    assert a.act(BATCH) == b.act(BATCH)  # the n-th calls match too
+    assert c.act(BATCH) != first
+
+
+def test_fallback_template_for_tokenizers_without_one(model_dirs):
+    agent = HFAgent(model_dirs["base"], max_new_tokens=6)
+    assert agent.stop == FALLBACK_STOP
+    text = agent.tokenizer.decode(agent.prompt_ids(BATCH[0].messages))
+    assert text == f"<s><|system|>\n{SYSTEM}\n<|user|>\nup\n<|assistant|>\n"
+    assert len(agent.act(BATCH)) == len(BATCH)
+
+
+def test_template_without_system_role_gets_it_merged(model_dirs):
+    agent = HFAgent(model_dirs["chat"], max_new_tokens=4)
+    agent.tokenizer.chat_template = (
+        "{% for m in messages %}{% if m['role'] == 'system' %}"
+        "{{ raise_exception('System role not supported') }}{% endif %}"
+        "[{{ m['role'] }}]{{ m['content'] }}{% endfor %}[assistant]"
+    )
+    text = agent.tokenizer.decode(agent.prompt_ids(BATCH[0].messages))
+    assert text == f"[user]{SYSTEM}\n\nup[assistant]"
+
+
+def test_max_prompt_tokens_keeps_system_and_last_message(model_dirs):
+    limit = 60
+    agent = HFAgent(model_dirs["chat"], max_new_tokens=4, max_prompt_tokens=limit)
+    long_chat = _inp(*(["the goal is two steps east", "<action>up</action>"] * 10), "LAST?")
+    with pytest.warns(UserWarning, match="shortened"):
+        ids = agent.prompt_ids(long_chat.messages)
+    text = agent.tokenizer.decode(ids)
+    assert len(ids) <= limit and text.startswith(f"<s><|im_start|>system\n{SYSTEM}")
+    assert text.endswith("LAST?<|im_end|>\n<|im_start|>assistant\n")
+    # One huge message: its tail is kept after the system message.
+    huge = _inp("filler " * 200 + "the end")
+    with pytest.warns(UserWarning):
+        ids = agent.prompt_ids(huge.messages)
+    text = agent.tokenizer.decode(ids)
+    assert len(ids) <= limit and SYSTEM in text and "the end<|im_end|>" in text
+    # Not even the system message fits: the last tokens are kept.
+    tiny = HFAgent(model_dirs["chat"], max_new_tokens=4, max_prompt_tokens=8)
+    with pytest.warns(UserWarning):
+        assert len(tiny.prompt_ids(huge.messages)) == 8
+    with pytest.warns(UserWarning):
+        assert len(tiny.act([huge])) == 1
+
+
+def test_bad_arguments_and_missing_directory(model_dirs, tmp_path):
+    import torch
+
+    with pytest.raises(InvalidArgumentError, match="dtype"):
+        HFAgent(model_dirs["chat"], dtype="fp8")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match=r"stop=\('x',\)"):
+        HFAgent(model_dirs["chat"], stop="x")
+    with pytest.raises(InvalidArgumentError, match="No model directory"):
+        HFAgent(tmp_path / "absent")
+    with pytest.raises(InvalidArgumentError, match="allow_download=True"):
+        HFAgent("no-such-org/no-such-model")  # local cache only: fails fast, offline
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidArgumentError, match="no CUDA device"):
+            HFAgent(model_dirs["chat"], device="cuda")
+
+
+def test_make_agent_hf_spec(model_dirs):
+    agent = make_agent(f"hf:{model_dirs['chat']}")
+    assert isinstance(agent, HFAgent) and agent.temperature == 0.0
+    with pytest.raises(InvalidArgumentError, match="hf:PATH"):
+        make_agent("hf:")
+
+
+class _Counting:
+    def __init__(self, inner: HFAgent) -> None:
+        self.inner, self.name = inner, inner.name
+        self.batches: list[int] = []
+
+    def act(self, batch: Sequence[AgentInput]) -> list[str]:
+        self.batches.append(len(batch))
+        return self.inner.act(batch)
+
+
+def test_rollout_end_to_end(model_dirs):
+    from mtenvs.rollout import rollout
+
+    agent = _Counting(HFAgent(model_dirs["chat"], max_new_tokens=8, seed=0))
+    trajs = list(rollout("mtenvs/Maze-v0", agent, 4, num_envs=2, env_kwargs={"max_turns": 2}))
+    assert len(trajs) == 4 and agent.batches == [2, 2, 2, 2]
+    assert all(t.agent == "hf:tiny-chat" and len(t.turns) == 2 for t in trajs)
+    # Gibberish replies are format errors, reported as observations, not exceptions.
+    assert all(isinstance(turn.reply, str) for t in trajs for turn in t.turns)
+    assert any(turn.parse_error for t in trajs for turn in t.turns)
+
+
+def test_missing_backend_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    with pytest.raises(ImportError, match=r"mtenvs\[baselines\]"):
+        HFAgent("anything")
+
+
+def test_importing_mtenvs_does_not_import_heavy_deps():
+    code = (
+        "import sys, mtenvs, mtenvs.agents, mtenvs.rollout\n"
+        "heavy = {'torch', 'transformers', 'httpx'} & {m.split('.')[0] for m in sys.modules}\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
