@@ -18,7 +18,7 @@ from rich.table import Table
 
 import mtenvs
 from mtenvs.agents import AGENT_KINDS, make_agent
-from mtenvs.core.registry import env_spec, list_envs
+from mtenvs.core.registry import env_class, env_spec, list_envs
 from mtenvs.error import Error, InvalidArgumentError
 from mtenvs.eval import EpisodeResult, evaluate, write_report
 from mtenvs.eval.report import compare_table, load_run_summaries
@@ -52,11 +52,7 @@ def _parse_args(pairs: list[str] | None) -> dict[str, Any]:
 
 
 def _summary_line(env_id: str) -> str:
-    entry = env_spec(env_id).entry_point
-    if isinstance(entry, str):
-        module, _, attr = entry.partition(":")
-        entry = getattr(__import__(module, fromlist=[attr]), attr)
-    doc = (getattr(entry, "__doc__", None) or "").strip()
+    doc = (getattr(env_class(env_id), "__doc__", None) or "").strip()
     return doc.splitlines()[0] if doc else ""
 
 
@@ -137,8 +133,8 @@ def eval_cmd(
     arg: Annotated[list[str] | None, typer.Option(help="Env argument KEY=VALUE (repeat).")] = None,
     num_envs: Annotated[int, typer.Option(min=1, help="Episodes in flight at once.")] = 8,
     executor: Annotated[
-        str, typer.Option(help="How env steps run: sync, thread, process or ray.")
-    ] = "thread",
+        str, typer.Option(help="How env steps run: auto, sync, thread, process or ray.")
+    ] = "auto",
 ) -> None:
     """Evaluate agents on envs; writes report.json, report.md and plots to OUT/NAME/."""
     try:

@@ -151,6 +151,9 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
     #: Whether following ``oracle_action`` always solves the task (puzzles: yes; games
     #: against a strong opponent or with hidden chance: no). Tests rely on it.
     oracle_always_succeeds: ClassVar[bool] = True
+    #: Whether steps mostly wait on I/O (sandboxes, browsers, databases): the rollout
+    #: engine's ``executor="auto"`` then steps envs on threads, else in the calling thread.
+    io_bound: ClassVar[bool] = False
     #: Constructor arguments of the configurations whose reference scores the docs report.
     reference_configs: ClassVar[tuple[dict[str, Any], ...]] = ({},)
 

@@ -59,3 +59,12 @@ def make(id: str, **kwargs: Any) -> gym.Env[Any, Any]:
     """``gym.make`` with a :class:`UnknownEnvError` naming close matches for unknown ids."""
     env_spec(id)
     return gym.make(id, **kwargs)
+
+
+def env_class(id: str) -> Any:
+    """The class (or factory) registered as ``id``'s entry point, imported if needed."""
+    entry = env_spec(id).entry_point
+    if isinstance(entry, str):
+        module, _, attr = entry.partition(":")
+        entry = getattr(__import__(module, fromlist=[attr]), attr)
+    return entry

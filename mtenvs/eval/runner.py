@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from mtenvs.agents.base import Agent
-from mtenvs.core.registry import env_spec
+from mtenvs.core.registry import env_class
 from mtenvs.rollout.engine import rollout
 from mtenvs.rollout.records import Trajectory
 
@@ -128,12 +128,7 @@ def episode_result(traj: Trajectory) -> EpisodeResult:
 
 def accepts_argument(env_id: str, name: str) -> bool:
     """Whether the env class registered as ``env_id`` takes constructor argument ``name``."""
-    spec = env_spec(env_id)
-    entry = spec.entry_point
-    if isinstance(entry, str):
-        module, _, attr = entry.partition(":")
-        entry = getattr(__import__(module, fromlist=[attr]), attr)
-    return name in inspect.signature(entry).parameters  # type: ignore[arg-type]
+    return name in inspect.signature(env_class(env_id)).parameters
 
 
 def evaluate(

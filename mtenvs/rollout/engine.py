@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mtenvs.agents.base import Agent, AgentInput
-from mtenvs.core.registry import env_spec
+from mtenvs.core.registry import env_class, env_spec
 from mtenvs.error import InvalidArgumentError, check_int_range
 from mtenvs.rollout.records import Trajectory, Turn
-from mtenvs.rollout.workers import StepOut, make_worker_group
+from mtenvs.rollout.workers import StepOut, jsonable, make_worker_group
 
 __all__ = ["Job", "rollout"]
 
@@ -76,7 +76,7 @@ def rollout(
     seed: int = 0,
     group_size: int = 1,
     env_kwargs: Mapping[str, Any] | None = None,
-    executor: str = "thread",
+    executor: str = "auto",
     workers: int | None = None,
 ) -> Iterator[Trajectory]:
     """Play ``episodes`` episodes with ``num_envs`` in flight; yield each as it finishes.
@@ -90,7 +90,9 @@ def rollout(
         group_size: Rollouts per task (GRPO/GiGPO groups).
         env_kwargs: Constructor arguments for every env.
         executor: ``"sync"``, ``"thread"`` (I/O-bound envs), ``"process"`` (CPU-bound) or
-            ``"ray"`` (Ray actors, local or on a cluster).
+            ``"ray"`` (Ray actors, local or on a cluster). ``"auto"``: ``thread`` when any
+            env declares ``io_bound``, else ``sync`` (thread hand-offs cost more than fast
+            pure-Python steps, which hold the GIL anyway).
         workers: Threads / processes / actors (default: ``num_envs`` threads, or one
             process or actor per CPU).
     """
@@ -102,44 +104,56 @@ def rollout(
     check_int_range("episodes", episodes, 1)
     check_int_range("num_envs", num_envs, 1)
     check_int_range("group_size", group_size, 1)
+    if executor == "auto":
+        executor = "thread" if any(env_class(i).io_bound for i in ids) else "sync"
     jobs = deque(make_jobs(ids, episodes, seed, group_size))
     num_envs = min(num_envs, len(jobs))
     group = make_worker_group(executor, num_envs, env_kwargs, workers=workers)
     slots: list[_Slot | None] = [None] * num_envs
     try:
-        _fill(group, slots, jobs, agent)
-        while any(s is not None for s in slots):
+        _install(slots, _start_fill(group, slots, jobs).result(), agent)
+        while any(s is not None for s in slots) or jobs:
+            # Refills start now and run while the agent thinks; the refilled slots join
+            # from the next round. Every executor follows this same schedule.
+            refill = _start_fill(group, slots, jobs)
             waiting = [i for i, s in enumerate(slots) if s is not None]
-            batch = [
-                AgentInput(messages=slots[i].messages, env=group.env(i), info=slots[i].info)  # type: ignore[union-attr]
-                for i in waiting
-            ]
-            start = time.perf_counter()
-            replies = agent.act(batch)
-            agent_s = (time.perf_counter() - start) / len(batch)
-            if len(replies) != len(batch):
-                raise InvalidArgumentError(
-                    f"{type(agent).__name__}.act returned {len(replies)} replies for "
-                    f"{len(batch)} inputs."
-                )
-            results: list[StepOut] = group.run(
-                [(i, "step", (reply,)) for i, reply in zip(waiting, replies)]
-            )
-            for i, reply, out in zip(waiting, replies, results):
-                slot = slots[i]
-                assert slot is not None
-                _record(slot, reply, out, agent_s)
-                if out.terminated or out.truncated:
-                    slot.traj.final_observation = out.observation
-                    slot.traj.success = bool(out.info.get("success", False))
-                    slot.traj.final_info = {
-                        k: v for k, v in out.info.items() if k not in _DROP_FINAL
-                    }
-                    slots[i] = None
-                    yield slot.traj
-            _fill(group, slots, jobs, agent)
+            if waiting:
+                yield from _round(group, slots, waiting, agent)
+            _install(slots, refill.result(), agent)
     finally:
         group.close()
+
+
+def _round(
+    group: Any, slots: list[_Slot | None], waiting: list[int], agent: Agent
+) -> Iterator[Trajectory]:
+    """One batched agent call for ``waiting`` slots, then their env steps."""
+    batch = [
+        AgentInput(messages=slots[i].messages, env=group.env(i), info=slots[i].info)  # type: ignore[union-attr]
+        for i in waiting
+    ]
+    start = time.perf_counter()
+    replies = agent.act(batch)
+    agent_s = (time.perf_counter() - start) / len(batch)
+    if len(replies) != len(batch):
+        raise InvalidArgumentError(
+            f"{type(agent).__name__}.act returned {len(replies)} replies for {len(batch)} inputs."
+        )
+    results: list[StepOut] = group.run(
+        [(i, "step", (reply,)) for i, reply in zip(waiting, replies)]
+    )
+    for i, reply, out in zip(waiting, replies, results):
+        slot = slots[i]
+        assert slot is not None
+        _record(slot, reply, out, agent_s)
+        if out.terminated or out.truncated:
+            slot.traj.final_observation = out.observation
+            slot.traj.success = bool(out.info.get("success", False))
+            slot.traj.final_info = jsonable(
+                {k: v for k, v in out.info.items() if k not in _DROP_FINAL}
+            )
+            slots[i] = None
+            yield slot.traj
 
 
 def _record(slot: _Slot, reply: Any, out: StepOut, agent_s: float) -> None:
@@ -165,12 +179,30 @@ def _record(slot: _Slot, reply: Any, out: StepOut, agent_s: float) -> None:
     slot.state_key = str(out.info.get("state_key", ""))
 
 
-def _fill(group: Any, slots: list[_Slot | None], jobs: deque[Job], agent: Agent) -> None:
+@dataclass
+class _Fill:
+    assigned: list[tuple[int, Job]]
+    pending: Any
+
+    def result(self) -> tuple[list[tuple[int, Job]], list[StepOut]]:
+        return self.assigned, self.pending.result() if self.assigned else []
+
+
+def _start_fill(group: Any, slots: list[_Slot | None], jobs: deque[Job]) -> _Fill:
+    """Take jobs for the free slots and start their resets."""
     free = [i for i, s in enumerate(slots) if s is None][: len(jobs)]
-    if not free:
-        return
     assigned = [(i, jobs.popleft()) for i in free]
-    results: list[StepOut] = group.run([(i, "reset", (j.env_id, j.seed)) for i, j in assigned])
+    calls = [(i, "reset", (j.env_id, j.seed)) for i, j in assigned]
+    pending = group.start(calls) if assigned else None
+    return _Fill(assigned, pending)
+
+
+def _install(
+    slots: list[_Slot | None],
+    done: tuple[list[tuple[int, Job]], list[StepOut]],
+    agent: Agent,
+) -> None:
+    assigned, results = done
     for (i, job), out in zip(assigned, results):
         prompt = str(out.info.get("system_prompt", ""))
         slots[i] = _Slot(

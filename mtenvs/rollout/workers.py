@@ -31,8 +31,8 @@ from mtenvs.error import Error, check_choice
 
 __all__ = ["EXECUTORS", "EnvWorker", "Executor", "StepOut", "WorkerGroup", "make_worker_group"]
 
-Executor = Literal["sync", "thread", "process", "ray"]
-EXECUTORS: tuple[str, ...] = ("sync", "thread", "process", "ray")
+Executor = Literal["auto", "sync", "thread", "process", "ray"]
+EXECUTORS: tuple[str, ...] = ("auto", "sync", "thread", "process", "ray")
 
 
 class WorkerError(Error, RuntimeError):
@@ -74,10 +74,15 @@ class StepOut:
 
 
 class EnvWorker:
-    """Owns one env per (slot, env id); created lazily, reused across episodes."""
+    """Owns one env per (slot, env id); created lazily, reused across episodes.
 
-    def __init__(self, env_kwargs: Mapping[str, Any] | None = None) -> None:
+    ``plain=True`` (workers in other processes or Ray actors) turns infos into JSON types
+    before they travel; in-process workers skip that (it cost ~11 µs a step).
+    """
+
+    def __init__(self, env_kwargs: Mapping[str, Any] | None = None, *, plain: bool = True) -> None:
         self._env_kwargs = dict(env_kwargs or {})
+        self._info = jsonable if plain else dict
         self._envs: dict[tuple[int, str], gym.Env[Any, Any]] = {}
         self._current: dict[int, gym.Env[Any, Any]] = {}
 
@@ -91,14 +96,14 @@ class EnvWorker:
         self._current[slot] = env
         start = time.perf_counter()
         obs, info = env.reset(seed=seed)
-        return StepOut(obs_text(obs), jsonable(info), env_s=time.perf_counter() - start)
+        return StepOut(obs_text(obs), self._info(info), env_s=time.perf_counter() - start)
 
     def step(self, slot: int, reply: Any) -> StepOut:
         env = self._current[slot]
         start = time.perf_counter()
         obs, reward, terminated, truncated, info = env.step(reply)
         elapsed = time.perf_counter() - start
-        return StepOut(obs_text(obs), jsonable(info), float(reward), bool(terminated),
+        return StepOut(obs_text(obs), self._info(info), float(reward), bool(terminated),
                        bool(truncated), elapsed)
 
     def call(self, slot: int, method: str, *args: Any) -> Any:
@@ -125,12 +130,31 @@ class EnvWorker:
 Call = tuple[int, str, tuple[Any, ...]]
 
 
+class Pending(Protocol):
+    """A batch started with :meth:`WorkerGroup.start`."""
+
+    def result(self) -> list[Any]: ...
+
+
+class _Done:
+    def __init__(self, value: list[Any]) -> None:
+        self._value = value
+
+    def result(self) -> list[Any]:
+        return self._value
+
+
 class WorkerGroup(Protocol):
     """Runs batches of worker calls; results come back in call order."""
 
     local: bool
 
     def run(self, calls: Sequence[Call]) -> list[Any]: ...
+
+    def start(self, calls: Sequence[Call]) -> Pending:
+        """Start a batch that may run while the agent thinks (local groups run it on a
+        background thread; remote groups run it at once, their pipes being in use)."""
+        ...
 
     def env(self, slot: int) -> Any:
         """The slot's unwrapped env (local groups) or a proxy forwarding calls to it."""
@@ -143,22 +167,36 @@ class _LocalGroup:
     local = True
 
     def __init__(self, env_kwargs: Mapping[str, Any], threads: int | None) -> None:
-        self._worker = EnvWorker(env_kwargs)
+        self._worker = EnvWorker(env_kwargs, plain=False)
+        self._threads = threads or 1
         self._pool = ThreadPoolExecutor(threads) if threads else None
+        self._background = ThreadPoolExecutor(1, thread_name_prefix="mtenvs-reset")
+
+    def _one(self, call: Call) -> Any:
+        slot, method, args = call
+        return getattr(self._worker, method)(slot, *args)
+
+    def _chunk(self, calls: Sequence[Call]) -> list[Any]:
+        return [self._one(c) for c in calls]
 
     def run(self, calls: Sequence[Call]) -> list[Any]:
-        def one(call: Call) -> Any:
-            slot, method, args = call
-            return getattr(self._worker, method)(slot, *args)
-
         if self._pool is None or len(calls) <= 1:
-            return [one(c) for c in calls]
-        return list(self._pool.map(one, calls))
+            return self._chunk(calls)
+        # One contiguous chunk per thread: a task per step cost more in hand-offs than the
+        # step itself for fast envs (~3 ms a round at 64 envs).
+        n = min(self._threads, len(calls))
+        bounds = [len(calls) * i // n for i in range(n + 1)]
+        chunks = [calls[bounds[i] : bounds[i + 1]] for i in range(n)]
+        return [r for part in self._pool.map(self._chunk, chunks) for r in part]
+
+    def start(self, calls: Sequence[Call]) -> Pending:
+        return self._background.submit(self.run, list(calls))
 
     def env(self, slot: int) -> Any:
         return self._worker.unwrapped(slot)
 
     def close(self) -> None:
+        self._background.shutdown(wait=True)
         self._worker.close()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
@@ -228,6 +266,9 @@ class _ProcessGroup:
             out.append(result)
         return out
 
+    def start(self, calls: Sequence[Call]) -> Pending:
+        return _Done(self.run(calls))
+
     def env(self, slot: int) -> Any:
         return RemoteEnv(self, slot)
 
@@ -266,6 +307,9 @@ class _RayGroup:
                 raise WorkerError(f"Ray env worker for slot {slot} failed:\n{result}")
             out.append(result)
         return out
+
+    def start(self, calls: Sequence[Call]) -> Pending:
+        return _Done(self.run(calls))
 
     def env(self, slot: int) -> Any:
         return RemoteEnv(self, slot)

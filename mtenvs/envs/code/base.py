@@ -124,6 +124,7 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction]):
     """Base of the code-interpreter envs; see the module doc. Not registered itself."""
 
     default_max_turns: ClassVar[int] = 5
+    io_bound: ClassVar[bool] = True  # steps wait on the sandbox
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
         "_cells",
         "_turn_type",
