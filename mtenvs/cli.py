@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import mtenvs
-from mtenvs.agents import AGENT_KINDS, make_agent
+from mtenvs.agents import AGENT_SPECS, make_agent
 from mtenvs.core.registry import env_class, env_spec, list_envs
 from mtenvs.error import Error, InvalidArgumentError
 from mtenvs.eval import EpisodeResult, evaluate, write_report
@@ -120,7 +120,7 @@ def play(
 def eval_cmd(
     env: Annotated[str, typer.Option(help="Env ids, comma-separated, or 'all'.")] = "all",
     agent: Annotated[
-        str, typer.Option(help=f"Agents, comma-separated: {', '.join(AGENT_KINDS)}.")
+        str, typer.Option(help=f"Agents, comma-separated: {', '.join(AGENT_SPECS)}.")
     ] = "oracle",
     episodes: Annotated[int, typer.Option(min=1, help="Episodes per env and agent.")] = 20,
     seed: Annotated[int, typer.Option(help="Seed of the first episode.")] = 0,
