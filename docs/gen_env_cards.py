@@ -20,6 +20,7 @@ import gymnasium as gym
 
 import mtenvs
 from mtenvs.agents import OracleAgent, RandomAgent
+from mtenvs.core.envdoc import parse_env_doc
 from mtenvs.eval import evaluate
 
 DOCS = Path(__file__).resolve().parent
@@ -42,12 +43,19 @@ def reference_scores(env_id: str, cls: type, episodes: int) -> list[dict[str, An
     return rows
 
 
+def summary(cls: type) -> str:
+    """The docstring's first paragraph as one line."""
+    return parse_env_doc(cls).one_line
+
+
 def card(env_id: str, cls: type, scores: list[dict[str, Any]], episodes: int) -> str:
     doc = inspect.cleandoc(cls.__doc__ or "")
-    title, _, body = doc.partition("\n")
+    title = summary(cls)
+    body = doc[doc.index("##"):] if "##" in doc else ""
     lines = [f"# {env_id}", "", f"*{title.strip()}*", "", body.strip(), "",
              "## Reference scores", "",
-             f"Fixed evaluation sets (`eval_set=True`), {episodes} episodes per row, seeds "
+             f"Fixed evaluation sets (`eval_set=True`) where the env has them, {episodes} "
+             "episodes per row, seeds "
              f"0…{episodes - 1}; mean ± standard error. Regenerate with "
              "`python docs/gen_env_cards.py`.", "",
              "| configuration | agent | success | return | turns |", "|---|---|---:|---:|---:|"]
@@ -73,8 +81,7 @@ def main() -> None:
         all_scores[env_id] = scores
         slug = _slug(env_id)
         (OUT / f"{slug}.md").write_text(card(env_id, cls, scores, args.episodes))
-        summary = inspect.cleandoc(cls.__doc__ or "").split("\n", 1)[0]
-        index.append(f"| [`{env_id}`]({slug}.md) | {summary} |")
+        index.append(f"| [`{env_id}`]({slug}.md) | {summary(cls)} |")
         print(f"wrote docs/envs/{slug}.md")
     (OUT / "index.md").write_text("\n".join(index) + "\n")
     (OUT / "reference_scores.json").write_text(json.dumps(all_scores, indent=2))

@@ -18,6 +18,7 @@ from rich.table import Table
 
 import mtenvs
 from mtenvs.agents import AGENT_SPECS, make_agent
+from mtenvs.core.envdoc import parse_env_doc
 from mtenvs.core.registry import env_class, env_spec, list_envs
 from mtenvs.error import Error, InvalidArgumentError
 from mtenvs.eval import EpisodeResult, evaluate, write_report
@@ -52,8 +53,7 @@ def _parse_args(pairs: list[str] | None) -> dict[str, Any]:
 
 
 def _summary_line(env_id: str) -> str:
-    doc = (getattr(env_class(env_id), "__doc__", None) or "").strip()
-    return doc.splitlines()[0] if doc else ""
+    return parse_env_doc(env_class(env_id)).one_line
 
 
 def _fail(err: Exception) -> typer.Exit:

@@ -41,6 +41,11 @@ class EnvDoc:
         return keys
 
     @property
+    def one_line(self) -> str:
+        """The summary's first paragraph on one line."""
+        return " ".join(self.summary.split("\n\n", 1)[0].split())
+
+    @property
     def info_keys(self) -> list[str]:
         return self.table_keys("Info")
 

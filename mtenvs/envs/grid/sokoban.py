@@ -64,7 +64,8 @@ def _base_codes(level: Level, rows: int, cols: int) -> np.ndarray:
 
 
 class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
-    """
+    """Push every box onto a target in a procedurally generated, always solvable level.
+
     ## Description
 
     Sokoban: push every box (`$`) onto a target (`.`). Levels are generated procedurally
