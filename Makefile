@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
-EXTRAS ?= dev,games,ray,code,baselines
+EXTRAS ?= dev,games,ray,code,baselines,trl
 DEMO_EPISODES ?= 50
 
 .PHONY: setup demo test bench lint docs clean

@@ -29,7 +29,7 @@ if [[ ! -x .venv/bin/python ]]; then
   fi
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-if [[ ",${EXTRAS}," == *",baselines,"* ]]; then
+if [[ ",${EXTRAS}," == *",baselines,"* || ",${EXTRAS}," == *",trl,"* ]]; then
   # Exactly this pin: a CPU wheel on disk here; any other torch spec pulls GBs of CUDA.
   .venv/bin/python -m pip install -q "torch==2.13.0"
 fi
