@@ -15,7 +15,8 @@ window holds the same share of episode ends and resets). Per row:
 * **env overhead** = 1 − (time inside the agent call) / (wall time): the share of wall time
   the GPU would sit idle because the env side (steps, resets, refills, bookkeeping) runs;
 * the agent sleeps 50 ms per batch whatever its size, then replies (ours:
-  ``item.env.random_action(rng)``; vector-env loops: the same ``<action>dir</action>``
+  ``<action>dir</action>`` for grid envs (``item.env.random_action(rng)`` for the code
+  env); vector-env loops: the same ``<action>dir</action>``
   draw from a local generator, since their envs live in other threads or processes).
 
 Rows: our engine (``mtenvs.rollout.rollout``) with ``executor="thread"`` and ``"sync"`` at
@@ -157,21 +158,27 @@ def sleep_batch(clock: RoundClock, sleep_s: float) -> None:
 
 class StandInAgent:
     """An :class:`mtenvs.agents.Agent` that sleeps ``sleep_s`` per batch and answers each
-    conversation with ``item.env.random_action(rng)`` (a random well-formed move)."""
+    conversation with a random move ``<action>dir</action>`` — the same replies the
+    vector-env loops send, costing no env time, as a model's replies cost none — or, for
+    envs whose replies are not moves, with ``item.env.random_action(rng)``."""
 
-    def __init__(self, clock: RoundClock, sleep_s: float, seed: int) -> None:
+    def __init__(self, clock: RoundClock, sleep_s: float, seed: int, *, moves: bool) -> None:
         import numpy as np
 
         self.name = "stand-in-sleep"
         self.clock = clock
         self.sleep_s = sleep_s
+        self.moves = moves
         self.rng = np.random.default_rng(seed)
 
     def act(self, batch: Sequence[Any]) -> list[str]:
         if not self.clock.begin():
             raise _Stop
         sleep_batch(self.clock, self.sleep_s)
-        replies = [item.env.random_action(self.rng) for item in batch]
+        if self.moves:
+            replies = [f"<action>{d}</action>" for d in self.rng.choice(DIRECTIONS, len(batch))]
+        else:
+            replies = [item.env.random_action(self.rng) for item in batch]
         self.clock.end(len(batch))
         return replies
 
@@ -184,7 +191,8 @@ def measure_engine(
     from mtenvs.rollout import rollout
 
     clock = RoundClock(rounds, warmup)
-    agent = StandInAgent(clock, sleep_s, seed)
+    grid = env_id in ("mtenvs/Sokoban-v0", "mtenvs/Maze-v0")
+    agent = StandInAgent(clock, sleep_s, seed, moves=grid)
     # Enough tasks never to run dry: every episode lasts at least one round.
     episodes = num_envs * (warmup + rounds + 2)
     t0 = time.perf_counter()
