@@ -1,0 +1,511 @@
+"""``mtenvs/Clinical-v0``: interview a simulated patient, examine, order tests, diagnose."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+import numpy as np
+
+from mtenvs.core.env import InvalidAction, MultiTurnEnv, ObsMode, Reply, Split, Transition
+from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
+from mtenvs.core.spaces import text_space
+from mtenvs.envs.clinical import bayes
+from mtenvs.envs.clinical.actions import ActionKind, ClinicalAction, parse_reply
+from mtenvs.envs.clinical.kb import KnowledgeBase, load_kb
+from mtenvs.envs.clinical.mediq import MediQEpisode, MediQRecord, load_mediq
+from mtenvs.envs.clinical.oracle import greedy_eig_reply
+from mtenvs.envs.clinical.patients import (
+    SEEDS_PER_SPLIT,
+    Patient,
+    eval_set,
+    make_patient,
+    patient_for_task,
+)
+from mtenvs.envs.clinical.simulator import (
+    Lexicon,
+    answer_question,
+    exam_report,
+    lab_report,
+    opening_statement,
+    question_for,
+)
+from mtenvs.envs.clinical.tools import CLINICAL_TOOLS, kb_system_prompt
+from mtenvs.envs.clinical.voice import make_patient_agent, voice_answer
+from mtenvs.error import InvalidArgumentError, ResetNeededError, did_you_mean
+
+if TYPE_CHECKING:
+    from mtenvs.agents.base import Agent
+
+__all__ = ["TEST_COST", "ClinicalEnv"]
+
+#: Reward component: minus the cost of each test ordered (charged once per test).
+TEST_COST: Final = "test_cost"
+
+class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
+    """Diagnose a simulated patient by asking, examining and testing (MediQ-style).
+
+    ## Description
+    A patient sampled from an authored clinical knowledge base
+    (``mtenvs/assets/clinical/kb.json``: 69 conditions across 12 specialties, 211 findings,
+    42 tests — an *educational toy model*, **not medical advice**) opens with their age, sex
+    and chief complaint. Each turn the doctor agent asks one free-text question, examines
+    a body system, orders a test, or gives a final diagnosis (or abstains). The rule-based
+    patient maps a question to findings through lay-language synonyms and answers only
+    what was asked, in varied natural language (style by persona; some items it is "not
+    sure" about); an unrelated question gets a natural non-answer. The model is naive
+    Bayes (:mod:`mtenvs.envs.clinical.kb`), so the posterior over conditions given what has
+    been revealed is exact, and so is the information gain of every answer. KB summary:
+    [clinical-kb.md](clinical-kb.md). Reference (100 eval patients): the oracle (greedy
+    expected information gain, then the MAP diagnosis) is right 94 % of the time in 6.5
+    turns; random replies 0 %.
+
+    ``patient="hf:PATH"`` / ``"openai:URL#MODEL"`` / an agent object lets a language model
+    word the answers, grounded on exactly the facts the rules reveal
+    (:mod:`mtenvs.envs.clinical.voice`; rewards stay exact, wording is then up to the model).
+    ``dataset=PATH`` plays MediQ JSONL records instead (:mod:`mtenvs.envs.clinical.mediq`):
+    the episode opens with the first context sentence, the question and the options; a
+    question reveals the atomic fact it shares the most rare words with; the final reply
+    picks an option letter (``<answer>C</answer>`` or ``answer(C)``), graded against
+    ``answer_idx``; no ``process`` or ``test_cost`` there (no model), and the oracle answers
+    with the gold letter.
+
+    ## Action Space
+    The raw model reply (``str``) or a tool call (schemas in ``info["tools"]``).
+    A question: ``<action>Do you have a fever?</action>``, ``<action>ask(Any cough?)</action>``
+    or the bare question text (at most 500 characters). ``<action>examine(respiratory)
+    </action>`` (systems: general, cardiovascular, respiratory, abdominal, neurological,
+    skin, ent, musculoskeletal, pelvic). ``<action>order_test(chest x-ray)</action>``
+    (``test(…)`` too; names and synonyms as in the system prompt). Final:
+    ``<answer>pneumonia</answer>`` or ``<action>diagnose(pneumonia)</action>`` (condition id,
+    name or synonym), or ``<action>abstain()</action>``. Unknown systems, tests or
+    conditions, empty or over-long replies are malformed.
+
+    ## Observation Space
+    ``str``: the patient's answer (or the exam / test report), then the turn and the test
+    costs so far. Patient answers contain unicode (“”, —).
+
+    ## Rewards
+    | Component | Value |
+    |---|---|
+    | `outcome` | on diagnosis: 1.0 if right, `category_credit` if wrong but in the right category, else 0.0; 0.0 on abstain |
+    | `process` | information gain: exact drop in entropy (bits) of the posterior over conditions from the findings revealed this turn, divided by log2(69); may be negative when a finding is surprising (counted only with `reward_mode="process"`) |
+    | `test_cost` | −cost of a test the first time it is ordered (0.01 to 0.25) |
+    | `format` | −`format_penalty` for a malformed reply |
+    | `turn_cost` | −`turn_cost` every turn (when non-zero) |
+
+    ## Episode End
+    ``terminated`` on a diagnosis (right or wrong; a wrong one is a final answer that
+    :class:`mtenvs.wrappers.TryAgain` can reopen) or on abstaining; ``truncated`` after
+    ``max_turns`` turns without either.
+
+    ## Info keys
+    | Key | Description |
+    |---|---|
+    | `system_prompt` | rules, systems, tests with costs, conditions, reply format (reset only) |
+    | `tools` | OpenAI function schemas of ask, examine, order_test, diagnose, abstain (reset only) |
+    | `task_id` | e.g. `clinical-test-0000012`, or `mediq-<id>` with `dataset` (reset only) |
+    | `max_turns` | turn budget (reset only) |
+    | `split` | `train` or `test` (reset only) |
+    | `turn` | turns taken so far |
+    | `success` | the diagnosis was right |
+    | `reward_components` | counted reward components; they sum to `reward` |
+    | `uncounted_components` | components computed but not counted under `reward_mode` |
+    | `parse_error` | why the reply was malformed, else `None` |
+    | `final_answer` | whether this step was a diagnosis (step only) |
+    | `state_key` | hash of the case and everything revealed so far |
+    | `action` | kind of the last action (`ask`, `examine`, `order_test`, `diagnose`, `abstain`), else `None` |
+    | `findings_revealed` | findings known so far (chief complaint included) |
+    | `tests_ordered` | test ids ordered so far |
+    | `total_test_cost` | sum of the costs of the tests ordered |
+    | `diagnosis` | the condition id diagnosed (the option letter with `dataset`), else `None` |
+    | `info_gain_bits` | this turn's entropy drop of the posterior in bits (`process` before scaling; 0 at reset and with `dataset`) |
+
+    The true condition and the posterior are privileged (:meth:`privileged`).
+
+    ## Arguments
+    | Argument | Default | Description |
+    |---|---|---|
+    | `split` | `"train"` (`"test"` with `eval_set`) | disjoint patient sets |
+    | `eval_set` | `False` | reset plays the fixed 100-patient eval set (`seed % 100`, or the next one when no seed) |
+    | `category_credit` | `0.0` | outcome for a wrong diagnosis in the right category (0 to 1) |
+    | `dataset` | `None` | path of a MediQ JSONL file to play instead of the knowledge base |
+    | `patient` | `"rule"` | `rule`, or an agent voicing the patient: `hf:PATH`, `openai:URL#MODEL` or an object with `act(batch)` |
+    | `obs_mode` | `"text"` | only `text` |
+    | `max_turns` | `20` | turn budget |
+    | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the information gain) |
+    | `render_mode` | `None` | `ansi` (the transcript plus the hidden condition) |
+    | `turn_cost` | `0.0` | subtracted every turn |
+    | `format_penalty` | `0.1` | subtracted for a malformed reply |
+
+    ## Registered ids
+    * `mtenvs/Clinical-v0`
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    _snapshot_fields: ClassVar[tuple[str, ...]] = (
+        "_patient", "_post", "_known", "_asked", "_examined", "_tests", "_test_cost_total",
+        "_diagnosis", "_last_kind", "_log", "_eval_cursor", "_mediq", "_gain_bits",
+    )
+    default_max_turns: ClassVar[int] = 20
+    oracle_always_succeeds: ClassVar[bool] = False
+    reference_configs: ClassVar[tuple[dict[str, Any], ...]] = ({"eval_set": True},)
+
+    def __init__(
+        self,
+        *,
+        split: Split | None = None,
+        eval_set: bool = False,
+        category_credit: float = 0.0,
+        dataset: str | None = None,
+        patient: str | Agent = "rule",
+        obs_mode: ObsMode = "text",
+        max_turns: int | None = None,
+        reward_mode: RewardMode | str = RewardMode.OUTCOME,
+        render_mode: str | None = None,
+        turn_cost: float = 0.0,
+        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+    ) -> None:
+        if not isinstance(eval_set, bool):
+            raise InvalidArgumentError(f"eval_set must be True or False, got {eval_set!r}.")
+        if split is None:
+            split = "test" if eval_set else "train"
+        elif eval_set and split != "test":
+            raise InvalidArgumentError(
+                f"The clinical eval set holds test patients; pass split='test' (or no split) "
+                f"with eval_set=True, got split={split!r}."
+            )
+        if dataset is not None and eval_set:
+            raise InvalidArgumentError(
+                "eval_set=True plays the shipped knowledge-base patients; it cannot be combined "
+                "with dataset=PATH (a MediQ file is its own evaluation set)."
+            )
+        if (not isinstance(category_credit, (int, float)) or isinstance(category_credit, bool)
+                or not 0.0 <= category_credit <= 1.0):
+            raise InvalidArgumentError(
+                f"category_credit must be a number in [0, 1], got {category_credit!r}."
+            )
+        super().__init__(
+            max_turns=max_turns,
+            reward_mode=reward_mode,
+            split=split,
+            obs_mode=obs_mode,
+            render_mode=render_mode,
+            turn_cost=turn_cost,
+            format_penalty=format_penalty,
+        )
+        self.eval_set = eval_set
+        self.category_credit = float(category_credit)
+        self.dataset = dataset
+        self.patient = patient
+        self._records = () if dataset is None else load_mediq(dataset)
+        self._voice = make_patient_agent(patient)
+        self._mediq: MediQEpisode | None = None
+        self._gain_bits = 0.0
+        self.observation_space = text_space()
+        self.kb: KnowledgeBase = load_kb()
+        self.lexicon = Lexicon(self.kb)
+        self._norm = math.log2(len(self.kb.conditions))
+        self._reset_seed: int | None = None
+        self._eval_cursor = 0
+        self._patient: Patient | None = None
+        self._post = np.zeros(len(self.kb.conditions))
+        self._known: dict[int, bool] = {}
+        self._asked: set[int] = set()
+        self._examined: list[str] = []
+        self._tests: list[str] = []
+        self._test_cost_total = 0.0
+        self._diagnosis: str | None = None
+        self._last_kind: str | None = None
+        self._log: list[str] = []
+
+    # ------------------------------------------------------------------ episode
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        # The eval set maps a seed straight to an index, so new_episode needs the seed.
+        self._reset_seed = seed
+        obs, info = super().reset(seed=seed, options=options)
+        info["tools"] = CLINICAL_TOOLS
+        return obs, info
+
+    def new_episode(self, options: Mapping[str, Any]) -> str:
+        self._examined, self._tests, self._test_cost_total = [], [], 0.0
+        self._diagnosis, self._last_kind, self._gain_bits = None, None, 0.0
+        self._patient, self._mediq = None, None
+        if self._records:
+            self._mediq = MediQEpisode(self._pick_record(options.get("task_id")), [])
+            opening = self._mediq.record.opening()
+            self._log = [opening]
+            return (f"{opening}\nAsk the patient questions, then answer with a letter. "
+                    f"Turn 0 of {self.max_turns}.")
+        self._patient = self._pick_patient(options.get("task_id"))
+        patient = self._patient
+        band = self.kb.age_band(patient.age)
+        chief = self.kb.finding_index[patient.chief_complaint]
+        self._known = {chief: True}
+        self._post = bayes.update(
+            np.array(self.kb.prior(band, patient.sex)), self._lik, chief, True
+        )
+        self._asked = {chief}
+        opening = opening_statement(self.kb, patient)
+        self._log = [opening]
+        return (
+            f"{opening}\nInterview, examine and test the patient, then diagnose. "
+            f"Turn 0 of {self.max_turns}."
+        )
+
+    def _pick_patient(self, task_id: object) -> Patient:
+        if task_id is not None:
+            return patient_for_task(task_id, self.split, use_eval_set=self.eval_set)
+        if self.eval_set:
+            patients = eval_set()
+            index = self._eval_cursor if self._reset_seed is None else self._reset_seed
+            self._eval_cursor = (index + 1) % len(patients)
+            return patients[index % len(patients)]
+        return make_patient(self.split, int(self.np_random.integers(SEEDS_PER_SPLIT)))
+
+    def _pick_record(self, task_id: object) -> MediQRecord:
+        if task_id is not None:
+            for record in self._records:
+                if f"mediq-{record.id}" == task_id:
+                    return record
+            raise InvalidArgumentError(
+                f"Task {task_id!r} is not in {self.dataset}; MediQ task ids are 'mediq-<id>'."
+            )
+        return self._records[int(self.np_random.integers(len(self._records)))]
+
+    @property
+    def _lik(self) -> np.ndarray:
+        return self.kb.likelihood(self._patient.sex if self._patient is not None else "F")
+
+    # ------------------------------------------------------------------ actions
+
+    def parse_action(self, reply: Reply) -> ClinicalAction:
+        return parse_reply(reply, self._resolve)
+
+    def _resolve(self, kind: ActionKind, arg: str) -> ClinicalAction:
+        if self._mediq is not None:
+            if kind != "diagnose":  # exams and tests become questions about their name
+                return ClinicalAction(kind, arg)
+            letter = self._mediq.option(arg)
+            if letter is None:
+                raise InvalidAction(
+                    f"{arg[:60]!r} is not an option; answer with one of the letters "
+                    f"{', '.join(self._mediq.record.options)}."
+                )
+            return ClinicalAction("diagnose", letter)
+        lookup = {"examine": self.lexicon.system, "order_test": self.lexicon.test,
+                  "diagnose": self.lexicon.condition}[kind]
+        resolved = lookup(arg)
+        if resolved is None:
+            names = {"examine": list(self.kb.systems), "order_test": [t.id for t in self.kb.tests],
+                     "diagnose": [c.id for c in self.kb.conditions]}[kind]
+            what = {"examine": "system", "order_test": "test", "diagnose": "condition"}[kind]
+            listing = ", ".join(names) if kind == "examine" else "see the system prompt"
+            raise InvalidAction(
+                f"unknown {what} {arg[:60]!r} ({listing}).{did_you_mean(arg[:60].lower(), names)}"
+            )
+        return ClinicalAction(kind, resolved)
+
+    def apply_action(self, action: ClinicalAction) -> Transition:
+        self._last_kind = action.kind
+        self._gain_bits = 0.0
+        if self._mediq is not None:
+            return self._mediq_step(action)
+        assert self._patient is not None
+        if action.kind == "diagnose":
+            return self._final(action.arg)
+        if action.kind == "abstain":
+            text = "You chose not to make a diagnosis. The consultation is over."
+            self._log.append(f"Doctor: abstain()\n{text}")
+            return Transition(text, {OUTCOME: 0.0}, terminated=True)
+        components: dict[str, float] = {}
+        if action.kind == "ask":
+            answer = answer_question(self.kb, self.lexicon, self._patient, action.arg,
+                                     self.np_random)
+            self._asked.update(i for i, _ in answer.revealed)
+            self._asked.update(answer.unsure)
+            revealed, text = answer.revealed, f"Patient: “{answer.text}”"
+            if self._voice is not None:
+                facts = [("I have " if present else "I have NOT ") + self._phrase(i)
+                         for i, present in answer.revealed]
+                facts += [f"I am not sure about: {self._phrase(i)}" for i in answer.unsure]
+                text = voice_answer(self._voice, self, f"You are {self._persona()}.", facts,
+                                    action.arg, text)
+            self._log.append(f"Doctor: {action.arg}\n{text}")
+        elif action.kind == "examine":
+            report, revealed = exam_report(self.kb, self._patient, action.arg)
+            if action.arg not in self._examined:
+                self._examined.append(action.arg)
+            text = report
+            self._log.append(f"Doctor: examine({action.arg})\n{text}")
+        else:
+            report, revealed = lab_report(self.kb, self._patient, action.arg)
+            if action.arg not in self._tests:
+                self._tests.append(action.arg)
+                cost = self.kb.test_cost(action.arg)
+                self._test_cost_total += cost
+                components[TEST_COST] = -cost
+            text = f"Result — {report}"
+            self._log.append(f"Doctor: order_test({action.arg})\n{text}")
+        before = bayes.entropy_bits(self._post)
+        for index, present in revealed:
+            if index not in self._known:
+                self._known[index] = present
+                self._post = bayes.update(self._post, self._lik, index, present)
+        self._gain_bits = before - bayes.entropy_bits(self._post)
+        components[PROCESS] = self._gain_bits / self._norm
+        return Transition(f"{text}\n{self._footer()}", components)
+
+    def _phrase(self, index: int) -> str:
+        return self.kb.findings[index].text
+
+    def _persona(self) -> str:
+        assert self._patient is not None
+        sex = "woman" if self._patient.sex == "F" else "man"
+        return f"a {self._patient.age}-year-old {sex} who speaks in a {self._patient.style} way"
+
+    def _mediq_step(self, action: ClinicalAction) -> Transition:
+        assert self._mediq is not None
+        record = self._mediq.record
+        if action.kind == "diagnose":
+            self._diagnosis = action.arg
+            right = action.arg == record.answer_idx
+            text = f"You answered {action.arg}. That is {'correct' if right else 'not correct'}."
+            self._log.append(f"Doctor: answer({action.arg})\n{text}")
+            return Transition(text, {OUTCOME: float(right)}, terminated=True, success=right,
+                              final_answer=True)
+        if action.kind == "abstain":
+            text = "You chose not to answer. The consultation is over."
+            self._log.append(f"Doctor: abstain()\n{text}")
+            return Transition(text, {OUTCOME: 0.0}, terminated=True)
+        text, index = self._mediq.respond(action.kind, action.arg)
+        if self._voice is not None and action.kind == "ask":
+            facts = [] if index is None else [record.facts[index]]
+            text = voice_answer(self._voice, self, "Answer as the patient in the case.", facts,
+                                action.arg, text)
+        self._log.append(f"Doctor: {action.arg}\n{text}")
+        return Transition(f"{text}\n{self._footer()}", {})
+
+    def _final(self, condition: str) -> Transition:
+        assert self._patient is not None
+        self._diagnosis = condition
+        name = self.kb.conditions[self.kb.condition_index[condition]].display
+        truth = self._patient.condition
+        if condition == truth:
+            text = f"You diagnosed {name}. That is correct."
+            self._log.append(f"Doctor: diagnose({condition})\n{text}")
+            return Transition(text, {OUTCOME: 1.0}, terminated=True, success=True,
+                              final_answer=True)
+        same_category = (self.kb.conditions[self.kb.condition_index[condition]].category
+                         == self.kb.conditions[self.kb.condition_index[truth]].category)
+        credit = self.category_credit if same_category else 0.0
+        # The truth stays hidden: TryAgain may reopen the episode after a wrong answer.
+        text = f"You diagnosed {name}. That is not the right diagnosis."
+        self._log.append(f"Doctor: diagnose({condition})\n{text}")
+        return Transition(text, {OUTCOME: credit}, terminated=True, final_answer=True)
+
+    def _footer(self) -> str:
+        return (f"Turn {self.turn} of {self.max_turns}. Test costs so far: "
+                f"{self._test_cost_total:.2f}.")
+
+    # ------------------------------------------------------------------ text
+
+    def system_prompt(self) -> str:
+        if self._mediq is not None:
+            return self._mediq.system_prompt(self.max_turns, self.action_format())
+        return kb_system_prompt(self.kb, self.max_turns, self.action_format())
+
+    def action_format(self) -> str:
+        return (
+            "<action>QUESTION</action>, <action>examine(SYSTEM)</action>, "
+            "<action>order_test(TEST)</action>, <answer>CONDITION</answer> or "
+            "<action>abstain()</action>; or call the ask / examine / order_test / diagnose / "
+            "abstain tools."
+        )
+
+    @property
+    def task_id(self) -> str:
+        if self._mediq is not None:
+            return f"mediq-{self._mediq.record.id}"
+        return self._patient.task_id if self._patient is not None else ""
+
+    def render_text(self) -> str:
+        self._require_started("render")
+        truth = (self._mediq.record.answer_idx if self._mediq is not None
+                 else self._patient.condition if self._patient is not None else "?")
+        return f"[{self.task_id}; hidden condition: {truth}]\n" + "\n".join(self._log)
+
+    def state_key_data(self) -> object:
+        # What is known, not how it was worded (answers vary) or when it was asked.
+        revealed = sorted(self._mediq.revealed) if self._mediq is not None else []
+        return (sorted(self._known.items()), sorted(self._asked), sorted(self._examined),
+                sorted(self._tests), self._diagnosis, revealed)
+
+    def episode_info(self) -> dict[str, Any]:
+        return {
+            "action": self._last_kind,
+            "findings_revealed": (len(self._mediq.revealed) if self._mediq is not None
+                                  else len(self._known)),
+            "tests_ordered": list(self._tests),
+            "total_test_cost": round(self._test_cost_total, 10),
+            "diagnosis": self._diagnosis,
+            "info_gain_bits": self._gain_bits,
+        }
+
+    def random_action(self, rng: np.random.Generator) -> str:
+        kb = self.kb
+        if self._mediq is not None:
+            record = self._mediq.record
+            if rng.random() < 0.15 or not record.facts:
+                letters = list(record.options)
+                return f"<answer>{letters[int(rng.integers(len(letters)))]}</answer>"
+            words = record.facts[int(rng.integers(len(record.facts)))].split()
+            return f"<action>Tell me about {' '.join(words[: int(rng.integers(1, 4))])}</action>"
+        roll = rng.random()
+        if roll < 0.7:
+            finding = int(kb.askable[int(rng.integers(len(kb.askable)))])
+            return f"<action>{question_for(kb, finding)}</action>"
+        if roll < 0.85:
+            systems = list(kb.systems)
+            return f"<action>examine({systems[int(rng.integers(len(systems)))]})</action>"
+        if roll < 0.95:
+            return f"<action>order_test({kb.tests[int(rng.integers(len(kb.tests)))].id})</action>"
+        return f"<answer>{kb.conditions[int(rng.integers(len(kb.conditions)))].id}</answer>"
+
+    # ------------------------------------------------------------------ privileged
+
+    def oracle_action(self) -> str:
+        """Greedy expected information gain, then the MAP diagnosis
+        (:mod:`mtenvs.envs.clinical.oracle`)."""
+        self._require_started("oracle_action")
+        if not self.episode_active:
+            raise ResetNeededError("oracle_action() called after the episode ended; reset.")
+        if self._mediq is not None:  # privileged: no model to be greedy over
+            return f"<answer>{self._mediq.record.answer_idx}</answer>"
+        return greedy_eig_reply(
+            self.kb, self._post, self._lik, asked=self._asked | set(self._known),
+            examined=self._examined, tests=self._tests, turns_left=self.turns_left,
+        )
+
+    def privileged(self) -> dict[str, Any]:
+        self._require_started("privileged")
+        if self._mediq is not None:
+            record = self._mediq.record
+            return {"true_condition": record.answer_idx, "answer_text": record.answer,
+                    "hidden_facts": [f for i, f in enumerate(record.facts)
+                                     if i not in self._mediq.revealed]}
+        assert self._patient is not None
+        ids = [c.id for c in self.kb.conditions]
+        return {
+            "true_condition": self._patient.condition,
+            "posterior": {cid: float(p) for cid, p in zip(ids, self._post)},
+            "map_condition": ids[int(np.argmax(self._post))],
+            "entropy_bits": bayes.entropy_bits(self._post),
+            "present_findings": list(self._patient.present),
+        }
