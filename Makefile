@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
-EXTRAS ?= dev,games,ray,code,baselines,trl
+EXTRAS ?= dev,games,ray,code,sql,baselines,trl
 DEMO_EPISODES ?= 50
 
 .PHONY: setup demo test bench lint docs clean
@@ -18,6 +18,7 @@ demo: setup
 
 test: setup
 	@scripts/ensure_docker.sh
+	@scripts/ensure_postgres.sh
 	@$(PY) -m pytest -q -n 2 --dist loadgroup
 
 bench: setup
@@ -26,6 +27,7 @@ bench: setup
 	@$(PY) benchmarks/bench_sandbox.py
 	@$(PY) benchmarks/bench_games.py
 	@$(PY) benchmarks/bench_rollout.py
+	@$(PY) benchmarks/bench_sql.py --postgres
 
 lint: setup
 	@$(VENV)/bin/ruff check mtenvs tests benchmarks sandboxes docs

@@ -1,0 +1,492 @@
+"""``mtenvs/Sql-v0``: answer questions and make changes on a real SQLite database with SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, ClassVar, Final
+
+import numpy as np
+
+from mtenvs.core.env import EnvSnapshot, MultiTurnEnv, Transition
+from mtenvs.core.parsing import ToolCall
+from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
+from mtenvs.core.spaces import text_space
+from mtenvs.envs.sql.backend import Database, gold_write_states, open_database
+from mtenvs.envs.sql.data import DEFAULT_SCALE, MAX_SCALE, MIN_SCALE
+from mtenvs.envs.sql.engine import QueryResult, format_table
+from mtenvs.envs.sql.schemas import SCHEMA_NAMES, get_schema
+from mtenvs.envs.sql.tasks import TASKS_PER_SPLIT, SqlTask, eval_set, make_task, parse_task_id
+from mtenvs.envs.sql.tools import TOOL_SCHEMAS, parse_reply, random_reply
+from mtenvs.envs.sql.verify import (
+    check_statement,
+    is_ordered,
+    overlap_score,
+    results_match,
+    state_delta_score,
+    transpile,
+)
+from mtenvs.error import InvalidArgumentError, check_choice, check_int_range
+
+__all__ = ["DIALECTS", "SqlEnv"]
+
+#: Database engines: embedded SQLite, or PostgreSQL (:mod:`mtenvs.envs.sql.postgres`).
+DIALECTS: Final = ("sqlite", "postgres")
+_TOOLS: Final = ("list_tables", "describe", "sample", "run_sql", "submit")
+_ENGINE: Final = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
+    """Explore a real SQLite or PostgreSQL database with tools, then submit one SQL statement.
+
+    ## Description
+    Text-to-SQL as a multi-turn task (BIRD-INTERACT style). Each episode gets a fresh
+    copy (SQLite: in memory; PostgreSQL: a database of its own) of one of six seeded
+    domain databases (shop, hospital, flights, school,
+    library, finance; :mod:`mtenvs.envs.sql.schemas`) and a request from one of 34
+    templates (:mod:`mtenvs.envs.sql.templates`): filters, joins, aggregates with HAVING,
+    ordering and limits, nested subqueries, window functions, dates, NULL handling, set
+    operations — and write tasks (INSERT, UPDATE, DELETE). The agent lists tables,
+    describes and samples them, runs queries, and submits one statement, checked by
+    execution: a read task passes when its rows equal the gold query's (as a multiset; in
+    order only when the gold query orders; numbers to 2 decimals); a write task's statement
+    is applied to a fresh copy of the original database and passes when every table ends
+    up as the gold statement leaves it. Queries run under a time limit, a row cap and an
+    authorizer (SQLite) or an unprivileged role in read-only transactions (PostgreSQL):
+    read-only for read tasks; never ATTACH, PRAGMA, DDL or file access. A refused or failed
+    query is an observation and the episode goes on.
+
+    ## Action Space
+    The raw model reply (``str``, or a tool-call dict / message). Tools (OpenAI schemas in
+    the reset info): `list_tables`, `describe(table)`, `sample(table, n)`, `run_sql(query)`,
+    `submit(sql)`. In text: ``<tool_call>{"name": …, "arguments": {…}}</tool_call>``, a
+    ```` ```sql ```` block (runs it, like `run_sql`) or ``<answer>SQL</answer>`` (submits).
+    Up to 5 calls per reply run in order; a submit ends the episode. Anything else is a
+    malformed reply.
+
+    ## Observation Space
+    ``str``. First the database, its tables and the request; then each call's output:
+    result tables as Markdown (the first `max_result_rows` rows and the total count),
+    errors (syntax errors with line and column), and after a submit ``Correct!`` or
+    ``Incorrect.``.
+
+    ## Rewards
+    | Component | Value |
+    |---|---|
+    | `outcome` | 1.0 when the submitted statement is correct, else 0.0 |
+    | `process` | increase of the best partial credit so far: for read tasks the mean of row and column F1 of each `run_sql` result and the submission against the gold result; for write tasks the F1 of the rows the submission adds and removes; sums to 1.0 over a solved episode (counted only with `reward_mode="process"`) |
+    | `format` | −`format_penalty` for a reply with no valid tool call |
+    | `turn_cost` | −`turn_cost` every turn (when non-zero) |
+
+    ## Episode End
+    ``terminated`` on a submit (right or wrong); ``truncated`` after ``max_turns`` turns.
+
+    ## Info keys
+    | Key | Description |
+    |---|---|
+    | `system_prompt` | rules, tools and reply formats (reset only) |
+    | `tools` | OpenAI function schemas of the tools (reset only) |
+    | `task_id` | e.g. `sql-test-00042` (reset only) |
+    | `max_turns` | turn budget (reset only) |
+    | `split` | `train` or `test` (reset only) |
+    | `schema` | the database, e.g. `shop` |
+    | `task_kind` | `read` (answer with a query) or `write` (change the data) |
+    | `sql_queries` | `run_sql` calls executed this episode |
+    | `turn` | turns taken so far |
+    | `success` | the submission was correct |
+    | `reward_components` | counted reward components; they sum to `reward` |
+    | `uncounted_components` | components computed but not counted under `reward_mode` |
+    | `parse_error` | why the reply was malformed, else `None` |
+    | `final_answer` | this step submitted (step only) |
+    | `tools_called` | names of the tools this reply called (step only) |
+    | `state_key` | hash of the task, the writes made and the best partial credit |
+
+    ## Arguments
+    | Argument | Default | Description |
+    |---|---|---|
+    | `schema` | `None` | restrict tasks to one database (`shop`, `hospital`, `flights`, `school`, `library`, `finance`); `None` uses all |
+    | `scale` | `1000` | rows in the database, about (200 to 1,000,000; built once per process) |
+    | `eval_set` | `False` | reset picks from the fixed eval set (`seed % 102`, or the next one when no seed) |
+    | `dialect` | `"sqlite"` | `sqlite` (embedded) or `postgres` (a private server from Debian's `postgresql`, or `MTENVS_POSTGRES_HOST`; one database per episode via `CREATE DATABASE … TEMPLATE`; gold SQL transpiled with sqlglot) |
+    | `query_timeout_s` | `2.0` | time limit of one statement (seconds) |
+    | `max_result_rows` | `20` | result rows shown in an observation |
+    | `obs_mode` | `"text"` | only `text` |
+    | `max_turns` | `10` | turn budget |
+    | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the `process` component) |
+    | `split` | `"train"` (`"test"` with `eval_set`) | disjoint task sets (databases and phrasings) |
+    | `render_mode` | `None` | `ansi`: the request and the last observation |
+    | `turn_cost` | `0.0` | subtracted every turn |
+    | `format_penalty` | `0.1` | subtracted for a malformed reply |
+
+    ## Registered ids
+    * `mtenvs/Sql-v0`
+
+    ## Version History
+    * v0: initial release (SQLite and PostgreSQL).
+    """
+
+    default_max_turns: ClassVar[int] = 10
+    tools: ClassVar[tuple[str, ...]] = _TOOLS
+    reference_configs: ClassVar[tuple[dict[str, Any], ...]] = ({"eval_set": True},)
+    _snapshot_fields: ClassVar[tuple[str, ...]] = (
+        "_task", "_gold_rows", "_best", "_queries", "_writes", "_eval_cursor", "_db_image",
+        "_weight",
+    )
+
+    def __init__(
+        self,
+        *,
+        schema: str | None = None,
+        scale: int = DEFAULT_SCALE,
+        eval_set: bool = False,
+        dialect: str = "sqlite",
+        query_timeout_s: float = 2.0,
+        max_result_rows: int = 20,
+        obs_mode: str = "text",
+        max_turns: int | None = None,
+        reward_mode: RewardMode | str = RewardMode.OUTCOME,
+        split: str | None = None,
+        render_mode: str | None = None,
+        turn_cost: float = 0.0,
+        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+    ) -> None:
+        if schema is not None:
+            check_choice("schema", schema, SCHEMA_NAMES)
+        check_int_range("scale", scale, MIN_SCALE, MAX_SCALE)
+        check_choice("dialect", dialect, DIALECTS)
+        check_int_range("max_result_rows", max_result_rows, 1, 1000)
+        if not isinstance(eval_set, bool):
+            raise InvalidArgumentError(f"eval_set must be True or False, got {eval_set!r}.")
+        if eval_set and scale != DEFAULT_SCALE:
+            raise InvalidArgumentError(f"The SQL eval set is fixed at scale={DEFAULT_SCALE}; "
+                                       f"got scale={scale}. Drop eval_set or scale.")
+        if split is None:
+            split = "test" if eval_set else "train"
+        elif eval_set and split != "test":
+            raise InvalidArgumentError("The SQL eval set holds test tasks; use split='test' "
+                                       f"(or leave it unset) with eval_set=True, got {split!r}.")
+        if (not isinstance(query_timeout_s, (int, float)) or isinstance(query_timeout_s, bool)
+                or not 0 < query_timeout_s <= 600):
+            raise InvalidArgumentError(
+                f"query_timeout_s must be a number in (0, 600] seconds, got {query_timeout_s!r}.")
+        super().__init__(max_turns=max_turns, reward_mode=reward_mode, split=split,  # type: ignore[arg-type]
+                         obs_mode=obs_mode, render_mode=render_mode,  # type: ignore[arg-type]
+                         turn_cost=turn_cost, format_penalty=format_penalty)
+        self.observation_space = text_space()
+        self.schema = schema
+        self.scale = scale
+        self.eval_set = eval_set
+        self.dialect = dialect
+        self.query_timeout_s = float(query_timeout_s)
+        self.max_result_rows = max_result_rows
+        self._reset_seed: int | None = None
+        self._eval_cursor = 0
+        self._task: SqlTask | None = None
+        self._db: Database | None = None
+        self._gold_rows: tuple[tuple[Any, ...], ...] = ()
+        self._best = 0.0
+        self._queries = 0
+        self._writes: list[str] = []
+        self._db_image: bytes | None = None
+        #: Share of the episode's outcome (and process) the current request is worth.
+        self._weight = 1.0
+
+    # ------------------------------------------------------------------ task and episode
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        self._reset_seed = seed  # the eval set maps a seed straight to an index
+        obs, info = super().reset(seed=seed, options=options)
+        info["tools"] = [TOOL_SCHEMAS[name] for name in self.tools]
+        return obs, info
+
+    def _pick_task(self, task_id: object) -> SqlTask:
+        if self.eval_set:
+            tasks = [t for t in eval_set() if self.schema in (None, t.schema)]
+            if task_id is not None:
+                for task in tasks:
+                    if task.task_id == task_id:
+                        return task
+                raise InvalidArgumentError(f"Task {task_id!r} is not in the SQL eval set; "
+                                           "pass eval_set=False to play it.")
+            index = self._eval_cursor if self._reset_seed is None else self._reset_seed
+            self._eval_cursor = (index + 1) % len(tasks)
+            return tasks[index % len(tasks)]
+        if task_id is not None:
+            split, index, schema = parse_task_id(task_id)
+            if (split, schema) != (self.split, self.schema):
+                raise InvalidArgumentError(
+                    f"Task {task_id!r} is not a {self.split} task of this env; make it with "
+                    f"split={split!r}, schema={schema!r}.")
+            return make_task(split, index, self.scale, self.schema)
+        index = int(self.np_random.integers(TASKS_PER_SPLIT))
+        return make_task(self.split, index, self.scale, self.schema)
+
+    def new_episode(self, options: Mapping[str, Any]) -> str:
+        self._task = self._pick_task(options.get("task_id"))
+        self._open_database()
+        self._queries = 0
+        self._writes = []
+        self._start_request(self._task, 1.0)
+        return self.first_observation()
+
+    def _start_request(self, task: SqlTask, weight: float) -> None:
+        """Make ``task`` the current request, worth ``weight`` of the episode's outcome."""
+        self._task = task
+        self._weight = weight
+        self._best = 0.0
+        self._gold_rows = ()
+        if task.kind == "read":
+            self._gold_rows = self.database.execute(self._dialect_sql(task.gold_sql),
+                                                    allow_writes=False, timeout_s=60.0).rows
+
+    def first_observation(self) -> str:
+        task = self.task
+        schema = get_schema(task.schema)
+        what = "Request" if task.kind == "read" else "Change to make"
+        return (f"Database `{schema.name}`: {schema.description}\n"
+                f"Tables: {', '.join(schema.table_names)}\n\n{what}: {task.question}\n\n"
+                f"You have {self.max_turns} turns. Explore with the tools, then submit one "
+                "SQL statement.")
+
+    def _open_database(self) -> None:
+        if self._db is not None:
+            self._db.close()
+        self._db = open_database(self.dialect, self.task.schema, self.scale, self.task.db_seed)
+
+    @property
+    def database(self) -> Database:
+        """The episode's database (a fresh copy per episode)."""
+        if self._db is None:
+            self._require_started("database")
+            self._open_database()
+        assert self._db is not None
+        return self._db
+
+    def _dialect_sql(self, sql: str) -> str:
+        """Gold SQL (written for SQLite) in the env's dialect."""
+        return sql if self.dialect == "sqlite" else transpile(sql, self.dialect)
+
+    @property
+    def task(self) -> SqlTask:
+        if self._task is None:
+            self._require_started("task")
+        assert self._task is not None
+        return self._task
+
+    @property
+    def task_id(self) -> str:
+        return self._task.task_id if self._task is not None else ""
+
+    def episode_info(self) -> dict[str, Any]:
+        task = self._task
+        return {"schema": task.schema if task else "", "task_kind": task.kind if task else "",
+                "sql_queries": self._queries}
+
+    # ------------------------------------------------------------------ actions
+
+    def parse_action(self, reply: Any) -> tuple[ToolCall, ...]:
+        return parse_reply(reply, self.tools)
+
+    def apply_action(self, action: tuple[ToolCall, ...]) -> Transition:
+        outputs: list[str] = []
+        components: dict[str, float] = {}
+        names = [call.name for call in action]
+        for call in action:
+            if call.name == "submit":
+                transition = self._submit(str(call.arguments["sql"]))
+                transition.observation = "\n\n".join([*outputs, transition.observation])
+                transition.components = {**components, **transition.components}
+                transition.info["tools_called"] = names
+                return transition
+            text, gain = self.run_tool(call)
+            outputs.append(f"[{call.name}] {text}" if len(action) > 1 else text)
+            if gain:
+                components[PROCESS] = components.get(PROCESS, 0.0) + gain
+        left = self.max_turns - self.turn
+        outputs.append(f"({left} turn{'s' if left != 1 else ''} left.)")
+        return Transition("\n\n".join(outputs), components, info={"tools_called": names})
+
+    def run_tool(self, call: ToolCall) -> tuple[str, float]:
+        """Run one non-submit tool: (observation text, process gain)."""
+        schema = get_schema(self.task.schema)
+        if call.name == "list_tables":
+            counts = [f"{t}: {self._count(t)} rows" for t in schema.table_names]
+            return "Tables:\n" + "\n".join(counts), 0.0
+        if call.name in ("describe", "sample"):
+            table = str(call.arguments["table"])
+            if table not in schema.table_names:
+                return (f"Error: unknown table {table[:60]!r}; the tables are "
+                        f"{', '.join(schema.table_names)}."), 0.0
+            if call.name == "describe":
+                return self.database.describe(table), 0.0
+            result = self.database.execute(f"SELECT * FROM {table} LIMIT {call.arguments['n']:d}",
+                                           allow_writes=False, timeout_s=self.query_timeout_s)
+            return format_table(result, self.max_result_rows), 0.0
+        if call.name == "run_sql":
+            return self._run_sql(str(call.arguments["query"]))
+        return self.run_extra_tool(call), 0.0
+
+    def _count(self, table: str) -> object:
+        rows = self.database.execute(f"SELECT COUNT(*) FROM {table}", allow_writes=False,
+                                     timeout_s=10.0).rows
+        return rows[0][0] if rows else "?"
+
+    def run_extra_tool(self, call: ToolCall) -> str:
+        """Tools of subclasses (``ask_user``); the base env has none."""
+        raise NotImplementedError(call.name)
+
+    def _guarded(self, db: Database, sql: str, *, writes: bool) -> QueryResult:
+        """Run ``sql`` under the database's guards; a failure is explained with sqlglot
+        (syntax errors with their position, statements the task does not allow).
+
+        sqlglot runs only when the database refuses or fails, so a successful query costs
+        no parse (about 200 µs per query otherwise)."""
+        result = db.execute(sql, allow_writes=writes, timeout_s=self.query_timeout_s)
+        if result.ok:
+            return result
+        problem = check_statement(sql, allow_writes=writes, dialect=self.dialect)
+        return result if problem is None else replace(result, error=problem)
+
+    def _run_sql(self, query: str) -> tuple[str, float]:
+        self._queries += 1
+        writes = self.task.kind == "write"
+        result = self._guarded(self.database, query, writes=writes)
+        if result.ok and result.changes:
+            self._writes.append(query)
+        gain = 0.0
+        if result.ok and result.columns and not writes and not result.capped:
+            gain = self._credit(overlap_score(self._gold_rows, result.rows))
+        return format_table(result, self.max_result_rows), gain
+
+    def _credit(self, score: float) -> float:
+        gain = max(0.0, score - self._best)
+        self._best = max(self._best, score)
+        return gain * self._weight
+
+    def _submit(self, sql: str) -> Transition:
+        task = self.task
+        writes = task.kind == "write"
+        correct, score = False, 0.0
+        if writes:
+            correct, score, error = self._check_write(sql)
+        else:
+            result = self._guarded(self.database, sql, writes=False)
+            error = result.error
+            if result.ok and not result.capped:
+                correct = results_match(self._gold_rows, result.rows,
+                                        ordered=is_ordered(task.gold_sql))
+                score = overlap_score(self._gold_rows, result.rows)
+        gain = (1.0 - self._best) * self._weight if correct else self._credit(score)
+        if correct:
+            self._best = 1.0
+        text = "Correct!" if correct else "Incorrect." + (f" Error: {error}" if error else "")
+        components = {OUTCOME: self._weight if correct else 0.0}
+        if gain:
+            components[PROCESS] = gain
+        return Transition(text, components, terminated=True, success=correct,
+                          final_answer=True)
+
+    def _check_write(self, sql: str) -> tuple[bool, float, str | None]:
+        """Apply the submission to a fresh copy and compare every table with the gold's."""
+        task = self.task
+        before, want = gold_write_states(self.dialect, task.schema, self.scale, task.db_seed,
+                                         self._dialect_sql(task.gold_sql))
+        copy = open_database(self.dialect, task.schema, self.scale, task.db_seed)
+        try:
+            result = self._guarded(copy, sql, writes=True)
+            if not result.ok:
+                return False, 0.0, result.error
+            got = copy.state()
+        finally:
+            copy.close()
+        return want == got, state_delta_score(before, want, got), None
+
+    # ------------------------------------------------------------------ prompts
+
+    def system_prompt(self) -> str:
+        return (
+            f"You work with a {_ENGINE[self.dialect]} database through tools. Explore it, then submit ONE SQL "
+            "statement that answers the request (a SELECT for questions; an INSERT, UPDATE or "
+            "DELETE when asked to change data).\n"
+            "Tools: list_tables(), describe(table), sample(table, n), run_sql(query), "
+            "submit(sql).\n"
+            "Reply formats: OpenAI tool calls, or in text <tool_call>{\"name\": \"run_sql\", "
+            "\"arguments\": {\"query\": \"SELECT ...\"}}</tool_call>; a ```sql block runs the "
+            "query; <answer>SQL</answer> submits it.\n"
+            "Submitting ends the episode. Questions are checked by comparing result rows "
+            "(order matters only when the request asks for an order; numbers to 2 decimals); "
+            "changes are applied to a fresh copy of the original database and every table is "
+            "compared. Queries that write are refused in question tasks; ATTACH, PRAGMA and "
+            f"DDL are always refused; each query may run {self.query_timeout_s:g} s."
+        )
+
+    def action_format(self) -> str:
+        return ('a tool call such as <tool_call>{"name": "run_sql", "arguments": {"query": '
+                '"SELECT 1"}}</tool_call>, a ```sql block, or <answer>SQL</answer> to submit.')
+
+    def render_text(self) -> str:
+        return f"{self.first_observation()}\n\n--- last observation ---\n{self._last_observation}"
+
+    # ------------------------------------------------------------------ privileged
+
+    def oracle_action(self) -> str:
+        """Describe the first table of the gold query, then submit the gold SQL."""
+        self._require_started("oracle_action")
+        if self.turn == 0 and self.turns_left > 1:
+            table = next((t for t in get_schema(self.task.schema).table_names
+                          if t in self.task.gold_sql), "")
+            return f'<tool_call>{{"name": "describe", "arguments": {{"table": "{table}"}}}}' \
+                   "</tool_call>"
+        return f"<answer>{self.task.gold_sql}</answer>"
+
+    def privileged(self) -> dict[str, Any]:
+        self._require_started("privileged")
+        return {"gold_sql": self.task.gold_sql, "template": self.task.template,
+                "gold_row_count": len(self._gold_rows)}
+
+    def random_action(self, rng: np.random.Generator) -> str:
+        return random_reply(rng, get_schema(self._task.schema if self._task else "shop"))
+
+    # ------------------------------------------------------------------ state
+
+    def state_key_data(self) -> object:
+        return (tuple(self._writes), round(self._best, 9), self._eval_cursor)
+
+    def snapshot(self) -> EnvSnapshot:
+        """The episode state, the database's content included (SQLite: its serialised
+        image; PostgreSQL: a copy made with ``CREATE DATABASE … TEMPLATE``)."""
+        self._db_image = self.database.snapshot()
+        try:
+            return super().snapshot()
+        finally:
+            self._db_image = None
+
+    def restore(self, snapshot: EnvSnapshot) -> None:
+        super().restore(snapshot)
+        image, self._db_image = self._db_image, None
+        self._open_database()
+        if image is not None:
+            self.database.restore(image)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A live connection cannot be pickled; the copy reopens the same content.
+        state = self.__dict__.copy()
+        state["_db_image"] = self._db.snapshot() if self._db is not None else None
+        state["_db"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        image = state.pop("_db_image", None)
+        self.__dict__.update(state)
+        self._db_image = None
+        if image is not None and self._task is not None:
+            self._open_database()
+            self.database.restore(image)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        super().close()

@@ -1,0 +1,269 @@
+"""``mtenvs/SqlInteract-v0``: ambiguous SQL requests, a simulated user, and a follow-up."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Final
+
+import numpy as np
+
+from mtenvs.core.env import Transition
+from mtenvs.core.parsing import ToolCall
+from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
+from mtenvs.envs.sql.data import DEFAULT_SCALE
+from mtenvs.envs.sql.env import SqlEnv
+from mtenvs.envs.sql.interact_tasks import (
+    InteractTask,
+    interact_eval_set,
+    make_interact_task,
+    parse_interact_task_id,
+)
+from mtenvs.envs.sql.tasks import TASKS_PER_SPLIT
+from mtenvs.envs.sql.user_sim import answer_question
+from mtenvs.error import InvalidArgumentError, check_int_range
+
+__all__ = ["MAIN_WEIGHT", "SqlInteractEnv"]
+
+#: Shares of the outcome for the main request and the follow-up (BIRD-INTERACT's 0.7/0.3).
+MAIN_WEIGHT: Final = 0.7
+_QUESTIONS: Final = ("What do you mean exactly?", "Which period should I use?",
+                     "What threshold counts?", "Can you give me the SQL?", "Hello?")
+
+
+class SqlInteractEnv(SqlEnv):
+    """Resolve an ambiguous SQL request by asking a simulated user, then a follow-up.
+
+    ## Description
+    BIRD-INTERACT's a-Interact setting on the databases of `mtenvs/Sql-v0`. The request is
+    ambiguous on purpose ("the big recent orders", "busy doctors", "struggling students"):
+    its hidden clarifications (what "recent" or "busy" means, which term) are known only to
+    a rule-based user (:mod:`mtenvs.envs.sql.user_sim`). `ask_user(question)` gets the
+    clarification a question targets (it mentions the ambiguous word or a related one),
+    otherwise a polite non-answer; asking for the SQL gets a refusal. Once the main request
+    is solved a follow-up arrives that builds on the clarified meaning (some follow-ups
+    change data); the episode ends after the follow-up's submission or a wrong one.
+    Queries, tools and checking are `Sql-v0`'s.
+
+    ## Action Space
+    As `mtenvs/Sql-v0`, plus the tool `ask_user(question)`: `list_tables`, `describe`,
+    `sample`, `run_sql`, `ask_user`, `submit`, as OpenAI tool calls,
+    ``<tool_call>{…}</tool_call>`` blocks, ```` ```sql ```` blocks or
+    ``<answer>SQL</answer>``. A malformed reply gets the format penalty.
+
+    ## Observation Space
+    ``str``: the database and the request; tool outputs; the user's answers; after the
+    first correct submission ``Correct!`` and the follow-up request.
+
+    ## Rewards
+    | Component | Value |
+    |---|---|
+    | `outcome` | 0.7 for solving the main request, 0.3 for the follow-up (1.0 in all) |
+    | `process` | increase of the best partial credit of the current request (as in `Sql-v0`), weighted 0.7 / 0.3; sums to 1.0 over a solved episode (counted only with `reward_mode="process"`) |
+    | `format` | −`format_penalty` for a reply with no valid tool call |
+    | `turn_cost` | −`turn_cost` every turn (when non-zero) |
+
+    ## Episode End
+    ``terminated`` on a wrong submission or the follow-up's submission; ``truncated``
+    after ``max_turns`` turns.
+
+    ## Info keys
+    | Key | Description |
+    |---|---|
+    | `system_prompt` | rules, tools and reply formats (reset only) |
+    | `tools` | OpenAI function schemas of the tools (reset only) |
+    | `task_id` | e.g. `sqli-test-00004` (reset only) |
+    | `max_turns` | turn budget (reset only) |
+    | `split` | `train` or `test` (reset only) |
+    | `schema` | the database, e.g. `shop` |
+    | `task_kind` | `read` or `write`: the current request's kind |
+    | `sql_queries` | `run_sql` calls executed this episode |
+    | `phase` | `main` or `follow_up` |
+    | `asked_user` | whether the agent has called `ask_user` this episode |
+    | `user_questions` | `ask_user` calls this episode |
+    | `clarifications_revealed` | hidden clarifications the user has given so far |
+    | `clarifications_total` | hidden clarifications of the task |
+    | `turn` | turns taken so far |
+    | `success` | both requests were solved |
+    | `reward_components` | counted reward components; they sum to `reward` |
+    | `uncounted_components` | components computed but not counted under `reward_mode` |
+    | `parse_error` | why the reply was malformed, else `None` |
+    | `final_answer` | this step submitted and the episode ended on it (step only) |
+    | `tools_called` | names of the tools this reply called (step only) |
+    | `state_key` | hash of the task, phase, revealed facts, writes and partial credit |
+
+    ## Arguments
+    | Argument | Default | Description |
+    |---|---|---|
+    | `ask_budget` | `3` | `ask_user` calls the user answers; later ones get "I have to go" |
+    | `dialect` | `"sqlite"` | `sqlite` or `postgres`, as in `Sql-v0` |
+    | `scale` | `1000` | rows in the database, about (200 to 1,000,000) |
+    | `eval_set` | `False` | reset picks from the fixed eval set (`seed % 21`, or the next one when no seed) |
+    | `query_timeout_s` | `2.0` | time limit of one statement (seconds) |
+    | `max_result_rows` | `20` | result rows shown in an observation |
+    | `obs_mode` | `"text"` | only `text` |
+    | `max_turns` | `12` | turn budget |
+    | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the `process` component) |
+    | `split` | `"train"` (`"test"` with `eval_set`) | disjoint task sets (databases and phrasings) |
+    | `render_mode` | `None` | `ansi`: the request and the last observation |
+    | `turn_cost` | `0.0` | subtracted every turn |
+    | `format_penalty` | `0.1` | subtracted for a malformed reply |
+
+    ## Registered ids
+    * `mtenvs/SqlInteract-v0`
+
+    ## Version History
+    * v0: initial release (SQLite and PostgreSQL).
+    """
+
+    default_max_turns: ClassVar[int] = 12
+    tools: ClassVar[tuple[str, ...]] = ("list_tables", "describe", "sample", "run_sql",
+                                        "ask_user", "submit")
+    _snapshot_fields: ClassVar[tuple[str, ...]] = (
+        *SqlEnv._snapshot_fields, "_itask", "_phase", "_revealed", "_asks",
+    )
+
+    def __init__(
+        self,
+        *,
+        ask_budget: int = 3,
+        dialect: str = "sqlite",
+        scale: int = DEFAULT_SCALE,
+        eval_set: bool = False,
+        query_timeout_s: float = 2.0,
+        max_result_rows: int = 20,
+        obs_mode: str = "text",
+        max_turns: int | None = None,
+        reward_mode: RewardMode | str = RewardMode.OUTCOME,
+        split: str | None = None,
+        render_mode: str | None = None,
+        turn_cost: float = 0.0,
+        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+    ) -> None:
+        super().__init__(dialect=dialect, scale=scale, eval_set=eval_set, query_timeout_s=query_timeout_s,
+                         max_result_rows=max_result_rows, obs_mode=obs_mode,
+                         max_turns=max_turns, reward_mode=reward_mode, split=split,
+                         render_mode=render_mode, turn_cost=turn_cost,
+                         format_penalty=format_penalty)
+        self.ask_budget = check_int_range("ask_budget", ask_budget, 0, 100)
+        self._itask: InteractTask | None = None
+        self._phase = 0
+        self._revealed: tuple[str, ...] = ()
+        self._asks = 0
+
+    # ------------------------------------------------------------------ episode
+
+    def _pick_interact_task(self, task_id: object) -> InteractTask:
+        if self.eval_set:
+            tasks = interact_eval_set()
+            if task_id is not None:
+                for task in tasks:
+                    if task.task_id == task_id:
+                        return task
+                raise InvalidArgumentError(f"Task {task_id!r} is not in the SqlInteract eval "
+                                           "set; pass eval_set=False to play it.")
+            index = self._eval_cursor if self._reset_seed is None else self._reset_seed
+            self._eval_cursor = (index + 1) % len(tasks)
+            return tasks[index % len(tasks)]
+        if task_id is not None:
+            split, index = parse_interact_task_id(task_id)
+            if split != self.split:
+                raise InvalidArgumentError(f"Task {task_id!r} is not a {self.split} task; make "
+                                           f"the env with split={split!r}.")
+            return make_interact_task(split, index, self.scale)
+        return make_interact_task(self.split, int(self.np_random.integers(TASKS_PER_SPLIT)),
+                                  self.scale)
+
+    def new_episode(self, options: Mapping[str, Any]) -> str:
+        self._itask = self._pick_interact_task(options.get("task_id"))
+        self._task = self._itask.requests[0]
+        self._open_database()
+        self._queries = 0
+        self._writes = []
+        self._phase = 0
+        self._revealed = ()
+        self._asks = 0
+        self._start_request(self._itask.requests[0], MAIN_WEIGHT)
+        return (self.first_observation() + "\nThe request may be ambiguous: ask_user(question)"
+                " asks the user for clarification.")
+
+    @property
+    def interact_task(self) -> InteractTask:
+        if self._itask is None:
+            self._require_started("interact_task")
+        assert self._itask is not None
+        return self._itask
+
+    @property
+    def task_id(self) -> str:
+        return self._itask.task_id if self._itask is not None else ""
+
+    def episode_info(self) -> dict[str, Any]:
+        total = len(self._itask.clarifications) if self._itask else 0
+        return {**super().episode_info(), "phase": "follow_up" if self._phase else "main",
+                "asked_user": self._asks > 0, "user_questions": self._asks,
+                "clarifications_revealed": len(self._revealed),
+                "clarifications_total": total}
+
+    # ------------------------------------------------------------------ actions
+
+    def run_extra_tool(self, call: ToolCall) -> str:
+        question = str(call.arguments["question"])
+        reply = answer_question(question, self.interact_task.clarifications,
+                                self.ask_budget - self._asks)
+        self._asks += 1
+        self._revealed = tuple(sorted({*self._revealed, *reply.revealed}))
+        return f"User: {reply.text}"
+
+    def _submit(self, sql: str) -> Transition:
+        transition = super()._submit(sql)
+        if transition.success and self._phase == 0:
+            self._phase = 1
+            follow = self.interact_task.requests[1]
+            self._start_request(follow, 1.0 - MAIN_WEIGHT)
+            left = self.max_turns - self.turn
+            return Transition(
+                f"Correct!\n\nFollow-up: {follow.question}\n({left} turns left.)",
+                transition.components, info=transition.info)
+        return transition
+
+    # ------------------------------------------------------------------ prompts
+
+    def system_prompt(self) -> str:
+        return (super().system_prompt().replace("submit(sql)", "ask_user(question), submit(sql)")
+                + "\nThe request may be ambiguous: ask the user (ask_user) what unclear words "
+                f"mean; the user answers up to {self.ask_budget} questions. After the request "
+                "is solved a follow-up request arrives; a wrong submission ends the episode.")
+
+    def render_text(self) -> str:
+        return f"{self.task.question}\n\n--- last observation ---\n{self._last_observation}"
+
+    # ------------------------------------------------------------------ privileged
+
+    def oracle_action(self) -> str:
+        """Ask about each hidden ambiguity (while turns allow), then submit the gold SQL."""
+        self._require_started("oracle_action")
+        missing = [c.facet for c in self.interact_task.clarifications
+                   if c.facet not in self._revealed]
+        needed = len(missing) + (2 if self._phase == 0 else 1)
+        if missing and self._phase == 0 and self._asks < self.ask_budget \
+                and self.turns_left >= needed:
+            return ('<tool_call>{"name": "ask_user", "arguments": {"question": '
+                    f'"What exactly do you mean by \'{missing[0]}\'?"}}}}</tool_call>')
+        return f"<answer>{self.task.gold_sql}</answer>"
+
+    def privileged(self) -> dict[str, Any]:
+        self._require_started("privileged")
+        return {**super().privileged(),
+                "clarifications": [c.answer for c in self.interact_task.clarifications],
+                "follow_up_sql": self.interact_task.requests[1].gold_sql}
+
+    def random_action(self, rng: np.random.Generator) -> str:
+        if rng.random() < 0.2:
+            question = _QUESTIONS[int(rng.integers(len(_QUESTIONS)))]
+            return f'<tool_call>{{"name": "ask_user", "arguments": {{"question": "{question}"}}}}' \
+                   "</tool_call>"
+        return super().random_action(rng)
+
+    def state_key_data(self) -> object:
+        return (super().state_key_data(), self._phase, self._revealed, self._asks)
+
