@@ -28,6 +28,7 @@ bench: setup
 	@$(PY) benchmarks/bench_games.py
 	@$(PY) benchmarks/bench_rollout.py
 	@$(PY) benchmarks/bench_sql.py --postgres
+	@$(PY) benchmarks/bench_code.py
 
 lint: setup
 	@$(VENV)/bin/ruff check mtenvs tests benchmarks sandboxes docs

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (problem data: one problem per entry, long lines)
 """Authored PythonCode problems, part A: strings, arrays, hashing, sorting.
 
 Each entry: (id, category, difficulty, description, reference source, test inputs). The

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (problem data: one problem per entry, long lines)
 """Authored PythonCode problems, part B: DP, graphs, parsing, simulation (format: part A)."""
 
 P = [

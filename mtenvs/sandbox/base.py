@@ -350,7 +350,8 @@ class ServerSandbox:
                 f"limits must be a SandboxLimits, got {type(limits).__name__}."
             )
         self.limits = limits or DEFAULT_LIMITS
-        self.name = f"mtenvs-{self.backend}-{SESSION_ID}-{self._names.next()}"
+        # The pid keeps names unique across forked workers (the counter is copied by fork).
+        self.name = f"mtenvs-{self.backend}-{SESSION_ID}-{os.getpid()}-{self._names.next()}"
         self._lock = threading.RLock()
         self._conn: ServerConnection | None = None
         self._closed = False

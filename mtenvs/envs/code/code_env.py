@@ -1,0 +1,191 @@
+"""``mtenvs/PythonCode-v0``: programming tasks with a Python interpreter and hidden unit
+tests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
+from mtenvs.envs.code.base import FeedbackMode
+from mtenvs.envs.code.code_tasks import (
+    CATEGORIES,
+    CodeTask,
+    authored_problems,
+    find_task,
+)
+from mtenvs.envs.code.code_tasks import eval_set as load_eval_set
+from mtenvs.envs.code.code_variants import SEEDS_PER_SPLIT, TEMPLATES, make_variant
+from mtenvs.envs.code.unit_test_env import UnitTestEnv
+from mtenvs.error import InvalidArgumentError, check_choice
+
+__all__ = ["PythonCodeEnv"]
+
+
+class PythonCodeEnv(UnitTestEnv):
+    """Write a Python function that passes hidden unit tests, with an interpreter to try code.
+
+    ## Description
+    A programming task: 100 authored problems (strings, arrays, hashing, sorting, dp,
+    graphs, parsing, simulation; easy, medium, hard), each with a reference solution and at
+    least 5 hidden input/expected tests including edge cases, plus procedurally varied
+    instances of 8 templates whose constants come from the seed. Each turn the agent runs
+    Python in a persistent sandboxed interpreter or submits the complete function. The
+    submission runs in a separate, freshly reset verifier sandbox, in a process of its own
+    that answers the harness's calls with plain values; the host compares them with the
+    expected ones, which never enter a sandbox (:mod:`mtenvs.envs.code.code_verify`), so
+    exiting early, printing "PASSED", patching builtins or overriding ``__eq__`` gain
+    nothing. The turn loop is :class:`~mtenvs.envs.code.base.CodeInterpreterEnv`'s.
+
+    ## Action Space
+    The raw model reply (``str``, or a tool-call dict). A ```` ```python ```` block (several
+    run in order) or the ``python`` tool runs code; ``<answer>…</answer>`` (the solution
+    source, fenced or not) or the ``submit`` tool (argument ``answer``) is the final answer,
+    which wins over code in the same reply. Anything else is a void turn: a malformed reply.
+
+    ## Observation Space
+    ``str``. First the function signature and description and the number of hidden tests;
+    after a code turn the cells' stdout, stderr, last value and error (cut to
+    ``max_output_chars``, saying so) and the turns left; after an answer ``Correct!``,
+    ``Your answer is incorrect.`` or the feedback.
+
+    ## Rewards
+    | Component | Value |
+    |---|---|
+    | `outcome` | 1.0 when every hidden test passes, 0.0 otherwise |
+    | `process` | on each final answer, the increase of the best passed-test fraction: sums to 1.0 over a solved episode (counted only with `reward_mode="process"`) |
+    | `format` | −`format_penalty` for a void turn (no runnable code, no answer) |
+    | `turn_cost` | −`turn_cost` every turn (when non-zero) |
+
+    ## Episode End
+    ``terminated`` when every test passes, and on a failing answer with ``feedback="none"``
+    or no turn left; ``truncated`` after ``max_turns`` turns.
+
+    ## Info keys
+    | Key | Description |
+    |---|---|
+    | `system_prompt` | rules, tools and reply format (reset only) |
+    | `tools` | OpenAI function schemas of `python` and `submit` (reset only) |
+    | `task_id` | e.g. `code-two_sum` or `code-var-nth_term-test-00003` (reset only) |
+    | `max_turns` | turn budget (reset only) |
+    | `split` | `train` or `test` (reset only) |
+    | `category` | the problem category, e.g. `graphs` |
+    | `tests_total` | number of hidden tests |
+    | `tests_passed` | tests the last answer passed |
+    | `turn` | turns taken so far |
+    | `success` | every test passed |
+    | `reward_components` | counted reward components; they sum to `reward` |
+    | `uncounted_components` | components computed but not counted under `reward_mode` |
+    | `parse_error` | why the reply was a void turn, else `None` |
+    | `final_answer` | this step was a final answer (step only) |
+    | `turn_type` | `code`, `answer` or `void` (step only) |
+    | `code_cells` | cells run in the interpreter this episode |
+    | `answers` | final answers given this episode |
+    | `state_key` | hash of the task, the cells run and the answers so far |
+
+    ## Arguments
+    | Argument | Default | Description |
+    |---|---|---|
+    | `category` | `"all"` | `all` or one of `strings`, `arrays`, `hashing`, `sorting`, `dp`, `graphs`, `parsing`, `simulation` |
+    | `variants` | `True` | half of the tasks are procedural variants (`False`: authored problems only) |
+    | `eval_set` | `False` | reset picks from the fixed eval set (`seed % size`, or the next one when no seed) |
+    | `feedback` | `"none"` | after a failing answer: `none` ends the episode; `unary` says "Let's try again."; `tests` shows how many tests passed and the first failures (call, expected, got) |
+    | `sandbox` | `"auto"` | `auto` (Docker if usable, else local; `MTENVS_SANDBOX` overrides), `docker` or `local` |
+    | `timeout_s` | `10.0` | wall-clock limit of one code cell (seconds); the tests get it plus 2 s per test |
+    | `max_output_chars` | `4000` | characters shown per output stream (head and tail kept) |
+    | `obs_mode` | `"text"` | only `text` (there is no picture) |
+    | `max_turns` | `5` | turn budget (MINT's k) |
+    | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the `process` component) |
+    | `split` | `"train"` (`"test"` with `eval_set`) | disjoint task sets |
+    | `render_mode` | `None` | `ansi`: the task and the last observation |
+    | `turn_cost` | `0.0` | subtracted every turn |
+    | `format_penalty` | `0.1` | subtracted for a void turn |
+
+    ## Registered ids
+    * `mtenvs/PythonCode-v0`
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    reference_configs: ClassVar[tuple[dict[str, Any], ...]] = ({"eval_set": True},)
+
+    def __init__(
+        self,
+        *,
+        category: str = "all",
+        variants: bool = True,
+        eval_set: bool = False,
+        feedback: FeedbackMode | str = "none",
+        sandbox: str = "auto",
+        timeout_s: float = 10.0,
+        max_output_chars: int = 4000,
+        obs_mode: str = "text",
+        max_turns: int | None = None,
+        reward_mode: RewardMode | str = RewardMode.OUTCOME,
+        split: str | None = None,
+        render_mode: str | None = None,
+        turn_cost: float = 0.0,
+        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+    ) -> None:
+        check_choice("category", category, ("all", *CATEGORIES))
+        for name, value in (("variants", variants), ("eval_set", eval_set)):
+            if not isinstance(value, bool):
+                raise InvalidArgumentError(f"{name} must be True or False, got {value!r}.")
+        if split is None:
+            split = "test" if eval_set else "train"
+        elif eval_set and split != "test":
+            raise InvalidArgumentError(
+                "The PythonCode eval set holds test tasks; use split='test' (or leave split "
+                f"unset) with eval_set=True, got split={split!r}."
+            )
+        super().__init__(
+            feedback=feedback, sandbox=sandbox, timeout_s=timeout_s,
+            max_output_chars=max_output_chars, obs_mode=obs_mode, max_turns=max_turns,
+            reward_mode=reward_mode, split=split, render_mode=render_mode,
+            turn_cost=turn_cost, format_penalty=format_penalty,
+        )
+        self.category = category
+        self.variants = variants
+        self.eval_set = eval_set
+        self._reset_seed: int | None = None
+        self._init_unit_tests()
+        self._authored = tuple(t for t in authored_problems()
+                               if t.split == self.split and category in ("all", t.category))
+        self._templates = tuple(sorted(
+            name for name in TEMPLATES
+            if category == "all" or make_variant(name, "train", 0).category == category))
+        self._eval = tuple(t for t in load_eval_set()
+                           if category in ("all", t.category)
+                           and (variants or t.source != "variant"))
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        # The eval set maps a seed straight to an index, so new_task needs the seed.
+        self._reset_seed = seed
+        return super().reset(seed=seed, options=options)
+
+    def new_task(self, options: Mapping[str, Any]) -> None:
+        task_id = options.get("task_id")
+        if task_id is not None:
+            task = find_task(task_id)
+            if task.split != self.split:
+                raise InvalidArgumentError(
+                    f"Task {task_id!r} is a {task.split} task; make the env with "
+                    f"split={task.split!r}.")
+            self._task = task
+        elif self.eval_set:
+            index = self._eval_cursor if self._reset_seed is None else self._reset_seed
+            self._eval_cursor = (index + 1) % len(self._eval)
+            self._task = self._eval[index % len(self._eval)]
+        else:
+            self._task = self._draw()
+
+    def _draw(self) -> CodeTask:
+        use_variant = self.variants and bool(self._templates) and (
+            not self._authored or self.np_random.random() < 0.5)
+        if use_variant:
+            name = self._templates[int(self.np_random.integers(len(self._templates)))]
+            return make_variant(name, self.split, int(self.np_random.integers(SEEDS_PER_SPLIT)))
+        return self._authored[int(self.np_random.integers(len(self._authored)))]
