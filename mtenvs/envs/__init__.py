@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from mtenvs.envs import (
+    clinical,  # noqa: F401
     code,  # noqa: F401
     games,  # noqa: F401
     grid,  # noqa: F401
+    sql,  # noqa: F401
 )
