@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
-EXTRAS ?= dev,games,ray,code,sql,baselines,trl
+EXTRAS ?= dev,games,ray,code,sql,web,baselines,trl
 DEMO_EPISODES ?= 50
 
 .PHONY: setup demo test bench lint docs clean
@@ -19,6 +19,7 @@ demo: setup
 test: setup
 	@scripts/ensure_docker.sh
 	@scripts/ensure_postgres.sh
+	@scripts/ensure_chromium.sh
 	@$(PY) -m pytest -q -n 2 --dist loadgroup
 
 bench: setup
@@ -29,6 +30,7 @@ bench: setup
 	@$(PY) benchmarks/bench_rollout.py
 	@$(PY) benchmarks/bench_sql.py --postgres
 	@$(PY) benchmarks/bench_code.py
+	@$(PY) benchmarks/bench_web.py
 
 lint: setup
 	@$(VENV)/bin/ruff check mtenvs tests benchmarks sandboxes docs

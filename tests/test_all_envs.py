@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import gymnasium as gym
@@ -64,6 +65,20 @@ def test_render_modes(env_id):
             assert isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 3
 
 
+def _affordable_steps(env_id: str, obs_mode: str) -> int:
+    """60 steps, or 12 for envs whose steps take tens of ms (browsers): the check is the
+    same, the suite stays inside its time budget."""
+    env = gym.make(env_id, obs_mode=obs_mode)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    for _ in range(3):
+        if any(env.step(env.unwrapped.random_action(rng))[2:4]):
+            env.reset()
+    env.close()
+    return 60 if (time.perf_counter() - start) / 3 < 0.02 else 12
+
+
 def _rollout(env: gym.Env, seed: int, steps: int) -> list[Any]:
     rng = np.random.default_rng(seed)
     record: list[Any] = []
@@ -81,8 +96,9 @@ def _rollout(env: gym.Env, seed: int, steps: int) -> list[Any]:
 
 @pytest.mark.parametrize(("env_id", "obs_mode"), ENV_MODES)
 def test_seeded_determinism(env_id, obs_mode):
-    a = _rollout(gym.make(env_id, obs_mode=obs_mode), seed=11, steps=60)
-    b = _rollout(gym.make(env_id, obs_mode=obs_mode), seed=11, steps=60)
+    steps = _affordable_steps(env_id, obs_mode)
+    a = _rollout(gym.make(env_id, obs_mode=obs_mode), seed=11, steps=steps)
+    b = _rollout(gym.make(env_id, obs_mode=obs_mode), seed=11, steps=steps)
     assert a == b
     c = _rollout(gym.make(env_id, obs_mode=obs_mode), seed=12, steps=5)
     assert c[0] != a[0]

@@ -8,4 +8,5 @@ from mtenvs.envs import (
     games,  # noqa: F401
     grid,  # noqa: F401
     sql,  # noqa: F401
+    web,  # noqa: F401
 )

@@ -1,0 +1,445 @@
+"""``WebEnv``: the shared base of the web envs (site server + Chromium + action grammar).
+
+A site env subclass names its site and implements task choice, verification, sub-goals and
+the oracle; this class owns the browser session, the observation and the actions.
+
+Life cycle: the site server and the browser start lazily on the first ``reset`` (so an env
+can be built cheaply, in any process); every ``reset`` restores the server's seeded state
+and opens a fresh browser context; ``close`` stops both. Parse errors never touch the
+browser.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from mtenvs.core.env import EnvSnapshot, MultiTurnEnv, Reply, Transition
+from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
+from mtenvs.core.spaces import text_image_space, text_space
+from mtenvs.envs.web.actions import (
+    ACTION_FORMS,
+    SITE_ORIGIN,
+    WEB_TOOLS,
+    WebAction,
+    parse_reply,
+    site_path,
+)
+from mtenvs.envs.web.browser import BrowserSession, PageView
+from mtenvs.envs.web.site import SiteProcess
+from mtenvs.error import InvalidArgumentError, check_choice
+
+__all__ = ["VIEWPORT", "SiteSpec", "WebEnv"]
+
+#: Viewport (width, height) of the browser and of the screenshots.
+VIEWPORT = (800, 600)
+
+
+#: Longest page outline shown, in characters (the rest is cut with a note).
+MAX_PAGE_CHARS = 16_000
+_RANDOM_WORDS = ("mouse", "lamp", "Acme", "bottle", "12", "", "x@y.z", "03801")
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    """One site: its ``sandboxes/web`` module, seeded data, shown origin, start page."""
+
+    site: str
+    data: Path
+    display_origin: str
+    start_path: str
+    description: str
+
+
+@dataclass
+class _SiteSlot:
+    spec: SiteSpec
+    process: SiteProcess | None = None
+    session: BrowserSession | None = None
+    dirty: bool = True
+    start_view: PageView | None = None
+    start_image: np.ndarray | None = None
+
+
+class WebEnv(MultiTurnEnv[Any, WebAction]):
+    """Base of the web envs; see the module doc (subclasses document the contract)."""
+
+    #: Module of ``sandboxes/web`` serving the site, and its seeded data.
+    site: ClassVar[str] = ""
+    site_data: ClassVar[Path] = Path()
+    start_path: ClassVar[str] = "/"
+    #: The origin the agent sees instead of ``http://127.0.0.1:<port>``.
+    display_origin: ClassVar[str] = SITE_ORIGIN
+    #: Paths ``random_action`` may ``goto``.
+    random_paths: ClassVar[tuple[str, ...]] = ("/",)
+    default_max_turns: ClassVar[int] = 30
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 1}  # noqa: RUF012
+    _snapshot_fields: ClassVar[tuple[str, ...]] = (
+        "_task", "_history", "_subgoals", "_answer", "_eval_cursor")
+
+    #: What the system prompt calls the site ("a shop site").
+    site_description: ClassVar[str] = "a web site"
+    #: Task indices per split (``reset(seed)`` draws one).
+    seeds_per_split: ClassVar[int] = 10_000
+    reset_options: ClassVar[frozenset[str]] = frozenset({"task_id"})
+
+    def __init__(
+        self,
+        *,
+        obs_mode: str = "text",
+        set_of_marks: bool = False,
+        page_load_timeout: float = 5.0,
+        eval_set: bool = False,
+        max_turns: int | None = None,
+        reward_mode: RewardMode | str = RewardMode.OUTCOME,
+        split: str | None = None,
+        render_mode: str | None = None,
+        turn_cost: float = 0.0,
+        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+    ) -> None:
+        for name, flag in (("set_of_marks", set_of_marks), ("eval_set", eval_set)):
+            if not isinstance(flag, bool):
+                raise InvalidArgumentError(f"{name} must be True or False, got {flag!r}.")
+        if (isinstance(page_load_timeout, bool) or not isinstance(page_load_timeout, (int, float))
+                or not 0.1 <= page_load_timeout <= 120):
+            raise InvalidArgumentError(
+                f"page_load_timeout must be a number of seconds in [0.1, 120], got "
+                f"{page_load_timeout!r}.")
+        if split is None:
+            split = "test" if eval_set else "train"
+        elif eval_set and split != "test":
+            raise InvalidArgumentError(
+                f"The {type(self).__name__} eval set holds test tasks; use split='test' (or "
+                f"leave split unset) with eval_set=True, got split={split!r}.")
+        check_choice("split", split, ("train", "test"))
+        super().__init__(max_turns=max_turns, reward_mode=reward_mode,
+                         split=split,  # type: ignore[arg-type]  # checked above
+                         obs_mode=obs_mode,  # type: ignore[arg-type]  # checked by the base
+                         render_mode=render_mode, turn_cost=turn_cost,
+                         format_penalty=format_penalty)
+        self.eval_set = eval_set
+        self._eval_cursor = 0
+        self._task: Any = self.make_task(self.split, 0)
+        self.viewport = VIEWPORT
+        self.set_of_marks = set_of_marks
+        self.page_load_timeout = float(page_load_timeout)
+        self.observation_space = (text_space() if obs_mode == "text"
+                                  else text_image_space(VIEWPORT[1], VIEWPORT[0]))
+        #: Per site: its server process, browser session, whether actions may have changed
+        #: it since its last reset, and its start page as every episode first sees it.
+        self._slots: dict[str, _SiteSlot] = {}
+        self._view: PageView | None = None
+        self._history: list[WebAction] = []
+        self._subgoals: frozenset[str] = frozenset()
+        self._answer = ""
+        self._image: np.ndarray | None = None
+        self._last_action = "(none yet)"
+        self._last_error: str | None = None
+        self._page_open = False
+        self._owner: int | None = None
+
+    # ------------------------------------------------------------------ task hooks
+
+    @abstractmethod
+    def make_task(self, split: str, index: int) -> Any:
+        """Task ``index`` of ``split`` (a frozen dataclass with ``task_id`` and ``intent``)."""
+
+    @abstractmethod
+    def task_by_id(self, task_id: str) -> Any:
+        """The task named ``task_id``; ``ValueError`` naming the expected form if none."""
+
+    @abstractmethod
+    def eval_task_ids(self) -> list[str]:
+        """The fixed evaluation set (test task ids)."""
+
+    def pick_task(self, options: Mapping[str, Any]) -> Any:
+        """``options["task_id"]``, else the eval set's next task, else a seeded draw."""
+        if "task_id" in options:
+            try:
+                return self.task_by_id(str(options["task_id"]))
+            except ValueError as e:
+                raise InvalidArgumentError(str(e)) from e
+        if self.eval_set:
+            ids = self.eval_task_ids()
+            seeded = self.np_random_seed is not None and self.np_random_seed >= 0
+            index = (self.np_random_seed if seeded else self._eval_cursor) % len(ids)
+            self._eval_cursor = index + 1
+            return self.task_by_id(ids[index])
+        return self.make_task(self.split, int(self.np_random.integers(self.seeds_per_split)))
+
+    @property
+    def task_id(self) -> str:
+        return str(self._task.task_id)
+
+    def task_intent(self) -> str:
+        """The task as told to the agent."""
+        return str(self._task.intent)
+
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        obs, info = super().reset(seed=seed, options=options)
+        info["tools"] = WEB_TOOLS
+        return obs, info
+
+    def system_prompt(self) -> str:
+        return (
+            f"You operate a web browser on {self.site_spec().description} "
+            f"({self.site_spec().display_origin}). "
+            "Each observation shows the task, the URL, the open tabs, the result of your last "
+            "action and an outline of the page where interactive elements carry a [number] "
+            "id.\nReply with exactly one action per turn inside <action>…</action>:\n"
+            "  click(id) | type(id, text) | select(id, option) | hover(id) | press(key) | "
+            "scroll(up|down) | goto(url) | back() | tab(n) | answer(text)\n"
+            "type() replaces the text of a textbox; select() takes the option's text; "
+            "goto() only opens pages of this site (e.g. goto(/)). End the task with "
+            "answer(...): the answer to a question, or answer(done) once the requested "
+            "change is made. Example: <action>click(12)</action>"
+        )
+
+    # ------------------------------------------------------------------ site hooks
+
+    @abstractmethod
+    def check_success(self, state: dict[str, Any], answer: str) -> bool:
+        """Whether the task is solved, from the server state and the final answer."""
+
+    @abstractmethod
+    def subgoals(self, state: dict[str, Any], path: str) -> set[str]:
+        """Verifiable sub-goals reached now."""
+
+    @abstractmethod
+    def subgoal_total(self) -> int:
+        """How many sub-goals the current task has."""
+
+    # ------------------------------------------------------------------ infrastructure
+
+    def site_spec(self) -> SiteSpec:
+        """The site of the current task (one per env, except ``Web-v0``)."""
+        return SiteSpec(self.site, self.site_data, self.display_origin, self.start_path,
+                        self.site_description)
+
+    @property
+    def _slot(self) -> _SiteSlot:
+        spec = self.site_spec()
+        slot = self._slots.get(spec.site)
+        if slot is None:
+            slot = self._slots[spec.site] = _SiteSlot(spec)
+        return slot
+
+    def _ensure_started(self) -> tuple[SiteProcess, BrowserSession]:
+        owner = os.getpid()
+        if self._owner is not None and owner != self._owner:
+            # a forked child: the parent's server and browser are not ours to use or close
+            self._slots, self._page_open = {}, False
+        self._owner = owner
+        slot = self._slot
+        if slot.process is None or not slot.process.alive:
+            slot.process = SiteProcess(slot.spec.site, slot.spec.data)
+            slot.session, slot.dirty = None, True
+        if slot.session is None:
+            slot.session = BrowserSession(slot.process.origin, slot.spec.display_origin,
+                                          viewport=self.viewport,
+                                          load_timeout_s=self.page_load_timeout)
+        return slot.process, slot.session
+
+    def _fresh_page(self) -> None:
+        """Reset the site (if an action may have changed it) and open a fresh context."""
+        site, session = self._ensure_started()
+        slot = self._slot
+        for other in self._slots.values():  # one open context at a time
+            if other is not slot and other.session is not None:
+                other.session.close()
+        if slot.dirty:
+            site.reset()
+            slot.dirty = False
+        session.open(slot.spec.start_path)
+        self._page_open = True
+        self._image = None
+
+    def _ensure_page(self) -> BrowserSession:
+        """The session with the episode's page open (opened lazily: see ``new_episode``)."""
+        if not self._page_open:
+            self._fresh_page()
+            self._view = self.session.view()
+        return self.session
+
+    def close(self) -> None:
+        for slot in self._slots.values():
+            if slot.session is not None:
+                slot.session.close()
+            if slot.process is not None:
+                slot.process.close()
+        self._slots = {}
+        self._owner = None
+        self._page_open = False
+        super().close()
+
+    def server_state(self) -> dict[str, Any]:
+        """The site server's current state (privileged: never shown to the agent)."""
+        site, _ = self._ensure_started()
+        return site.state()
+
+    @property
+    def session(self) -> BrowserSession:
+        """The episode's browser session (started on first use)."""
+        return self._ensure_started()[1]
+
+    def display_url(self, url: str) -> str:
+        origin = self.session.origin
+        shown = self.site_spec().display_origin
+        return shown + url[len(origin):] if url.startswith(origin) else url
+
+    # ------------------------------------------------------------------ MultiTurnEnv hooks
+
+    def new_episode(self, options: Mapping[str, Any]) -> str:
+        self._task = self.pick_task(options)
+        self._history = []
+        self._subgoals = frozenset()
+        self._answer = ""
+        self._last_action = "(none yet)"
+        self._last_error = None
+        # Every episode starts on the same page of the same seeded site, so the fresh
+        # context is opened at the first browser action and the start page's outline is
+        # reused: resets (and episodes of malformed replies) cost no browser round trip.
+        self._page_open = False
+        slot = self._slot
+        self._image = slot.start_image
+        if slot.start_view is None:
+            self._fresh_page()
+            text = self._render_observation()
+            slot.start_view = self._view
+            return text
+        return self._render_observation(slot.start_view)
+
+    def parse_action(self, reply: Reply) -> WebAction:
+        return parse_reply(reply, self.site_spec().display_origin)
+
+    def apply_action(self, action: WebAction) -> Transition:
+        if action.name == "answer":
+            self._answer = str(action.args[0])
+            self._history.append(action)
+            self._last_action, self._last_error = str(action), None
+            success = self.check_success(self.server_state(), self._answer)
+            text = self._render_observation(self._view, note=f"Final answer given: {self._answer!r:.200}.")
+            return Transition(observation=text, components={OUTCOME: float(success)},
+                              terminated=True, success=success, final_answer=True)
+        self._ensure_page()
+        error = self._execute(action)
+        self._history.append(action)
+        self._last_action = str(action)
+        self._last_error = error
+        self._image = None
+        text = self._render_observation()
+        path = site_path(self._url(), self.site_spec().display_origin) or ""
+        reached = frozenset(self.subgoals(self.server_state(), path.split("?")[0]))
+        new = reached - self._subgoals
+        self._subgoals |= reached
+        components = {PROCESS: len(new) / max(1, self.subgoal_total())} if new else {}
+        return Transition(observation=text, components=components)
+
+    def action_format(self) -> str:
+        return ("one action in <action>…</action>, e.g. <action>click(12)</action>; actions: "
+                + ", ".join(ACTION_FORMS) + " (id = the [number] of an element on the page).")
+
+    def episode_info(self) -> dict[str, Any]:
+        return {"url": self._url(), "last_action_error": self._last_error}
+
+    def _url(self) -> str:
+        if not self._page_open or self._slot.session is None:
+            return self.site_spec().display_origin + self.site_spec().start_path
+        return self.display_url(self.session.page.url)
+
+    def random_action(self, rng: np.random.Generator) -> str:
+        view = self._view
+        ids = sorted(view.elements) if view else []
+        roll = float(rng.random())
+        if ids and roll < 0.55:
+            element = view.elements[ids[int(rng.integers(len(ids)))]] if view else None
+            if element is not None and element.kind == "textbox":
+                word = _RANDOM_WORDS[int(rng.integers(len(_RANDOM_WORDS)))]
+                return f'<action>type({element.id}, "{word}")</action>'
+            if element is not None and element.kind == "combobox" and element.options:
+                option = element.options[int(rng.integers(len(element.options)))]
+                return f'<action>select({element.id}, "{option}")</action>'
+            return f"<action>click({ids[int(rng.integers(len(ids)))]})</action>"
+        if roll < 0.7:
+            path = self.random_paths[int(rng.integers(len(self.random_paths)))]
+            return f"<action>goto({path})</action>"
+        if roll < 0.78:
+            return "<action>back()</action>"
+        if roll < 0.86:
+            return f"<action>scroll({'up' if rng.random() < 0.5 else 'down'})</action>"
+        if roll < 0.92:
+            return "<action>press(Enter)</action>"
+        if roll < 0.97:
+            return f"<action>click({int(rng.integers(1, 200))})</action>"
+        return "<answer>done</answer>"
+
+    @classmethod
+    def supported_obs_modes(cls) -> tuple[str, ...]:
+        return ("text", "image", "text+image")
+
+    def render_image(self) -> np.ndarray:
+        if self._image is None:
+            self._image = self._ensure_page().screenshot(self.set_of_marks)
+            if not self._history:
+                self._slot.start_image = self._image
+        return self._image.copy()
+
+    def render_text(self) -> str:
+        return self._last_observation
+
+    # ------------------------------------------------------------------ snapshot / restore
+
+    def restore(self, snapshot: EnvSnapshot) -> None:
+        """Return to a snapshot: reset the site, open a fresh context and replay the
+        snapshot's action history (the site and the page are deterministic)."""
+        super().restore(snapshot)
+        history, self._history = list(self._history), []
+        self._slot.dirty = True
+        self._fresh_page()
+        self._image = self._slot.start_image if not history else None
+        for action in history:
+            if action.name != "answer":
+                self._view = self.session.view()
+                self._execute(action)
+            self._history.append(action)
+        self._view = self.session.view()
+        self.session.pop_events()
+
+    # ------------------------------------------------------------------ actions
+
+    def _execute(self, action: WebAction) -> str | None:
+        """Run one browser action; the error message for the agent, or ``None``."""
+        self._slot.dirty = True
+        return self.session.run(action, self._view)
+
+    # ------------------------------------------------------------------ observation
+
+    def _render_observation(self, view: PageView | None = None, note: str | None = None) -> str:
+        events: list[str] = []
+        if view is None:
+            session = self._ensure_page()
+            view = session.view()
+            events = session.pop_events()
+        self._view = view
+        tabs = "  ".join(f"[{i}] {t[:60]}{' (active)' if i == view.active_tab else ''}"
+                         for i, t in enumerate(view.tabs))
+        status = f"error: {self._last_error}" if self._last_error else "ok"
+        page = "\n".join(view.lines)
+        if len(page) > MAX_PAGE_CHARS:
+            page = page[:MAX_PAGE_CHARS] + "\n… (page cut)"
+        parts = [f"Task: {self.task_intent()}", f"URL: {self._url()}",
+                 f"Title: {view.title}", f"Tabs: {tabs}",
+                 f"Last action: {self._last_action} -> {status}"]
+        if events:
+            parts.append("Events: " + " | ".join(events))
+        if note:
+            parts.append(note)
+        parts.append("Page:\n" + page)
+        return "\n".join(parts)

@@ -1,0 +1,160 @@
+"""``mtenvs/WebShop-v0``: shop tasks in a real browser, verified from the shop's server state."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from mtenvs.envs.web import oracle
+from mtenvs.envs.web.actions import SITE_ORIGIN
+from mtenvs.envs.web.env import WebEnv
+from mtenvs.envs.web.shop_data import ASSET, load
+from mtenvs.envs.web.shop_tasks import (
+    WebShopTask,
+    eval_set,
+    make_task,
+    reached_subgoals,
+    subgoal_count,
+    task_from_id,
+    verify,
+)
+
+__all__ = ["WebShopEnv", "product_names"]
+
+
+class WebShopEnv(WebEnv):
+    """Shop in a self-hosted web shop through Chromium: buy, look things up, edit the account.
+
+    ## Description
+    A small shop site (``sandboxes/web/shop.py``: search with category/brand/price filters
+    and sorting, product pages, cart, checkout form, order history with invoice downloads,
+    account page) runs as a local server process on a free loopback port with its state in
+    memory; Chromium (Debian's, through Playwright) shows it. Every episode starts from the
+    same seeded state (``assets/web/shop.json``: 54 products, 3 past orders, one account)
+    in a fresh browser context. Task templates: `buy_named`, `buy_cheapest` (category and
+    rating constraints, a given address and shipping speed), `answer_price`, `answer_sku`,
+    `answer_cheapest` (filters and sorting), `answer_order_total`, `update_contact`,
+    `update_address`. Buy and update tasks are verified from the server's state (exactly one
+    new order with the right item, quantity, address and shipping; the account holding
+    exactly the new values); questions by an exact answer (case, spaces, ``$`` and commas
+    ignored). Requests outside the site are aborted before they leave the machine.
+
+    ## Action Space
+    The raw model reply (``str``, or a tool-call dict; schemas in
+    ``mtenvs.envs.web.actions.WEB_TOOLS``): one action in ``<action>…</action>`` (or a bare
+    call): ``click(id)``, ``type(id, text)`` (replaces the text), ``select(id, option)``
+    (option text), ``hover(id)``, ``press(key)``, ``scroll(up|down)``, ``goto(url)`` (a
+    path such as ``/cart`` or a ``http://shop.local/…`` URL only), ``back()``, ``tab(n)``,
+    ``answer(text)`` (also ``<answer>…</answer>``) ends the episode. ``id`` is the
+    ``[number]`` of an element in the page outline. A malformed reply is a parse error (the
+    browser is not touched); a well-formed action that fails (unknown id, wrong element kind,
+    bad option, timeout) is reported in the observation's ``Last action`` line.
+
+    ## Observation Space
+    ``obs_mode="text"``: a ``str``: the task, the URL (shown as ``http://shop.local/…``),
+    title, open tabs, the last action and its error, events (dialogs accepted, new tabs,
+    downloads blocked, blocked outside requests, loads that did not finish) and the page
+    outline: headings, text, table rows, and interactive elements as ``[id] kind "name"``
+    with values and options. ``"image"`` / ``"text+image"``: ``Dict({"text": str, "image":
+    uint8 (600, 800, 3)})``, a viewport screenshot, with set-of-marks boxes labelled by the
+    same ids when ``set_of_marks=True``.
+
+    ## Rewards
+    | Component | Value |
+    |---|---|
+    | `outcome` | 1.0 when `answer(...)` ends a solved task, else 0.0 |
+    | `process` | 1/k for each of the task's k verifiable sub-goals reached for the first time (right product page, right item and quantity in the cart, order placed; account page, values saved; orders or search page) (counted only with `reward_mode="process"`) |
+    | `format` | −`format_penalty` for a malformed reply |
+    | `turn_cost` | −`turn_cost` every turn (when non-zero) |
+
+    ## Episode End
+    ``terminated`` on ``answer(...)`` (success or not); ``truncated`` after ``max_turns``.
+
+    ## Info keys
+    | Key | Description |
+    |---|---|
+    | `system_prompt` | rules and the action grammar (reset only) |
+    | `tools` | OpenAI function schemas of the actions (reset only) |
+    | `task_id` | e.g. `webshop-test-00012` (reset only) |
+    | `max_turns` | turn budget (reset only) |
+    | `split` | `train` or `test` (reset only) |
+    | `turn` | turns taken so far |
+    | `success` | the task is solved (set on the final answer) |
+    | `reward_components` | counted reward components; they sum to `reward` |
+    | `uncounted_components` | components computed but not counted under `reward_mode` |
+    | `parse_error` | why the reply was malformed, else `None` |
+    | `final_answer` | this step was `answer(...)` (step only) |
+    | `state_key` | hash of the task and the action history |
+    | `url` | the active tab's URL (as shown, `http://shop.local/…`) |
+    | `last_action_error` | why the last browser action failed, else `None` |
+
+    The gold answer, target product and server state are privileged (:meth:`privileged`).
+
+    ## Arguments
+    | Argument | Default | Description |
+    |---|---|---|
+    | `obs_mode` | `"text"` | `text`, `image` or `text+image` |
+    | `set_of_marks` | `False` | draw the element ids on the screenshot |
+    | `page_load_timeout` | `5.0` | seconds an action or page load may take before it is reported and the episode goes on |
+    | `eval_set` | `False` | reset picks from the fixed eval set (`seed % 40`, or the next one when no seed) |
+    | `max_turns` | `30` | turn budget |
+    | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the `process` component) |
+    | `split` | `"train"` (`"test"` with `eval_set`) | disjoint task sets |
+    | `render_mode` | `None` | `ansi` (the text observation) or `rgb_array` (the screenshot) |
+    | `turn_cost` | `0.0` | subtracted every turn |
+    | `format_penalty` | `0.1` | subtracted for a malformed reply |
+
+    ## Registered ids
+    * `mtenvs/WebShop-v0`
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    site = "shop"
+    site_data = ASSET
+    site_description = "a shop site"
+    display_origin = SITE_ORIGIN
+    random_paths = ("/", "/search", "/cart", "/orders", "/account", "/checkout")
+
+    # ------------------------------------------------------------------ site hooks
+
+    def make_task(self, split: str, index: int) -> WebShopTask:
+        return make_task(split, index)
+
+    def task_by_id(self, task_id: str) -> WebShopTask:
+        return task_from_id(task_id)
+
+    def eval_task_ids(self) -> list[str]:
+        return eval_set()
+
+    def check_success(self, state: dict[str, Any], answer: str) -> bool:
+        return verify(self._task, state, answer)
+
+    def subgoals(self, state: dict[str, Any], path: str) -> set[str]:
+        return reached_subgoals(self._task, state, path)
+
+    def subgoal_total(self) -> int:
+        return subgoal_count(self._task)
+
+    # ------------------------------------------------------------------ MultiTurnEnv hooks
+
+    def oracle_action(self) -> str:
+        self._require_started("oracle_action")
+        if self._view is None:
+            return "<action>goto(/)</action>"
+        action = oracle.shop_oracle_action(self._task, self._view, self.server_state(),
+                                           product_names())
+        return f"<action>{action}</action>"
+
+    def privileged(self) -> dict[str, Any]:
+        self._require_started("privileged")
+        task = self._task
+        return {"template": task.template, "gold_answer": task.answer,
+                "target_product_id": task.product_id, "server_state": self.server_state()}
+
+
+@lru_cache(maxsize=1)
+def product_names() -> dict[int, str]:
+    """Product id -> name, from the seeded shop data."""
+    return {p["id"]: p["name"] for p in load()["products"]}

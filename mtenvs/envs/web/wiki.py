@@ -1,0 +1,135 @@
+"""``mtenvs/WebWiki-v0``: multi-hop questions and edits on a self-hosted wiki, in Chromium."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mtenvs.envs.web.env import WebEnv
+from mtenvs.envs.web.wiki_data import ASSET
+from mtenvs.envs.web.wiki_oracle import wiki_oracle_action
+from mtenvs.envs.web.wiki_tasks import (
+    WebWikiTask,
+    eval_set,
+    make_task,
+    reached_subgoals,
+    subgoal_count,
+    task_from_id,
+    verify,
+)
+
+__all__ = ["WebWikiEnv"]
+
+
+class WebWikiEnv(WebEnv):
+    """Answer questions by following wiki links, read edit histories, and edit articles.
+
+    ## Description
+    A small wiki (``sandboxes/web/wiki.py``: 36 linked articles about fictional countries,
+    cities and people with infoboxes, search, categories, edit forms and edit histories)
+    runs as a local server process on a free loopback port with its state in memory, shown
+    in Chromium through Playwright. Every episode starts from the seeded state
+    (``assets/web/wiki.json``) in a fresh browser context. Task templates: `city_fact`,
+    `birth_country` (two articles), `birth_capital` (three), `capital_founder`,
+    `founder_job`, `first_editor`, `revision_count` (history page) and `append_sentence`
+    (an edit with a given summary). Questions are checked against an exact answer (case,
+    spaces, ``$`` and commas ignored); edits against the server state (the article's new
+    text, exactly one new revision with the right summary, no other article changed).
+
+    ## Action Space
+    As ``mtenvs/WebShop-v0``: one of ``click(id)``, ``type(id, text)``, ``select(id,
+    option)``, ``hover(id)``, ``press(key)``, ``scroll(up|down)``, ``goto(url)`` (paths or
+    ``http://wiki.local/…`` only), ``back()``, ``tab(n)``, ``answer(text)`` in
+    ``<action>…</action>``, as a tool call (``WEB_TOOLS``) or bare.
+
+    ## Observation Space
+    As ``mtenvs/WebShop-v0`` (URLs shown as ``http://wiki.local/…``): a ``str`` outline, or
+    ``Dict({"text": str, "image": uint8 (600, 800, 3)})`` for ``"image"`` / ``"text+image"``.
+
+    ## Rewards
+    | Component | Value |
+    |---|---|
+    | `outcome` | 1.0 when `answer(...)` ends a solved task, else 0.0 |
+    | `process` | 1/k for each of the task's k sub-goals reached for the first time (each article on the path opened; history page; edit page; edit saved) (counted only with `reward_mode="process"`) |
+    | `format` | −`format_penalty` for a malformed reply |
+    | `turn_cost` | −`turn_cost` every turn (when non-zero) |
+
+    ## Episode End
+    ``terminated`` on ``answer(...)`` (success or not); ``truncated`` after ``max_turns``.
+
+    ## Info keys
+    | Key | Description |
+    |---|---|
+    | `system_prompt` | rules and the action grammar (reset only) |
+    | `tools` | OpenAI function schemas of the actions (reset only) |
+    | `task_id` | e.g. `webwiki-test-00012` (reset only) |
+    | `max_turns` | turn budget (reset only) |
+    | `split` | `train` or `test` (reset only) |
+    | `turn` | turns taken so far |
+    | `success` | the task is solved (set on the final answer) |
+    | `reward_components` | counted reward components; they sum to `reward` |
+    | `uncounted_components` | components computed but not counted under `reward_mode` |
+    | `parse_error` | why the reply was malformed, else `None` |
+    | `final_answer` | this step was `answer(...)` (step only) |
+    | `state_key` | hash of the task and the action history |
+    | `url` | the active tab's URL (as shown, `http://wiki.local/…`) |
+    | `last_action_error` | why the last browser action failed, else `None` |
+
+    The gold answer, the article path and the server state are privileged.
+
+    ## Arguments
+    | Argument | Default | Description |
+    |---|---|---|
+    | `obs_mode` | `"text"` | `text`, `image` or `text+image` |
+    | `set_of_marks` | `False` | draw the element ids on the screenshot |
+    | `page_load_timeout` | `5.0` | seconds an action or page load may take before it is reported and the episode goes on |
+    | `eval_set` | `False` | reset picks from the fixed eval set (`seed % 40`, or the next one when no seed) |
+    | `max_turns` | `30` | turn budget |
+    | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the `process` component) |
+    | `split` | `"train"` (`"test"` with `eval_set`) | disjoint task sets |
+    | `render_mode` | `None` | `ansi` (the text observation) or `rgb_array` (the screenshot) |
+    | `turn_cost` | `0.0` | subtracted every turn |
+    | `format_penalty` | `0.1` | subtracted for a malformed reply |
+
+    ## Registered ids
+    * `mtenvs/WebWiki-v0`
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    site = "wiki"
+    site_data = ASSET
+    site_description = "a wiki"
+    display_origin = "http://wiki.local"
+    random_paths = ("/", "/search?q=city", "/category/People", "/wiki/Velmora",
+                    "/wiki/Arden/history", "/wiki/Arden/edit")
+
+    def make_task(self, split: str, index: int) -> WebWikiTask:
+        return make_task(split, index)
+
+    def task_by_id(self, task_id: str) -> WebWikiTask:
+        return task_from_id(task_id)
+
+    def eval_task_ids(self) -> list[str]:
+        return eval_set()
+
+    def check_success(self, state: dict[str, Any], answer: str) -> bool:
+        return verify(self._task, state, answer)
+
+    def subgoals(self, state: dict[str, Any], path: str) -> set[str]:
+        return reached_subgoals(self._task, state, path)
+
+    def subgoal_total(self) -> int:
+        return subgoal_count(self._task)
+
+    def oracle_action(self) -> str:
+        self._require_started("oracle_action")
+        if self._view is None:
+            return "<action>goto(/)</action>"
+        return f"<action>{wiki_oracle_action(self._task, self._view, self.server_state())}</action>"
+
+    def privileged(self) -> dict[str, Any]:
+        self._require_started("privileged")
+        task = self._task
+        return {"template": task.template, "gold_answer": task.answer,
+                "article_path": task.path, "server_state": self.server_state()}

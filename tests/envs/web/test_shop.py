@@ -1,0 +1,227 @@
+"""WebShop-v0 with real Chromium: actions, browser edge cases, egress, isolation, oracle."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import mtenvs  # noqa: F401  # registers the ids
+from mtenvs.envs.web.shop import WebShopEnv
+from mtenvs.envs.web.shop_tasks import TEMPLATES, eval_set, task_from_id
+from tests.envs.web._support import require_browser
+
+pytestmark = pytest.mark.xdist_group("chromium")
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[WebShopEnv]:
+    require_browser()
+    e = WebShopEnv(page_load_timeout=1.5)
+    yield e
+    e.close()
+
+
+def _id(obs: str, kind: str, name: str) -> int:
+    match = re.search(rf'\[(\d+)\] {kind} "{re.escape(name)}', obs)
+    assert match, f"no {kind} {name!r} in:\n{obs}"
+    return int(match.group(1))
+
+
+def _act(env: WebShopEnv, action: str) -> tuple[str, dict]:
+    obs, _, _, _, info = env.step(f"<action>{action}</action>")
+    assert info["parse_error"] is None
+    return obs, info
+
+
+def test_reset_and_step_contract(env):
+    obs, info = env.reset(seed=0)
+    assert obs.startswith("Task: ") and "URL: http://shop.local/" in obs
+    assert "127.0.0.1" not in obs and info["tools"] and info["url"] == "http://shop.local/"
+    obs, reward, terminated, truncated, info = env.step("no action here")
+    assert info["parse_error"] and "click(id)" in obs and reward == pytest.approx(-0.1)
+    assert not terminated and not truncated
+
+
+def test_each_action_type(env):
+    obs, _ = env.reset(seed=0)
+    obs, info = _act(env, f'type({_id(obs, "textbox", "Search")}, "lamp")')
+    assert 'value="lamp"' in obs and info["last_action_error"] is None
+    obs, _ = _act(env, f'select({_id(obs, "combobox", "Sort by")}, "Price: low to high")')
+    assert 'selected="Price: low to high"' in obs
+    obs, _ = _act(env, f'hover({_id(obs, "button", "Search")})')
+    obs, info = _act(env, "press(Enter)")
+    assert "/search?q=lamp" in info["url"] and "sort=price_asc" in info["url"]
+    prices = [float(p) for p in re.findall(r'link "[^"]+" \$(\d+\.\d+)', obs)]
+    assert prices == sorted(prices) and prices
+    session = env.unwrapped.session
+    room = session.call(
+        lambda: session.page.evaluate("document.documentElement.scrollHeight - innerHeight"))
+    obs, _ = _act(env, "scroll(down)")
+    assert session.call(lambda: session.page.evaluate("window.scrollY")) == min(room, 480)
+    obs, info = _act(env, f'click({_id(obs, "link", "Cart")})')
+    assert info["url"] == "http://shop.local/cart" and "Your cart is empty" in obs
+    obs, info = _act(env, "back()")
+    assert "/search" in info["url"]
+    obs, info = _act(env, "goto(/account)")
+    assert info["url"] == "http://shop.local/account"
+    obs, _, terminated, _, info = env.step("<action>answer(done)</action>")
+    assert terminated and info["final_answer"]
+
+
+def test_bad_actions_are_reported_not_raised(env):
+    obs, _ = env.reset(seed=0)
+    obs, info = _act(env, "click(999)")
+    assert "no element [999]" in info["last_action_error"] and "click(id)" in obs
+    obs, info = _act(env, f'type({_id(obs, "link", "Home")}, "x")')
+    assert "not a textbox" in info["last_action_error"]
+    obs, info = _act(env, f'select({_id(obs, "combobox", "Category")}, "Cars")')
+    assert "not an option" in info["last_action_error"] and "Backpacks" in obs
+    obs, info = _act(env, "tab(3)")
+    assert "no tab 3" in info["last_action_error"]
+
+
+def test_dialog_popup_and_download_are_reported(env):
+    env.reset(seed=0)
+    obs, _ = _act(env, "goto(/lab/dialog)")
+    obs, _ = _act(env, f'click({_id(obs, "button", "Ask")})')
+    assert "confirm dialog said 'Really?'" in obs and "\nyes" in obs
+    obs, _ = _act(env, "goto(/lab/popup)")
+    obs, _ = _act(env, f'click({_id(obs, "link", "Open help")})')
+    assert "A new tab opened (tab 1)" in obs and "[1] Lab (active)" in obs
+    assert "Popup target" in obs
+    obs, _ = _act(env, "tab(0)")
+    assert "[0] Lab (active)" in obs
+    obs, _ = _act(env, "goto(/orders/1001)")
+    obs, _ = _act(env, f'click({_id(obs, "link", "Download invoice")})')
+    assert "download of 'invoice-1001.txt' was blocked" in obs
+
+
+def test_never_finishing_page_is_reported(env):
+    env.reset(seed=0)
+    start = time.monotonic()
+    obs, _ = _act(env, "goto(/lab/slow)")
+    assert time.monotonic() - start < 8
+    assert "did not finish loading" in obs and "Loading forever" in obs
+    obs, _ = _act(env, "goto(/)")
+    assert "Welcome to the Shop" in obs
+
+
+class _Counter(BaseHTTPRequestHandler):
+    hits = 0
+
+    def do_GET(self) -> None:
+        type(self).hits += 1
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_requests_outside_the_site_are_aborted_before_leaving(env):
+    outside = ThreadingHTTPServer(("127.0.0.1", 0), _Counter)
+    threading.Thread(target=outside.serve_forever, daemon=True).start()
+    try:
+        env.reset(seed=0)
+        obs, _ = _act(env, "goto(/lab/external)")
+        assert "Blocked a request outside the site: http://outside.example.com" in obs
+        session = env.unwrapped.session
+        other = f"http://127.0.0.1:{outside.server_address[1]}/beacon"
+        session.call(lambda: session.page.evaluate("(u) => fetch(u).catch(() => 'blocked')",
+                                                   other))
+        session.call(lambda: session.page.evaluate(
+            "(u) => new Promise(r => { const i = new Image(); i.onerror = r; "
+            "i.src = u + '?img'; })", other))
+        assert _Counter.hits == 0
+        assert other in env.unwrapped.session.blocked
+    finally:
+        outside.shutdown()
+
+
+def test_two_concurrent_episodes_are_isolated(env):
+    other = WebShopEnv(page_load_timeout=1.5)
+    try:
+        env.reset(seed=0)
+        other.reset(seed=0)
+        obs, _ = _act(env, "goto(/product/102)")
+        _act(env, f'click({_id(obs, "button", "Add to cart")})')
+        obs_other, _ = _act(other, "goto(/cart)")
+        assert "Your cart is empty" in obs_other
+        assert env.server_state()["cart"] and not other.server_state()["cart"]
+        env.reset(seed=0)
+        obs, _ = _act(env, "goto(/cart)")
+        assert "Your cart is empty" in obs and not env.server_state()["cart"]
+    finally:
+        other.close()
+
+
+def test_image_observation_and_set_of_marks():
+    require_browser()
+    plain = WebShopEnv(obs_mode="image")
+    marked = WebShopEnv(obs_mode="text+image", set_of_marks=True)
+    try:
+        a, _ = plain.reset(seed=0)
+        b, _ = marked.reset(seed=0)
+        assert a["image"].shape == (600, 800, 3) and a["image"].dtype == np.uint8
+        assert plain.observation_space.contains(a) and marked.observation_space.contains(b)
+        assert not np.array_equal(a["image"], b["image"])
+        assert a["text"] == b["text"]
+    finally:
+        plain.close()
+        marked.close()
+
+
+def test_oracle_solves_one_eval_task_per_template(env):
+    chosen: dict[str, str] = {}
+    for task_id in eval_set():
+        chosen.setdefault(task_from_id(task_id).template, task_id)
+    assert len(chosen) >= len(TEMPLATES) - 1
+    for task_id in chosen.values():
+        env.reset(options={"task_id": task_id})
+        total = 0.0
+        for _ in range(env.max_turns):
+            _, reward, terminated, truncated, info = env.step(env.oracle_action())
+            total += reward
+            if terminated or truncated:
+                break
+        assert info["success"] and terminated, task_id
+        assert total == pytest.approx(1.0)
+
+
+def test_process_reward_counts_sub_goals():
+    require_browser()
+    e = gym.make("mtenvs/WebShop-v0", reward_mode="process")
+    try:
+        task_id = next(t for t in eval_set() if task_from_id(t).template == "buy_named")
+        e.reset(options={"task_id": task_id})
+        total = 0.0
+        while True:
+            _, reward, terminated, truncated, info = e.step(e.unwrapped.oracle_action())
+            total += reward
+            if terminated or truncated:
+                break
+        assert info["success"] and total == pytest.approx(2.0)
+    finally:
+        e.close()
+
+
+def test_envs_may_be_stepped_from_any_thread(env):
+    env.reset(seed=0)
+    env.step("<action>goto(/cart)</action>")
+    results: list[object] = []
+
+    def step() -> None:
+        results.append(env.step("<action>goto(/orders)</action>")[4]["url"])
+
+    worker = threading.Thread(target=step)
+    worker.start()
+    worker.join()
+    assert results == ["http://shop.local/orders"]
+    assert env.step("<action>goto(/)</action>")[4]["url"] == "http://shop.local/"
