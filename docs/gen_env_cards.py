@@ -13,10 +13,12 @@ import argparse
 import inspect
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 import mtenvs
 from mtenvs.agents import OracleAgent, RandomAgent
@@ -30,6 +32,19 @@ OUT = DOCS / "envs"
 def _slug(env_id: str) -> str:
     name = env_id.split("/", 1)[1].rsplit("-v", 1)[0]
     return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+def _slow(env_id: str) -> bool:
+    """Whether a random step takes more than 20 ms (a browser, say)."""
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    for _ in range(3):
+        if any(env.step(env.unwrapped.random_action(rng))[2:4]):
+            env.reset()
+    env.close()
+    return (time.perf_counter() - start) / 3 > 0.02
 
 
 def reference_scores(env_id: str, cls: type, episodes: int) -> list[dict[str, Any]]:
@@ -71,16 +86,19 @@ def card(env_id: str, cls: type, scores: list[dict[str, Any]], episodes: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--episodes", type=int, default=50)
+    parser.add_argument("--slow-episodes", type=int, default=10,
+                        help="episodes per row for envs whose steps take > 20 ms (browsers)")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     index = ["# Environments", "", "| id | description |", "|---|---|"]
     all_scores: dict[str, Any] = {}
     for env_id in mtenvs.list_envs():
         cls = type(gym.make(env_id).unwrapped)
-        scores = reference_scores(env_id, cls, args.episodes)
+        episodes = args.slow_episodes if _slow(env_id) else args.episodes
+        scores = reference_scores(env_id, cls, episodes)
         all_scores[env_id] = scores
         slug = _slug(env_id)
-        (OUT / f"{slug}.md").write_text(card(env_id, cls, scores, args.episodes))
+        (OUT / f"{slug}.md").write_text(card(env_id, cls, scores, episodes))
         index.append(f"| [`{env_id}`]({slug}.md) | {summary(cls)} |")
         print(f"wrote docs/envs/{slug}.md")
     (OUT / "index.md").write_text("\n".join(index) + "\n")
