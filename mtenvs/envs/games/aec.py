@@ -23,6 +23,7 @@ observation's ``dtype`` with its space's, which a ``str`` does not have; keys ot
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping
@@ -478,6 +479,21 @@ class TextGameEnv(AECEnv, Generic[S]):  # type: ignore[type-arg]
             value = int(numbers[0][:6])
             return value if value < self.num_actions else None
         return None
+
+
+def wrapped_factory(
+    game_cls: Callable[..., TextGameEnv[Any]],
+) -> Callable[..., OrderEnforcingWrapper]:
+    """``env()`` for a game module: the game class behind PettingZoo's order-enforcing
+    wrapper, with the class's own keyword arguments (``functools.wraps`` keeps its
+    signature, so ``inspect.signature(env)`` and typos behave as for the class)."""
+
+    @functools.wraps(game_cls)
+    def env(**kwargs: Any) -> OrderEnforcingWrapper:
+        return wrap(game_cls(**kwargs))
+
+    env.__doc__ = "The AEC env behind PettingZoo's order-enforcing wrapper (the usual entry)."
+    return env
 
 
 def wrap(env: TextGameEnv[Any]) -> OrderEnforcingWrapper:

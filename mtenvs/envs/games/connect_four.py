@@ -7,7 +7,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mtenvs.envs.games import connect_four_rules as rules
-from mtenvs.envs.games.aec import IllegalOutcome, OrderEnforcingWrapper, TextGameEnv, wrap
+from mtenvs.envs.games.aec import (
+    TextGameEnv,
+    wrapped_factory,
+)
 from mtenvs.envs.games.draw import canvas, disc
 from mtenvs.envs.games.single import GameEnv
 
@@ -97,38 +100,9 @@ class ConnectFourGame(TextGameEnv[rules.ConnectFourState]):
         return img
 
 
-def raw_env(
-    *,
-    max_illegal: int = 2,
-    illegal_outcome: IllegalOutcome = "forfeit",
-    illegal_penalty: float = 0.0,
-    render_mode: str | None = None,
-) -> ConnectFourGame:
-    """The unwrapped AEC env."""
-    return ConnectFourGame(
-        max_illegal=max_illegal,
-        illegal_outcome=illegal_outcome,
-        illegal_penalty=illegal_penalty,
-        render_mode=render_mode,
-    )
-
-
-def env(
-    *,
-    max_illegal: int = 2,
-    illegal_outcome: IllegalOutcome = "forfeit",
-    illegal_penalty: float = 0.0,
-    render_mode: str | None = None,
-) -> OrderEnforcingWrapper:
-    """The AEC env behind PettingZoo's order-enforcing wrapper (the usual entry point)."""
-    return wrap(
-        raw_env(
-            max_illegal=max_illegal,
-            illegal_outcome=illegal_outcome,
-            illegal_penalty=illegal_penalty,
-            render_mode=render_mode,
-        )
-    )
+#: The unwrapped AEC env: the game class itself, whose keyword arguments are the factory's.
+raw_env = ConnectFourGame
+env = wrapped_factory(ConnectFourGame)
 
 
 class ConnectFourEnv(GameEnv):

@@ -9,7 +9,12 @@ import numpy as np
 
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
 from mtenvs.envs.games import hanabi_rules as rules
-from mtenvs.envs.games.aec import AGENTS, IllegalOutcome, OrderEnforcingWrapper, TextGameEnv, wrap
+from mtenvs.envs.games.aec import (
+    AGENTS,
+    IllegalOutcome,
+    TextGameEnv,
+    wrapped_factory,
+)
 from mtenvs.envs.games.single import GameEnv
 from mtenvs.error import check_int_range
 
@@ -200,50 +205,9 @@ class HanabiGame(TextGameEnv[rules.HanabiState]):
         return super()._match(text) if not slot and hint is None else None
 
 
-def raw_env(
-    *,
-    colors: int = 3,
-    ranks: int = 3,
-    hand_size: int = 3,
-    max_illegal: int = 2,
-    illegal_outcome: IllegalOutcome = "forfeit",
-    illegal_penalty: float = 0.0,
-    render_mode: str | None = None,
-) -> HanabiGame:
-    """The unwrapped AEC env."""
-    return HanabiGame(
-        colors=colors,
-        ranks=ranks,
-        hand_size=hand_size,
-        max_illegal=max_illegal,
-        illegal_outcome=illegal_outcome,
-        illegal_penalty=illegal_penalty,
-        render_mode=render_mode,
-    )
-
-
-def env(
-    *,
-    colors: int = 3,
-    ranks: int = 3,
-    hand_size: int = 3,
-    max_illegal: int = 2,
-    illegal_outcome: IllegalOutcome = "forfeit",
-    illegal_penalty: float = 0.0,
-    render_mode: str | None = None,
-) -> OrderEnforcingWrapper:
-    """The AEC env behind PettingZoo's order-enforcing wrapper (the usual entry point)."""
-    return wrap(
-        raw_env(
-            colors=colors,
-            ranks=ranks,
-            hand_size=hand_size,
-            max_illegal=max_illegal,
-            illegal_outcome=illegal_outcome,
-            illegal_penalty=illegal_penalty,
-            render_mode=render_mode,
-        )
-    )
+#: The unwrapped AEC env: the game class itself, whose keyword arguments are the factory's.
+raw_env = HanabiGame
+env = wrapped_factory(HanabiGame)
 
 
 class HanabiEnv(GameEnv):

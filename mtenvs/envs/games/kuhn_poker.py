@@ -7,7 +7,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mtenvs.envs.games import kuhn_poker_rules as rules
-from mtenvs.envs.games.aec import AGENTS, IllegalOutcome, OrderEnforcingWrapper, TextGameEnv, wrap
+from mtenvs.envs.games.aec import (
+    AGENTS,
+    TextGameEnv,
+    wrapped_factory,
+)
 from mtenvs.envs.games.single import GameEnv
 
 __all__ = ["KuhnPokerEnv", "KuhnPokerGame", "env", "raw_env"]
@@ -102,38 +106,9 @@ class KuhnPokerGame(TextGameEnv[rules.KuhnState]):
         return facts
 
 
-def raw_env(
-    *,
-    max_illegal: int = 2,
-    illegal_outcome: IllegalOutcome = "forfeit",
-    illegal_penalty: float = 0.0,
-    render_mode: str | None = None,
-) -> KuhnPokerGame:
-    """The unwrapped AEC env."""
-    return KuhnPokerGame(
-        max_illegal=max_illegal,
-        illegal_outcome=illegal_outcome,
-        illegal_penalty=illegal_penalty,
-        render_mode=render_mode,
-    )
-
-
-def env(
-    *,
-    max_illegal: int = 2,
-    illegal_outcome: IllegalOutcome = "forfeit",
-    illegal_penalty: float = 0.0,
-    render_mode: str | None = None,
-) -> OrderEnforcingWrapper:
-    """The AEC env behind PettingZoo's order-enforcing wrapper (the usual entry point)."""
-    return wrap(
-        raw_env(
-            max_illegal=max_illegal,
-            illegal_outcome=illegal_outcome,
-            illegal_penalty=illegal_penalty,
-            render_mode=render_mode,
-        )
-    )
+#: The unwrapped AEC env: the game class itself, whose keyword arguments are the factory's.
+raw_env = KuhnPokerGame
+env = wrapped_factory(KuhnPokerGame)
 
 
 class KuhnPokerEnv(GameEnv):

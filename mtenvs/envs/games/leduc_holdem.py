@@ -7,7 +7,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mtenvs.envs.games import leduc_holdem_rules as rules
-from mtenvs.envs.games.aec import AGENTS, IllegalOutcome, OrderEnforcingWrapper, TextGameEnv, wrap
+from mtenvs.envs.games.aec import (
+    AGENTS,
+    TextGameEnv,
+    wrapped_factory,
+)
 from mtenvs.envs.games.single import GameEnv
 
 __all__ = ["LeducHoldemEnv", "LeducHoldemGame", "env", "raw_env"]
@@ -109,38 +113,9 @@ class LeducHoldemGame(TextGameEnv[rules.LeducState]):
         }
 
 
-def raw_env(
-    *,
-    max_illegal: int = 2,
-    illegal_outcome: IllegalOutcome = "forfeit",
-    illegal_penalty: float = 0.0,
-    render_mode: str | None = None,
-) -> LeducHoldemGame:
-    """The unwrapped AEC env."""
-    return LeducHoldemGame(
-        max_illegal=max_illegal,
-        illegal_outcome=illegal_outcome,
-        illegal_penalty=illegal_penalty,
-        render_mode=render_mode,
-    )
-
-
-def env(
-    *,
-    max_illegal: int = 2,
-    illegal_outcome: IllegalOutcome = "forfeit",
-    illegal_penalty: float = 0.0,
-    render_mode: str | None = None,
-) -> OrderEnforcingWrapper:
-    """The AEC env behind PettingZoo's order-enforcing wrapper (the usual entry point)."""
-    return wrap(
-        raw_env(
-            max_illegal=max_illegal,
-            illegal_outcome=illegal_outcome,
-            illegal_penalty=illegal_penalty,
-            render_mode=render_mode,
-        )
-    )
+#: The unwrapped AEC env: the game class itself, whose keyword arguments are the factory's.
+raw_env = LeducHoldemGame
+env = wrapped_factory(LeducHoldemGame)
 
 
 class LeducHoldemEnv(GameEnv):

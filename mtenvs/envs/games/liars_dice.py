@@ -9,7 +9,12 @@ import numpy as np
 
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
 from mtenvs.envs.games import liars_dice_rules as rules
-from mtenvs.envs.games.aec import AGENTS, IllegalOutcome, OrderEnforcingWrapper, TextGameEnv, wrap
+from mtenvs.envs.games.aec import (
+    AGENTS,
+    IllegalOutcome,
+    TextGameEnv,
+    wrapped_factory,
+)
 from mtenvs.envs.games.single import GameEnv
 from mtenvs.error import check_int_range
 
@@ -137,42 +142,9 @@ def _dice(dice: tuple[int, ...]) -> str:
     return " ".join(str(d) for d in dice)
 
 
-def raw_env(
-    *,
-    num_dice: int = 2,
-    max_illegal: int = 2,
-    illegal_outcome: IllegalOutcome = "forfeit",
-    illegal_penalty: float = 0.0,
-    render_mode: str | None = None,
-) -> LiarsDiceGame:
-    """The unwrapped AEC env."""
-    return LiarsDiceGame(
-        num_dice=num_dice,
-        max_illegal=max_illegal,
-        illegal_outcome=illegal_outcome,
-        illegal_penalty=illegal_penalty,
-        render_mode=render_mode,
-    )
-
-
-def env(
-    *,
-    num_dice: int = 2,
-    max_illegal: int = 2,
-    illegal_outcome: IllegalOutcome = "forfeit",
-    illegal_penalty: float = 0.0,
-    render_mode: str | None = None,
-) -> OrderEnforcingWrapper:
-    """The AEC env behind PettingZoo's order-enforcing wrapper (the usual entry point)."""
-    return wrap(
-        raw_env(
-            num_dice=num_dice,
-            max_illegal=max_illegal,
-            illegal_outcome=illegal_outcome,
-            illegal_penalty=illegal_penalty,
-            render_mode=render_mode,
-        )
-    )
+#: The unwrapped AEC env: the game class itself, whose keyword arguments are the factory's.
+raw_env = LiarsDiceGame
+env = wrapped_factory(LiarsDiceGame)
 
 
 class LiarsDiceEnv(GameEnv):

@@ -14,7 +14,12 @@ from mtenvs.core.env import Reply, Transition
 from mtenvs.core.parsing import reply_text
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
 from mtenvs.envs.games import negotiation_rules as rules
-from mtenvs.envs.games.aec import AGENTS, IllegalOutcome, OrderEnforcingWrapper, TextGameEnv, wrap
+from mtenvs.envs.games.aec import (
+    AGENTS,
+    IllegalOutcome,
+    TextGameEnv,
+    wrapped_factory,
+)
 from mtenvs.envs.games.single import GameEnv
 from mtenvs.error import check_int_range
 
@@ -247,42 +252,9 @@ class NegotiationGame(TextGameEnv[rules.NegotiationState]):
         return None
 
 
-def raw_env(
-    *,
-    max_moves: int = 10,
-    max_illegal: int = 2,
-    illegal_outcome: IllegalOutcome = "forfeit",
-    illegal_penalty: float = 0.0,
-    render_mode: str | None = None,
-) -> NegotiationGame:
-    """The unwrapped AEC env."""
-    return NegotiationGame(
-        max_moves=max_moves,
-        max_illegal=max_illegal,
-        illegal_outcome=illegal_outcome,
-        illegal_penalty=illegal_penalty,
-        render_mode=render_mode,
-    )
-
-
-def env(
-    *,
-    max_moves: int = 10,
-    max_illegal: int = 2,
-    illegal_outcome: IllegalOutcome = "forfeit",
-    illegal_penalty: float = 0.0,
-    render_mode: str | None = None,
-) -> OrderEnforcingWrapper:
-    """The AEC env behind PettingZoo's order-enforcing wrapper (the usual entry point)."""
-    return wrap(
-        raw_env(
-            max_moves=max_moves,
-            max_illegal=max_illegal,
-            illegal_outcome=illegal_outcome,
-            illegal_penalty=illegal_penalty,
-            render_mode=render_mode,
-        )
-    )
+#: The unwrapped AEC env: the game class itself, whose keyword arguments are the factory's.
+raw_env = NegotiationGame
+env = wrapped_factory(NegotiationGame)
 
 
 class NegotiationEnv(GameEnv):

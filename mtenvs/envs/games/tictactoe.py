@@ -7,7 +7,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mtenvs.envs.games import tictactoe_rules as rules
-from mtenvs.envs.games.aec import IllegalOutcome, OrderEnforcingWrapper, TextGameEnv, wrap
+from mtenvs.envs.games.aec import (
+    TextGameEnv,
+    wrapped_factory,
+)
 from mtenvs.envs.games.draw import canvas, ring, segment
 from mtenvs.envs.games.single import GameEnv
 
@@ -96,38 +99,9 @@ class TicTacToeGame(TextGameEnv[rules.TicTacToeState]):
         return img
 
 
-def raw_env(
-    *,
-    max_illegal: int = 2,
-    illegal_outcome: IllegalOutcome = "forfeit",
-    illegal_penalty: float = 0.0,
-    render_mode: str | None = None,
-) -> TicTacToeGame:
-    """The unwrapped AEC env."""
-    return TicTacToeGame(
-        max_illegal=max_illegal,
-        illegal_outcome=illegal_outcome,
-        illegal_penalty=illegal_penalty,
-        render_mode=render_mode,
-    )
-
-
-def env(
-    *,
-    max_illegal: int = 2,
-    illegal_outcome: IllegalOutcome = "forfeit",
-    illegal_penalty: float = 0.0,
-    render_mode: str | None = None,
-) -> OrderEnforcingWrapper:
-    """The AEC env behind PettingZoo's order-enforcing wrapper (the usual entry point)."""
-    return wrap(
-        raw_env(
-            max_illegal=max_illegal,
-            illegal_outcome=illegal_outcome,
-            illegal_penalty=illegal_penalty,
-            render_mode=render_mode,
-        )
-    )
+#: The unwrapped AEC env: the game class itself, whose keyword arguments are the factory's.
+raw_env = TicTacToeGame
+env = wrapped_factory(TicTacToeGame)
 
 
 class TicTacToeEnv(GameEnv):
