@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
 EXTRAS ?= dev,games,ray,code,sql,web,baselines,trl
-DEMO_EPISODES ?= 50
+DEMO_EPISODES ?= 20
 
 .PHONY: setup demo test bench lint docs clean
 
