@@ -133,6 +133,13 @@ class Handler(BaseHTTPRequestHandler):
         self._route("POST")
 
 
+def _exit_with_parent() -> None:
+    """Exit when stdin reaches EOF: the owner process closed it or died (no orphans)."""
+    with contextlib.suppress(Exception):
+        sys.stdin.read()
+    os._exit(0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site", required=True)
@@ -142,6 +149,7 @@ def main() -> None:
     data = json.loads(Path(args.data).read_text(encoding="utf-8"))
     server = SiteServer(site, data, os.environ.get("MTENVS_WEB_TOKEN", ""))
     print(f"PORT {server.server_address[1]}", flush=True)
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever(poll_interval=0.2)
 

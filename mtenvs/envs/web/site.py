@@ -50,7 +50,9 @@ class SiteProcess:
         self._proc = subprocess.Popen(
             [sys.executable, "-u", str(server_script()), "--site", site, "--data",
              str(data_path)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+            # stdin stays open and unused: the server exits when it reads EOF, i.e. when
+            # this process is gone, even if it was killed before close() could run.
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.PIPE,
             env=env, text=True,
         )
         assert self._proc.stdout is not None  # Popen with PIPE
@@ -95,5 +97,6 @@ class SiteProcess:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
+        for stream in (self._proc.stdin, self._proc.stdout):
+            if stream is not None:
+                stream.close()
