@@ -10,6 +10,7 @@ exits, and the container removes itself; :mod:`mtenvs.sandbox.reaper` catches th
 from __future__ import annotations
 
 import contextlib
+import os
 import select
 import socket
 import threading
@@ -32,7 +33,7 @@ __all__ = ["DockerSandbox", "docker_client", "engine_status"]
 INSTALL_HINT = 'pip install "mtenvs[code]"'
 START_FIX = "run `make test` (as root it installs and starts Docker) or `sudo dockerd &`"
 _client_lock = threading.Lock()
-_clients: dict[float, Any] = {}
+_clients: dict[tuple[int, float], Any] = {}
 #: How long the REPL server may take to say it is ready after the container starts.
 START_TIMEOUT_S = 60.0
 
@@ -45,8 +46,12 @@ def docker_client(timeout: float = 60.0) -> Any:
         raise SandboxUnavailableError(
             f"The docker Python package is missing; install it with `{INSTALL_HINT}`."
         ) from e
+    # Keyed by pid: a client inherited through fork shares its parent's pooled sockets,
+    # and two processes reading one socket hang (seen as 60 s read timeouts in
+    # AsyncVectorEnv workers).
+    key = (os.getpid(), timeout)
     with _client_lock:
-        client = _clients.get(timeout)
+        client = _clients.get(key)
         if client is None:
             try:
                 client = docker.from_env(timeout=int(timeout), max_pool_size=64)
@@ -54,7 +59,7 @@ def docker_client(timeout: float = 60.0) -> Any:
                 raise SandboxUnavailableError(
                     f"No Docker engine reachable ({e}); {START_FIX}."
                 ) from e
-            _clients[timeout] = client
+            _clients[key] = client
         return client
 
 
