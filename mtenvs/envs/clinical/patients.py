@@ -17,7 +17,6 @@ the sampler changes. Regenerate it with::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass
@@ -28,6 +27,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from mtenvs.core.tasks import content_split as split_of_content
 from mtenvs.envs.clinical.kb import AGE_BANDS, SEXES, KnowledgeBase, load_kb
 from mtenvs.error import InvalidArgumentError, check_choice
 
@@ -86,8 +86,7 @@ class Patient:
 
 def content_split(condition: str, age: int, sex: str, present: tuple[str, ...]) -> str:
     """The split a case belongs to by content (so the splits never share a case)."""
-    digest = hashlib.blake2b(repr((condition, age, sex, present)).encode(), digest_size=1)
-    return _SPLITS[digest.digest()[0] & 1]
+    return split_of_content(repr((condition, age, sex, present)))
 
 
 def _draw(kb: KnowledgeBase, rng: np.random.Generator) -> dict[str, Any] | None:

@@ -10,7 +10,6 @@ inputs hash to, so train and test never share one.
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,6 +17,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from mtenvs.core.tasks import content_split
 from mtenvs.envs.code.code_tasks import CodeTask, tests_from_pairs
 from mtenvs.error import InvalidArgumentError
 
@@ -178,8 +178,7 @@ TEMPLATES: Final[dict[str, Callable[[np.random.Generator], _Instance]]] = {
 
 
 def _split_of(template: str, key: str) -> str:
-    digest = hashlib.blake2b(f"{template}:{key}".encode(), digest_size=1).digest()
-    return _SPLITS[digest[0] & 1]
+    return content_split(f"{template}:{key}")
 
 
 @lru_cache(maxsize=2048)

@@ -15,17 +15,16 @@ comparable even if the generator (or sympy) changes. Regenerate them with::
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import re
 from dataclasses import asdict, dataclass
 from functools import cache, lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 
+from mtenvs.core.tasks import SPLITS as _SPLITS
+from mtenvs.core.tasks import content_split, read_eval_set, write_eval_set
+from mtenvs.core.tasks import parse_task_id as parse_ids
 from mtenvs.envs.code.math_families import FAMILIES
 from mtenvs.error import InvalidArgumentError, check_choice
 
@@ -45,10 +44,8 @@ DIFFICULTIES: Final = ("easy", "medium", "hard")
 FAMILY_NAMES: Final = tuple(FAMILIES)
 SEEDS_PER_SPLIT: Final = 100_000
 EVAL_SET_SIZE: Final = 60
-_SPLITS: Final = ("train", "test")
 #: Root of every math seed stream (changing it changes every task: bump the env version).
 _SEED_TAG: Final = 0x4D415448  # "MATH"
-_TASK_ID = re.compile(r"math-(easy|medium|hard)-(train|test)-(\d{1,9})")
 _ASSET_DIR: Final = "assets/code"
 
 
@@ -68,11 +65,6 @@ class MathTask:
     solution: str
 
 
-def _content_split(question: str) -> str:
-    digest = hashlib.blake2b(question.encode("utf-8"), digest_size=1).digest()
-    return _SPLITS[digest[0] & 1]
-
-
 @lru_cache(maxsize=4096)
 def make_task(difficulty: str, split: str, seed: int) -> MathTask:
     """The task ``(difficulty, split, seed)``; the same arguments always give the same one."""
@@ -87,7 +79,7 @@ def make_task(difficulty: str, split: str, seed: int) -> MathTask:
     for attempt in range(1000):
         rng = np.random.default_rng([_SEED_TAG, level, _SPLITS.index(split), seed, attempt])
         problem = FAMILIES[family](rng, level)
-        if _content_split(problem.question) == split:
+        if content_split(problem.question) == split:
             break
     else:  # pragma: no cover - each attempt lands in the right split with p = 1/2
         raise RuntimeError(f"no {split} problem found for seed {seed}")
@@ -106,13 +98,7 @@ def make_task(difficulty: str, split: str, seed: int) -> MathTask:
 
 def parse_task_id(task_id: object) -> tuple[str, str, int]:
     """``(difficulty, split, seed)`` of a task id such as ``math-medium-test-00012``."""
-    match = _TASK_ID.fullmatch(task_id) if isinstance(task_id, str) else None
-    if match is None or int(match.group(3)) >= SEEDS_PER_SPLIT:
-        raise InvalidArgumentError(
-            f"Unknown math task id {task_id!r}; expected 'math-<easy|medium|hard>-"
-            f"<train|test>-<seed>' with seed < {SEEDS_PER_SPLIT}, e.g. 'math-easy-test-00012'."
-        )
-    return match.group(1), match.group(2), int(match.group(3))
+    return parse_ids("math", task_id, DIFFICULTIES, SEEDS_PER_SPLIT)
 
 
 def task_from_dict(data: dict[str, Any]) -> MathTask:
@@ -124,33 +110,19 @@ def task_from_dict(data: dict[str, Any]) -> MathTask:
 def eval_set(difficulty: str) -> tuple[MathTask, ...]:
     """The fixed evaluation tasks of ``difficulty``, read from the package assets."""
     check_choice("difficulty", difficulty, DIFFICULTIES)
-    path = resources.files("mtenvs").joinpath(f"{_ASSET_DIR}/math_{difficulty}.json")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:  # pragma: no cover - a broken install
-        raise FileNotFoundError(
-            f"Math eval set {path} is missing; run "
-            "`python -m mtenvs.envs.code.math_tasks --write-eval-sets`."
-        ) from e
-    return tuple(task_from_dict(t) for t in data["tasks"])
+    tasks = read_eval_set(f"{_ASSET_DIR}/math_{difficulty}.json", "Math", __name__)
+    return tuple(task_from_dict(t) for t in tasks)
 
 
 def write_eval_sets(directory: Path, size: int = EVAL_SET_SIZE) -> list[Path]:
     """Write ``math_<difficulty>.json`` (the first ``size`` test tasks) into ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for difficulty in DIFFICULTIES:
-        payload = {
-            "env": "mtenvs/PythonMath-v0",
-            "difficulty": difficulty,
-            "split": "test",
-            "format_version": 1,
-            "tasks": [asdict(make_task(difficulty, "test", seed)) for seed in range(size)],
-        }
-        path = directory / f"math_{difficulty}.json"
-        path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-        written.append(path)
-    return written
+    return [
+        write_eval_set(
+            directory / f"math_{difficulty}.json", "mtenvs/PythonMath-v0", difficulty,
+            [asdict(make_task(difficulty, "test", seed)) for seed in range(size)],
+        )
+        for difficulty in DIFFICULTIES
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,17 +15,16 @@ even if the generator changes. Regenerate them with::
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Literal
 
 import numpy as np
 
+from mtenvs.core.tasks import SPLITS as _SPLITS
+from mtenvs.core.tasks import content_split, read_eval_set, write_eval_set
+from mtenvs.core.tasks import parse_task_id as parse_ids
 from mtenvs.envs.grid.maze_rules import generate_maze, grid_distances
 from mtenvs.error import InvalidArgumentError, check_choice
 
@@ -72,10 +71,8 @@ DIFFICULTIES: Final[dict[str, DifficultySpec]] = {
 #: Tasks per split and difficulty (seeds ``0 .. SEEDS_PER_SPLIT - 1``).
 SEEDS_PER_SPLIT: Final = 100_000
 EVAL_SET_SIZE: Final = 50
-_SPLITS: Final = ("train", "test")
 #: Root of every maze seed stream (changing it changes every task: bump the env version).
 _SEED_TAG: Final = 0x4D415A45  # "MAZE"
-_TASK_ID = re.compile(r"maze-(easy|medium|hard)-(train|test)-(\d{1,9})")
 _ASSET_DIR: Final = "assets/grid"
 
 
@@ -94,13 +91,6 @@ class MazeTask:
     optimal_length: int
 
 
-def _content_split(grid: tuple[str, ...], start: tuple[int, int], goal: tuple[int, int]) -> str:
-    digest = hashlib.blake2b(
-        repr((grid, start, goal)).encode("ascii"), digest_size=1
-    ).digest()
-    return _SPLITS[digest[0] & 1]
-
-
 @lru_cache(maxsize=4096)
 def make_task(difficulty: str, split: str, seed: int) -> MazeTask:
     """The task ``(difficulty, split, seed)``; the same arguments always give the same maze."""
@@ -115,7 +105,7 @@ def make_task(difficulty: str, split: str, seed: int) -> MazeTask:
     for attempt in range(1000):
         rng = np.random.default_rng([*stream, attempt])
         maze = generate_maze(spec.cells, spec.cells, rng, loops=spec.loops)
-        if _content_split(maze.grid, maze.start, maze.goal) == split:
+        if content_split(repr((maze.grid, maze.start, maze.goal))) == split:
             break
     else:  # pragma: no cover - each attempt lands in the right split with p = 1/2
         raise RuntimeError(f"no {split} maze found for seed {seed}")
@@ -135,13 +125,7 @@ def make_task(difficulty: str, split: str, seed: int) -> MazeTask:
 
 def parse_task_id(task_id: object) -> tuple[str, str, int]:
     """``(difficulty, split, seed)`` of a task id such as ``maze-medium-test-00012``."""
-    match = _TASK_ID.fullmatch(task_id) if isinstance(task_id, str) else None
-    if match is None or int(match.group(3)) >= SEEDS_PER_SPLIT:
-        raise InvalidArgumentError(
-            f"Unknown maze task id {task_id!r}; expected 'maze-<easy|medium|hard>-"
-            f"<train|test>-<seed>' with seed < {SEEDS_PER_SPLIT}, e.g. 'maze-easy-test-00012'."
-        )
-    return match.group(1), match.group(2), int(match.group(3))
+    return parse_ids("maze", task_id, list(DIFFICULTIES), SEEDS_PER_SPLIT)
 
 
 def task_to_dict(task: MazeTask) -> dict[str, Any]:
@@ -176,34 +160,19 @@ def task_from_dict(data: dict[str, Any]) -> MazeTask:
 def eval_set(difficulty: str) -> tuple[MazeTask, ...]:
     """The fixed evaluation tasks of ``difficulty``, read from the package assets."""
     check_choice("difficulty", difficulty, DIFFICULTIES)
-    path = resources.files("mtenvs").joinpath(f"{_ASSET_DIR}/maze_{difficulty}.json")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:  # pragma: no cover - a broken install
-        raise FileNotFoundError(
-            f"Maze eval set {path} is missing; run "
-            "`python -m mtenvs.envs.grid.maze_tasks --write-eval-sets`."
-        ) from e
-    return tuple(task_from_dict(t) for t in data["tasks"])
+    tasks = read_eval_set(f"{_ASSET_DIR}/maze_{difficulty}.json", "Maze", __name__)
+    return tuple(task_from_dict(t) for t in tasks)
 
 
 def write_eval_sets(directory: Path, size: int = EVAL_SET_SIZE) -> list[Path]:
     """Write ``maze_<difficulty>.json`` (the first ``size`` test tasks) into ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for difficulty in DIFFICULTIES:
-        tasks = [task_to_dict(make_task(difficulty, "test", seed)) for seed in range(size)]
-        payload = {
-            "env": "mtenvs/Maze-v0",
-            "difficulty": difficulty,
-            "split": "test",
-            "format_version": 1,
-            "tasks": tasks,
-        }
-        path = directory / f"maze_{difficulty}.json"
-        path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-        written.append(path)
-    return written
+    return [
+        write_eval_set(
+            directory / f"maze_{difficulty}.json", "mtenvs/Maze-v0", difficulty,
+            [task_to_dict(make_task(difficulty, "test", seed)) for seed in range(size)],
+        )
+        for difficulty in DIFFICULTIES
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

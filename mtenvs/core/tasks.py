@@ -1,0 +1,73 @@
+"""Helpers shared by the task modules of every family: splits, task ids, eval-set files.
+
+* :func:`content_split` assigns a task to ``train`` or ``test`` by a hash of its *content*,
+  so the two splits never share a task even when two seeds generate the same one.
+* :func:`parse_task_id` reads ids shaped ``<prefix>-<difficulty>-<split>-<seed>``.
+* :func:`read_eval_set` / :func:`write_eval_set` read and write the fixed evaluation sets
+  shipped in ``mtenvs/assets`` (``{"env", "difficulty", "split", "format_version", "tasks"}``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+from mtenvs.error import InvalidArgumentError
+
+__all__ = ["SPLITS", "content_split", "parse_task_id", "read_eval_set", "write_eval_set"]
+
+SPLITS: Final = ("train", "test")
+
+
+def content_split(content: str) -> str:
+    """``"train"`` or ``"test"``, from one bit of a hash of ``content``."""
+    digest = hashlib.blake2b(content.encode("utf-8"), digest_size=1).digest()
+    return SPLITS[digest[0] & 1]
+
+
+def parse_task_id(
+    prefix: str, task_id: object, difficulties: Sequence[str], seeds: int
+) -> tuple[str, str, int]:
+    """``(difficulty, split, seed)`` of an id such as ``maze-medium-test-00012``."""
+    pattern = rf"{re.escape(prefix)}-({'|'.join(difficulties)})-(train|test)-(\d{{1,9}})"
+    match = re.fullmatch(pattern, task_id) if isinstance(task_id, str) else None
+    if match is None or int(match.group(3)) >= seeds:
+        raise InvalidArgumentError(
+            f"Unknown {prefix} task id {task_id!r}; expected '{prefix}-<"
+            f"{'|'.join(difficulties)}>-<train|test>-<seed>' with seed < {seeds}, "
+            f"e.g. '{prefix}-{difficulties[0]}-test-00012'."
+        )
+    return match.group(1), match.group(2), int(match.group(3))
+
+
+def read_eval_set(asset: str, label: str, module: str) -> list[dict[str, Any]]:
+    """The task dicts of the eval-set file ``mtenvs/<asset>``; ``module`` regenerates it."""
+    path = resources.files("mtenvs").joinpath(asset)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:  # pragma: no cover - a broken install
+        raise FileNotFoundError(
+            f"{label} eval set {path} is missing; run `python -m {module} --write-eval-sets`."
+        ) from e
+    return list(data["tasks"])
+
+
+def write_eval_set(
+    path: Path, env_id: str, difficulty: str, tasks: Sequence[dict[str, Any]]
+) -> Path:
+    """Write an eval-set file of test-split ``tasks`` for ``env_id`` at ``difficulty``."""
+    payload = {
+        "env": env_id,
+        "difficulty": difficulty,
+        "split": "test",
+        "format_version": 1,
+        "tasks": list(tasks),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    return path
