@@ -33,8 +33,8 @@ bench: setup
 	@$(PY) benchmarks/bench_web.py
 
 lint: setup
-	@$(VENV)/bin/ruff check mtenvs tests benchmarks sandboxes docs
-	@$(VENV)/bin/ruff format --check mtenvs || true
+	@$(VENV)/bin/ruff check mtenvs tests benchmarks sandboxes docs examples scripts
+	@$(VENV)/bin/ruff format --check mtenvs tests benchmarks sandboxes docs examples scripts
 	@$(VENV)/bin/mypy mtenvs
 
 docs: setup

@@ -164,7 +164,9 @@ def print_table(
     table = Table(title=escape(title), title_justify="left")
     for i, (header, justify) in enumerate(columns):
         table.add_column(
-            escape(header), justify=justify, no_wrap=i < len(columns) - 1  # type: ignore[arg-type]
+            escape(header),
+            justify=justify,
+            no_wrap=i < len(columns) - 1,  # type: ignore[arg-type]
         )
     for i, row in enumerate(rows):
         # Cells are plain text: "[up]" is a TextArena reply, not rich markup.

@@ -36,8 +36,7 @@ def docker_usable() -> bool:
 def step_latencies(backend: str, steps: int) -> dict[str, dict[str, float]]:
     from mtenvs.envs.code.code_env import PythonCodeEnv
 
-    env = PythonCodeEnv(sandbox=backend, eval_set=True, max_turns=steps + 10,
-                        feedback="tests")
+    env = PythonCodeEnv(sandbox=backend, eval_set=True, max_turns=steps + 10, feedback="tests")
     env.reset(seed=0)
     env.step(CELL)  # start the sandbox
     code_ns = []
@@ -52,8 +51,10 @@ def step_latencies(backend: str, steps: int) -> dict[str, dict[str, float]]:
         env.step(env.oracle_action())
         answer_ns.append(time.perf_counter_ns() - t)
     env.close()
-    return {"code_turn": common.summarize_ns(code_ns),
-            "answer_turn": common.summarize_ns(answer_ns)}
+    return {
+        "code_turn": common.summarize_ns(code_ns),
+        "answer_turn": common.summarize_ns(answer_ns),
+    }
 
 
 def oracle_throughput(backend: str, episodes: int) -> dict[str, float]:
@@ -63,14 +64,25 @@ def oracle_throughput(backend: str, episodes: int) -> dict[str, float]:
     start = time.perf_counter()
     first = None
     n = wins = 0
-    for traj in rollout("mtenvs/PythonCode-v0", OracleAgent(), episodes, num_envs=16,
-                        executor="thread", env_kwargs={"sandbox": backend, "eval_set": True}):
+    for traj in rollout(
+        "mtenvs/PythonCode-v0",
+        OracleAgent(),
+        episodes,
+        num_envs=16,
+        executor="thread",
+        env_kwargs={"sandbox": backend, "eval_set": True},
+    ):
         first = first or time.perf_counter() - start
         n += 1
         wins += bool(traj.success)
     wall = time.perf_counter() - start
-    return {"episodes": n, "wall_s": wall, "episodes_per_s": n / wall,
-            "first_episode_s": first or 0.0, "success_rate": wins / n}
+    return {
+        "episodes": n,
+        "wall_s": wall,
+        "episodes_per_s": n / wall,
+        "first_episode_s": first or 0.0,
+        "success_rate": wins / n,
+    }
 
 
 def main() -> None:
@@ -86,8 +98,13 @@ def main() -> None:
         "timestamp": common.utc_timestamp(),
         "machine": common.machine_info(),
         "versions": common.package_versions(["mtenvs", "gymnasium", "docker"]),
-        "config": {"steps": steps, "episodes": episodes, "num_envs": 16,
-                   "executor": "thread", "cell": CELL},
+        "config": {
+            "steps": steps,
+            "episodes": episodes,
+            "num_envs": 16,
+            "executor": "thread",
+            "cell": CELL,
+        },
         "backends": {},
     }
     rows = []
@@ -95,16 +112,28 @@ def main() -> None:
         lat = step_latencies(backend, steps)
         thr = oracle_throughput(backend, episodes)
         results["backends"][backend] = {**lat, "oracle_rollout": thr}  # type: ignore[index]
-        rows.append([backend, common.fmt_us(lat["code_turn"]["median_us"]),
-                     common.fmt_us(lat["code_turn"]["p90_us"]),
-                     common.fmt_us(lat["answer_turn"]["median_us"]),
-                     f"{thr['episodes_per_s']:.1f}", f"{thr['success_rate']:.0%}"])
+        rows.append(
+            [
+                backend,
+                common.fmt_us(lat["code_turn"]["median_us"]),
+                common.fmt_us(lat["code_turn"]["p90_us"]),
+                common.fmt_us(lat["answer_turn"]["median_us"]),
+                f"{thr['episodes_per_s']:.1f}",
+                f"{thr['success_rate']:.0%}",
+            ]
+        )
     out = QUICK_RESULTS if args.quick else RESULTS
     common.write_json(out, results)
     common.print_table(
         "PythonCode-v0 step latency and oracle throughput (16 envs, threads)",
-        [("sandbox", "left"), ("code turn median", "right"), ("code turn p90", "right"),
-         ("answer turn median", "right"), ("oracle episodes/s", "right"), ("success", "right")],
+        [
+            ("sandbox", "left"),
+            ("code turn median", "right"),
+            ("code turn p90", "right"),
+            ("answer turn median", "right"),
+            ("oracle episodes/s", "right"),
+            ("success", "right"),
+        ],
         rows,
     )
     print(f"wrote {out}")

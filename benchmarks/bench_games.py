@@ -63,8 +63,12 @@ BASELINES = {"tictactoe": "ours-tictactoe-aec-text", "connect4": "ours-connect4-
 class AecAdapter:
     """A PettingZoo AEC env (ours or PettingZoo's): a turn is ``step`` + ``last``."""
 
-    def __init__(self, make: Callable[[], Any], label: Callable[[int], Any],
-                 signature: Callable[[Any], Hashable]) -> None:
+    def __init__(
+        self,
+        make: Callable[[], Any],
+        label: Callable[[int], Any],
+        signature: Callable[[Any], Hashable],
+    ) -> None:
         self.env = make()
         self.label = label
         self._signature = signature
@@ -160,48 +164,100 @@ def our_specs() -> list[tuple[Row, Callable[[], Adapter]]]:
     from mtenvs.games import connect_four_v0, tictactoe_v0
 
     specs: list[tuple[Row, Callable[[], Adapter]]] = []
-    for game, module, env_id in (("tictactoe", tictactoe_v0, "mtenvs/TicTacToe-v0"),
-                                 ("connect4", connect_four_v0, "mtenvs/ConnectFour-v0")):
+    for game, module, env_id in (
+        ("tictactoe", tictactoe_v0, "mtenvs/TicTacToe-v0"),
+        ("connect4", connect_four_v0, "mtenvs/ConnectFour-v0"),
+    ):
         name = "Tic-Tac-Toe" if game == "tictactoe" else "Connect Four"
         for kind in ("int", "text"):
+
             def make(module: Any = module, kind: str = kind) -> Adapter:
                 env = module.env()
                 raw = env.unwrapped
-                label = (lambda i: i) if kind == "int" else (
-                    lambda i: f"<action>{raw.move_label(i)}</action>"
+                label = (
+                    (lambda i: i)
+                    if kind == "int"
+                    else (lambda i: f"<action>{raw.move_label(i)}</action>")
                 )
                 return AecAdapter(lambda: env, label, lambda u: u.game.key())
 
-            specs.append((Row(key=f"ours-{game}-aec-{kind}", group="ours",
-                              env=f"mtenvs {name}", obs="text", api=f"AEC env(), {kind}"),
-                          make))
-        specs.append((Row(key=f"ours-{game}-gym-text", group="ours", env=f"mtenvs {name}",
-                          obs="text", api="gym.make, text",
-                          notes="a turn includes the random opponent's reply"),
-                      lambda env_id=env_id: GymAdapter(env_id)))
+            specs.append(
+                (
+                    Row(
+                        key=f"ours-{game}-aec-{kind}",
+                        group="ours",
+                        env=f"mtenvs {name}",
+                        obs="text",
+                        api=f"AEC env(), {kind}",
+                    ),
+                    make,
+                )
+            )
+        specs.append(
+            (
+                Row(
+                    key=f"ours-{game}-gym-text",
+                    group="ours",
+                    env=f"mtenvs {name}",
+                    obs="text",
+                    api="gym.make, text",
+                    notes="a turn includes the random opponent's reply",
+                ),
+                lambda env_id=env_id: GymAdapter(env_id),
+            )
+        )
     return specs
 
 
 def peer_specs(peer: str) -> list[tuple[Row, Callable[[], Adapter]]]:
     if peer == "pettingzoo":
+
         def make_pz(game: str) -> Adapter:
             import importlib
 
             module = importlib.import_module(f"pettingzoo.classic.{game}")
-            sig = (lambda u: tuple(u.board.squares)) if "tictactoe" in game else (
-                lambda u: tuple(u.board)
+            sig = (
+                (lambda u: tuple(u.board.squares))
+                if "tictactoe" in game
+                else (lambda u: tuple(u.board))
             )
             return AecAdapter(module.env, lambda i: i, sig)
 
         return [
-            (Row(key="pettingzoo-tictactoe", group="peer", env="PettingZoo tictactoe_v3",
-                 obs="array", api="AEC env(), int"), lambda: make_pz("tictactoe_v3")),
-            (Row(key="pettingzoo-connect4", group="peer", env="PettingZoo connect_four_v3",
-                 obs="array", api="AEC env(), int"), lambda: make_pz("connect_four_v3")),
+            (
+                Row(
+                    key="pettingzoo-tictactoe",
+                    group="peer",
+                    env="PettingZoo tictactoe_v3",
+                    obs="array",
+                    api="AEC env(), int",
+                ),
+                lambda: make_pz("tictactoe_v3"),
+            ),
+            (
+                Row(
+                    key="pettingzoo-connect4",
+                    group="peer",
+                    env="PettingZoo connect_four_v3",
+                    obs="array",
+                    api="AEC env(), int",
+                ),
+                lambda: make_pz("connect_four_v3"),
+            ),
         ]
     if peer == "textarena":
-        return [(Row(key="textarena-tictactoe", group="peer", env="TextArena TicTacToe-v0",
-                     obs="text", api="ta.make, text [N]"), TextArenaAdapter)]
+        return [
+            (
+                Row(
+                    key="textarena-tictactoe",
+                    group="peer",
+                    env="TextArena TicTacToe-v0",
+                    obs="text",
+                    api="ta.make, text [N]",
+                ),
+                TextArenaAdapter,
+            )
+        ]
     raise SystemExit(f"unknown peer {peer!r}; choose from {', '.join(PEERS)}")
 
 
@@ -210,11 +266,19 @@ def peer_specs(peer: str) -> list[tuple[Row, Callable[[], Adapter]]]:
 
 def run_worker(args: argparse.Namespace) -> None:
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    rows = run_rows(peer_specs(args.worker), resets=args.resets, steps=args.steps,
-                    warmup=args.warmup, seed=args.seed)
-    payload = {"rows": [asdict(r) for r in rows],
-               "versions": common.package_versions(PEER_PACKAGES),
-               "python": sys.version.split()[0], "executable": sys.executable}
+    rows = run_rows(
+        peer_specs(args.worker),
+        resets=args.resets,
+        steps=args.steps,
+        warmup=args.warmup,
+        seed=args.seed,
+    )
+    payload = {
+        "rows": [asdict(r) for r in rows],
+        "versions": common.package_versions(PEER_PACKAGES),
+        "python": sys.version.split()[0],
+        "executable": sys.executable,
+    }
     Path(args.json_out).write_text(json.dumps(payload), "utf-8")
 
 
@@ -227,18 +291,47 @@ def run_peer(peer: str, args: argparse.Namespace, seed: int) -> tuple[list[Row],
         return placeholder, {}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{peer}.json"
-        cmd = [str(python), "-W", "ignore", str(Path(__file__).resolve()), "--worker", peer,
-               "--json-out", str(out), "--resets", str(args.resets), "--steps",
-               str(args.steps), "--warmup", str(args.warmup), "--seed", str(seed)]
-        env = dict(os.environ, SDL_VIDEODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1",
-                   PYTHONWARNINGS="ignore")
+        cmd = [
+            str(python),
+            "-W",
+            "ignore",
+            str(Path(__file__).resolve()),
+            "--worker",
+            peer,
+            "--json-out",
+            str(out),
+            "--resets",
+            str(args.resets),
+            "--steps",
+            str(args.steps),
+            "--warmup",
+            str(args.warmup),
+            "--seed",
+            str(seed),
+        ]
+        env = dict(
+            os.environ,
+            SDL_VIDEODRIVER="dummy",
+            PYGAME_HIDE_SUPPORT_PROMPT="1",
+            PYTHONWARNINGS="ignore",
+        )
         print(f"peer {peer}: {python}", file=sys.stderr, flush=True)
         try:
-            proc = subprocess.run(cmd, env=env, cwd=REPO, stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  timeout=args.peer_timeout)
-            failure = None if proc.returncode == 0 and out.exists() else (
-                f"worker exited {proc.returncode}: {proc.stdout[-600:].strip()}")
+            proc = subprocess.run(
+                cmd,
+                env=env,
+                cwd=REPO,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=args.peer_timeout,
+            )
+            failure = (
+                None
+                if proc.returncode == 0 and out.exists()
+                else (f"worker exited {proc.returncode}: {proc.stdout[-600:].strip()}")
+            )
         except subprocess.TimeoutExpired:
             failure = f"worker ran past --peer-timeout {args.peer_timeout}s"
         if failure is not None:
@@ -251,9 +344,13 @@ def run_peer(peer: str, args: argparse.Namespace, seed: int) -> tuple[list[Row],
 
 def peer_specs_names(peer: str) -> list[tuple[Row, None]]:
     """The peer's rows without importing the peer (for error rows)."""
-    names = {"pettingzoo": [("pettingzoo-tictactoe", "PettingZoo tictactoe_v3"),
-                            ("pettingzoo-connect4", "PettingZoo connect_four_v3")],
-             "textarena": [("textarena-tictactoe", "TextArena TicTacToe-v0")]}
+    names = {
+        "pettingzoo": [
+            ("pettingzoo-tictactoe", "PettingZoo tictactoe_v3"),
+            ("pettingzoo-connect4", "PettingZoo connect_four_v3"),
+        ],
+        "textarena": [("textarena-tictactoe", "TextArena TicTacToe-v0")],
+    }
     return [(Row(key=k, group="peer", env=e, obs="", api=""), None) for k, e in names[peer]]
 
 
@@ -270,21 +367,37 @@ def report(rows: list[Row], peer_meta: dict[str, Any], args: argparse.Namespace)
         "benchmark": "bench_games",
         "timestamp": common.utc_timestamp(),
         "quick": args.quick,
-        "settings": {"resets": args.resets, "steps": args.steps, "rounds": args.rounds,
-                     "warmup": args.warmup, "seed": args.seed},
+        "settings": {
+            "resets": args.resets,
+            "steps": args.steps,
+            "rounds": args.rounds,
+            "warmup": args.warmup,
+            "seed": args.seed,
+        },
         "machine": common.machine_info(),
-        "versions": {"ours": common.package_versions(OUR_PACKAGES),
-                     "peers": meta.get("versions"), "peer_python": meta.get("python")},
+        "versions": {
+            "ours": common.package_versions(OUR_PACKAGES),
+            "peers": meta.get("versions"),
+            "peer_python": meta.get("python"),
+        },
         "baselines": BASELINES,
         "rows": [asdict(r) for r in rows],
     }
 
 
 def print_report(rows: list[Row], data: dict[str, Any]) -> None:
-    columns = [("env", "left"), ("obs", "left"), ("API, action", "left"),
-               ("reset µs\nmedian", "right"), ("turn µs\nmedian", "right"),
-               ("turn µs\np90", "right"), ("turns/s", "right"),
-               ("turn vs ours\nAEC text", "right"), ("valid", "right"), ("notes", "left")]
+    columns = [
+        ("env", "left"),
+        ("obs", "left"),
+        ("API, action", "left"),
+        ("reset µs\nmedian", "right"),
+        ("turn µs\nmedian", "right"),
+        ("turn µs\np90", "right"),
+        ("turns/s", "right"),
+        ("turn vs ours\nAEC text", "right"),
+        ("valid", "right"),
+        ("notes", "left"),
+    ]
     table = []
     for r in rows:
         if r.error:
@@ -292,16 +405,26 @@ def print_report(rows: list[Row], data: dict[str, Any]) -> None:
             continue
         res = r.result
         rate = res.get("turns_per_s")
-        table.append([
-            r.env, r.obs, r.api, common.fmt_us(res["reset"].get("median_us")),
-            common.fmt_us(res["step"].get("median_us")), common.fmt_us(res["step"].get("p90_us")),
-            f"{rate:,.0f}" if rate else "n/a", common.fmt_ratio(res["turn_ratio_vs_ours_aec_text"]),
-            f"{res['valid_fraction']:.0%}", r.notes.strip(),
-        ])
+        table.append(
+            [
+                r.env,
+                r.obs,
+                r.api,
+                common.fmt_us(res["reset"].get("median_us")),
+                common.fmt_us(res["step"].get("median_us")),
+                common.fmt_us(res["step"].get("p90_us")),
+                f"{rate:,.0f}" if rate else "n/a",
+                common.fmt_ratio(res["turn_ratio_vs_ours_aec_text"]),
+                f"{res['valid_fraction']:.0%}",
+                r.notes.strip(),
+            ]
+        )
     s = data["settings"]
     common.print_table(
         f"bench_games: {s['resets']} resets, {s['steps']} turns per row over {s['rounds']} "
-        "rounds (median µs; lower is faster)", columns, table,
+        "rounds (median µs; lower is faster)",
+        columns,
+        table,
         sections=[sum(r.group == "ours" for r in rows)],
     )
 
@@ -310,21 +433,34 @@ def run_orchestrator(args: argparse.Namespace) -> int:
     peers = [p for p in args.peers.split(",") if p]
     rounds: list[list[Row]] = []
     meta: dict[str, Any] = {}
-    per_round = argparse.Namespace(**{**vars(args), "resets": max(1, args.resets // args.rounds),
-                                      "steps": max(1, args.steps // args.rounds)})
+    per_round = argparse.Namespace(
+        **{
+            **vars(args),
+            "resets": max(1, args.resets // args.rounds),
+            "steps": max(1, args.steps // args.rounds),
+        }
+    )
     for k in range(args.rounds):
         seed = args.seed + ROUND_STRIDE * k
         print(f"round {k + 1} of {args.rounds}", file=sys.stderr, flush=True)
-        rows = run_rows(our_specs(), resets=per_round.resets, steps=per_round.steps,
-                        warmup=args.warmup, seed=seed)
+        rows = run_rows(
+            our_specs(),
+            resets=per_round.resets,
+            steps=per_round.steps,
+            warmup=args.warmup,
+            seed=seed,
+        )
         for peer in peers:
             peer_rows, meta[peer] = run_peer(peer, per_round, seed)
             rows += peer_rows
         rounds.append(rows)
     rows = merge_rounds(rounds)
     data = report(rows, meta, args)
-    out = Path(args.out) if args.out else RESULTS_DIR / (
-        "bench_games_quick.json" if args.quick else "bench_games.json")
+    out = (
+        Path(args.out)
+        if args.out
+        else RESULTS_DIR / ("bench_games_quick.json" if args.quick else "bench_games.json")
+    )
     common.write_json(out, data)
     print_report(rows, data)
     print(f"wrote {out.relative_to(REPO) if out.is_relative_to(REPO) else out}")
@@ -332,8 +468,9 @@ def run_orchestrator(args: argparse.Namespace) -> int:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run (a few seconds)")
     parser.add_argument("--resets", type=int, default=600)
     parser.add_argument("--steps", type=int, default=6000, help="timed turns per row")

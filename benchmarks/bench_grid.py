@@ -166,10 +166,12 @@ def summarize_rounds(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "reset": common.summarize_ns(reset_ns),
         "step": common.summarize_ns(step_ns),
         "valid_fraction": sum(r["changed"] for r in rounds) / max(1, len(step_ns)),
-        "round_step_medians_us": [common.summarize_ns(r["step_ns"]).get("median_us")
-                                  for r in rounds],
-        "round_reset_medians_us": [common.summarize_ns(r["reset_ns"]).get("median_us")
-                                   for r in rounds],
+        "round_step_medians_us": [
+            common.summarize_ns(r["step_ns"]).get("median_us") for r in rounds
+        ],
+        "round_reset_medians_us": [
+            common.summarize_ns(r["reset_ns"]).get("median_us") for r in rounds
+        ],
         "step_phase_episodes": sum(r["episodes"] for r in rounds),
         "episodes_without_valid_move": sum(r["stuck"] for r in rounds),
         "reset_phase_wall_s": round(sum(r["reset_wall_s"] for r in rounds), 3),
@@ -201,7 +203,11 @@ class Row:
 
 def run_rows(
     specs: Sequence[tuple[Row, Callable[[], Adapter]]],
-    *, resets: int, steps: int, warmup: int, seed: int,
+    *,
+    resets: int,
+    steps: int,
+    warmup: int,
+    seed: int,
 ) -> list[Row]:
     """Build and measure each adapter for one round: ``row.result`` holds the raw
     :func:`measure` output; an exception becomes the row's ``error``.
@@ -215,7 +221,10 @@ def run_rows(
         print(f"  measuring {row.env} · {row.obs} · {row.api} …", file=sys.stderr, flush=True)
         try:
             row.result = measure(
-                factory(), resets=resets, steps=steps, warmup=warmup,
+                factory(),
+                resets=resets,
+                steps=steps,
+                warmup=warmup,
                 seed=seed + SEED_STRIDE * index,
             )
         except Exception as e:
@@ -497,29 +506,53 @@ def peer_specs(
     if peer == "gym-sokoban":
         return [
             (
-                Row("gym-sokoban-rgb", "peer", f"gym-sokoban Sokoban-v1 ({room})", "rgb_array",
-                    "gym.make", "reset generates a room (slow); step re-reads sprite PNGs"),
+                Row(
+                    "gym-sokoban-rgb",
+                    "peer",
+                    f"gym-sokoban Sokoban-v1 ({room})",
+                    "rgb_array",
+                    "gym.make",
+                    "reset generates a room (slow); step re-reads sprite PNGs",
+                ),
                 lambda: GymSokobanAdapter("rgb_array", dim_room, num_boxes),
             ),
             (
-                Row("gym-sokoban-tiny", "peer", f"gym-sokoban Sokoban-v1 ({room})",
-                    "tiny_rgb_array", "env.unwrapped", "1 px/cell; not reachable via gym.make"),
+                Row(
+                    "gym-sokoban-tiny",
+                    "peer",
+                    f"gym-sokoban Sokoban-v1 ({room})",
+                    "tiny_rgb_array",
+                    "env.unwrapped",
+                    "1 px/cell; not reachable via gym.make",
+                ),
                 lambda: GymSokobanAdapter("tiny_rgb_array", dim_room, num_boxes),
             ),
         ]
     if peer == "gem":
         return [
             (
-                Row("gem-sokoban-easy", "peer", "GEM game:Sokoban-v0-easy (6×6, 2 boxes)",
-                    "text", "gem.make", "reply \\boxed{dir}"),
+                Row(
+                    "gem-sokoban-easy",
+                    "peer",
+                    "GEM game:Sokoban-v0-easy (6×6, 2 boxes)",
+                    "text",
+                    "gem.make",
+                    "reply \\boxed{dir}",
+                ),
                 GemAdapter,
             )
         ]
     if peer == "textarena":
         return [
             (
-                Row("textarena-sokoban", "peer", "TextArena Sokoban-v0 (6×6, 3 boxes)", "text",
-                    "ta.make", "reply [dir]; step + get_observation; new env per episode"),
+                Row(
+                    "textarena-sokoban",
+                    "peer",
+                    "TextArena Sokoban-v0 (6×6, 3 boxes)",
+                    "text",
+                    "ta.make",
+                    "reply [dir]; step + get_observation; new env per episode",
+                ),
                 TextArenaAdapter,
             )
         ]
@@ -532,7 +565,10 @@ def run_worker(args: argparse.Namespace) -> None:
     dim_room = (args.dim_room[0], args.dim_room[1])
     rows = run_rows(
         peer_specs(args.worker, dim_room, args.num_boxes),
-        resets=args.resets, steps=args.steps, warmup=args.warmup, seed=args.seed,
+        resets=args.resets,
+        steps=args.steps,
+        warmup=args.warmup,
+        seed=args.seed,
     )
     payload = {
         "peer": args.worker,
@@ -548,8 +584,13 @@ def run_worker(args: argparse.Namespace) -> None:
 
 
 def run_peer(
-    peer: str, args: argparse.Namespace, room: tuple[tuple[int, int], int],
-    *, resets: int, steps: int, seed: int,
+    peer: str,
+    args: argparse.Namespace,
+    room: tuple[tuple[int, int], int],
+    *,
+    resets: int,
+    steps: int,
+    seed: int,
 ) -> tuple[list[Row], dict[str, Any]]:
     """Run one round of one peer's worker in ``--bench-python``; its rows (raw results),
     or error rows on failure."""
@@ -562,22 +603,50 @@ def run_peer(
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{peer}.json"
         cmd = [
-            str(python), "-W", "ignore", str(Path(__file__).resolve()),
-            "--worker", peer, "--json-out", str(out),
-            "--resets", str(resets), "--steps", str(steps),
-            "--warmup", str(args.warmup), "--seed", str(seed),
-            "--dim-room", str(room[0][0]), str(room[0][1]), "--num-boxes", str(room[1]),
+            str(python),
+            "-W",
+            "ignore",
+            str(Path(__file__).resolve()),
+            "--worker",
+            peer,
+            "--json-out",
+            str(out),
+            "--resets",
+            str(resets),
+            "--steps",
+            str(steps),
+            "--warmup",
+            str(args.warmup),
+            "--seed",
+            str(seed),
+            "--dim-room",
+            str(room[0][0]),
+            str(room[0][1]),
+            "--num-boxes",
+            str(room[1]),
         ]
-        env = dict(os.environ, SDL_VIDEODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1",
-                   PYTHONWARNINGS="ignore")
+        env = dict(
+            os.environ,
+            SDL_VIDEODRIVER="dummy",
+            PYGAME_HIDE_SUPPORT_PROMPT="1",
+            PYTHONWARNINGS="ignore",
+        )
         print(f"peer {peer}: {python}", file=sys.stderr, flush=True)
         try:
             proc = subprocess.run(
-                cmd, env=env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, text=True, timeout=args.peer_timeout,
+                cmd,
+                env=env,
+                cwd=REPO,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=args.peer_timeout,
             )
-            failure = None if proc.returncode == 0 and out.exists() else (
-                f"worker exited {proc.returncode}: {proc.stdout[-600:].strip()}"
+            failure = (
+                None
+                if proc.returncode == 0 and out.exists()
+                else (f"worker exited {proc.returncode}: {proc.stdout[-600:].strip()}")
             )
         except subprocess.TimeoutExpired:
             failure = f"worker ran past --peer-timeout {args.peer_timeout}s"
@@ -595,7 +664,9 @@ def run_peer(
 
 
 def build_report(
-    rows: list[Row], peer_meta: dict[str, Any], args: argparse.Namespace,
+    rows: list[Row],
+    peer_meta: dict[str, Any],
+    args: argparse.Namespace,
     room: tuple[tuple[int, int], int],
 ) -> dict[str, Any]:
     """Ratios, verdict and everything else the JSON records."""
@@ -605,9 +676,7 @@ def build_report(
     for r in rows:
         us, mean = r.step_median(), r.step_mean()
         r.result["step_ratio_vs_ours_text"] = us / base_us if us and base_us else None
-        r.result["step_mean_ratio_vs_ours_text"] = (
-            mean / base_mean if mean and base_mean else None
-        )
+        r.result["step_mean_ratio_vs_ours_text"] = mean / base_mean if mean and base_mean else None
     peers: list[tuple[float, Row]] = []
     for r in rows:
         us = r.step_median()
@@ -623,9 +692,12 @@ def build_report(
         "timestamp": common.utc_timestamp(),
         "quick": args.quick,
         "settings": {
-            "resets": args.resets, "steps": args.steps, "rounds": args.rounds,
+            "resets": args.resets,
+            "steps": args.steps,
+            "rounds": args.rounds,
             "warmup": args.warmup,
-            "seed": args.seed, "difficulty": args.difficulty,
+            "seed": args.seed,
+            "difficulty": args.difficulty,
             "gym_sokoban_room": {"dim_room": list(room[0]), "num_boxes": room[1]},
         },
         "machine": common.machine_info(),
@@ -651,9 +723,15 @@ def build_report(
 def print_report(rows: list[Row], report: dict[str, Any]) -> None:
     """The rich table and the verdict line."""
     columns = [
-        ("env", "left"), ("obs", "left"), ("API", "left"),
-        ("reset µs\nmedian", "right"), ("step µs\nmedian", "right"), ("step µs\np90", "right"),
-        ("step µs\nmean", "right"), ("step vs\nours text", "right"), ("valid\nmoves", "right"),
+        ("env", "left"),
+        ("obs", "left"),
+        ("API", "left"),
+        ("reset µs\nmedian", "right"),
+        ("step µs\nmedian", "right"),
+        ("step µs\np90", "right"),
+        ("step µs\nmean", "right"),
+        ("step vs\nours text", "right"),
+        ("valid\nmoves", "right"),
         ("notes", "left"),
     ]
     table_rows = []
@@ -664,23 +742,29 @@ def print_report(rows: list[Row], report: dict[str, Any]) -> None:
             continue
         res = r.result
         ratio = res.get("step_ratio_vs_ours_text")
-        table_rows.append([
-            r.env, r.obs, r.api,
-            common.fmt_us(res["reset"].get("median_us")),
-            common.fmt_us(res["step"].get("median_us")),
-            common.fmt_us(res["step"].get("p90_us")),
-            common.fmt_us(res["step"].get("mean_us")),
-            common.fmt_ratio(ratio) + (" (base)" if r.key == report["baseline"] else ""),
-            f"{res['valid_fraction']:.0%}",
-            r.notes.strip(),
-        ])
+        table_rows.append(
+            [
+                r.env,
+                r.obs,
+                r.api,
+                common.fmt_us(res["reset"].get("median_us")),
+                common.fmt_us(res["step"].get("median_us")),
+                common.fmt_us(res["step"].get("p90_us")),
+                common.fmt_us(res["step"].get("mean_us")),
+                common.fmt_ratio(ratio) + (" (base)" if r.key == report["baseline"] else ""),
+                f"{res['valid_fraction']:.0%}",
+                r.notes.strip(),
+            ]
+        )
     n_ours = sum(r.group == "ours" for r in rows)
     s = report["settings"]
     common.print_table(
         f"Grid-world speed: {s['resets']} resets and {s['steps']} steps of random valid moves "
         f"per row, in {s['rounds']} round(s); ratio = row step median / ours Sokoban text "
         "step median through gym.make",
-        columns, table_rows, sections=[n_ours] if 0 < n_ours < len(rows) else [],
+        columns,
+        table_rows,
+        sections=[n_ours] if 0 < n_ours < len(rows) else [],
     )
     v = report["verdict"]
     if v["speedup"] is None:
@@ -705,10 +789,14 @@ def run_orchestrator(args: argparse.Namespace) -> int:
         # Split the totals exactly: the first rounds take the remainder.
         resets = args.resets // args.rounds + (rnd < args.resets % args.rounds)
         steps = args.steps // args.rounds + (rnd < args.steps % args.rounds)
-        print(f"round {rnd + 1}/{args.rounds}, ours ({sys.executable}):", file=sys.stderr,
-              flush=True)
+        print(
+            f"round {rnd + 1}/{args.rounds}, ours ({sys.executable}):", file=sys.stderr, flush=True
+        )
         round_rows = run_rows(
-            our_specs(args.difficulty), resets=resets, steps=steps, warmup=args.warmup,
+            our_specs(args.difficulty),
+            resets=resets,
+            steps=steps,
+            warmup=args.warmup,
             seed=seed,
         )
         for peer in args.peers:
@@ -720,8 +808,10 @@ def run_orchestrator(args: argparse.Namespace) -> int:
     report = build_report(rows, peer_meta, args, room)
     report["machine"]["loadavg_before"] = list(load_before)
     report["machine"]["loadavg_after"] = list(os.getloadavg())
-    out = Path(args.out) if args.out else RESULTS_DIR / (
-        "bench_grid_quick.json" if args.quick else "bench_grid.json"
+    out = (
+        Path(args.out)
+        if args.out
+        else RESULTS_DIR / ("bench_grid_quick.json" if args.quick else "bench_grid.json")
     )
     common.write_json(out, report)
     print_report(rows, report)
@@ -736,30 +826,47 @@ def run_orchestrator(args: argparse.Namespace) -> int:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line options (``--worker`` ones are internal)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: 5 resets and 100 steps per row (JSON: bench_grid_quick.json)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 5 resets and 100 steps per row (JSON: bench_grid_quick.json)",
+    )
     p.add_argument("--resets", type=int, help="resets timed per row (default 200)")
     p.add_argument("--steps", type=int, help="steps timed per row (default 5000)")
-    p.add_argument("--rounds", type=int,
-                   help="rounds the resets and steps are split over, each running every row "
-                        "in turn, so slow spells of a shared machine hit all rows (default 3)")
-    p.add_argument("--warmup", type=int,
-                   help="untimed warm-up episodes per row and round (default 3)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        help="rounds the resets and steps are split over, each running every row "
+        "in turn, so slow spells of a shared machine hit all rows (default 3)",
+    )
+    p.add_argument(
+        "--warmup", type=int, help="untimed warm-up episodes per row and round (default 3)"
+    )
     p.add_argument("--seed", type=int, default=0, help="first reset seed and move-draw seed")
     p.add_argument("--difficulty", default="easy", help="difficulty of our envs (default easy)")
-    p.add_argument("--peers", default=",".join(PEERS),
-                   help=f"comma-separated peers to run, '' for none (default {','.join(PEERS)})")
-    p.add_argument("--bench-python", default=str(DEFAULT_BENCH_PYTHON),
-                   help="interpreter of the peers' venv (default .venv-bench/bin/python)")
+    p.add_argument(
+        "--peers",
+        default=",".join(PEERS),
+        help=f"comma-separated peers to run, '' for none (default {','.join(PEERS)})",
+    )
+    p.add_argument(
+        "--bench-python",
+        default=str(DEFAULT_BENCH_PYTHON),
+        help="interpreter of the peers' venv (default .venv-bench/bin/python)",
+    )
     p.add_argument("--peer-timeout", type=float, default=1800.0, help="seconds per peer worker")
     p.add_argument("--out", help="JSON path (default benchmarks/results/bench_grid.json)")
-    p.add_argument("--check", action="store_true",
-                   help=f"exit 1 when the speed-up is below {TARGET_SPEEDUP:g}×")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help=f"exit 1 when the speed-up is below {TARGET_SPEEDUP:g}×",
+    )
     p.add_argument("--strict", action="store_true", help="exit 1 when any row failed")
     p.add_argument("--worker", choices=PEERS, help=argparse.SUPPRESS)
     p.add_argument("--json-out", help=argparse.SUPPRESS)
-    p.add_argument("--dim-room", type=int, nargs=2, default=list(FALLBACK_ROOM[0]),
-                   help=argparse.SUPPRESS)
+    p.add_argument(
+        "--dim-room", type=int, nargs=2, default=list(FALLBACK_ROOM[0]), help=argparse.SUPPRESS
+    )
     p.add_argument("--num-boxes", type=int, default=FALLBACK_ROOM[1], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     quick = args.quick

@@ -129,8 +129,9 @@ class RoundClock:
 
     def result(self, **extra: Any) -> dict[str, Any]:
         if self.t_open is None or self.t_close is None:
-            raise RuntimeError(f"only {self.calls} rounds ran ({self.warmup} + "
-                               f"{self.rounds} needed)")
+            raise RuntimeError(
+                f"only {self.calls} rounds ran ({self.warmup} + {self.rounds} needed)"
+            )
         wall = self.t_close - self.t_open
         return {
             "rounds": self.rounds,
@@ -184,8 +185,15 @@ class StandInAgent:
 
 
 def measure_engine(
-    env_id: str, num_envs: int, executor: str, *, rounds: int, warmup: int, seed: int,
-    env_kwargs: dict[str, Any], sleep_s: float,
+    env_id: str,
+    num_envs: int,
+    executor: str,
+    *,
+    rounds: int,
+    warmup: int,
+    seed: int,
+    env_kwargs: dict[str, Any],
+    sleep_s: float,
 ) -> dict[str, Any]:
     """Our engine: ``rollout(...)`` until the stand-in agent has run the window."""
     from mtenvs.rollout import rollout
@@ -197,8 +205,15 @@ def measure_engine(
     episodes = num_envs * (warmup + rounds + 2)
     t0 = time.perf_counter()
     startup: float | None = None
-    gen = rollout(env_id, agent, episodes, num_envs=num_envs, seed=seed,
-                  env_kwargs=env_kwargs, executor=executor)
+    gen = rollout(
+        env_id,
+        agent,
+        episodes,
+        num_envs=num_envs,
+        seed=seed,
+        env_kwargs=env_kwargs,
+        executor=executor,
+    )
     try:
         for _ in gen:
             clock.episode_done()
@@ -217,8 +232,14 @@ def vector_replies(rng: random.Random, n: int, template: str) -> list[str]:
 
 
 def vector_loop(
-    step: Callable[[list[str]], Any], num_envs: int, template: str, *, rounds: int,
-    warmup: int, seed: int, sleep_s: float,
+    step: Callable[[list[str]], Any],
+    num_envs: int,
+    template: str,
+    *,
+    rounds: int,
+    warmup: int,
+    seed: int,
+    sleep_s: float,
 ) -> RoundClock:
     """The classic vector-env loop: sleep (the batched model call), draw replies, step all
     envs (autoreset inside ``step``); ``step`` returns the number of episodes that ended."""
@@ -233,8 +254,14 @@ def vector_loop(
 
 
 def measure_gym_vector(
-    num_envs: int, mode: str, *, rounds: int, warmup: int, seed: int,
-    env_kwargs: dict[str, Any], sleep_s: float,
+    num_envs: int,
+    mode: str,
+    *,
+    rounds: int,
+    warmup: int,
+    seed: int,
+    env_kwargs: dict[str, Any],
+    sleep_s: float,
 ) -> dict[str, Any]:
     """gymnasium's own loop: ``gym.make_vec(ENV_ID, vectorization_mode=mode)``, same-step
     autoreset (no turn is spent on a reset step)."""
@@ -244,8 +271,11 @@ def measure_gym_vector(
 
     t0 = time.perf_counter()
     envs = gym.make_vec(
-        ENV_ID, num_envs=num_envs, vectorization_mode=mode,
-        vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}, **env_kwargs,
+        ENV_ID,
+        num_envs=num_envs,
+        vectorization_mode=mode,
+        vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP},
+        **env_kwargs,
     )
     construct = time.perf_counter() - t0
     try:
@@ -257,8 +287,15 @@ def measure_gym_vector(
             _, _, terminated, truncated, _ = envs.step(tuple(actions))
             return int((terminated | truncated).sum())
 
-        clock = vector_loop(step, num_envs, "<action>{}</action>", rounds=rounds,
-                            warmup=warmup, seed=seed, sleep_s=sleep_s)
+        clock = vector_loop(
+            step,
+            num_envs,
+            "<action>{}</action>",
+            rounds=rounds,
+            warmup=warmup,
+            seed=seed,
+            sleep_s=sleep_s,
+        )
     finally:
         t0 = time.perf_counter()
         envs.close()
@@ -267,8 +304,14 @@ def measure_gym_vector(
 
 
 def measure_gem_vector(
-    num_envs: int, async_mode: bool, *, rounds: int, warmup: int, seed: int,
-    max_turns: int, sleep_s: float,
+    num_envs: int,
+    async_mode: bool,
+    *,
+    rounds: int,
+    warmup: int,
+    seed: int,
+    max_turns: int,
+    sleep_s: float,
 ) -> dict[str, Any]:
     """GEM's loop: ``gem.make_vec([GEM_ID] * n, async_mode=…)`` (a thread pool of n threads
     when async), its default same-step autoreset, replies ``\\boxed{dir}``."""
@@ -279,8 +322,9 @@ def measure_gem_vector(
 
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # make_vec prints a banner
-        envs: Any = gem.make_vec([GEM_ID] * num_envs, async_mode=async_mode, seed=seed,
-                                 max_turns=max_turns)
+        envs: Any = gem.make_vec(
+            [GEM_ID] * num_envs, async_mode=async_mode, seed=seed, max_turns=max_turns
+        )
     construct = time.perf_counter() - t0
     t0 = time.perf_counter()
     envs.reset(seed=seed)
@@ -290,8 +334,9 @@ def measure_gem_vector(
         _, _, terminated, truncated, _ = envs.step(actions)
         return int((terminated | truncated).sum())
 
-    clock = vector_loop(step, num_envs, "\\boxed{{{}}}", rounds=rounds, warmup=warmup,
-                        seed=seed, sleep_s=sleep_s)
+    clock = vector_loop(
+        step, num_envs, "\\boxed{{{}}}", rounds=rounds, warmup=warmup, seed=seed, sleep_s=sleep_s
+    )
     pool = getattr(envs, "thread_pool_executer", None)
     if pool is not None:
         pool.shutdown(wait=True)
@@ -348,45 +393,86 @@ def our_rows(args: argparse.Namespace) -> list[Row]:
         for executor in [e for e in ("thread", "sync") if e in args.executors]:
             threads = min(n, 64)
             note = f"{threads} threads" if executor == "thread" else "steps one after another"
-            cases.append((
-                Row(f"ours-{executor}-{n}", "ours", "mtenvs rollout()", executor, n, note),
-                lambda seed, n=n, executor=executor: measure_engine(
-                    ENV_ID, n, executor, seed=seed, env_kwargs=kwargs, **common_kw),
-            ))
+            cases.append(
+                (
+                    Row(f"ours-{executor}-{n}", "ours", "mtenvs rollout()", executor, n, note),
+                    lambda seed, n=n, executor=executor: measure_engine(
+                        ENV_ID, n, executor, seed=seed, env_kwargs=kwargs, **common_kw
+                    ),
+                )
+            )
         if n == VERDICT_ENVS and "process" in args.executors:
             workers = os.cpu_count() or 1
-            cases.append((
-                Row(f"ours-process-{n}", "ours", "mtenvs rollout()", "process", n,
-                    f"{workers} worker processes; random_action = a pipe round trip "
-                    "(agent time)"),
-                lambda seed, n=n: measure_engine(
-                    ENV_ID, n, "process", seed=seed, env_kwargs=kwargs, **common_kw),
-            ))
+            cases.append(
+                (
+                    Row(
+                        f"ours-process-{n}",
+                        "ours",
+                        "mtenvs rollout()",
+                        "process",
+                        n,
+                        f"{workers} worker processes; random_action = a pipe round trip "
+                        "(agent time)",
+                    ),
+                    lambda seed, n=n: measure_engine(
+                        ENV_ID, n, "process", seed=seed, env_kwargs=kwargs, **common_kw
+                    ),
+                )
+            )
     for n in args.sizes:
         for mode in ("async", "sync"):
             cls = "AsyncVectorEnv" if mode == "async" else "SyncVectorEnv"
-            note = (f"{n} subprocesses; same-step autoreset" if mode == "async"
-                    else "same-step autoreset")
-            cases.append((
-                Row(f"gym-{mode}-{n}", "gymnasium", f"gymnasium {cls}", mode, n, note),
-                lambda seed, n=n, mode=mode: measure_gym_vector(
-                    n, mode, seed=seed, env_kwargs=kwargs, **common_kw),
-            ))
-    rows = [run_row(row, lambda fn=fn, i=i: fn(args.seed + SEED_STRIDE * (i + 1)))
-            for i, (row, fn) in enumerate(cases)]
+            note = (
+                f"{n} subprocesses; same-step autoreset"
+                if mode == "async"
+                else "same-step autoreset"
+            )
+            cases.append(
+                (
+                    Row(f"gym-{mode}-{n}", "gymnasium", f"gymnasium {cls}", mode, n, note),
+                    lambda seed, n=n, mode=mode: measure_gym_vector(
+                        n, mode, seed=seed, env_kwargs=kwargs, **common_kw
+                    ),
+                )
+            )
+    rows = [
+        run_row(row, lambda fn=fn, i=i: fn(args.seed + SEED_STRIDE * (i + 1)))
+        for i, (row, fn) in enumerate(cases)
+    ]
 
     code_ids = code_env_ids()
     if code_ids:
         code_id = code_ids[0]
         code_rounds = min(args.rounds, args.code_rounds)
-        row = Row(f"code-thread-{CODE_ENVS}", "code", f"mtenvs rollout() {code_id}", "thread",
-                  CODE_ENVS, f"{code_rounds} rounds; default env kwargs")
-        rows.append(run_row(row, lambda: measure_engine(
-            code_id, CODE_ENVS, "thread", rounds=code_rounds, warmup=args.warmup,
-            seed=args.seed + SEED_STRIDE * 99, env_kwargs={}, sleep_s=args.sleep)))
+        row = Row(
+            f"code-thread-{CODE_ENVS}",
+            "code",
+            f"mtenvs rollout() {code_id}",
+            "thread",
+            CODE_ENVS,
+            f"{code_rounds} rounds; default env kwargs",
+        )
+        rows.append(
+            run_row(
+                row,
+                lambda: measure_engine(
+                    code_id,
+                    CODE_ENVS,
+                    "thread",
+                    rounds=code_rounds,
+                    warmup=args.warmup,
+                    seed=args.seed + SEED_STRIDE * 99,
+                    env_kwargs={},
+                    sleep_s=args.sleep,
+                ),
+            )
+        )
     else:
-        print(f"note: no {CODE_PREFIX}* env is registered yet; the {CODE_ENVS}-env code row "
-              "is skipped (code env not yet available).", file=sys.stderr)
+        print(
+            f"note: no {CODE_PREFIX}* env is registered yet; the {CODE_ENVS}-env code row "
+            "is skipped (code env not yet available).",
+            file=sys.stderr,
+        )
     return rows
 
 
@@ -406,12 +492,30 @@ def gem_rows(args: argparse.Namespace) -> list[Row]:
         if n > args.gem_max_envs:
             continue
         rounds, note = gem_rounds(n, args)
-        row = Row(f"gem-async-{n}", "peer", f"GEM {GEM_ID}", "async", n,
-                  "; ".join(p for p in (f"{n}-thread pool; 6×6, 2 boxes; same-step autoreset",
-                                        note) if p))
-        rows.append(run_row(row, lambda n=n, rounds=rounds, i=i: measure_gem_vector(
-            n, True, rounds=rounds, warmup=args.warmup, seed=args.seed + SEED_STRIDE * (50 + i),
-            max_turns=args.max_turns, sleep_s=args.sleep)))
+        row = Row(
+            f"gem-async-{n}",
+            "peer",
+            f"GEM {GEM_ID}",
+            "async",
+            n,
+            "; ".join(
+                p for p in (f"{n}-thread pool; 6×6, 2 boxes; same-step autoreset", note) if p
+            ),
+        )
+        rows.append(
+            run_row(
+                row,
+                lambda n=n, rounds=rounds, i=i: measure_gem_vector(
+                    n,
+                    True,
+                    rounds=rounds,
+                    warmup=args.warmup,
+                    seed=args.seed + SEED_STRIDE * (50 + i),
+                    max_turns=args.max_turns,
+                    sleep_s=args.sleep,
+                ),
+            )
+        )
     return rows
 
 
@@ -433,8 +537,16 @@ def skipped_gem_rows(args: argparse.Namespace, error: str | None = None) -> list
     rows = []
     for n in args.sizes:
         if n > args.gem_max_envs:
-            rows.append(Row(f"gem-async-{n}", "peer", f"GEM {GEM_ID}", "async", n,
-                            error=f"skipped: over --gem-max-envs {args.gem_max_envs}"))
+            rows.append(
+                Row(
+                    f"gem-async-{n}",
+                    "peer",
+                    f"GEM {GEM_ID}",
+                    "async",
+                    n,
+                    error=f"skipped: over --gem-max-envs {args.gem_max_envs}",
+                )
+            )
         elif error:
             rows.append(Row(f"gem-async-{n}", "peer", f"GEM {GEM_ID}", "async", n, error=error))
     return rows
@@ -448,23 +560,48 @@ def run_gem(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "gem.json"
         cmd = [
-            str(python), "-W", "ignore", str(Path(__file__).resolve()),
-            "--worker", "gem", "--json-out", str(out),
-            "--sizes", ",".join(map(str, args.sizes)), "--rounds", str(args.rounds),
-            "--warmup", str(args.warmup), "--max-turns", str(args.max_turns),
-            "--seed", str(args.seed), "--sleep", str(args.sleep),
-            "--gem-max-envs", str(args.gem_max_envs),
-            "--gem-one-cycle-from", str(args.gem_one_cycle_from),
+            str(python),
+            "-W",
+            "ignore",
+            str(Path(__file__).resolve()),
+            "--worker",
+            "gem",
+            "--json-out",
+            str(out),
+            "--sizes",
+            ",".join(map(str, args.sizes)),
+            "--rounds",
+            str(args.rounds),
+            "--warmup",
+            str(args.warmup),
+            "--max-turns",
+            str(args.max_turns),
+            "--seed",
+            str(args.seed),
+            "--sleep",
+            str(args.sleep),
+            "--gem-max-envs",
+            str(args.gem_max_envs),
+            "--gem-one-cycle-from",
+            str(args.gem_one_cycle_from),
         ]
         env = dict(os.environ, PYTHONWARNINGS="ignore")
         print(f"peer gem: {python}", file=sys.stderr, flush=True)
         try:
             proc = subprocess.run(
-                cmd, env=env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, text=True, timeout=args.peer_timeout,
+                cmd,
+                env=env,
+                cwd=REPO,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=args.peer_timeout,
             )
-            failure = None if proc.returncode == 0 and out.exists() else (
-                f"worker exited {proc.returncode}: {proc.stdout[-600:].strip()}"
+            failure = (
+                None
+                if proc.returncode == 0 and out.exists()
+                else (f"worker exited {proc.returncode}: {proc.stdout[-600:].strip()}")
             )
         except subprocess.TimeoutExpired:
             failure = f"worker ran past --peer-timeout {args.peer_timeout:g}s"
@@ -485,8 +622,9 @@ def base_row(rows: Sequence[Row], n: int) -> Row | None:
     return next((r for r in rows if r.key == f"ours-thread-{n}" and not r.error), None)
 
 
-def build_report(rows: list[Row], gem_meta: dict[str, Any], args: argparse.Namespace,
-                 code_note: str | None) -> dict[str, Any]:
+def build_report(
+    rows: list[Row], gem_meta: dict[str, Any], args: argparse.Namespace, code_note: str | None
+) -> dict[str, Any]:
     """Ratios, verdict and everything else the JSON records."""
     for r in rows:
         base = base_row(rows, r.num_envs)
@@ -499,10 +637,16 @@ def build_report(rows: list[Row], gem_meta: dict[str, Any], args: argparse.Names
         "timestamp": common.utc_timestamp(),
         "quick": args.quick,
         "settings": {
-            "env_id": ENV_ID, "env_kwargs": {"max_turns": args.max_turns},
-            "gem_env_id": GEM_ID, "sizes": args.sizes, "rounds": args.rounds,
-            "warmup_rounds": args.warmup, "agent_sleep_s": args.sleep, "seed": args.seed,
-            "gem_max_envs": args.gem_max_envs, "gem_one_cycle_from": args.gem_one_cycle_from,
+            "env_id": ENV_ID,
+            "env_kwargs": {"max_turns": args.max_turns},
+            "gem_env_id": GEM_ID,
+            "sizes": args.sizes,
+            "rounds": args.rounds,
+            "warmup_rounds": args.warmup,
+            "agent_sleep_s": args.sleep,
+            "seed": args.seed,
+            "gem_max_envs": args.gem_max_envs,
+            "gem_one_cycle_from": args.gem_one_cycle_from,
         },
         "code_env": code_note,
         "machine": common.machine_info(),
@@ -529,9 +673,16 @@ def fmt_pct(value: float | None) -> str:
 def print_report(rows: list[Row], report: dict[str, Any]) -> None:
     """The rich table and the verdict line."""
     columns = [
-        ("system", "left"), ("mode", "left"), ("envs", "right"), ("rounds", "right"),
-        ("turns", "right"), ("wall s", "right"), ("turns/s", "right"),
-        ("vs ours\nthread", "right"), ("env\noverhead", "right"), ("env ms\n/round", "right"),
+        ("system", "left"),
+        ("mode", "left"),
+        ("envs", "right"),
+        ("rounds", "right"),
+        ("turns", "right"),
+        ("wall s", "right"),
+        ("turns/s", "right"),
+        ("vs ours\nthread", "right"),
+        ("env\noverhead", "right"),
+        ("env ms\n/round", "right"),
         ("notes", "left"),
     ]
     order = {"ours": 0, "gymnasium": 1, "peer": 2, "code": 3}
@@ -542,32 +693,46 @@ def print_report(rows: list[Row], report: dict[str, Any]) -> None:
             sections.append(i)
         if r.error:
             error = r.error if len(r.error) <= 90 else r.error[:89] + "…"
-            table_rows.append([r.system, r.mode, str(r.num_envs), "", "", "", "n/a", "n/a",
-                               "n/a", "n/a", error])
+            table_rows.append(
+                [r.system, r.mode, str(r.num_envs), "", "", "", "n/a", "n/a", "n/a", "n/a", error]
+            )
             continue
         res = r.result
         ratio = res.get("turns_per_s_vs_ours_thread")
         is_base = r.key == f"ours-thread-{r.num_envs}"
-        table_rows.append([
-            r.system, r.mode, str(r.num_envs), str(res["rounds"]), f"{res['turns']:,}",
-            f"{res['wall_s']:.2f}", f"{res['turns_per_s']:,.0f}",
-            "base" if is_base else common.fmt_ratio(ratio),
-            fmt_pct(res["overhead"]), f"{res['env_ms_per_round']:.1f}", r.notes,
-        ])
+        table_rows.append(
+            [
+                r.system,
+                r.mode,
+                str(r.num_envs),
+                str(res["rounds"]),
+                f"{res['turns']:,}",
+                f"{res['wall_s']:.2f}",
+                f"{res['turns_per_s']:,.0f}",
+                "base" if is_base else common.fmt_ratio(ratio),
+                fmt_pct(res["overhead"]),
+                f"{res['env_ms_per_round']:.1f}",
+                r.notes,
+            ]
+        )
     s = report["settings"]
     common.print_table(
         f"Rollout throughput: {ENV_ID} (max_turns={s['env_kwargs']['max_turns']}), stand-in "
         f"agent sleeping {1000 * s['agent_sleep_s']:g} ms per batch, random moves; "
         f"{s['warmup_rounds']} warm-up + {s['rounds']} measured rounds per row; env overhead "
         "= 1 − agent time / wall time",
-        columns, table_rows, sections=sections,
+        columns,
+        table_rows,
+        sections=sections,
     )
     v = report["verdict"]
     met = "met" if v["met"] else "missed"
-    print(f"env overhead at {VERDICT_ENVS} envs: "
-          + ("n/a" if v["overhead"] is None else f"{100 * v['overhead']:.1f}%")
-          + f" (target < {100 * TARGET_OVERHEAD:g}%)"
-          + ("" if v["overhead"] is None else f" — {met}"))
+    print(
+        f"env overhead at {VERDICT_ENVS} envs: "
+        + ("n/a" if v["overhead"] is None else f"{100 * v['overhead']:.1f}%")
+        + f" (target < {100 * TARGET_OVERHEAD:g}%)"
+        + ("" if v["overhead"] is None else f" — {met}")
+    )
     if report["code_env"]:
         print(report["code_env"])
 
@@ -582,16 +747,22 @@ def run_orchestrator(args: argparse.Namespace) -> int:
     if "gem" in args.peers:
         gem, gem_meta = run_gem(args)
         rows.extend(gem)
-    code_note = None if code_env_ids() else (
-        f"code env not yet available: no {CODE_PREFIX}* id is registered, so the "
-        f"{CODE_ENVS}-env code row was skipped"
+    code_note = (
+        None
+        if code_env_ids()
+        else (
+            f"code env not yet available: no {CODE_PREFIX}* id is registered, so the "
+            f"{CODE_ENVS}-env code row was skipped"
+        )
     )
     report = build_report(rows, gem_meta, args, code_note)
     report["machine"]["loadavg_before"] = list(load_before)
     report["machine"]["loadavg_after"] = list(os.getloadavg())
     report["total_s"] = time.perf_counter() - t_start
-    out = Path(args.out) if args.out else RESULTS_DIR / (
-        "bench_rollout_quick.json" if args.quick else "bench_rollout.json"
+    out = (
+        Path(args.out)
+        if args.out
+        else RESULTS_DIR / ("bench_rollout_quick.json" if args.quick else "bench_rollout.json")
     )
     common.write_json(out, report)
     print_report(rows, report)
@@ -606,35 +777,66 @@ def run_orchestrator(args: argparse.Namespace) -> int:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line options (``--worker`` ones are internal)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: 16 and 64 envs, max_turns 10, 10 rounds "
-                        "(JSON: bench_rollout_quick.json)")
-    p.add_argument("--sizes", help="concurrent episodes per row, comma-separated "
-                                   "(default 16,64,256; quick 16,64)")
-    p.add_argument("--max-turns", type=int,
-                   help="turn budget of every Sokoban episode (default 30; quick 10)")
-    p.add_argument("--rounds", type=int,
-                   help="measured rounds per row (default 2 × max_turns; quick 1 ×)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 16 and 64 envs, max_turns 10, 10 rounds (JSON: bench_rollout_quick.json)",
+    )
+    p.add_argument(
+        "--sizes",
+        help="concurrent episodes per row, comma-separated (default 16,64,256; quick 16,64)",
+    )
+    p.add_argument(
+        "--max-turns", type=int, help="turn budget of every Sokoban episode (default 30; quick 10)"
+    )
+    p.add_argument(
+        "--rounds", type=int, help="measured rounds per row (default 2 × max_turns; quick 1 ×)"
+    )
     p.add_argument("--warmup", type=int, help="untimed rounds before the window (default 5)")
-    p.add_argument("--sleep", type=float, default=AGENT_SLEEP_S,
-                   help="stand-in agent's sleep per batch, seconds (default 0.05)")
-    p.add_argument("--executors", default="thread,sync,process",
-                   help="our executors; 'process' adds a row at 64 envs")
-    p.add_argument("--code-rounds", type=int, default=20,
-                   help="measured rounds of the code-env row, when one is registered")
+    p.add_argument(
+        "--sleep",
+        type=float,
+        default=AGENT_SLEEP_S,
+        help="stand-in agent's sleep per batch, seconds (default 0.05)",
+    )
+    p.add_argument(
+        "--executors",
+        default="thread,sync,process",
+        help="our executors; 'process' adds a row at 64 envs",
+    )
+    p.add_argument(
+        "--code-rounds",
+        type=int,
+        default=20,
+        help="measured rounds of the code-env row, when one is registered",
+    )
     p.add_argument("--seed", type=int, default=0, help="first task seed")
     p.add_argument("--peers", default="gem", help="peers to run ('' for none; default gem)")
-    p.add_argument("--gem-max-envs", type=int, default=256,
-                   help="largest GEM vector env built (bigger sizes are reported as skipped)")
-    p.add_argument("--gem-one-cycle-from", type=int, default=256,
-                   help="from this many envs up, GEM runs one max_turns cycle of rounds only")
-    p.add_argument("--bench-python", default=str(DEFAULT_BENCH_PYTHON),
-                   help="interpreter of the peers' venv (default .venv-bench/bin/python)")
+    p.add_argument(
+        "--gem-max-envs",
+        type=int,
+        default=256,
+        help="largest GEM vector env built (bigger sizes are reported as skipped)",
+    )
+    p.add_argument(
+        "--gem-one-cycle-from",
+        type=int,
+        default=256,
+        help="from this many envs up, GEM runs one max_turns cycle of rounds only",
+    )
+    p.add_argument(
+        "--bench-python",
+        default=str(DEFAULT_BENCH_PYTHON),
+        help="interpreter of the peers' venv (default .venv-bench/bin/python)",
+    )
     p.add_argument("--peer-timeout", type=float, default=600.0, help="seconds for the GEM worker")
     p.add_argument("--out", help="JSON path (default benchmarks/results/bench_rollout.json)")
-    p.add_argument("--check", action="store_true",
-                   help=f"exit 1 when the overhead at {VERDICT_ENVS} envs is not below "
-                        f"{100 * TARGET_OVERHEAD:g}%%")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help=f"exit 1 when the overhead at {VERDICT_ENVS} envs is not below "
+        f"{100 * TARGET_OVERHEAD:g}%%",
+    )
     p.add_argument("--strict", action="store_true", help="exit 1 when any row failed")
     p.add_argument("--worker", choices=PEERS, help=argparse.SUPPRESS)
     p.add_argument("--json-out", help=argparse.SUPPRESS)

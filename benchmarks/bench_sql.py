@@ -47,10 +47,10 @@ QUERIES = {
     "point": "SELECT * FROM customers WHERE id = 17",
     "scan": "SELECT id, name, email FROM customers WHERE city = 'Paris' AND email IS NULL",
     "join_having": "SELECT c.id, c.name, COUNT(*) AS n FROM customers c JOIN orders o ON "
-                   "o.customer_id = c.id JOIN order_items oi ON oi.order_id = o.id "
-                   "GROUP BY c.id, c.name HAVING COUNT(*) > 3",
+    "o.customer_id = c.id JOIN order_items oi ON oi.order_id = o.id "
+    "GROUP BY c.id, c.name HAVING COUNT(*) > 3",
     "window": "SELECT id, price, RANK() OVER (PARTITION BY category ORDER BY price DESC) "
-              "FROM products",
+    "FROM products",
     "error": "SELECT nope FROM customers",
 }
 
@@ -101,9 +101,16 @@ def bench(dialect: str, rounds: int, per_round: int) -> list[dict[str, Any]]:
     rows = []
     for name in QUERIES:
         b, s = summarize_ns(samples[(name, "bare")]), summarize_ns(samples[(name, "step")])
-        rows.append({"dialect": dialect, "query": name, "bare_us": b, "step_us": s,
-                     "ratio": s["median_us"] / b["median_us"],
-                     "overhead_us": s["median_us"] - b["median_us"]})
+        rows.append(
+            {
+                "dialect": dialect,
+                "query": name,
+                "bare_us": b,
+                "step_us": s,
+                "ratio": s["median_us"] / b["median_us"],
+                "overhead_us": s["median_us"] - b["median_us"],
+            }
+        )
     return rows
 
 
@@ -118,18 +125,39 @@ def main() -> None:
         rows += bench("postgres", rounds, per_round)
     print_table(
         "run_sql step vs bare driver call (median µs)",
-        [("dialect", "left"), ("query", "left"), ("bare", "right"), ("step", "right"),
-         ("overhead", "right"), ("ratio", "right")],
-        [[r["dialect"], r["query"], fmt_us(r["bare_us"]["median_us"]),
-          fmt_us(r["step_us"]["median_us"]), fmt_us(r["overhead_us"]), fmt_ratio(r["ratio"])]
-         for r in rows],
+        [
+            ("dialect", "left"),
+            ("query", "left"),
+            ("bare", "right"),
+            ("step", "right"),
+            ("overhead", "right"),
+            ("ratio", "right"),
+        ],
+        [
+            [
+                r["dialect"],
+                r["query"],
+                fmt_us(r["bare_us"]["median_us"]),
+                fmt_us(r["step_us"]["median_us"]),
+                fmt_us(r["overhead_us"]),
+                fmt_ratio(r["ratio"]),
+            ]
+            for r in rows
+        ],
     )
     name = "bench_sql_quick.json" if args.quick else "bench_sql.json"
-    write_json(Path(__file__).parent / "results" / name, {
-        "benchmark": "sql", "timestamp": utc_timestamp(), "machine": machine_info(),
-        "versions": package_versions(["mtenvs", "sqlglot", "psycopg", "gymnasium"]),
-        "rounds": rounds, "per_round": per_round, "rows": rows,
-    })
+    write_json(
+        Path(__file__).parent / "results" / name,
+        {
+            "benchmark": "sql",
+            "timestamp": utc_timestamp(),
+            "machine": machine_info(),
+            "versions": package_versions(["mtenvs", "sqlglot", "psycopg", "gymnasium"]),
+            "rounds": rounds,
+            "per_round": per_round,
+            "rows": rows,
+        },
+    )
 
 
 if __name__ == "__main__":

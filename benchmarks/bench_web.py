@@ -35,9 +35,11 @@ _LINK = "a[href^='/product/']"
 
 def _ms(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
-    return {"median_ms": round(statistics.median(ordered) * 1000, 2),
-            "p90_ms": round(ordered[int(0.9 * (len(ordered) - 1))] * 1000, 2),
-            "n": len(ordered)}
+    return {
+        "median_ms": round(statistics.median(ordered) * 1000, 2),
+        "p90_ms": round(ordered[int(0.9 * (len(ordered) - 1))] * 1000, 2),
+        "n": len(ordered),
+    }
 
 
 def main() -> None:
@@ -91,10 +93,15 @@ def main() -> None:
             for _ in range(per_round):
                 timed(f"env_episode_start[{mode}]", lambda env=env: env_start(env))
                 env.step(f"<action>goto({_SEARCH})</action>")
-                link = next(e.id for e in env._view.elements.values()
-                            if e.kind == "link" and "Mouse" in e.name)
-                timed(f"env_step_click[{mode}]",
-                      lambda env=env, link=link: env.step(f"<action>click({link})</action>"))
+                link = next(
+                    e.id
+                    for e in env._view.elements.values()
+                    if e.kind == "link" and "Mouse" in e.name
+                )
+                timed(
+                    f"env_step_click[{mode}]",
+                    lambda env=env, link=link: env.step(f"<action>click({link})</action>"),
+                )
         # Bare Playwright runs (and is timed) on the browser thread that owns it.
         on_browser_thread(lambda: bare_round(per_round))
     results = {name: _ms(values) for name, values in samples.items()}
@@ -106,9 +113,13 @@ def main() -> None:
         "start_vs_bare": results["env_episode_start[text]"]["median_ms"]
         / results["bare_episode_start"]["median_ms"],
     }
-    report = {"machine": platform.platform(), "python": platform.python_version(),
-              "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "results": results, "ratios": {k: round(v, 2) for k, v in ratios.items()}}
+    report = {
+        "machine": platform.platform(),
+        "python": platform.python_version(),
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "results": results,
+        "ratios": {k: round(v, 2) for k, v in ratios.items()},
+    }
     out = Path(__file__).parent / "results" / f"bench_web{'_quick' if args.quick else ''}.json"
     out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     for name, row in results.items():

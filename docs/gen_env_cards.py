@@ -51,8 +51,13 @@ def reference_scores(env_id: str, cls: type, episodes: int) -> list[dict[str, An
     """Random and oracle scores on each reference configuration of the env."""
     rows = []
     for config in getattr(cls, "reference_configs", ({},)):
-        run = evaluate([env_id], [RandomAgent(seed=0), OracleAgent()], episodes,
-                       env_kwargs=dict(config), name="reference")
+        run = evaluate(
+            [env_id],
+            [RandomAgent(seed=0), OracleAgent()],
+            episodes,
+            env_kwargs=dict(config),
+            name="reference",
+        )
         for s in run.summaries():
             rows.append({"config": dict(config), **s.__dict__})
     return rows
@@ -66,14 +71,24 @@ def summary(cls: type) -> str:
 def card(env_id: str, cls: type, scores: list[dict[str, Any]], episodes: int) -> str:
     doc = inspect.cleandoc(cls.__doc__ or "")
     title = summary(cls)
-    body = doc[doc.index("##"):] if "##" in doc else ""
-    lines = [f"# {env_id}", "", f"*{title.strip()}*", "", body.strip(), "",
-             "## Reference scores", "",
-             f"Fixed evaluation sets (`eval_set=True`) where the env has them, {episodes} "
-             "episodes per row, seeds "
-             f"0…{episodes - 1}; mean ± standard error. Regenerate with "
-             "`python docs/gen_env_cards.py`.", "",
-             "| configuration | agent | success | return | turns |", "|---|---|---:|---:|---:|"]
+    body = doc[doc.index("##") :] if "##" in doc else ""
+    lines = [
+        f"# {env_id}",
+        "",
+        f"*{title.strip()}*",
+        "",
+        body.strip(),
+        "",
+        "## Reference scores",
+        "",
+        f"Fixed evaluation sets (`eval_set=True`) where the env has them, {episodes} "
+        "episodes per row, seeds "
+        f"0…{episodes - 1}; mean ± standard error. Regenerate with "
+        "`python docs/gen_env_cards.py`.",
+        "",
+        "| configuration | agent | success | return | turns |",
+        "|---|---|---:|---:|---:|",
+    ]
     for r in scores:
         config = ", ".join(f"{k}={v!r}" for k, v in r["config"].items()) or "default"
         lines.append(
@@ -86,8 +101,12 @@ def card(env_id: str, cls: type, scores: list[dict[str, Any]], episodes: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--episodes", type=int, default=50)
-    parser.add_argument("--slow-episodes", type=int, default=10,
-                        help="episodes per row for envs whose steps take > 20 ms (browsers)")
+    parser.add_argument(
+        "--slow-episodes",
+        type=int,
+        default=10,
+        help="episodes per row for envs whose steps take > 20 ms (browsers)",
+    )
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     index = ["# Environments", "", "| id | description |", "|---|---|"]

@@ -34,23 +34,35 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", required=True, help="model directory or Hub id")
     p.add_argument("--output-dir", default="runs/trl-grpo", help="checkpoints and logs")
     p.add_argument("--steps", type=int, default=100, help="optimizer steps")
-    p.add_argument("--group-size", type=int, default=8,
-                   help="episodes per task (GRPO num_generations)")
-    p.add_argument("--batch-size", type=int, default=None,
-                   help="episodes per device and step (default: 2 groups)")
+    p.add_argument(
+        "--group-size", type=int, default=8, help="episodes per task (GRPO num_generations)"
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="episodes per device and step (default: 2 groups)",
+    )
     p.add_argument("--tasks", type=int, default=1000, help="task seeds in the train set")
     p.add_argument("--seed", type=int, default=0, help="first task seed and trainer seed")
     p.add_argument("--max-turns", type=int, default=16, help="env turn limit per episode")
     p.add_argument("--max-new-tokens", type=int, default=128, help="tokens per reply")
-    p.add_argument("--max-completion-length", type=int, default=2048,
-                   help="tokens per episode after the prompt (replies and observations)")
+    p.add_argument(
+        "--max-completion-length",
+        type=int,
+        default=2048,
+        help="tokens per episode after the prompt (replies and observations)",
+    )
     p.add_argument("--learning-rate", type=float, default=1e-6)
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--beta", type=float, default=0.0, help="KL coefficient")
     p.add_argument("--executor", default="thread", help="env executor: sync|thread|process")
     p.add_argument("--use-vllm", action="store_true", help="generate with vLLM (colocate)")
-    p.add_argument("--allow-download", action="store_true",
-                   help="let transformers fetch --model from the Hugging Face Hub")
+    p.add_argument(
+        "--allow-download",
+        action="store_true",
+        help="let transformers fetch --model from the Hugging Face Hub",
+    )
     p.add_argument("--report-to", default="none", help="tensorboard, wandb, … or none")
     return p.parse_args(argv)
 
@@ -104,10 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         processing_class=tokenizer,
         reward_funcs=reward_from_env,
         args=config,
-        train_dataset=make_prompt_dataset(args.env, args.tasks, args.seed,
-                                          env_kwargs=env_kwargs),
-        rollout_func=make_rollout_func(args.env, env_kwargs=env_kwargs,
-                                       executor=args.executor),
+        train_dataset=make_prompt_dataset(args.env, args.tasks, args.seed, env_kwargs=env_kwargs),
+        rollout_func=make_rollout_func(args.env, env_kwargs=env_kwargs, executor=args.executor),
     )
     trainer.train()
     trainer.save_model(args.output_dir)

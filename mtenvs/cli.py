@@ -194,9 +194,13 @@ def eval_cmd(
         table.add_column(col, justify="left" if left else "right", no_wrap=left)
     for s in run.summaries():
         table.add_row(
-            s.env_id.removeprefix("mtenvs/"), s.agent, str(s.episodes),
-            f"{s.success_rate:.1%}", f"{s.mean_return:+.3f}",
-            f"{s.mean_turns:.1f}", f"{s.format_error_rate:.3f}",
+            s.env_id.removeprefix("mtenvs/"),
+            s.agent,
+            str(s.episodes),
+            f"{s.success_rate:.1%}",
+            f"{s.mean_return:+.3f}",
+            f"{s.mean_turns:.1f}",
+            f"{s.format_error_rate:.3f}",
         )
     console.print(table)
     console.print(f"[green]wrote[/] {', '.join(str(p) for p in paths)}")

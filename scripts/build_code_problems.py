@@ -41,8 +41,12 @@ def build() -> list[dict[str, object]]:
     by_category: dict[str, list[str]] = {}
     for pid, category, *_ in problems:
         by_category.setdefault(category, []).append(pid)
-    test_ids = {pid for members in by_category.values()
-                for i, pid in enumerate(sorted(members)) if i % 4 == 3}
+    test_ids = {
+        pid
+        for members in by_category.values()
+        for i, pid in enumerate(sorted(members))
+        if i % 4 == 3
+    }
     records = []
     for pid, category, difficulty, description, solution, inputs in problems:
         signature = solution.splitlines()[0]
@@ -56,23 +60,24 @@ def build() -> list[dict[str, object]]:
             assert _plain_json(list(args)) and _plain_json(expected), (pid, args, expected)
             tests.append({"args": list(args), "expected": expected})
         assert len(tests) >= 5, pid
-        records.append({
-            "id": pid,
-            "category": category,
-            "difficulty": difficulty,
-            "split": "test" if pid in test_ids else "train",
-            "entry_point": pid,
-            "prompt": f'{signature}\n    """{description}"""\n',
-            "solution": solution,
-            "tests": tests,
-        })
+        records.append(
+            {
+                "id": pid,
+                "category": category,
+                "difficulty": difficulty,
+                "split": "test" if pid in test_ids else "train",
+                "entry_point": pid,
+                "prompt": f'{signature}\n    """{description}"""\n',
+                "solution": solution,
+                "tests": tests,
+            }
+        )
     return sorted(records, key=lambda r: str(r["id"]))
 
 
 def main() -> None:
     records = build()
-    OUT.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records),
-                   encoding="utf-8")
+    OUT.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records), encoding="utf-8")
     print(f"wrote {len(records)} problems to {OUT}")
 
 

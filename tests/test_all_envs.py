@@ -107,8 +107,27 @@ def test_seeded_determinism(env_id, obs_mode):
 def _fuzz_replies(rng: np.random.Generator, n: int) -> list[Any]:
     """Random text, unicode, empty, huge, near-miss tags, tool-call dicts and non-strings."""
     chars = list(SAMPLE_CHARSET + "<>/{}[]\"'`\\\n\t\x00\u200b\ud7ff")
-    words = ["up", "down", "left", "right", "UP", "u", "x", "<action>", "</action>", "move",
-             "<answer>", "</answer>", "```", "<tool_call>", "</tool_call>", "{", "}", "42", " "]
+    words = [
+        "up",
+        "down",
+        "left",
+        "right",
+        "UP",
+        "u",
+        "x",
+        "<action>",
+        "</action>",
+        "move",
+        "<answer>",
+        "</answer>",
+        "```",
+        "<tool_call>",
+        "</tool_call>",
+        "{",
+        "}",
+        "42",
+        " ",
+    ]
     out: list[Any] = []
     for i in range(n):
         kind = i % 8
@@ -123,8 +142,10 @@ def _fuzz_replies(rng: np.random.Generator, n: int) -> list[Any]:
             args = {"direction": str(rng.choice(words)), "directions": list(rng.choice(words, 3))}
             out.append({"name": str(rng.choice(["move", "submit", "", "x"])), "arguments": args})
         elif kind == 4:
-            out.append(f"<tool_call>{json.dumps({'name': 'move', 'arguments': str(rng.random())})}"
-                       f"</tool_call>")
+            out.append(
+                f"<tool_call>{json.dumps({'name': 'move', 'arguments': str(rng.random())})}"
+                f"</tool_call>"
+            )
         elif kind == 5:
             out.append([None, 0, 1.5, b"up", ("up",), {"content": None}, object()][i % 7])
         elif kind == 6:
@@ -194,8 +215,17 @@ def test_documented_info_keys_and_ids_match_the_code(env_id):
     cls = _env_class(env_id)
     doc = parse_env_doc(cls)
     assert env_id in doc.registered_ids, f"{cls.__name__} docstring does not list {env_id}"
-    for section in ("Description", "Action", "Observation", "Reward", "Episode End", "Info",
-                    "Argument", "Registered", "Version"):
+    for section in (
+        "Description",
+        "Action",
+        "Observation",
+        "Reward",
+        "Episode End",
+        "Info",
+        "Argument",
+        "Registered",
+        "Version",
+    ):
         assert doc.section(section), f"{cls.__name__} docstring lacks a '## {section}' section"
     env = gym.make(env_id)
     _, info = env.reset(seed=0)

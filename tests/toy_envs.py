@@ -64,11 +64,18 @@ class AddEnv(MultiTurnEnv[str, tuple[str, int]]):
             gain = 0.0 if self._hinted else 0.25
             self._hinted = True
             total = self._a + self._b
-            return Transition(f"The sum is between {total // 10 * 10} and {total // 10 * 10 + 9}.",
-                              {PROCESS: gain})
+            return Transition(
+                f"The sum is between {total // 10 * 10} and {total // 10 * 10 + 9}.",
+                {PROCESS: gain},
+            )
         ok = value == self._a + self._b
-        return Transition("Correct!" if ok else "Wrong.", {OUTCOME: float(ok)},
-                          terminated=True, success=ok, final_answer=True)
+        return Transition(
+            "Correct!" if ok else "Wrong.",
+            {OUTCOME: float(ok)},
+            terminated=True,
+            success=ok,
+            final_answer=True,
+        )
 
     def system_prompt(self) -> str:
         return "Add the numbers. Reply <answer>N</answer> or <action>hint</action>."

@@ -185,8 +185,11 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
         turn_cost: float = 0.0,
         format_penalty: float = DEFAULT_FORMAT_PENALTY,
     ) -> None:
-        check_choice("reward_mode", str(getattr(reward_mode, "value", reward_mode)),
-                     [m.value for m in RewardMode])
+        check_choice(
+            "reward_mode",
+            str(getattr(reward_mode, "value", reward_mode)),
+            [m.value for m in RewardMode],
+        )
         check_choice("split", split, SPLITS)
         check_choice("obs_mode", obs_mode, self.supported_obs_modes())
         check_choice("render_mode", render_mode, [None, *self.metadata["render_modes"]])
@@ -420,9 +423,7 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
     def resume(self) -> None:
         """Reopen an episode that ended on a wrong final answer (used by ``TryAgain``)."""
         if not self._last_final_answer_wrong:
-            raise ResetNeededError(
-                "resume() is only allowed right after a wrong final answer."
-            )
+            raise ResetNeededError("resume() is only allowed right after a wrong final answer.")
         self._last_final_answer_wrong = False
         self._active = self._turn < self.max_turns
 

@@ -50,9 +50,7 @@ def env_spec(id: str) -> gym.envs.registration.EnvSpec:
     hint = did_you_mean(id, ids)
     if not hint and "/" not in id:
         hint = did_you_mean(f"{NAMESPACE}/{id}", ids)
-    raise UnknownEnvError(
-        f"Unknown environment id {id!r}.{hint} Registered ids: {', '.join(ids)}."
-    )
+    raise UnknownEnvError(f"Unknown environment id {id!r}.{hint} Registered ids: {', '.join(ids)}.")
 
 
 def make(id: str, **kwargs: Any) -> gym.Env[Any, Any]:

@@ -41,12 +41,16 @@ def _plot(run: EvalRun, out_dir: Path) -> list[Path]:
 
     fig, (ax_s, ax_r) = plt.subplots(1, 2, figsize=(max(10, 2.6 * len(envs)), 4))
     positions = [i + width * (len(agents) - 1) / 2 for i in range(len(envs))]
-    for ax, field, label in ((ax_s, "success_rate", "success rate"),
-                             (ax_r, "mean_return", "mean return")):
+    for ax, field, label in (
+        (ax_s, "success_rate", "success rate"),
+        (ax_r, "mean_return", "mean return"),
+    ):
         for k, agent in enumerate(agents):
             values = [
-                next((getattr(s, field) for s in summaries
-                      if s.env_id == e and s.agent == agent), 0.0)
+                next(
+                    (getattr(s, field) for s in summaries if s.env_id == e and s.agent == agent),
+                    0.0,
+                )
                 for e in envs
             ]
             ax.bar([i + k * width for i in range(len(envs))], values, width, label=agent)
@@ -125,9 +129,13 @@ def compare_table(runs: list[RunSummaries]) -> tuple[list[str], list[list[str]]]
     for env_id, agent in keys:
         row = [env_id, agent]
         for _, summaries in runs:
-            match = next((s for s in summaries if (s["env_id"], s["agent"]) == (env_id, agent)),
-                         None)
-            row.append("—" if match is None else
-                       f"{float(match['success_rate']):.1%} / {float(match['mean_return']):.3f}")
+            match = next(
+                (s for s in summaries if (s["env_id"], s["agent"]) == (env_id, agent)), None
+            )
+            row.append(
+                "—"
+                if match is None
+                else f"{float(match['success_rate']):.1%} / {float(match['mean_return']):.3f}"
+            )
         rows.append(row)
     return header, rows

@@ -166,8 +166,15 @@ def evaluate(
         if eval_set and accepts_argument(env_id, "eval_set"):
             kwargs.setdefault("eval_set", True)
         for agent in agents:
-            trajectories = rollout(env_id, agent, episodes, num_envs=num_envs, seed=seed,
-                                   env_kwargs=kwargs, executor=executor)
+            trajectories = rollout(
+                env_id,
+                agent,
+                episodes,
+                num_envs=num_envs,
+                seed=seed,
+                env_kwargs=kwargs,
+                executor=executor,
+            )
             results = []
             for traj in trajectories:
                 results.append(episode_result(traj))

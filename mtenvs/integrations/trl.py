@@ -128,10 +128,16 @@ def make_prompt_dataset(
             obs, info = env.reset(seed=task_seed)
             text = obs if isinstance(obs, str) else str(obs.get("text", ""))
             tag = json.dumps({"env_id": env_id, "seed": task_seed})
-            rows["prompt"].append([
-                {"role": "system", "content": str(info.get("system_prompt", "")), TASK_KEY: tag},
-                {"role": "user", "content": text, TASK_KEY: None},
-            ])
+            rows["prompt"].append(
+                [
+                    {
+                        "role": "system",
+                        "content": str(info.get("system_prompt", "")),
+                        TASK_KEY: tag,
+                    },
+                    {"role": "user", "content": text, TASK_KEY: None},
+                ]
+            )
             rows["env_id"].append(env_id)
             rows["seed"].append(task_seed)
             rows["task_id"].append(str(info.get("task_id", "")))
@@ -176,14 +182,16 @@ class EpisodeTokens:
     #: The token budget ran out: later turns add no tokens.
     exhausted: bool = False
 
-    def extend(self, ids: Sequence[int], *, generated: bool,
-               logprobs: Sequence[float] | None = None) -> EpisodeTokens:
+    def extend(
+        self, ids: Sequence[int], *, generated: bool, logprobs: Sequence[float] | None = None
+    ) -> EpisodeTokens:
         """A copy with ``ids`` appended (episodes branch, so states are never mutated)."""
         if self.logprobs is None or (generated and logprobs is None):
             new_logprobs: list[float] | None = None
         else:
-            new_logprobs = self.logprobs + (list(logprobs) if generated and logprobs is not None
-                                            else [0.0] * len(ids))
+            new_logprobs = self.logprobs + (
+                list(logprobs) if generated and logprobs is not None else [0.0] * len(ids)
+            )
         return EpisodeTokens(
             prompt_ids=self.prompt_ids,
             completion_ids=self.completion_ids + list(ids),
@@ -285,8 +293,7 @@ class TokenAgent:
         probe: Message = {"role": "user", "content": "."}
         base = self._render_text([probe], generation_prompt=True)
         full = self._render_text(
-            [probe, {"role": "assistant", "content": ""},
-             {"role": "user", "content": content}],
+            [probe, {"role": "assistant", "content": ""}, {"role": "user", "content": content}],
             generation_prompt=True,
         )
         if not full.startswith(base):
@@ -295,7 +302,7 @@ class TokenAgent:
                 "changes the start), so episode tokens cannot be built by concatenation; use a "
                 "template that is, e.g. trl.chat_template_utils.get_training_chat_template."
             )
-        ids = self._encode(full[len(base):])
+        ids = self._encode(full[len(base) :])
         if len(self._suffix_cache) < 4096:
             self._suffix_cache[content] = ids
         return ids
@@ -496,11 +503,19 @@ def play_task_groups(
     def play(group: int) -> list[Trajectory]:
         task_env, task_seed, count = tasks[group]
         try:
-            return list(rollout(
-                task_env, merged.proxy(group), count,
-                num_envs=num_envs or count, seed=task_seed, group_size=count,
-                env_kwargs=env_kwargs, executor=executor, workers=workers,
-            ))
+            return list(
+                rollout(
+                    task_env,
+                    merged.proxy(group),
+                    count,
+                    num_envs=num_envs or count,
+                    seed=task_seed,
+                    group_size=count,
+                    env_kwargs=env_kwargs,
+                    executor=executor,
+                    workers=workers,
+                )
+            )
         finally:
             merged.leave()
 
@@ -605,8 +620,14 @@ def make_rollout_func(
             for i, played_traj in zip(indices, group_trajs):
                 trajectories[i] = played_traj
         out: dict[str, list[Any]] = {
-            "prompt_ids": [], "completion_ids": [], "env_mask": [], "logprobs": [],
-            "env_reward": [], "env_success": [], "env_turns": [], "env_task_id": [],
+            "prompt_ids": [],
+            "completion_ids": [],
+            "env_mask": [],
+            "logprobs": [],
+            "env_reward": [],
+            "env_success": [],
+            "env_turns": [],
+            "env_task_id": [],
         }
         all_logprobs = True
         for prompt, traj in zip(prompts, trajectories):
@@ -635,8 +656,10 @@ def _check_prompt(prompt: Any, traj: Trajectory) -> None:
     """Warn when the dataset prompt is not the episode's start (different env kwargs)."""
     if not (isinstance(prompt, list) and len(prompt) >= 2 and traj.turns):
         return
-    if (prompt[0].get("content") != traj.system_prompt
-            or prompt[1].get("content") != traj.turns[0].observation):
+    if (
+        prompt[0].get("content") != traj.system_prompt
+        or prompt[1].get("content") != traj.turns[0].observation
+    ):
         warnings.warn(
             f"The prompt of {traj.env_id} seed {traj.seed} differs from the episode's start; "
             "pass the same env_kwargs to make_prompt_dataset and make_rollout_func.",
@@ -644,8 +667,9 @@ def _check_prompt(prompt: Any, traj: Trajectory) -> None:
         )
 
 
-def reward_from_env(completions: list[Any], env_reward: list[float] | None = None,
-                    **kwargs: Any) -> list[float]:
+def reward_from_env(
+    completions: list[Any], env_reward: list[float] | None = None, **kwargs: Any
+) -> list[float]:
     """GRPO reward function: the env's episode return, as computed by the rollout.
 
     TRL passes the ``env_reward`` field returned by :func:`make_rollout_func`'s rollout.

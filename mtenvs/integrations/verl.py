@@ -63,8 +63,9 @@ def _last_assistant_text(messages: Sequence[Mapping[str, Any]]) -> str:
         if message.get("role") == "assistant":
             content = message.get("content")
             if isinstance(content, list):  # typed content blocks
-                return "".join(str(part.get("text", "")) for part in content
-                               if isinstance(part, Mapping))
+                return "".join(
+                    str(part.get("text", "")) for part in content if isinstance(part, Mapping)
+                )
             return "" if content is None else str(content)
     return ""
 
@@ -136,9 +137,7 @@ class MtenvsInteraction:
         if episode.done:
             return True, "", 0.0, {"success": episode.success, "already_done": True}
         reply = _last_assistant_text(messages)
-        obs, reward, terminated, truncated, info = await asyncio.to_thread(
-            episode.env.step, reply
-        )
+        obs, reward, terminated, truncated, info = await asyncio.to_thread(episode.env.step, reply)
         episode.observation = _obs_text(obs)
         episode.rewards.append(float(reward))
         episode.done = bool(terminated or truncated)
@@ -172,8 +171,13 @@ class MtenvsInteraction:
 
         env = gym.make(env_id, **self.env_kwargs)
         obs, info = env.reset(seed=seed)
-        return _Episode(env=env, env_id=env_id, seed=seed, observation=_obs_text(obs),
-                        system_prompt=str(info.get("system_prompt", "")))
+        return _Episode(
+            env=env,
+            env_id=env_id,
+            seed=seed,
+            observation=_obs_text(obs),
+            system_prompt=str(info.get("system_prompt", "")),
+        )
 
     def _episode(self, instance_id: str) -> _Episode:
         try:
@@ -186,8 +190,10 @@ class MtenvsInteraction:
     def first_messages(self, instance_id: str) -> list[dict[str, str]]:
         """The episode's opening messages (system prompt, first observation)."""
         episode = self._episode(instance_id)
-        return [{"role": "system", "content": episode.system_prompt},
-                {"role": "user", "content": episode.observation}]
+        return [
+            {"role": "system", "content": episode.system_prompt},
+            {"role": "user", "content": episode.observation},
+        ]
 
     def __len__(self) -> int:
         return len(self._episodes)
@@ -243,36 +249,41 @@ def make_verl_dataset(
     try:
         import datasets
     except ImportError as e:  # pragma: no cover - depends on the extra
-        raise ImportError('make_verl_dataset needs 🤗 datasets: pip install datasets') from e
+        raise ImportError("make_verl_dataset needs 🤗 datasets: pip install datasets") from e
     env = gym.make(env_id, **dict(env_kwargs or {}))
     rows: list[dict[str, Any]] = []
     try:
         for index, task_seed in enumerate(range(seed, seed + n)):
             obs, info = env.reset(seed=task_seed)
-            rows.append({
-                "data_source": env_id,
-                "prompt": [
-                    {"role": "system", "content": str(info.get("system_prompt", ""))},
-                    {"role": "user", "content": _obs_text(obs)},
-                ],
-                "ability": "mtenvs",
-                "reward_model": {"style": "rule", "ground_truth": ""},
-                "agent_name": agent_name,
-                "extra_info": {
-                    "index": index,
-                    "task_id": str(info.get("task_id", "")),
-                    "interaction_kwargs": {
-                        "name": interaction_name, "env_id": env_id, "seed": task_seed,
+            rows.append(
+                {
+                    "data_source": env_id,
+                    "prompt": [
+                        {"role": "system", "content": str(info.get("system_prompt", ""))},
+                        {"role": "user", "content": _obs_text(obs)},
+                    ],
+                    "ability": "mtenvs",
+                    "reward_model": {"style": "rule", "ground_truth": ""},
+                    "agent_name": agent_name,
+                    "extra_info": {
+                        "index": index,
+                        "task_id": str(info.get("task_id", "")),
+                        "interaction_kwargs": {
+                            "name": interaction_name,
+                            "env_id": env_id,
+                            "seed": task_seed,
+                        },
                     },
-                },
-            })
+                }
+            )
     finally:
         env.close()
     return datasets.Dataset.from_list(rows)
 
 
-def interaction_config(env_id: str, *, env_kwargs: Mapping[str, Any] | None = None,
-                       name: str = "mtenvs") -> str:
+def interaction_config(
+    env_id: str, *, env_kwargs: Mapping[str, Any] | None = None, name: str = "mtenvs"
+) -> str:
     """The interaction config file verl reads (``multi_turn.interaction_config_path``),
     as YAML text (JSON is valid YAML)."""
     entry = {

@@ -29,8 +29,13 @@ from mtenvs.rollout.workers import StepOut, jsonable, make_worker_group
 __all__ = ["Job", "rollout"]
 
 #: Keys of the last step's info kept in ``Trajectory.final_info`` (the rest is per-turn).
-_DROP_FINAL = {"reward_components", "uncounted_components", "parse_error", "state_key",
-               "system_prompt"}
+_DROP_FINAL = {
+    "reward_components",
+    "uncounted_components",
+    "parse_error",
+    "state_key",
+    "system_prompt",
+}
 
 
 @dataclass(frozen=True)
@@ -215,8 +220,10 @@ def _install(
                 system_prompt=prompt,
                 group=job.group,
             ),
-            messages=[{"role": "system", "content": prompt},
-                      {"role": "user", "content": out.observation}],
+            messages=[
+                {"role": "system", "content": prompt},
+                {"role": "user", "content": out.observation},
+            ],
             observation=out.observation,
             info=out.info,
             state_key=str(out.info.get("state_key", "")),

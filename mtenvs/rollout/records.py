@@ -121,9 +121,23 @@ def to_hf_dataset(trajectories: Iterable[Trajectory], *, gamma: float = 1.0) -> 
         raise ImportError(
             'to_hf_dataset needs 🤗 datasets: pip install "mtenvs[baselines]" (or datasets).'
         ) from e
-    rows: dict[str, list[Any]] = {k: [] for k in (
-        "env_id", "seed", "task_id", "group", "agent", "messages", "rewards", "returns",
-        "state_keys", "success", "episode_return", "num_turns")}
+    rows: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "env_id",
+            "seed",
+            "task_id",
+            "group",
+            "agent",
+            "messages",
+            "rewards",
+            "returns",
+            "state_keys",
+            "success",
+            "episode_return",
+            "num_turns",
+        )
+    }
     for t in trajectories:
         rows["env_id"].append(t.env_id)
         rows["seed"].append(t.seed)

@@ -103,8 +103,14 @@ class EnvWorker:
         start = time.perf_counter()
         obs, reward, terminated, truncated, info = env.step(reply)
         elapsed = time.perf_counter() - start
-        return StepOut(obs_text(obs), self._info(info), float(reward), bool(terminated),
-                       bool(truncated), elapsed)
+        return StepOut(
+            obs_text(obs),
+            self._info(info),
+            float(reward),
+            bool(terminated),
+            bool(truncated),
+            elapsed,
+        )
 
     def call(self, slot: int, method: str, *args: Any) -> Any:
         """Call a method of the slot's unwrapped env (``oracle_action``, ``random_action``…)."""

@@ -117,8 +117,11 @@ class ContextSummary(ChatHistory):
     ) -> None:
         super().__init__(env)
         gym.utils.RecordConstructorArgs.__init__(
-            self, keep_last=keep_last, summarizer=summarizer,
-            max_chars_per_turn=max_chars_per_turn, max_summary_chars=max_summary_chars,
+            self,
+            keep_last=keep_last,
+            summarizer=summarizer,
+            max_chars_per_turn=max_chars_per_turn,
+            max_summary_chars=max_summary_chars,
         )
         self.keep_last = check_int_range("keep_last", keep_last, 1)
         if summarizer is not None and not callable(getattr(summarizer, "act", None)):
@@ -170,14 +173,16 @@ class ContextSummary(ChatHistory):
             for m in messages:
                 text = m["content"][: self.max_chars_per_turn]
                 parts.append(f"[{m['role']}] {text}")
-            return "\n".join(parts)[-self.max_summary_chars:]
+            return "\n".join(parts)[-self.max_summary_chars :]
         from mtenvs.agents.base import AgentInput
 
         transcript = "\n".join(f"[{m['role']}] {m['content']}" for m in messages)
         request = [
             {"role": "system", "content": SUMMARY_PROMPT},
-            {"role": "user",
-             "content": f"Previous summary:\n{previous}\n\nNew turns:\n{transcript}"},
+            {
+                "role": "user",
+                "content": f"Previous summary:\n{previous}\n\nNew turns:\n{transcript}",
+            },
         ]
         (reply,) = self.summarizer.act([AgentInput(messages=request, env=self.env.unwrapped)])
         return str(reply)[: self.max_summary_chars]

@@ -33,13 +33,13 @@ from pages import Response, layout
 
 _LAB_PAGES = {
     "/lab/popup": '<a href="/lab/target" target="_blank">Open help in a new tab</a>'
-                  '<button onclick="window.open(\'/lab/target\')">Pop up</button>',
+    "<button onclick=\"window.open('/lab/target')\">Pop up</button>",
     "/lab/target": "<h1>Popup target</h1><p>Opened in a new tab.</p>",
     "/lab/dialog": "<button onclick=\"document.getElementById('r').textContent = "
-                   "confirm('Really?') ? 'yes' : 'no'\">Ask</button><p id=\"r\">none</p>",
+    "confirm('Really?') ? 'yes' : 'no'\">Ask</button><p id=\"r\">none</p>",
     "/lab/external": '<h1>External</h1><img src="http://outside.example.com/pixel.png" alt="x">'
-                     "<script>fetch('https://outside.example.com/beacon').catch(() => {});"
-                     "</script>",
+    "<script>fetch('https://outside.example.com/beacon').catch(() => {});"
+    "</script>",
 }
 
 

@@ -12,8 +12,12 @@ from typing import Any
 from pages import Response, esc, layout, money, redirect
 
 PAGE_SIZE = 8
-SORTS = {"relevance": "Relevance", "price_asc": "Price: low to high",
-         "price_desc": "Price: high to low", "rating": "Rating"}
+SORTS = {
+    "relevance": "Relevance",
+    "price_asc": "Price: low to high",
+    "price_desc": "Price: high to low",
+    "rating": "Rating",
+}
 _ZIP = re.compile(r"^\d{5}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]+$")
 ACCOUNT_FIELDS = ("name", "email", "phone", "street", "city", "zip")
@@ -21,9 +25,11 @@ ACCOUNT_FIELDS = ("name", "email", "phone", "street", "city", "zip")
 
 def _nav(state: dict[str, Any]) -> str:
     count = sum(item["qty"] for item in state["cart"])
-    return (f'<nav><a href="/">Home</a><a href="/search">Search</a>'
-            f'<a href="/cart">Cart ({count})</a><a href="/orders">Orders</a>'
-            f'<a href="/account">Account</a></nav>')
+    return (
+        f'<nav><a href="/">Home</a><a href="/search">Search</a>'
+        f'<a href="/cart">Cart ({count})</a><a href="/orders">Orders</a>'
+        f'<a href="/account">Account</a></nav>'
+    )
 
 
 def _page(state: dict[str, Any], title: str, body: str) -> Response:
@@ -49,12 +55,12 @@ def _search_form(state: dict[str, Any], q: dict[str, str]) -> str:
         '<form action="/search" method="get">'
         f'<label>Search <input type="search" name="q" value="{esc(q.get("q", ""))}" '
         'placeholder="Search products"></label>'
-        + _options("category", "Category", [("", "All"), *[(c, c) for c in cats]],
-                   q.get("category", ""))
-        + _options("brand", "Brand", [("", "All"), *[(b, b) for b in brands]],
-                   q.get("brand", ""))
+        + _options(
+            "category", "Category", [("", "All"), *[(c, c) for c in cats]], q.get("category", "")
+        )
+        + _options("brand", "Brand", [("", "All"), *[(b, b) for b in brands]], q.get("brand", ""))
         + f'<label>Max price <input type="number" name="max_price" '
-          f'value="{esc(q.get("max_price", ""))}"></label>'
+        f'value="{esc(q.get("max_price", ""))}"></label>'
         + _options("sort", "Sort by", list(SORTS.items()), q.get("sort", "relevance"))
         + '<button type="submit">Search</button></form>'
     )
@@ -65,9 +71,11 @@ def _stock(p: dict[str, Any]) -> str:
 
 
 def _summary(p: dict[str, Any]) -> str:
-    return (f'<li><a href="/product/{p["id"]}">{esc(p["name"])}</a> '
-            f'<span>{money(p["price_cents"])} · {p["category"]} · {p["color"]} · '
-            f'rating {p["rating"]} · {_stock(p)}</span></li>')
+    return (
+        f'<li><a href="/product/{p["id"]}">{esc(p["name"])}</a> '
+        f"<span>{money(p['price_cents'])} · {p['category']} · {p['color']} · "
+        f"rating {p['rating']} · {_stock(p)}</span></li>"
+    )
 
 
 def _matches(p: dict[str, Any], q: dict[str, str]) -> bool:
@@ -110,8 +118,10 @@ def search(state: dict[str, Any], q: dict[str, str]) -> Response:
         f'<a href="/search?{base}&page={n}">Page {n}</a> ' if n != page else f"<b>Page {n}</b> "
         for n in range(1, pages + 1)
     )
-    body = (_search_form(state, q) + f"<h1>Results</h1><p>{len(hits)} products found</p>"
-            f"<ul>{''.join(map(_summary, shown))}</ul><p>{pager}</p>")
+    body = (
+        _search_form(state, q) + f"<h1>Results</h1><p>{len(hits)} products found</p>"
+        f"<ul>{''.join(map(_summary, shown))}</ul><p>{pager}</p>"
+    )
     return _page(state, "Search", body)
 
 
@@ -119,21 +129,28 @@ def product(state: dict[str, Any], pid: int, message: str = "") -> Response:
     p = _products(state).get(pid)
     if p is None:
         return Response(layout("Not found", "<h1>Product not found</h1>", nav=_nav(state)), 404)
-    buy = ('<form action="/cart/add" method="post">'
-           f'<input type="hidden" name="product_id" value="{pid}">'
-           + _options("qty", "Quantity", [(str(n), str(n)) for n in range(1, 6)], "1")
-           + '<button type="submit">Add to cart</button></form>') if p["stock"] else (
-        "<p>Currently unavailable.</p>")
-    body = (f'{message}<h1>{esc(p["name"])}</h1><table>'
-            f'<tr><th>Price</th><td>{money(p["price_cents"])}</td></tr>'
-            f'<tr><th>Brand</th><td>{esc(p["brand"])}</td></tr>'
-            f'<tr><th>Category</th><td>{esc(p["category"])}</td></tr>'
-            f'<tr><th>Color</th><td>{esc(p["color"])}</td></tr>'
-            f'<tr><th>Rating</th><td>{p["rating"]}</td></tr>'
-            f'<tr><th>SKU</th><td>{esc(p["sku"])}</td></tr>'
-            f'<tr><th>Availability</th><td>{_stock(p)}</td></tr></table>'
-            f'<p>{esc(p["description"])}</p>{buy}'
-            '<p><a href="/help/shipping" target="_blank">Shipping info (new tab)</a></p>')
+    buy = (
+        (
+            '<form action="/cart/add" method="post">'
+            f'<input type="hidden" name="product_id" value="{pid}">'
+            + _options("qty", "Quantity", [(str(n), str(n)) for n in range(1, 6)], "1")
+            + '<button type="submit">Add to cart</button></form>'
+        )
+        if p["stock"]
+        else ("<p>Currently unavailable.</p>")
+    )
+    body = (
+        f"{message}<h1>{esc(p['name'])}</h1><table>"
+        f"<tr><th>Price</th><td>{money(p['price_cents'])}</td></tr>"
+        f"<tr><th>Brand</th><td>{esc(p['brand'])}</td></tr>"
+        f"<tr><th>Category</th><td>{esc(p['category'])}</td></tr>"
+        f"<tr><th>Color</th><td>{esc(p['color'])}</td></tr>"
+        f"<tr><th>Rating</th><td>{p['rating']}</td></tr>"
+        f"<tr><th>SKU</th><td>{esc(p['sku'])}</td></tr>"
+        f"<tr><th>Availability</th><td>{_stock(p)}</td></tr></table>"
+        f"<p>{esc(p['description'])}</p>{buy}"
+        '<p><a href="/help/shipping" target="_blank">Shipping info (new tab)</a></p>'
+    )
     return _page(state, p["name"], body)
 
 
@@ -144,17 +161,20 @@ def cart(state: dict[str, Any]) -> Response:
         p = products[item["product_id"]]
         total += p["price_cents"] * item["qty"]
         rows.append(
-            f'<tr><td>{esc(p["name"])}</td><td>{item["qty"]}</td>'
-            f'<td>{money(p["price_cents"] * item["qty"])}</td><td>'
+            f"<tr><td>{esc(p['name'])}</td><td>{item['qty']}</td>"
+            f"<td>{money(p['price_cents'] * item['qty'])}</td><td>"
             '<form action="/cart/remove" method="post" '
             "onsubmit=\"return confirm('Remove this item from the cart?')\">"
             f'<input type="hidden" name="product_id" value="{p["id"]}">'
-            f'<button type="submit">Remove {esc(p["name"])}</button></form></td></tr>')
+            f'<button type="submit">Remove {esc(p["name"])}</button></form></td></tr>'
+        )
     if not rows:
         return _page(state, "Cart", "<h1>Cart</h1><p>Your cart is empty.</p>")
-    body = ("<h1>Cart</h1><table><tr><th>Item</th><th>Qty</th><th>Subtotal</th><th></th></tr>"
-            f"{''.join(rows)}</table><p>Total: {money(total)}</p>"
-            '<p><a href="/checkout">Proceed to checkout</a></p>')
+    body = (
+        "<h1>Cart</h1><table><tr><th>Item</th><th>Qty</th><th>Subtotal</th><th></th></tr>"
+        f"{''.join(rows)}</table><p>Total: {money(total)}</p>"
+        '<p><a href="/checkout">Proceed to checkout</a></p>'
+    )
     return _page(state, "Cart", body)
 
 
@@ -165,15 +185,24 @@ def checkout(state: dict[str, Any], form: dict[str, str], error: str = "") -> Re
     fields = "".join(
         f'<label>{label} <input type="text" name="{name}" '
         f'value="{esc(form.get(name, acct[name] if name != "name" else ""))}"></label>'
-        for name, label in (("name", "Full name"), ("street", "Street"), ("city", "City"),
-                            ("zip", "ZIP code"))
+        for name, label in (
+            ("name", "Full name"),
+            ("street", "Street"),
+            ("city", "City"),
+            ("zip", "ZIP code"),
+        )
     )
-    ship = _options("shipping", "Shipping", [("standard", "Standard (free)"),
-                                              ("express", "Express ($9.99)")],
-                    form.get("shipping", "standard"))
+    ship = _options(
+        "shipping",
+        "Shipping",
+        [("standard", "Standard (free)"), ("express", "Express ($9.99)")],
+        form.get("shipping", "standard"),
+    )
     err = f'<p class="err">{esc(error)}</p>' if error else ""
-    body = (f'<h1>Checkout</h1>{err}<form action="/checkout" method="post">{fields}{ship}'
-            '<button type="submit">Place order</button></form>')
+    body = (
+        f'<h1>Checkout</h1>{err}<form action="/checkout" method="post">{fields}{ship}'
+        '<button type="submit">Place order</button></form>'
+    )
     return _page(state, "Checkout", body)
 
 
@@ -200,9 +229,17 @@ def place_order(state: dict[str, Any], form: dict[str, str]) -> Response:
         products[item["product_id"]]["stock"] -= item["qty"]
     number = state["next_order_id"]
     state["next_order_id"] += 1
-    state["orders"].append({"id": number, "items": state["cart"], **data, "shipping": shipping,
-                            "total_cents": total, "status": "processing",
-                            "date": "2026-11-23"})
+    state["orders"].append(
+        {
+            "id": number,
+            "items": state["cart"],
+            **data,
+            "shipping": shipping,
+            "total_cents": total,
+            "status": "processing",
+            "date": "2026-11-23",
+        }
+    )
     state["cart"] = []
     return redirect(f"/orders/{number}?placed=1")
 
@@ -210,10 +247,13 @@ def place_order(state: dict[str, Any], form: dict[str, str]) -> Response:
 def orders(state: dict[str, Any]) -> Response:
     rows = "".join(
         f'<tr><td><a href="/orders/{o["id"]}">Order #{o["id"]}</a></td><td>{o["date"]}</td>'
-        f'<td>{money(o["total_cents"])}</td><td>{o["status"]}</td></tr>'
-        for o in reversed(state["orders"]))
-    body = ("<h1>Order history</h1><table><tr><th>Order</th><th>Date</th><th>Total</th>"
-            f"<th>Status</th></tr>{rows}</table>")
+        f"<td>{money(o['total_cents'])}</td><td>{o['status']}</td></tr>"
+        for o in reversed(state["orders"])
+    )
+    body = (
+        "<h1>Order history</h1><table><tr><th>Order</th><th>Date</th><th>Total</th>"
+        f"<th>Status</th></tr>{rows}</table>"
+    )
     return _page(state, "Orders", body)
 
 
@@ -222,14 +262,17 @@ def order(state: dict[str, Any], number: int, query: dict[str, str]) -> Response
     if o is None:
         return Response(layout("Not found", "<h1>Order not found</h1>", nav=_nav(state)), 404)
     products = _products(state)
-    items = "".join(f'<li>{esc(products[i["product_id"]]["name"])} × {i["qty"]}</li>'
-                    for i in o["items"])
+    items = "".join(
+        f"<li>{esc(products[i['product_id']]['name'])} × {i['qty']}</li>" for i in o["items"]
+    )
     msg = '<p class="msg">Thank you! Your order has been placed.</p>' if query.get("placed") else ""
-    body = (f'{msg}<h1>Order #{o["id"]}</h1><p>Date: {o["date"]} · Status: {o["status"]}</p>'
-            f'<ul>{items}</ul><p>Ship to: {esc(o["name"])}, {esc(o["street"])}, '
-            f'{esc(o["city"])} {esc(o["zip"])} ({o["shipping"]})</p>'
-            f'<p>Total: {money(o["total_cents"])}</p>'
-            f'<p><a href="/orders/{o["id"]}/invoice">Download invoice</a></p>')
+    body = (
+        f"{msg}<h1>Order #{o['id']}</h1><p>Date: {o['date']} · Status: {o['status']}</p>"
+        f"<ul>{items}</ul><p>Ship to: {esc(o['name'])}, {esc(o['street'])}, "
+        f"{esc(o['city'])} {esc(o['zip'])} ({o['shipping']})</p>"
+        f"<p>Total: {money(o['total_cents'])}</p>"
+        f'<p><a href="/orders/{o["id"]}/invoice">Download invoice</a></p>'
+    )
     return _page(state, f"Order #{o['id']}", body)
 
 
@@ -237,11 +280,17 @@ def account(state: dict[str, Any], message: str = "") -> Response:
     acct = state["account"]
     fields = "".join(
         f'<label>{name.capitalize()} <input type="text" name="{name}" '
-        f'value="{esc(acct[name])}"></label>' for name in ACCOUNT_FIELDS)
-    news = (f'<label><input type="checkbox" name="newsletter"'
-            f'{" checked" if acct["newsletter"] else ""}> Newsletter</label>')
-    body = (f'<h1>Account</h1>{message}<form action="/account" method="post">{fields}{news}'
-            '<button type="submit">Save changes</button></form>')
+        f'value="{esc(acct[name])}"></label>'
+        for name in ACCOUNT_FIELDS
+    )
+    news = (
+        f'<label><input type="checkbox" name="newsletter"'
+        f"{' checked' if acct['newsletter'] else ''}> Newsletter</label>"
+    )
+    body = (
+        f'<h1>Account</h1>{message}<form action="/account" method="post">{fields}{news}'
+        '<button type="submit">Save changes</button></form>'
+    )
     return _page(state, "Account", body)
 
 
@@ -261,8 +310,10 @@ def home(state: dict[str, Any]) -> Response:
     cats = sorted({p["category"] for p in state["products"]})
     links = "".join(f'<li><a href="/search?category={c}">{c}</a></li>' for c in cats)
     featured = sorted(state["products"], key=lambda p: (-p["rating"], p["id"]))[:4]
-    body = (f"<h1>Welcome to the Shop</h1>{_search_form(state, {})}<h2>Categories</h2>"
-            f"<ul>{links}</ul><h2>Top rated</h2><ul>{''.join(map(_summary, featured))}</ul>")
+    body = (
+        f"<h1>Welcome to the Shop</h1>{_search_form(state, {})}<h2>Categories</h2>"
+        f"<ul>{links}</ul><h2>Top rated</h2><ul>{''.join(map(_summary, featured))}</ul>"
+    )
     return _page(state, "Home", body)
 
 
@@ -270,8 +321,9 @@ def _int(text: str) -> int | None:
     return int(text) if text.isdigit() and len(text) < 9 else None
 
 
-def handle(state: dict[str, Any], method: str, path: str, query: dict[str, str],
-           form: dict[str, str]) -> Response:
+def handle(
+    state: dict[str, Any], method: str, path: str, query: dict[str, str], form: dict[str, str]
+) -> Response:
     parts = [p for p in path.split("/") if p]
     if method == "POST":
         if path == "/cart/add":
@@ -309,13 +361,18 @@ def handle(state: dict[str, Any], method: str, path: str, query: dict[str, str],
         return orders(state)
     if len(parts) >= 2 and parts[0] == "orders" and _int(parts[1]) is not None:
         if len(parts) == 3 and parts[2] == "invoice":
-            return Response(f"Invoice for order {parts[1]}\n", content_type="text/plain",
-                            headers=[("Content-Disposition",
-                                      f'attachment; filename="invoice-{parts[1]}.txt"')])
+            return Response(
+                f"Invoice for order {parts[1]}\n",
+                content_type="text/plain",
+                headers=[("Content-Disposition", f'attachment; filename="invoice-{parts[1]}.txt"')],
+            )
         return order(state, int(parts[1]), query)
     if parts == ["account"]:
         return account(state)
     if parts == ["help", "shipping"]:
-        return _page(state, "Shipping", "<h1>Shipping</h1><p>Standard shipping is free; "
-                     "express costs $9.99.</p>")
+        return _page(
+            state,
+            "Shipping",
+            "<h1>Shipping</h1><p>Standard shipping is free; express costs $9.99.</p>",
+        )
     return Response(layout("Not found", "<h1>Page not found</h1>", nav=_nav(state)), 404)

@@ -33,11 +33,13 @@ def _render(state: dict[str, Any], text: str) -> str:
 
 
 def _nav() -> str:
-    return ('<nav><a href="/">Main page</a><a href="/category/Countries">Countries</a>'
-            '<a href="/category/Cities">Cities</a><a href="/category/People">People</a>'
-            '<form action="/search" method="get" style="display:inline">'
-            '<input type="search" name="q" aria-label="Search the wiki" placeholder="Search">'
-            '<button type="submit">Go</button></form></nav>')
+    return (
+        '<nav><a href="/">Main page</a><a href="/category/Countries">Countries</a>'
+        '<a href="/category/Cities">Cities</a><a href="/category/People">People</a>'
+        '<form action="/search" method="get" style="display:inline">'
+        '<input type="search" name="q" aria-label="Search the wiki" placeholder="Search">'
+        '<button type="submit">Go</button></form></nav>'
+    )
 
 
 def _page(title: str, body: str, status: int = 200) -> Response:
@@ -51,14 +53,18 @@ def _title_of(segment: str) -> str:
 def article(state: dict[str, Any], title: str) -> Response:
     art = state["articles"].get(title)
     if art is None:
-        return _page("Not found", f"<h1>{esc(title)}</h1><p>There is no article with this "
-                     "title.</p>", 404)
-    rows = "".join(f"<tr><th>{esc(k)}</th><td>{_render(state, v)}</td></tr>"
-                   for k, v in art["infobox"])
-    body = (f"<h1>{esc(title)}</h1><p><a href=\"{_href(title)}/edit\">Edit</a> "
-            f"<a href=\"{_href(title)}/history\">History</a></p>"
-            f'<table class="infobox">{rows}</table><p>{_render(state, art["text"])}</p>'
-            f'<p>Category: <a href="/category/{art["category"]}">{art["category"]}</a></p>')
+        return _page(
+            "Not found", f"<h1>{esc(title)}</h1><p>There is no article with this title.</p>", 404
+        )
+    rows = "".join(
+        f"<tr><th>{esc(k)}</th><td>{_render(state, v)}</td></tr>" for k, v in art["infobox"]
+    )
+    body = (
+        f'<h1>{esc(title)}</h1><p><a href="{_href(title)}/edit">Edit</a> '
+        f'<a href="{_href(title)}/history">History</a></p>'
+        f'<table class="infobox">{rows}</table><p>{_render(state, art["text"])}</p>'
+        f'<p>Category: <a href="/category/{art["category"]}">{art["category"]}</a></p>'
+    )
     return _page(title, body)
 
 
@@ -67,10 +73,12 @@ def edit_form(state: dict[str, Any], title: str, error: str = "") -> Response:
     if art is None:
         return article(state, title)
     err = f'<p class="err">{esc(error)}</p>' if error else ""
-    body = (f"<h1>Editing {esc(title)}</h1>{err}<form action=\"{_href(title)}/edit\" "
-            f'method="post"><label>Content <textarea name="text" rows="6" cols="70">'
-            f'{esc(art["text"])}</textarea></label><label>Summary <input type="text" '
-            'name="summary"></label><button type="submit">Save page</button></form>')
+    body = (
+        f'<h1>Editing {esc(title)}</h1>{err}<form action="{_href(title)}/edit" '
+        f'method="post"><label>Content <textarea name="text" rows="6" cols="70">'
+        f'{esc(art["text"])}</textarea></label><label>Summary <input type="text" '
+        'name="summary"></label><button type="submit">Save page</button></form>'
+    )
     return _page(f"Editing {title}", body)
 
 
@@ -84,8 +92,9 @@ def save(state: dict[str, Any], title: str, form: dict[str, str]) -> Response:
     if not summary:
         return edit_form(state, title, "Please give an edit summary.")
     art["text"] = text[:20_000]
-    art["revisions"].append({"rev": len(art["revisions"]) + 1, "user": state["user"],
-                             "summary": summary[:200]})
+    art["revisions"].append(
+        {"rev": len(art["revisions"]) + 1, "user": state["user"], "summary": summary[:200]}
+    )
     return redirect(_href(title))
 
 
@@ -93,22 +102,28 @@ def history(state: dict[str, Any], title: str) -> Response:
     art = state["articles"].get(title)
     if art is None:
         return article(state, title)
-    rows = "".join(f"<tr><td>{r['rev']}</td><td>{esc(r['user'])}</td><td>{esc(r['summary'])}"
-                   "</td></tr>" for r in reversed(art["revisions"]))
-    body = (f"<h1>History of {esc(title)}</h1><p><a href=\"{_href(title)}\">Back to the "
-            "article</a></p><table><tr><th>Revision</th><th>User</th><th>Summary</th></tr>"
-            f"{rows}</table>")
+    rows = "".join(
+        f"<tr><td>{r['rev']}</td><td>{esc(r['user'])}</td><td>{esc(r['summary'])}</td></tr>"
+        for r in reversed(art["revisions"])
+    )
+    body = (
+        f'<h1>History of {esc(title)}</h1><p><a href="{_href(title)}">Back to the '
+        "article</a></p><table><tr><th>Revision</th><th>User</th><th>Summary</th></tr>"
+        f"{rows}</table>"
+    )
     return _page(f"History of {title}", body)
 
 
 def search(state: dict[str, Any], q: str) -> Response:
     words = q.lower().split()
-    hits = [t for t, a in state["articles"].items()
-            if words and all(w in f"{t} {a['text']}".lower() for w in words)]
+    hits = [
+        t
+        for t, a in state["articles"].items()
+        if words and all(w in f"{t} {a['text']}".lower() for w in words)
+    ]
     hits.sort(key=lambda t: (t.lower() != q.lower().strip(), t))
     items = "".join(f'<li><a href="{_href(t)}">{esc(t)}</a></li>' for t in hits[:20])
-    body = (f"<h1>Search results</h1><p>{len(hits)} articles match {esc(q)!s}</p>"
-            f"<ul>{items}</ul>")
+    body = f"<h1>Search results</h1><p>{len(hits)} articles match {esc(q)!s}</p><ul>{items}</ul>"
     return _page("Search", body)
 
 
@@ -118,8 +133,9 @@ def category(state: dict[str, Any], name: str) -> Response:
     return _page(f"Category {name}", f"<h1>Category: {esc(name)}</h1><ul>{items}</ul>")
 
 
-def handle(state: dict[str, Any], method: str, path: str, query: dict[str, str],
-           form: dict[str, str]) -> Response:
+def handle(
+    state: dict[str, Any], method: str, path: str, query: dict[str, str], form: dict[str, str]
+) -> Response:
     parts = [p for p in path.split("/") if p]
     if len(parts) >= 2 and parts[0] == "wiki":
         title = _title_of(parts[1])
@@ -132,10 +148,14 @@ def handle(state: dict[str, Any], method: str, path: str, query: dict[str, str],
     if method == "POST":
         return Response("method not allowed", 405, "text/plain")
     if not parts:
-        cats = "".join(f'<li><a href="/category/{c}">{c}</a></li>'
-                       for c in ("Countries", "Cities", "People"))
-        return _page("Main page", "<h1>Welcome to the Wiki</h1><p>An encyclopedia of "
-                     f"{len(state['articles'])} articles.</p><ul>{cats}</ul>")
+        cats = "".join(
+            f'<li><a href="/category/{c}">{c}</a></li>' for c in ("Countries", "Cities", "People")
+        )
+        return _page(
+            "Main page",
+            "<h1>Welcome to the Wiki</h1><p>An encyclopedia of "
+            f"{len(state['articles'])} articles.</p><ul>{cats}</ul>",
+        )
     if parts == ["search"]:
         return search(state, query.get("q", ""))
     if len(parts) == 2 and parts[0] == "category":

@@ -28,8 +28,19 @@ def test_list_shows_every_id():
 def test_eval_writes_json_markdown_and_plots(tmp_path: Path):
     result = runner.invoke(
         app,
-        ["eval", "--env", "mtenvs/Maze-v0", "--agent", "random,oracle", "--episodes", "3",
-         "--name", "t", "--out", str(tmp_path)],
+        [
+            "eval",
+            "--env",
+            "mtenvs/Maze-v0",
+            "--agent",
+            "random,oracle",
+            "--episodes",
+            "3",
+            "--name",
+            "t",
+            "--out",
+            str(tmp_path),
+        ],
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
@@ -58,8 +69,12 @@ def test_bad_arguments_exit_with_a_helpful_message(args, message):
 
 def test_play_in_a_terminal():
     child = pexpect.spawn(
-        sys.executable, ["-m", "mtenvs.cli", "play", "mtenvs/Maze-v0", "--seed", "1"],
-        encoding="utf-8", timeout=30, dimensions=(50, 200), env={**os.environ, "TERM": "dumb"},
+        sys.executable,
+        ["-m", "mtenvs.cli", "play", "mtenvs/Maze-v0", "--seed", "1"],
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(50, 200),
+        env={**os.environ, "TERM": "dumb"},
     )
     child.expect("> ")
     child.sendline("fly away")
@@ -81,12 +96,27 @@ def test_play_in_a_terminal():
 
 def test_report_compares_runs(tmp_path: Path):
     for name, agent in (("a", "random"), ("b", "oracle")):
-        result = runner.invoke(app, ["eval", "--env", "mtenvs/Maze-v0", "--agent", agent,
-                                     "--episodes", "2", "--name", name, "--out", str(tmp_path),
-                                     "--no-plots"])
+        result = runner.invoke(
+            app,
+            [
+                "eval",
+                "--env",
+                "mtenvs/Maze-v0",
+                "--agent",
+                agent,
+                "--episodes",
+                "2",
+                "--name",
+                name,
+                "--out",
+                str(tmp_path),
+                "--no-plots",
+            ],
+        )
         assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["report", str(tmp_path / "a"), str(tmp_path / "b")],
-                           env={"COLUMNS": "200"})
+    result = runner.invoke(
+        app, ["report", str(tmp_path / "a"), str(tmp_path / "b")], env={"COLUMNS": "200"}
+    )
     assert result.exit_code == 0, result.output
     assert "mtenvs/Maze-v0" in result.output and "100.0% / 1.000" in result.output
     bad = runner.invoke(app, ["report", str(tmp_path / "missing")])

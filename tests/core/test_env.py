@@ -16,14 +16,24 @@ def test_check_env_passes():
 
 def test_reset_info_has_documented_keys():
     _, info = AddEnv().reset(seed=3)
-    for key in ("system_prompt", "task_id", "max_turns", "split", "turn", "success",
-                "reward_components", "parse_error", "state_key"):
+    for key in (
+        "system_prompt",
+        "task_id",
+        "max_turns",
+        "split",
+        "turn",
+        "success",
+        "reward_components",
+        "parse_error",
+        "state_key",
+    ):
         assert key in info
     assert info["turn"] == 0 and info["max_turns"] == 5 and info["split"] == "train"
 
 
-@pytest.mark.parametrize("bad", ["", "blah", "<answer>x</answer>", 17, None, ["a"], {"x": 1},
-                                 "\x00" * 10, "🙂" * 1000])
+@pytest.mark.parametrize(
+    "bad", ["", "blah", "<answer>x</answer>", 17, None, ["a"], {"x": 1}, "\x00" * 10, "🙂" * 1000]
+)
 def test_malformed_reply_is_an_observation_not_an_exception(bad):
     env = AddEnv()
     env.reset(seed=0)
@@ -62,7 +72,12 @@ def test_terminates_on_final_answer_with_success_flag():
     env.reset(seed=2)
     _, reward, terminated, truncated, info = env.step(env.oracle_action())
     assert (reward, terminated, truncated, info["success"], info["final_answer"]) == (
-        1.0, True, False, True, True)
+        1.0,
+        True,
+        False,
+        True,
+        True,
+    )
 
 
 def test_unknown_and_invalid_arguments_name_allowed_values():

@@ -37,8 +37,11 @@ def test_fenced_code_blocks_by_language():
 
 
 def test_tool_calls_from_all_supported_shapes():
-    openai = {"type": "function", "id": "c1",
-              "function": {"name": "move", "arguments": json.dumps({"direction": "up"})}}
+    openai = {
+        "type": "function",
+        "id": "c1",
+        "function": {"name": "move", "arguments": json.dumps({"direction": "up"})},
+    }
     assert parse_tool_calls(openai) == [ToolCall("move", {"direction": "up"}, id="c1")]
     assert parse_tool_calls({"name": "submit", "arguments": {"sql": "x"}}) == [
         ToolCall("submit", {"sql": "x"})
@@ -56,9 +59,17 @@ def test_tool_calls_from_all_supported_shapes():
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.sampled_from(["name", "arguments", "function", "tool_calls", "content",
-                                       "id", "type"]) | st.text(max_size=5), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                ["name", "arguments", "function", "tool_calls", "content", "id", "type"]
+            )
+            | st.text(max_size=5),
+            children,
+            max_size=4,
+        )
+    ),
     max_leaves=12,
 )
 

@@ -27,9 +27,14 @@ def test_make_without_import_via_module_prefix():
     assert out.stdout.startswith("str ")
 
 
-@pytest.mark.parametrize(("bad", "hint"), [("mtenvs/Sokobn-v0", "mtenvs/Sokoban-v0"),
-                                           ("Maze-v0", "mtenvs/Maze-v0"),
-                                           ("mtenvs/maze-v0", "mtenvs/Maze-v0")])
+@pytest.mark.parametrize(
+    ("bad", "hint"),
+    [
+        ("mtenvs/Sokobn-v0", "mtenvs/Sokoban-v0"),
+        ("Maze-v0", "mtenvs/Maze-v0"),
+        ("mtenvs/maze-v0", "mtenvs/Maze-v0"),
+    ],
+)
 def test_unknown_ids_suggest_close_matches(bad, hint):
     with pytest.raises(UnknownEnvError, match=f"Did you mean '{hint}'"):
         mtenvs.make(bad)

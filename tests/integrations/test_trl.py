@@ -63,14 +63,26 @@ def test_token_agent_records_exact_episode_tokens(tokenizer):
         return [[*reply_ids, eos] for _ in prompts], None
 
     agent = TokenAgent(tokenizer, generate, eos_token_ids=[eos])
-    trajs = list(rollout(ENV, agent, 2, num_envs=2, seed=3, group_size=2,
-                         env_kwargs={"max_turns": 3}, executor="sync"))
+    trajs = list(
+        rollout(
+            ENV,
+            agent,
+            2,
+            num_envs=2,
+            seed=3,
+            group_size=2,
+            env_kwargs={"max_turns": 3},
+            executor="sync",
+        )
+    )
     assert calls == [2, 2, 2]  # one batched generate per turn for both episodes
     for traj in trajs:
         assert [t.reply for t in traj.turns] == [REPLY] * 3
         rec = agent.episode_tokens(traj)
-        assert len(rec.completion_ids) == len(rec.env_mask) == 3 * (len(reply_ids) + 1) + sum(
-            1 - m for m in rec.env_mask
+        assert (
+            len(rec.completion_ids)
+            == len(rec.env_mask)
+            == 3 * (len(reply_ids) + 1) + sum(1 - m for m in rec.env_mask)
         )
         # Model tokens are exactly what was generated; observations are masked out.
         model_tokens = [t for t, m in zip(rec.completion_ids, rec.env_mask) if m]
@@ -119,8 +131,9 @@ def test_task_groups_share_one_generate_call_per_round(tokenizer):
     for (env_id, seed, count), trajs in zip(tasks, played):
         assert len(trajs) == count
         assert all(t.env_id == env_id and t.seed == seed and len(t.turns) == 3 for t in trajs)
-        assert all(agent.episode_tokens(t).env_mask.count(1) == 3 * (len(reply_ids) + 1)
-                   for t in trajs)
+        assert all(
+            agent.episode_tokens(t).env_mask.count(1) == 3 * (len(reply_ids) + 1) for t in trajs
+        )
 
 
 @pytest.mark.timeout(60)
@@ -137,9 +150,11 @@ def test_task_groups_propagate_errors_without_hanging(tokenizer):
         return [[eos] for _ in prompts], None
 
     with pytest.raises(Exception, match="Nope"):
-        play_task_groups(TokenAgent(tokenizer, generate, eos_token_ids=[eos]),
-                         [(ENV, 0, 1), ("mtenvs/Nope-v0", 0, 1)],
-                         env_kwargs={"max_turns": 2})
+        play_task_groups(
+            TokenAgent(tokenizer, generate, eos_token_ids=[eos]),
+            [(ENV, 0, 1), ("mtenvs/Nope-v0", 0, 1)],
+            env_kwargs={"max_turns": 2},
+        )
 
 
 def test_token_agent_budget_cuts_and_stops_generating(tokenizer):
@@ -238,15 +253,16 @@ def test_grpo_smoke(model_dir, tmp_path, monkeypatch):
         assert len(call["tasks"]) == 4 and all(env == ENV for env, _ in call["tasks"])
         assert len(set(call["tasks"])) == 2
         assert all(n == 3 for n in call["env_turns"])
-        assert all(set(m) <= {0, 1} and len(m) == len(c)
-                   for m, c in zip(call["env_mask"], call["completion_ids"]))
+        assert all(
+            set(m) <= {0, 1} and len(m) == len(c)
+            for m, c in zip(call["env_mask"], call["completion_ids"])
+        )
         # Several replies per episode, the observations between them masked out.
         assert all(_runs_of_ones(m) == 3 for m in call["env_mask"])
     assert rewards_seen == [call["env_reward"] for call in seen]
     losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
     assert len(losses) == 2
-    changed = any(not torch.equal(before[n], p.detach().cpu())
-                  for n, p in model.named_parameters())
+    changed = any(not torch.equal(before[n], p.detach().cpu()) for n, p in model.named_parameters())
     assert changed
 
 
@@ -262,11 +278,33 @@ def test_example_recipe_runs(model_dir, tmp_path, monkeypatch):
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
     out = tmp_path / "run"
-    rc = example.main([
-        "--env", "mtenvs/RuleInduction-v0", "--model", str(model_dir), "--output-dir", str(out),
-        "--steps", "1", "--group-size", "2", "--batch-size", "4", "--tasks", "4",
-        "--max-turns", "2", "--max-new-tokens", "8", "--max-completion-length", "256",
-        "--executor", "sync", "--learning-rate", "1e-3",
-    ])
+    rc = example.main(
+        [
+            "--env",
+            "mtenvs/RuleInduction-v0",
+            "--model",
+            str(model_dir),
+            "--output-dir",
+            str(out),
+            "--steps",
+            "1",
+            "--group-size",
+            "2",
+            "--batch-size",
+            "4",
+            "--tasks",
+            "4",
+            "--max-turns",
+            "2",
+            "--max-new-tokens",
+            "8",
+            "--max-completion-length",
+            "256",
+            "--executor",
+            "sync",
+            "--learning-rate",
+            "1e-3",
+        ]
+    )
     assert rc == 0
     assert (out / "config.json").exists()

@@ -22,8 +22,9 @@ ENV = "mtenvs/Maze-v0"
 KWARGS = {"max_turns": 30}
 
 
-async def _play(interaction: MtenvsInteraction, request_id: str, row: dict,
-                reply_for) -> tuple[list[float], list[dict], list[str]]:
+async def _play(
+    interaction: MtenvsInteraction, request_id: str, row: dict, reply_for
+) -> tuple[list[float], list[dict], list[str]]:
     """What verl's tool_agent loop does with an interaction, minus the model."""
     ik = row["extra_info"]["interaction_kwargs"]
     await interaction.start_interaction(request_id, **ik)
@@ -32,7 +33,8 @@ async def _play(interaction: MtenvsInteraction, request_id: str, row: dict,
     while True:
         messages.append({"role": "assistant", "content": reply_for(request_id)})
         done, response, score, meta = await interaction.generate_response(
-            request_id, messages, **ik)
+            request_id, messages, **ik
+        )
         scores.append(score)
         metas.append(meta)
         observations.append(response)
@@ -45,8 +47,12 @@ async def _play(interaction: MtenvsInteraction, request_id: str, row: dict,
 
 
 def test_methods_match_verl_base_interaction():
-    for name in ("start_interaction", "generate_response", "calculate_score",
-                 "finalize_interaction"):
+    for name in (
+        "start_interaction",
+        "generate_response",
+        "calculate_score",
+        "finalize_interaction",
+    ):
         assert inspect.iscoroutinefunction(getattr(MtenvsInteraction, name))
     params = inspect.signature(MtenvsInteraction.generate_response).parameters
     assert list(params)[:3] == ["self", "instance_id", "messages"]
@@ -74,19 +80,23 @@ def test_oracle_episodes_match_the_rollout_engine():
 
     async def main():
         # Two rollouts interleaved on one event loop, as verl runs them.
-        return await asyncio.gather(*(_play(interaction, f"req-{i}", ds[i], oracle)
-                                      for i in range(2)))
+        return await asyncio.gather(
+            *(_play(interaction, f"req-{i}", ds[i], oracle) for i in range(2))
+        )
 
     results = asyncio.run(main())
     assert len(interaction) == 0  # finalize released every env
-    reference = sorted(rollout(ENV, OracleAgent(), 2, seed=7, env_kwargs=KWARGS,
-                               executor="sync"), key=lambda t: t.seed)
+    reference = sorted(
+        rollout(ENV, OracleAgent(), 2, seed=7, env_kwargs=KWARGS, executor="sync"),
+        key=lambda t: t.seed,
+    )
     for (scores, metas, observations), traj in zip(results, reference):
         assert metas[-1]["success"] and traj.success
         assert scores == pytest.approx(traj.rewards)
         assert observations[-1] == traj.final_observation
         assert compute_score(ENV, "", "", {"turn_scores": scores}) == pytest.approx(
-            traj.episode_return)
+            traj.episode_return
+        )
 
 
 def test_malformed_reply_and_errors():
@@ -97,11 +107,13 @@ def test_malformed_reply_and_errors():
             await interaction.start_interaction("x")
         rid = await interaction.start_interaction(None, env_id=ENV, seed=0)
         done, response, _, meta = await interaction.generate_response(
-            rid, [{"role": "assistant", "content": "no idea"}])
+            rid, [{"role": "assistant", "content": "no idea"}]
+        )
         assert "format" in response.lower() or meta["parse_error"] in response
         assert not done and meta["parse_error"]
         done, _, _, meta = await interaction.generate_response(
-            rid, [{"role": "assistant", "content": [{"type": "text", "text": "hm"}]}])
+            rid, [{"role": "assistant", "content": [{"type": "text", "text": "hm"}]}]
+        )
         assert done and meta["truncated"]
         assert (await interaction.generate_response(rid, []))[0] is True
         await interaction.finalize_interaction(rid)

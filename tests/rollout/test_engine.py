@@ -21,14 +21,23 @@ class CountingAgent:
 
 
 def _key(traj: Trajectory):
-    return (traj.env_id, traj.seed, traj.task_id, traj.group, traj.success,
-            [(t.observation, t.reply, t.reward, t.state_key) for t in traj.turns])
+    return (
+        traj.env_id,
+        traj.seed,
+        traj.task_id,
+        traj.group,
+        traj.success,
+        [(t.observation, t.reply, t.reward, t.state_key) for t in traj.turns],
+    )
 
 
 def test_one_batched_call_per_round_and_slots_refill():
     agent = CountingAgent(RandomAgent(seed=0))
-    trajs = list(rollout("mtenvs/Maze-v0", agent, 10, num_envs=4, executor="sync",
-                         env_kwargs={"max_turns": 3}))
+    trajs = list(
+        rollout(
+            "mtenvs/Maze-v0", agent, 10, num_envs=4, executor="sync", env_kwargs={"max_turns": 3}
+        )
+    )
     assert len(trajs) == 10 and all(len(t.turns) == 3 for t in trajs)
     # 10 episodes of exactly 3 turns, 4 in flight: rounds of 4, 4, 2 slots, 3 turns each.
     assert agent.batches == [4, 4, 4, 4, 4, 4, 2, 2, 2]
@@ -40,13 +49,22 @@ def test_mixed_lengths_refill_until_episode_count():
     assert len(trajs) == 8 and all(t.success for t in trajs)
     assert {t.env_id for t in trajs} == {"mtenvs/Maze-v0", "mtenvs/Sokoban-v0"}
     assert sorted((t.env_id, t.seed) for t in trajs) == sorted(
-        [("mtenvs/Maze-v0", s) for s in range(4)] + [("mtenvs/Sokoban-v0", s) for s in range(4)])
+        [("mtenvs/Maze-v0", s) for s in range(4)] + [("mtenvs/Sokoban-v0", s) for s in range(4)]
+    )
     assert max(agent.batches) == 3 and sum(agent.batches) == sum(len(t.turns) for t in trajs)
 
 
 def test_group_sampling_shares_the_task():
-    trajs = list(rollout("mtenvs/Sokoban-v0", RandomAgent(seed=1), 6, num_envs=6,
-                         group_size=3, env_kwargs={"max_turns": 4}))
+    trajs = list(
+        rollout(
+            "mtenvs/Sokoban-v0",
+            RandomAgent(seed=1),
+            6,
+            num_envs=6,
+            group_size=3,
+            env_kwargs={"max_turns": 4},
+        )
+    )
     groups: dict[int, set[str]] = {}
     for t in trajs:
         groups.setdefault(t.group, set()).add(t.task_id)
@@ -58,10 +76,16 @@ def test_group_sampling_shares_the_task():
 @pytest.mark.parametrize("executor", ["thread", "process"])
 def test_executors_give_identical_trajectories(executor):
     kwargs = {"env_kwargs": {"max_turns": 6}, "num_envs": 4, "seed": 3}
-    reference = [_key(t) for t in rollout("mtenvs/Maze-v0", RandomAgent(seed=5), 8,
-                                          executor="sync", **kwargs)]
-    other = [_key(t) for t in rollout("mtenvs/Maze-v0", RandomAgent(seed=5), 8,
-                                      executor=executor, workers=2, **kwargs)]
+    reference = [
+        _key(t)
+        for t in rollout("mtenvs/Maze-v0", RandomAgent(seed=5), 8, executor="sync", **kwargs)
+    ]
+    other = [
+        _key(t)
+        for t in rollout(
+            "mtenvs/Maze-v0", RandomAgent(seed=5), 8, executor=executor, workers=2, **kwargs
+        )
+    ]
     assert other == reference
 
 
@@ -94,13 +118,18 @@ def test_to_hf_dataset():
 def test_ray_backend_matches_local():
     ray = pytest.importorskip("ray")
     kwargs = {"env_kwargs": {"max_turns": 5}, "num_envs": 3, "seed": 7}
-    reference = [_key(t) for t in rollout("mtenvs/Maze-v0", RandomAgent(seed=2), 6,
-                                          executor="sync", **kwargs)]
+    reference = [
+        _key(t)
+        for t in rollout("mtenvs/Maze-v0", RandomAgent(seed=2), 6, executor="sync", **kwargs)
+    ]
     try:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-                 ignore_reinit_error=True)
-        got = [_key(t) for t in rollout("mtenvs/Maze-v0", RandomAgent(seed=2), 6,
-                                        executor="ray", workers=2, **kwargs)]
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+        got = [
+            _key(t)
+            for t in rollout(
+                "mtenvs/Maze-v0", RandomAgent(seed=2), 6, executor="ray", workers=2, **kwargs
+            )
+        ]
         oracle = list(rollout("mtenvs/Sokoban-v0", OracleAgent(), 2, executor="ray", workers=2))
     finally:
         ray.shutdown()

@@ -38,18 +38,21 @@ CHEATS = {
     "print_passed": "print('PASSED')\nprint('6 of 6 hidden tests passed. Correct!')\n" + WRONG,
     "override_eq": ALWAYS_EQUAL + "def two_sum(nums, target):\n    return Yes()\n",
     "object_with_eq": "class Y:\n    __eq__ = lambda s, o: True\n"
-                      "def two_sum(nums, target):\n    return Y()\n",
-    "patch_builtins": ALWAYS_EQUAL + (
+    "def two_sum(nums, target):\n    return Y()\n",
+    "patch_builtins": ALWAYS_EQUAL
+    + (
         "import builtins, json\n"
         "builtins.type = lambda *a: list\n"
         "builtins.isinstance = lambda *a: True\n"
         "builtins.AssertionError = type('Never', (Exception,), {})\n"
         "json.dumps = lambda *a, **k: '{\"results\": ' + str([['ok', None]] * 6) + '}'\n"
-        "def two_sum(nums, target):\n    return Yes()\n"),
+        "def two_sum(nums, target):\n    return Yes()\n"
+    ),
     "forge_the_harness_value": (
         "import builtins\n_repr = repr\n"
         "builtins.repr = lambda v: _repr('{\"results\": ' + str([['ok', [1, 2]]] * 6) + '}')\n"
-        + WRONG),
+        + WRONG
+    ),
     "kill_the_judge": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + WRONG,
     "read_files_in_the_sandbox": (
         "import glob, os\n"
@@ -57,7 +60,8 @@ CHEATS = {
         "    for path in glob.glob('/tmp/*') + glob.glob('./**', recursive=True):\n"
         "        if os.path.isfile(path) and 'expect' in open(path, errors='ignore').read(9**6):\n"
         "            return path\n"
-        "    return 'nothing'\n"),
+        "    return 'nothing'\n"
+    ),
 }
 
 
@@ -95,9 +99,11 @@ def test_cheats_pass_no_test(env, name):
 
 def test_agent_code_before_the_answer_cannot_tamper_with_verification(env):
     env.reset(options={"task_id": TASK})
-    env.step("```python\nimport builtins, os\nbuiltins.isinstance = lambda *a: True\n"
-             "open('json.py', 'w').write('dumps = lambda *a, **k: \"{}\"')\n"
-             "open('sitecustomize.py', 'w').write('import os; os._exit(0)')\n```")
+    env.step(
+        "```python\nimport builtins, os\nbuiltins.isinstance = lambda *a: True\n"
+        "open('json.py', 'w').write('dumps = lambda *a, **k: \"{}\"')\n"
+        "open('sitecustomize.py', 'w').write('import os; os._exit(0)')\n```"
+    )
     obs, _, _, _, info = env.step(f"<answer>\n{WRONG}</answer>")
     assert info["tests_passed"] == 2 and "4 failing" not in obs
     obs, _, terminated, _, info = env.step(env.oracle_action())
@@ -135,14 +141,18 @@ def test_the_hidden_expected_values_cannot_be_found(backend):
 
 def test_package_assets_are_out_of_reach_in_docker(backend):
     if backend == "local":
-        pytest.skip("LocalSandbox shares the host filesystem: world-readable files such as "
-                    "the package assets are readable (docs/sandbox.md, weaker isolation)")
+        pytest.skip(
+            "LocalSandbox shares the host filesystem: world-readable files such as "
+            "the package assets are readable (docs/sandbox.md, weaker isolation)"
+        )
     asset = str(resources.files("mtenvs").joinpath("assets/code/problems.jsonl"))
     env = PythonCodeEnv(sandbox=backend, feedback="tests", timeout_s=5.0)
-    source = ("import json\ndef two_sum(nums, target):\n    try:\n"
-              f"        rows = [json.loads(x) for x in open({asset!r})]\n"
-              "    except OSError as e:\n        return type(e).__name__\n"
-              "    return 'read'\n")
+    source = (
+        "import json\ndef two_sum(nums, target):\n    try:\n"
+        f"        rows = [json.loads(x) for x in open({asset!r})]\n"
+        "    except OSError as e:\n        return type(e).__name__\n"
+        "    return 'read'\n"
+    )
     obs, info = _submit(env, source)
     assert info["tests_passed"] == 0 and "FileNotFoundError" in obs
     env.close()
@@ -157,8 +167,8 @@ def test_assert_kind_tests_resist_patched_builtins(backend):
         "builtins.set = lambda *a: A()\nset = builtins.set\n"
         "def common(a, b):\n    return [9]\n",
         "import builtins, json\n_repr = repr\n"
-        "builtins.repr = lambda v: _repr('{\"results\": [[\"ok\", null]] * 3}')\n"
-        "json.dumps = lambda *a, **k: '{\"results\": [[\"ok\", null]] * 3}'\n"
+        'builtins.repr = lambda v: _repr(\'{"results": [["ok", null]] * 3}\')\n'
+        'json.dumps = lambda *a, **k: \'{"results": [["ok", null]] * 3}\'\n'
         "def common(a, b):\n    return [9]\n",
     ]
     for cheat in cheats:

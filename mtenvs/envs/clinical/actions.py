@@ -28,14 +28,24 @@ _COMMAND = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _KIND_OF: Final[dict[str, ActionKind]] = {
-    "ask": "ask", "ask_patient": "ask", "examine": "examine", "exam": "examine",
-    "order_test": "order_test", "order": "order_test", "test": "order_test",
-    "diagnose": "diagnose", "diagnosis": "diagnose", "answer": "diagnose",
+    "ask": "ask",
+    "ask_patient": "ask",
+    "examine": "examine",
+    "exam": "examine",
+    "order_test": "order_test",
+    "order": "order_test",
+    "test": "order_test",
+    "diagnose": "diagnose",
+    "diagnosis": "diagnose",
+    "answer": "diagnose",
     "abstain": "abstain",
 }
 _ARG_KEYS: Final[dict[ActionKind, tuple[str, ...]]] = {
-    "ask": ("question", "text"), "examine": ("system", "name"), "order_test": ("name", "test"),
-    "diagnose": ("condition", "diagnosis", "answer", "option", "name"), "abstain": (),
+    "ask": ("question", "text"),
+    "examine": ("system", "name"),
+    "order_test": ("name", "test"),
+    "diagnose": ("condition", "diagnosis", "answer", "option", "name"),
+    "abstain": (),
 }
 _LETTER = re.compile(r"[^\W\d_]")
 

@@ -43,6 +43,7 @@ __all__ = ["TEST_COST", "ClinicalEnv"]
 #: Reward component: minus the cost of each test ordered (charged once per test).
 TEST_COST: Final = "test_cost"
 
+
 class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
     """Diagnose a simulated patient by asking, examining and testing (MediQ-style).
 
@@ -147,8 +148,19 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
     """
 
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
-        "_patient", "_post", "_known", "_asked", "_examined", "_tests", "_test_cost_total",
-        "_diagnosis", "_last_kind", "_log", "_eval_cursor", "_mediq", "_gain_bits",
+        "_patient",
+        "_post",
+        "_known",
+        "_asked",
+        "_examined",
+        "_tests",
+        "_test_cost_total",
+        "_diagnosis",
+        "_last_kind",
+        "_log",
+        "_eval_cursor",
+        "_mediq",
+        "_gain_bits",
     )
     default_max_turns: ClassVar[int] = 20
     oracle_always_succeeds: ClassVar[bool] = False
@@ -183,8 +195,11 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
                 "eval_set=True plays the shipped knowledge-base patients; it cannot be combined "
                 "with dataset=PATH (a MediQ file is its own evaluation set)."
             )
-        if (not isinstance(category_credit, (int, float)) or isinstance(category_credit, bool)
-                or not 0.0 <= category_credit <= 1.0):
+        if (
+            not isinstance(category_credit, (int, float))
+            or isinstance(category_credit, bool)
+            or not 0.0 <= category_credit <= 1.0
+        ):
             raise InvalidArgumentError(
                 f"category_credit must be a number in [0, 1], got {category_credit!r}."
             )
@@ -241,8 +256,10 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
             self._mediq = MediQEpisode(self._pick_record(options.get("task_id")), [])
             opening = self._mediq.record.opening()
             self._log = [opening]
-            return (f"{opening}\nAsk the patient questions, then answer with a letter. "
-                    f"Turn 0 of {self.max_turns}.")
+            return (
+                f"{opening}\nAsk the patient questions, then answer with a letter. "
+                f"Turn 0 of {self.max_turns}."
+            )
         self._patient = self._pick_patient(options.get("task_id"))
         patient = self._patient
         band = self.kb.age_band(patient.age)
@@ -299,12 +316,18 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
                     f"{', '.join(self._mediq.record.options)}."
                 )
             return ClinicalAction("diagnose", letter)
-        lookup = {"examine": self.lexicon.system, "order_test": self.lexicon.test,
-                  "diagnose": self.lexicon.condition}[kind]
+        lookup = {
+            "examine": self.lexicon.system,
+            "order_test": self.lexicon.test,
+            "diagnose": self.lexicon.condition,
+        }[kind]
         resolved = lookup(arg)
         if resolved is None:
-            names = {"examine": list(self.kb.systems), "order_test": [t.id for t in self.kb.tests],
-                     "diagnose": [c.id for c in self.kb.conditions]}[kind]
+            names = {
+                "examine": list(self.kb.systems),
+                "order_test": [t.id for t in self.kb.tests],
+                "diagnose": [c.id for c in self.kb.conditions],
+            }[kind]
             what = {"examine": "system", "order_test": "test", "diagnose": "condition"}[kind]
             listing = ", ".join(names) if kind == "examine" else "see the system prompt"
             raise InvalidAction(
@@ -326,17 +349,21 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
             return Transition(text, {OUTCOME: 0.0}, terminated=True)
         components: dict[str, float] = {}
         if action.kind == "ask":
-            answer = answer_question(self.kb, self.lexicon, self._patient, action.arg,
-                                     self.np_random)
+            answer = answer_question(
+                self.kb, self.lexicon, self._patient, action.arg, self.np_random
+            )
             self._asked.update(i for i, _ in answer.revealed)
             self._asked.update(answer.unsure)
             revealed, text = answer.revealed, f"Patient: “{answer.text}”"
             if self._voice is not None:
-                facts = [("I have " if present else "I have NOT ") + self._phrase(i)
-                         for i, present in answer.revealed]
+                facts = [
+                    ("I have " if present else "I have NOT ") + self._phrase(i)
+                    for i, present in answer.revealed
+                ]
                 facts += [f"I am not sure about: {self._phrase(i)}" for i in answer.unsure]
-                text = voice_answer(self._voice, self, f"You are {self._persona()}.", facts,
-                                    action.arg, text)
+                text = voice_answer(
+                    self._voice, self, f"You are {self._persona()}.", facts, action.arg, text
+                )
             self._log.append(f"Doctor: {action.arg}\n{text}")
         elif action.kind == "examine":
             report, revealed = exam_report(self.kb, self._patient, action.arg)
@@ -378,8 +405,9 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
             right = action.arg == record.answer_idx
             text = f"You answered {action.arg}. That is {'correct' if right else 'not correct'}."
             self._log.append(f"Doctor: answer({action.arg})\n{text}")
-            return Transition(text, {OUTCOME: float(right)}, terminated=True, success=right,
-                              final_answer=True)
+            return Transition(
+                text, {OUTCOME: float(right)}, terminated=True, success=right, final_answer=True
+            )
         if action.kind == "abstain":
             text = "You chose not to answer. The consultation is over."
             self._log.append(f"Doctor: abstain()\n{text}")
@@ -387,8 +415,9 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
         text, index = self._mediq.respond(action.kind, action.arg)
         if self._voice is not None and action.kind == "ask":
             facts = [] if index is None else [record.facts[index]]
-            text = voice_answer(self._voice, self, "Answer as the patient in the case.", facts,
-                                action.arg, text)
+            text = voice_answer(
+                self._voice, self, "Answer as the patient in the case.", facts, action.arg, text
+            )
         self._log.append(f"Doctor: {action.arg}\n{text}")
         return Transition(f"{text}\n{self._footer()}", {})
 
@@ -400,10 +429,13 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
         if condition == truth:
             text = f"You diagnosed {name}. That is correct."
             self._log.append(f"Doctor: diagnose({condition})\n{text}")
-            return Transition(text, {OUTCOME: 1.0}, terminated=True, success=True,
-                              final_answer=True)
-        same_category = (self.kb.conditions[self.kb.condition_index[condition]].category
-                         == self.kb.conditions[self.kb.condition_index[truth]].category)
+            return Transition(
+                text, {OUTCOME: 1.0}, terminated=True, success=True, final_answer=True
+            )
+        same_category = (
+            self.kb.conditions[self.kb.condition_index[condition]].category
+            == self.kb.conditions[self.kb.condition_index[truth]].category
+        )
         credit = self.category_credit if same_category else 0.0
         # The truth stays hidden: TryAgain may reopen the episode after a wrong answer.
         text = f"You diagnosed {name}. That is not the right diagnosis."
@@ -411,8 +443,9 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
         return Transition(text, {OUTCOME: credit}, terminated=True, final_answer=True)
 
     def _footer(self) -> str:
-        return (f"Turn {self.turn} of {self.max_turns}. Test costs so far: "
-                f"{self._test_cost_total:.2f}.")
+        return (
+            f"Turn {self.turn} of {self.max_turns}. Test costs so far: {self._test_cost_total:.2f}."
+        )
 
     # ------------------------------------------------------------------ text
 
@@ -437,21 +470,33 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
 
     def render_text(self) -> str:
         self._require_started("render")
-        truth = (self._mediq.record.answer_idx if self._mediq is not None
-                 else self._patient.condition if self._patient is not None else "?")
+        truth = (
+            self._mediq.record.answer_idx
+            if self._mediq is not None
+            else self._patient.condition
+            if self._patient is not None
+            else "?"
+        )
         return f"[{self.task_id}; hidden condition: {truth}]\n" + "\n".join(self._log)
 
     def state_key_data(self) -> object:
         # What is known, not how it was worded (answers vary) or when it was asked.
         revealed = sorted(self._mediq.revealed) if self._mediq is not None else []
-        return (sorted(self._known.items()), sorted(self._asked), sorted(self._examined),
-                sorted(self._tests), self._diagnosis, revealed)
+        return (
+            sorted(self._known.items()),
+            sorted(self._asked),
+            sorted(self._examined),
+            sorted(self._tests),
+            self._diagnosis,
+            revealed,
+        )
 
     def episode_info(self) -> dict[str, Any]:
         return {
             "action": self._last_kind,
-            "findings_revealed": (len(self._mediq.revealed) if self._mediq is not None
-                                  else len(self._known)),
+            "findings_revealed": (
+                len(self._mediq.revealed) if self._mediq is not None else len(self._known)
+            ),
             "tests_ordered": list(self._tests),
             "total_test_cost": round(self._test_cost_total, 10),
             "diagnosis": self._diagnosis,
@@ -489,17 +534,26 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
         if self._mediq is not None:  # privileged: no model to be greedy over
             return f"<answer>{self._mediq.record.answer_idx}</answer>"
         return greedy_eig_reply(
-            self.kb, self._post, self._lik, asked=self._asked | set(self._known),
-            examined=self._examined, tests=self._tests, turns_left=self.turns_left,
+            self.kb,
+            self._post,
+            self._lik,
+            asked=self._asked | set(self._known),
+            examined=self._examined,
+            tests=self._tests,
+            turns_left=self.turns_left,
         )
 
     def privileged(self) -> dict[str, Any]:
         self._require_started("privileged")
         if self._mediq is not None:
             record = self._mediq.record
-            return {"true_condition": record.answer_idx, "answer_text": record.answer,
-                    "hidden_facts": [f for i, f in enumerate(record.facts)
-                                     if i not in self._mediq.revealed]}
+            return {
+                "true_condition": record.answer_idx,
+                "answer_text": record.answer,
+                "hidden_facts": [
+                    f for i, f in enumerate(record.facts) if i not in self._mediq.revealed
+                ],
+            }
         assert self._patient is not None
         ids = [c.id for c in self.kb.conditions]
         return {

@@ -255,10 +255,11 @@ def _problems(raw: Any) -> list[str]:
             seen[key] = fid
     for band in AGE_BANDS:
         for sex in SEXES:
-            if not any(c["prevalence"] * c["age"][band] * c["sex"][sex] > 0
-                       for c in raw["conditions"].values()
-                       if set(c.get("age", {})) == set(AGE_BANDS)
-                       and set(c.get("sex", {})) == set(SEXES)):
+            if not any(
+                c["prevalence"] * c["age"][band] * c["sex"][sex] > 0
+                for c in raw["conditions"].values()
+                if set(c.get("age", {})) == set(AGE_BANDS) and set(c.get("sex", {})) == set(SEXES)
+            ):
                 problems.append(f"no condition is possible for age band {band}, sex {sex}")
     return problems
 
@@ -305,8 +306,12 @@ def kb_from_dict(raw: dict[str, Any]) -> KnowledgeBase:
         for cid, c in raw["conditions"].items()
     ]
     tests = [
-        MedicalTest(id=tid, display=t.get("display", tid), cost=float(t["cost"]),
-                    synonyms=tuple(t["synonyms"]))
+        MedicalTest(
+            id=tid,
+            display=t.get("display", tid),
+            cost=float(t["cost"]),
+            synonyms=tuple(t["synonyms"]),
+        )
         for tid, t in raw["tests"].items()
     ]
     return KnowledgeBase(
@@ -348,8 +353,9 @@ def kb_summary_markdown(kb: KnowledgeBase) -> str:
         "|---|---|",
     ]
     for category in sorted(by_category):
-        cells = ", ".join(f"{c.display} ({c.prevalence:g}; {len(c.findings)})"
-                          for c in by_category[category])
+        cells = ", ".join(
+            f"{c.display} ({c.prevalence:g}; {len(c.findings)})" for c in by_category[category]
+        )
         lines.append(f"| {category} | {cells} |")
     lines += ["", "| test | cost | results |", "|---|---:|---|"]
     for t in kb.tests:

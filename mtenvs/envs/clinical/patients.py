@@ -104,9 +104,7 @@ def _draw(kb: KnowledgeBase, rng: np.random.Generator) -> dict[str, Any] | None:
     weights = np.array([lik[i] ** 2 for i in symptoms])
     chief = int(symptoms[int(rng.choice(len(symptoms), p=weights / weights.sum()))])
     unsure_mask = rng.random(len(kb.findings)) < UNSURE_RATE
-    unsure = tuple(
-        kb.findings[i].id for i in kb.askable if unsure_mask[i] and i != chief
-    )
+    unsure = tuple(kb.findings[i].id for i in kb.askable if unsure_mask[i] and i != chief)
     return {
         "condition": kb.conditions[ci].id,
         "age": age,
@@ -130,9 +128,10 @@ def make_patient(split: str, seed: int) -> Patient:
     for attempt in range(1000):
         rng = np.random.default_rng([_SEED_TAG, _SPLITS.index(split), seed, attempt])
         case = _draw(kb, rng)
-        if case is not None and content_split(
-            case["condition"], case["age"], case["sex"], case["present"]
-        ) == split:
+        if (
+            case is not None
+            and content_split(case["condition"], case["age"], case["sex"], case["present"]) == split
+        ):
             return Patient(task_id=f"clinical-{split}-{seed:07d}", split=split, seed=seed, **case)
     raise RuntimeError(f"No {split} patient found for seed {seed}.")  # pragma: no cover
 
@@ -150,9 +149,16 @@ def parse_task_id(task_id: object) -> tuple[str, int]:
 def patient_from_dict(d: dict[str, Any]) -> Patient:
     """Rebuild a :class:`Patient` from its JSON form."""
     return Patient(
-        task_id=d["task_id"], split=d["split"], seed=int(d["seed"]), condition=d["condition"],
-        age=int(d["age"]), sex=d["sex"], present=tuple(d["present"]), unsure=tuple(d["unsure"]),
-        chief_complaint=d["chief_complaint"], style=d["style"],
+        task_id=d["task_id"],
+        split=d["split"],
+        seed=int(d["seed"]),
+        condition=d["condition"],
+        age=int(d["age"]),
+        sex=d["sex"],
+        present=tuple(d["present"]),
+        unsure=tuple(d["unsure"]),
+        chief_complaint=d["chief_complaint"],
+        style=d["style"],
     )
 
 

@@ -36,33 +36,41 @@ MAX_FINDINGS_PER_QUESTION: Final = 3
 
 _YES: Final[dict[str, tuple[str, ...]]] = {
     "plain": ("Yes, I've {t}.", "Yes — I have {t}."),
-    "chatty": ("Oh yes, doctor, I've {t}, now that you mention it.",
-               "I have, actually — I've {t}, and it's been bothering me."),
+    "chatty": (
+        "Oh yes, doctor, I've {t}, now that you mention it.",
+        "I have, actually — I've {t}, and it's been bothering me.",
+    ),
     "terse": ("Yes — {t}.", "Yeah. {T}."),
 }
 _NO: Final[dict[str, tuple[str, ...]]] = {
     "plain": ("No, I haven't {t}.", "No, not that I've noticed — I haven't {t}."),
-    "chatty": ("No, I can't say I've {t} — thank goodness!",
-               "Hmm, no, I definitely haven't {t}."),
+    "chatty": ("No, I can't say I've {t} — thank goodness!", "Hmm, no, I definitely haven't {t}."),
     "terse": ("No — haven't {t}.", "No, haven't {t}."),
 }
 _UNSURE: Final[dict[str, tuple[str, ...]]] = {
-    "plain": ("I'm not sure, to be honest — I haven't paid attention to {s}.",
-              "I don't really know about {s}, sorry."),
-    "chatty": ("Oh, {s}? I really couldn't say, doctor, I haven't been keeping track.",
-               "Goodness, I'm not sure about {s} — I'd be guessing."),
+    "plain": (
+        "I'm not sure, to be honest — I haven't paid attention to {s}.",
+        "I don't really know about {s}, sorry.",
+    ),
+    "chatty": (
+        "Oh, {s}? I really couldn't say, doctor, I haven't been keeping track.",
+        "Goodness, I'm not sure about {s} — I'd be guessing.",
+    ),
     "terse": ("Not sure about {s}.", "Don't know about {s}."),
 }
 _NON_ANSWER: Final[dict[str, tuple[str, ...]]] = {
-    "plain": ("I'm not sure what you mean, doctor. Mainly I've {c}.",
-              "Sorry, I don't know how to answer that. What bothers me is that I've {c}."),
-    "chatty": ("Oh, I wouldn't know about that! All I can tell you is I've {c}, and it's "
-               "really getting me down.",
-               "Hmm, I'm not sure I follow… I just know I've {c}."),
+    "plain": (
+        "I'm not sure what you mean, doctor. Mainly I've {c}.",
+        "Sorry, I don't know how to answer that. What bothers me is that I've {c}.",
+    ),
+    "chatty": (
+        "Oh, I wouldn't know about that! All I can tell you is I've {c}, and it's "
+        "really getting me down.",
+        "Hmm, I'm not sure I follow… I just know I've {c}.",
+    ),
     "terse": ("Not sure what you mean.", "Don't know. I've {c}."),
 }
-_TOO_MANY: Final = ("Sorry, that's a lot at once — could you ask me about the rest one at a "
-                    "time?")
+_TOO_MANY: Final = "Sorry, that's a lot at once — could you ask me about the rest one at a time?"
 _SYSTEM_TITLES: Final = {"ent": "Ear, nose, throat and neck"}
 _WORD_EDGE_L: Final = r"(?<![a-z0-9])"
 _WORD_EDGE_R: Final = r"(?![a-z0-9])"
@@ -146,8 +154,10 @@ def _fill(template: str, text: str, subject: str = "") -> str:
 
 def opening_statement(kb: KnowledgeBase, patient: Patient) -> str:
     """The case presentation and the chief complaint in the patient's words."""
-    who = {"F": "woman" if patient.age >= 18 else "girl",
-           "M": "man" if patient.age >= 18 else "boy"}[patient.sex]
+    who = {
+        "F": "woman" if patient.age >= 18 else "girl",
+        "M": "man" if patient.age >= 18 else "boy",
+    }[patient.sex]
     chief = kb.findings[kb.finding_index[patient.chief_complaint]].text
     intro = {
         "plain": f"Hello, doctor. I've {chief}.",
@@ -197,8 +207,9 @@ def question_for(kb: KnowledgeBase, finding: int) -> str:
     return f.question or f"Have you had any {f.synonyms[0]}?"
 
 
-def _report(title: str, kb: KnowledgeBase, indices: np.ndarray, present: frozenset[str]
-            ) -> tuple[str, tuple[tuple[int, bool], ...]]:
+def _report(
+    title: str, kb: KnowledgeBase, indices: np.ndarray, present: frozenset[str]
+) -> tuple[str, tuple[tuple[int, bool], ...]]:
     positives: list[str] = []
     negatives: list[str] = []
     revealed: list[tuple[int, bool]] = []

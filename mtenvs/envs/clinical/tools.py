@@ -27,15 +27,31 @@ def _tool(name: str, description: str, arg: str | None = None, arg_doc: str = ""
 
 
 CLINICAL_TOOLS: Final[list[dict[str, Any]]] = [
-    _tool("ask", "Ask the patient one question in plain words.", "question",
-          "The question, e.g. 'Do you have a fever?'"),
-    _tool("examine", "Examine one body system.", "system",
-          "general, cardiovascular, respiratory, abdominal, neurological, skin, ent, "
-          "musculoskeletal or pelvic"),
-    _tool("order_test", "Order a test (its cost is charged once).", "name",
-          "Test id or name from the system prompt, e.g. 'chest_xray'"),
-    _tool("diagnose", "Give the final diagnosis (ends the consultation).", "condition",
-          "Condition id or name from the system prompt"),
+    _tool(
+        "ask",
+        "Ask the patient one question in plain words.",
+        "question",
+        "The question, e.g. 'Do you have a fever?'",
+    ),
+    _tool(
+        "examine",
+        "Examine one body system.",
+        "system",
+        "general, cardiovascular, respiratory, abdominal, neurological, skin, ent, "
+        "musculoskeletal or pelvic",
+    ),
+    _tool(
+        "order_test",
+        "Order a test (its cost is charged once).",
+        "name",
+        "Test id or name from the system prompt, e.g. 'chest_xray'",
+    ),
+    _tool(
+        "diagnose",
+        "Give the final diagnosis (ends the consultation).",
+        "condition",
+        "Condition id or name from the system prompt",
+    ),
     _tool("abstain", "Decline to make a diagnosis (ends the consultation)."),
 ]
 

@@ -149,8 +149,10 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction]):
     ) -> None:
         check_choice("feedback", feedback, FEEDBACK_MODES)
         check_choice("sandbox", sandbox, BACKENDS)
-        if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not (
-            0 < timeout_s <= 600
+        if (
+            isinstance(timeout_s, bool)
+            or not isinstance(timeout_s, (int, float))
+            or not (0 < timeout_s <= 600)
         ):
             raise InvalidArgumentError(f"timeout_s must be in (0, 600] seconds, got {timeout_s!r}.")
         check_int_range("max_output_chars", max_output_chars, 200, MAX_OBS_CHARS // 8)
@@ -289,8 +291,9 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction]):
         cells = tuple(c for c in extract_code_blocks(text) if c.strip()) if text else ()
         if cells:
             if len(cells) > MAX_CELLS_PER_TURN:
-                raise InvalidAction(f"{len(cells)} code blocks; at most {MAX_CELLS_PER_TURN} "
-                                    "run per turn.")
+                raise InvalidAction(
+                    f"{len(cells)} code blocks; at most {MAX_CELLS_PER_TURN} run per turn."
+                )
             if sum(map(len, cells)) > MAX_CODE_CHARS:
                 raise InvalidAction(f"the code is longer than {MAX_CODE_CHARS} characters.")
             return self._typed(CodeAction("code", cells=cells))
@@ -311,15 +314,19 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction]):
                     raise InvalidAction("the submit tool needs a non-empty string 'answer'.")
                 return CodeAction("answer", answer=answer.strip())
             if call.name != "python":
-                raise InvalidAction(f"unknown tool {call.name[:40]!r}; the tools are 'python' "
-                                    "(argument 'code') and 'submit' (argument 'answer').")
+                raise InvalidAction(
+                    f"unknown tool {call.name[:40]!r}; the tools are 'python' "
+                    "(argument 'code') and 'submit' (argument 'answer')."
+                )
             code = call.arguments.get("code")
             if not isinstance(code, str) or not code.strip():
                 raise InvalidAction("the python tool needs a non-empty string 'code'.")
             cells.append(code)
         if len(cells) > MAX_CELLS_PER_TURN or sum(map(len, cells)) > MAX_CODE_CHARS:
-            raise InvalidAction(f"too much code in one turn (at most {MAX_CELLS_PER_TURN} calls "
-                                f"and {MAX_CODE_CHARS} characters).")
+            raise InvalidAction(
+                f"too much code in one turn (at most {MAX_CELLS_PER_TURN} calls "
+                f"and {MAX_CODE_CHARS} characters)."
+            )
         return CodeAction("code", cells=tuple(cells))
 
     # ------------------------------------------------------------------ actions
@@ -355,8 +362,12 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction]):
     def _render_result(self, result: ExecResult) -> str:
         sections: list[str] = []
         cut_any = result.truncated
-        for name, value in (("stdout", result.stdout), ("stderr", result.stderr),
-                            ("value", result.value), ("error", result.error)):
+        for name, value in (
+            ("stdout", result.stdout),
+            ("stderr", result.stderr),
+            ("value", result.value),
+            ("error", result.error),
+        ):
             if value:
                 shown, cut = self._cut(value.rstrip("\n"))
                 cut_any = cut_any or cut
@@ -368,8 +379,10 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction]):
         if not sections:
             sections.append("(the cell ran without output)")
         if cut_any:
-            sections.append(f"Note: the output was truncated (at most {self.max_output_chars} "
-                            "characters are shown per stream).")
+            sections.append(
+                f"Note: the output was truncated (at most {self.max_output_chars} "
+                "characters are shown per stream)."
+            )
         return "\n".join(sections)
 
     def _turns_left_note(self) -> str:
@@ -383,14 +396,19 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction]):
         self._best_score = max(self._best_score, check.score)
         components = {OUTCOME: 1.0 if check.correct else 0.0, PROCESS: process}
         if check.correct:
-            return Transition("Correct!", components, terminated=True, success=True,
-                              final_answer=True)
+            return Transition(
+                "Correct!", components, terminated=True, success=True, final_answer=True
+            )
         retry = self.feedback != "none" and self._turn < self.max_turns
         if not retry:
-            return Transition("Your answer is incorrect.", components, terminated=True,
-                              final_answer=True)
-        message = DEFAULT_FEEDBACK if self.feedback == "unary" else (
-            f"Your answer is incorrect. {check.feedback}")
+            return Transition(
+                "Your answer is incorrect.", components, terminated=True, final_answer=True
+            )
+        message = (
+            DEFAULT_FEEDBACK
+            if self.feedback == "unary"
+            else (f"Your answer is incorrect. {check.feedback}")
+        )
         return Transition(message + self._turns_left_note(), components, final_answer=True)
 
     # ------------------------------------------------------------------ prompts
@@ -399,8 +417,7 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction]):
         rules = self.task_rules()
         retry = {
             "none": "You have one final answer: a wrong answer ends the episode.",
-            "unary": "After a wrong answer you are told so and may try again while turns "
-            "remain.",
+            "unary": "After a wrong answer you are told so and may try again while turns remain.",
             "tests": "After a wrong answer you are told what was wrong and may try again "
             "while turns remain.",
         }[self.feedback]
@@ -418,8 +435,7 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction]):
 
     def action_format(self) -> str:
         return (
-            "a ```python code block to run code, or <answer>…</answer> with "
-            f"{self.answer_format()}"
+            f"a ```python code block to run code, or <answer>…</answer> with {self.answer_format()}"
         )
 
     def render_text(self) -> str:

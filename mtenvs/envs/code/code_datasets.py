@@ -41,8 +41,10 @@ def load_dataset(path: str | Path) -> tuple[CodeTask, ...]:
     """The tasks of a HumanEval- or MBPP-format JSONL file (format detected)."""
     file = Path(path)
     if not file.is_file():
-        raise InvalidArgumentError(f"Dataset file {str(path)!r} does not exist; pass the path "
-                                   "of a local HumanEval- or MBPP-format .jsonl file.")
+        raise InvalidArgumentError(
+            f"Dataset file {str(path)!r} does not exist; pass the path "
+            "of a local HumanEval- or MBPP-format .jsonl file."
+        )
     records: list[tuple[int, dict[str, Any]]] = []
     for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -72,8 +74,9 @@ def load_dataset(path: str | Path) -> tuple[CodeTask, ...]:
     for number, record in records:
         missing = [k for k in fields if k not in record]
         if missing:
-            raise InvalidArgumentError(f"{file}:{number} lacks the {fmt} field(s) "
-                                       f"{', '.join(repr(k) for k in missing)}.")
+            raise InvalidArgumentError(
+                f"{file}:{number} lacks the {fmt} field(s) {', '.join(repr(k) for k in missing)}."
+            )
         try:
             tasks.append(_humaneval(record) if fmt == "humaneval" else _mbpp(record, number))
         except (SyntaxError, ValueError, TypeError) as e:
@@ -92,13 +95,20 @@ def _humaneval(rec: dict[str, Any]) -> CodeTask:
     entry = _str(rec, "entry_point")
     prompt = _str(rec, "prompt")
     tree = ast.parse(_str(rec, "test"))
-    check = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "check"),
-                 None)
+    check = next(
+        (n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "check"), None
+    )
     if check is None or not check.args.args:
         raise ValueError("'test' must define check(candidate).")
     setup = "\n".join(ast.unparse(n) for n in tree.body if n is not check)
-    body = [s for s in check.body if not (isinstance(s, ast.Pass) or (
-        isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)))]
+    body = [
+        s
+        for s in check.body
+        if not (
+            isinstance(s, ast.Pass)
+            or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+        )
+    ]
     names = frozenset({"candidate", entry})
     tests: list[CodeTest] = []
     if check.args.args[0].arg == "candidate" and all(isinstance(s, ast.Assert) for s in body):
@@ -107,15 +117,26 @@ def _humaneval(rec: dict[str, Any]) -> CodeTask:
         tests = [CodeTest(f"{ast.unparse(check)}\ncheck(candidate)", kind="assert")]
     # The prompt's imports and helper functions (HumanEval/10 gives `is_palindrome`), so an
     # answer that defines only the entry point still finds them; the answer's own win.
-    prelude = "\n".join(ast.unparse(n) for n in ast.parse(prompt).body
-                        if isinstance(n, (ast.Import, ast.ImportFrom)) or (
-                            isinstance(n, ast.FunctionDef) and n.name != entry))
+    prelude = "\n".join(
+        ast.unparse(n)
+        for n in ast.parse(prompt).body
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+        or (isinstance(n, ast.FunctionDef) and n.name != entry)
+    )
     canonical = rec.get("canonical_solution")
     return CodeTask(
-        task_id=_str(rec, "task_id"), source="humaneval", category="humaneval",
-        difficulty="unknown", split="test", prompt=prompt, entry_point=entry,
+        task_id=_str(rec, "task_id"),
+        source="humaneval",
+        category="humaneval",
+        difficulty="unknown",
+        split="test",
+        prompt=prompt,
+        entry_point=entry,
         solution=prompt + canonical if isinstance(canonical, str) else "",
-        tests=tuple(tests), setup=setup, prelude=prelude, lenient=False,
+        tests=tuple(tests),
+        setup=setup,
+        prelude=prelude,
+        lenient=False,
     )
 
 
@@ -124,8 +145,7 @@ def _humaneval(rec: dict[str, Any]) -> CodeTask:
 
 def _mbpp(rec: dict[str, Any], number: int) -> CodeTask:
     asserts = rec["test_list"]
-    if not isinstance(asserts, list) or not asserts or not all(isinstance(a, str)
-                                                              for a in asserts):
+    if not isinstance(asserts, list) or not asserts or not all(isinstance(a, str) for a in asserts):
         raise ValueError("'test_list' must be a non-empty list of assert statements.")
     setup = rec.get("test_setup_code") or ""
     code = rec.get("code") if isinstance(rec.get("code"), str) else ""
@@ -138,22 +158,38 @@ def _mbpp(rec: dict[str, Any], number: int) -> CodeTask:
             tests.append(_assert_test(stmts[0], names))
         else:
             tests.append(CodeTest("\n".join(ast.unparse(s) for s in stmts), kind="assert"))
-    example = next(ast.unparse(n) for n in ast.walk(statements[0][0])
-                   if isinstance(n, ast.Call) and _name(n.func) == entry)
+    example = next(
+        ast.unparse(n)
+        for n in ast.walk(statements[0][0])
+        if isinstance(n, ast.Call) and _name(n.func) == entry
+    )
     prompt = f"{_str(rec, 'text').strip()}\nThe function is called like this: `{example}`\n"
     task_id = rec.get("task_id", number)
     return CodeTask(
-        task_id=f"mbpp-{task_id}", source="mbpp", category="mbpp", difficulty="unknown",
-        split="test", prompt=prompt, entry_point=entry, solution=code or "",
-        tests=tuple(tests), setup=setup, lenient=False,
+        task_id=f"mbpp-{task_id}",
+        source="mbpp",
+        category="mbpp",
+        difficulty="unknown",
+        split="test",
+        prompt=prompt,
+        entry_point=entry,
+        solution=code or "",
+        tests=tuple(tests),
+        setup=setup,
+        lenient=False,
     )
 
 
 def _mbpp_entry(statements: list[list[ast.stmt]], setup: str, code: str) -> str:
     defined = {n.name for n in ast.walk(ast.parse(code)) if isinstance(n, ast.FunctionDef)}
     in_setup = {n.id for n in ast.walk(ast.parse(setup)) if isinstance(n, ast.Name)}
-    called = [_name(n.func) for stmts in statements for s in stmts for n in ast.walk(s)
-              if isinstance(n, ast.Call)]
+    called = [
+        _name(n.func)
+        for stmts in statements
+        for s in stmts
+        for n in ast.walk(s)
+        if isinstance(n, ast.Call)
+    ]
     candidates = [c for c in called if c and c not in _BUILTINS and c not in in_setup]
     for name in candidates:
         if not defined or name in defined:
@@ -179,9 +215,26 @@ def _calls(node: ast.AST, names: frozenset[str]) -> bool:
     return any(isinstance(n, ast.Call) and _name(n.func) in names for n in ast.walk(node))
 
 
-_FOLDABLE: Final = (ast.Expression, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Tuple, ast.List,
-                    ast.Set, ast.Dict, ast.Load, ast.Add, ast.Sub, ast.Mult, ast.Div,
-                    ast.FloorDiv, ast.Mod, ast.Pow, ast.USub, ast.UAdd)
+_FOLDABLE: Final = (
+    ast.Expression,
+    ast.Constant,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Tuple,
+    ast.List,
+    ast.Set,
+    ast.Dict,
+    ast.Load,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.FloorDiv,
+    ast.Mod,
+    ast.Pow,
+    ast.USub,
+    ast.UAdd,
+)
 
 
 def _fold(node: ast.AST) -> Any:
@@ -192,12 +245,19 @@ def _fold(node: ast.AST) -> Any:
     for n in ast.walk(tree):
         if not isinstance(n, _FOLDABLE):
             raise ValueError("not a constant expression")
-        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow) and not (
-                isinstance(n.right, ast.Constant) and isinstance(n.right.value, int)
-                and abs(n.right.value) <= 256):
+        if (
+            isinstance(n, ast.BinOp)
+            and isinstance(n.op, ast.Pow)
+            and not (
+                isinstance(n.right, ast.Constant)
+                and isinstance(n.right.value, int)
+                and abs(n.right.value) <= 256
+            )
+        ):
             raise ValueError("power too large to fold")
-    return eval(compile(ast.fix_missing_locations(tree), "<expected>", "eval"),
-                {"__builtins__": {}})
+    return eval(
+        compile(ast.fix_missing_locations(tree), "<expected>", "eval"), {"__builtins__": {}}
+    )
 
 
 def _literal(node: ast.AST) -> tuple[bool, Any]:
@@ -207,8 +267,7 @@ def _literal(node: ast.AST) -> tuple[bool, Any]:
         except ValueError:
             value = _fold(node)
         encode_value(value)
-    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError,
-            ArithmeticError):
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError, ArithmeticError):
         return False, None
     return True, value
 
@@ -223,9 +282,14 @@ def _assert_test(stmt: ast.Assert, names: frozenset[str]) -> CodeTest:
                 ok, expected = _literal(expected_side)
                 if ok and _calls(value_side, names) and not _calls(expected_side, names):
                     return CodeTest(ast.unparse(value_side), expected)
-        if (isinstance(op, (ast.Lt, ast.LtE)) and isinstance(left, ast.Call)
-                and _name(left.func) == "abs" and len(left.args) == 1
-                and isinstance(left.args[0], ast.BinOp) and isinstance(left.args[0].op, ast.Sub)):
+        if (
+            isinstance(op, (ast.Lt, ast.LtE))
+            and isinstance(left, ast.Call)
+            and _name(left.func) == "abs"
+            and len(left.args) == 1
+            and isinstance(left.args[0], ast.BinOp)
+            and isinstance(left.args[0].op, ast.Sub)
+        ):
             ok_tol, tol = _literal(right)
             ok_exp, expected = _literal(left.args[0].right)
             value_side = left.args[0].left

@@ -140,24 +140,40 @@ class PythonCodeEnv(UnitTestEnv):
                 f"unset) with eval_set=True, got split={split!r}."
             )
         super().__init__(
-            feedback=feedback, sandbox=sandbox, timeout_s=timeout_s,
-            max_output_chars=max_output_chars, obs_mode=obs_mode, max_turns=max_turns,
-            reward_mode=reward_mode, split=split, render_mode=render_mode,
-            turn_cost=turn_cost, format_penalty=format_penalty,
+            feedback=feedback,
+            sandbox=sandbox,
+            timeout_s=timeout_s,
+            max_output_chars=max_output_chars,
+            obs_mode=obs_mode,
+            max_turns=max_turns,
+            reward_mode=reward_mode,
+            split=split,
+            render_mode=render_mode,
+            turn_cost=turn_cost,
+            format_penalty=format_penalty,
         )
         self.category = category
         self.variants = variants
         self.eval_set = eval_set
         self._reset_seed: int | None = None
         self._init_unit_tests()
-        self._authored = tuple(t for t in authored_problems()
-                               if t.split == self.split and category in ("all", t.category))
-        self._templates = tuple(sorted(
-            name for name in TEMPLATES
-            if category == "all" or make_variant(name, "train", 0).category == category))
-        self._eval = tuple(t for t in load_eval_set()
-                           if category in ("all", t.category)
-                           and (variants or t.source != "variant"))
+        self._authored = tuple(
+            t
+            for t in authored_problems()
+            if t.split == self.split and category in ("all", t.category)
+        )
+        self._templates = tuple(
+            sorted(
+                name
+                for name in TEMPLATES
+                if category == "all" or make_variant(name, "train", 0).category == category
+            )
+        )
+        self._eval = tuple(
+            t
+            for t in load_eval_set()
+            if category in ("all", t.category) and (variants or t.source != "variant")
+        )
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -173,7 +189,8 @@ class PythonCodeEnv(UnitTestEnv):
             if task.split != self.split:
                 raise InvalidArgumentError(
                     f"Task {task_id!r} is a {task.split} task; make the env with "
-                    f"split={task.split!r}.")
+                    f"split={task.split!r}."
+                )
             self._task = task
         elif self.eval_set:
             index = self._eval_cursor if self._reset_seed is None else self._reset_seed
@@ -183,8 +200,11 @@ class PythonCodeEnv(UnitTestEnv):
             self._task = self._draw()
 
     def _draw(self) -> CodeTask:
-        use_variant = self.variants and bool(self._templates) and (
-            not self._authored or self.np_random.random() < 0.5)
+        use_variant = (
+            self.variants
+            and bool(self._templates)
+            and (not self._authored or self.np_random.random() < 0.5)
+        )
         if use_variant:
             name = self._templates[int(self.np_random.integers(len(self._templates)))]
             return make_variant(name, self.split, int(self.np_random.integers(SEEDS_PER_SPLIT)))

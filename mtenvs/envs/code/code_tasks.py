@@ -39,8 +39,16 @@ __all__ = [
     "tests_from_pairs",
 ]
 
-CATEGORIES: Final = ("strings", "arrays", "hashing", "sorting", "dp", "graphs", "parsing",
-                     "simulation")
+CATEGORIES: Final = (
+    "strings",
+    "arrays",
+    "hashing",
+    "sorting",
+    "dp",
+    "graphs",
+    "parsing",
+    "simulation",
+)
 EVAL_VARIANTS_PER_TEMPLATE: Final = 3
 _ASSET_DIR: Final = "assets/code"
 _VARIANT_ID = re.compile(r"code-var-([a-z_]+)-(train|test)-(\d{1,9})")
@@ -82,8 +90,10 @@ def tests_from_pairs(entry: str, pairs: list[dict[str, Any]]) -> tuple[CodeTest,
 
 def task_to_dict(task: CodeTask) -> dict[str, Any]:
     data = {name: getattr(task, name) for name in CodeTask.__dataclass_fields__}
-    data["tests"] = [{"call": t.call, "expected": t.expected, "kind": t.kind,
-                      "tolerance": t.tolerance} for t in task.tests]
+    data["tests"] = [
+        {"call": t.call, "expected": t.expected, "kind": t.kind, "tolerance": t.tolerance}
+        for t in task.tests
+    ]
     return data
 
 
@@ -105,17 +115,19 @@ def authored_problems() -> tuple[CodeTask, ...]:
         if not line.strip():
             continue
         rec = json.loads(line)
-        tasks.append(CodeTask(
-            task_id=f"code-{rec['id']}",
-            source="authored",
-            category=rec["category"],
-            difficulty=rec["difficulty"],
-            split=rec["split"],
-            prompt=rec["prompt"],
-            entry_point=rec["entry_point"],
-            solution=rec["solution"],
-            tests=tests_from_pairs(rec["entry_point"], rec["tests"]),
-        ))
+        tasks.append(
+            CodeTask(
+                task_id=f"code-{rec['id']}",
+                source="authored",
+                category=rec["category"],
+                difficulty=rec["difficulty"],
+                split=rec["split"],
+                prompt=rec["prompt"],
+                entry_point=rec["entry_point"],
+                solution=rec["solution"],
+                tests=tests_from_pairs(rec["entry_point"], rec["tests"]),
+            )
+        )
     return tuple(sorted(tasks, key=lambda t: t.task_id))
 
 
@@ -158,8 +170,12 @@ def build_eval_set() -> list[CodeTask]:
 
 
 def write_eval_set(path: Path) -> Path:
-    payload = {"env": "mtenvs/PythonCode-v0", "split": "test", "format_version": 1,
-               "tasks": [task_to_dict(t) for t in build_eval_set()]}
+    payload = {
+        "env": "mtenvs/PythonCode-v0",
+        "split": "test",
+        "format_version": 1,
+        "tasks": [task_to_dict(t) for t in build_eval_set()],
+    }
     path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     return path
 
@@ -167,10 +183,14 @@ def write_eval_set(path: Path) -> Path:
 def main(argv: list[str] | None = None) -> None:
     """``python -m mtenvs.envs.code.code_tasks --write-eval-set``."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--write-eval-set", action="store_true",
-                        help="regenerate mtenvs/assets/code/code_eval.json")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2]
-                        / _ASSET_DIR / "code_eval.json")
+    parser.add_argument(
+        "--write-eval-set", action="store_true", help="regenerate mtenvs/assets/code/code_eval.json"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parents[2] / _ASSET_DIR / "code_eval.json",
+    )
     args = parser.parse_args(argv)
     if not args.write_eval_set:
         parser.error("nothing to do; pass --write-eval-set")

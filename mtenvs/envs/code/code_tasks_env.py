@@ -131,16 +131,27 @@ class CodeTasksEnv(UnitTestEnv):
         format_penalty: float = DEFAULT_FORMAT_PENALTY,
     ) -> None:
         super().__init__(
-            feedback=feedback, sandbox=sandbox, timeout_s=timeout_s,
-            max_output_chars=max_output_chars, obs_mode=obs_mode, max_turns=max_turns,
-            reward_mode=reward_mode, split=split, render_mode=render_mode,
-            turn_cost=turn_cost, format_penalty=format_penalty,
+            feedback=feedback,
+            sandbox=sandbox,
+            timeout_s=timeout_s,
+            max_output_chars=max_output_chars,
+            obs_mode=obs_mode,
+            max_turns=max_turns,
+            reward_mode=reward_mode,
+            split=split,
+            render_mode=render_mode,
+            turn_cost=turn_cost,
+            format_penalty=format_penalty,
         )
         if dataset is not None and not isinstance(dataset, (str, Path)):
             raise InvalidArgumentError(
-                f"dataset must be a path (str or Path) or None, got {type(dataset).__name__}.")
-        path = (Path(str(resources.files("mtenvs").joinpath(SAMPLE_DATASET)))
-                if dataset is None else Path(dataset))
+                f"dataset must be a path (str or Path) or None, got {type(dataset).__name__}."
+            )
+        path = (
+            Path(str(resources.files("mtenvs").joinpath(SAMPLE_DATASET)))
+            if dataset is None
+            else Path(dataset)
+        )
         mtime = path.stat().st_mtime if path.is_file() else 0.0
         self.dataset = dataset
         self.tasks = _load(str(path), mtime)
@@ -165,7 +176,8 @@ class CodeTasksEnv(UnitTestEnv):
             if task_id not in self._by_id:
                 raise InvalidArgumentError(
                     f"Unknown task id {task_id!r} in this dataset; e.g. "
-                    f"{', '.join(repr(t) for t in list(self._by_id)[:3])}.")
+                    f"{', '.join(repr(t) for t in list(self._by_id)[:3])}."
+                )
             self._task = self._by_id[task_id]
             return
         index = self._eval_cursor if self._reset_seed is None else self._reset_seed

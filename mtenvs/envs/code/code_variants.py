@@ -48,7 +48,9 @@ def _multiples(rng: np.random.Generator) -> _Instance:
     a, b = sorted(_ints(rng, 2, 13, 2))
     b = b + 1 if a == b else b
     return _Instance(
-        "arrays", "easy", "sum_of_multiples",
+        "arrays",
+        "easy",
+        "sum_of_multiples",
         f"Return the sum of all integers in [1, n) divisible by {a} or by {b} (0 if n <= 1).",
         f"def sum_of_multiples(n: int) -> int:\n    return sum(i for i in range(1, n) if i % {a} "
         f"== 0 or i % {b} == 0)\n",
@@ -62,7 +64,9 @@ def _shift_cipher(rng: np.random.Generator) -> _Instance:
     words = ["alpha", "Zebra", "quick brown fox", "", "Hello, World!", "xyz", "MiXeD 123"]
     picks = [words[i] for i in rng.permutation(len(words))[: _TESTS - 2]] + ["zz", "A"]
     return _Instance(
-        "strings", "easy", "decode_shift",
+        "strings",
+        "easy",
+        "decode_shift",
         f"Every ASCII letter of `s` was shifted forward by {k} positions (wrapping, case "
         "kept); return the original text. Other characters are unchanged.",
         "def decode_shift(s: str) -> str:\n    out = []\n    for c in s:\n"
@@ -78,7 +82,9 @@ def _recurrence(rng: np.random.Generator) -> _Instance:
     p, q = _ints(rng, -3, 4, 2)
     x0, x1 = _ints(rng, -5, 5, 2)
     return _Instance(
-        "dp", "medium", "nth_term",
+        "dp",
+        "medium",
+        "nth_term",
         f"A sequence has x(0) = {x0}, x(1) = {x1} and x(n) = {p}*x(n-1) + {q}*x(n-2) for "
         "n >= 2. Return x(n) for n >= 0 (exact integers; n can be a few thousand).",
         f"def nth_term(n: int) -> int:\n    a, b = {x0}, {x1}\n    for _ in range(n):\n"
@@ -91,14 +97,16 @@ def _recurrence(rng: np.random.Generator) -> _Instance:
 def _base_convert(rng: np.random.Generator) -> _Instance:
     base = int(rng.integers(2, 10))
     return _Instance(
-        "parsing", "easy", "to_base",
+        "parsing",
+        "easy",
+        "to_base",
         f"Return the base-{base} representation of the integer n as a string (a leading '-' "
         "for negative numbers, '0' for zero).",
         "def to_base(n: int) -> str:\n    if n == 0:\n        return '0'\n"
         "    sign, n, out = '-' if n < 0 else '', abs(n), []\n    while n:\n"
         f"        out.append(str(n % {base}))\n        n //= {base}\n"
         "    return sign + ''.join(reversed(out))\n",
-        [(0,), (-1,), (base,), (base**5 - 1,)] + [(v,) for v in _ints(rng, -10**6, 10**6, 4)],
+        [(0,), (-1,), (base,), (base**5 - 1,)] + [(v,) for v in _ints(rng, -(10**6), 10**6, 4)],
         str(base),
     )
 
@@ -107,7 +115,9 @@ def _window_sum(rng: np.random.Generator) -> _Instance:
     w = int(rng.integers(2, 6))
     lists = [_ints(rng, -20, 20, int(rng.integers(w, 15))) for _ in range(_TESTS - 2)]
     return _Instance(
-        "arrays", "medium", "best_window",
+        "arrays",
+        "medium",
+        "best_window",
         f"Return the largest sum of {w} consecutive elements of `nums`, or None if it has "
         f"fewer than {w} elements.",
         f"def best_window(nums: list[int]):\n    if len(nums) < {w}:\n        return None\n"
@@ -124,9 +134,10 @@ def _rotate_grid(rng: np.random.Generator) -> _Instance:
         h, wd = _ints(rng, 1, 4, 2)
         grids.append(([_ints(rng, 0, 9, wd) for _ in range(h)],))
     return _Instance(
-        "simulation", "medium", "rotate_grid",
-        f"Return the grid (a list of equal-length rows) rotated clockwise by {90 * turns} "
-        "degrees.",
+        "simulation",
+        "medium",
+        "rotate_grid",
+        f"Return the grid (a list of equal-length rows) rotated clockwise by {90 * turns} degrees.",
         "def rotate_grid(grid: list[list[int]]) -> list[list[int]]:\n"
         f"    for _ in range({turns}):\n        grid = [list(r) for r in zip(*grid[::-1])]\n"
         "    return [list(r) for r in grid]\n",
@@ -137,10 +148,20 @@ def _rotate_grid(rng: np.random.Generator) -> _Instance:
 
 def _letter_counts(rng: np.random.Generator) -> _Instance:
     letters = "".join(sorted({chr(97 + int(i)) for i in rng.integers(0, 26, size=4)}))
-    texts = ["", "banana bread", "The Quick Brown Fox", "zzz", letters.upper(), letters * 3,
-             "mississippi", "a-b-c-d-e"]
+    texts = [
+        "",
+        "banana bread",
+        "The Quick Brown Fox",
+        "zzz",
+        letters.upper(),
+        letters * 3,
+        "mississippi",
+        "a-b-c-d-e",
+    ]
     return _Instance(
-        "hashing", "easy", "letter_counts",
+        "hashing",
+        "easy",
+        "letter_counts",
         f"Return a dict mapping each of the letters {', '.join(repr(c) for c in letters)} "
         "that occurs in `text` (case-insensitively) to its count.",
         "def letter_counts(text: str) -> dict[str, int]:\n    out = {}\n"
@@ -155,7 +176,9 @@ def _sort_key(rng: np.random.Generator) -> _Instance:
     mod = int(rng.integers(3, 10))
     lists = [_ints(rng, -50, 50, int(rng.integers(0, 12))) for _ in range(_TESTS - 1)]
     return _Instance(
-        "sorting", "medium", "sort_by_remainder",
+        "sorting",
+        "medium",
+        "sort_by_remainder",
         f"Sort `nums` by the remainder x % {mod} (Python's %, so never negative), ties by "
         "value ascending.",
         f"def sort_by_remainder(nums: list[int]) -> list[int]:\n"
@@ -185,11 +208,14 @@ def _split_of(template: str, key: str) -> str:
 def make_variant(template: str, split: str, seed: int) -> CodeTask:
     """The instance ``(template, split, seed)``; the same arguments give the same task."""
     if template not in TEMPLATES:
-        raise InvalidArgumentError(f"Unknown variant template {template!r}; choose one of "
-                                   f"{', '.join(sorted(TEMPLATES))}.")
+        raise InvalidArgumentError(
+            f"Unknown variant template {template!r}; choose one of {', '.join(sorted(TEMPLATES))}."
+        )
     if split not in _SPLITS or not 0 <= seed < SEEDS_PER_SPLIT:
-        raise InvalidArgumentError(f"Variant split must be train/test and seed in "
-                                   f"[0, {SEEDS_PER_SPLIT}), got {split!r}, {seed!r}.")
+        raise InvalidArgumentError(
+            f"Variant split must be train/test and seed in "
+            f"[0, {SEEDS_PER_SPLIT}), got {split!r}, {seed!r}."
+        )
     index = sorted(TEMPLATES).index(template)
     for attempt in range(1000):
         rng = np.random.default_rng([_SEED_TAG, index, _SPLITS.index(split), seed, attempt])
@@ -201,8 +227,9 @@ def make_variant(template: str, split: str, seed: int) -> CodeTask:
     namespace: dict[str, Any] = {}
     exec(compile(inst.solution, f"<{template}>", "exec"), namespace)
     fn = namespace[inst.entry]
-    pairs = [{"args": list(args), "expected": fn(*copy.deepcopy(list(args)))}
-             for args in inst.inputs]
+    pairs = [
+        {"args": list(args), "expected": fn(*copy.deepcopy(list(args)))} for args in inst.inputs
+    ]
     signature = inst.solution.splitlines()[0]
     return CodeTask(
         task_id=f"code-var-{template}-{split}-{seed:05d}",

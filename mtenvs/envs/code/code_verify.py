@@ -119,8 +119,9 @@ class Verdict:
                 want = "a true value" if o.test.kind == "truthy" else "a false value"
                 lines.append(f"Failed: {call}: expected {want}, got {o.got}")
             else:
-                lines.append(f"Failed: {call}: expected "
-                             f"{_short(repr(o.test.expected))}, got {o.got}")
+                lines.append(
+                    f"Failed: {call}: expected {_short(repr(o.test.expected))}, got {o.got}"
+                )
         if len(failed) > max_shown:
             lines.append(f"({len(failed) - max_shown} more failing tests not shown)")
         return "\n".join(lines)
@@ -141,20 +142,29 @@ def encode_value(value: Any, lenient: bool = False, depth: int = 0) -> Any:
     if value is None or t is bool or t is int or t is str:
         return value
     if t is float:
-        return value if value == value and value not in (float("inf"), -float("inf")) else {
-            "__float__": repr(value)}
+        return (
+            value
+            if value == value and value not in (float("inf"), -float("inf"))
+            else {"__float__": repr(value)}
+        )
     if t is list or (lenient and t is tuple):
         return [encode_value(v, lenient, depth + 1) for v in value]
     if t is tuple:
         return {"__tuple__": [encode_value(v, lenient, depth + 1) for v in value]}
     if t is dict:
-        return {"__dict__": [[encode_value(k, lenient, depth + 1),
-                              encode_value(v, lenient, depth + 1)] for k, v in value.items()]}
+        return {
+            "__dict__": [
+                [encode_value(k, lenient, depth + 1), encode_value(v, lenient, depth + 1)]
+                for k, v in value.items()
+            ]
+        }
     if t is set or t is frozenset:
         items = [encode_value(v, lenient, depth + 1) for v in value]
         return {"__set__": sorted(items, key=lambda x: json.dumps(x, sort_keys=True))}
-    raise TypeError(f"returned a {t.__module__}.{t.__qualname__}; return plain Python values "
-                    "(None, bool, int, float, str, list, tuple, dict, set)")
+    raise TypeError(
+        f"returned a {t.__module__}.{t.__qualname__}; return plain Python values "
+        "(None, bool, int, float, str, list, tuple, dict, set)"
+    )
 
 
 def decode_value(data: Any) -> Any:
@@ -164,7 +174,7 @@ def decode_value(data: Any) -> Any:
     if isinstance(data, list):
         return [decode_value(v) for v in data]
     if isinstance(data, dict) and len(data) == 1:
-        (tag, body), = data.items()
+        ((tag, body),) = data.items()
         if tag == "__float__" and body in ("nan", "inf", "-inf"):
             return float(body)
         if isinstance(body, list):
@@ -189,11 +199,17 @@ def values_match(got: Any, expected: Any, lenient: bool, tolerance: float = 1e-6
             return False
         return math.isclose(got, expected, rel_tol=tolerance, abs_tol=tolerance)
     if isinstance(expected, (list, tuple)):
-        return (isinstance(got, (list, tuple)) and len(got) == len(expected)
-                and all(values_match(g, e, True, tolerance) for g, e in zip(got, expected)))
+        return (
+            isinstance(got, (list, tuple))
+            and len(got) == len(expected)
+            and all(values_match(g, e, True, tolerance) for g, e in zip(got, expected))
+        )
     if isinstance(expected, dict):
-        return (isinstance(got, dict) and got.keys() == expected.keys()
-                and all(values_match(got[k], v, True, tolerance) for k, v in expected.items()))
+        return (
+            isinstance(got, dict)
+            and got.keys() == expected.keys()
+            and all(values_match(got[k], v, True, tolerance) for k, v in expected.items())
+        )
     return type(got) is type(expected) and bool(got == expected)
 
 
@@ -204,7 +220,7 @@ def _digest(encoded: Any) -> str:
 # --------------------------------------------------------------------------- harness
 
 
-_HARNESS = '''
+_HARNESS = """
 def {name}():
     import ctypes, hashlib, json, os, pickle, signal
     # This process (a fresh interpreter) never runs the solution: a forked child does, and
@@ -347,7 +363,7 @@ def {name}():
     _kill()
     return json.dumps({{"results": out}})
 {name}()
-'''
+"""
 
 
 def _indented_source(func: Any, new_name: str) -> str:
@@ -355,15 +371,30 @@ def _indented_source(func: Any, new_name: str) -> str:
     return "\n".join("    " + line for line in src.splitlines())
 
 
-def harness_source(source: str, entry: str, tests: tuple[CodeTest, ...], *, setup: str = "",
-                   lenient: bool = False, cap: int = 2000) -> str:
+def harness_source(
+    source: str,
+    entry: str,
+    tests: tuple[CodeTest, ...],
+    *,
+    setup: str = "",
+    lenient: bool = False,
+    cap: int = 2000,
+) -> str:
     """The cell that runs ``tests`` against ``source`` (expected values are not in it)."""
     encode = _indented_source(encode_value, "_encode")
     decode = _indented_source(decode_value, "_decode")
     return _HARNESS.format(
-        name=_HARNESS_NAME, encode=encode, decode=decode, source=source, setup=setup,
-        entry=entry, calls=[(t.kind if t.kind == "assert" else "value", t.call) for t in tests],
-        per_test=PER_TEST_TIMEOUT_S, lenient=lenient, cap=cap, max_msg=_MAX_MESSAGE,
+        name=_HARNESS_NAME,
+        encode=encode,
+        decode=decode,
+        source=source,
+        setup=setup,
+        entry=entry,
+        calls=[(t.kind if t.kind == "assert" else "value", t.call) for t in tests],
+        per_test=PER_TEST_TIMEOUT_S,
+        lenient=lenient,
+        cap=cap,
+        max_msg=_MAX_MESSAGE,
     )
 
 
@@ -377,8 +408,9 @@ def _judge(test: CodeTest, item: Any, lenient: bool) -> TestOutcome:
         return TestOutcome(test, status == "ok", "assertion held")
     if status == "digest":
         want = _digest(encode_value(test.expected, lenient))
-        return TestOutcome(test, body == want, "a large value" + ("" if body == want else
-                                                                   " that differs"))
+        return TestOutcome(
+            test, body == want, "a large value" + ("" if body == want else " that differs")
+        )
     try:
         got = decode_value(body)
     except (ValueError, TypeError) as e:
@@ -389,9 +421,12 @@ def _judge(test: CodeTest, item: Any, lenient: bool) -> TestOutcome:
     if test.kind == "falsy":
         return TestOutcome(test, not got, shown)
     if test.kind == "close":
-        ok = (isinstance(got, (int, float)) and not isinstance(got, bool)
-              and isinstance(test.expected, (int, float))
-              and abs(got - test.expected) <= test.tolerance)
+        ok = (
+            isinstance(got, (int, float))
+            and not isinstance(got, bool)
+            and isinstance(test.expected, (int, float))
+            and abs(got - test.expected) <= test.tolerance
+        )
         return TestOutcome(test, ok, shown)
     try:
         ok = values_match(got, test.expected, lenient)
@@ -400,8 +435,16 @@ def _judge(test: CodeTest, item: Any, lenient: bool) -> TestOutcome:
     return TestOutcome(test, ok, shown)
 
 
-def run_tests(sandbox: Sandbox, source: str, entry: str, tests: tuple[CodeTest, ...], *,
-              setup: str = "", lenient: bool = False, timeout_s: float = 10.0) -> Verdict:
+def run_tests(
+    sandbox: Sandbox,
+    source: str,
+    entry: str,
+    tests: tuple[CodeTest, ...],
+    *,
+    setup: str = "",
+    lenient: bool = False,
+    timeout_s: float = 10.0,
+) -> Verdict:
     """Reset ``sandbox`` (a fresh interpreter) and judge ``source`` on ``tests``."""
     sandbox.reset()
     cap = max(200, sandbox.limits.max_output_bytes // (2 * max(1, len(tests))))
@@ -411,12 +454,16 @@ def run_tests(sandbox: Sandbox, source: str, entry: str, tests: tuple[CodeTest, 
     failed = tuple(TestOutcome(t, False, "not run") for t in tests)
     payload = _payload(result)
     if payload is None:
-        why = ("The tests timed out." if result.timed_out else
-               "The solution stopped the test harness (exit, crash or tampering).")
+        why = (
+            "The tests timed out."
+            if result.timed_out
+            else "The solution stopped the test harness (exit, crash or tampering)."
+        )
         return Verdict(failed, why, entry)
     if "load_error" in payload:
-        return Verdict(failed, "The solution failed to load: "
-                       f"{_short(str(payload['load_error']))}", entry)
+        return Verdict(
+            failed, f"The solution failed to load: {_short(str(payload['load_error']))}", entry
+        )
     results = payload.get("results")
     if not isinstance(results, list) or len(results) != len(tests):
         return Verdict(failed, "The test harness returned a malformed result.", entry)
@@ -457,6 +504,8 @@ def precheck(source: str, entry: str) -> str | None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry:
             return None
         if isinstance(node, (ast.Name, ast.alias)) and entry in (
-                getattr(node, "id", None), getattr(node, "asname", None)):
+            getattr(node, "id", None),
+            getattr(node, "asname", None),
+        ):
             return None
     return f"The solution does not define the function `{entry}`."

@@ -133,8 +133,10 @@ def system(rng: np.random.Generator, level: int) -> Problem:
         rows = [[_i(rng, -6, 6) for _ in names] for _ in names]
         if sympy.Matrix(rows).det() == 0:
             continue
-        eqs = [sympy.Eq(sum(c * v for c, v in zip(row, names)),
-                        sum(c * s for c, s in zip(row, sol))) for row in rows]
+        eqs = [
+            sympy.Eq(sum(c * v for c, v in zip(row, names)), sum(c * s for c, s in zip(row, sol)))
+            for row in rows
+        ]
         if all(e.rhs.is_integer for e in eqs):
             break
     shown = "; ".join(f"{_poly(e.lhs)} = {e.rhs}" for e in eqs)
@@ -178,8 +180,20 @@ def polynomial(rng: np.random.Generator, level: int) -> Problem:
     )
 
 
-_WORDS = ("BANANA", "LETTER", "SUCCESS", "MISSISSIPPI", "BALLOON", "COFFEE", "ADDRESS",
-          "BOOKKEEPER", "STATISTICS", "PEPPER", "TOMORROW", "ASSESSMENT")
+_WORDS = (
+    "BANANA",
+    "LETTER",
+    "SUCCESS",
+    "MISSISSIPPI",
+    "BALLOON",
+    "COFFEE",
+    "ADDRESS",
+    "BOOKKEEPER",
+    "STATISTICS",
+    "PEPPER",
+    "TOMORROW",
+    "ASSESSMENT",
+)
 
 
 def combinatorics(rng: np.random.Generator, level: int) -> Problem:
@@ -225,20 +239,34 @@ def number_theory(rng: np.random.Generator, level: int) -> Problem:
         op = "gcd" if rng.random() < 0.5 else "lcm"
         value = sympy.gcd(a, b) if op == "gcd" else sympy.lcm(a, b)
         word = "greatest common divisor" if op == "gcd" else "least common multiple"
-        return Problem(f"What is the {word} of {a} and {b}?", _s(value), "number",
-                       f"from sympy import {op}\nprint({op}({a}, {b}))")
+        return Problem(
+            f"What is the {word} of {a} and {b}?",
+            _s(value),
+            "number",
+            f"from sympy import {op}\nprint({op}({a}, {b}))",
+        )
     if level == 1:
         n = int(np.prod([int(p) for p in rng.choice([2, 3, 5, 7, 11, 13], size=_i(rng, 3, 6))]))
         if rng.random() < 0.5:
-            return Problem(f"How many positive divisors does {n} have?",
-                           _s(sympy.divisor_count(n)), "number",
-                           f"from sympy import divisor_count\nprint(divisor_count({n}))")
-        return Problem(f"What is the sum of all positive divisors of {n}?",
-                       _s(sympy.divisor_sigma(n)), "number",
-                       f"from sympy import divisor_sigma\nprint(divisor_sigma({n}))")
+            return Problem(
+                f"How many positive divisors does {n} have?",
+                _s(sympy.divisor_count(n)),
+                "number",
+                f"from sympy import divisor_count\nprint(divisor_count({n}))",
+            )
+        return Problem(
+            f"What is the sum of all positive divisors of {n}?",
+            _s(sympy.divisor_sigma(n)),
+            "number",
+            f"from sympy import divisor_sigma\nprint(divisor_sigma({n}))",
+        )
     a, b, m = _i(rng, 2, 50), _i(rng, 100, 10_000), _i(rng, 7, 997)
-    return Problem(f"What is the remainder when {a}^{b} is divided by {m}?",
-                   _s(pow(a, b, m)), "number", f"print(pow({a}, {b}, {m}))")
+    return Problem(
+        f"What is the remainder when {a}^{b} is divided by {m}?",
+        _s(pow(a, b, m)),
+        "number",
+        f"print(pow({a}, {b}, {m}))",
+    )
 
 
 def probability(rng: np.random.Generator, level: int) -> Problem:
@@ -281,8 +309,12 @@ def sequence(rng: np.random.Generator, level: int) -> Problem:
     if level == 0:
         a, d, n = _i(rng, -20, 20), _i(rng, -9, 9, True), _i(rng, 10, 60)
         terms = ", ".join(str(a + i * d) for i in range(4))
-        return Problem(f"What is the {n}th term of the arithmetic sequence {terms}, ...?",
-                       _s(a + (n - 1) * d), "number", f"print({a} + ({n} - 1) * {d})")
+        return Problem(
+            f"What is the {n}th term of the arithmetic sequence {terms}, ...?",
+            _s(a + (n - 1) * d),
+            "number",
+            f"print({a} + ({n} - 1) * {d})",
+        )
     if level == 1:
         a, n = _i(rng, 1, 9), _i(rng, 5, 10)
         r = sympy.Rational(_i(rng, 1, 4), _i(rng, 2, 5)) * (1 if rng.random() < 0.5 else -1)
@@ -342,26 +374,35 @@ def geometry(rng: np.random.Generator, level: int) -> Problem:
             if p != q:
                 break
         value = sympy.sqrt((p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2)
-        return Problem(f"What is the distance between the points {p} and {q}? Give an exact "
-                       "value.", _s(value), "number",
-                       f"from sympy import sqrt\nprint(sqrt(({p[0]} - ({q[0]}))**2 + "
-                       f"({p[1]} - ({q[1]}))**2))")
+        return Problem(
+            f"What is the distance between the points {p} and {q}? Give an exact value.",
+            _s(value),
+            "number",
+            f"from sympy import sqrt\nprint(sqrt(({p[0]} - ({q[0]}))**2 + ({p[1]} - ({q[1]}))**2))",
+        )
     if level == 1:
         s = _i(rng, 2, 12)
         value = sympy.sqrt(3) * s**2 / 4
-        return Problem(f"What is the area of an equilateral triangle with side length {s}? "
-                       "Give an exact value.", _s(value), "number",
-                       f"from sympy import sqrt\nprint(sqrt(3) * {s}**2 / 4)")
+        return Problem(
+            f"What is the area of an equilateral triangle with side length {s}? "
+            "Give an exact value.",
+            _s(value),
+            "number",
+            f"from sympy import sqrt\nprint(sqrt(3) * {s}**2 / 4)",
+        )
     while True:
         a, b, c = sorted(_i(rng, 3, 15) for _ in range(3))
         if a + b > c:
             break
     s = sympy.Rational(a + b + c, 2)
     value = sympy.sqrt(s * (s - a) * (s - b) * (s - c))
-    return Problem(f"A triangle has side lengths {a}, {b} and {c}. What is its area? Give an "
-                   "exact value.", _s(value), "number",
-                   f"from sympy import sqrt, Rational\ns = Rational({a + b + c}, 2)\n"
-                   f"print(sqrt(s * (s - {a}) * (s - {b}) * (s - {c})))")
+    return Problem(
+        f"A triangle has side lengths {a}, {b} and {c}. What is its area? Give an exact value.",
+        _s(value),
+        "number",
+        f"from sympy import sqrt, Rational\ns = Rational({a + b + c}, 2)\n"
+        f"print(sqrt(s * (s - {a}) * (s - {b}) * (s - {c})))",
+    )
 
 
 def inequality(rng: np.random.Generator, level: int) -> Problem:

@@ -307,6 +307,8 @@ def parse_expression(text: str) -> sympy.Expr:
 
 def is_finite_number(expr: sympy.Expr) -> bool:
     """A real or complex number that is not infinite (used by the checker)."""
-    return bool(expr.is_number) and not expr.has(sympy.oo, -sympy.oo) and math.isfinite(
-        abs(complex(expr.evalf(15)))
+    return (
+        bool(expr.is_number)
+        and not expr.has(sympy.oo, -sympy.oo)
+        and math.isfinite(abs(complex(expr.evalf(15))))
     )

@@ -118,7 +118,9 @@ def write_eval_sets(directory: Path, size: int = EVAL_SET_SIZE) -> list[Path]:
     """Write ``math_<difficulty>.json`` (the first ``size`` test tasks) into ``directory``."""
     return [
         write_eval_set(
-            directory / f"math_{difficulty}.json", "mtenvs/PythonMath-v0", difficulty,
+            directory / f"math_{difficulty}.json",
+            "mtenvs/PythonMath-v0",
+            difficulty,
             [asdict(make_task(difficulty, "test", seed)) for seed in range(size)],
         )
         for difficulty in DIFFICULTIES
@@ -128,11 +130,15 @@ def write_eval_sets(directory: Path, size: int = EVAL_SET_SIZE) -> list[Path]:
 def main(argv: list[str] | None = None) -> None:
     """``python -m mtenvs.envs.code.math_tasks --write-eval-sets``."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--write-eval-sets", action="store_true",
-                        help="regenerate mtenvs/assets/code/math_<difficulty>.json")
+    parser.add_argument(
+        "--write-eval-sets",
+        action="store_true",
+        help="regenerate mtenvs/assets/code/math_<difficulty>.json",
+    )
     parser.add_argument("--size", type=int, default=EVAL_SET_SIZE)
-    parser.add_argument("--out", type=Path,
-                        default=Path(__file__).resolve().parents[2] / _ASSET_DIR)
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parents[2] / _ASSET_DIR
+    )
     args = parser.parse_args(argv)
     if not args.write_eval_sets:
         parser.error("nothing to do; pass --write-eval-sets")

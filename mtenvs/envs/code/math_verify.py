@@ -240,7 +240,9 @@ def _shape_message(kind: str, count: int, got: int) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _expected(expected: str, kind: str) -> list[sympy.Expr] | tuple[str, sympy.Expr, sympy.Expr, str]:
+def _expected(
+    expected: str, kind: str
+) -> list[sympy.Expr] | tuple[str, sympy.Expr, sympy.Expr, str]:
     return _parse(expected, kind)
 
 
@@ -253,8 +255,9 @@ def verify(answer: str, expected: str, kind: str) -> Verdict:
     if not isinstance(answer, str) or not answer.strip():
         return Verdict(False, 0.0, "unparseable", "The answer is empty.")
     if len(answer) > MAX_ANSWER_CHARS:
-        return Verdict(False, 0.0, "unparseable",
-                       f"The answer is longer than {MAX_ANSWER_CHARS} characters.")
+        return Verdict(
+            False, 0.0, "unparseable", f"The answer is longer than {MAX_ANSWER_CHARS} characters."
+        )
     try:
         got = _parse(normalize_answer(answer), kind)
         return _judge(got, want, kind)
@@ -266,9 +269,12 @@ def verify(answer: str, expected: str, kind: str) -> Verdict:
             "set": "e.g. {-2, 3}",
             "interval": "e.g. (2, 3] or [1, oo)",
         }[kind]
-        return Verdict(False, 0.0, "unparseable",
-                       f"Your answer could not be read as {_KIND_NAMES[kind]} ({e}); "
-                       f"write it {hint}.")
+        return Verdict(
+            False,
+            0.0,
+            "unparseable",
+            f"Your answer could not be read as {_KIND_NAMES[kind]} ({e}); write it {hint}.",
+        )
     except (ArithmeticError, TypeError, ValueError, RecursionError, AttributeError):
         return Verdict(False, 0.0, "unparseable", "Your answer could not be evaluated.")
 
@@ -280,15 +286,22 @@ def _judge(
 ) -> Verdict:
     if kind == "interval":
         assert isinstance(got, tuple) and isinstance(want, tuple)
-        parts = [got[0] == want[0], _compare(got[1], want[1]) == "correct",
-                 _compare(got[2], want[2]) == "correct", got[3] == want[3]]
+        parts = [
+            got[0] == want[0],
+            _compare(got[1], want[1]) == "correct",
+            _compare(got[2], want[2]) == "correct",
+            got[3] == want[3],
+        ]
         score = sum(parts) / 4
         if all(parts):
             return Verdict(True, 1.0, "correct", "Correct.")
         if parts[1] and parts[2]:
-            return Verdict(False, score, "wrong",
-                           "The endpoints are right but an endpoint is wrongly included "
-                           "or excluded.")
+            return Verdict(
+                False,
+                score,
+                "wrong",
+                "The endpoints are right but an endpoint is wrongly included or excluded.",
+            )
         return Verdict(False, score, "wrong", "Your interval is not the expected one.")
     assert isinstance(got, list) and isinstance(want, list)
     if kind == "set":
@@ -305,8 +318,11 @@ def _judge(
         verdicts: list[Reason] = []
         for w in want:
             results = [_compare(g, w) for g in remaining]
-            best: Reason = "correct" if "correct" in results else (
-                "imprecise" if "imprecise" in results else "wrong")
+            best: Reason = (
+                "correct"
+                if "correct" in results
+                else ("imprecise" if "imprecise" in results else "wrong")
+            )
             if best != "wrong":
                 remaining.pop(results.index(best))
             verdicts.append(best)
@@ -317,10 +333,15 @@ def _judge(
     if right == len(want):
         return Verdict(True, 1.0, "correct", "Correct.")
     if "imprecise" in verdicts:
-        return Verdict(False, score, "imprecise",
-                       "Your decimal answer is close but not accurate enough: give the exact "
-                       f"value or at least {DECIMAL_DIGITS} correct significant digits.")
+        return Verdict(
+            False,
+            score,
+            "imprecise",
+            "Your decimal answer is close but not accurate enough: give the exact "
+            f"value or at least {DECIMAL_DIGITS} correct significant digits.",
+        )
     if kind in ("number", "expr"):
         return Verdict(False, 0.0, "wrong", "Your answer is not equal to the expected value.")
-    return Verdict(False, score, "wrong",
-                   f"{right} of the {len(want)} element(s) of your answer are right.")
+    return Verdict(
+        False, score, "wrong", f"{right} of the {len(want)} element(s) of your answer are right."
+    )

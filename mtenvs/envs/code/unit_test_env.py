@@ -88,14 +88,18 @@ class UnitTestEnv(CodeInterpreterEnv):
 
     def answer_format(self) -> str:
         entry = self._task.entry_point if self._task is not None else "the function"
-        return (f"the complete source of `{entry}` (with the imports it needs), fenced in "
-                "```python or not.")
+        return (
+            f"the complete source of `{entry}` (with the imports it needs), fenced in "
+            "```python or not."
+        )
 
     def task_rules(self) -> str:
-        return ("Your final answer is run against hidden unit tests in a fresh interpreter "
-                "(not the one you ran code in); return plain Python values (int, float, str, "
-                "bool, None, list, tuple, dict, set). Partial credit is the fraction of tests "
-                "passed.")
+        return (
+            "Your final answer is run against hidden unit tests in a fresh interpreter "
+            "(not the one you ran code in); return plain Python values (int, float, str, "
+            "bool, None, list, tuple, dict, set). Partial credit is the fraction of tests "
+            "passed."
+        )
 
     def check_answer(self, answer: str) -> AnswerCheck:
         task = self.task
@@ -103,11 +107,14 @@ class UnitTestEnv(CodeInterpreterEnv):
         problem = precheck(source, task.entry_point)
         if problem is not None:
             self._tests_passed = 0
-            return AnswerCheck(False, 0.0, f"0 of {len(task.tests)} hidden tests passed. "
-                                           f"{problem}")
+            return AnswerCheck(False, 0.0, f"0 of {len(task.tests)} hidden tests passed. {problem}")
         verdict = run_tests(
-            self.verifier, f"{task.prelude}\n{source}" if task.prelude else source,
-            task.entry_point, task.tests, setup=task.setup, lenient=task.lenient,
+            self.verifier,
+            f"{task.prelude}\n{source}" if task.prelude else source,
+            task.entry_point,
+            task.tests,
+            setup=task.setup,
+            lenient=task.lenient,
             timeout_s=self.timeout_s,
         )
         self._tests_passed = verdict.passed
@@ -132,8 +139,10 @@ class UnitTestEnv(CodeInterpreterEnv):
     def privileged(self) -> dict[str, Any]:
         self._require_started("privileged")
         task = self.task
-        return {"solution": task.solution,
-                "hidden_tests": [(t.call, t.expected, t.kind) for t in task.tests]}
+        return {
+            "solution": task.solution,
+            "hidden_tests": [(t.call, t.expected, t.kind) for t in task.tests],
+        }
 
     def random_action(self, rng: np.random.Generator) -> str:
         a, b = (int(v) for v in rng.integers(-20, 21, size=2))

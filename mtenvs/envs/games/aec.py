@@ -137,8 +137,10 @@ class TextGameEnv(AECEnv, Generic[S]):  # type: ignore[type-arg]
         check_int_range("max_illegal", max_illegal, 0)
         check_choice("illegal_outcome", illegal_outcome, ILLEGAL_OUTCOMES)
         check_choice("render_mode", render_mode, [None, *self.metadata["render_modes"]])
-        if isinstance(illegal_penalty, bool) or not isinstance(illegal_penalty, (int, float)) or (
-            illegal_penalty < 0
+        if (
+            isinstance(illegal_penalty, bool)
+            or not isinstance(illegal_penalty, (int, float))
+            or (illegal_penalty < 0)
         ):
             raise InvalidArgumentError(
                 f"illegal_penalty must be a non-negative number (it is subtracted), "
@@ -311,9 +313,11 @@ class TextGameEnv(AECEnv, Generic[S]):  # type: ignore[type-arg]
         lines.append(self.history_text())
         if self._errors[player] is not None:
             left = self.max_illegal - self._tries[player] + 1
-            tail = f" Tries left before {self.illegal_outcome}: {left}." if (
-                self.current_player() == player and self._tries[player]
-            ) else ""
+            tail = (
+                f" Tries left before {self.illegal_outcome}: {left}."
+                if (self.current_player() == player and self._tries[player])
+                else ""
+            )
             lines.append(f"Your last reply was invalid: {self._errors[player]}{tail}")
         if self.is_over():
             lines.append(self.result_text(player))

@@ -51,9 +51,7 @@ class ConnectFourGame(TextGameEnv[rules.ConnectFourState]):
         return f"column {action}"
 
     def view(self, player: int) -> str:
-        rows = [
-            " ".join("." if v < 0 else _MARKS[v] for v in row) for row in self.game.grid()
-        ]
+        rows = [" ".join("." if v < 0 else _MARKS[v] for v in row) for row in self.game.grid()]
         mark = f"You play {_MARKS[player]}. " if player >= 0 else ""
         return (
             f"{mark}Board (top row first; stones fall to the lowest free cell):\n"

@@ -89,9 +89,7 @@ class HanabiGame(TextGameEnv[rules.HanabiState]):
 
     def view(self, player: int) -> str:
         s, cfg = self.game, self.config
-        fireworks = ", ".join(
-            f"{rules.COLOR_NAMES[c]} {s.fireworks[c]}" for c in range(cfg.colors)
-        )
+        fireworks = ", ".join(f"{rules.COLOR_NAMES[c]} {s.fireworks[c]}" for c in range(cfg.colors))
         discards = ", ".join(_card(c) for c in sorted(s.discards)) or "none"
         lines = [
             f"Fireworks (next card of a colour must be one higher; top rank {cfg.ranks}): "

@@ -127,9 +127,7 @@ class HanabiState:
 
     def is_terminal(self) -> bool:
         return (
-            self.lives == 0
-            or sum(self.fireworks) == self.config.max_score
-            or self.final_turns == 0
+            self.lives == 0 or sum(self.fireworks) == self.config.max_score or self.final_turns == 0
         )
 
     def current_player(self) -> int:

@@ -143,8 +143,15 @@ class LeducState:
 
     def clone(self) -> LeducState:
         return LeducState(
-            self.cards, self.public, list(self.history), self.round, list(self.round_actions),
-            list(self.paid), self.raises, self.folded, self.finished,
+            self.cards,
+            self.public,
+            list(self.history),
+            self.round,
+            list(self.round_actions),
+            list(self.paid),
+            self.raises,
+            self.folded,
+            self.finished,
         )
 
 
@@ -173,7 +180,9 @@ def showdown_equity(card: int, public: int | None) -> float:
     for opp in range(6):
         if opp in (card, public):
             continue
-        for pub in [public] if public is not None else [c for c in range(6) if c not in (card, opp)]:
+        for pub in (
+            [public] if public is not None else [c for c in range(6) if c not in (card, opp)]
+        ):
             mine, theirs = hand_strength(card, pub), hand_strength(opp, pub)
             wins += 1.0 if mine > theirs else 0.5 if mine == theirs else 0.0
             total += 1.0

@@ -35,9 +35,7 @@ _TALK = re.compile(r"\b(talk|say|message|pass)\b")
 
 
 def _items(counts: tuple[int, ...]) -> str:
-    return ", ".join(
-        f"{n} {name}{'' if n == 1 else 's'}" for n, name in zip(counts, rules.ITEMS)
-    )
+    return ", ".join(f"{n} {name}{'' if n == 1 else 's'}" for n, name in zip(counts, rules.ITEMS))
 
 
 def extract_message(reply: object) -> str | None:
@@ -245,8 +243,7 @@ class NegotiationGame(TextGameEnv[rules.NegotiationState]):
             return None
         if numbers:
             return super()._match(text) if len(numbers) == 1 else None
-        for pattern, action in ((_WALK, rules.WALK), (_ACCEPT, rules.ACCEPT),
-                                (_TALK, rules.TALK)):
+        for pattern, action in ((_WALK, rules.WALK), (_ACCEPT, rules.ACCEPT), (_TALK, rules.TALK)):
             if pattern.search(lowered):
                 return action
         return None

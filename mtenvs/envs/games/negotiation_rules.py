@@ -162,8 +162,7 @@ class NegotiationState:
         return (0.0, 0.0)
 
     def key(self) -> tuple[object, ...]:
-        return (self.counts, self.values, self.max_moves, tuple(self.actions),
-                tuple(self.messages))
+        return (self.counts, self.values, self.max_moves, tuple(self.actions), tuple(self.messages))
 
 
 # --------------------------------------------------------------------------- policies
@@ -242,9 +241,7 @@ def optimal_policy(state: NegotiationState, rng: np.random.Generator) -> int:
         if expected > best_value + 1e-9:
             best_value, best_action = expected, proposal_id(take)
     offer = _offer_value(state, player)
-    if offer is not None and (
-        offer >= best_value or (state.moves_left() <= 2 and offer > 0)
-    ):
+    if offer is not None and (offer >= best_value or (state.moves_left() <= 2 and offer > 0)):
         return ACCEPT
     if math.isclose(best_value, 0.0) and WALK in state.legal_actions():
         return WALK

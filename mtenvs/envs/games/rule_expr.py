@@ -36,12 +36,17 @@ MAX_DEPTH = 20
 MAX_PRODUCTS = 4
 MAX_CONSTANT = 10**4
 
-_TOKEN = re.compile(
-    r"\s*(?:(\d+)|([A-Za-z_]+)|(<=|>=|==|!=|<>|&&|\|\||[<>=+\-*%()!≤≥≠]))"
-)
+_TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_]+)|(<=|>=|==|!=|<>|&&|\|\||[<>=+\-*%()!≤≥≠]))")
 _CMP_ALIASES = {"=": "==", "<>": "!=", "≤": "<=", "≥": ">=", "≠": "!="}
-_WORD_OPS = {"and": "and", "or": "or", "not": "not", "mod": "%", "&&": "and", "||": "or",
-             "!": "not"}
+_WORD_OPS = {
+    "and": "and",
+    "or": "or",
+    "not": "not",
+    "mod": "%",
+    "&&": "and",
+    "||": "or",
+    "!": "not",
+}
 _COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 Node = tuple  # ("num", v) | ("var", i) | ("neg", x) | ("bin", op, l, r) | ("cmp", ops, args)
 #              | ("and", l, r) | ("or", l, r) | ("not", x) | ("bool", v)
@@ -218,8 +223,14 @@ def _kind(node: Node) -> str:
     return "bool" if node[0] in ("cmp", "and", "or", "not", "bool") else "int"
 
 
-_CMP_FUNCS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
-              "==": np.equal, "!=": np.not_equal}
+_CMP_FUNCS = {
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
 
 
 def _eval(node: Node, abc: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray | int:

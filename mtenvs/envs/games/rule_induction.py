@@ -21,8 +21,11 @@ from mtenvs.error import InvalidArgumentError, ResetNeededError
 
 __all__ = ["RuleInductionEnv"]
 
-_TRIPLE = re.compile(r"^\s*(?:test|try|check|triple)?\s*[:(\[]?\s*(-?\d{1,7})\s*[,; ]\s*"
-                     r"(-?\d{1,7})\s*[,; ]\s*(-?\d{1,7})\s*[)\]]?\s*\.?\s*$", re.IGNORECASE)
+_TRIPLE = re.compile(
+    r"^\s*(?:test|try|check|triple)?\s*[:(\[]?\s*(-?\d{1,7})\s*[,; ]\s*"
+    r"(-?\d{1,7})\s*[,; ]\s*(-?\d{1,7})\s*[)\]]?\s*\.?\s*$",
+    re.IGNORECASE,
+)
 _GUESS = re.compile(r"^\s*(?:guess|rule|answer)\s*[:=]?\s*(.+)$", re.IGNORECASE | re.DOTALL)
 _BARE_MAX_CHARS = 200
 _TEST_NAMES = frozenset({"test", "test_triple", "try"})
@@ -144,12 +147,14 @@ class RuleInductionEnv(MultiTurnEnv[str, Action]):
     """
 
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
-        "_task", "_tests", "_consistent", "_guess", "_verdict",
+        "_task",
+        "_tests",
+        "_consistent",
+        "_guess",
+        "_verdict",
     )
     default_max_turns: ClassVar[int] = 20
-    reference_configs: ClassVar[tuple[dict[str, Any], ...]] = (
-        {"reward_mode": "outcome"},
-    )
+    reference_configs: ClassVar[tuple[dict[str, Any], ...]] = ({"reward_mode": "outcome"},)
 
     def __init__(
         self,
@@ -235,8 +240,14 @@ class RuleInductionEnv(MultiTurnEnv[str, Action]):
         for call in reversed(parse_tool_calls(reply)):
             name = call.name.lower()
             if name in _GUESS_NAMES:
-                rule = next((call.arguments.get(k) for k in ("rule", "expression", "answer")
-                             if isinstance(call.arguments.get(k), str)), None)
+                rule = next(
+                    (
+                        call.arguments.get(k)
+                        for k in ("rule", "expression", "answer")
+                        if isinstance(call.arguments.get(k), str)
+                    ),
+                    None,
+                )
                 if rule is not None:
                     return ("guess", self._parse_guess(rule))
             if name in _TEST_NAMES:
@@ -298,8 +309,9 @@ class RuleInductionEnv(MultiTurnEnv[str, Action]):
         same, witness = T.equivalent(self._task.expr, guess)
         if same:
             self._verdict = f"Correct: {self._guess} is the hidden rule."
-            return Transition(self._verdict, {OUTCOME: 1.0}, terminated=True, success=True,
-                              final_answer=True)
+            return Transition(
+                self._verdict, {OUTCOME: 1.0}, terminated=True, success=True, final_answer=True
+            )
         x, y, z = witness or (0, 0, 0)
         truth = self._task.expr.holds(x, y, z)
         self._verdict = (

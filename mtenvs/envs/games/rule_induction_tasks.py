@@ -55,7 +55,8 @@ _FAMILIES: dict[str, tuple[str, list[dict[str, int]]]] = {
     "all_lt": ("a < {k} and b < {k} and c < {k}", [{"k": k} for k in range(4, 31, 2)]),
     "all_positive": ("a > 0 and b > 0 and c > 0", [{}]),
     "multiples": (
-        "a % {m} == 0 and b % {m} == 0 and c % {m} == 0", [{"m": m} for m in range(3, 8)]
+        "a % {m} == 0 and b % {m} == 0 and c % {m} == 0",
+        [{"m": m} for m in range(3, 8)],
     ),
     "lt_and_c_odd": ("a < b and c % 2 == 1", [{}]),
     "lt_and_c_even": ("a < b and c % 2 == 0", [{}]),
@@ -75,8 +76,7 @@ _FAMILIES: dict[str, tuple[str, list[dict[str, int]]]] = {
     "sum_mod": ("(a + b + c) % {m} == 0", [{"m": m} for m in (3, 4, 5)]),
 }
 #: Families that appear only in the test split.
-TEST_FAMILIES = frozenset({"a_largest", "arithmetic", "product", "two_odd", "triangle",
-                           "sum_mod"})
+TEST_FAMILIES = frozenset({"a_largest", "arithmetic", "product", "two_odd", "triangle", "sum_mod"})
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,15 @@ def all_tasks() -> tuple[RuleTask, ...]:
             task_id = f"rule-{family}{suffix}"
             rule = template.format(**p)
             held_out = family in TEST_FAMILIES or (len(params) > 1 and i % 4 == 1)
-            out.append(RuleTask(task_id, family, rule, _example(_parsed(rule), task_id),
-                                "test" if held_out else "train"))
+            out.append(
+                RuleTask(
+                    task_id,
+                    family,
+                    rule,
+                    _example(_parsed(rule), task_id),
+                    "test" if held_out else "train",
+                )
+            )
     return tuple(out)
 
 
@@ -155,11 +162,13 @@ def _boundary_triples(constants: set[int]) -> np.ndarray:
         for t in (k - 2, k - 1, k, k + 1, k + 2, -k - 1, -k, -k + 1):
             free = rng.integers(-15, 31, size=(60, 2))
             t_col = np.full(60, t)
-            rows += [np.stack([t_col, free[:, 0], free[:, 1]], 1),
-                     np.stack([free[:, 0], t_col, free[:, 1]], 1),
-                     np.stack([free[:, 0], free[:, 1], t_col], 1),
-                     np.stack([free[:, 0], free[:, 1], t - free[:, 0] - free[:, 1]], 1),
-                     np.stack([free[:, 0], t - free[:, 0], free[:, 1]], 1)]
+            rows += [
+                np.stack([t_col, free[:, 0], free[:, 1]], 1),
+                np.stack([free[:, 0], t_col, free[:, 1]], 1),
+                np.stack([free[:, 0], free[:, 1], t_col], 1),
+                np.stack([free[:, 0], free[:, 1], t - free[:, 0] - free[:, 1]], 1),
+                np.stack([free[:, 0], t - free[:, 0], free[:, 1]], 1),
+            ]
     if not rows:
         return np.zeros((0, 3), dtype=np.int64)
     out = np.concatenate(rows).astype(np.int64)
@@ -192,12 +201,27 @@ def hypotheses() -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
     candidate test triples, and the truth table ``table[h, i]`` of rule ``h`` on triple
     ``i``."""
     rng = stable_rng("rule-pool")
-    pool = np.concatenate([
-        rng.integers(-6, 25, size=(1500, 3)),
-        rng.integers(-40, 60, size=(300, 3)),
-        np.array([[1, 2, 3], [2, 4, 6], [3, 2, 1], [1, 1, 1], [0, 0, 0], [2, 2, 2],
-                  [5, 5, 10], [2, 3, 6], [3, 4, 5], [1, 3, 5], [6, 4, 2]]),
-    ]).astype(np.int64)
+    pool = np.concatenate(
+        [
+            rng.integers(-6, 25, size=(1500, 3)),
+            rng.integers(-40, 60, size=(300, 3)),
+            np.array(
+                [
+                    [1, 2, 3],
+                    [2, 4, 6],
+                    [3, 2, 1],
+                    [1, 1, 1],
+                    [0, 0, 0],
+                    [2, 2, 2],
+                    [5, 5, 10],
+                    [2, 3, 6],
+                    [3, 4, 5],
+                    [1, 3, 5],
+                    [6, 4, 2],
+                ]
+            ),
+        ]
+    ).astype(np.int64)
     seen: dict[bytes, str] = {}
     check = _check_triples()
     for task in all_tasks():
@@ -244,8 +268,9 @@ def eval_set() -> tuple[RuleTask, ...]:
 def main() -> None:  # pragma: no cover - a maintenance command
     parser = argparse.ArgumentParser(description="Write the RuleInduction eval set.")
     parser.add_argument("--write-eval-set", action="store_true")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2]
-                        / "assets" / "games")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parents[2] / "assets" / "games"
+    )
     args = parser.parse_args()
     if args.write_eval_set:
         args.out.mkdir(parents=True, exist_ok=True)

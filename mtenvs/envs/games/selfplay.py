@@ -121,10 +121,12 @@ def collect_selfplay(
         env.reset(seed=seed + i)
         games.append(env)
         totals.append(dict.fromkeys(AGENTS, 0.0))
-        trajectories.append({
-            a: AgentTrajectory(a, [{"role": "system", "content": env.system_prompt(a)}])
-            for a in AGENTS
-        })
+        trajectories.append(
+            {
+                a: AgentTrajectory(a, [{"role": "system", "content": env.system_prompt(a)}])
+                for a in AGENTS
+            }
+        )
     while True:
         waiting = [i for i, env in enumerate(games) if not env.is_over()]
         if not waiting:
@@ -164,12 +166,14 @@ def collect_selfplay(
     for i in range(episodes):
         for traj in trajectories[i].values():
             traj.returns = _reward_to_go(traj.rewards, gamma)
-        out.append(SelfPlayEpisode(
-            game=name,
-            seed=seed + i,
-            trajectories=trajectories[i],
-            payoffs=totals[i],
-        ))
+        out.append(
+            SelfPlayEpisode(
+                game=name,
+                seed=seed + i,
+                trajectories=trajectories[i],
+                payoffs=totals[i],
+            )
+        )
     return out
 
 
@@ -204,8 +208,7 @@ def compute_advantages(
             key = (ep.game, agent) if normalize == "role" else ("", "")
             groups.setdefault(key, []).extend(traj.returns)
     stats = {
-        key: (float(np.mean(v)), float(np.std(v))) if v else (0.0, 0.0)
-        for key, v in groups.items()
+        key: (float(np.mean(v)), float(np.std(v))) if v else (0.0, 0.0) for key, v in groups.items()
     }
     out = []
     for ep in episodes:

@@ -90,10 +90,12 @@ class TicTacToeGame(TextGameEnv[rules.TicTacToeState]):
             r, c = divmod(cell, 3)
             y0, x0 = r * _CELL, c * _CELL
             if value == 1:
-                segment(img, y0 + pad, x0 + pad, y0 + _CELL - pad, x0 + _CELL - pad, 5,
-                        (200, 40, 40))
-                segment(img, y0 + pad, x0 + _CELL - pad, y0 + _CELL - pad, x0 + pad, 5,
-                        (200, 40, 40))
+                segment(
+                    img, y0 + pad, x0 + pad, y0 + _CELL - pad, x0 + _CELL - pad, 5, (200, 40, 40)
+                )
+                segment(
+                    img, y0 + pad, x0 + _CELL - pad, y0 + _CELL - pad, x0 + pad, 5, (200, 40, 40)
+                )
             elif value == 2:
                 ring(img, y0 + _CELL / 2, x0 + _CELL / 2, _CELL / 2 - pad + 2, 5, (40, 80, 200))
         return img

@@ -242,8 +242,8 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...]]):
         self._stride = spec.size + 1
         self._offsets = move_offsets(spec.size)
         self._names = {off: name for name, off in self._offsets.items()}
-        self._windows = None if view_radius is None else view_windows(
-            spec.size, spec.size, view_radius
+        self._windows = (
+            None if view_radius is None else view_windows(spec.size, spec.size, view_radius)
         )
         pixels = spec.size * _PALETTE.tile_size
         self.observation_space = (
@@ -281,8 +281,10 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...]]):
         self._pos = self._task.start[0] * self._stride + self._task.start[1]
         self._invalid_moves = 0
         self._effective_moves = 0
-        fog = "" if self.view_radius is None else (
-            f" You see {self.view_radius} cell(s) around you; `?` marks cells not seen yet."
+        fog = (
+            ""
+            if self.view_radius is None
+            else (f" You see {self.view_radius} cell(s) around you; `?` marks cells not seen yet.")
         )
         return (
             f"Find the goal G in this {self.size}x{self.size} maze. You are @.{fog}\n"
@@ -355,8 +357,10 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...]]):
         if words is None:
             stripped = text.strip() if text is not None else ""
             words = _WORD.findall(stripped) if 0 < len(stripped) <= _BARE_MAX_CHARS else []
-            if not words or not all(w.lower() in _ALIASES for w in words) or not re.fullmatch(
-                r"[A-Za-z\s,;.!]*", stripped
+            if (
+                not words
+                or not all(w.lower() in _ALIASES for w in words)
+                or not re.fullmatch(r"[A-Za-z\s,;.!]*", stripped)
             ):
                 raise InvalidAction(f"no <action>…</action> block found. {self._allowed()}")
         moves = []
@@ -399,12 +403,11 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...]]):
         names = self._names
         if len(action) == 1:
             name = names[action[0]]
-            return f"You moved {name}." if moved[0] else (
-                f"A wall blocks {name}; you did not move."
+            return (
+                f"You moved {name}." if moved[0] else (f"A wall blocks {name}; you did not move.")
             )
         parts = [
-            f"{names[off]} ({'moved' if ok else 'wall, no move'})"
-            for off, ok in zip(action, moved)
+            f"{names[off]} ({'moved' if ok else 'wall, no move'})" for off, ok in zip(action, moved)
         ]
         skipped = len(action) - len(moved)
         tail = f"; {skipped} move(s) after the goal not played" if skipped else ""

@@ -168,7 +168,9 @@ def write_eval_sets(directory: Path, size: int = EVAL_SET_SIZE) -> list[Path]:
     """Write ``maze_<difficulty>.json`` (the first ``size`` test tasks) into ``directory``."""
     return [
         write_eval_set(
-            directory / f"maze_{difficulty}.json", "mtenvs/Maze-v0", difficulty,
+            directory / f"maze_{difficulty}.json",
+            "mtenvs/Maze-v0",
+            difficulty,
             [task_to_dict(make_task(difficulty, "test", seed)) for seed in range(size)],
         )
         for difficulty in DIFFICULTIES
@@ -178,11 +180,15 @@ def write_eval_sets(directory: Path, size: int = EVAL_SET_SIZE) -> list[Path]:
 def main(argv: list[str] | None = None) -> None:
     """``python -m mtenvs.envs.grid.maze_tasks --write-eval-sets``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write-eval-sets", action="store_true",
-                        help="regenerate mtenvs/assets/grid/maze_<difficulty>.json")
+    parser.add_argument(
+        "--write-eval-sets",
+        action="store_true",
+        help="regenerate mtenvs/assets/grid/maze_<difficulty>.json",
+    )
     parser.add_argument("--size", type=int, default=EVAL_SET_SIZE)
-    parser.add_argument("--out", type=Path,
-                        default=Path(__file__).resolve().parents[2] / _ASSET_DIR)
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parents[2] / _ASSET_DIR
+    )
     args = parser.parse_args(argv)
     if not args.write_eval_sets:
         parser.error("nothing to do; pass --write-eval-sets")

@@ -22,7 +22,14 @@ __all__ = ["SokobanEnv"]
 
 #: Reply words for each move (index into DIRECTIONS).
 _WORDS: Final[dict[str, int]] = {
-    "up": 0, "u": 0, "down": 1, "d": 1, "left": 2, "l": 2, "right": 3, "r": 3,
+    "up": 0,
+    "u": 0,
+    "down": 1,
+    "d": 1,
+    "left": 2,
+    "l": 2,
+    "right": 3,
+    "r": 3,
 }
 #: The one-move replies, parsed once (most replies are one of these).
 _CANONICAL: Final[dict[str, tuple[int, ...]]] = {
@@ -35,8 +42,7 @@ _FEEDBACK: Final[tuple[tuple[str, ...], ...]] = tuple(
         f"You moved {d}.",
         f"You pushed a box {d}.",
         f"Moving {d} hit a wall (no-op).",
-        f"Moving {d} hit a box that cannot be pushed: a wall or another box is behind it "
-        "(no-op).",
+        f"Moving {d} hit a box that cannot be pushed: a wall or another box is behind it (no-op).",
     )
     for d in DIRECTIONS
 )
@@ -45,8 +51,13 @@ _BLOCKED: Final = int(MoveResult.BLOCKED_BY_WALL)
 _PUSHED: Final = int(MoveResult.PUSHED)
 #: Tile codes of the image palette, in this order.
 _TILES: Final = (
-    render.WALL, render.FLOOR, render.TARGET, render.BOX, render.BOX_ON_TARGET,
-    render.PLAYER, render.PLAYER_ON_TARGET,
+    render.WALL,
+    render.FLOOR,
+    render.TARGET,
+    render.BOX,
+    render.BOX_ON_TARGET,
+    render.PLAYER,
+    render.PLAYER_ON_TARGET,
 )
 _C_WALL, _C_FLOOR, _C_TARGET, _C_BOX, _C_BOX_T, _C_PLAYER, _C_PLAYER_T = range(7)
 
@@ -194,8 +205,17 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
     default_max_turns: ClassVar[int] = DIFFICULTIES["easy"].default_max_turns
     reset_options: ClassVar[frozenset[str]] = frozenset({"task_id"})
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
-        "_task", "_level", "_player", "_boxes", "_board", "_remaining", "_deadlock",
-        "_last_effective", "_last_invalid", "_total_effective", "_total_invalid",
+        "_task",
+        "_level",
+        "_player",
+        "_boxes",
+        "_board",
+        "_remaining",
+        "_deadlock",
+        "_last_effective",
+        "_last_invalid",
+        "_total_effective",
+        "_total_invalid",
     )
 
     def __init__(
@@ -266,8 +286,12 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
 
     def new_episode(self, options: Mapping[str, Any]) -> str:
         task = select_task(
-            self.difficulty, self.split, self.np_random, eval_set=self.eval_set,
-            task_id=options.get("task_id"), seed=self._reset_seed,
+            self.difficulty,
+            self.split,
+            self.np_random,
+            eval_set=self.eval_set,
+            task_id=options.get("task_id"),
+            seed=self._reset_seed,
         )
         level, start = task.parsed
         solver = solver_for(level)
@@ -305,13 +329,17 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
         if canonical is not None:
             return canonical
         if (
-            isinstance(reply, str) and reply.startswith("<action>")
-            and reply.endswith("</action>") and reply.count("<") == 2
+            isinstance(reply, str)
+            and reply.startswith("<action>")
+            and reply.endswith("</action>")
+            and reply.count("<") == 2
         ):
             return self._moves_from_words(reply[8:-9].replace(",", " ").split(), "<action>")
-        calls = parse_tool_calls(reply) if not isinstance(reply, str) or "<tool_call>" in (
-            reply.lower()
-        ) else []
+        calls = (
+            parse_tool_calls(reply)
+            if not isinstance(reply, str) or "<tool_call>" in (reply.lower())
+            else []
+        )
         if calls:
             words: list[str] = []
             for call in calls:
@@ -334,16 +362,12 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
             return self._moves_from_words(words, "tool call")
         text = reply_text(reply)
         if text is None:
-            raise InvalidAction(
-                f"expected a text reply or a tool call, got {type(reply).__name__}"
-            )
+            raise InvalidAction(f"expected a text reply or a tool call, got {type(reply).__name__}")
         body = extract_action(text)
         if body is not None:
             return self._moves_from_words(body.replace(",", " ").split(), "<action>")
         bare = strip_think(text).strip().rstrip(".!").replace(",", " ").split()
-        if bare and len(bare) <= self.actions_per_turn and all(
-            w.lower() in _WORDS for w in bare
-        ):
+        if bare and len(bare) <= self.actions_per_turn and all(w.lower() in _WORDS for w in bare):
             return self._moves_from_words(bare, "reply")
         if len(bare) == 1 and "<" not in bare[0]:
             raise InvalidAction(f"unknown move {bare[0][:40]!r}; allowed moves: {_ALLOWED}")
@@ -382,8 +406,9 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
                 invalid += 1
                 continue
             effective += 1
-            level.redraw(board, old_player, player,
-                         player + deltas[move] if result == _PUSHED else None)
+            level.redraw(
+                board, old_player, player, player + deltas[move] if result == _PUSHED else None
+            )
             if boxes == goal:
                 break  # later moves could only push a box off its target again
         d0 = self._task.optimal_length  # type: ignore[union-attr]
@@ -483,9 +508,13 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
             "optimal_plan": [DIRECTIONS[m] for m in solver.plan(self._player, self._boxes)],
             "solvable": distance >= 0,
             "task": {
-                "task_id": task.task_id, "difficulty": task.difficulty, "split": task.split,
-                "seed": task.seed, "rows": list(task.rows),
-                "optimal_length": task.optimal_length, "solution": task.solution,
+                "task_id": task.task_id,
+                "difficulty": task.difficulty,
+                "split": task.split,
+                "seed": task.seed,
+                "rows": list(task.rows),
+                "optimal_length": task.optimal_length,
+                "solution": task.solution,
             },
         }
 

@@ -255,9 +255,7 @@ class SokobanSolver:
         return any(not goal >> x & 1 for x in group)
 
     def _start_is_dead(self, boxes: int) -> bool:
-        return any(
-            self.dead[b] or self.is_freeze_deadlock(boxes, b) for b in box_cells(boxes)
-        )
+        return any(self.dead[b] or self.is_freeze_deadlock(boxes, b) for b in box_cells(boxes))
 
     def _astar(self, start: int, node_limit: int | None) -> bool:
         """Search from ``start`` until a solved state or a state with a known distance.

@@ -83,8 +83,13 @@ DIFFICULTIES: Final[dict[str, DifficultySpec]] = {
     "easy": DifficultySpec("easy", ((6, 6),), 1, 6, 30, 5_000, 60),
     "medium": DifficultySpec("medium", ((7, 7), (7, 8), (8, 7), (8, 8)), 2, 12, 50, 20_000, 120),
     "hard": DifficultySpec(
-        "hard", ((8, 8), (8, 9), (9, 8), (9, 9), (9, 10), (10, 9), (10, 10)), 3, 18, 70,
-        20_000, 180,
+        "hard",
+        ((8, 8), (8, 9), (9, 8), (9, 9), (9, 10), (10, 9), (10, 10)),
+        3,
+        18,
+        70,
+        20_000,
+        180,
     ),
 }
 
@@ -124,8 +129,9 @@ class SokobanTask:
     @property
     def boxes(self) -> frozenset[tuple[int, int]]:
         level, state = self.parsed
-        return frozenset(level.rc(c) for c in range(level.height * level.width)
-                         if state.boxes >> c & 1)
+        return frozenset(
+            level.rc(c) for c in range(level.height * level.width) if state.boxes >> c & 1
+        )
 
     @property
     def player(self) -> tuple[int, int]:
@@ -139,8 +145,11 @@ class SokobanTask:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "task_id": self.task_id, "seed": self.seed, "rows": list(self.rows),
-            "optimal_length": self.optimal_length, "solution": self.solution,
+            "task_id": self.task_id,
+            "seed": self.seed,
+            "rows": list(self.rows),
+            "optimal_length": self.optimal_length,
+            "solution": self.solution,
         }
 
 
@@ -151,8 +160,13 @@ def task_id_for(difficulty: str, split: str, index: int) -> str:
 def parse_task_id(task_id: str) -> tuple[str, str, int]:
     """``(difficulty, split, index)`` of an id such as ``sokoban-easy-train-42``."""
     parts = task_id.split("-") if isinstance(task_id, str) else []
-    if (len(parts) != 4 or parts[0] != "sokoban" or parts[1] not in DIFFICULTIES
-            or parts[2] not in _SPLIT_IDS or not parts[3].isdigit()):
+    if (
+        len(parts) != 4
+        or parts[0] != "sokoban"
+        or parts[1] not in DIFFICULTIES
+        or parts[2] not in _SPLIT_IDS
+        or not parts[3].isdigit()
+    ):
         raise InvalidArgumentError(
             f"Unknown Sokoban task id {task_id!r}; expected 'sokoban-<difficulty>-<split>-"
             f"<index>' with difficulty one of {', '.join(map(repr, DIFFICULTIES))} and split "
@@ -236,7 +250,8 @@ def _reverse_play(rng: np.random.Generator, level: Level, player: int, pulls: in
         reach = set(_reachable(level, player, boxes))
         options = [
             (b, d)
-            for b in range(len(wall)) if boxes >> b & 1
+            for b in range(len(wall))
+            if boxes >> b & 1
             for d in deltas
             if b + d in reach and not wall[b + 2 * d] and not boxes >> (b + 2 * d) & 1
         ]
@@ -271,7 +286,9 @@ def _candidate(rng: np.random.Generator, spec: DifficultySpec) -> tuple[Level, S
     solver = SokobanSolver(level)
     best: tuple[int, State] | None = None
     for _ in range(6):  # a few reverse plays; keep the one whose boxes lie furthest out
-        state = _reverse_play(rng, level, grid_cells[picks[0]], int(rng.integers(3, 8)) * spec.boxes)
+        state = _reverse_play(
+            rng, level, grid_cells[picks[0]], int(rng.integers(3, 8)) * spec.boxes
+        )
         score = solver._box_heuristic(state.boxes)
         if best is None or score > best[0]:
             best = (score, state)
@@ -320,8 +337,12 @@ def generate_task(difficulty: str, split: str, index: int) -> SokobanTask:
         if solution is None or not spec.min_length <= solution.distance <= spec.max_length:
             continue
         return SokobanTask(
-            task_id=task_id_for(difficulty, split, index), difficulty=difficulty, split=split,
-            seed=index, rows=rows, optimal_length=solution.distance,
+            task_id=task_id_for(difficulty, split, index),
+            difficulty=difficulty,
+            split=split,
+            seed=index,
+            rows=rows,
+            optimal_length=solution.distance,
             solution=_lurd(level, state, solution.moves),
         )
     raise RuntimeError(f"no {difficulty} level found for index {index}")  # pragma: no cover
@@ -341,9 +362,13 @@ def load_eval_set(difficulty: str) -> tuple[SokobanTask, ...]:
     data = json.loads(_eval_set_resource(difficulty).read_text(encoding="utf-8"))
     return tuple(
         SokobanTask(
-            task_id=item["task_id"], difficulty=difficulty, split=data["split"],
-            seed=int(item["seed"]), rows=tuple(item["rows"]),
-            optimal_length=int(item["optimal_length"]), solution=item["solution"],
+            task_id=item["task_id"],
+            difficulty=difficulty,
+            split=data["split"],
+            seed=int(item["seed"]),
+            rows=tuple(item["rows"]),
+            optimal_length=int(item["optimal_length"]),
+            solution=item["solution"],
         )
         for item in data["levels"]
     )
@@ -365,8 +390,10 @@ def select_task(
         tasks = load_eval_set(difficulty)
         if task_id is None:
             return tasks[seed % len(tasks) if seed is not None else int(rng.integers(len(tasks)))]
-        if isinstance(task_id, int) and not isinstance(task_id, bool) and (
-            0 <= task_id < len(tasks)
+        if (
+            isinstance(task_id, int)
+            and not isinstance(task_id, bool)
+            and (0 <= task_id < len(tasks))
         ):
             return tasks[task_id]
         for task in tasks:
@@ -391,17 +418,25 @@ def select_task(
 def build_eval_set(difficulty: str, size: int = EVAL_SET_SIZE) -> dict[str, Any]:
     tasks = [generate_task(difficulty, "test", i) for i in range(size)]
     return {
-        "env": "mtenvs/Sokoban-v0", "version": EVAL_SET_VERSION, "difficulty": difficulty,
-        "split": "test", "size": size, "levels": [t.to_json() for t in tasks],
+        "env": "mtenvs/Sokoban-v0",
+        "version": EVAL_SET_VERSION,
+        "difficulty": difficulty,
+        "split": "test",
+        "size": size,
+        "levels": [t.to_json() for t in tasks],
     }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--write-eval-sets", action="store_true",
-                        help="regenerate mtenvs/assets/grid/sokoban_<difficulty>.json")
-    parser.add_argument("--out", type=Path,
-                        default=Path(__file__).resolve().parents[2] / "assets" / "grid")
+    parser.add_argument(
+        "--write-eval-sets",
+        action="store_true",
+        help="regenerate mtenvs/assets/grid/sokoban_<difficulty>.json",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parents[2] / "assets" / "grid"
+    )
     args = parser.parse_args(argv)
     if not args.write_eval_sets:
         parser.print_help()

@@ -25,8 +25,9 @@ class Database(Protocol):
 
     schema: Schema
 
-    def execute(self, sql: str, *, allow_writes: bool, timeout_s: float,
-                count_cap: int = COUNT_CAP) -> QueryResult: ...
+    def execute(
+        self, sql: str, *, allow_writes: bool, timeout_s: float, count_cap: int = COUNT_CAP
+    ) -> QueryResult: ...
 
     def state(self) -> Counter[Any]: ...
 
@@ -47,15 +48,19 @@ class SqliteDatabase:
         self.key = (schema_name, scale, seed)
         self.conn = episode_database(*self.key)
 
-    def execute(self, sql: str, *, allow_writes: bool, timeout_s: float,
-                count_cap: int = COUNT_CAP) -> QueryResult:
-        return execute(self.conn, sql, allow_writes=allow_writes, timeout_s=timeout_s,
-                       count_cap=count_cap)
+    def execute(
+        self, sql: str, *, allow_writes: bool, timeout_s: float, count_cap: int = COUNT_CAP
+    ) -> QueryResult:
+        return execute(
+            self.conn, sql, allow_writes=allow_writes, timeout_s=timeout_s, count_cap=count_cap
+        )
 
     def state(self) -> Counter[Any]:
         out: Counter[Any] = Counter()
         for table in self.schema.table_names:
-            out.update((table, normalize_row(r)) for r in self.conn.execute(f"SELECT * FROM {table}"))
+            out.update(
+                (table, normalize_row(r)) for r in self.conn.execute(f"SELECT * FROM {table}")
+            )
         return out
 
     def describe(self, table: str) -> str:
@@ -88,8 +93,9 @@ _GOLD_STATES: dict[tuple[object, ...], tuple[Counter[Any], Counter[Any]]] = {}
 _GOLD_CACHE_SIZE = 64
 
 
-def gold_write_states(dialect: str, schema_name: str, scale: int, seed: int,
-                      sql: str) -> tuple[Counter[Any], Counter[Any]]:
+def gold_write_states(
+    dialect: str, schema_name: str, scale: int, seed: int, sql: str
+) -> tuple[Counter[Any], Counter[Any]]:
     """The database's state before and after the gold write ``sql`` (cached per process)."""
     key = (dialect, schema_name, scale, seed, sql)
     if key not in _GOLD_STATES:

@@ -39,13 +39,59 @@ MAX_SCALE: Final = 1_000_000
 #: Largest string or blob a query may build (bytes).
 MAX_VALUE_BYTES: Final = 10_000_000
 
-CITIES: Final = ("Lisbon", "Porto", "Madrid", "Paris", "Lyon", "Berlin", "Munich", "Rome",
-                 "Milan", "Vienna", "Prague", "Warsaw")
-_FIRST: Final = ("Ana", "Ben", "Chloe", "David", "Elena", "Farid", "Grace", "Hugo", "Ines",
-                 "Jonas", "Kira", "Luis", "Maya", "Nils", "Olga", "Pedro", "Rosa", "Sami",
-                 "Tara", "Yusuf")
-_LAST: Final = ("Silva", "Novak", "Weber", "Rossi", "Dubois", "Garcia", "Kowalski", "Jensen",
-                "Costa", "Moreau", "Fischer", "Horvat", "Lindqvist", "Marin", "Oliveira")
+CITIES: Final = (
+    "Lisbon",
+    "Porto",
+    "Madrid",
+    "Paris",
+    "Lyon",
+    "Berlin",
+    "Munich",
+    "Rome",
+    "Milan",
+    "Vienna",
+    "Prague",
+    "Warsaw",
+)
+_FIRST: Final = (
+    "Ana",
+    "Ben",
+    "Chloe",
+    "David",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kira",
+    "Luis",
+    "Maya",
+    "Nils",
+    "Olga",
+    "Pedro",
+    "Rosa",
+    "Sami",
+    "Tara",
+    "Yusuf",
+)
+_LAST: Final = (
+    "Silva",
+    "Novak",
+    "Weber",
+    "Rossi",
+    "Dubois",
+    "Garcia",
+    "Kowalski",
+    "Jensen",
+    "Costa",
+    "Moreau",
+    "Fischer",
+    "Horvat",
+    "Lindqvist",
+    "Marin",
+    "Oliveira",
+)
 CATEGORIES: Final = ("electronics", "books", "garden", "toys", "kitchen", "sports")
 #: Values of the categorical columns, by ``table.column`` (also used to pick task parameters).
 VOCAB: Final[dict[str, tuple[str, ...]]] = {
@@ -69,18 +115,57 @@ VOCAB: Final[dict[str, tuple[str, ...]]] = {
     "transactions.kind": ("deposit", "withdrawal", "payment", "transfer"),
     "transactions.merchant": ("GroceryCo", "FuelMax", "BookNook", "TechHub", "CafeBrew"),
 }
-_AIRPORTS: Final = (("LIS", "Lisbon", "Portugal"), ("OPO", "Porto", "Portugal"),
-                    ("MAD", "Madrid", "Spain"), ("BCN", "Barcelona", "Spain"),
-                    ("CDG", "Paris", "France"), ("LYS", "Lyon", "France"),
-                    ("BER", "Berlin", "Germany"), ("MUC", "Munich", "Germany"),
-                    ("FCO", "Rome", "Italy"), ("MXP", "Milan", "Italy"),
-                    ("VIE", "Vienna", "Austria"))
-_AIRLINES: Final = (("AirLuso", "Portugal"), ("IberJet", "Spain"), ("GallicAir", "France"),
-                    ("Hanse Fly", "Germany"), ("Aquila", "Italy"), ("Alpen Air", "Austria"))
-_WORDS: Final = ("River", "Night", "Garden", "Stone", "Silver", "Winter", "Secret", "Blue",
-                 "Golden", "Last", "Hidden", "Broken", "Quiet", "Northern")
-_NOUNS: Final = ("Lamp", "Chair", "Kettle", "Drone", "Ball", "Map", "Clock", "Rope", "Tent",
-                 "Phone", "Atlas", "Puzzle")
+_AIRPORTS: Final = (
+    ("LIS", "Lisbon", "Portugal"),
+    ("OPO", "Porto", "Portugal"),
+    ("MAD", "Madrid", "Spain"),
+    ("BCN", "Barcelona", "Spain"),
+    ("CDG", "Paris", "France"),
+    ("LYS", "Lyon", "France"),
+    ("BER", "Berlin", "Germany"),
+    ("MUC", "Munich", "Germany"),
+    ("FCO", "Rome", "Italy"),
+    ("MXP", "Milan", "Italy"),
+    ("VIE", "Vienna", "Austria"),
+)
+_AIRLINES: Final = (
+    ("AirLuso", "Portugal"),
+    ("IberJet", "Spain"),
+    ("GallicAir", "France"),
+    ("Hanse Fly", "Germany"),
+    ("Aquila", "Italy"),
+    ("Alpen Air", "Austria"),
+)
+_WORDS: Final = (
+    "River",
+    "Night",
+    "Garden",
+    "Stone",
+    "Silver",
+    "Winter",
+    "Secret",
+    "Blue",
+    "Golden",
+    "Last",
+    "Hidden",
+    "Broken",
+    "Quiet",
+    "Northern",
+)
+_NOUNS: Final = (
+    "Lamp",
+    "Chair",
+    "Kettle",
+    "Drone",
+    "Ball",
+    "Map",
+    "Clock",
+    "Rope",
+    "Tent",
+    "Phone",
+    "Atlas",
+    "Puzzle",
+)
 #: Nullable columns and the fraction of their rows that are NULL.
 _NULL_SHARE: Final = 0.2
 _EPOCH: Final = dt.date(2020, 1, 1)
@@ -91,8 +176,12 @@ def _table_size(table: Table, scale: int) -> int:
     return max(8, round(table.share * scale))
 
 
-def _dates(rng: np.random.Generator, n: int, start: dt.date = _EPOCH, days: int = _DAYS,
-           ) -> list[str]:
+def _dates(
+    rng: np.random.Generator,
+    n: int,
+    start: dt.date = _EPOCH,
+    days: int = _DAYS,
+) -> list[str]:
     return [(start + dt.timedelta(days=int(d))).isoformat() for d in rng.integers(0, days, n)]
 
 
@@ -125,11 +214,20 @@ def _column(rng: np.random.Generator, table: str, col: str, n: int) -> list[Any]
     if col == "birth_date":
         return _dates(rng, n, dt.date(1940, 1, 1), 80 * 365)
     ranges: dict[str, tuple[float, float, int]] = {
-        "price": (5, 900, 2), "unit_price": (5, 900, 2), "fee": (40, 400, 2),
-        "amount": (1, 3000, 2), "balance": (-500, 50000, 2), "score": (20, 100, 1),
-        "quantity": (1, 6, 0), "duration_min": (60, 240, 0), "credits": (2, 7, 0),
-        "copies": (1, 8, 0), "published_year": (1950, 2025, 0), "birth_year": (1900, 1995, 0),
-        "grade_level": (9, 13, 0), "frequent_flyer": (0, 2, 0),
+        "price": (5, 900, 2),
+        "unit_price": (5, 900, 2),
+        "fee": (40, 400, 2),
+        "amount": (1, 3000, 2),
+        "balance": (-500, 50000, 2),
+        "score": (20, 100, 1),
+        "quantity": (1, 6, 0),
+        "duration_min": (60, 240, 0),
+        "credits": (2, 7, 0),
+        "copies": (1, 8, 0),
+        "published_year": (1950, 2025, 0),
+        "birth_year": (1900, 1995, 0),
+        "grade_level": (9, 13, 0),
+        "frequent_flyer": (0, 2, 0),
     }
     if col in ranges:
         low, high, digits = ranges[col]
@@ -159,8 +257,9 @@ def generate_rows(schema: Schema, scale: int, seed: int) -> dict[str, list[tuple
             elif c.references:
                 parent, _ = c.references.split(".")
                 if parent == "airports":
-                    cols[c.name] = [_AIRPORTS[int(i)][0]
-                                    for i in rng.integers(0, len(_AIRPORTS), n)]
+                    cols[c.name] = [
+                        _AIRPORTS[int(i)][0] for i in rng.integers(0, len(_AIRPORTS), n)
+                    ]
                 else:
                     size = len(out[parent])
                     cols[c.name] = [int(v) for v in rng.integers(1, size + 1, n)]
@@ -181,23 +280,31 @@ def generate_rows(schema: Schema, scale: int, seed: int) -> dict[str, list[tuple
 def _fix_up(rng: np.random.Generator, table: str, cols: dict[str, list[Any]], n: int) -> None:
     """Cross-column realism: emails from names, returns after loans, distinct endpoints."""
     if table == "customers":
-        cols["email"] = [None if rng.random() < _NULL_SHARE else
-                         f"{name.lower().replace(' ', '.')}{i}@example.com"
-                         for i, name in enumerate(cols["name"])]
+        cols["email"] = [
+            None
+            if rng.random() < _NULL_SHARE
+            else f"{name.lower().replace(' ', '.')}{i}@example.com"
+            for i, name in enumerate(cols["name"])
+        ]
     elif table == "loans":
         back = rng.integers(3, 60, n)
         cols["return_date"] = [
-            None if rng.random() < 0.25 else
-            (dt.date.fromisoformat(d) + dt.timedelta(days=int(k))).isoformat()
+            None
+            if rng.random() < 0.25
+            else (dt.date.fromisoformat(d) + dt.timedelta(days=int(k))).isoformat()
             for d, k in zip(cols["loan_date"], back)
         ]
     elif table == "flights":
         codes = [a[0] for a in _AIRPORTS]
-        cols["destination"] = [d if d != o else codes[(codes.index(o) + 1) % len(codes)]
-                               for o, d in zip(cols["origin"], cols["destination"])]
+        cols["destination"] = [
+            d if d != o else codes[(codes.index(o) + 1) % len(codes)]
+            for o, d in zip(cols["origin"], cols["destination"])
+        ]
     elif table == "transactions":
-        cols["amount"] = [-a if k in ("withdrawal", "payment") else a
-                          for a, k in zip(cols["amount"], cols["kind"])]
+        cols["amount"] = [
+            -a if k in ("withdrawal", "payment") else a
+            for a, k in zip(cols["amount"], cols["kind"])
+        ]
 
 
 _LOCK = threading.Lock()

@@ -28,12 +28,15 @@ __all__ = ["COUNT_CAP", "QueryResult", "describe_table", "execute", "format_tabl
 COUNT_CAP: Final = 10_000
 #: SQLite virtual-machine instructions between two time checks.
 _PROGRESS_STEPS: Final = 2_000
-_READ_ACTIONS: Final = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ,
-                                  sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE})
-_WRITE_ACTIONS: Final = frozenset({sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE,
-                                   sqlite3.SQLITE_DELETE})
-_DENIED_FUNCTIONS: Final = frozenset({"load_extension", "readfile", "writefile", "edit",
-                                      "fts3_tokenizer"})
+_READ_ACTIONS: Final = frozenset(
+    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
+)
+_WRITE_ACTIONS: Final = frozenset(
+    {sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
+)
+_DENIED_FUNCTIONS: Final = frozenset(
+    {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
+)
 
 
 @dataclass(frozen=True)
@@ -55,14 +58,20 @@ class QueryResult:
 
 
 def _authorizer(allow_writes: bool) -> Any:
-    def authorize(action: int, arg1: str | None, arg2: str | None, db: str | None,
-                  source: str | None) -> int:
+    def authorize(
+        action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None
+    ) -> int:
         if action in _READ_ACTIONS:
             if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _DENIED_FUNCTIONS:
                 return sqlite3.SQLITE_DENY
             return sqlite3.SQLITE_OK
-        if allow_writes and action in _WRITE_ACTIONS and db == "main" and arg1 \
-                and not arg1.lower().startswith("sqlite_"):
+        if (
+            allow_writes
+            and action in _WRITE_ACTIONS
+            and db == "main"
+            and arg1
+            and not arg1.lower().startswith("sqlite_")
+        ):
             return sqlite3.SQLITE_OK
         return sqlite3.SQLITE_DENY
 
@@ -72,15 +81,23 @@ def _authorizer(allow_writes: bool) -> Any:
 def _explain(error: str, allow_writes: bool) -> str:
     if "not authorized" in error or "authorization denied" in error:
         allowed = "SELECT, INSERT, UPDATE and DELETE" if allow_writes else "read-only SELECT"
-        return (f"statement not allowed ({error}); this task allows {allowed} statements "
-                "only (no ATTACH, PRAGMA, CREATE, DROP, ALTER or transactions).")
+        return (
+            f"statement not allowed ({error}); this task allows {allowed} statements "
+            "only (no ATTACH, PRAGMA, CREATE, DROP, ALTER or transactions)."
+        )
     if error == "interrupted":
         return "query cancelled: it ran past the time limit."
     return error
 
 
-def execute(conn: sqlite3.Connection, sql: str, *, allow_writes: bool, timeout_s: float,
-            count_cap: int = COUNT_CAP) -> QueryResult:
+def execute(
+    conn: sqlite3.Connection,
+    sql: str,
+    *,
+    allow_writes: bool,
+    timeout_s: float,
+    count_cap: int = COUNT_CAP,
+) -> QueryResult:
     """Run one statement under the guards in the module doc; never raises for bad SQL."""
     start = time.perf_counter()
     deadline = start + timeout_s
@@ -93,15 +110,20 @@ def execute(conn: sqlite3.Connection, sql: str, *, allow_writes: bool, timeout_s
         rows = cursor.fetchmany(count_cap + 1) if columns else []
         cursor.close()
     except (sqlite3.Error, sqlite3.Warning, ValueError, OverflowError, MemoryError) as e:
-        return QueryResult(error=_explain(str(e), allow_writes),
-                           elapsed_s=time.perf_counter() - start)
+        return QueryResult(
+            error=_explain(str(e), allow_writes), elapsed_s=time.perf_counter() - start
+        )
     finally:
         conn.set_authorizer(None)
         conn.set_progress_handler(None, 0)
     capped = len(rows) > count_cap
-    return QueryResult(columns=columns, rows=tuple(rows[:count_cap]), capped=capped,
-                       changes=conn.total_changes - before,
-                       elapsed_s=time.perf_counter() - start)
+    return QueryResult(
+        columns=columns,
+        rows=tuple(rows[:count_cap]),
+        capped=capped,
+        changes=conn.total_changes - before,
+        elapsed_s=time.perf_counter() - start,
+    )
 
 
 def _cell(value: object, width: int = 40) -> str:
@@ -117,8 +139,10 @@ def format_table(result: QueryResult, max_rows: int) -> str:
     if not result.columns:
         return f"OK, {result.changes} row(s) changed."
     total = f"more than {len(result.rows)}" if result.capped else str(len(result.rows))
-    lines = ["| " + " | ".join(_cell(c) for c in result.columns) + " |",
-             "|" + "---|" * len(result.columns)]
+    lines = [
+        "| " + " | ".join(_cell(c) for c in result.columns) + " |",
+        "|" + "---|" * len(result.columns),
+    ]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in result.rows[:max_rows]]
     shown = min(max_rows, len(result.rows))
     note = f"({total} rows" + (f"; first {shown} shown)" if shown < len(result.rows) else ")")
@@ -128,7 +152,9 @@ def format_table(result: QueryResult, max_rows: int) -> str:
 def describe_table(conn: sqlite3.Connection, table: str) -> str:
     """Columns of ``table`` (a name checked by the caller): types, keys, nullability."""
     lines = [f"Table {table}:"]
-    fks = {row[3]: f"{row[2]}.{row[4]}" for row in conn.execute(f"PRAGMA foreign_key_list({table})")}
+    fks = {
+        row[3]: f"{row[2]}.{row[4]}" for row in conn.execute(f"PRAGMA foreign_key_list({table})")
+    }
     for _, name, type_, notnull, _, pk in conn.execute(f"PRAGMA table_info({table})"):
         notes = ["PRIMARY KEY"] if pk else []
         if not notnull and not pk:

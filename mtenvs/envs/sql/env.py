@@ -129,7 +129,13 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
     tools: ClassVar[tuple[str, ...]] = _TOOLS
     reference_configs: ClassVar[tuple[dict[str, Any], ...]] = ({"eval_set": True},)
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
-        "_task", "_gold_rows", "_best", "_queries", "_writes", "_eval_cursor", "_db_image",
+        "_task",
+        "_gold_rows",
+        "_best",
+        "_queries",
+        "_writes",
+        "_eval_cursor",
+        "_db_image",
         "_weight",
     )
 
@@ -158,20 +164,34 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         if not isinstance(eval_set, bool):
             raise InvalidArgumentError(f"eval_set must be True or False, got {eval_set!r}.")
         if eval_set and scale != DEFAULT_SCALE:
-            raise InvalidArgumentError(f"The SQL eval set is fixed at scale={DEFAULT_SCALE}; "
-                                       f"got scale={scale}. Drop eval_set or scale.")
+            raise InvalidArgumentError(
+                f"The SQL eval set is fixed at scale={DEFAULT_SCALE}; "
+                f"got scale={scale}. Drop eval_set or scale."
+            )
         if split is None:
             split = "test" if eval_set else "train"
         elif eval_set and split != "test":
-            raise InvalidArgumentError("The SQL eval set holds test tasks; use split='test' "
-                                       f"(or leave it unset) with eval_set=True, got {split!r}.")
-        if (not isinstance(query_timeout_s, (int, float)) or isinstance(query_timeout_s, bool)
-                or not 0 < query_timeout_s <= 600):
             raise InvalidArgumentError(
-                f"query_timeout_s must be a number in (0, 600] seconds, got {query_timeout_s!r}.")
-        super().__init__(max_turns=max_turns, reward_mode=reward_mode, split=split,  # type: ignore[arg-type]
-                         obs_mode=obs_mode, render_mode=render_mode,  # type: ignore[arg-type]
-                         turn_cost=turn_cost, format_penalty=format_penalty)
+                "The SQL eval set holds test tasks; use split='test' "
+                f"(or leave it unset) with eval_set=True, got {split!r}."
+            )
+        if (
+            not isinstance(query_timeout_s, (int, float))
+            or isinstance(query_timeout_s, bool)
+            or not 0 < query_timeout_s <= 600
+        ):
+            raise InvalidArgumentError(
+                f"query_timeout_s must be a number in (0, 600] seconds, got {query_timeout_s!r}."
+            )
+        super().__init__(
+            max_turns=max_turns,
+            reward_mode=reward_mode,
+            split=split,  # type: ignore[arg-type]
+            obs_mode=obs_mode,
+            render_mode=render_mode,  # type: ignore[arg-type]
+            turn_cost=turn_cost,
+            format_penalty=format_penalty,
+        )
         self.observation_space = text_space()
         self.schema = schema
         self.scale = scale
@@ -208,8 +228,9 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
                 for task in tasks:
                     if task.task_id == task_id:
                         return task
-                raise InvalidArgumentError(f"Task {task_id!r} is not in the SQL eval set; "
-                                           "pass eval_set=False to play it.")
+                raise InvalidArgumentError(
+                    f"Task {task_id!r} is not in the SQL eval set; pass eval_set=False to play it."
+                )
             index = self._eval_cursor if self._reset_seed is None else self._reset_seed
             self._eval_cursor = (index + 1) % len(tasks)
             return tasks[index % len(tasks)]
@@ -218,7 +239,8 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
             if (split, schema) != (self.split, self.schema):
                 raise InvalidArgumentError(
                     f"Task {task_id!r} is not a {self.split} task of this env; make it with "
-                    f"split={split!r}, schema={schema!r}.")
+                    f"split={split!r}, schema={schema!r}."
+                )
             return make_task(split, index, self.scale, self.schema)
         index = int(self.np_random.integers(TASKS_PER_SPLIT))
         return make_task(self.split, index, self.scale, self.schema)
@@ -238,17 +260,20 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         self._best = 0.0
         self._gold_rows = ()
         if task.kind == "read":
-            self._gold_rows = self.database.execute(self._dialect_sql(task.gold_sql),
-                                                    allow_writes=False, timeout_s=60.0).rows
+            self._gold_rows = self.database.execute(
+                self._dialect_sql(task.gold_sql), allow_writes=False, timeout_s=60.0
+            ).rows
 
     def first_observation(self) -> str:
         task = self.task
         schema = get_schema(task.schema)
         what = "Request" if task.kind == "read" else "Change to make"
-        return (f"Database `{schema.name}`: {schema.description}\n"
-                f"Tables: {', '.join(schema.table_names)}\n\n{what}: {task.question}\n\n"
-                f"You have {self.max_turns} turns. Explore with the tools, then submit one "
-                "SQL statement.")
+        return (
+            f"Database `{schema.name}`: {schema.description}\n"
+            f"Tables: {', '.join(schema.table_names)}\n\n{what}: {task.question}\n\n"
+            f"You have {self.max_turns} turns. Explore with the tools, then submit one "
+            "SQL statement."
+        )
 
     def _open_database(self) -> None:
         if self._db is not None:
@@ -281,8 +306,11 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
 
     def episode_info(self) -> dict[str, Any]:
         task = self._task
-        return {"schema": task.schema if task else "", "task_kind": task.kind if task else "",
-                "sql_queries": self._queries}
+        return {
+            "schema": task.schema if task else "",
+            "task_kind": task.kind if task else "",
+            "sql_queries": self._queries,
+        }
 
     # ------------------------------------------------------------------ actions
 
@@ -317,20 +345,26 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         if call.name in ("describe", "sample"):
             table = str(call.arguments["table"])
             if table not in schema.table_names:
-                return (f"Error: unknown table {table[:60]!r}; the tables are "
-                        f"{', '.join(schema.table_names)}."), 0.0
+                return (
+                    f"Error: unknown table {table[:60]!r}; the tables are "
+                    f"{', '.join(schema.table_names)}."
+                ), 0.0
             if call.name == "describe":
                 return self.database.describe(table), 0.0
-            result = self.database.execute(f"SELECT * FROM {table} LIMIT {call.arguments['n']:d}",
-                                           allow_writes=False, timeout_s=self.query_timeout_s)
+            result = self.database.execute(
+                f"SELECT * FROM {table} LIMIT {call.arguments['n']:d}",
+                allow_writes=False,
+                timeout_s=self.query_timeout_s,
+            )
             return format_table(result, self.max_result_rows), 0.0
         if call.name == "run_sql":
             return self._run_sql(str(call.arguments["query"]))
         return self.run_extra_tool(call), 0.0
 
     def _count(self, table: str) -> object:
-        rows = self.database.execute(f"SELECT COUNT(*) FROM {table}", allow_writes=False,
-                                     timeout_s=10.0).rows
+        rows = self.database.execute(
+            f"SELECT COUNT(*) FROM {table}", allow_writes=False, timeout_s=10.0
+        ).rows
         return rows[0][0] if rows else "?"
 
     def run_extra_tool(self, call: ToolCall) -> str:
@@ -375,8 +409,9 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
             result = self._guarded(self.database, sql, writes=False)
             error = result.error
             if result.ok and not result.capped:
-                correct = results_match(self._gold_rows, result.rows,
-                                        ordered=is_ordered(task.gold_sql))
+                correct = results_match(
+                    self._gold_rows, result.rows, ordered=is_ordered(task.gold_sql)
+                )
                 score = overlap_score(self._gold_rows, result.rows)
         gain = (1.0 - self._best) * self._weight if correct else self._credit(score)
         if correct:
@@ -385,14 +420,14 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         components = {OUTCOME: self._weight if correct else 0.0}
         if gain:
             components[PROCESS] = gain
-        return Transition(text, components, terminated=True, success=correct,
-                          final_answer=True)
+        return Transition(text, components, terminated=True, success=correct, final_answer=True)
 
     def _check_write(self, sql: str) -> tuple[bool, float, str | None]:
         """Apply the submission to a fresh copy and compare every table with the gold's."""
         task = self.task
-        before, want = gold_write_states(self.dialect, task.schema, self.scale, task.db_seed,
-                                         self._dialect_sql(task.gold_sql))
+        before, want = gold_write_states(
+            self.dialect, task.schema, self.scale, task.db_seed, self._dialect_sql(task.gold_sql)
+        )
         copy = open_database(self.dialect, task.schema, self.scale, task.db_seed)
         try:
             result = self._guarded(copy, sql, writes=True)
@@ -412,8 +447,8 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
             "DELETE when asked to change data).\n"
             "Tools: list_tables(), describe(table), sample(table, n), run_sql(query), "
             "submit(sql).\n"
-            "Reply formats: OpenAI tool calls, or in text <tool_call>{\"name\": \"run_sql\", "
-            "\"arguments\": {\"query\": \"SELECT ...\"}}</tool_call>; a ```sql block runs the "
+            'Reply formats: OpenAI tool calls, or in text <tool_call>{"name": "run_sql", '
+            '"arguments": {"query": "SELECT ..."}}</tool_call>; a ```sql block runs the '
             "query; <answer>SQL</answer> submits it.\n"
             "Submitting ends the episode. Questions are checked by comparing result rows "
             "(order matters only when the request asks for an order; numbers to 2 decimals); "
@@ -423,8 +458,10 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         )
 
     def action_format(self) -> str:
-        return ('a tool call such as <tool_call>{"name": "run_sql", "arguments": {"query": '
-                '"SELECT 1"}}</tool_call>, a ```sql block, or <answer>SQL</answer> to submit.')
+        return (
+            'a tool call such as <tool_call>{"name": "run_sql", "arguments": {"query": '
+            '"SELECT 1"}}</tool_call>, a ```sql block, or <answer>SQL</answer> to submit.'
+        )
 
     def render_text(self) -> str:
         return f"{self.first_observation()}\n\n--- last observation ---\n{self._last_observation}"
@@ -435,16 +472,22 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         """Describe the first table of the gold query, then submit the gold SQL."""
         self._require_started("oracle_action")
         if self.turn == 0 and self.turns_left > 1:
-            table = next((t for t in get_schema(self.task.schema).table_names
-                          if t in self.task.gold_sql), "")
-            return f'<tool_call>{{"name": "describe", "arguments": {{"table": "{table}"}}}}' \
-                   "</tool_call>"
+            table = next(
+                (t for t in get_schema(self.task.schema).table_names if t in self.task.gold_sql), ""
+            )
+            return (
+                f'<tool_call>{{"name": "describe", "arguments": {{"table": "{table}"}}}}'
+                "</tool_call>"
+            )
         return f"<answer>{self.task.gold_sql}</answer>"
 
     def privileged(self) -> dict[str, Any]:
         self._require_started("privileged")
-        return {"gold_sql": self.task.gold_sql, "template": self.task.template,
-                "gold_row_count": len(self._gold_rows)}
+        return {
+            "gold_sql": self.task.gold_sql,
+            "template": self.task.template,
+            "gold_row_count": len(self._gold_rows),
+        }
 
     def random_action(self, rng: np.random.Generator) -> str:
         return random_reply(rng, get_schema(self._task.schema if self._task else "shop"))

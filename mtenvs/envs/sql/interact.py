@@ -26,8 +26,13 @@ __all__ = ["MAIN_WEIGHT", "SqlInteractEnv"]
 
 #: Shares of the outcome for the main request and the follow-up (BIRD-INTERACT's 0.7/0.3).
 MAIN_WEIGHT: Final = 0.7
-_QUESTIONS: Final = ("What do you mean exactly?", "Which period should I use?",
-                     "What threshold counts?", "Can you give me the SQL?", "Hello?")
+_QUESTIONS: Final = (
+    "What do you mean exactly?",
+    "Which period should I use?",
+    "What threshold counts?",
+    "Can you give me the SQL?",
+    "Hello?",
+)
 
 
 class SqlInteractEnv(SqlEnv):
@@ -116,10 +121,20 @@ class SqlInteractEnv(SqlEnv):
     """
 
     default_max_turns: ClassVar[int] = 12
-    tools: ClassVar[tuple[str, ...]] = ("list_tables", "describe", "sample", "run_sql",
-                                        "ask_user", "submit")
+    tools: ClassVar[tuple[str, ...]] = (
+        "list_tables",
+        "describe",
+        "sample",
+        "run_sql",
+        "ask_user",
+        "submit",
+    )
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
-        *SqlEnv._snapshot_fields, "_itask", "_phase", "_revealed", "_asks",
+        *SqlEnv._snapshot_fields,
+        "_itask",
+        "_phase",
+        "_revealed",
+        "_asks",
     )
 
     def __init__(
@@ -139,11 +154,20 @@ class SqlInteractEnv(SqlEnv):
         turn_cost: float = 0.0,
         format_penalty: float = DEFAULT_FORMAT_PENALTY,
     ) -> None:
-        super().__init__(dialect=dialect, scale=scale, eval_set=eval_set, query_timeout_s=query_timeout_s,
-                         max_result_rows=max_result_rows, obs_mode=obs_mode,
-                         max_turns=max_turns, reward_mode=reward_mode, split=split,
-                         render_mode=render_mode, turn_cost=turn_cost,
-                         format_penalty=format_penalty)
+        super().__init__(
+            dialect=dialect,
+            scale=scale,
+            eval_set=eval_set,
+            query_timeout_s=query_timeout_s,
+            max_result_rows=max_result_rows,
+            obs_mode=obs_mode,
+            max_turns=max_turns,
+            reward_mode=reward_mode,
+            split=split,
+            render_mode=render_mode,
+            turn_cost=turn_cost,
+            format_penalty=format_penalty,
+        )
         self.ask_budget = check_int_range("ask_budget", ask_budget, 0, 100)
         self._itask: InteractTask | None = None
         self._phase = 0
@@ -159,19 +183,24 @@ class SqlInteractEnv(SqlEnv):
                 for task in tasks:
                     if task.task_id == task_id:
                         return task
-                raise InvalidArgumentError(f"Task {task_id!r} is not in the SqlInteract eval "
-                                           "set; pass eval_set=False to play it.")
+                raise InvalidArgumentError(
+                    f"Task {task_id!r} is not in the SqlInteract eval "
+                    "set; pass eval_set=False to play it."
+                )
             index = self._eval_cursor if self._reset_seed is None else self._reset_seed
             self._eval_cursor = (index + 1) % len(tasks)
             return tasks[index % len(tasks)]
         if task_id is not None:
             split, index = parse_interact_task_id(task_id)
             if split != self.split:
-                raise InvalidArgumentError(f"Task {task_id!r} is not a {self.split} task; make "
-                                           f"the env with split={split!r}.")
+                raise InvalidArgumentError(
+                    f"Task {task_id!r} is not a {self.split} task; make "
+                    f"the env with split={split!r}."
+                )
             return make_interact_task(split, index, self.scale)
-        return make_interact_task(self.split, int(self.np_random.integers(TASKS_PER_SPLIT)),
-                                  self.scale)
+        return make_interact_task(
+            self.split, int(self.np_random.integers(TASKS_PER_SPLIT)), self.scale
+        )
 
     def new_episode(self, options: Mapping[str, Any]) -> str:
         self._itask = self._pick_interact_task(options.get("task_id"))
@@ -183,8 +212,10 @@ class SqlInteractEnv(SqlEnv):
         self._revealed = ()
         self._asks = 0
         self._start_request(self._itask.requests[0], MAIN_WEIGHT)
-        return (self.first_observation() + "\nThe request may be ambiguous: ask_user(question)"
-                " asks the user for clarification.")
+        return (
+            self.first_observation() + "\nThe request may be ambiguous: ask_user(question)"
+            " asks the user for clarification."
+        )
 
     @property
     def interact_task(self) -> InteractTask:
@@ -199,17 +230,22 @@ class SqlInteractEnv(SqlEnv):
 
     def episode_info(self) -> dict[str, Any]:
         total = len(self._itask.clarifications) if self._itask else 0
-        return {**super().episode_info(), "phase": "follow_up" if self._phase else "main",
-                "asked_user": self._asks > 0, "user_questions": self._asks,
-                "clarifications_revealed": len(self._revealed),
-                "clarifications_total": total}
+        return {
+            **super().episode_info(),
+            "phase": "follow_up" if self._phase else "main",
+            "asked_user": self._asks > 0,
+            "user_questions": self._asks,
+            "clarifications_revealed": len(self._revealed),
+            "clarifications_total": total,
+        }
 
     # ------------------------------------------------------------------ actions
 
     def run_extra_tool(self, call: ToolCall) -> str:
         question = str(call.arguments["question"])
-        reply = answer_question(question, self.interact_task.clarifications,
-                                self.ask_budget - self._asks)
+        reply = answer_question(
+            question, self.interact_task.clarifications, self.ask_budget - self._asks
+        )
         self._asks += 1
         self._revealed = tuple(sorted({*self._revealed, *reply.revealed}))
         return f"User: {reply.text}"
@@ -223,16 +259,20 @@ class SqlInteractEnv(SqlEnv):
             left = self.max_turns - self.turn
             return Transition(
                 f"Correct!\n\nFollow-up: {follow.question}\n({left} turns left.)",
-                transition.components, info=transition.info)
+                transition.components,
+                info=transition.info,
+            )
         return transition
 
     # ------------------------------------------------------------------ prompts
 
     def system_prompt(self) -> str:
-        return (super().system_prompt().replace("submit(sql)", "ask_user(question), submit(sql)")
-                + "\nThe request may be ambiguous: ask the user (ask_user) what unclear words "
-                f"mean; the user answers up to {self.ask_budget} questions. After the request "
-                "is solved a follow-up request arrives; a wrong submission ends the episode.")
+        return (
+            super().system_prompt().replace("submit(sql)", "ask_user(question), submit(sql)")
+            + "\nThe request may be ambiguous: ask the user (ask_user) what unclear words "
+            f"mean; the user answers up to {self.ask_budget} questions. After the request "
+            "is solved a follow-up request arrives; a wrong submission ends the episode."
+        )
 
     def render_text(self) -> str:
         return f"{self.task.question}\n\n--- last observation ---\n{self._last_observation}"
@@ -242,28 +282,38 @@ class SqlInteractEnv(SqlEnv):
     def oracle_action(self) -> str:
         """Ask about each hidden ambiguity (while turns allow), then submit the gold SQL."""
         self._require_started("oracle_action")
-        missing = [c.facet for c in self.interact_task.clarifications
-                   if c.facet not in self._revealed]
+        missing = [
+            c.facet for c in self.interact_task.clarifications if c.facet not in self._revealed
+        ]
         needed = len(missing) + (2 if self._phase == 0 else 1)
-        if missing and self._phase == 0 and self._asks < self.ask_budget \
-                and self.turns_left >= needed:
-            return ('<tool_call>{"name": "ask_user", "arguments": {"question": '
-                    f'"What exactly do you mean by \'{missing[0]}\'?"}}}}</tool_call>')
+        if (
+            missing
+            and self._phase == 0
+            and self._asks < self.ask_budget
+            and self.turns_left >= needed
+        ):
+            return (
+                '<tool_call>{"name": "ask_user", "arguments": {"question": '
+                f"\"What exactly do you mean by '{missing[0]}'?\"}}}}</tool_call>"
+            )
         return f"<answer>{self.task.gold_sql}</answer>"
 
     def privileged(self) -> dict[str, Any]:
         self._require_started("privileged")
-        return {**super().privileged(),
-                "clarifications": [c.answer for c in self.interact_task.clarifications],
-                "follow_up_sql": self.interact_task.requests[1].gold_sql}
+        return {
+            **super().privileged(),
+            "clarifications": [c.answer for c in self.interact_task.clarifications],
+            "follow_up_sql": self.interact_task.requests[1].gold_sql,
+        }
 
     def random_action(self, rng: np.random.Generator) -> str:
         if rng.random() < 0.2:
             question = _QUESTIONS[int(rng.integers(len(_QUESTIONS)))]
-            return f'<tool_call>{{"name": "ask_user", "arguments": {{"question": "{question}"}}}}' \
-                   "</tool_call>"
+            return (
+                f'<tool_call>{{"name": "ask_user", "arguments": {{"question": "{question}"}}}}'
+                "</tool_call>"
+            )
         return super().random_action(rng)
 
     def state_key_data(self) -> object:
         return (super().state_key_data(), self._phase, self._revealed, self._asks)
-

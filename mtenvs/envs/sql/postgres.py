@@ -38,9 +38,11 @@ from mtenvs.error import Error
 __all__ = ["AGENT_ROLE", "PostgresDatabase", "PostgresUnavailableError", "server_host"]
 
 AGENT_ROLE: Final = "mtenvs_agent"
-_INSTALL_HINT: Final = ("install PostgreSQL (`apt-get install postgresql`) and psycopg "
-                        "(`pip install \"mtenvs[sql]\"`), or point MTENVS_POSTGRES_HOST at a "
-                        "running server")
+_INSTALL_HINT: Final = (
+    "install PostgreSQL (`apt-get install postgresql`) and psycopg "
+    '(`pip install "mtenvs[sql]"`), or point MTENVS_POSTGRES_HOST at a '
+    "running server"
+)
 
 
 class PostgresUnavailableError(Error, RuntimeError):
@@ -72,21 +74,53 @@ class _LocalServer:
         data = self.root / "data"
         user = "postgres"
         try:
-            subprocess.run([*prefix, _bin("initdb"), "-D", str(data), "-U", user,
-                            "--no-locale", "-E", "UTF8", "--auth=trust", "-N"],
-                           check=True, capture_output=True, timeout=120)
-            options = (f"-k {self.root} -c listen_addresses='' -F -c max_connections=200 "
-                       "-c wal_level=minimal -c max_wal_senders=0 -c full_page_writes=off "
-                       "-c synchronous_commit=off")
-            subprocess.run([*prefix, _bin("pg_ctl"), "-D", str(data), "-o", options, "-w",
-                            "-l", str(self.root / "log"), "start"],
-                           check=True, capture_output=True, timeout=120)
+            subprocess.run(
+                [
+                    *prefix,
+                    _bin("initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    user,
+                    "--no-locale",
+                    "-E",
+                    "UTF8",
+                    "--auth=trust",
+                    "-N",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+            options = (
+                f"-k {self.root} -c listen_addresses='' -F -c max_connections=200 "
+                "-c wal_level=minimal -c max_wal_senders=0 -c full_page_writes=off "
+                "-c synchronous_commit=off"
+            )
+            subprocess.run(
+                [
+                    *prefix,
+                    _bin("pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-o",
+                    options,
+                    "-w",
+                    "-l",
+                    str(self.root / "log"),
+                    "start",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as e:
             detail = getattr(e, "stderr", b"") or b""
             shutil.rmtree(self.root, ignore_errors=True)
             raise PostgresUnavailableError(
                 f"Could not start PostgreSQL ({e}; {detail.decode(errors='replace')[:300]}); "
-                f"{_INSTALL_HINT}.") from e
+                f"{_INSTALL_HINT}."
+            ) from e
         self.prefix, self.data = prefix, data
         self._stopped = False
         atexit.register(self.stop)
@@ -98,8 +132,12 @@ class _LocalServer:
         if self._stopped:
             return
         self._stopped = True
-        subprocess.run([*self.prefix, _bin("pg_ctl"), "-D", str(self.data), "-m", "immediate",
-                        "stop"], capture_output=True, timeout=60, check=False)
+        subprocess.run(
+            [*self.prefix, _bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -140,18 +178,22 @@ def template_database(schema_name: str, scale: int, seed: int) -> str:
             return name
         schema = get_schema(schema_name)
         with _connect("postgres") as admin:
-            if admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
-                             (AGENT_ROLE,)).fetchone() is None:
-                admin.execute(f"CREATE ROLE {AGENT_ROLE} LOGIN NOSUPERUSER NOCREATEDB "
-                              "NOCREATEROLE")
+            if (
+                admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (AGENT_ROLE,)).fetchone()
+                is None
+            ):
+                admin.execute(f"CREATE ROLE {AGENT_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             admin.execute(f"CREATE DATABASE {name}")
         with _connect(name, autocommit=False) as conn:
             for table in schema.tables:
                 ddl = table.ddl()
                 for column in table.columns:
-                    ddl = ddl.replace(f"  {column.name} {column.type}",
-                                      f"  {column.name} {_pg_type(column.type)}", 1)
+                    ddl = ddl.replace(
+                        f"  {column.name} {column.type}",
+                        f"  {column.name} {_pg_type(column.type)}",
+                        1,
+                    )
                 conn.execute(ddl)
             for table_name, rows in generate_rows(schema, scale, seed).items():
                 cols = ", ".join(schema.table(table_name).column_names)
@@ -160,8 +202,10 @@ def template_database(schema_name: str, scale: int, seed: int) -> str:
                         copy.write_row(row)
             conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
             conn.execute(f"GRANT USAGE ON SCHEMA public TO {AGENT_ROLE}")
-            conn.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public "
-                         f"TO {AGENT_ROLE}")
+            conn.execute(
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public "
+                f"TO {AGENT_ROLE}"
+            )
             conn.commit()
         _TEMPLATES.add(name)
         return name
@@ -174,8 +218,7 @@ def _plain(value: object) -> object:
 class PostgresDatabase:
     """One episode's database: a copy of the template, queried as the agent role."""
 
-    def __init__(self, schema_name: str, scale: int, seed: int,
-                 source: str | None = None) -> None:
+    def __init__(self, schema_name: str, scale: int, seed: int, source: str | None = None) -> None:
         self.schema = get_schema(schema_name)
         self.template = source or template_database(schema_name, scale, seed)
         self.name = f"ep_{uuid.uuid4().hex[:16]}"
@@ -183,8 +226,9 @@ class PostgresDatabase:
             admin.execute(f"CREATE DATABASE {self.name} TEMPLATE {self.template}")
         self._conn: Any = _connect(self.name, AGENT_ROLE, autocommit=False)
 
-    def execute(self, sql: str, *, allow_writes: bool, timeout_s: float,
-                count_cap: int = COUNT_CAP) -> QueryResult:
+    def execute(
+        self, sql: str, *, allow_writes: bool, timeout_s: float, count_cap: int = COUNT_CAP
+    ) -> QueryResult:
         """Run one statement as the agent role; never raises for bad SQL."""
         import time
 
@@ -208,31 +252,40 @@ class PostgresDatabase:
                 conn.rollback()
         except psycopg.errors.QueryCanceled:
             conn.rollback()
-            return QueryResult(error="query cancelled: it ran past the time limit.",
-                               elapsed_s=time.perf_counter() - start)
+            return QueryResult(
+                error="query cancelled: it ran past the time limit.",
+                elapsed_s=time.perf_counter() - start,
+            )
         except (psycopg.Error, ValueError, OverflowError) as e:
             conn.rollback()
             message = getattr(getattr(e, "diag", None), "message_primary", None) or str(e)
             return QueryResult(error=message, elapsed_s=time.perf_counter() - start)
         capped = len(rows) > count_cap
-        return QueryResult(columns=columns,
-                           rows=tuple(tuple(_plain(v) for v in r) for r in rows[:count_cap]),
-                           capped=capped, changes=changes, elapsed_s=time.perf_counter() - start)
+        return QueryResult(
+            columns=columns,
+            rows=tuple(tuple(_plain(v) for v in r) for r in rows[:count_cap]),
+            capped=capped,
+            changes=changes,
+            elapsed_s=time.perf_counter() - start,
+        )
 
     def state(self) -> Counter[Any]:
         """Every table's rows, as a multiset of (table, row)."""
         out: Counter[Any] = Counter()
         for table in self.schema.table_names:
-            result = self.execute(f"SELECT * FROM {table}", allow_writes=False, timeout_s=60,
-                                  count_cap=10**9)
+            result = self.execute(
+                f"SELECT * FROM {table}", allow_writes=False, timeout_s=60, count_cap=10**9
+            )
             out.update((table, normalize_row(row)) for row in result.rows)
         return out
 
     def describe(self, table: str) -> str:
         result = self.execute(
             "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
-            f"WHERE table_name = '{table}' ORDER BY ordinal_position", allow_writes=False,
-            timeout_s=10)
+            f"WHERE table_name = '{table}' ORDER BY ordinal_position",
+            allow_writes=False,
+            timeout_s=10,
+        )
         keys = {c.name: c for c in self.schema.table(table).columns}
         lines = [f"Table {table}:"]
         for name, type_, nullable in result.rows:

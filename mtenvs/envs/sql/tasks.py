@@ -92,8 +92,7 @@ def has_effect(kind: TemplateKind, gold: str, schema: str, scale: int, seed: int
             return execute(conn, gold, allow_writes=True, timeout_s=10.0).changes > 0
         finally:
             conn.close()
-    result = execute(source_database(schema, scale, seed), gold, allow_writes=False,
-                     timeout_s=10.0)
+    result = execute(source_database(schema, scale, seed), gold, allow_writes=False, timeout_s=10.0)
     # A lone zero (``COUNT(*)`` of nothing) would be as trivial as an empty result.
     trivial = len(result.rows) == 1 and all(v in (0, None) for v in result.rows[0])
     return result.ok and bool(result.rows) and not trivial
@@ -104,8 +103,9 @@ def _templates(schema: str | None) -> tuple[Template, ...]:
 
 
 @lru_cache(maxsize=8192)
-def make_task(split: str, index: int, scale: int = DEFAULT_SCALE,
-              schema: str | None = None) -> SqlTask:
+def make_task(
+    split: str, index: int, scale: int = DEFAULT_SCALE, schema: str | None = None
+) -> SqlTask:
     """Task ``index`` of ``split`` (deterministic; see the module doc)."""
     templates = _templates(schema)
     template = templates[index % len(templates)]
@@ -113,8 +113,10 @@ def make_task(split: str, index: int, scale: int = DEFAULT_SCALE,
     db_seed = DB_SEEDS[split]
     rng = np.random.default_rng([index, db_seed, len(template.id)])
     for _ in range(_MAX_DRAWS):
-        values = {name: str(choices[int(rng.integers(len(choices)))])
-                  for name, choices in sorted(template.params.items())}
+        values = {
+            name: str(choices[int(rng.integers(len(choices)))])
+            for name, choices in sorted(template.params.items())
+        }
         gold = template.gold.format(**values)
         if has_effect(template.kind, gold, template.schema, scale, db_seed):
             break

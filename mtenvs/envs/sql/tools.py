@@ -28,8 +28,14 @@ from mtenvs.core.parsing import (
 )
 from mtenvs.envs.sql.schemas import Schema
 
-__all__ = ["MAX_CALLS", "MAX_SAMPLE_ROWS", "MAX_SQL_CHARS", "TOOL_SCHEMAS", "parse_reply",
-           "random_reply"]
+__all__ = [
+    "MAX_CALLS",
+    "MAX_SAMPLE_ROWS",
+    "MAX_SQL_CHARS",
+    "TOOL_SCHEMAS",
+    "parse_reply",
+    "random_reply",
+]
 
 MAX_CALLS: Final = 5
 MAX_SQL_CHARS: Final = 20_000
@@ -40,28 +46,53 @@ _SQL_LANGS: Final = ("sql", "sqlite", "postgresql", "postgres", "")
 def _tool(name: str, description: str, **params: tuple[str, str]) -> dict[str, Any]:
     props = {k: {"type": t, "description": d} for k, (t, d) in params.items()}
     required = [k for k in params if k != "n"]
-    return {"type": "function", "function": {
-        "name": name, "description": description,
-        "parameters": {"type": "object", "properties": props, "required": required}}}
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": {"type": "object", "properties": props, "required": required},
+        },
+    }
 
 
 #: OpenAI function schemas, by tool name.
 TOOL_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
     "list_tables": _tool("list_tables", "List the database's tables with their row counts."),
-    "describe": _tool("describe", "Columns of a table: names, types, keys, foreign keys.",
-                      table=("string", "Table name.")),
-    "sample": _tool("sample", "The first rows of a table.",
-                    table=("string", "Table name."),
-                    n=("integer", f"Rows to show (1-{MAX_SAMPLE_ROWS}, default 5).")),
-    "run_sql": _tool("run_sql", "Run one SQL statement and see its result (truncated, with "
-                     "the total row count).", query=("string", "The SQL statement.")),
-    "ask_user": _tool("ask_user", "Ask the user a clarifying question about the request.",
-                      question=("string", "The question.")),
-    "submit": _tool("submit", "Submit the final SQL statement (ends the episode).",
-                    sql=("string", "The SQL statement that answers the request.")),
+    "describe": _tool(
+        "describe",
+        "Columns of a table: names, types, keys, foreign keys.",
+        table=("string", "Table name."),
+    ),
+    "sample": _tool(
+        "sample",
+        "The first rows of a table.",
+        table=("string", "Table name."),
+        n=("integer", f"Rows to show (1-{MAX_SAMPLE_ROWS}, default 5)."),
+    ),
+    "run_sql": _tool(
+        "run_sql",
+        "Run one SQL statement and see its result (truncated, with the total row count).",
+        query=("string", "The SQL statement."),
+    ),
+    "ask_user": _tool(
+        "ask_user",
+        "Ask the user a clarifying question about the request.",
+        question=("string", "The question."),
+    ),
+    "submit": _tool(
+        "submit",
+        "Submit the final SQL statement (ends the episode).",
+        sql=("string", "The SQL statement that answers the request."),
+    ),
 }
-_STRING_ARG: Final = {"describe": "table", "sample": "table", "run_sql": "query",
-                      "ask_user": "question", "submit": "sql"}
+_STRING_ARG: Final = {
+    "describe": "table",
+    "sample": "table",
+    "run_sql": "query",
+    "ask_user": "question",
+    "submit": "sql",
+}
 
 
 def _unfence(sql: str) -> str:
@@ -71,8 +102,7 @@ def _unfence(sql: str) -> str:
 
 def _check(call: ToolCall, tools: tuple[str, ...]) -> ToolCall:
     if call.name not in tools:
-        raise InvalidAction(f"unknown tool {call.name[:40]!r}; the tools are "
-                            f"{', '.join(tools)}.")
+        raise InvalidAction(f"unknown tool {call.name[:40]!r}; the tools are {', '.join(tools)}.")
     arg = _STRING_ARG.get(call.name)
     args: dict[str, Any] = {}
     if arg is not None:
@@ -85,8 +115,9 @@ def _check(call: ToolCall, tools: tuple[str, ...]) -> ToolCall:
     if call.name == "sample":
         n = call.arguments.get("n", 5)
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SAMPLE_ROWS:
-            raise InvalidAction(f"sample's 'n' must be an integer from 1 to "
-                                f"{MAX_SAMPLE_ROWS}, got {str(n)[:20]!r}.")
+            raise InvalidAction(
+                f"sample's 'n' must be an integer from 1 to {MAX_SAMPLE_ROWS}, got {str(n)[:20]!r}."
+            )
         args["n"] = n
     return ToolCall(call.name, args, call.id)
 
@@ -101,11 +132,16 @@ def parse_reply(reply: Reply, tools: tuple[str, ...]) -> tuple[ToolCall, ...]:
     if text is None or "<tool_call>" in text.lower():
         calls = parse_tool_calls(reply)
         if not calls and text is not None and "<tool_call>" in text.lower():
-            raise InvalidAction('a <tool_call> block must hold JSON like {"name": "run_sql", '
-                                '"arguments": {"query": "SELECT 1"}}.')
+            raise InvalidAction(
+                'a <tool_call> block must hold JSON like {"name": "run_sql", '
+                '"arguments": {"query": "SELECT 1"}}.'
+            )
     if not calls and text:
-        calls = [ToolCall("run_sql", {"query": q}) for q in extract_code_blocks(text, _SQL_LANGS)
-                 if q.strip()]
+        calls = [
+            ToolCall("run_sql", {"query": q})
+            for q in extract_code_blocks(text, _SQL_LANGS)
+            if q.strip()
+        ]
     if not calls:
         if text is None:
             raise InvalidAction("the reply is neither text nor a tool call.")
@@ -125,8 +161,10 @@ def random_reply(rng: np.random.Generator, schema: Schema) -> str:
     if choice == 1:
         return f'<tool_call>{{"name": "describe", "arguments": {{"table": "{table}"}}}}</tool_call>'
     if choice == 2:
-        return (f'<tool_call>{{"name": "sample", "arguments": {{"table": "{table}", '
-                f'"n": {int(rng.integers(1, 6))}}}}}</tool_call>')
+        return (
+            f'<tool_call>{{"name": "sample", "arguments": {{"table": "{table}", '
+            f'"n": {int(rng.integers(1, 6))}}}}}</tool_call>'
+        )
     if choice == 3:
         return f"```sql\nSELECT COUNT(*) FROM {table}\n```"
     if choice == 4:

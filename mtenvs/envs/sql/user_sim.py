@@ -15,8 +15,10 @@ from typing import Final
 __all__ = ["MAX_QUESTION_CHARS", "Clarification", "UserReply", "answer_question"]
 
 MAX_QUESTION_CHARS: Final = 300
-NON_ANSWER: Final = ("I'm not sure what you mean. Everything else should be as I described; "
-                     "feel free to ask about anything that is unclear in my request.")
+NON_ANSWER: Final = (
+    "I'm not sure what you mean. Everything else should be as I described; "
+    "feel free to ask about anything that is unclear in my request."
+)
 NO_SQL: Final = "I don't write SQL myself, sorry — that's why I'm asking you!"
 TOO_LONG: Final = "That's a lot at once. Could you ask one short question?"
 OUT_OF_BUDGET: Final = "Sorry, I have to go now — please work with what you have."
@@ -45,8 +47,9 @@ class UserReply:
     revealed: tuple[str, ...] = ()
 
 
-def answer_question(question: str, clarifications: tuple[Clarification, ...],
-                    budget_left: int) -> UserReply:
+def answer_question(
+    question: str, clarifications: tuple[Clarification, ...], budget_left: int
+) -> UserReply:
     """The simulated user's reply to ``question`` (see the module doc)."""
     if budget_left <= 0:
         return UserReply(OUT_OF_BUDGET)

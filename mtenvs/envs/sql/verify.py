@@ -57,8 +57,11 @@ def check_statement(sql: str, *, allow_writes: bool, dialect: str = "sqlite") ->
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except ParseError as e:
         first = e.errors[0] if e.errors else {}
-        where = (f" at line {first.get('line')}, column {first.get('col')}"
-                 if first.get("line") is not None else "")
+        where = (
+            f" at line {first.get('line')}, column {first.get('col')}"
+            if first.get("line") is not None
+            else ""
+        )
         desc = _TOKEN.sub(r"'\1'", str(first.get("description") or e).splitlines()[0])
         return f"syntax error{where}: {desc}"
     except (SqlglotError, RecursionError, ValueError):
@@ -71,8 +74,10 @@ def check_statement(sql: str, *, allow_writes: bool, dialect: str = "sqlite") ->
     if isinstance(statement, _WRITE_TYPES):
         if allow_writes:
             return None
-        return (f"this task is read-only: {statement.key.upper()} statements are not allowed; "
-                "use SELECT.")
+        return (
+            f"this task is read-only: {statement.key.upper()} statements are not allowed; "
+            "use SELECT."
+        )
     kind = (str(statement.this) if isinstance(statement, exp.Command) else statement.key).upper()
     allowed = "SELECT, INSERT, UPDATE or DELETE" if allow_writes else "SELECT"
     return f"{kind} statements are not allowed; use {allowed}."
@@ -122,8 +127,9 @@ def _normalized(rows: tuple[tuple[Any, ...], ...]) -> list[tuple[Any, ...]]:
     return [normalize_row(r) for r in rows]
 
 
-def results_match(gold: Sequence[Sequence[object]], pred: Sequence[Sequence[object]],
-                  *, ordered: bool) -> bool:
+def results_match(
+    gold: Sequence[Sequence[object]], pred: Sequence[Sequence[object]], *, ordered: bool
+) -> bool:
     """Execution accuracy: same rows (as a multiset, or a list when ``ordered``)."""
     g, p = _hashable_rows(gold), _hashable_rows(pred)
     if ordered:

@@ -20,23 +20,59 @@ from urllib.parse import urlsplit
 from mtenvs.core.env import InvalidAction, Reply
 from mtenvs.core.parsing import extract_action, extract_answer, parse_tool_calls, reply_text
 
-__all__ = ["ACTION_FORMS", "KEYS", "SITE_ORIGIN", "WEB_TOOLS", "WebAction", "parse_reply",
-           "site_path"]
+__all__ = [
+    "ACTION_FORMS",
+    "KEYS",
+    "SITE_ORIGIN",
+    "WEB_TOOLS",
+    "WebAction",
+    "parse_reply",
+    "site_path",
+]
 
 #: The shop's origin as shown to the agent instead of the loopback port (so observations do
 #: not depend on which port the server got); ``goto`` accepts it, or a bare path.
 SITE_ORIGIN = "http://shop.local"
 ACTION_FORMS = (
-    "click(id)", "type(id, text)", "select(id, option)", "hover(id)", "press(key)",
-    "scroll(up|down)", "goto(url)", "back()", "tab(n)", "answer(text)",
+    "click(id)",
+    "type(id, text)",
+    "select(id, option)",
+    "hover(id)",
+    "press(key)",
+    "scroll(up|down)",
+    "goto(url)",
+    "back()",
+    "tab(n)",
+    "answer(text)",
 )
-KEYS = frozenset({
-    "Enter", "Tab", "Escape", "Backspace", "Delete", "Space", "ArrowUp", "ArrowDown",
-    "ArrowLeft", "ArrowRight", "PageUp", "PageDown", "Home", "End",
-})
+KEYS = frozenset(
+    {
+        "Enter",
+        "Tab",
+        "Escape",
+        "Backspace",
+        "Delete",
+        "Space",
+        "ArrowUp",
+        "ArrowDown",
+        "ArrowLeft",
+        "ArrowRight",
+        "PageUp",
+        "PageDown",
+        "Home",
+        "End",
+    }
+)
 _ARITY: dict[str, tuple[str, ...]] = {
-    "click": ("id",), "hover": ("id",), "type": ("id", "text"), "select": ("id", "option"),
-    "press": ("key",), "scroll": ("direction",), "goto": ("url",), "back": (), "tab": ("n",),
+    "click": ("id",),
+    "hover": ("id",),
+    "type": ("id", "text"),
+    "select": ("id", "option"),
+    "press": ("key",),
+    "scroll": ("direction",),
+    "goto": ("url",),
+    "back": (),
+    "tab": ("n",),
     "answer": ("text",),
 }
 _CALL = re.compile(r"^\s*([A-Za-z_]+)\s*\((.*)\)\s*$", re.DOTALL)
@@ -56,12 +92,20 @@ class WebAction:
 
 def _tool(name: str, description: str, **props: str) -> dict[str, Any]:
     types = {"id": "integer", "n": "integer"}
-    return {"type": "function", "function": {
-        "name": name, "description": description,
-        "parameters": {"type": "object",
-                       "properties": {k: {"type": types.get(k, "string"), "description": v}
-                                      for k, v in props.items()},
-                       "required": list(props)}}}
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    k: {"type": types.get(k, "string"), "description": v} for k, v in props.items()
+                },
+                "required": list(props),
+            },
+        },
+    }
 
 
 #: OpenAI function schemas of the actions (a reply may call them instead of ``<action>``).
@@ -75,8 +119,11 @@ WEB_TOOLS: list[dict[str, Any]] = [
     _tool("goto", "Open a URL of the site.", url="a path such as /cart, or a site URL"),
     _tool("back", "Go back in the tab's history."),
     _tool("tab", "Switch to an open tab.", n="tab number"),
-    _tool("answer", "Finish the task, with the answer if one is asked for.",
-          text="the answer, or 'done'"),
+    _tool(
+        "answer",
+        "Finish the task, with the answer if one is asked for.",
+        text="the answer, or 'done'",
+    ),
 ]
 
 
@@ -110,8 +157,9 @@ def _split_args(raw: str, arity: int) -> list[object]:
 def _typed(name: str, values: list[object], origin: str) -> WebAction:
     params = _ARITY[name]
     if len(values) != len(params):
-        raise InvalidAction(f"{name} takes {len(params)} argument(s) ({', '.join(params)}), "
-                            f"got {len(values)}.")
+        raise InvalidAction(
+            f"{name} takes {len(params)} argument(s) ({', '.join(params)}), got {len(values)}."
+        )
     out: list[str | int] = []
     for param, value in zip(params, values, strict=True):
         if param in ("id", "n"):
@@ -130,21 +178,28 @@ def _typed(name: str, values: list[object], origin: str) -> WebAction:
     action = WebAction(name, tuple(out))
     if name == "scroll" and action.args[0] not in ("up", "down"):
         raise InvalidAction(f"scroll takes 'up' or 'down', got {action.args[0]!r:.40}.")
-    if name == "press" and action.args[0] not in KEYS and not (
-        isinstance(action.args[0], str) and len(action.args[0]) == 1
+    if (
+        name == "press"
+        and action.args[0] not in KEYS
+        and not (isinstance(action.args[0], str) and len(action.args[0]) == 1)
     ):
-        raise InvalidAction(f"Unknown key {action.args[0]!r:.40}; use one character or one of "
-                            f"{', '.join(sorted(KEYS))}.")
+        raise InvalidAction(
+            f"Unknown key {action.args[0]!r:.40}; use one character or one of "
+            f"{', '.join(sorted(KEYS))}."
+        )
     if name == "goto" and site_path(str(action.args[0]), origin) is None:
-        raise InvalidAction(f"goto only opens pages of the site ({origin}/… or a path "
-                            f"such as /cart), got {action.args[0]!r:.80}.")
+        raise InvalidAction(
+            f"goto only opens pages of the site ({origin}/… or a path "
+            f"such as /cart), got {action.args[0]!r:.80}."
+        )
     return action
 
 
 def _from_text(text: str, origin: str) -> WebAction:
     if len(text) > _MAX_ACTION_CHARS:
-        raise InvalidAction(f"the action is {len(text)} characters long (at most "
-                            f"{_MAX_ACTION_CHARS}).")
+        raise InvalidAction(
+            f"the action is {len(text)} characters long (at most {_MAX_ACTION_CHARS})."
+        )
     match = _CALL.match(text)
     if match is None:
         raise InvalidAction(f"{text[:60]!r} is not an action call such as click(12).")

@@ -105,8 +105,11 @@ class WebAllEnv(WebEnv):
         return shop_tasks.task_from_id(task_id)
 
     def eval_task_ids(self) -> list[str]:
-        return [t for pair in zip(shop_tasks.eval_set(), wiki_tasks.eval_set(), strict=True)
-                for t in pair]
+        return [
+            t
+            for pair in zip(shop_tasks.eval_set(), wiki_tasks.eval_set(), strict=True)
+            for t in pair
+        ]
 
     def check_success(self, state: dict[str, Any], answer: str) -> bool:
         if self._shop():
@@ -136,5 +139,9 @@ class WebAllEnv(WebEnv):
 
     def privileged(self) -> dict[str, Any]:
         self._require_started("privileged")
-        return {"template": self._task.template, "gold_answer": self._task.answer,
-                "site": self.site_spec().site, "server_state": self.server_state()}
+        return {
+            "template": self._task.template,
+            "gold_answer": self._task.answer,
+            "site": self.site_spec().site,
+            "server_state": self.server_state(),
+        }

@@ -48,19 +48,28 @@ __all__ = [
 ]
 
 CHROMIUM_ARGS = (
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 )
 _OUTLINE_JS = (Path(__file__).parent / "outline.js").read_text(encoding="utf-8")
 _MARKS_JS = (Path(__file__).parent / "marks.js").read_text(encoding="utf-8")
-_SETTLE_JS = ("() => document.fonts.ready.then(() => new Promise("
-               "(r) => requestAnimationFrame(() => requestAnimationFrame(r))))")
+_SETTLE_JS = (
+    "() => document.fonts.ready.then(() => new Promise("
+    "(r) => requestAnimationFrame(() => requestAnimationFrame(r))))"
+)
 MAX_OUTLINE_LINES = 400
 #: How long ``press(Enter)`` waits for a navigation it may have started (a form submit).
 _PRESS_NAVIGATION_MS = 400
-_INSTALL_HINT = ('pip install "mtenvs[web]" and install Chromium (Debian/Ubuntu: '
-                 "apt-get install -y chromium), or set MTENVS_CHROMIUM to its path")
+_INSTALL_HINT = (
+    'pip install "mtenvs[web]" and install Chromium (Debian/Ubuntu: '
+    "apt-get install -y chromium), or set MTENVS_CHROMIUM to its path"
+)
 
 
 class BrowserUnavailableError(Error, RuntimeError):
@@ -69,8 +78,11 @@ class BrowserUnavailableError(Error, RuntimeError):
 
 def chromium_path() -> str | None:
     """The Chromium executable: ``$MTENVS_CHROMIUM``, else ``chromium`` on ``PATH``."""
-    return os.environ.get("MTENVS_CHROMIUM") or shutil.which("chromium") or shutil.which(
-        "chromium-browser")
+    return (
+        os.environ.get("MTENVS_CHROMIUM")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+    )
 
 
 class _BrowserThread:
@@ -198,8 +210,9 @@ class BrowserSession:
     """One episode's browser context on ``origin`` (``http://127.0.0.1:<port>``), whose URLs
     are shown to the agent as ``display_origin``."""
 
-    def __init__(self, origin: str, display_origin: str, *, viewport: tuple[int, int],
-                 load_timeout_s: float) -> None:
+    def __init__(
+        self, origin: str, display_origin: str, *, viewport: tuple[int, int], load_timeout_s: float
+    ) -> None:
         self.origin = origin
         self.display_origin = display_origin
         self.viewport = viewport
@@ -218,7 +231,9 @@ class BrowserSession:
         self.close()
         context = shared_browser().new_context(
             viewport={"width": self.viewport[0], "height": self.viewport[1]},
-            accept_downloads=False, service_workers="block", java_script_enabled=True,
+            accept_downloads=False,
+            service_workers="block",
+            java_script_enabled=True,
         )
         context.set_default_timeout(self.load_timeout_ms)
         context.route("**/*", self._route)
@@ -266,13 +281,15 @@ class BrowserSession:
             self.events.append("A tab was closed.")
 
     def _on_dialog(self, dialog: Any) -> None:
-        self.events.append(f"A {dialog.type} dialog said {dialog.message[:200]!r}; "
-                           "it was accepted.")
+        self.events.append(
+            f"A {dialog.type} dialog said {dialog.message[:200]!r}; it was accepted."
+        )
         dialog.accept()
 
     def _on_download(self, download: Any) -> None:
-        self.events.append(f"A download of {download.suggested_filename!r} was blocked "
-                           "(downloads are not kept).")
+        self.events.append(
+            f"A download of {download.suggested_filename!r} was blocked (downloads are not kept)."
+        )
 
     # ------------------------------------------------------------------ helpers
 
@@ -301,20 +318,25 @@ class BrowserSession:
         try:
             page.wait_for_load_state("domcontentloaded", timeout=self.load_timeout_ms)
         except PlaywrightError:
-            self.events.append(f"The page did not finish loading within "
-                               f"{self.load_timeout_ms / 1000:g} s; showing what has loaded.")
+            self.events.append(
+                f"The page did not finish loading within "
+                f"{self.load_timeout_ms / 1000:g} s; showing what has loaded."
+            )
 
     def _settle_goto(self, page: Page, path: str) -> None:
         from playwright.sync_api import Error as PlaywrightError
 
         try:
-            page.goto(self.origin + path, wait_until="domcontentloaded",
-                      timeout=self.load_timeout_ms)
+            page.goto(
+                self.origin + path, wait_until="domcontentloaded", timeout=self.load_timeout_ms
+            )
         except PlaywrightError as e:
             if "Timeout" not in str(e):
                 raise
-            self.events.append(f"The page did not finish loading within "
-                               f"{self.load_timeout_ms / 1000:g} s; showing what has loaded.")
+            self.events.append(
+                f"The page did not finish loading within "
+                f"{self.load_timeout_ms / 1000:g} s; showing what has loaded."
+            )
 
     @_browser_method
     def goto(self, path: str) -> None:
@@ -344,16 +366,25 @@ class BrowserSession:
                     raise
                 self.settle(page)
         elements = {
-            int(e["id"]): Element(int(e["id"]), e["kind"], e["name"],
-                                  None if e["value"] is None else str(e["value"]),
-                                  tuple(e["options"] or ()), bool(e.get("newTab")))
+            int(e["id"]): Element(
+                int(e["id"]),
+                e["kind"],
+                e["name"],
+                None if e["value"] is None else str(e["value"]),
+                tuple(e["options"] or ()),
+                bool(e.get("newTab")),
+            )
             for e in result["elements"]
         }
         title = str(result.get("title") or "")
         tabs = []
         for p in self._pages:
             try:
-                tabs.append(title if p is page else p.title() or p.url.replace(self.origin, self.display_origin))
+                tabs.append(
+                    title
+                    if p is page
+                    else p.title() or p.url.replace(self.origin, self.display_origin)
+                )
             except PlaywrightError:
                 tabs.append(p.url.replace(self.origin, self.display_origin))
         return PageView(page.url, title, tabs, self.active, list(result["lines"]), elements)
@@ -372,8 +403,9 @@ class BrowserSession:
         if marks:
             page.evaluate(_MARKS_JS, True)
         try:
-            png = page.screenshot(type="png", animations="disabled", caret="hide",
-                                  timeout=self.load_timeout_ms)
+            png = page.screenshot(
+                type="png", animations="disabled", caret="hide", timeout=self.load_timeout_ms
+            )
         finally:
             if marks:
                 page.evaluate(_MARKS_JS, False)
@@ -403,8 +435,10 @@ class BrowserSession:
                 element = view.elements.get(int(args[0])) if view else None
                 if element is None:
                     valid = ", ".join(map(str, sorted(view.elements)[:40])) if view else ""
-                    return (f"There is no element [{args[0]}] on this page. Valid ids: "
-                            f"{valid or 'none'}. Valid actions: {', '.join(ACTION_FORMS)}.")
+                    return (
+                        f"There is no element [{args[0]}] on this page. Valid ids: "
+                        f"{valid or 'none'}. Valid actions: {', '.join(ACTION_FORMS)}."
+                    )
                 target = session.locator(element.id)
                 if name == "click" and element.new_tab:
                     # wait for the tab here, so the observation shows it
@@ -416,16 +450,21 @@ class BrowserSession:
                     target.hover(timeout=timeout)
                 elif name == "type":
                     if element.kind != "textbox":
-                        return (f"[{element.id}] is a {element.kind}, not a textbox; type() "
-                                "needs one.")
+                        return (
+                            f"[{element.id}] is a {element.kind}, not a textbox; type() needs one."
+                        )
                     target.fill(str(args[1]), timeout=timeout)
                 else:
                     if element.kind != "combobox":
-                        return (f"[{element.id}] is a {element.kind}, not a combobox; select() "
-                                "needs one.")
+                        return (
+                            f"[{element.id}] is a {element.kind}, not a combobox; select() "
+                            "needs one."
+                        )
                     if str(args[1]) not in element.options:
-                        return (f"{args[1]!r:.60} is not an option of [{element.id}]; options: "
-                                f"{' | '.join(element.options)}.")
+                        return (
+                            f"{args[1]!r:.60} is not an option of [{element.id}]; options: "
+                            f"{' | '.join(element.options)}."
+                        )
                     target.select_option(label=str(args[1]), timeout=timeout)
             elif name == "press":
                 key = " " if args[0] == "Space" else str(args[0])
@@ -448,8 +487,7 @@ class BrowserSession:
             elif name == "goto":
                 session.goto(site_path(str(args[0]), self.display_origin) or "/")
             elif name == "back":
-                session.page.go_back(wait_until="domcontentloaded",
-                                     timeout=timeout)
+                session.page.go_back(wait_until="domcontentloaded", timeout=timeout)
             elif name == "tab":
                 n = int(args[0])
                 if not 0 <= n < len(session.pages):

@@ -81,7 +81,12 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
     default_max_turns: ClassVar[int] = 30
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 1}  # noqa: RUF012
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
-        "_task", "_history", "_subgoals", "_answer", "_eval_cursor")
+        "_task",
+        "_history",
+        "_subgoals",
+        "_answer",
+        "_eval_cursor",
+    )
 
     #: What the system prompt calls the site ("a shop site").
     site_description: ClassVar[str] = "a web site"
@@ -106,31 +111,41 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
         for name, flag in (("set_of_marks", set_of_marks), ("eval_set", eval_set)):
             if not isinstance(flag, bool):
                 raise InvalidArgumentError(f"{name} must be True or False, got {flag!r}.")
-        if (isinstance(page_load_timeout, bool) or not isinstance(page_load_timeout, (int, float))
-                or not 0.1 <= page_load_timeout <= 120):
+        if (
+            isinstance(page_load_timeout, bool)
+            or not isinstance(page_load_timeout, (int, float))
+            or not 0.1 <= page_load_timeout <= 120
+        ):
             raise InvalidArgumentError(
                 f"page_load_timeout must be a number of seconds in [0.1, 120], got "
-                f"{page_load_timeout!r}.")
+                f"{page_load_timeout!r}."
+            )
         if split is None:
             split = "test" if eval_set else "train"
         elif eval_set and split != "test":
             raise InvalidArgumentError(
                 f"The {type(self).__name__} eval set holds test tasks; use split='test' (or "
-                f"leave split unset) with eval_set=True, got split={split!r}.")
+                f"leave split unset) with eval_set=True, got split={split!r}."
+            )
         check_choice("split", split, ("train", "test"))
-        super().__init__(max_turns=max_turns, reward_mode=reward_mode,
-                         split=split,  # type: ignore[arg-type]  # checked above
-                         obs_mode=obs_mode,  # type: ignore[arg-type]  # checked by the base
-                         render_mode=render_mode, turn_cost=turn_cost,
-                         format_penalty=format_penalty)
+        super().__init__(
+            max_turns=max_turns,
+            reward_mode=reward_mode,
+            split=split,  # type: ignore[arg-type]  # checked above
+            obs_mode=obs_mode,  # type: ignore[arg-type]  # checked by the base
+            render_mode=render_mode,
+            turn_cost=turn_cost,
+            format_penalty=format_penalty,
+        )
         self.eval_set = eval_set
         self._eval_cursor = 0
         self._task: Any = self.make_task(self.split, 0)
         self.viewport = VIEWPORT
         self.set_of_marks = set_of_marks
         self.page_load_timeout = float(page_load_timeout)
-        self.observation_space = (text_space() if obs_mode == "text"
-                                  else text_image_space(VIEWPORT[1], VIEWPORT[0]))
+        self.observation_space = (
+            text_space() if obs_mode == "text" else text_image_space(VIEWPORT[1], VIEWPORT[0])
+        )
         #: Per site: its server process, browser session, whether actions may have changed
         #: it since its last reset, and its start page as every episode first sees it.
         self._slots: dict[str, _SiteSlot] = {}
@@ -181,8 +196,9 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
         """The task as told to the agent."""
         return str(self._task.intent)
 
-    def reset(self, *, seed: int | None = None,
-              options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
         obs, info = super().reset(seed=seed, options=options)
         info["tools"] = WEB_TOOLS
         return obs, info
@@ -220,8 +236,9 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
 
     def site_spec(self) -> SiteSpec:
         """The site of the current task (one per env, except ``Web-v0``)."""
-        return SiteSpec(self.site, self.site_data, self.display_origin, self.start_path,
-                        self.site_description)
+        return SiteSpec(
+            self.site, self.site_data, self.display_origin, self.start_path, self.site_description
+        )
 
     @property
     def _slot(self) -> _SiteSlot:
@@ -242,9 +259,12 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
             slot.process = SiteProcess(slot.spec.site, slot.spec.data)
             slot.session, slot.dirty = None, True
         if slot.session is None:
-            slot.session = BrowserSession(slot.process.origin, slot.spec.display_origin,
-                                          viewport=self.viewport,
-                                          load_timeout_s=self.page_load_timeout)
+            slot.session = BrowserSession(
+                slot.process.origin,
+                slot.spec.display_origin,
+                viewport=self.viewport,
+                load_timeout_s=self.page_load_timeout,
+            )
         return slot.process, slot.session
 
     def _fresh_page(self) -> None:
@@ -292,7 +312,7 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
     def display_url(self, url: str) -> str:
         origin = self.session.origin
         shown = self.site_spec().display_origin
-        return shown + url[len(origin):] if url.startswith(origin) else url
+        return shown + url[len(origin) :] if url.startswith(origin) else url
 
     # ------------------------------------------------------------------ MultiTurnEnv hooks
 
@@ -325,9 +345,16 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
             self._history.append(action)
             self._last_action, self._last_error = str(action), None
             success = self.check_success(self.server_state(), self._answer)
-            text = self._render_observation(self._view, note=f"Final answer given: {self._answer!r:.200}.")
-            return Transition(observation=text, components={OUTCOME: float(success)},
-                              terminated=True, success=success, final_answer=True)
+            text = self._render_observation(
+                self._view, note=f"Final answer given: {self._answer!r:.200}."
+            )
+            return Transition(
+                observation=text,
+                components={OUTCOME: float(success)},
+                terminated=True,
+                success=success,
+                final_answer=True,
+            )
         self._ensure_page()
         error = self._execute(action)
         self._history.append(action)
@@ -343,8 +370,11 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
         return Transition(observation=text, components=components)
 
     def action_format(self) -> str:
-        return ("one action in <action>…</action>, e.g. <action>click(12)</action>; actions: "
-                + ", ".join(ACTION_FORMS) + " (id = the [number] of an element on the page).")
+        return (
+            "one action in <action>…</action>, e.g. <action>click(12)</action>; actions: "
+            + ", ".join(ACTION_FORMS)
+            + " (id = the [number] of an element on the page)."
+        )
 
     def episode_info(self) -> dict[str, Any]:
         return {"url": self._url(), "last_action_error": self._last_error}
@@ -428,15 +458,21 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
             view = session.view()
             events = session.pop_events()
         self._view = view
-        tabs = "  ".join(f"[{i}] {t[:60]}{' (active)' if i == view.active_tab else ''}"
-                         for i, t in enumerate(view.tabs))
+        tabs = "  ".join(
+            f"[{i}] {t[:60]}{' (active)' if i == view.active_tab else ''}"
+            for i, t in enumerate(view.tabs)
+        )
         status = f"error: {self._last_error}" if self._last_error else "ok"
         page = "\n".join(view.lines)
         if len(page) > MAX_PAGE_CHARS:
             page = page[:MAX_PAGE_CHARS] + "\n… (page cut)"
-        parts = [f"Task: {self.task_intent()}", f"URL: {self._url()}",
-                 f"Title: {view.title}", f"Tabs: {tabs}",
-                 f"Last action: {self._last_action} -> {status}"]
+        parts = [
+            f"Task: {self.task_intent()}",
+            f"URL: {self._url()}",
+            f"Title: {view.title}",
+            f"Tabs: {tabs}",
+            f"Last action: {self._last_action} -> {status}",
+        ]
         if events:
             parts.append("Events: " + " | ".join(events))
         if note:

@@ -57,8 +57,9 @@ def _open_product(task: WebShopTask, view: PageView, name: str) -> str:
     return f"click({button.id})" if button else 'press("Enter")'
 
 
-def shop_oracle_action(task: WebShopTask, view: PageView, state: dict[str, Any],
-                       product_names: dict[int, str]) -> str:
+def shop_oracle_action(
+    task: WebShopTask, view: PageView, state: dict[str, Any], product_names: dict[int, str]
+) -> str:
     """The next action of the scripted solver for ``task``."""
     path = urlsplit(view.url).path
     done = reached_subgoals(task, state, path)
@@ -75,11 +76,22 @@ def shop_oracle_action(task: WebShopTask, view: PageView, state: dict[str, Any],
             button = find(view, "button", "Add to cart")
             return f"click({button.id})" if button else "back()"
         if path == "/checkout":
-            address = task.address or ("Jordan Lee", state["account"]["street"],
-                                       state["account"]["city"], state["account"]["zip"])
-            step = fill(view, [("Full name", address[0]), ("Street", address[1]),
-                                ("City", address[2]), ("ZIP code", address[3]),
-                                ("Shipping", _SHIPPING_LABELS[task.shipping])])
+            address = task.address or (
+                "Jordan Lee",
+                state["account"]["street"],
+                state["account"]["city"],
+                state["account"]["zip"],
+            )
+            step = fill(
+                view,
+                [
+                    ("Full name", address[0]),
+                    ("Street", address[1]),
+                    ("City", address[2]),
+                    ("ZIP code", address[3]),
+                    ("Shipping", _SHIPPING_LABELS[task.shipping]),
+                ],
+            )
             if step:
                 return step
             button = find(view, "button", "Place order")
@@ -105,8 +117,15 @@ def shop_oracle_action(task: WebShopTask, view: PageView, state: dict[str, Any],
         filters = dict(task.filters)
         if find(view, "textbox", "Search") is None:
             return _nav(view, "Search")
-        step = fill(view, [("Search", ""), ("Category", filters["category"]),
-                            ("Brand", filters["brand"]), ("Sort by", "Price: low to high")])
+        step = fill(
+            view,
+            [
+                ("Search", ""),
+                ("Category", filters["category"]),
+                ("Brand", filters["brand"]),
+                ("Sort by", "Price: low to high"),
+            ],
+        )
         if step:
             return step
         if path == "/search" and "sort=price_asc" in view.url:

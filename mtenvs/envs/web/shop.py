@@ -143,15 +143,20 @@ class WebShopEnv(WebEnv):
         self._require_started("oracle_action")
         if self._view is None:
             return "<action>goto(/)</action>"
-        action = oracle.shop_oracle_action(self._task, self._view, self.server_state(),
-                                           product_names())
+        action = oracle.shop_oracle_action(
+            self._task, self._view, self.server_state(), product_names()
+        )
         return f"<action>{action}</action>"
 
     def privileged(self) -> dict[str, Any]:
         self._require_started("privileged")
         task = self._task
-        return {"template": task.template, "gold_answer": task.answer,
-                "target_product_id": task.product_id, "server_state": self.server_state()}
+        return {
+            "template": task.template,
+            "gold_answer": task.answer,
+            "target_product_id": task.product_id,
+            "server_state": self.server_state(),
+        }
 
 
 @lru_cache(maxsize=1)

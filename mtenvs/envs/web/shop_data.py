@@ -37,19 +37,21 @@ def generate() -> dict[str, Any]:
             for brand in rng.sample(_BRANDS, 3):
                 color = rng.choice(_COLORS)
                 pid = 101 + len(products)
-                products.append({
-                    "id": pid,
-                    "name": f"{brand} {kind}",
-                    "sku": f"SK-{pid * 37 % 9000 + 1000}",
-                    "brand": brand,
-                    "category": category,
-                    "color": color,
-                    "price_cents": rng.randrange(900, 25_000, 50) - 1,
-                    "rating": rng.randrange(25, 51) / 10,
-                    "stock": rng.choice((0, 3, 7, 12, 25, 40)),
-                    "description": f"A {color} {kind.lower()} by {brand}, "
-                                   f"model {rng.randrange(100, 999)}.",
-                })
+                products.append(
+                    {
+                        "id": pid,
+                        "name": f"{brand} {kind}",
+                        "sku": f"SK-{pid * 37 % 9000 + 1000}",
+                        "brand": brand,
+                        "category": category,
+                        "color": color,
+                        "price_cents": rng.randrange(900, 25_000, 50) - 1,
+                        "rating": rng.randrange(25, 51) / 10,
+                        "stock": rng.choice((0, 3, 7, 12, 25, 40)),
+                        "description": f"A {color} {kind.lower()} by {brand}, "
+                        f"model {rng.randrange(100, 999)}.",
+                    }
+                )
     account = {
         "name": "Jordan Lee",
         "email": "jordan.lee@example.org",
@@ -64,20 +66,27 @@ def generate() -> dict[str, Any]:
         picks = rng.sample(products, 2)
         items = [{"product_id": p["id"], "qty": 1 + (i + j) % 2} for j, p in enumerate(picks)]
         total = sum(p["price_cents"] * it["qty"] for p, it in zip(picks, items, strict=True))
-        orders.append({
-            "id": number,
-            "items": items,
-            "name": account["name"],
-            "street": account["street"],
-            "city": account["city"],
-            "zip": account["zip"],
-            "shipping": "standard",
-            "total_cents": total,
-            "status": "delivered",
-            "date": f"2026-0{i + 3}-1{i + 2}",
-        })
-    return {"products": products, "account": account, "orders": orders, "cart": [],
-            "next_order_id": 1004}
+        orders.append(
+            {
+                "id": number,
+                "items": items,
+                "name": account["name"],
+                "street": account["street"],
+                "city": account["city"],
+                "zip": account["zip"],
+                "shipping": "standard",
+                "total_cents": total,
+                "status": "delivered",
+                "date": f"2026-0{i + 3}-1{i + 2}",
+            }
+        )
+    return {
+        "products": products,
+        "account": account,
+        "orders": orders,
+        "cart": [],
+        "next_order_id": 1004,
+    }
 
 
 def load() -> dict[str, Any]:

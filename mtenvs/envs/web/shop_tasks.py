@@ -17,20 +17,42 @@ from typing import Any
 
 from mtenvs.envs.web.shop_data import load
 
-__all__ = ["EVAL_SET_PATH", "SEEDS_PER_SPLIT", "TEMPLATES", "WebShopTask", "answers_match",
-           "eval_set", "make_task", "reached_subgoals", "task_from_id", "verify"]
+__all__ = [
+    "EVAL_SET_PATH",
+    "SEEDS_PER_SPLIT",
+    "TEMPLATES",
+    "WebShopTask",
+    "answers_match",
+    "eval_set",
+    "make_task",
+    "reached_subgoals",
+    "task_from_id",
+    "verify",
+]
 
 SEEDS_PER_SPLIT = 10_000
 EVAL_SET_PATH = Path(__file__).resolve().parents[2] / "assets" / "web" / "webshop_eval.json"
-TEMPLATES = ("buy_named", "buy_cheapest", "answer_price", "answer_sku", "answer_cheapest",
-             "answer_order_total", "update_contact", "update_address")
+TEMPLATES = (
+    "buy_named",
+    "buy_cheapest",
+    "answer_price",
+    "answer_sku",
+    "answer_cheapest",
+    "answer_order_total",
+    "update_contact",
+    "update_address",
+)
 _FIRST_NEW_ORDER = 1004
-_ADDRESSES = (("Ana Ortiz", "4 Elm Street", "Dover", "19901"),
-              ("Sam Patel", "77 River Lane", "Salem", "97301"),
-              ("Kim Novak", "9 Hill Court", "Albany", "12207"),
-              ("Lee Chen", "301 Bay Avenue", "Austin", "73301"))
-_NEW_CONTACT = {"email": ("j.lee@mail.test", "jordan@home.test", "lee.j@work.test"),
-                "phone": ("555-0199", "555-0123", "555-0177")}
+_ADDRESSES = (
+    ("Ana Ortiz", "4 Elm Street", "Dover", "19901"),
+    ("Sam Patel", "77 River Lane", "Salem", "97301"),
+    ("Kim Novak", "9 Hill Court", "Albany", "12207"),
+    ("Lee Chen", "301 Bay Avenue", "Austin", "73301"),
+)
+_NEW_CONTACT = {
+    "email": ("j.lee@mail.test", "jordan@home.test", "lee.j@work.test"),
+    "phone": ("555-0199", "555-0123", "555-0177"),
+}
 
 
 @dataclass(frozen=True)
@@ -64,24 +86,36 @@ def _draft(rng: random.Random, data: dict[str, Any], template: str) -> tuple[str
     in_stock = [p for p in products if p["stock"] >= 5]
     if template == "buy_named":
         p, qty = rng.choice(in_stock), rng.randint(1, 3)
-        intent = (f"Buy {qty} x {p['name']} and ship to the address already on your account "
-                  "with standard shipping. Reply answer(done) when the order is placed.")
+        intent = (
+            f"Buy {qty} x {p['name']} and ship to the address already on your account "
+            "with standard shipping. Reply answer(done) when the order is placed."
+        )
         spec = {"product_id": p["id"], "qty": qty, "address": None}
     elif template == "buy_cheapest":
         cat = rng.choice(sorted({p["category"] for p in in_stock}))
         rating = rng.choice((3.0, 3.5, 4.0))
-        pool = [p for p in products if p["category"] == cat and p["rating"] >= rating
-                and p["stock"] >= 1]
+        pool = [
+            p
+            for p in products
+            if p["category"] == cat and p["rating"] >= rating and p["stock"] >= 1
+        ]
         if not pool:
             return _draft(rng, data, template)
         p = min(pool, key=lambda x: (x["price_cents"], x["id"]))
         address, shipping = rng.choice(_ADDRESSES), rng.choice(("standard", "express"))
-        intent = (f"Buy the cheapest in-stock product in the {cat} category with a rating of "
-                  f"at least {rating}. Ship it with {shipping} shipping to {address[0]}, "
-                  f"{address[1]}, {address[2]} {address[3]}. Reply answer(done) when the "
-                  "order is placed.")
-        spec = {"product_id": p["id"], "qty": 1, "address": address, "shipping": shipping,
-                "filters": (("category", cat),)}
+        intent = (
+            f"Buy the cheapest in-stock product in the {cat} category with a rating of "
+            f"at least {rating}. Ship it with {shipping} shipping to {address[0]}, "
+            f"{address[1]}, {address[2]} {address[3]}. Reply answer(done) when the "
+            "order is placed."
+        )
+        spec = {
+            "product_id": p["id"],
+            "qty": 1,
+            "address": address,
+            "shipping": shipping,
+            "filters": (("category", cat),),
+        }
     elif template in ("answer_price", "answer_sku"):
         p = rng.choice(products)
         what = "price" if template == "answer_price" else "SKU"
@@ -91,12 +125,19 @@ def _draft(rng: random.Random, data: dict[str, Any], template: str) -> tuple[str
     elif template == "answer_cheapest":
         cat = rng.choice(sorted({p["category"] for p in products}))
         brand = rng.choice(sorted({p["brand"] for p in products if p["category"] == cat}))
-        p = min((x for x in products if x["category"] == cat and x["brand"] == brand),
-                key=lambda x: (x["price_cents"], x["id"]))
-        intent = (f"What is the price of the cheapest {brand} product in the {cat} category? "
-                  "Give it with answer(...).")
-        spec = {"product_id": p["id"], "answer": _money(p["price_cents"]),
-                "filters": (("category", cat), ("brand", brand))}
+        p = min(
+            (x for x in products if x["category"] == cat and x["brand"] == brand),
+            key=lambda x: (x["price_cents"], x["id"]),
+        )
+        intent = (
+            f"What is the price of the cheapest {brand} product in the {cat} category? "
+            "Give it with answer(...)."
+        )
+        spec = {
+            "product_id": p["id"],
+            "answer": _money(p["price_cents"]),
+            "filters": (("category", cat), ("brand", brand)),
+        }
     elif template == "answer_order_total":
         order = rng.choice(data["orders"])
         intent = f"What was the total of your order #{order['id']}? Give it with answer(...)."
@@ -104,13 +145,16 @@ def _draft(rng: random.Random, data: dict[str, Any], template: str) -> tuple[str
     elif template == "update_contact":
         field = rng.choice(sorted(_NEW_CONTACT))
         value = rng.choice(_NEW_CONTACT[field])
-        intent = (f"Change the {field} on your account to {value}. Reply answer(done) when it "
-                  "is saved.")
+        intent = (
+            f"Change the {field} on your account to {value}. Reply answer(done) when it is saved."
+        )
         spec = {"updates": ((field, value),)}
     else:
         _, street, city, zip_code = rng.choice(_ADDRESSES)
-        intent = (f"Update your account address to {street}, {city} {zip_code} (street, city, "
-                  "ZIP). Reply answer(done) when it is saved.")
+        intent = (
+            f"Update your account address to {street}, {city} {zip_code} (street, city, "
+            "ZIP). Reply answer(done) when it is saved."
+        )
         spec = {"updates": (("street", street), ("city", city), ("zip", zip_code))}
     return template, {"intent": intent, **spec}
 
@@ -125,16 +169,19 @@ def make_task(split: str, index: int) -> WebShopTask:
         for _ in range(30):  # templates with few distinct tasks may have none in a split
             template, spec = _draft(rng, data, template)
             if _split_of(json.dumps(spec, sort_keys=True)) == split:
-                return WebShopTask(task_id=f"webshop-{split}-{index:05d}", template=template,
-                                   **spec)
+                return WebShopTask(
+                    task_id=f"webshop-{split}-{index:05d}", template=template, **spec
+                )
 
 
 def task_from_id(task_id: str) -> WebShopTask:
     """The task named ``webshop-<split>-<index>``; ``ValueError`` for anything else."""
     match = re.fullmatch(r"webshop-(train|test)-(\d{5})", task_id)
     if match is None or int(match.group(2)) >= SEEDS_PER_SPLIT:
-        raise ValueError(f"Unknown task id {task_id!r}; expected webshop-<train|test>-<00000"
-                         f"..{SEEDS_PER_SPLIT - 1}>.")
+        raise ValueError(
+            f"Unknown task id {task_id!r}; expected webshop-<train|test>-<00000"
+            f"..{SEEDS_PER_SPLIT - 1}>."
+        )
     return make_task(match.group(1), int(match.group(2)))
 
 
@@ -172,9 +219,12 @@ def _order_ok(task: WebShopTask, order: dict[str, Any], account: dict[str, Any])
     want = task.address or ("", account["street"], account["city"], account["zip"])
     got = (order["name"], order["street"], order["city"], order["zip"])
     name_ok = task.address is None or got[0].lower() == want[0].lower()
-    return (order["items"] == [{"product_id": task.product_id, "qty": task.qty}]
-            and name_ok and tuple(x.lower() for x in got[1:]) == tuple(
-                x.lower() for x in want[1:]) and order["shipping"] == task.shipping)
+    return (
+        order["items"] == [{"product_id": task.product_id, "qty": task.qty}]
+        and name_ok
+        and tuple(x.lower() for x in got[1:]) == tuple(x.lower() for x in want[1:])
+        and order["shipping"] == task.shipping
+    )
 
 
 def verify(task: WebShopTask, state: dict[str, Any], answer: str) -> bool:

@@ -30,8 +30,10 @@ class WebSiteError(Error, RuntimeError):
 def server_script() -> Path:
     """Path of ``sandboxes/web/server.py`` (a wheel bundles it as ``envs/web/_sites``)."""
     here = Path(__file__).resolve()
-    for candidate in (here.parent / "_sites" / "server.py",
-                      here.parents[3] / "sandboxes" / "web" / "server.py"):
+    for candidate in (
+        here.parent / "_sites" / "server.py",
+        here.parents[3] / "sandboxes" / "web" / "server.py",
+    ):
         if candidate.is_file():
             return candidate
     raise WebSiteError(
@@ -48,12 +50,14 @@ class SiteProcess:
         self._token = secrets.token_hex(16)
         env = {**os.environ, "MTENVS_WEB_TOKEN": self._token, "PYTHONDONTWRITEBYTECODE": "1"}
         self._proc = subprocess.Popen(
-            [sys.executable, "-u", str(server_script()), "--site", site, "--data",
-             str(data_path)],
+            [sys.executable, "-u", str(server_script()), "--site", site, "--data", str(data_path)],
             # stdin stays open and unused: the server exits when it reads EOF, i.e. when
             # this process is gone, even if it was killed before close() could run.
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.PIPE,
-            env=env, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
+            env=env,
+            text=True,
         )
         assert self._proc.stdout is not None  # Popen with PIPE
         line = self._proc.stdout.readline().strip()
@@ -65,16 +69,20 @@ class SiteProcess:
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def _admin(self, path: str, method: str) -> bytes:
-        req = urllib.request.Request(self.origin + path, method=method,
-                                     headers={"X-Mtenvs-Token": self._token},
-                                     data=b"" if method == "POST" else None)
+        req = urllib.request.Request(
+            self.origin + path,
+            method=method,
+            headers={"X-Mtenvs-Token": self._token},
+            data=b"" if method == "POST" else None,
+        )
         try:
             with self._opener.open(req, timeout=_START_TIMEOUT_S) as resp:
                 body: bytes = resp.read()
                 return body
         except OSError as e:
-            raise WebSiteError(f"The {self.site} site server at {self.origin} is not "
-                               f"answering ({e}).") from e
+            raise WebSiteError(
+                f"The {self.site} site server at {self.origin} is not answering ({e})."
+            ) from e
 
     def reset(self) -> None:
         """Restore the seeded state."""

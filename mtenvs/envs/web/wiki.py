@@ -101,8 +101,14 @@ class WebWikiEnv(WebEnv):
     site_data = ASSET
     site_description = "a wiki"
     display_origin = "http://wiki.local"
-    random_paths = ("/", "/search?q=city", "/category/People", "/wiki/Velmora",
-                    "/wiki/Arden/history", "/wiki/Arden/edit")
+    random_paths = (
+        "/",
+        "/search?q=city",
+        "/category/People",
+        "/wiki/Velmora",
+        "/wiki/Arden/history",
+        "/wiki/Arden/edit",
+    )
 
     def make_task(self, split: str, index: int) -> WebWikiTask:
         return make_task(split, index)
@@ -131,5 +137,9 @@ class WebWikiEnv(WebEnv):
     def privileged(self) -> dict[str, Any]:
         self._require_started("privileged")
         task = self._task
-        return {"template": task.template, "gold_answer": task.answer,
-                "article_path": task.path, "server_state": self.server_state()}
+        return {
+            "template": task.template,
+            "gold_answer": task.answer,
+            "article_path": task.path,
+            "server_state": self.server_state(),
+        }

@@ -18,11 +18,40 @@ ASSET = Path(__file__).resolve().parents[2] / "assets" / "web" / "wiki.json"
 
 _SEED = 7_2026
 _COUNTRIES = ("Velmora", "Ostrany", "Caldera", "Mirevia", "Tolvane", "Brisket Isles")
-_CITY_NAMES = ("Arden", "Belcourt", "Corvale", "Dunmere", "Eskarth", "Fallowmere", "Glenhollow",
-               "Harrowgate", "Istrel", "Jorvik Bay", "Kestwick", "Lornhaven", "Marrowfield",
-               "Northam", "Oakhurst", "Pellinore", "Quarry Hill", "Ravensmoor")
-_FIRST = ("Ada", "Bertil", "Cora", "Dario", "Elin", "Fenna", "Goran", "Hedda", "Ivo", "Juno",
-          "Kai", "Liesel")
+_CITY_NAMES = (
+    "Arden",
+    "Belcourt",
+    "Corvale",
+    "Dunmere",
+    "Eskarth",
+    "Fallowmere",
+    "Glenhollow",
+    "Harrowgate",
+    "Istrel",
+    "Jorvik Bay",
+    "Kestwick",
+    "Lornhaven",
+    "Marrowfield",
+    "Northam",
+    "Oakhurst",
+    "Pellinore",
+    "Quarry Hill",
+    "Ravensmoor",
+)
+_FIRST = (
+    "Ada",
+    "Bertil",
+    "Cora",
+    "Dario",
+    "Elin",
+    "Fenna",
+    "Goran",
+    "Hedda",
+    "Ivo",
+    "Juno",
+    "Kai",
+    "Liesel",
+)
 _LAST = ("Marsh", "Thorne", "Vale", "Quill", "Ashby", "Crane")
 _JOBS = ("painter", "engineer", "poet", "botanist", "composer", "cartographer")
 _RIVERS = ("Amber", "Silt", "Wren", "Lark", "Mire", "Tallow")
@@ -45,38 +74,52 @@ def generate() -> dict[str, Any]:
         capital = own[0]
         articles[country] = {
             "category": "Countries",
-            "infobox": [["Capital", _link(capital)],
-                        ["Population", f"{rng.randrange(2, 90)} million"],
-                        ["Language", _LANGUAGES[i]], ["Founded", str(rng.randrange(900, 1800))]],
+            "infobox": [
+                ["Capital", _link(capital)],
+                ["Population", f"{rng.randrange(2, 90)} million"],
+                ["Language", _LANGUAGES[i]],
+                ["Founded", str(rng.randrange(900, 1800))],
+            ],
             "text": f"{country} is a country whose capital is {_link(capital)}. Other cities "
-                    f"include {_link(own[1])} and {_link(own[2])}.",
+            f"include {_link(own[1])} and {_link(own[2])}.",
         }
         for city in own:
             founder, river = rng.choice(people), rng.choice(_RIVERS)
             articles[city] = {
                 "category": "Cities",
-                "infobox": [["Country", _link(country)],
-                            ["Population", f"{rng.randrange(20, 900) * 1000:,}"],
-                            ["River", f"{river} River"],
-                            ["Founded by", _link(founder)]],
+                "infobox": [
+                    ["Country", _link(country)],
+                    ["Population", f"{rng.randrange(20, 900) * 1000:,}"],
+                    ["River", f"{river} River"],
+                    ["Founded by", _link(founder)],
+                ],
                 "text": f"{city} is a city in {_link(country)} on the "
-                        f"{river} River, founded by {_link(founder)}.",
+                f"{river} River, founded by {_link(founder)}.",
             }
     for person in people:
         born = rng.choice(cities)
         job = rng.choice(_JOBS)
         articles[person] = {
             "category": "People",
-            "infobox": [["Born in", _link(born)], ["Born", str(rng.randrange(1700, 1990))],
-                        ["Occupation", job]],
+            "infobox": [
+                ["Born in", _link(born)],
+                ["Born", str(rng.randrange(1700, 1990))],
+                ["Occupation", job],
+            ],
             "text": f"{person} is a {job} born in {_link(born)}.",
         }
     for _, article in sorted(articles.items()):
         revisions = []
         for n in range(rng.randint(1, 4)):
-            revisions.append({"rev": n + 1, "user": rng.choice(_EDITORS),
-                              "summary": "created page" if n == 0 else rng.choice(
-                                  ("typo", "added links", "copyedit", "infobox update"))})
+            revisions.append(
+                {
+                    "rev": n + 1,
+                    "user": rng.choice(_EDITORS),
+                    "summary": "created page"
+                    if n == 0
+                    else rng.choice(("typo", "added links", "copyedit", "infobox update")),
+                }
+            )
         article["revisions"] = revisions
     return {"articles": dict(sorted(articles.items())), "user": "Agent"}
 

@@ -18,14 +18,33 @@ from typing import Any
 from mtenvs.envs.web.shop_tasks import answers_match
 from mtenvs.envs.web.wiki_data import load
 
-__all__ = ["EVAL_SET_PATH", "TEMPLATES", "WebWikiTask", "eval_set", "make_task",
-           "reached_subgoals", "subgoal_count", "task_from_id", "verify"]
+__all__ = [
+    "EVAL_SET_PATH",
+    "TEMPLATES",
+    "WebWikiTask",
+    "eval_set",
+    "make_task",
+    "reached_subgoals",
+    "subgoal_count",
+    "task_from_id",
+    "verify",
+]
 
 EVAL_SET_PATH = Path(__file__).resolve().parents[2] / "assets" / "web" / "webwiki_eval.json"
-TEMPLATES = ("city_fact", "birth_country", "birth_capital", "capital_founder", "founder_job",
-             "first_editor", "revision_count", "append_sentence")
-_SENTENCES = tuple(f"It is known for its {x}." for x in (
-    "markets", "bridges", "festivals", "libraries", "gardens", "harbour", "bell towers"))
+TEMPLATES = (
+    "city_fact",
+    "birth_country",
+    "birth_capital",
+    "capital_founder",
+    "founder_job",
+    "first_editor",
+    "revision_count",
+    "append_sentence",
+)
+_SENTENCES = tuple(
+    f"It is known for its {x}."
+    for x in ("markets", "bridges", "festivals", "libraries", "gardens", "harbour", "bell towers")
+)
 _SUMMARIES = ("add fact", "expand article", "new sentence")
 _LINKED = re.compile(r"\[\[([^\[\]]+)\]\]")
 
@@ -60,46 +79,69 @@ def _draft(rng: random.Random, arts: dict[str, Any], template: str) -> dict[str,
 
     if template == "city_fact":
         city, key = pick("Cities"), rng.choice(("Population", "River"))
-        return {"intent": f"What is the {key.lower()} of {city}, according to its wiki "
-                          "article? Give it with answer(...).",
-                "path": (city,), "answer": _box(arts[city], key)}
+        return {
+            "intent": f"What is the {key.lower()} of {city}, according to its wiki "
+            "article? Give it with answer(...).",
+            "path": (city,),
+            "answer": _box(arts[city], key),
+        }
     if template in ("birth_country", "birth_capital"):
         person = pick("People")
         city = _box(arts[person], "Born in")
         country = _box(arts[city], "Country")
         if template == "birth_country":
-            return {"intent": f"In which country was {person} born? Give it with answer(...).",
-                    "path": (person, city), "answer": country}
-        return {"intent": f"What is the capital of the country where {person} was born? Give "
-                          "it with answer(...).",
-                "path": (person, city, country), "answer": _box(arts[country], "Capital")}
+            return {
+                "intent": f"In which country was {person} born? Give it with answer(...).",
+                "path": (person, city),
+                "answer": country,
+            }
+        return {
+            "intent": f"What is the capital of the country where {person} was born? Give "
+            "it with answer(...).",
+            "path": (person, city, country),
+            "answer": _box(arts[country], "Capital"),
+        }
     if template == "capital_founder":
         country = pick("Countries")
         capital = _box(arts[country], "Capital")
-        return {"intent": f"Who founded the capital of {country}? Give the name with "
-                          "answer(...).",
-                "path": (country, capital), "answer": _box(arts[capital], "Founded by")}
+        return {
+            "intent": f"Who founded the capital of {country}? Give the name with answer(...).",
+            "path": (country, capital),
+            "answer": _box(arts[capital], "Founded by"),
+        }
     if template == "founder_job":
         city = pick("Cities")
         founder = _box(arts[city], "Founded by")
-        return {"intent": f"What was the occupation of the founder of {city}? Give it with "
-                          "answer(...).",
-                "path": (city, founder), "answer": _box(arts[founder], "Occupation")}
+        return {
+            "intent": f"What was the occupation of the founder of {city}? Give it with "
+            "answer(...).",
+            "path": (city, founder),
+            "answer": _box(arts[founder], "Occupation"),
+        }
     title = rng.choice(sorted(arts))
     if template == "first_editor":
-        return {"intent": f"Which user created the wiki article {title}? Give the user name "
-                          "with answer(...).",
-                "path": (title,), "answer": arts[title]["revisions"][0]["user"]}
+        return {
+            "intent": f"Which user created the wiki article {title}? Give the user name "
+            "with answer(...).",
+            "path": (title,),
+            "answer": arts[title]["revisions"][0]["user"],
+        }
     if template == "revision_count":
-        return {"intent": f"How many revisions does the wiki article {title} have? Give the "
-                          "number with answer(...).",
-                "path": (title,), "answer": str(len(arts[title]["revisions"]))}
+        return {
+            "intent": f"How many revisions does the wiki article {title} have? Give the "
+            "number with answer(...).",
+            "path": (title,),
+            "answer": str(len(arts[title]["revisions"])),
+        }
     sentence, summary = rng.choice(_SENTENCES), rng.choice(_SUMMARIES)
-    return {"intent": f'Add the sentence "{sentence}" at the end of the wiki article {title} '
-                      f'(after the existing text), with the edit summary "{summary}". Reply '
-                      "answer(done) when it is saved.",
-            "path": (title,), "new_text": f"{arts[title]['text']} {sentence}",
-            "summary": summary}
+    return {
+        "intent": f'Add the sentence "{sentence}" at the end of the wiki article {title} '
+        f'(after the existing text), with the edit summary "{summary}". Reply '
+        "answer(done) when it is saved.",
+        "path": (title,),
+        "new_text": f"{arts[title]['text']} {sentence}",
+        "summary": summary,
+    }
 
 
 @lru_cache(maxsize=4096)
@@ -112,16 +154,18 @@ def make_task(split: str, index: int) -> WebWikiTask:
         for _ in range(30):
             spec = _draft(rng, arts, template)
             if _split_of(json.dumps(spec, sort_keys=True)) == split:
-                return WebWikiTask(task_id=f"webwiki-{split}-{index:05d}", template=template,
-                                   **spec)
+                return WebWikiTask(
+                    task_id=f"webwiki-{split}-{index:05d}", template=template, **spec
+                )
 
 
 def task_from_id(task_id: str) -> WebWikiTask:
     """The task named ``webwiki-<split>-<index>``; ``ValueError`` for anything else."""
     match = re.fullmatch(r"webwiki-(train|test)-(\d{5})", task_id)
     if match is None:
-        raise ValueError(f"Unknown task id {task_id!r}; expected webwiki-<train|test>-<00000"
-                         "..09999>.")
+        raise ValueError(
+            f"Unknown task id {task_id!r}; expected webwiki-<train|test>-<00000..09999>."
+        )
     return make_task(match.group(1), int(match.group(2)))
 
 
@@ -157,9 +201,12 @@ def verify(task: WebWikiTask, state: dict[str, Any], answer: str) -> bool:
         return answers_match(answer, task.answer)
     title = task.path[0]
     edits = _edits(state)
-    return (list(edits) == [title] and len(edits[title]) == 1
-            and edits[title][0]["summary"] == task.summary
-            and _norm(state["articles"][title]["text"]) == _norm(task.new_text or ""))
+    return (
+        list(edits) == [title]
+        and len(edits[title]) == 1
+        and edits[title][0]["summary"] == task.summary
+        and _norm(state["articles"][title]["text"]) == _norm(task.new_text or "")
+    )
 
 
 def reached_subgoals(task: WebWikiTask, state: dict[str, Any], path: str) -> set[str]:
@@ -181,8 +228,11 @@ def reached_subgoals(task: WebWikiTask, state: dict[str, Any], path: str) -> set
 
 def subgoal_count(task: WebWikiTask) -> int:
     """How many sub-goals :func:`reached_subgoals` can report for ``task``."""
-    return len(task.path) + (1 if task.answer is None or task.template in (
-        "first_editor", "revision_count") else 0) + (1 if task.new_text is not None else 0)
+    return (
+        len(task.path)
+        + (1 if task.answer is None or task.template in ("first_editor", "revision_count") else 0)
+        + (1 if task.new_text is not None else 0)
+    )
 
 
 if __name__ == "__main__":

@@ -48,12 +48,19 @@ def test_reset_info_has_tools_and_the_prompt_lists_actions():
         ("<action>ask(Any chest pain?)</action>", "ask"),
         ({"name": "ask", "arguments": {"question": "Any rash?"}}, "ask"),
         ("<action>examine(Lungs)</action>", "examine"),
-        ('<tool_call>{"name": "examine", "arguments": {"system": "abdomen"}}</tool_call>',
-         "examine"),
+        (
+            '<tool_call>{"name": "examine", "arguments": {"system": "abdomen"}}</tool_call>',
+            "examine",
+        ),
         ("<action>order_test(chest x-ray)</action>", "order_test"),
         ("<think>hmm</think><action>test(CBC)</action>", "order_test"),
-        ({"type": "function", "function": {"name": "order_test",
-                                           "arguments": '{"name": "troponin"}'}}, "order_test"),
+        (
+            {
+                "type": "function",
+                "function": {"name": "order_test", "arguments": '{"name": "troponin"}'},
+            },
+            "order_test",
+        ),
         ("<answer>Influenza</answer>", "diagnose"),
         ("<action>diagnose(heart attack)</action>", "diagnose"),
         ({"name": "diagnose", "arguments": {"condition": "flu"}}, "diagnose"),
@@ -80,8 +87,15 @@ def test_reply_forms(reply, kind):
         ("<answer>influenzza</answer>", "Did you mean 'influenza'"),
         ({"name": "fly", "arguments": {}}, "unknown tool"),
         ({"name": "examine", "arguments": {"system": 3}}, "string argument 'system'"),
-        ({"tool_calls": [{"name": "ask", "arguments": {"question": "a?"}},
-                         {"name": "ask", "arguments": {"question": "b?"}}]}, "one tool call"),
+        (
+            {
+                "tool_calls": [
+                    {"name": "ask", "arguments": {"question": "a?"}},
+                    {"name": "ask", "arguments": {"question": "b?"}},
+                ]
+            },
+            "one tool call",
+        ),
         (None, "no reply text"),
         (12, "no reply text"),
     ],
@@ -102,14 +116,19 @@ def test_information_gain_is_the_exact_entropy_drop_from_the_prior():
     kb = env.kb
     band = kb.age_band(patient.age)
     total = 0.0
-    for reply in ["Do you have a fever?", "<action>examine(respiratory)</action>",
-                  "<action>order_test(cbc)</action>", "Any cough or headache?",
-                  "Do you have a fever?"]:
+    for reply in [
+        "Do you have a fever?",
+        "<action>examine(respiratory)</action>",
+        "<action>order_test(cbc)</action>",
+        "Any cough or headache?",
+        "Do you have a fever?",
+    ]:
         h_before = bayes.entropy_bits(env._post)
         _, reward, *_, info = env.step(reply)
         # Recompute the posterior from scratch: prior times every revealed finding.
-        post = bayes.posterior(kb.prior(band, patient.sex), kb.likelihood(patient.sex),
-                               env._known.items())
+        post = bayes.posterior(
+            kb.prior(band, patient.sex), kb.likelihood(patient.sex), env._known.items()
+        )
         np.testing.assert_allclose(post, env._post, atol=1e-12)
         gain = info["reward_components"][PROCESS]
         assert gain == pytest.approx((h_before - bayes.entropy_bits(post)) / math.log2(69))

@@ -28,21 +28,35 @@ def _raw_kb() -> dict:
 
 def _tiny_kb() -> dict:
     """Three conditions, six findings (two asked, two examined, two tested)."""
+
     def finding(kind, where, base):
-        return {"kind": kind, "where": where, "text": "x", "synonyms": [f"s{base}"],
-                "base_rate": base}
+        return {
+            "kind": kind,
+            "where": where,
+            "text": "x",
+            "synonyms": [f"s{base}"],
+            "base_rate": base,
+        }
+
     return {
         "age_bands": {"child": [2, 17], "adult": [18, 64], "older": [65, 90]},
         "systems": {"chest": ["chest"]},
         "tests": {"blood": {"cost": 0.1, "synonyms": ["blood"]}},
         "findings": {
-            "a": finding("symptom", None, 0.1), "b": finding("symptom", None, 0.2),
-            "c": finding("exam", "chest", 0.05), "d": finding("exam", "chest", 0.3),
-            "e": finding("test", "blood", 0.15), "f": finding("test", "blood", 0.25),
+            "a": finding("symptom", None, 0.1),
+            "b": finding("symptom", None, 0.2),
+            "c": finding("exam", "chest", 0.05),
+            "d": finding("exam", "chest", 0.3),
+            "e": finding("test", "blood", 0.15),
+            "f": finding("test", "blood", 0.25),
         },
         "conditions": {
-            name: {"prevalence": prev, "age": dict.fromkeys(AGE_BANDS, 1.0),
-                   "sex": {"F": 1.0, "M": sexm}, "findings": findings}
+            name: {
+                "prevalence": prev,
+                "age": dict.fromkeys(AGE_BANDS, 1.0),
+                "sex": {"F": 1.0, "M": sexm},
+                "findings": findings,
+            }
             for name, prev, sexm, findings in (
                 ("x", 3.0, 1.0, {"a": 0.9, "c": 0.7, "e": 0.6}),
                 ("y", 1.0, 2.0, {"b": 0.8, "d": 0.9, "f": 0.5, "a": 0.3}),
@@ -75,8 +89,10 @@ def test_shipped_kb_is_valid_and_big_enough():
         (lambda kb: kb["conditions"]["x"]["findings"].update(a=1.5), "must be in (0, 1)"),
         (lambda kb: kb["conditions"]["x"]["findings"].update(q=0.5), "unknown finding 'q'"),
         (lambda kb: kb["conditions"]["y"].update(synonyms=["x"]), "used by 'x' and 'y'"),
-        (lambda kb: kb["findings"].update(g=dict(kb["findings"]["a"], synonyms=["sg"])),
-         "'g' is used by no condition"),
+        (
+            lambda kb: kb["findings"].update(g=dict(kb["findings"]["a"], synonyms=["sg"])),
+            "'g' is used by no condition",
+        ),
         (lambda kb: kb["findings"]["b"].update(synonyms=["s0.1"]), "used by findings"),
         (lambda kb: kb["findings"]["c"].update(where="legs"), "not in systems"),
         (lambda kb: kb["tests"]["blood"].update(cost=-1), "cost must be in [0, 1]"),
@@ -88,8 +104,13 @@ def test_validator_names_each_broken_rule(edit, message):
     validate_kb(raw)
     broken = copy.deepcopy(raw)
     edit(broken)
-    with pytest.raises(KnowledgeBaseError, match=message.replace("(", r"\(").replace(")", r"\)")
-                       .replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(
+        KnowledgeBaseError,
+        match=message.replace("(", r"\(")
+        .replace(")", r"\)")
+        .replace("[", r"\[")
+        .replace("]", r"\]"),
+    ):
         validate_kb(broken)
 
 

@@ -81,7 +81,9 @@ def test_every_synonym_maps_to_its_finding_and_oracle_questions_are_exact():
         for syn in finding.synonyms:
             assert LEX.findings_in(f"Tell me: {syn.upper()}?") == [i], (finding.id, syn)
     assert LEX.findings_in("Do you have a FEVER, a cough or chest pain?") == [
-        KB.finding_index["fever"], KB.finding_index["cough"], KB.finding_index["chest_pain"]
+        KB.finding_index["fever"],
+        KB.finding_index["cough"],
+        KB.finding_index["chest_pain"],
     ]
     assert LEX.findings_in("feverish? unfeverishly") == [KB.finding_index["fever"]]
     assert LEX.system("Respiratory ") == "respiratory" and LEX.system("lungs") == "respiratory"

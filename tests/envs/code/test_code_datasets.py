@@ -58,15 +58,21 @@ def test_strict_comparison_keeps_the_benchmark_semantics():
 
 
 def test_unknown_formats_name_the_missing_fields(tmp_path):
-    with pytest.raises(InvalidArgumentError, match=r"missing 'task_id', 'prompt', "
-                       r"'entry_point', 'test'\).*missing 'text', 'test_list'"):
+    with pytest.raises(
+        InvalidArgumentError,
+        match=r"missing 'task_id', 'prompt', "
+        r"'entry_point', 'test'\).*missing 'text', 'test_list'",
+    ):
         load_dataset(DATA / "unknown_format.jsonl")
     mixed = tmp_path / "mixed.jsonl"
     lines = [json.loads(x) for x in HUMANEVAL.read_text().splitlines()]
     del lines[1]["test"]
     mixed.write_text("\n".join(json.dumps(x) for x in lines))
-    with pytest.raises(InvalidArgumentError, match=r"mixed.jsonl:2 lacks the humaneval "
-                       r"field\(s\) 'test'"):
+    with pytest.raises(
+        InvalidArgumentError,
+        match=r"mixed.jsonl:2 lacks the humaneval "
+        r"field\(s\) 'test'",
+    ):
         load_dataset(mixed)
     with pytest.raises(InvalidArgumentError, match="does not exist"):
         gym.make("mtenvs/CodeTasks-v0", dataset=str(tmp_path / "nope.jsonl"))
@@ -83,8 +89,9 @@ def test_unknown_formats_name_the_missing_fields(tmp_path):
 def test_records_without_a_solution_make_the_oracle_fail_honestly(tmp_path):
     path = tmp_path / "nosol.jsonl"
     rows = [json.loads(x) for x in MBPP.read_text().splitlines()]
-    path.write_text("\n".join(json.dumps({k: v for k, v in r.items() if k != "code"})
-                              for r in rows))
+    path.write_text(
+        "\n".join(json.dumps({k: v for k, v in r.items() if k != "code"}) for r in rows)
+    )
     env = CodeTasksEnv(dataset=path, sandbox="local")
     assert not env.oracle_always_succeeds
     assert not any(_play_oracle(env))
@@ -102,8 +109,10 @@ def test_task_id_option_and_unknown_ids():
 def test_helpers_from_the_prompt_are_available_to_the_answer():
     env = CodeTasksEnv(dataset=HUMANEVAL, sandbox="local")
     env.reset(options={"task_id": "Sample/10"})
-    answer = ("def make_palindrome(s):\n    for i in range(len(s) + 1):\n"
-              "        if is_palindrome(s[i:]):\n            return s + s[:i][::-1]\n")
+    answer = (
+        "def make_palindrome(s):\n    for i in range(len(s) + 1):\n"
+        "        if is_palindrome(s[i:]):\n            return s + s[:i][::-1]\n"
+    )
     _, reward, terminated, _, info = env.step(f"<answer>{answer}</answer>")
     assert info["success"] and reward == 1.0 and terminated
     env.close()

@@ -45,12 +45,17 @@ def test_at_least_100_authored_problems_over_every_category():
 
 
 def test_every_reference_solution_passes_its_own_tests(sandbox):
-    tasks = list(authored_problems()) + [make_variant(name, split, seed) for name in TEMPLATES
-                                         for split in ("train", "test") for seed in range(3)]
+    tasks = list(authored_problems()) + [
+        make_variant(name, split, seed)
+        for name in TEMPLATES
+        for split in ("train", "test")
+        for seed in range(3)
+    ]
     failures = []
     for task in tasks:
-        verdict = run_tests(sandbox, task.solution, task.entry_point, task.tests,
-                            lenient=task.lenient)
+        verdict = run_tests(
+            sandbox, task.solution, task.entry_point, task.tests, lenient=task.lenient
+        )
         if not verdict.correct:
             failures.append((task.task_id, verdict.feedback()))
     assert not failures
@@ -58,8 +63,7 @@ def test_every_reference_solution_passes_its_own_tests(sandbox):
 
 def test_a_trivial_solution_fails_most_tests(sandbox):
     task = find_task("code-two_sum")
-    verdict = run_tests(sandbox, "def two_sum(nums, target):\n    return []", "two_sum",
-                        task.tests)
+    verdict = run_tests(sandbox, "def two_sum(nums, target):\n    return []", "two_sum", task.tests)
     assert 0 < verdict.score < 1
 
 

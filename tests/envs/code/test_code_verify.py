@@ -36,9 +36,24 @@ def sandbox() -> Iterator[LocalSandbox]:
     sb.close()
 
 
-@pytest.mark.parametrize("value", [None, True, 0, -(10**40), 1.5, "é\n", [1, [2]], (1, "a"),
-                                   {"k": (1, 2), 3: None}, {1, 2}, frozenset({(1, 2)}),
-                                   float("inf"), [(), {}]])
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        0,
+        -(10**40),
+        1.5,
+        "é\n",
+        [1, [2]],
+        (1, "a"),
+        {"k": (1, 2), 3: None},
+        {1, 2},
+        frozenset({(1, 2)}),
+        float("inf"),
+        [(), {}],
+    ],
+)
 def test_encode_decode_round_trip(value):
     assert decode_value(encode_value(value)) == value
 

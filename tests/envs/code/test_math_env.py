@@ -121,8 +121,10 @@ def test_tool_calls(env):
     reply = '<tool_call>{"name": "python", "arguments": {"code": "z + 1"}}</tool_call>'
     assert "43" in env.step(reply)[0]
     assert env.step({"name": "shell", "arguments": {"cmd": "ls"}})[4]["turn_type"] == "void"
-    call = {"type": "function", "function": {"name": "submit",
-                                             "arguments": f'{{"answer": "{answer_of(env)}"}}'}}
+    call = {
+        "type": "function",
+        "function": {"name": "submit", "arguments": f'{{"answer": "{answer_of(env)}"}}'},
+    }
     assert env.step(call)[4]["success"]
 
 
@@ -135,8 +137,9 @@ def test_reset_info_has_tools_and_the_prompt(backend):
 
 
 def test_process_reward_is_partial_credit_on_sets():
-    env = PythonMathEnv(sandbox="local", eval_set=True, feedback="tests",
-                        reward_mode="process", difficulty="easy")
+    env = PythonMathEnv(
+        sandbox="local", eval_set=True, feedback="tests", reward_mode="process", difficulty="easy"
+    )
     task = next(t for t in eval_set("easy") if t.kind == "set" and t.answer.count(",") == 1)
     env.reset(options={"task_id": task.task_id})
     first = task.answer.strip("{}").split(",")[0]
@@ -167,8 +170,7 @@ def test_close_stops_the_sandbox(backend):
 
 
 def test_try_again_wrapper():
-    env = TryAgain(gym.make("mtenvs/PythonMath-v0", sandbox="local", eval_set=True),
-                   max_attempts=2)
+    env = TryAgain(gym.make("mtenvs/PythonMath-v0", sandbox="local", eval_set=True), max_attempts=2)
     env.reset(options={"task_id": TASK})
     obs, _, terminated, _, info = env.step("<answer>-123456</answer>")
     assert obs == "Let's try again." and not terminated and info["retried"]
@@ -177,8 +179,16 @@ def test_try_again_wrapper():
     env.close()
 
 
-@pytest.mark.parametrize("bad", [{"feedback": "loud"}, {"sandbox": "vm"}, {"timeout_s": 0},
-                                 {"eval_set": True, "split": "train"}, {"difficulty": "x"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"feedback": "loud"},
+        {"sandbox": "vm"},
+        {"timeout_s": 0},
+        {"eval_set": True, "split": "train"},
+        {"difficulty": "x"},
+    ],
+)
 def test_bad_arguments(bad):
     with pytest.raises(InvalidArgumentError):
         PythonMathEnv(**bad)

@@ -66,8 +66,9 @@ def test_eval_set_answers_verify_against_themselves(difficulty):
         assert verify(task.answer, task.answer, task.kind).correct, task.task_id
 
 
-@pytest.mark.parametrize("bad", ["math-easy-val-00001", "maze-easy-test-00001", 3, None,
-                                 "math-easy-test-999999"])
+@pytest.mark.parametrize(
+    "bad", ["math-easy-val-00001", "maze-easy-test-00001", 3, None, "math-easy-test-999999"]
+)
 def test_bad_task_ids(bad):
     with pytest.raises(InvalidArgumentError, match="math-easy-test"):
         parse_task_id(bad)

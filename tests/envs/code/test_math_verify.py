@@ -20,9 +20,16 @@ fractions = st.tuples(st.integers(-500, 500), st.integers(1, 60)).map(
 def test_equivalent_forms_of_a_fraction_pass(value):
     expected = sympy.sstr(value)
     p, q = value.p, value.q
-    forms = [f"{p}/{q}", f"\\frac{{{p}}}{{{q}}}", f"\\boxed{{{p}/{q}}}", f"x = {p}/{q}",
-             f"$\\dfrac{{{p}}}{{{q}}}$", f"{2 * p}/{2 * q}", f"{float(value):.10g}",
-             f"{p}/{q} cm"]
+    forms = [
+        f"{p}/{q}",
+        f"\\frac{{{p}}}{{{q}}}",
+        f"\\boxed{{{p}/{q}}}",
+        f"x = {p}/{q}",
+        f"$\\dfrac{{{p}}}{{{q}}}$",
+        f"{2 * p}/{2 * q}",
+        f"{float(value):.10g}",
+        f"{p}/{q} cm",
+    ]
     for form in forms:
         assert verify(form, expected, "number").correct, form
 
@@ -103,9 +110,22 @@ def test_examples(answer, expected, kind, correct):
 
 @pytest.mark.parametrize(
     "hostile",
-    ['__import__("os").system("x")', "().__class__", "9^9^9^9", "2**3**4**5", "(10^60)!",
-     "10^10^10", "1" * 100 + "!", "(" * 500 + "1" + ")" * 500, "x" * 5000, "lambda: 1",
-     "exec('1')", "a.b", "'1'", "\\input{/etc/passwd}"],
+    [
+        '__import__("os").system("x")',
+        "().__class__",
+        "9^9^9^9",
+        "2**3**4**5",
+        "(10^60)!",
+        "10^10^10",
+        "1" * 100 + "!",
+        "(" * 500 + "1" + ")" * 500,
+        "x" * 5000,
+        "lambda: 1",
+        "exec('1')",
+        "a.b",
+        "'1'",
+        "\\input{/etc/passwd}",
+    ],
 )
 def test_hostile_answers_are_rejected_quickly(hostile):
     verdict = verify(hostile, "1", "number")
@@ -121,8 +141,13 @@ def test_tests_feedback_never_reveals_the_expected_value():
 @given(st.text(max_size=60))
 @settings(max_examples=300, deadline=None)
 def test_any_text_never_raises(text):
-    for kind, expected in (("number", "1/2"), ("set", "{1, 2}"), ("interval", "(0, 1]"),
-                           ("tuple", "(1, 2)"), ("expr", "x + 1")):
+    for kind, expected in (
+        ("number", "1/2"),
+        ("set", "{1, 2}"),
+        ("interval", "(0, 1]"),
+        ("tuple", "(1, 2)"),
+        ("expr", "x + 1"),
+    ):
         verdict = verify(text, expected, kind)
         assert 0.0 <= verdict.score <= 1.0
 

@@ -19,8 +19,15 @@ from mtenvs.games import (
     tictactoe_v0,
 )
 
-MODULES = [tictactoe_v0, connect_four_v0, kuhn_poker_v0, leduc_holdem_v0, liars_dice_v0,
-           hanabi_v0, negotiation_v0]
+MODULES = [
+    tictactoe_v0,
+    connect_four_v0,
+    kuhn_poker_v0,
+    leduc_holdem_v0,
+    liars_dice_v0,
+    hanabi_v0,
+    negotiation_v0,
+]
 IDS = [m.__name__.rsplit(".", 1)[-1] for m in MODULES]
 
 
@@ -79,8 +86,27 @@ def play_texts(module, seed, replies):
 @pytest.mark.parametrize("module", MODULES, ids=IDS)
 def test_fuzzed_replies_never_raise_and_seeds_determine_play(module):
     rng = np.random.default_rng(0)
-    words = ["<action>", "</action>", "column", "cell", "call", "raise", "fold", "check",
-             "bet", "3", "0", "1", "99", "-1", "é", "\n", "<tool_call>", "{", "}"]
+    words = [
+        "<action>",
+        "</action>",
+        "column",
+        "cell",
+        "call",
+        "raise",
+        "fold",
+        "check",
+        "bet",
+        "3",
+        "0",
+        "1",
+        "99",
+        "-1",
+        "é",
+        "\n",
+        "<tool_call>",
+        "{",
+        "}",
+    ]
     replies: list[object] = []
     for i in range(600):
         kind = i % 6

@@ -23,7 +23,13 @@ def test_deck_and_action_numbering():
     assert CFG.num_actions == 12 and CFG.max_score == 9
     state = rules.deal(CFG, np.random.default_rng(0))
     assert [state.describe(a) for a in (0, 3, 6, 8, 9, 11)] == [
-        ("discard", 0), ("play", 0), ("color", 0), ("color", 2), ("rank", 1), ("rank", 3)]
+        ("discard", 0),
+        ("play", 0),
+        ("color", 0),
+        ("color", 2),
+        ("rank", 1),
+        ("rank", 3),
+    ]
     assert len(state.deck) == 12 and all(len(h) == 3 for h in state.hands)
 
 

@@ -33,9 +33,22 @@ def test_parser_semantics(rule, triple, expected):
 
 @pytest.mark.parametrize(
     "rule",
-    ["__import__('os').system('ls')", "a.real > 0", "lambda: 1", "a + ", "(a < b", "a and b",
-     "a % b == 0", "a % 0 == 0", "a * a * a * a * a * a > 1", "a < b " * 200, "a > 99999",
-     "", "a", "a < true"],
+    [
+        "__import__('os').system('ls')",
+        "a.real > 0",
+        "lambda: 1",
+        "a + ",
+        "(a < b",
+        "a and b",
+        "a % b == 0",
+        "a % 0 == 0",
+        "a * a * a * a * a * a > 1",
+        "a < b " * 200,
+        "a > 99999",
+        "",
+        "a",
+        "a < true",
+    ],
 )
 def test_parser_rejects_what_is_not_in_the_language(rule):
     with pytest.raises(RuleSyntaxError):

@@ -70,8 +70,9 @@ def test_advantages_are_normalised_per_role():
         assert abs(values.mean()) < 1e-6 and abs(values.std() - 1) < 1e-3
     raw = compute_advantages(episodes, normalize="none")
     assert raw[0]["player_0"] == episodes[0].trajectories["player_0"].returns
-    glob = np.concatenate([v for a in compute_advantages(episodes, normalize="global")
-                           for v in a.values()])
+    glob = np.concatenate(
+        [v for a in compute_advantages(episodes, normalize="global") for v in a.values()]
+    )
     assert abs(glob.mean()) < 1e-6
 
 

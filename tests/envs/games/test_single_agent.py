@@ -14,9 +14,15 @@ from mtenvs.envs.games.leduc_holdem import LeducHoldemEnv
 from mtenvs.envs.games.tictactoe import TicTacToeEnv
 from mtenvs.error import InvalidArgumentError
 
-IDS = ["mtenvs/TicTacToe-v0", "mtenvs/ConnectFour-v0", "mtenvs/KuhnPoker-v0",
-       "mtenvs/LeducHoldem-v0", "mtenvs/LiarsDice-v0", "mtenvs/Hanabi-v0",
-       "mtenvs/Negotiation-v0"]
+IDS = [
+    "mtenvs/TicTacToe-v0",
+    "mtenvs/ConnectFour-v0",
+    "mtenvs/KuhnPoker-v0",
+    "mtenvs/LeducHoldem-v0",
+    "mtenvs/LiarsDice-v0",
+    "mtenvs/Hanabi-v0",
+    "mtenvs/Negotiation-v0",
+]
 
 
 def play(env, policy, seed):
@@ -50,8 +56,10 @@ def test_tictactoe_optimal_opponent_never_loses_and_oracle_draws(play_as):
 
 
 def test_oracle_beats_weak_opponents():
-    for env_id, opponent in [("mtenvs/TicTacToe-v0", "random"),
-                             ("mtenvs/ConnectFour-v0", "random")]:
+    for env_id, opponent in [
+        ("mtenvs/TicTacToe-v0", "random"),
+        ("mtenvs/ConnectFour-v0", "random"),
+    ]:
         env = gym.make(env_id, opponent=opponent)
         scores = [play(env, oracle, seed)[0] for seed in range(6)]
         assert min(scores) >= 0 and np.mean(scores) > 0.5

@@ -36,8 +36,12 @@ def play_oracle(env, **reset_kwargs):
 @pytest.mark.parametrize("difficulty", list(DIFFICULTIES))
 @pytest.mark.parametrize("actions_per_turn", [1, 3])
 def test_oracle_solves_every_eval_task_optimally(difficulty, actions_per_turn):
-    env = MazeEnv(difficulty=difficulty, eval_set=True, actions_per_turn=actions_per_turn,
-                  reward_mode="process")
+    env = MazeEnv(
+        difficulty=difficulty,
+        eval_set=True,
+        actions_per_turn=actions_per_turn,
+        reward_mode="process",
+    )
     for index, task in enumerate(eval_set(difficulty)):
         _, info, totals, turns, terminated = play_oracle(env, seed=index)
         assert info["success"] and terminated
@@ -66,7 +70,8 @@ def test_process_reward_telescopes_on_detours():
 
 def test_fog_shows_only_cells_within_radius_and_hides_goal():
     task = next(
-        t for t in eval_set("hard")
+        t
+        for t in eval_set("hard")
         if max(abs(t.start[0] - t.goal[0]), abs(t.start[1] - t.goal[1])) > 2
     )
     env = MazeEnv(difficulty="hard", view_radius=2, eval_set=True)
@@ -144,8 +149,13 @@ def test_state_key_tracks_position_and_fog():
 
 
 def test_info_keys_match_docstring_and_hide_distance():
-    documented = set(re.findall(r"^\s*\| `(\w+)` \|", MazeEnv.__doc__.split("## Info keys")[1]
-                                .split("##")[0], re.MULTILINE))
+    documented = set(
+        re.findall(
+            r"^\s*\| `(\w+)` \|",
+            MazeEnv.__doc__.split("## Info keys")[1].split("##")[0],
+            re.MULTILINE,
+        )
+    )
     env = MazeEnv(difficulty="easy")
     _, reset_info = env.reset(seed=0)
     _, _, _, _, step_info = env.step("<action>up</action>")
@@ -198,8 +208,11 @@ def test_malformed_replies_are_observations(reply, reason):
         {"name": "move", "arguments": {"direction": "up"}},
         {"type": "function", "function": {"name": "move", "arguments": '{"direction": "up"}'}},
         '<tool_call>{"name": "move", "arguments": {"direction": "UP"}}</tool_call>',
-        {"role": "assistant", "content": None,
-         "tool_calls": [{"function": {"name": "move", "arguments": '{"direction": "up"}'}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"function": {"name": "move", "arguments": '{"direction": "up"}'}}],
+        },
     ],
 )
 def test_reply_shapes_parse_to_up(reply):
@@ -213,8 +226,9 @@ def test_multi_move_replies_and_tool_call_lists():
     env.reset(seed=0)
     up, left = env.parse_action("up")[0], env.parse_action("left")[0]
     assert env.parse_action("<action>up, up left</action>") == (up, up, left)
-    calls = {"tool_calls": [{"name": "move", "arguments": {"direction": d}}
-                            for d in ("up", "left")]}
+    calls = {
+        "tool_calls": [{"name": "move", "arguments": {"direction": d}} for d in ("up", "left")]
+    }
     assert env.parse_action(calls) == (up, left)
 
 
@@ -310,8 +324,13 @@ def test_image_shows_exactly_the_text(view_radius):
     from mtenvs.envs.grid.maze import _PALETTE, _TILES
 
     char_of_code = {_PALETTE.code(tile): char for char, tile in _TILES.items()}
-    env = MazeEnv(difficulty="medium", view_radius=view_radius, obs_mode="text+image",
-                  actions_per_turn=2, render_mode="rgb_array")
+    env = MazeEnv(
+        difficulty="medium",
+        view_radius=view_radius,
+        obs_mode="text+image",
+        actions_per_turn=2,
+        render_mode="rgb_array",
+    )
     obs, _ = env.reset(seed=4)
     side = DIFFICULTIES["medium"].size * render.TILE_SIZE
     assert env.observation_space["image"].shape == (side, side, 3)

@@ -24,8 +24,12 @@ def reference_bfs(grid, source):
         r, c = queue.popleft()
         for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
             nr, nc = r + dr, c + dc
-            if 0 <= nr < len(grid) and 0 <= nc < len(grid[0]) and grid[nr][nc] != "#" \
-                    and (nr, nc) not in dist:
+            if (
+                0 <= nr < len(grid)
+                and 0 <= nc < len(grid[0])
+                and grid[nr][nc] != "#"
+                and (nr, nc) not in dist
+            ):
                 dist[(nr, nc)] = dist[(r, c)] + 1
                 queue.append((nr, nc))
     return dist

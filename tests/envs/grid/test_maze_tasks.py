@@ -39,8 +39,7 @@ def test_train_and_test_are_disjoint_by_content():
     # easy has only a few thousand distinct mazes: the content hash keeps splits apart.
     def content(split):
         return {
-            (t.grid, t.start, t.goal)
-            for t in (make_task("easy", split, s) for s in range(400))
+            (t.grid, t.start, t.goal) for t in (make_task("easy", split, s) for s in range(400))
         }
 
     train, test = content("train"), content("test")
@@ -67,8 +66,15 @@ def test_task_dict_round_trip():
 
 
 @pytest.mark.parametrize(
-    "bad", ["maze-easy-dev-00001", "maze-hrad-test-1", "sokoban-easy-test-1", 12, None,
-            "maze-easy-test-999999999"]
+    "bad",
+    [
+        "maze-easy-dev-00001",
+        "maze-hrad-test-1",
+        "sokoban-easy-test-1",
+        12,
+        None,
+        "maze-easy-test-999999999",
+    ],
 )
 def test_bad_task_ids_are_rejected(bad):
     with pytest.raises(InvalidArgumentError, match="maze-easy-test-00012"):

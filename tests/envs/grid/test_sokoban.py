@@ -90,8 +90,9 @@ def test_eval_sets_are_test_levels_disjoint_from_train(difficulty):
 @pytest.mark.parametrize("difficulty", DIFFS)
 @pytest.mark.parametrize("k", [1, 4])
 def test_oracle_solves_every_eval_level_optimally(difficulty, k):
-    env = SokobanEnv(difficulty=difficulty, eval_set=True, actions_per_turn=k,
-                     reward_mode="process")
+    env = SokobanEnv(
+        difficulty=difficulty, eval_set=True, actions_per_turn=k, reward_mode="process"
+    )
     for index, task in enumerate(load_eval_set(difficulty)):
         info, steps = run_oracle(env, seed=index)
         assert info["task_id"] == task.task_id
@@ -122,8 +123,9 @@ def test_process_reward_is_the_distance_delta():
         _, _, terminated, _, info = env.step(env.random_action(rng))
         after = env.privileged()["optimal_remaining"]
         capped = 2 * d0 if after < 0 else min(after, 2 * d0)
-        assert info["reward_components"]["process"] == pytest.approx((min(before, 2 * d0)
-                                                                      - capped) / d0)
+        assert info["reward_components"]["process"] == pytest.approx(
+            (min(before, 2 * d0) - capped) / d0
+        )
         if terminated:
             break
 
@@ -206,8 +208,15 @@ def board_of(text: str) -> list[str]:
 def test_image_shows_the_text_board(difficulty):
     env = SokobanEnv(difficulty=difficulty, obs_mode="text+image", render_mode="rgb_array")
     palette = render.make_palette(
-        (render.WALL, render.FLOOR, render.TARGET, render.BOX, render.BOX_ON_TARGET,
-         render.PLAYER, render.PLAYER_ON_TARGET)
+        (
+            render.WALL,
+            render.FLOOR,
+            render.TARGET,
+            render.BOX,
+            render.BOX_ON_TARGET,
+            render.PLAYER,
+            render.PLAYER_ON_TARGET,
+        )
     )
     symbols = "# .$*@+"
     rng = np.random.default_rng(0)
@@ -242,8 +251,10 @@ def test_text_observation_and_status():
 @pytest.mark.parametrize("obs_mode", ["text", "image", "text+image"])
 def test_check_env(obs_mode):
     check_env(SokobanEnv(obs_mode=obs_mode).unwrapped, skip_render_check=True)
-    check_env(gym.make("mtenvs/Sokoban-v0", obs_mode=obs_mode, difficulty="hard").unwrapped,
-              skip_render_check=True)
+    check_env(
+        gym.make("mtenvs/Sokoban-v0", obs_mode=obs_mode, difficulty="hard").unwrapped,
+        skip_render_check=True,
+    )
 
 
 # ---------------------------------------------------------------------- replies
@@ -252,11 +263,18 @@ def test_check_env(obs_mode):
 @pytest.mark.parametrize(
     "reply",
     [
-        "<action>up</action>", "I think <action> UP </action>", "Up", "u.", "<action>u</action>",
+        "<action>up</action>",
+        "I think <action> UP </action>",
+        "Up",
+        "u.",
+        "<action>u</action>",
         {"name": "move", "arguments": {"direction": "up"}},
         {"type": "function", "function": {"name": "move", "arguments": '{"direction": "up"}'}},
-        {"role": "assistant", "content": None,
-         "tool_calls": [{"function": {"name": "move", "arguments": {"directions": ["up"]}}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"function": {"name": "move", "arguments": {"directions": ["up"]}}}],
+        },
         '<tool_call>{"name": "move", "arguments": {"direction": "up"}}</tool_call>',
         {"role": "assistant", "content": "<action>up</action>"},
     ],

@@ -32,17 +32,21 @@ def test_read_only_guard_refuses_and_leaves_the_database_unchanged(sql):
 
 def test_writes_allowed_only_on_data():
     conn = episode_database("shop", 1000, 0)
-    ok = execute(conn, "UPDATE products SET price = 1 WHERE id = 1", allow_writes=True,
-                 timeout_s=1.0)
+    ok = execute(
+        conn, "UPDATE products SET price = 1 WHERE id = 1", allow_writes=True, timeout_s=1.0
+    )
     assert ok.ok and ok.changes == 1
     for sql in ("DROP TABLE orders", "ATTACH ':memory:' AS m", "PRAGMA foreign_keys = OFF"):
         assert not execute(conn, sql, allow_writes=True, timeout_s=1.0).ok
 
 
-@pytest.mark.parametrize("sql", [
-    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT COUNT(*) FROM r",
-    "SELECT COUNT(*) FROM order_items a, order_items b, order_items c",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT COUNT(*) FROM r",
+        "SELECT COUNT(*) FROM order_items a, order_items b, order_items c",
+    ],
+)
 def test_runaway_queries_time_out(sql):
     conn = source_database("shop", 1000, 0)
     before = database_checksum(conn, get_schema("shop"))
@@ -55,19 +59,27 @@ def test_runaway_queries_time_out(sql):
 
 def test_row_cap_and_table_format():
     conn = source_database("shop", 1000, 0)
-    result = execute(conn, "SELECT a.id FROM order_items a, products b", allow_writes=False,
-                     timeout_s=5.0, count_cap=100)
+    result = execute(
+        conn,
+        "SELECT a.id FROM order_items a, products b",
+        allow_writes=False,
+        timeout_s=5.0,
+        count_cap=100,
+    )
     assert result.capped and len(result.rows) == 100
     text = format_table(result, 5)
     assert "more than 100 rows; first 5 shown" in text
     assert text.count("\n| ") == 5
-    small = execute(conn, "SELECT id, email FROM customers WHERE email IS NULL LIMIT 2",
-                    allow_writes=False, timeout_s=1.0)
+    small = execute(
+        conn,
+        "SELECT id, email FROM customers WHERE email IS NULL LIMIT 2",
+        allow_writes=False,
+        timeout_s=1.0,
+    )
     assert "NULL" in format_table(small, 5) and "(2 rows)" in format_table(small, 5)
 
 
-@pytest.mark.parametrize("sql", ["SELECT zeroblob(200000000)",
-                                 "SELECT hex(zeroblob(6000000))"])
+@pytest.mark.parametrize("sql", ["SELECT zeroblob(200000000)", "SELECT hex(zeroblob(6000000))"])
 def test_memory_bombs_are_refused(sql):
     conn = episode_database("shop", 1000, 0)
     result = execute(conn, sql, allow_writes=False, timeout_s=5.0)

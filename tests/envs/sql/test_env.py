@@ -35,15 +35,17 @@ def test_all_reply_forms_and_submit():
     gold = env.unwrapped.privileged()["gold_sql"]
     obs, reward, *_ = env.step({"name": "describe", "arguments": {"table": "products"}})
     assert "category TEXT" in obs and reward == 0
-    call = {"type": "function", "function": {"name": "sample",
-                                               "arguments": json.dumps({"table": "products",
-                                                                        "n": 2})}}
+    call = {
+        "type": "function",
+        "function": {"name": "sample", "arguments": json.dumps({"table": "products", "n": 2})},
+    }
     obs, *_ = env.step({"role": "assistant", "content": None, "tool_calls": [call]})
     assert "(2 rows)" in obs
     obs, reward, *_ = env.step(f"Let me check.\n```sql\n{gold}\n```")
     assert reward == pytest.approx(1.0)  # process: the exact result
     obs, reward, terminated, _, info = env.step(
-        f'<tool_call>{json.dumps({"name": "submit", "arguments": {"sql": gold}})}</tool_call>')
+        f"<tool_call>{json.dumps({'name': 'submit', 'arguments': {'sql': gold}})}</tool_call>"
+    )
     assert terminated and info["success"] and obs == "Correct!"
     assert info["reward_components"] == {"outcome": 1.0}
 
@@ -92,22 +94,32 @@ def test_write_task_checked_on_resulting_state():
 def test_read_task_refuses_writes_and_the_episode_goes_on():
     env = _env(eval_set=True)
     env.reset(options={"task_id": _task_id("hospital_uninsured")})
-    for sql in ("DELETE FROM patients", "DROP TABLE patients", "ATTACH '/etc/passwd' AS p",
-                "PRAGMA foreign_keys = OFF", "SELEC 1"):
+    for sql in (
+        "DELETE FROM patients",
+        "DROP TABLE patients",
+        "ATTACH '/etc/passwd' AS p",
+        "PRAGMA foreign_keys = OFF",
+        "SELEC 1",
+    ):
         obs, reward, terminated, _, info = env.step(f"```sql\n{sql}\n```")
         assert obs.startswith("Error:") and reward == 0 and not terminated
         assert info["parse_error"] is None
-    count = env.unwrapped.database.execute("SELECT COUNT(*) FROM patients", allow_writes=False,
-                                           timeout_s=1.0)
+    count = env.unwrapped.database.execute(
+        "SELECT COUNT(*) FROM patients", allow_writes=False, timeout_s=1.0
+    )
     assert count.rows[0][0] > 0
 
 
 def test_malformed_replies_get_a_format_penalty():
     env = _env()
     env.reset(seed=0)
-    for reply in ("hello", {"name": "drop_db", "arguments": {}},
-                  {"name": "sample", "arguments": {"table": "x", "n": 0}},
-                  "<tool_call>not json</tool_call>", 12):
+    for reply in (
+        "hello",
+        {"name": "drop_db", "arguments": {}},
+        {"name": "sample", "arguments": {"table": "x", "n": 0}},
+        "<tool_call>not json</tool_call>",
+        12,
+    ):
         obs, reward, terminated, _, info = env.step(reply)
         assert reward == -0.1 and not terminated and info["parse_error"]
         assert "Expected format" in obs

@@ -21,8 +21,10 @@ from mtenvs.envs.sql.user_sim import (
     answer_question,
 )
 
-FACTS = (Clarification("recent", ("since", "date"), "Since 2023."),
-         Clarification("big", ("total", "amount"), "Over 1000."))
+FACTS = (
+    Clarification("recent", ("since", "date"), "Since 2023."),
+    Clarification("big", ("total", "amount"), "Over 1000."),
+)
 
 
 def _ask(question: str) -> str:
@@ -42,8 +44,9 @@ def test_user_simulator_answers_only_targeted_questions():
 
 def test_stored_eval_set_matches_the_generator():
     assert len(interact_eval_set()) == 3 * len(INTERACT_TEMPLATES)
-    assert [asdict(t) for t in interact_eval_set()] == [asdict(t) for t in
-                                                       build_interact_eval_set()]
+    assert [asdict(t) for t in interact_eval_set()] == [
+        asdict(t) for t in build_interact_eval_set()
+    ]
 
 
 @pytest.mark.parametrize("index", range(len(INTERACT_TEMPLATES)))

@@ -25,8 +25,10 @@ def _same_on_both(task, readers: dict) -> None:
     writes = task.kind == "write"
     key = (task.schema, task.db_seed)
     if key not in readers:
-        readers[key] = (SqliteDatabase(*key[:1], 1000, key[1]),
-                        PostgresDatabase(*key[:1], 1000, key[1]))
+        readers[key] = (
+            SqliteDatabase(*key[:1], 1000, key[1]),
+            PostgresDatabase(*key[:1], 1000, key[1]),
+        )
     lite, pg = readers[key]
     if writes:  # a write gets fresh copies
         lite = SqliteDatabase(task.schema, 1000, task.db_seed)
@@ -58,17 +60,20 @@ def test_every_template_gives_the_same_result_on_both_dialects():
                 db.close()
 
 
-@pytest.mark.parametrize("sql", [
-    "COPY customers FROM '/etc/passwd'",
-    "SELECT pg_read_file('/etc/passwd')",
-    "DROP TABLE orders",
-    "DELETE FROM orders",
-    "CREATE TABLE x (a int)",
-    "ALTER ROLE mtenvs_agent SUPERUSER",
-    "SELECT 1; DELETE FROM orders",
-    "SELECT COUNT(*) FROM order_items a, order_items b, order_items c",
-    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT COUNT(*) FROM r",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "COPY customers FROM '/etc/passwd'",
+        "SELECT pg_read_file('/etc/passwd')",
+        "DROP TABLE orders",
+        "DELETE FROM orders",
+        "CREATE TABLE x (a int)",
+        "ALTER ROLE mtenvs_agent SUPERUSER",
+        "SELECT 1; DELETE FROM orders",
+        "SELECT COUNT(*) FROM order_items a, order_items b, order_items c",
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT COUNT(*) FROM r",
+    ],
+)
 def test_guards_refuse_and_leave_the_data_unchanged(sql):
     db = PostgresDatabase("shop", 1000, 0)
     try:
@@ -93,8 +98,9 @@ def test_sql_env_oracle_and_snapshot_on_postgres():
     snap = env.unwrapped.snapshot()
     env.step("```sql\nDELETE FROM orders\n```")
     env.unwrapped.restore(snap)
-    obs, *_ = env.step("```sql\nSELECT (SELECT COUNT(*) FROM order_items), "
-                       "(SELECT COUNT(*) FROM orders)\n```")
+    obs, *_ = env.step(
+        "```sql\nSELECT (SELECT COUNT(*) FROM order_items), (SELECT COUNT(*) FROM orders)\n```"
+    )
     assert "| 0 | 300 |" in obs
     env.close()
 

@@ -35,8 +35,12 @@ def test_every_template_instance_runs_and_has_an_effect(template):
             conn = episode_database(task.schema, 1000, task.db_seed)
             assert execute(conn, task.gold_sql, allow_writes=True, timeout_s=5).changes > 0
         else:
-            result = execute(source_database(task.schema, 1000, task.db_seed), task.gold_sql,
-                             allow_writes=False, timeout_s=5)
+            result = execute(
+                source_database(task.schema, 1000, task.db_seed),
+                task.gold_sql,
+                allow_writes=False,
+                timeout_s=5,
+            )
             assert result.ok and result.rows
 
 

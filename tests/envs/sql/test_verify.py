@@ -46,13 +46,16 @@ def test_state_delta_score():
     assert state_delta_score(base, gold, base) == 0.0
 
 
-@pytest.mark.parametrize(("sql", "writes", "needle"), [
-    ("SELECT FROM WHERE", False, "line 1, column"),
-    ("DELETE FROM t", False, "read-only"),
-    ("DROP TABLE t", True, "DROP statements are not allowed"),
-    ("PRAGMA foreign_keys = OFF", True, "not allowed"),
-    ("SELECT 1; SELECT 2", False, "exactly one"),
-])
+@pytest.mark.parametrize(
+    ("sql", "writes", "needle"),
+    [
+        ("SELECT FROM WHERE", False, "line 1, column"),
+        ("DELETE FROM t", False, "read-only"),
+        ("DROP TABLE t", True, "DROP statements are not allowed"),
+        ("PRAGMA foreign_keys = OFF", True, "not allowed"),
+        ("SELECT 1; SELECT 2", False, "exactly one"),
+    ],
+)
 def test_check_statement_refusals(sql, writes, needle):
     problem = check_statement(sql, allow_writes=writes)
     assert problem is not None and needle in problem

@@ -15,22 +15,30 @@ from mtenvs.envs.web.actions import WEB_TOOLS, WebAction, parse_reply, site_path
         ("thinking… <action> hover( 3 ) </action>", WebAction("hover", (3,))),
         ('<action>type(4, "hello, world")</action>', WebAction("type", (4, "hello, world"))),
         ("<action>type(4, hello there)</action>", WebAction("type", (4, "hello there"))),
-        ("<action>select(7, 'Price: low to high')</action>",
-         WebAction("select", (7, "Price: low to high"))),
+        (
+            "<action>select(7, 'Price: low to high')</action>",
+            WebAction("select", (7, "Price: low to high")),
+        ),
         ("<action>press(Enter)</action>", WebAction("press", ("Enter",))),
         ("<action>scroll(down)</action>", WebAction("scroll", ("down",))),
         ("<action>goto(/cart)</action>", WebAction("goto", ("/cart",))),
-        ("<action>goto('http://shop.local/orders')</action>",
-         WebAction("goto", ("http://shop.local/orders",))),
+        (
+            "<action>goto('http://shop.local/orders')</action>",
+            WebAction("goto", ("http://shop.local/orders",)),
+        ),
         ("<action>back()</action>", WebAction("back", ())),
         ("<action>tab(1)</action>", WebAction("tab", (1,))),
         ("<action>answer($12.50)</action>", WebAction("answer", ("$12.50",))),
         ("<answer>SK-1234</answer>", WebAction("answer", ("SK-1234",))),
         ("click(5)", WebAction("click", (5,))),
-        ({"name": "select", "arguments": {"id": 3, "option": "Mice"}},
-         WebAction("select", (3, "Mice"))),
-        ('<tool_call>{"name": "click", "arguments": {"id": "9"}}</tool_call>',
-         WebAction("click", (9,))),
+        (
+            {"name": "select", "arguments": {"id": 3, "option": "Mice"}},
+            WebAction("select", (3, "Mice")),
+        ),
+        (
+            '<tool_call>{"name": "click", "arguments": {"id": "9"}}</tool_call>',
+            WebAction("click", (9,)),
+        ),
         ({"role": "assistant", "content": "<action>back()</action>"}, WebAction("back", ())),
     ],
 )
@@ -70,5 +78,15 @@ def test_site_path_only_accepts_the_site():
 
 def test_tool_schemas_cover_the_grammar():
     names = {tool["function"]["name"] for tool in WEB_TOOLS}
-    assert names == {"click", "type", "select", "hover", "press", "scroll", "goto", "back",
-                     "tab", "answer"}
+    assert names == {
+        "click",
+        "type",
+        "select",
+        "hover",
+        "press",
+        "scroll",
+        "goto",
+        "back",
+        "tab",
+        "answer",
+    }

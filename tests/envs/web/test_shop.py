@@ -55,17 +55,18 @@ def test_each_action_type(env):
     assert 'value="lamp"' in obs and info["last_action_error"] is None
     obs, _ = _act(env, f'select({_id(obs, "combobox", "Sort by")}, "Price: low to high")')
     assert 'selected="Price: low to high"' in obs
-    obs, _ = _act(env, f'hover({_id(obs, "button", "Search")})')
+    obs, _ = _act(env, f"hover({_id(obs, 'button', 'Search')})")
     obs, info = _act(env, "press(Enter)")
     assert "/search?q=lamp" in info["url"] and "sort=price_asc" in info["url"]
     prices = [float(p) for p in re.findall(r'link "[^"]+" \$(\d+\.\d+)', obs)]
     assert prices == sorted(prices) and prices
     session = env.unwrapped.session
     room = session.call(
-        lambda: session.page.evaluate("document.documentElement.scrollHeight - innerHeight"))
+        lambda: session.page.evaluate("document.documentElement.scrollHeight - innerHeight")
+    )
     obs, _ = _act(env, "scroll(down)")
     assert session.call(lambda: session.page.evaluate("window.scrollY")) == min(room, 480)
-    obs, info = _act(env, f'click({_id(obs, "link", "Cart")})')
+    obs, info = _act(env, f"click({_id(obs, 'link', 'Cart')})")
     assert info["url"] == "http://shop.local/cart" and "Your cart is empty" in obs
     obs, info = _act(env, "back()")
     assert "/search" in info["url"]
@@ -90,16 +91,16 @@ def test_bad_actions_are_reported_not_raised(env):
 def test_dialog_popup_and_download_are_reported(env):
     env.reset(seed=0)
     obs, _ = _act(env, "goto(/lab/dialog)")
-    obs, _ = _act(env, f'click({_id(obs, "button", "Ask")})')
+    obs, _ = _act(env, f"click({_id(obs, 'button', 'Ask')})")
     assert "confirm dialog said 'Really?'" in obs and "\nyes" in obs
     obs, _ = _act(env, "goto(/lab/popup)")
-    obs, _ = _act(env, f'click({_id(obs, "link", "Open help")})')
+    obs, _ = _act(env, f"click({_id(obs, 'link', 'Open help')})")
     assert "A new tab opened (tab 1)" in obs and "[1] Lab (active)" in obs
     assert "Popup target" in obs
     obs, _ = _act(env, "tab(0)")
     assert "[0] Lab (active)" in obs
     obs, _ = _act(env, "goto(/orders/1001)")
-    obs, _ = _act(env, f'click({_id(obs, "link", "Download invoice")})')
+    obs, _ = _act(env, f"click({_id(obs, 'link', 'Download invoice')})")
     assert "download of 'invoice-1001.txt' was blocked" in obs
 
 
@@ -134,11 +135,14 @@ def test_requests_outside_the_site_are_aborted_before_leaving(env):
         assert "Blocked a request outside the site: http://outside.example.com" in obs
         session = env.unwrapped.session
         other = f"http://127.0.0.1:{outside.server_address[1]}/beacon"
-        session.call(lambda: session.page.evaluate("(u) => fetch(u).catch(() => 'blocked')",
-                                                   other))
-        session.call(lambda: session.page.evaluate(
-            "(u) => new Promise(r => { const i = new Image(); i.onerror = r; "
-            "i.src = u + '?img'; })", other))
+        session.call(lambda: session.page.evaluate("(u) => fetch(u).catch(() => 'blocked')", other))
+        session.call(
+            lambda: session.page.evaluate(
+                "(u) => new Promise(r => { const i = new Image(); i.onerror = r; "
+                "i.src = u + '?img'; })",
+                other,
+            )
+        )
         assert _Counter.hits == 0
         assert other in env.unwrapped.session.blocked
     finally:
@@ -151,7 +155,7 @@ def test_two_concurrent_episodes_are_isolated(env):
         env.reset(seed=0)
         other.reset(seed=0)
         obs, _ = _act(env, "goto(/product/102)")
-        _act(env, f'click({_id(obs, "button", "Add to cart")})')
+        _act(env, f"click({_id(obs, 'button', 'Add to cart')})")
         obs_other, _ = _act(other, "goto(/cart)")
         assert "Your cart is empty" in obs_other
         assert env.server_state()["cart"] and not other.server_state()["cart"]

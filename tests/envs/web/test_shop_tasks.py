@@ -28,7 +28,8 @@ def test_eval_set_is_fixed_test_tasks():
     ids = eval_set()
     assert len(ids) == 40 and all(i.startswith("webshop-test-") for i in ids)
     assert json.loads(EVAL_SET_PATH.read_text())["task_ids"] == [
-        make_task("test", i).task_id for i in range(40)]
+        make_task("test", i).task_id for i in range(40)
+    ]
 
 
 def test_tasks_are_deterministic_and_splits_disjoint():
@@ -64,9 +65,18 @@ def test_buy_is_verified_from_orders():
     state = _state()
     assert not verify(task, state, "done")
     name, street, city, zip_code = task.address
-    order = {"id": 1004, "items": [{"product_id": task.product_id, "qty": task.qty}],
-             "name": name, "street": street, "city": city, "zip": zip_code,
-             "shipping": task.shipping, "total_cents": 1, "status": "processing", "date": "x"}
+    order = {
+        "id": 1004,
+        "items": [{"product_id": task.product_id, "qty": task.qty}],
+        "name": name,
+        "street": street,
+        "city": city,
+        "zip": zip_code,
+        "shipping": task.shipping,
+        "total_cents": 1,
+        "status": "processing",
+        "date": "x",
+    }
     state["orders"].append(order)
     assert verify(task, state, "done")
     assert "ordered" in reached_subgoals(task, state, "/")

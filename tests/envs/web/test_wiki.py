@@ -33,7 +33,7 @@ def test_follow_a_link_edit_and_see_the_history(env):
     assert "URL: http://wiki.local/" in obs and info["tools"]
     obs, *_ = env.step("<action>goto(/wiki/Velmora)</action>")
     capital = re.search(r'\| Capital \| \[\d+\] link "([^"]+)"', obs).group(1)
-    obs, *_ , info = env.step(f"<action>click({_id(obs, 'link', capital)})</action>")
+    obs, *_, info = env.step(f"<action>click({_id(obs, 'link', capital)})</action>")
     assert info["url"] == f"http://wiki.local/wiki/{capital.replace(' ', '_')}"
     obs, *_ = env.step(f"<action>click({_id(obs, 'link', 'Edit')})</action>")
     obs, *_ = env.step(f'<action>type({_id(obs, "textbox", "Content")}, "New text.")</action>')
@@ -41,8 +41,10 @@ def test_follow_a_link_edit_and_see_the_history(env):
     obs, *_ = env.step(f"<action>click({_id(obs, 'button', 'Save page')})</action>")
     assert "New text." in obs
     assert env.server_state()["articles"][capital]["revisions"][-1] == {
-        "rev": len(env.server_state()["articles"][capital]["revisions"]), "user": "Agent",
-        "summary": "rewrite"}
+        "rev": len(env.server_state()["articles"][capital]["revisions"]),
+        "user": "Agent",
+        "summary": "rewrite",
+    }
     obs, *_ = env.step(f"<action>click({_id(obs, 'link', 'History')})</action>")
     assert "| Agent | rewrite" in obs
     env.reset(seed=0)

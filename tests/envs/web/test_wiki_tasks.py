@@ -56,8 +56,9 @@ def test_edit_is_verified_from_the_article_and_its_revisions():
     state = copy.deepcopy(generate())
     assert not verify(task, state, "done")
     state["articles"][title]["text"] = task.new_text
-    state["articles"][title]["revisions"].append({"rev": 9, "user": "Agent",
-                                                   "summary": task.summary})
+    state["articles"][title]["revisions"].append(
+        {"rev": 9, "user": "Agent", "summary": task.summary}
+    )
     assert verify(task, state, "done")
     assert "saved" in reached_subgoals(task, state, "/")
     other = next(t for t in state["articles"] if t != title)
