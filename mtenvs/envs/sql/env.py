@@ -187,7 +187,7 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
             max_turns=max_turns,
             reward_mode=reward_mode,
             split=split,  # type: ignore[arg-type]
-            obs_mode=obs_mode,
+            obs_mode=obs_mode,  # type: ignore[arg-type]
             render_mode=render_mode,  # type: ignore[arg-type]
             turn_cost=turn_cost,
             format_penalty=format_penalty,
