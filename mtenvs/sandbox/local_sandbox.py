@@ -93,18 +93,19 @@ def _readable_by_others(path: str | Path) -> bool:
 def _interpreter(python: str) -> tuple[str, tuple[str, ...], bool]:
     """``(interpreter, extra import paths, usable by a private uid)`` for the server.
 
-    A private uid must be able to read the interpreter's standard library. When it cannot
-    (a pyenv build under /root, say), the system Python of the same version runs the
-    server with the host's site-packages added, so the host's packages stay importable.
+    A private uid must be able to read the interpreter's standard library and the host's
+    site-packages. When only the standard library is out of reach (a pyenv build under
+    /root, say), the system Python of the same version runs the server with the host's
+    site-packages added; when the site-packages are out of reach, no private uid is used.
     """
     stdlib = sysconfig.get_paths()["stdlib"]
     if python != sys.executable or (_readable_by_others(python) and _readable_by_others(stdlib)):
         return python, (), _readable_by_others(python)
-    sites = tuple(
-        p
-        for p in dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))
-        if _readable_by_others(p)
-    )
+    sites = tuple(dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib")))
+    if not all(_readable_by_others(p) for p in sites if os.path.exists(p)):
+        # A private uid could not import the host's packages (a venv under a 0700
+        # directory, say): run as this user instead, and doctor reports the missing uid.
+        return python, (), False
     system = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
     if os.path.exists(system) and _readable_by_others(system):
         probe = subprocess.run(
