@@ -22,6 +22,7 @@ import os
 import sys
 import threading
 import time
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -109,8 +110,16 @@ class Handler(BaseHTTPRequestHandler):
         if url.path in _LAB_PAGES:
             self._send(Response(layout("Lab", _LAB_PAGES[url.path], nav="")))
             return
+        site = self.server.site
         with self.server.lock:
-            resp = self.server.site.handle(self.server.state, method, url.path, query, form)
+            if getattr(site, "USES_COOKIES", False):  # the admin site's login sessions
+                jar: SimpleCookie = SimpleCookie()
+                with contextlib.suppress(CookieError):
+                    jar.load(self.headers.get("Cookie", ""))
+                cookies = {k: m.value for k, m in jar.items()}
+                resp = site.handle(self.server.state, method, url.path, query, form, cookies)
+            else:
+                resp = site.handle(self.server.state, method, url.path, query, form)
         self._send(resp)
 
     def _slow(self) -> None:

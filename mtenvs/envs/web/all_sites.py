@@ -1,11 +1,13 @@
-"""``mtenvs/Web-v0``: the tasks of every web site (shop and wiki) under one id."""
+"""``mtenvs/Web-v0``: the tasks of every web site (shop, wiki and admin) under one id."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mtenvs.envs.web import shop_data, shop_tasks, wiki_data, wiki_tasks
+from mtenvs.envs.web import admin_data, admin_tasks, shop_data, shop_tasks, wiki_data, wiki_tasks
 from mtenvs.envs.web.actions import SITE_ORIGIN
+from mtenvs.envs.web.admin import ADMIN_ORIGIN, WebAdminEnv
+from mtenvs.envs.web.admin_oracle import admin_oracle_action
 from mtenvs.envs.web.env import SiteSpec, WebEnv
 from mtenvs.envs.web.oracle import shop_oracle_action
 from mtenvs.envs.web.shop import product_names
@@ -15,17 +17,25 @@ __all__ = ["WebAllEnv"]
 
 _SHOP = SiteSpec("shop", shop_data.ASSET, SITE_ORIGIN, "/", "a shop site")
 _WIKI = SiteSpec("wiki", wiki_data.ASSET, "http://wiki.local", "/", "a wiki")
+_ADMIN = SiteSpec(
+    "admin", admin_data.ASSET, ADMIN_ORIGIN, WebAdminEnv.start_path, "an admin (back-office) site"
+)
+_SPECS = {"shop": _SHOP, "wiki": _WIKI, "admin": _ADMIN}
+#: The task modules, in the order task indices interleave them.
+_TASKS = {"shop": shop_tasks, "wiki": wiki_tasks, "admin": admin_tasks}
 
 
 class WebAllEnv(WebEnv):
-    """Tasks from every web site: WebShop-v0 and WebWiki-v0 tasks, alternating by index.
+    """Tasks from every web site: WebShop-v0, WebWiki-v0 and WebAdmin-v0 tasks, in turn.
 
     ## Description
-    Each episode is a task of ``mtenvs/WebShop-v0`` or ``mtenvs/WebWiki-v0`` (task index
-    ``i`` of a split is shop task ``i // 2`` when ``i`` is even, wiki task ``i // 2`` when
-    odd), on that site's own server and in a fresh browser context; the task ids are the
-    sites' own (``webshop-…``, ``webwiki-…``). Verification, sub-goals and the oracle are
-    the site env's. Both sites' servers are started lazily, on the first task of each.
+    Each episode is a task of ``mtenvs/WebShop-v0``, ``mtenvs/WebWiki-v0`` or
+    ``mtenvs/WebAdmin-v0`` (task index ``i`` of a split is shop task ``i // 3`` when
+    ``i % 3 == 0``, wiki task ``i // 3`` when ``i % 3 == 1``, admin task ``i // 3`` when
+    ``i % 3 == 2``), on that site's own server and in a fresh browser context; the task ids
+    are the sites' own (``webshop-…``, ``webwiki-…``, ``webadmin-…``). Verification,
+    sub-goals and the oracle are the site env's. Each site's server is started lazily, on
+    the first task of that site.
 
     ## Action Space
     As ``mtenvs/WebShop-v0``: one of ``click(id)``, ``type(id, text)``, ``select(id,
@@ -33,8 +43,8 @@ class WebAllEnv(WebEnv):
     the current site's shown origin only), ``back()``, ``tab(n)``, ``answer(text)``.
 
     ## Observation Space
-    As ``mtenvs/WebShop-v0``; URLs are shown as ``http://shop.local/…`` or
-    ``http://wiki.local/…`` according to the task's site.
+    As ``mtenvs/WebShop-v0``; URLs are shown as ``http://shop.local/…``,
+    ``http://wiki.local/…`` or ``http://admin.local/…`` according to the task's site.
 
     ## Rewards
     | Component | Value |
@@ -52,7 +62,7 @@ class WebAllEnv(WebEnv):
     |---|---|
     | `system_prompt` | rules and the action grammar, naming the task's site (reset only) |
     | `tools` | OpenAI function schemas of the actions (reset only) |
-    | `task_id` | e.g. `webshop-test-00012` or `webwiki-test-00007` (reset only) |
+    | `task_id` | e.g. `webshop-test-00012`, `webwiki-test-00007` or `webadmin-test-00003` (reset only) |
     | `max_turns` | turn budget (reset only) |
     | `split` | `train` or `test` (reset only) |
     | `turn` | turns taken so far |
@@ -71,7 +81,7 @@ class WebAllEnv(WebEnv):
     | `obs_mode` | `"text"` | `text`, `image` or `text+image` |
     | `set_of_marks` | `False` | draw the element ids on the screenshot |
     | `page_load_timeout` | `5.0` | seconds an action or page load may take before it is reported and the episode goes on |
-    | `eval_set` | `False` | reset picks from the fixed eval set, both sites' sets interleaved (`seed % 80`, or the next one when no seed) |
+    | `eval_set` | `False` | reset picks from the fixed eval set, the three sites' sets interleaved (`seed % 120`, or the next one when no seed) |
     | `max_turns` | `30` | turn budget |
     | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the `process` component) |
     | `split` | `"train"` (`"test"` with `eval_set`) | disjoint task sets |
@@ -83,58 +93,58 @@ class WebAllEnv(WebEnv):
     * `mtenvs/Web-v0`
 
     ## Version History
-    * v0: initial release (shop and wiki).
+    * v0: initial release (shop, wiki and admin).
     """
 
     random_paths = ("/", "/search?q=a")
 
+    def _site(self) -> str:
+        if isinstance(self._task, shop_tasks.WebShopTask):
+            return "shop"
+        return "admin" if isinstance(self._task, admin_tasks.WebAdminTask) else "wiki"
+
     def _shop(self) -> bool:
-        return isinstance(self._task, shop_tasks.WebShopTask)
+        return self._site() == "shop"
 
     def site_spec(self) -> SiteSpec:
-        return _SHOP if self._shop() else _WIKI
+        return _SPECS[self._site()]
 
     def make_task(self, split: str, index: int) -> Any:
-        if index % 2 == 0:
-            return shop_tasks.make_task(split, index // 2)
-        return wiki_tasks.make_task(split, index // 2)
+        site = list(_TASKS.values())[index % len(_TASKS)]
+        return site.make_task(split, index // len(_TASKS))
 
     def task_by_id(self, task_id: str) -> Any:
         if task_id.startswith("webwiki-"):
             return wiki_tasks.task_from_id(task_id)
+        if task_id.startswith("webadmin-"):
+            return admin_tasks.task_from_id(task_id)
         return shop_tasks.task_from_id(task_id)
 
     def eval_task_ids(self) -> list[str]:
-        return [
-            t
-            for pair in zip(shop_tasks.eval_set(), wiki_tasks.eval_set(), strict=True)
-            for t in pair
-        ]
+        sets = [site.eval_set() for site in _TASKS.values()]
+        return [t for triple in zip(*sets, strict=True) for t in triple]
 
     def check_success(self, state: dict[str, Any], answer: str) -> bool:
-        if self._shop():
-            return shop_tasks.verify(self._task, state, answer)
-        return wiki_tasks.verify(self._task, state, answer)
+        return _TASKS[self._site()].verify(self._task, state, answer)
 
     def subgoals(self, state: dict[str, Any], path: str) -> set[str]:
-        if self._shop():
-            return shop_tasks.reached_subgoals(self._task, state, path)
-        return wiki_tasks.reached_subgoals(self._task, state, path)
+        return _TASKS[self._site()].reached_subgoals(self._task, state, path)
 
     def subgoal_total(self) -> int:
-        if self._shop():
-            return shop_tasks.subgoal_count(self._task)
-        return wiki_tasks.subgoal_count(self._task)
+        return _TASKS[self._site()].subgoal_count(self._task)
 
     def oracle_action(self) -> str:
         self._require_started("oracle_action")
         if self._view is None:
             return "<action>goto(/)</action>"
-        state = self.server_state()
-        if self._shop():
-            action = shop_oracle_action(self._task, self._view, state, product_names())
+        if self._site() == "admin":  # reads the page only, not the server state
+            action = admin_oracle_action(self._task, self._view)
+        elif self._shop():
+            action = shop_oracle_action(
+                self._task, self._view, self.server_state(), product_names()
+            )
         else:
-            action = wiki_oracle_action(self._task, self._view, state)
+            action = wiki_oracle_action(self._task, self._view, self.server_state())
         return f"<action>{action}</action>"
 
     def privileged(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
 import functools
 import io
@@ -33,7 +34,7 @@ from mtenvs.envs.web.actions import ACTION_FORMS, WebAction, site_path
 from mtenvs.error import Error
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page, Playwright
+    from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, Playwright
 
 T = TypeVar("T")
 
@@ -59,9 +60,13 @@ CHROMIUM_ARGS = (
 )
 _OUTLINE_JS = (Path(__file__).parent / "outline.js").read_text(encoding="utf-8")
 _MARKS_JS = (Path(__file__).parent / "marks.js").read_text(encoding="utf-8")
-_SETTLE_JS = (
-    "() => document.fonts.ready.then(() => new Promise("
-    "(r) => requestAnimationFrame(() => requestAnimationFrame(r))))"
+#: Hides the text caret on every page of a context (as Playwright's ``caret="hide"`` does
+#: for one screenshot): a blinking caret would make equal pages give unequal pixels.
+_NO_CARET_JS = (
+    "document.addEventListener('DOMContentLoaded', () => {"
+    " const s = document.createElement('style');"
+    " s.textContent = '*, *::before, *::after { caret-color: transparent !important; }';"
+    " (document.head || document.documentElement).appendChild(s); });"
 )
 MAX_OUTLINE_LINES = 400
 #: How long ``press(Enter)`` waits for a navigation it may have started (a form submit).
@@ -221,6 +226,7 @@ class BrowserSession:
         self.blocked: list[str] = []
         self._context: BrowserContext | None = None
         self._pages: list[Page] = []
+        self._cdp: dict[Page, CDPSession] = {}
         self.active = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -236,6 +242,7 @@ class BrowserSession:
             java_script_enabled=True,
         )
         context.set_default_timeout(self.load_timeout_ms)
+        context.add_init_script(script=_NO_CARET_JS)
         context.route("**/*", self._route)
         context.on("page", self._on_page)
         context.on("dialog", self._on_dialog)
@@ -253,6 +260,7 @@ class BrowserSession:
                 self._context.close()
         self._context = None
         self._pages = []
+        self._cdp = {}
         self.active = 0
 
     # ------------------------------------------------------------------ event handlers
@@ -275,6 +283,7 @@ class BrowserSession:
             self.events.append(f"A new tab opened (tab {self.active}); it is now active.")
 
     def _on_close(self, page: Page) -> None:
+        self._cdp.pop(page, None)
         if page in self._pages:
             self._pages.remove(page)
             self.active = min(self.active, max(0, len(self._pages) - 1))
@@ -392,25 +401,47 @@ class BrowserSession:
     def locator(self, element_id: int) -> Any:
         return self.page.locator(f'[data-mt-id="{element_id}"]')
 
+    def _cdp_session(self, page: Page) -> CDPSession:
+        """The page's DevTools session (one per page, opened on first use)."""
+        session = self._cdp.get(page)
+        if session is None:
+            session = self._cdp[page] = self.context.new_cdp_session(page)
+        return session
+
     @_browser_method
     def screenshot(self, marks: bool) -> np.ndarray:
-        """The viewport as an RGB ``uint8`` array (set-of-marks boxes drawn when ``marks``)."""
+        """The viewport as an RGB ``uint8`` array (set-of-marks boxes drawn when ``marks``).
+
+        One DevTools ``Page.captureScreenshot`` call, PNG encoded for speed, rather than
+        Playwright's ``page.screenshot`` (which adds round trips to hide the caret, hidden
+        here once per context by an init script, and to stop animations, which the sites do
+        not have). The capture draws a fresh frame of the current DOM, so equal pages give
+        equal pixels without waiting for animation frames.
+        """
         from PIL import Image
+        from playwright.sync_api import Error as PlaywrightError
 
         page = self.page
-        # let fonts and pending paints settle, so equal pages give equal pixels
-        page.evaluate(_SETTLE_JS)
         if marks:
             page.evaluate(_MARKS_JS, True)
         try:
-            png = page.screenshot(
-                type="png", animations="disabled", caret="hide", timeout=self.load_timeout_ms
-            )
+            try:
+                shot = self._cdp_session(page).send(
+                    "Page.captureScreenshot", {"format": "png", "optimizeForSpeed": True}
+                )
+                png = base64.b64decode(shot["data"])
+            except PlaywrightError:
+                # no frame to capture (a navigation is committing): Playwright's own call
+                # waits for one
+                png = page.screenshot(
+                    type="png", animations="disabled", caret="hide", timeout=self.load_timeout_ms
+                )
         finally:
             if marks:
                 page.evaluate(_MARKS_JS, False)
         with Image.open(io.BytesIO(png)) as img:
-            array = np.asarray(img.convert("RGB"), dtype=np.uint8)
+            # PNG decoding already yields RGB; convert() would copy the pixels once more
+            array = np.asarray(img if img.mode == "RGB" else img.convert("RGB"), dtype=np.uint8)
         height, width = self.viewport[1], self.viewport[0]
         if array.shape[:2] != (height, width):
             fixed = np.full((height, width, 3), 255, dtype=np.uint8)

@@ -32,7 +32,7 @@ from mtenvs.envs.web.actions import (
     site_path,
 )
 from mtenvs.envs.web.browser import BrowserSession, PageView
-from mtenvs.envs.web.site import SiteProcess
+from mtenvs.envs.web.site import SITE_BACKENDS, SiteServer, start_site
 from mtenvs.error import InvalidArgumentError, check_choice
 
 __all__ = ["VIEWPORT", "SiteSpec", "WebEnv"]
@@ -60,7 +60,7 @@ class SiteSpec:
 @dataclass
 class _SiteSlot:
     spec: SiteSpec
-    process: SiteProcess | None = None
+    process: SiteServer | None = None
     session: BrowserSession | None = None
     dirty: bool = True
     start_view: PageView | None = None
@@ -158,6 +158,15 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
         self._last_error: str | None = None
         self._page_open = False
         self._owner: int | None = None
+        #: Where site servers run: ``"auto"`` (Docker when usable, else a local process),
+        #: ``"docker"`` or ``"local"``; see :meth:`use_site_backend`.
+        self.site_backend = "auto"
+
+    def use_site_backend(self, site_backend: str) -> None:
+        """Set where this env's site servers run (before they start); raises naming the
+        allowed values for anything else."""
+        check_choice("site_backend", site_backend, SITE_BACKENDS)
+        self.site_backend = site_backend
 
     # ------------------------------------------------------------------ task hooks
 
@@ -248,7 +257,7 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
             slot = self._slots[spec.site] = _SiteSlot(spec)
         return slot
 
-    def _ensure_started(self) -> tuple[SiteProcess, BrowserSession]:
+    def _ensure_started(self) -> tuple[SiteServer, BrowserSession]:
         owner = os.getpid()
         if self._owner is not None and owner != self._owner:
             # a forked child: the parent's server and browser are not ours to use or close
@@ -256,7 +265,7 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
         self._owner = owner
         slot = self._slot
         if slot.process is None or not slot.process.alive:
-            slot.process = SiteProcess(slot.spec.site, slot.spec.data)
+            slot.process = start_site(slot.spec.site, slot.spec.data, self.site_backend)
             slot.session, slot.dirty = None, True
         if slot.session is None:
             slot.session = BrowserSession(
@@ -266,6 +275,11 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
                 load_timeout_s=self.page_load_timeout,
             )
         return slot.process, slot.session
+
+    @property
+    def site_server(self) -> SiteServer:
+        """The current site's server (started on first use); ``.backend`` says where."""
+        return self._ensure_started()[0]
 
     def _fresh_page(self) -> None:
         """Reset the site (if an action may have changed it) and open a fresh context."""
@@ -302,6 +316,12 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
     def server_state(self) -> dict[str, Any]:
         """The site server's current state (privileged: never shown to the agent)."""
         site, _ = self._ensure_started()
+        slot = self._slot
+        if not self._page_open and slot.dirty:
+            # the episode's site reset is lazy (see ``new_episode``): do it now, or this
+            # episode would be verified against the last one's changes
+            site.reset()
+            slot.dirty = False
         return site.state()
 
     @property

@@ -15,8 +15,10 @@
       `height:${r.height}px;outline:2px solid #e0218a;box-sizing:border-box`;
     const tag = document.createElement('span');
     tag.textContent = e.getAttribute('data-mt-id');
-    tag.style.cssText = 'position:absolute;left:-2px;top:-14px;background:#e0218a;color:#fff;' +
-      'font:bold 11px monospace;padding:0 2px;line-height:13px';
+    // above the box, or below it when the box touches the top of the viewport
+    const top = r.top >= 14 ? -14 : r.height;
+    tag.style.cssText = `position:absolute;left:-2px;top:${top}px;background:#e0218a;` +
+      'color:#fff;font:bold 11px monospace;padding:0 2px;line-height:13px';
     box.appendChild(tag);
     layer.appendChild(box);
     n += 1;

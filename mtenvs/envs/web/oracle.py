@@ -7,7 +7,7 @@ agent sees); the server state only tells it which sub-goals are done.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, quote_plus, urlsplit
 
 from mtenvs.envs.web.browser import Element, PageView
 from mtenvs.envs.web.shop_tasks import WebShopTask, reached_subgoals
@@ -132,6 +132,16 @@ def shop_oracle_action(
             return f"answer({gold})"
         button = find(view, "button", "Search")
         return f"click({button.id})" if button else 'press("Enter")'
+    if task.compare_ids:
+        first, second = task.compare_ids
+        if path == f"/product/{second}":
+            return f"answer({gold})"
+        if path == f"/product/{first}":
+            # the search for the second product, straight from the first one's page
+            return f"goto(/search?q={quote_plus(product_names[second])})"
+        searched = parse_qs(urlsplit(view.url).query).get("q", [""])[-1]
+        on_way = searched == product_names[second]
+        return _open_product(task, view, product_names[second if on_way else first])
     if path == f"/product/{task.product_id}":
         return f"answer({gold})"
     return _open_product(task, view, product_names[task.product_id or 0])

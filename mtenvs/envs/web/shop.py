@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
 from mtenvs.envs.web import oracle
 from mtenvs.envs.web.actions import SITE_ORIGIN
 from mtenvs.envs.web.env import WebEnv
@@ -28,16 +29,20 @@ class WebShopEnv(WebEnv):
     ## Description
     A small shop site (``sandboxes/web/shop.py``: search with category/brand/price filters
     and sorting, product pages, cart, checkout form, order history with invoice downloads,
-    account page) runs as a local server process on a free loopback port with its state in
-    memory; Chromium (Debian's, through Playwright) shows it. Every episode starts from the
+    account page) keeps its state in memory and runs in a ``mtenvs/web`` container with no
+    network (reached through a forwarded loopback port), or as a local process on a
+    loopback port when Docker is absent (`site_backend`); Chromium (Debian's, through
+    Playwright) shows it. Every episode starts from the
     same seeded state (``assets/web/shop.json``: 54 products, 3 past orders, one account)
     in a fresh browser context. Task templates: `buy_named`, `buy_cheapest` (category and
     rating constraints, a given address and shipping speed), `answer_price`, `answer_sku`,
     `answer_cheapest` (filters and sorting), `answer_order_total`, `update_contact`,
-    `update_address`. Buy and update tasks are verified from the server's state (exactly one
-    new order with the right item, quantity, address and shipping; the account holding
-    exactly the new values); questions by an exact answer (case, spaces, ``$`` and commas
-    ignored). Requests outside the site are aborted before they leave the machine.
+    `update_address`, `compare_products` (which of two products is cheaper or better rated:
+    both product pages), `buy_again` (an item of a past order, in that order's quantity,
+    read from the order history). Buy and update tasks are verified from the server's state
+    (exactly one new order with the right item, quantity, address and shipping; the account
+    holding exactly the new values); questions by an exact answer (case, spaces, ``$`` and
+    commas ignored). Requests outside the site are aborted before they leave the machine.
 
     ## Action Space
     The raw model reply (``str``, or a tool-call dict; schemas in
@@ -63,7 +68,7 @@ class WebShopEnv(WebEnv):
     | Component | Value |
     |---|---|
     | `outcome` | 1.0 when `answer(...)` ends a solved task, else 0.0 |
-    | `process` | 1/k for each of the task's k verifiable sub-goals reached for the first time (right product page, right item and quantity in the cart, order placed; account page, values saved; orders or search page) (counted only with `reward_mode="process"`) |
+    | `process` | 1/k for each of the task's k verifiable sub-goals reached for the first time (right product page, right item and quantity in the cart, order placed; account page, values saved; orders or search page; each compared product's page) (counted only with `reward_mode="process"`) |
     | `format` | −`format_penalty` for a malformed reply |
     | `turn_cost` | −`turn_cost` every turn (when non-zero) |
 
@@ -103,6 +108,7 @@ class WebShopEnv(WebEnv):
     | `render_mode` | `None` | `ansi` (the text observation) or `rgb_array` (the screenshot) |
     | `turn_cost` | `0.0` | subtracted every turn |
     | `format_penalty` | `0.1` | subtracted for a malformed reply |
+    | `site_backend` | `"auto"` | where the site server runs: `docker` (a `mtenvs/web` container with no network, reached through a forwarded loopback port), `local` (a child process on a loopback port), or `auto` (Docker when the engine is reachable and the image built, else local) |
 
     ## Registered ids
     * `mtenvs/WebShop-v0`
@@ -116,6 +122,35 @@ class WebShopEnv(WebEnv):
     site_description = "a shop site"
     display_origin = SITE_ORIGIN
     random_paths = ("/", "/search", "/cart", "/orders", "/account", "/checkout")
+
+    def __init__(
+        self,
+        *,
+        obs_mode: str = "text",
+        set_of_marks: bool = False,
+        page_load_timeout: float = 5.0,
+        eval_set: bool = False,
+        max_turns: int | None = None,
+        reward_mode: RewardMode | str = RewardMode.OUTCOME,
+        split: str | None = None,
+        render_mode: str | None = None,
+        turn_cost: float = 0.0,
+        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+        site_backend: str = "auto",
+    ) -> None:
+        super().__init__(
+            obs_mode=obs_mode,
+            set_of_marks=set_of_marks,
+            page_load_timeout=page_load_timeout,
+            eval_set=eval_set,
+            max_turns=max_turns,
+            reward_mode=reward_mode,
+            split=split,
+            render_mode=render_mode,
+            turn_cost=turn_cost,
+            format_penalty=format_penalty,
+        )
+        self.use_site_backend(site_backend)
 
     # ------------------------------------------------------------------ site hooks
 

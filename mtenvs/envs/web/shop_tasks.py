@@ -10,6 +10,7 @@ import hashlib
 import json
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,18 +20,24 @@ from mtenvs.envs.web.shop_data import load
 
 __all__ = [
     "EVAL_SET_PATH",
+    "EVAL_SET_SIZE",
     "SEEDS_PER_SPLIT",
     "TEMPLATES",
     "WebShopTask",
     "answers_match",
+    "balanced_eval_ids",
     "eval_set",
     "make_task",
     "reached_subgoals",
+    "subgoal_count",
     "task_from_id",
     "verify",
+    "write_eval_set",
 ]
 
 SEEDS_PER_SPLIT = 10_000
+#: Tasks in each site's fixed eval set.
+EVAL_SET_SIZE = 40
 EVAL_SET_PATH = Path(__file__).resolve().parents[2] / "assets" / "web" / "webshop_eval.json"
 TEMPLATES = (
     "buy_named",
@@ -41,6 +48,8 @@ TEMPLATES = (
     "answer_order_total",
     "update_contact",
     "update_address",
+    "compare_products",
+    "buy_again",
 )
 _FIRST_NEW_ORDER = 1004
 _ADDRESSES = (
@@ -49,6 +58,13 @@ _ADDRESSES = (
     ("Kim Novak", "9 Hill Court", "Albany", "12207"),
     ("Lee Chen", "301 Bay Avenue", "Austin", "73301"),
 )
+#: Street names and (city, ZIP) pairs the ``update_address`` template combines: enough
+#: distinct addresses that both splits get some.
+_STREETS = ("Elm Street", "River Lane", "Hill Court", "Bay Avenue", "Oak Drive", "Mill Road")
+_CITIES = (("Dover", "19901"), ("Salem", "97301"), ("Albany", "12207"), ("Austin", "73301"))
+#: What ``compare_products`` asks: attribute, the question's wording, and whether the
+#: larger value wins.
+_COMPARISONS = {"price": ("is cheaper", False), "rating": ("has the higher rating", True)}
 _NEW_CONTACT = {
     "email": ("j.lee@mail.test", "jordan@home.test", "lee.j@work.test"),
     "phone": ("555-0199", "555-0123", "555-0177"),
@@ -69,6 +85,8 @@ class WebShopTask:
     answer: str | None = None
     updates: tuple[tuple[str, str], ...] = ()
     filters: tuple[tuple[str, str], ...] = ()
+    #: The products a ``compare_products`` task asks about (both pages are sub-goals).
+    compare_ids: tuple[int, ...] = ()
 
 
 def _money(cents: int) -> str:
@@ -149,14 +167,71 @@ def _draft(rng: random.Random, data: dict[str, Any], template: str) -> tuple[str
             f"Change the {field} on your account to {value}. Reply answer(done) when it is saved."
         )
         spec = {"updates": ((field, value),)}
+    elif template == "compare_products":
+        return template, _draft_compare(rng, products)
+    elif template == "buy_again":
+        return template, _draft_buy_again(rng, data)
     else:
-        _, street, city, zip_code = rng.choice(_ADDRESSES)
+        street = f"{rng.randint(2, 98)} {rng.choice(_STREETS)}"
+        city, zip_code = rng.choice(_CITIES)
         intent = (
             f"Update your account address to {street}, {city} {zip_code} (street, city, "
             "ZIP). Reply answer(done) when it is saved."
         )
         spec = {"updates": (("street", street), ("city", city), ("zip", zip_code))}
     return template, {"intent": intent, **spec}
+
+
+def _draft_compare(rng: random.Random, products: list[dict[str, Any]]) -> dict[str, Any]:
+    """Two products of one category that differ in the compared attribute."""
+    attribute = rng.choice(sorted(_COMPARISONS))
+    wording, larger_wins = _COMPARISONS[attribute]
+    key = "price_cents" if attribute == "price" else "rating"
+    while True:
+        cat = rng.choice(sorted({p["category"] for p in products}))
+        a, b = rng.sample([p for p in products if p["category"] == cat], 2)
+        if a[key] != b[key]:
+            break
+    winner = max((a, b), key=lambda p: p[key]) if larger_wins else min((a, b), key=lambda p: p[key])
+    return {
+        "intent": f"Which {wording}: the {a['name']} or the {b['name']}? Give the product "
+        "name with answer(...).",
+        "product_id": a["id"],
+        "compare_ids": (a["id"], b["id"]),
+        "answer": winner["name"],
+    }
+
+
+def _draft_buy_again(rng: random.Random, data: dict[str, Any]) -> dict[str, Any]:
+    """Re-order one item of a past order: which product and how many are on its order page."""
+    stock = {p["id"]: p["stock"] for p in data["products"]}
+    category = {p["id"]: p["category"] for p in data["products"]}
+    while True:
+        order = rng.choice(data["orders"])
+        item = rng.choice(order["items"])
+        cats = [category[i["product_id"]] for i in order["items"]]
+        if (
+            stock[item["product_id"]] >= item["qty"]
+            and cats.count(category[item["product_id"]]) == 1
+        ):
+            break
+    shipping = rng.choice(("standard", "express"))
+    address = rng.choice((None, *_ADDRESSES))
+    where = (
+        "to the same address as that order"
+        if address is None
+        else f"to {address[0]}, {address[1]}, {address[2]} {address[3]}"
+    )
+    return {
+        "intent": f"Buy again the item from the {category[item['product_id']]} category in "
+        f"your past order #{order['id']}, in the same quantity as in that order. Ship it with {shipping} "
+        f"shipping {where}. Reply answer(done) when the order is placed.",
+        "product_id": item["product_id"],
+        "qty": item["qty"],
+        "address": address,
+        "shipping": shipping,
+        "filters": (("order", str(order["id"])),),
+    }
 
 
 @lru_cache(maxsize=4096)
@@ -240,9 +315,12 @@ def verify(task: WebShopTask, state: dict[str, Any], answer: str) -> bool:
 
 
 def reached_subgoals(task: WebShopTask, state: dict[str, Any], path: str) -> set[str]:
-    """Verifiable sub-goals reached now (``product_page``, ``in_cart``, ``ordered``…)."""
+    """Verifiable sub-goals reached now (``product_page``, ``in_cart``, ``ordered``,
+    ``product:<id>`` for each compared product…)."""
     reached: set[str] = set()
-    if task.product_id is not None and path.startswith(f"/product/{task.product_id}"):
+    if task.compare_ids:
+        reached.update(f"product:{pid}" for pid in task.compare_ids if path == f"/product/{pid}")
+    elif task.product_id is not None and path.startswith(f"/product/{task.product_id}"):
         reached.add("product_page")
     if task.template.startswith("buy"):
         if {"product_id": task.product_id, "qty": task.qty} in state["cart"]:
@@ -265,11 +343,34 @@ def subgoal_count(task: WebShopTask) -> int:
     """How many sub-goals :func:`reached_subgoals` can report for ``task``."""
     if task.template.startswith("buy"):
         return 3
-    if task.updates:
+    if task.updates or task.compare_ids:
         return 2
     return 1
 
 
-if __name__ == "__main__":
-    ids = [make_task("test", i).task_id for i in range(40)]
+def balanced_eval_ids(
+    make: Callable[[str, int], Any], templates: tuple[str, ...], size: int = EVAL_SET_SIZE
+) -> list[str]:
+    """The first test tasks, in index order, taking at most ``ceil(size / len(templates))``
+    of each template: every template is in the eval set, none dominates it."""
+    cap = -(-size // len(templates))
+    taken: dict[str, int] = {}
+    ids: list[str] = []
+    index = 0
+    while len(ids) < size:
+        task = make("test", index)
+        if taken.get(task.template, 0) < cap:
+            taken[task.template] = taken.get(task.template, 0) + 1
+            ids.append(task.task_id)
+        index += 1
+    return ids
+
+
+def write_eval_set() -> None:
+    """Rewrite ``assets/web/webshop_eval.json`` (``python -m mtenvs.envs.web.shop_tasks``)."""
+    ids = balanced_eval_ids(make_task, TEMPLATES)
     EVAL_SET_PATH.write_text(json.dumps({"task_ids": ids}, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    write_eval_set()

@@ -1,26 +1,64 @@
-"""Host side of the web sites: start a site server on a loopback port, reset it, read its state.
+"""Host side of the web sites: start a site server, reset it, read its state.
 
-The server (``sandboxes/web/server.py``, stdlib only) runs as a child process; its admin
-endpoints are guarded by a random token that only this process knows, so the browser (and
-the agent in it) can neither reset the site nor read the hidden state.
+Two backends serve ``sandboxes/web/server.py`` (stdlib only) on a 127.0.0.1 port:
+
+* :class:`DockerSite`: the server runs in a ``mtenvs/web:<version>`` container with no
+  network at all (``--network none``, read-only root, no capabilities, non-root user). It
+  listens on a unix socket in a bind-mounted directory, and a host thread forwards a
+  loopback TCP port to that socket: the browser reaches the site, the site reaches nothing.
+  The container is labelled for the reaper and exits when its owner does (its server reads
+  EOF on the attached stdin).
+* :class:`SiteProcess`: the server as a child process on a free loopback port (no Docker).
+
+:func:`start_site` picks one (``"auto"``: Docker when the engine is reachable and the image
+is built, else the local process). Either way the admin endpoints are guarded by a random
+token that only this process knows, so the browser (and the agent in it) can neither reset
+the site nor read the hidden state.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import itertools
 import json
 import os
 import secrets
+import select
+import shutil
+import socket
+import socketserver
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from mtenvs.error import Error
+from mtenvs.error import Error, check_choice
 
-__all__ = ["SiteProcess", "WebSiteError", "server_script"]
+__all__ = [
+    "SITE_BACKENDS",
+    "DockerSite",
+    "SiteBackend",
+    "SiteProcess",
+    "SiteServer",
+    "WebSiteError",
+    "docker_site_available",
+    "server_script",
+    "start_site",
+    "web_image",
+]
 
+SiteBackend = Literal["auto", "docker", "local"]
+SITE_BACKENDS: tuple[str, ...] = ("auto", "docker", "local")
 _START_TIMEOUT_S = 15.0
+#: Name of the site container image under ``sandboxes/`` (``mtenvs/web:<version>``).
+WEB_IMAGE_NAME = "web"
+_SOCKET = "site.sock"
+_NAMES = itertools.count()
 
 
 class WebSiteError(Error, RuntimeError):
@@ -42,8 +80,63 @@ def server_script() -> Path:
     )
 
 
-class SiteProcess:
+def web_image() -> str:
+    """The site image's tag: ``$MTENVS_WEB_IMAGE``, else ``mtenvs/web:<package version>``."""
+    import mtenvs
+
+    return os.environ.get("MTENVS_WEB_IMAGE") or f"mtenvs/{WEB_IMAGE_NAME}:{mtenvs.__version__}"
+
+
+class SiteServer:
+    """A running site server reached at :attr:`origin` (``http://127.0.0.1:<port>``)."""
+
+    site: str
+    origin: str
+    #: ``"docker"`` or ``"local"``: where the server runs.
+    backend: str
+    _token: str
+
+    def _opener(self) -> urllib.request.OpenerDirector:
+        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def _admin(self, path: str, method: str) -> bytes:
+        req = urllib.request.Request(
+            self.origin + path,
+            method=method,
+            headers={"X-Mtenvs-Token": self._token},
+            data=b"" if method == "POST" else None,
+        )
+        try:
+            with self._opener().open(req, timeout=_START_TIMEOUT_S) as resp:
+                body: bytes = resp.read()
+                return body
+        except OSError as e:
+            raise WebSiteError(
+                f"The {self.site} site server at {self.origin} ({self.backend}) is not "
+                f"answering ({e})."
+            ) from e
+
+    def reset(self) -> None:
+        """Restore the seeded state."""
+        self._admin("/__reset", "POST")
+
+    def state(self) -> dict[str, Any]:
+        """The server's full state (what tasks are verified against)."""
+        data: dict[str, Any] = json.loads(self._admin("/__state", "GET"))
+        return data
+
+    @property
+    def alive(self) -> bool:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class SiteProcess(SiteServer):
     """One site server child process (``site`` is a module in ``sandboxes/web``)."""
+
+    backend = "local"
 
     def __init__(self, site: str, data_path: Path) -> None:
         self.site = site
@@ -66,32 +159,6 @@ class SiteProcess:
             raise WebSiteError(f"The {site} site server did not start (it printed {line!r}).")
         self.port = int(line.split()[1])
         self.origin = f"http://127.0.0.1:{self.port}"
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-    def _admin(self, path: str, method: str) -> bytes:
-        req = urllib.request.Request(
-            self.origin + path,
-            method=method,
-            headers={"X-Mtenvs-Token": self._token},
-            data=b"" if method == "POST" else None,
-        )
-        try:
-            with self._opener.open(req, timeout=_START_TIMEOUT_S) as resp:
-                body: bytes = resp.read()
-                return body
-        except OSError as e:
-            raise WebSiteError(
-                f"The {self.site} site server at {self.origin} is not answering ({e})."
-            ) from e
-
-    def reset(self) -> None:
-        """Restore the seeded state."""
-        self._admin("/__reset", "POST")
-
-    def state(self) -> dict[str, Any]:
-        """The server's full state (what tasks are verified against)."""
-        data: dict[str, Any] = json.loads(self._admin("/__state", "GET"))
-        return data
 
     @property
     def alive(self) -> bool:
@@ -108,3 +175,224 @@ class SiteProcess:
         for stream in (self._proc.stdin, self._proc.stdout):
             if stream is not None:
                 stream.close()
+
+
+class _Pipe(socketserver.BaseRequestHandler):
+    """One browser connection, piped both ways to a new connection to the unix socket."""
+
+    server: _Forwarder
+
+    def handle(self) -> None:
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            upstream.connect(self.server.unix_path)
+        except OSError:
+            upstream.close()
+            return
+        ends = {self.request: upstream, upstream: self.request}
+        open_reads = set(ends)
+        try:
+            while open_reads:
+                for sock in select.select(list(open_reads), [], [], 30.0)[0]:
+                    data = sock.recv(1 << 16)
+                    if data:
+                        ends[sock].sendall(data)
+                    else:  # one side finished writing: pass the half-close on
+                        open_reads.discard(sock)
+                        with contextlib.suppress(OSError):
+                            ends[sock].shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # a side went away: drop the connection, as a proxy would
+        finally:
+            upstream.close()
+
+
+class _Forwarder(socketserver.ThreadingTCPServer):
+    """127.0.0.1:<free port> → the container's unix socket (one thread per connection)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, unix_path: str) -> None:
+        super().__init__(("127.0.0.1", 0), _Pipe)
+        self.unix_path = unix_path
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class DockerSite(SiteServer):
+    """One site server in a ``mtenvs/web`` container with no network, reached through a
+    host-side loopback port forwarded to the unix socket it serves on."""
+
+    backend = "docker"
+
+    def __init__(self, site: str, data_path: Path, *, image: str | None = None) -> None:
+        import docker.errors
+
+        from mtenvs.sandbox.docker_sandbox import docker_client
+        from mtenvs.sandbox.reaper import owner_labels
+
+        self.site = site
+        self.image = image or web_image()
+        self._token = secrets.token_hex(16)
+        self._client = docker_client()
+        try:
+            self._client.images.get(self.image)
+        except docker.errors.ImageNotFound as e:
+            raise WebSiteError(
+                f"Docker image {self.image!r} is not built; run `mtenvs images build` "
+                "(or use site_backend='local')."
+            ) from e
+        self._dir = tempfile.mkdtemp(prefix="mtenvs-web-")
+        os.chmod(self._dir, 0o777)  # the container's non-root user writes the socket
+        self.unix_path = os.path.join(self._dir, _SOCKET)
+        self.container_id: str | None = None
+        self._stdin: Any = None
+        self._forwarder: _Forwarder | None = None
+        try:
+            self._start(data_path, owner_labels())
+        except BaseException:
+            self.close()
+            raise
+        assert self._forwarder is not None  # set by _start
+        self.port = self._forwarder.server_address[1]
+        self.origin = f"http://127.0.0.1:{self.port}"
+
+    def _start(self, data_path: Path, labels: dict[str, str]) -> None:
+        api = self._client.api
+        host_config = api.create_host_config(
+            network_mode="none",
+            binds={
+                self._dir: {"bind": "/sock", "mode": "rw"},
+                # this checkout's site code over the image's copy: a container never runs
+                # older site code than a local process would
+                str(server_script().parent): {"bind": "/opt/mtenvs/web", "mode": "ro"},
+                str(Path(data_path).resolve()): {"bind": "/data/site.json", "mode": "ro"},
+            },
+            read_only=True,
+            tmpfs={"/tmp": "rw,nosuid,nodev,size=16m,mode=1777"},
+            mem_limit=256 * 2**20,
+            memswap_limit=256 * 2**20,
+            pids_limit=64,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            auto_remove=True,
+        )
+        config = api.create_container_config(
+            self.image,
+            command=[self.site],
+            stdin_open=True,
+            user="1000:1000",
+            environment={"MTENVS_WEB_TOKEN": self._token},
+            labels={**labels, "mtenvs.web_site": self.site},
+            network_disabled=True,
+            host_config=host_config,
+        )
+        config["StdinOnce"] = True  # our socket closing = the server's stdin at EOF = exit
+        config["AttachStdin"] = True
+        name = f"mtenvs-web-{self.site}-{os.getpid()}-{next(_NAMES)}"
+        self.container_id = api.create_container_from_config(config, name=name)["Id"]
+        self._stdin = api.attach_socket(self.container_id, params={"stdin": 1, "stream": 1})
+        api.start(self.container_id)
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while not os.path.exists(self.unix_path):
+            if time.monotonic() > deadline or not self._running():
+                raise WebSiteError(
+                    f"The {self.site} site container ({self.image}) did not start serving "
+                    f"within {_START_TIMEOUT_S:g} s: {self._logs() or 'no output'}"
+                )
+            time.sleep(0.02)
+        self._forwarder = _Forwarder(self.unix_path)
+
+    def _running(self) -> bool:
+        import docker.errors
+
+        try:
+            state = self._client.api.inspect_container(self.container_id)["State"]
+        except docker.errors.NotFound:
+            return False
+        return bool(state.get("Running")) or state.get("Status") == "created"
+
+    def _logs(self) -> str:
+        with contextlib.suppress(Exception):  # gone already: nothing to show
+            out: bytes = self._client.api.logs(self.container_id, tail=20)
+            return out.decode("utf-8", "replace").strip()
+        return ""
+
+    @property
+    def alive(self) -> bool:
+        """Whether the server accepts connections (a unix connect costs microseconds, an
+        engine round trip milliseconds)."""
+        if self._forwarder is None:
+            return False
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(self.unix_path)
+        except OSError:
+            return False
+        finally:
+            probe.close()
+        return True
+
+    def close(self) -> None:
+        if self._forwarder is not None:
+            self._forwarder.stop()
+            self._forwarder = None
+        if self._stdin is not None:
+            with contextlib.suppress(Exception):
+                self._stdin.close()
+            self._stdin = None
+        if self.container_id is not None:
+            with contextlib.suppress(Exception):  # auto-removed already
+                self._client.api.remove_container(self.container_id, force=True)
+            self.container_id = None
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+@functools.cache
+def _docker_site_available(pid: int) -> tuple[bool, str]:
+    from mtenvs.sandbox.docker_sandbox import engine_status
+
+    up, detail = engine_status(timeout=3.0)
+    if not up:
+        return False, detail
+    try:
+        import docker
+
+        client = docker.from_env(timeout=5)
+        try:
+            client.images.get(web_image())
+        finally:
+            client.close()
+    except Exception as e:  # not found or engine trouble: the local server it is
+        return False, f"image {web_image()} not usable ({type(e).__name__}: {e})"
+    return True, f"Docker engine reachable and {web_image()} built"
+
+
+def docker_site_available() -> tuple[bool, str]:
+    """``(usable, why)``: whether sites can run in containers here (checked once per
+    process: the engine answers and the ``mtenvs/web`` image is built)."""
+    return _docker_site_available(os.getpid())
+
+
+def start_site(site: str, data_path: Path, backend: str = "auto") -> SiteServer:
+    """Start ``site``'s server on ``backend`` (``"auto"``: Docker when usable, else local)."""
+    check_choice("site_backend", backend, SITE_BACKENDS)
+    if backend == "auto":
+        backend = "docker" if docker_site_available()[0] else "local"
+    if backend == "docker":
+        try:
+            return DockerSite(site, data_path)
+        except WebSiteError:
+            raise
+        except Error as e:  # the engine is unreachable: say so, with the fix
+            raise WebSiteError(
+                f"site_backend='docker' needs a Docker engine: {e} (or use site_backend='local')"
+            ) from e
+    return SiteProcess(site, data_path)

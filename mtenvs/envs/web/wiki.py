@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
 from mtenvs.envs.web.env import WebEnv
 from mtenvs.envs.web.wiki_data import ASSET
 from mtenvs.envs.web.wiki_oracle import wiki_oracle_action
@@ -26,12 +27,14 @@ class WebWikiEnv(WebEnv):
     ## Description
     A small wiki (``sandboxes/web/wiki.py``: 36 linked articles about fictional countries,
     cities and people with infoboxes, search, categories, edit forms and edit histories)
-    runs as a local server process on a free loopback port with its state in memory, shown
-    in Chromium through Playwright. Every episode starts from the seeded state
+    keeps its state in memory and runs in a ``mtenvs/web`` container with no network, or as
+    a local process on a loopback port when Docker is absent (`site_backend`), shown in
+    Chromium through Playwright. Every episode starts from the seeded state
     (``assets/web/wiki.json``) in a fresh browser context. Task templates: `city_fact`,
     `birth_country` (two articles), `birth_capital` (three), `capital_founder`,
-    `founder_job`, `first_editor`, `revision_count` (history page) and `append_sentence`
-    (an edit with a given summary). Questions are checked against an exact answer (case,
+    `founder_job`, `birth_country_fact` (a fact of a person's birth country: two links
+    away), `compare_population` (two city infoboxes), `first_editor`, `revision_count`,
+    `latest_summary` (history page) and `append_sentence` (an edit with a given summary). Questions are checked against an exact answer (case,
     spaces, ``$`` and commas ignored); edits against the server state (the article's new
     text, exactly one new revision with the right summary, no other article changed).
 
@@ -89,6 +92,7 @@ class WebWikiEnv(WebEnv):
     | `render_mode` | `None` | `ansi` (the text observation) or `rgb_array` (the screenshot) |
     | `turn_cost` | `0.0` | subtracted every turn |
     | `format_penalty` | `0.1` | subtracted for a malformed reply |
+    | `site_backend` | `"auto"` | where the site server runs: `docker` (a `mtenvs/web` container with no network, reached through a forwarded loopback port), `local` (a child process on a loopback port), or `auto` (Docker when the engine is reachable and the image built, else local) |
 
     ## Registered ids
     * `mtenvs/WebWiki-v0`
@@ -109,6 +113,35 @@ class WebWikiEnv(WebEnv):
         "/wiki/Arden/history",
         "/wiki/Arden/edit",
     )
+
+    def __init__(
+        self,
+        *,
+        obs_mode: str = "text",
+        set_of_marks: bool = False,
+        page_load_timeout: float = 5.0,
+        eval_set: bool = False,
+        max_turns: int | None = None,
+        reward_mode: RewardMode | str = RewardMode.OUTCOME,
+        split: str | None = None,
+        render_mode: str | None = None,
+        turn_cost: float = 0.0,
+        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+        site_backend: str = "auto",
+    ) -> None:
+        super().__init__(
+            obs_mode=obs_mode,
+            set_of_marks=set_of_marks,
+            page_load_timeout=page_load_timeout,
+            eval_set=eval_set,
+            max_turns=max_turns,
+            reward_mode=reward_mode,
+            split=split,
+            render_mode=render_mode,
+            turn_cost=turn_cost,
+            format_penalty=format_penalty,
+        )
+        self.use_site_backend(site_backend)
 
     def make_task(self, split: str, index: int) -> WebWikiTask:
         return make_task(split, index)

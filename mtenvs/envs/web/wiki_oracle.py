@@ -7,11 +7,11 @@ article on the path, opens the history or edit page where the task needs one, an
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from mtenvs.envs.web.browser import PageView
 from mtenvs.envs.web.oracle import fill, find
-from mtenvs.envs.web.wiki_tasks import WebWikiTask, reached_subgoals
+from mtenvs.envs.web.wiki_tasks import HISTORY_TEMPLATES, WebWikiTask, reached_subgoals
 
 __all__ = ["wiki_oracle_action"]
 
@@ -52,7 +52,7 @@ def wiki_oracle_action(task: WebWikiTask, view: PageView, state: dict[str, Any])
             link = find(view, "link", "Edit")
             return f"click({link.id})" if link else "back()"
         return _open(view, target)
-    if task.template in ("first_editor", "revision_count"):
+    if task.template in HISTORY_TEMPLATES:
         if title == target and sub == "history":
             return f"answer({task.answer})"
         if title == target:
@@ -64,4 +64,8 @@ def wiki_oracle_action(task: WebWikiTask, view: PageView, state: dict[str, Any])
         if i == len(task.path) - 1:
             return f"answer({task.answer})"
         return _open(view, task.path[i + 1])
+    searched = parse_qs(urlsplit(view.url).query).get("q", [""])[-1]
+    if searched in task.path:
+        # the results of a search the solver made for the next article on the path
+        return _open(view, searched)
     return _open(view, target)

@@ -15,11 +15,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from mtenvs.envs.web.shop_tasks import answers_match
+from mtenvs.envs.web.shop_tasks import answers_match, balanced_eval_ids
 from mtenvs.envs.web.wiki_data import load
 
 __all__ = [
     "EVAL_SET_PATH",
+    "HISTORY_TEMPLATES",
     "TEMPLATES",
     "WebWikiTask",
     "eval_set",
@@ -28,6 +29,7 @@ __all__ = [
     "subgoal_count",
     "task_from_id",
     "verify",
+    "write_eval_set",
 ]
 
 EVAL_SET_PATH = Path(__file__).resolve().parents[2] / "assets" / "web" / "webwiki_eval.json"
@@ -40,7 +42,14 @@ TEMPLATES = (
     "first_editor",
     "revision_count",
     "append_sentence",
+    "birth_country_fact",
+    "compare_population",
+    "latest_summary",
 )
+#: Templates answered from an article's history page (a ``history`` sub-goal).
+HISTORY_TEMPLATES = frozenset({"first_editor", "revision_count", "latest_summary"})
+#: Country infobox facts ``birth_country_fact`` asks for, and how the question names them.
+_COUNTRY_FACTS = {"Population": "population", "Language": "language", "Founded": "founding year"}
 _SENTENCES = tuple(
     f"It is known for its {x}."
     for x in ("markets", "bridges", "festivals", "libraries", "gardens", "harbour", "bell towers")
@@ -117,6 +126,37 @@ def _draft(rng: random.Random, arts: dict[str, Any], template: str) -> dict[str,
             "answer(...).",
             "path": (city, founder),
             "answer": _box(arts[founder], "Occupation"),
+        }
+    if template == "birth_country_fact":
+        person, key = pick("People"), rng.choice(sorted(_COUNTRY_FACTS))
+        city = _box(arts[person], "Born in")
+        country = _box(arts[city], "Country")
+        return {
+            "intent": f"What is the {_COUNTRY_FACTS[key]} of the country where {person} was "
+            "born, according to the wiki? Give it with answer(...).",
+            "path": (person, city, country),
+            "answer": _box(arts[country], key),
+        }
+    if template == "compare_population":
+        cities = sorted(t for t, a in arts.items() if a["category"] == "Cities")
+        while True:
+            a, b = rng.sample(cities, 2)
+            pop_a, pop_b = (int(_box(arts[t], "Population").replace(",", "")) for t in (a, b))
+            if pop_a != pop_b:
+                break
+        return {
+            "intent": f"Which city has the larger population, {a} or {b}? Give the city's "
+            "name with answer(...).",
+            "path": (a, b),
+            "answer": a if pop_a > pop_b else b,
+        }
+    if template == "latest_summary":
+        title = rng.choice(sorted(t for t, a in arts.items() if len(a["revisions"]) > 1))
+        return {
+            "intent": f"What is the edit summary of the most recent revision of the wiki "
+            f"article {title}? Give it with answer(...).",
+            "path": (title,),
+            "answer": arts[title]["revisions"][-1]["summary"],
         }
     title = rng.choice(sorted(arts))
     if template == "first_editor":
@@ -216,7 +256,7 @@ def reached_subgoals(task: WebWikiTask, state: dict[str, Any], path: str) -> set
         if path == "/wiki/" + title.replace(" ", "_"):
             reached.add(f"page:{title}")
     base = "/wiki/" + task.path[0].replace(" ", "_")
-    if task.template in ("first_editor", "revision_count") and path == base + "/history":
+    if task.template in HISTORY_TEMPLATES and path == base + "/history":
         reached.add("history")
     if task.new_text is not None:
         if path == base + "/edit":
@@ -230,11 +270,16 @@ def subgoal_count(task: WebWikiTask) -> int:
     """How many sub-goals :func:`reached_subgoals` can report for ``task``."""
     return (
         len(task.path)
-        + (1 if task.answer is None or task.template in ("first_editor", "revision_count") else 0)
+        + (1 if task.answer is None or task.template in HISTORY_TEMPLATES else 0)
         + (1 if task.new_text is not None else 0)
     )
 
 
-if __name__ == "__main__":
-    ids = [make_task("test", i).task_id for i in range(40)]
+def write_eval_set() -> None:
+    """Rewrite ``assets/web/webwiki_eval.json`` (``python -m mtenvs.envs.web.wiki_tasks``)."""
+    ids = balanced_eval_ids(make_task, TEMPLATES)
     EVAL_SET_PATH.write_text(json.dumps({"task_ids": ids}, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    write_eval_set()

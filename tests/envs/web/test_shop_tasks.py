@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections import Counter
 
 import pytest
 
@@ -12,9 +13,11 @@ from mtenvs.envs.web.shop_tasks import (
     EVAL_SET_PATH,
     TEMPLATES,
     answers_match,
+    balanced_eval_ids,
     eval_set,
     make_task,
     reached_subgoals,
+    subgoal_count,
     task_from_id,
     verify,
 )
@@ -24,12 +27,14 @@ def test_shipped_data_is_the_generators_output():
     assert json.loads(ASSET.read_text()) == json.loads(json.dumps(generate()))
 
 
-def test_eval_set_is_fixed_test_tasks():
+def test_eval_set_is_fixed_test_tasks_covering_every_template():
     ids = eval_set()
     assert len(ids) == 40 and all(i.startswith("webshop-test-") for i in ids)
-    assert json.loads(EVAL_SET_PATH.read_text())["task_ids"] == [
-        make_task("test", i).task_id for i in range(40)
-    ]
+    assert json.loads(EVAL_SET_PATH.read_text())["task_ids"] == balanced_eval_ids(
+        make_task, TEMPLATES
+    )
+    counts = Counter(task_from_id(i).template for i in ids)
+    assert set(counts) == set(TEMPLATES) and max(counts.values()) == 4
 
 
 def test_tasks_are_deterministic_and_splits_disjoint():
@@ -37,7 +42,9 @@ def test_tasks_are_deterministic_and_splits_disjoint():
     train = {make_task("train", i).intent for i in range(600)}
     test = {make_task("test", i).intent for i in range(600)}
     assert not train & test
-    assert {make_task("train", i).template for i in range(600)} == set(TEMPLATES)
+    assert len(TEMPLATES) >= 10
+    for split in ("train", "test"):
+        assert {make_task(split, i).template for i in range(600)} == set(TEMPLATES), split
 
 
 def test_task_from_id_rejects_unknown_ids():
@@ -92,3 +99,58 @@ def test_account_update_is_verified_from_the_account():
     assert verify(task, state, "done")
     state["account"]["city"] = "Elsewhere"
     assert not verify(task, state, "done")
+
+
+def _product(pid: int) -> dict:
+    return next(p for p in generate()["products"] if p["id"] == pid)
+
+
+def test_compare_products_answer_is_the_winner():
+    task = _task("compare_products")
+    a, b = (_product(pid) for pid in task.compare_ids)
+    assert a["category"] == b["category"] and task.product_id == a["id"]
+    key, pick = ("price_cents", min) if "cheaper" in task.intent else ("rating", max)
+    assert a[key] != b[key]
+    assert task.answer == pick((a, b), key=lambda p: p[key])["name"]
+    assert verify(task, _state(), task.answer.upper()) and not verify(task, _state(), "x")
+    assert reached_subgoals(task, _state(), f"/product/{b['id']}") == {f"product:{b['id']}"}
+    assert subgoal_count(task) == 2
+
+
+def test_buy_again_names_an_item_of_a_past_order():
+    for task in (make_task("test", i) for i in range(300)):
+        if task.template != "buy_again":
+            continue
+        order_id = int(dict(task.filters)["order"])
+        order = next(o for o in generate()["orders"] if o["id"] == order_id)
+        assert {"product_id": task.product_id, "qty": task.qty} in order["items"]
+        assert f"#{order_id}" in task.intent and _product(task.product_id)["stock"] >= task.qty
+        state = _state()
+        name, street, city, zip_code = task.address or (
+            "Jordan Lee",
+            *(state["account"][k] for k in ("street", "city", "zip")),
+        )
+        state["orders"].append(
+            {
+                "id": 1004,
+                "items": [{"product_id": task.product_id, "qty": task.qty}],
+                "name": name,
+                "street": street,
+                "city": city,
+                "zip": zip_code,
+                "shipping": task.shipping,
+            }
+        )
+        assert verify(task, state, "done")
+        state["orders"][-1]["items"][0]["qty"] += 1
+        assert not verify(task, state, "done")
+
+
+def test_update_address_tasks_vary_in_both_splits():
+    for split in ("train", "test"):
+        addresses = {
+            make_task(split, i).updates
+            for i in range(600)
+            if make_task(split, i).template == "update_address"
+        }
+        assert len(addresses) >= 5, split
