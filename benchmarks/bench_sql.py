@@ -5,19 +5,23 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_sql.py            # --quick for a smoke run
     .venv/bin/python benchmarks/bench_sql.py --postgres  # also the PostgreSQL dialect
 
-For each query of a fixed mix (a point lookup, a filtered scan, a 3-table join with GROUP
-BY and HAVING, a window function, an error) on the same database, it times, interleaved
-in rounds so a slow spell hits every row alike:
+For one query per class (a point lookup, a join, an aggregate with GROUP BY and HAVING, a
+window function, and an error) on the same database, it times, interleaved in rounds so a
+slow spell hits every row alike:
 
 * **bare**: ``sqlite3`` ``conn.execute(q).fetchall()`` (or ``psycopg`` ``cur.execute`` +
-  ``fetchall`` in one transaction) on a copy of the episode database;
-* **step**: ``env.step`` with the query in a ```` ```sql ```` block, through ``gym.make``:
-  reply parsing, the sqlglot statement check, the guarded execution (authorizer, progress
-  handler / role and ``statement_timeout``), partial credit against the gold rows, and the
-  Markdown table of the observation.
+  ``fetchall`` on the env's own autocommit connection: one round trip) on the episode
+  database;
+* **step**: ``env.step`` with the query in a ```` ```sql ```` block, through ``gym.make``
+  (its checker, order and time-limit wrappers): reply parsing, the guarded execution
+  (authorizer and progress handler / agent role, read-only transaction and
+  ``statement_timeout``: three round trips), partial credit against the gold rows, the
+  Markdown table of the observation, and the step info (state key). sqlglot runs only to
+  explain an error.
 
-The verdict compares the medians (target: the step within 2× of the bare call plus a fixed
-per-step overhead, reported separately). Results go to ``benchmarks/results/bench_sql.json``.
+It also times ``env.reset`` (a fresh database copy per episode, plus the gold query).
+Target: the step's median within 2× of the bare call's; the fixed per-step cost is
+reported as ``overhead``. Results go to ``benchmarks/results/bench_sql.json``.
 """
 
 from __future__ import annotations
@@ -44,9 +48,10 @@ from _common import (
 import mtenvs  # noqa: F401
 
 QUERIES = {
-    "point": "SELECT * FROM customers WHERE id = 17",
-    "scan": "SELECT id, name, email FROM customers WHERE city = 'Paris' AND email IS NULL",
-    "join_having": "SELECT c.id, c.name, COUNT(*) AS n FROM customers c JOIN orders o ON "
+    "point lookup": "SELECT * FROM customers WHERE id = 17",
+    "join": "SELECT o.id, o.order_date, c.name FROM orders o JOIN customers c ON "
+    "c.id = o.customer_id WHERE c.city = 'Paris'",
+    "aggregate": "SELECT c.id, c.name, COUNT(*) AS n FROM customers c JOIN orders o ON "
     "o.customer_id = c.id JOIN order_items oi ON oi.order_id = o.id "
     "GROUP BY c.id, c.name HAVING COUNT(*) > 3",
     "window": "SELECT id, price, RANK() OVER (PARTITION BY category ORDER BY price DESC) "
@@ -77,13 +82,37 @@ def _bare_postgres(env: Any) -> Any:
                 cur.fetchall()
         except psycopg.Error:
             pass
-        conn.rollback()
 
     return run
 
 
-def bench(dialect: str, rounds: int, per_round: int) -> list[dict[str, Any]]:
-    env = gym.make("mtenvs/Sql-v0", dialect=dialect, schema="shop", max_turns=10**6)
+def bench_reset(dialect: str, n: int, backend: str = "auto", pool: bool = True) -> dict[str, Any]:
+    """``env.reset`` (fresh database copy, connection and gold query) over ``n`` seeds, with
+    three ``run_sql`` turns between resets (the time a background copy pool has)."""
+    from mtenvs.envs.sql import postgres
+
+    postgres.COPY_POOL = pool
+    kwargs = {"postgres_backend": backend} if dialect == "postgres" else {}
+    env = gym.make("mtenvs/Sql-v0", dialect=dialect, schema="shop", **kwargs)
+    env.reset(seed=0)  # builds the source / template database once
+    samples = []
+    for seed in range(1, n + 1):
+        start = time.perf_counter_ns()
+        env.reset(seed=seed)
+        samples.append(time.perf_counter_ns() - start)
+        for _ in range(3):
+            env.step(f"```sql\n{QUERIES['join']}\n```")
+    env.close()
+    postgres.COPY_POOL = True
+    name = (
+        dialect if dialect == "sqlite" else f"postgres ({backend}, pool {'on' if pool else 'off'})"
+    )
+    return {"dialect": name, "reset_us": summarize_ns(samples)}
+
+
+def bench(dialect: str, rounds: int, per_round: int, backend: str = "auto") -> list[dict[str, Any]]:
+    kwargs = {"postgres_backend": backend} if dialect == "postgres" else {}
+    env = gym.make("mtenvs/Sql-v0", dialect=dialect, schema="shop", max_turns=10**6, **kwargs)
     env.reset(seed=0)
     bare = _bare_sqlite(env) if dialect == "sqlite" else _bare_postgres(env)
     samples: dict[tuple[str, str], list[int]] = {}
@@ -103,7 +132,7 @@ def bench(dialect: str, rounds: int, per_round: int) -> list[dict[str, Any]]:
         b, s = summarize_ns(samples[(name, "bare")]), summarize_ns(samples[(name, "step")])
         rows.append(
             {
-                "dialect": dialect,
+                "dialect": dialect if dialect == "sqlite" else f"postgres ({backend})",
                 "query": name,
                 "bare_us": b,
                 "step_us": s,
@@ -120,9 +149,23 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true")
     args = parser.parse_args()
     rounds, per_round = (3, 10) if args.quick else (10, 50)
-    rows = bench("sqlite", rounds, per_round)
+    backends: list[str] = []
     if args.postgres:
-        rows += bench("postgres", rounds, per_round)
+        from mtenvs.envs.sql.postgres import docker_problem
+
+        backends = ["local"]
+        if docker_problem() is None:
+            backends.append("docker")
+        else:
+            print(f"postgres docker backend skipped: {docker_problem()}")
+    rows = bench("sqlite", rounds, per_round)
+    for backend in backends:
+        rows += bench("postgres", rounds, per_round, backend)
+    n_resets = 20 if args.quick else 60
+    resets = [bench_reset("sqlite", n_resets)]
+    for backend in backends:
+        for pool in (False, True):
+            resets.append(bench_reset("postgres", n_resets, backend, pool))
     print_table(
         "run_sql step vs bare driver call (median µs)",
         [
@@ -145,6 +188,14 @@ def main() -> None:
             for r in rows
         ],
     )
+    print_table(
+        "env.reset (median µs)",
+        [("dialect", "left"), ("median", "right"), ("p90", "right")],
+        [
+            [r["dialect"], fmt_us(r["reset_us"]["median_us"]), fmt_us(r["reset_us"]["p90_us"])]
+            for r in resets
+        ],
+    )
     name = "bench_sql_quick.json" if args.quick else "bench_sql.json"
     write_json(
         Path(__file__).parent / "results" / name,
@@ -156,6 +207,7 @@ def main() -> None:
             "rounds": rounds,
             "per_round": per_round,
             "rows": rows,
+            "resets": resets,
         },
     )
 

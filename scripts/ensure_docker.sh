@@ -3,7 +3,10 @@
 #  - engine reachable: nothing to install;
 #  - else, as root: install docker.io and debootstrap (apt) if missing, start dockerd in
 #    the background (log: /var/log/mtenvs-dockerd.log), wait for its socket;
-#  - then build the images (`mtenvs images build`: a fast no-op when they exist).
+#  - then build the images (`mtenvs images build`: mtenvs/python and mtenvs/postgres, the
+#    latter the server of the Sql envs' postgres_backend="docker"; a no-op of a few seconds
+#    when they exist; offline, the first postgres build runs apt inside `docker build` from
+#    the debootstrap base, about 100 s).
 # Never fails the caller: without root, or when anything above fails, it says that the
 # sandboxes will use the local fallback (weaker isolation) and exits 0.
 set -uo pipefail

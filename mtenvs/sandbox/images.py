@@ -53,6 +53,12 @@ class ImageSpec:
 
 IMAGES: dict[str, ImageSpec] = {
     "python": ImageSpec("python", "python/Dockerfile", "Python REPL with numpy, sympy, pandas"),
+    "postgres": ImageSpec(
+        "postgres", "postgres/Dockerfile", "PostgreSQL 15 server for Sql envs (dialect=postgres)"
+    ),
+    "web": ImageSpec(
+        "web", "web/Dockerfile", "Web envs' site server (shop, wiki, admin); no network"
+    ),
 }
 
 

@@ -103,7 +103,7 @@ def list_containers(client: Any = None, **label_filters: str) -> list[Any]:
 
     client = client or docker_client()
     labels = [LABEL_OWNER] + [f"{k}={v}" for k, v in label_filters.items()]
-    return list(client.containers.list(all=True, filters={"label": labels}))
+    return list(client.containers.list(all=True, filters={"label": labels}, ignore_removed=True))
 
 
 def reap(

@@ -13,7 +13,14 @@ from collections import Counter
 from typing import Any, Protocol
 
 from mtenvs.envs.sql.data import episode_database
-from mtenvs.envs.sql.engine import COUNT_CAP, QueryResult, describe_table, execute
+from mtenvs.envs.sql.engine import (
+    COUNT_CAP,
+    QueryResult,
+    describe_table,
+    execute,
+    quote_identifier,
+    release_guards,
+)
 from mtenvs.envs.sql.schemas import Schema, get_schema
 from mtenvs.envs.sql.verify import normalize_row
 
@@ -59,7 +66,8 @@ class SqliteDatabase:
         out: Counter[Any] = Counter()
         for table in self.schema.table_names:
             out.update(
-                (table, normalize_row(r)) for r in self.conn.execute(f"SELECT * FROM {table}")
+                (table, normalize_row(r))
+                for r in self.conn.execute(f"SELECT * FROM {quote_identifier(table)}")
             )
         return out
 
@@ -68,6 +76,7 @@ class SqliteDatabase:
 
     def snapshot(self) -> bytes:
         """The database file image (``sqlite3`` ``serialize``)."""
+        release_guards(self.conn)  # serialize reads pages through SQL the guards deny
         return self.conn.serialize()
 
     def restore(self, image: Any) -> None:
@@ -79,12 +88,15 @@ class SqliteDatabase:
         self.conn.close()
 
 
-def open_database(dialect: str, schema_name: str, scale: int, seed: int) -> Database:
-    """A fresh episode database of ``dialect`` (``sqlite`` or ``postgres``)."""
+def open_database(
+    dialect: str, schema_name: str, scale: int, seed: int, postgres_backend: str = "auto"
+) -> Database:
+    """A fresh episode database of ``dialect`` (``sqlite`` or ``postgres``; the latter's
+    server from ``postgres_backend``, see :mod:`mtenvs.envs.sql.postgres`)."""
     if dialect == "postgres":
         from mtenvs.envs.sql.postgres import PostgresDatabase
 
-        return PostgresDatabase(schema_name, scale, seed)
+        return PostgresDatabase(schema_name, scale, seed, backend=postgres_backend)
     return SqliteDatabase(schema_name, scale, seed)
 
 
@@ -94,12 +106,12 @@ _GOLD_CACHE_SIZE = 64
 
 
 def gold_write_states(
-    dialect: str, schema_name: str, scale: int, seed: int, sql: str
+    dialect: str, schema_name: str, scale: int, seed: int, sql: str, postgres_backend: str = "auto"
 ) -> tuple[Counter[Any], Counter[Any]]:
     """The database's state before and after the gold write ``sql`` (cached per process)."""
     key = (dialect, schema_name, scale, seed, sql)
     if key not in _GOLD_STATES:
-        copy = open_database(dialect, schema_name, scale, seed)
+        copy = open_database(dialect, schema_name, scale, seed, postgres_backend)
         try:
             before = copy.state()
             copy.execute(sql, allow_writes=True, timeout_s=60.0)

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from mtenvs.envs.sql.engine import GuardedConnection
 from mtenvs.envs.sql.schemas import Schema, Table, get_schema
 
 __all__ = [
@@ -311,8 +312,12 @@ _LOCK = threading.Lock()
 _SOURCES: dict[tuple[str, int, int], sqlite3.Connection] = {}
 
 
-def _connect() -> sqlite3.Connection:
-    conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+def _connect(guarded: bool = True) -> sqlite3.Connection:
+    # Episode copies keep the engine's guards between queries; the shared sources do not.
+    factory = GuardedConnection if guarded else sqlite3.Connection
+    conn = sqlite3.connect(
+        ":memory:", check_same_thread=False, isolation_level=None, factory=factory
+    )
     conn.execute("PRAGMA foreign_keys = ON")
     # Memory guard: no single string or blob (``zeroblob(1e9)``, ``hex(…)`` of one)
     # beyond 10 MB; rows are capped by the engine.
@@ -327,7 +332,7 @@ def source_database(schema_name: str, scale: int, seed: int) -> sqlite3.Connecti
         conn = _SOURCES.get(key)
         if conn is None:
             schema = get_schema(schema_name)
-            conn = _connect()
+            conn = _connect(guarded=False)
             conn.execute("BEGIN")
             for statement in schema.ddl():
                 conn.execute(statement)

@@ -12,17 +12,35 @@ Every query an agent sends runs through :func:`execute`, which enforces:
   reported as "more than"), and episode connections cap any single value at
   :data:`mtenvs.envs.sql.data.MAX_VALUE_BYTES`.
 
+On a :class:`GuardedConnection` (every episode database) the authorizer stays installed
+between statements and is swapped only when the mode (read-only or writes) changes: SQLite
+expires every prepared statement whenever an authorizer is set, so installing one per
+query would re-prepare (and re-authorize) even a repeated point lookup, about 50 µs. A
+mode change still expires them, so a statement prepared under a laxer mode is authorized
+again before it runs. Code that needs the connection unguarded (``PRAGMA`` in
+:func:`describe_table`) calls :func:`release_guards` first.
+
 Failures come back as :class:`QueryResult` with ``error`` set, never as exceptions.
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["COUNT_CAP", "QueryResult", "describe_table", "execute", "format_table"]
+__all__ = [
+    "COUNT_CAP",
+    "GuardedConnection",
+    "QueryResult",
+    "describe_table",
+    "execute",
+    "format_table",
+    "quote_identifier",
+    "release_guards",
+]
 
 #: Rows read from one result at most (the rest is counted as "more than").
 COUNT_CAP: Final = 10_000
@@ -78,6 +96,34 @@ def _authorizer(allow_writes: bool) -> Any:
     return authorize
 
 
+_AUTHORIZERS: Final = {False: _authorizer(False), True: _authorizer(True)}
+
+
+class GuardedConnection(sqlite3.Connection):
+    """A connection that keeps :func:`execute`'s guards installed between statements.
+
+    ``guard`` is the installed authorizer's mode (``None``: none); the progress handler is
+    installed once and interrupts a statement that runs past ``deadline`` (``inf`` outside
+    :func:`execute`).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.guard: bool | None = None
+        self.deadline = math.inf
+        self.set_progress_handler(self._past_deadline, _PROGRESS_STEPS)
+
+    def _past_deadline(self) -> int:
+        return int(time.perf_counter() > self.deadline)
+
+
+def release_guards(conn: sqlite3.Connection) -> None:
+    """Remove the authorizer :func:`execute` left on a :class:`GuardedConnection`."""
+    if isinstance(conn, GuardedConnection) and conn.guard is not None:
+        conn.set_authorizer(None)
+        conn.guard = None
+
+
 def _explain(error: str, allow_writes: bool) -> str:
     if "not authorized" in error or "authorization denied" in error:
         allowed = "SELECT, INSERT, UPDATE and DELETE" if allow_writes else "read-only SELECT"
@@ -101,8 +147,15 @@ def execute(
     """Run one statement under the guards in the module doc; never raises for bad SQL."""
     start = time.perf_counter()
     deadline = start + timeout_s
-    conn.set_authorizer(_authorizer(allow_writes))
-    conn.set_progress_handler(lambda: int(time.perf_counter() > deadline), _PROGRESS_STEPS)
+    kept = conn if isinstance(conn, GuardedConnection) else None
+    if kept is not None:
+        kept.deadline = deadline
+        if kept.guard is not allow_writes:
+            kept.set_authorizer(_AUTHORIZERS[allow_writes])
+            kept.guard = allow_writes
+    else:
+        conn.set_authorizer(_AUTHORIZERS[allow_writes])
+        conn.set_progress_handler(lambda: int(time.perf_counter() > deadline), _PROGRESS_STEPS)
     before = conn.total_changes
     try:
         cursor = conn.execute(sql)
@@ -114,8 +167,11 @@ def execute(
             error=_explain(str(e), allow_writes), elapsed_s=time.perf_counter() - start
         )
     finally:
-        conn.set_authorizer(None)
-        conn.set_progress_handler(None, 0)
+        if kept is not None:
+            kept.deadline = math.inf
+        else:
+            conn.set_authorizer(None)
+            conn.set_progress_handler(None, 0)
     capped = len(rows) > count_cap
     return QueryResult(
         columns=columns,
@@ -126,10 +182,15 @@ def execute(
     )
 
 
-def _cell(value: object, width: int = 40) -> str:
+_CELL_WIDTH: Final = 40
+
+
+def _cell(value: object) -> str:
+    if type(value) is int:  # the common case needs no escaping or cutting
+        return str(value)
     text = "NULL" if value is None else str(value)
     text = text.replace("\n", " ").replace("|", "/")
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return text if len(text) <= _CELL_WIDTH else text[: _CELL_WIDTH - 1] + "…"
 
 
 def format_table(result: QueryResult, max_rows: int) -> str:
@@ -140,22 +201,29 @@ def format_table(result: QueryResult, max_rows: int) -> str:
         return f"OK, {result.changes} row(s) changed."
     total = f"more than {len(result.rows)}" if result.capped else str(len(result.rows))
     lines = [
-        "| " + " | ".join(_cell(c) for c in result.columns) + " |",
+        "| " + " | ".join(map(_cell, result.columns)) + " |",
         "|" + "---|" * len(result.columns),
     ]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in result.rows[:max_rows]]
+    lines += ["| " + " | ".join(map(_cell, row)) + " |" for row in result.rows[:max_rows]]
     shown = min(max_rows, len(result.rows))
     note = f"({total} rows" + (f"; first {shown} shown)" if shown < len(result.rows) else ")")
     return "\n".join(lines) + "\n" + note
 
 
+def quote_identifier(name: str) -> str:
+    """``name`` as a quoted SQL identifier (dataset tables may hold spaces or capitals)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def describe_table(conn: sqlite3.Connection, table: str) -> str:
     """Columns of ``table`` (a name checked by the caller): types, keys, nullability."""
     lines = [f"Table {table}:"]
+    release_guards(conn)
+    quoted = quote_identifier(table)
     fks = {
-        row[3]: f"{row[2]}.{row[4]}" for row in conn.execute(f"PRAGMA foreign_key_list({table})")
+        row[3]: f"{row[2]}.{row[4]}" for row in conn.execute(f"PRAGMA foreign_key_list({quoted})")
     }
-    for _, name, type_, notnull, _, pk in conn.execute(f"PRAGMA table_info({table})"):
+    for _, name, type_, notnull, _, pk in conn.execute(f"PRAGMA table_info({quoted})"):
         notes = ["PRIMARY KEY"] if pk else []
         if not notnull and not pk:
             notes.append("nullable")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar, Final
@@ -14,11 +15,14 @@ from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, Reward
 from mtenvs.core.spaces import text_space
 from mtenvs.envs.sql.backend import Database, gold_write_states, open_database
 from mtenvs.envs.sql.data import DEFAULT_SCALE, MAX_SCALE, MIN_SCALE
-from mtenvs.envs.sql.engine import QueryResult, format_table
-from mtenvs.envs.sql.schemas import SCHEMA_NAMES, get_schema
+from mtenvs.envs.sql.dataset import DatasetDatabase, SqlDataset, load_dataset
+from mtenvs.envs.sql.engine import COUNT_CAP, QueryResult, format_table, quote_identifier
+from mtenvs.envs.sql.postgres import POSTGRES_BACKENDS
+from mtenvs.envs.sql.schemas import SCHEMA_NAMES, Schema, get_schema
 from mtenvs.envs.sql.tasks import TASKS_PER_SPLIT, SqlTask, eval_set, make_task, parse_task_id
 from mtenvs.envs.sql.tools import TOOL_SCHEMAS, parse_reply, random_reply
 from mtenvs.envs.sql.verify import (
+    GoldResult,
     check_statement,
     is_ordered,
     overlap_score,
@@ -34,6 +38,19 @@ __all__ = ["DIALECTS", "SqlEnv"]
 DIALECTS: Final = ("sqlite", "postgres")
 _TOOLS: Final = ("list_tables", "describe", "sample", "run_sql", "submit")
 _ENGINE: Final = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+#: Rows a gold query or a submission may return with ``dataset=`` (Spider/BIRD gold
+#: results can exceed the observation cap).
+_DATASET_COUNT_CAP: Final = 1_000_000
+#: Database errors about a missing or ambiguous name (SQLite, PostgreSQL): nothing for
+#: sqlglot to add when the statement is a SELECT.
+_SELF_EXPLAINED: Final = (
+    "no such column",
+    "no such table",
+    "no such function",
+    "ambiguous column",
+    "does not exist",
+    "is ambiguous",
+)
 
 
 class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
@@ -55,6 +72,11 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
     authorizer (SQLite) or an unprivileged role in read-only transactions (PostgreSQL):
     read-only for read tasks; never ATTACH, PRAGMA, DDL or file access. A refused or failed
     query is an observation and the episode goes on.
+
+    With ``dataset=PATH`` the questions and databases come from a local Spider or BIRD
+    download instead (:mod:`mtenvs.envs.sql.dataset`): each episode is one question on a
+    fresh in-memory copy of its SQLite database, with the same tools and checks (a BIRD
+    question's ``evidence`` is appended to the request).
 
     ## Action Space
     The raw model reply (``str``, or a tool-call dict / message). Tools (OpenAI schemas in
@@ -107,16 +129,19 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
     | `schema` | `None` | restrict tasks to one database (`shop`, `hospital`, `flights`, `school`, `library`, `finance`); `None` uses all |
     | `scale` | `1000` | rows in the database, about (200 to 1,000,000; built once per process) |
     | `eval_set` | `False` | reset picks from the fixed eval set (`seed % 102`, or the next one when no seed) |
-    | `dialect` | `"sqlite"` | `sqlite` (embedded) or `postgres` (a private server from Debian's `postgresql`, or `MTENVS_POSTGRES_HOST`; one database per episode via `CREATE DATABASE … TEMPLATE`; gold SQL transpiled with sqlglot) |
+    | `dialect` | `"sqlite"` | `sqlite` (embedded) or `postgres` (a private server, see `postgres_backend`; one database per episode via `CREATE DATABASE … TEMPLATE`; gold SQL transpiled with sqlglot) |
+    | `postgres_backend` | `"auto"` | where the PostgreSQL server runs: `docker` (a container of `mtenvs/postgres:<version>`: no network, read-only root, removed on close and reaped if this process dies), `local` (Debian's `postgresql` started with `pg_ctl` on a private socket), `auto` (`MTENVS_POSTGRES_HOST` when set, else `docker` when the engine and image are there, else `local`) |
     | `query_timeout_s` | `2.0` | time limit of one statement (seconds) |
     | `max_result_rows` | `20` | result rows shown in an observation |
     | `obs_mode` | `"text"` | only `text` |
     | `max_turns` | `10` | turn budget |
     | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the `process` component) |
-    | `split` | `"train"` (`"test"` with `eval_set`) | disjoint task sets (databases and phrasings) |
+    | `split` | `"train"` (`"test"` with `eval_set` or `dataset`) | disjoint task sets (databases and phrasings); with `dataset`, `test` reads `dev.json` and `train` reads `train_spider.json` or `train.json` |
     | `render_mode` | `None` | `ansi`: the request and the last observation |
     | `turn_cost` | `0.0` | subtracted every turn |
     | `format_penalty` | `0.1` | subtracted for a malformed reply |
+    | `dataset` | `None` | path of a local Spider or BIRD directory (`tables.json`, question JSON, `database/<db_id>/<db_id>.sqlite` or BIRD's `dev_databases/`, `train_databases/`): its questions replace the built-in tasks (SQLite only; task ids `spider-test-00042`, `bird-train-00007`) |
+    | `question_file` | `None` | with `dataset`: the question file to read (e.g. `train_others.json`) instead of the split's default |
 
     ## Registered ids
     * `mtenvs/Sql-v0`
@@ -155,7 +180,23 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         render_mode: str | None = None,
         turn_cost: float = 0.0,
         format_penalty: float = DEFAULT_FORMAT_PENALTY,
+        dataset: str | os.PathLike[str] | None = None,
+        question_file: str | None = None,
+        postgres_backend: str = "auto",
     ) -> None:
+        check_choice("postgres_backend", postgres_backend, POSTGRES_BACKENDS)
+        if postgres_backend != "auto" and dialect != "postgres":
+            raise InvalidArgumentError(
+                f"postgres_backend={postgres_backend!r} needs dialect='postgres', got "
+                f"dialect={dialect!r}."
+            )
+        if dataset is not None:
+            _check_dataset_args(schema, scale, eval_set, dialect)
+            split = "test" if split is None else split
+        elif question_file is not None:
+            raise InvalidArgumentError(
+                f"question_file={question_file!r} needs dataset=PATH (a Spider/BIRD directory)."
+            )
         if schema is not None:
             check_choice("schema", schema, SCHEMA_NAMES)
         check_int_range("scale", scale, MIN_SCALE, MAX_SCALE)
@@ -197,6 +238,7 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         self.scale = scale
         self.eval_set = eval_set
         self.dialect = dialect
+        self.postgres_backend = postgres_backend
         self.query_timeout_s = float(query_timeout_s)
         self.max_result_rows = max_result_rows
         self._reset_seed: int | None = None
@@ -204,10 +246,16 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         self._task: SqlTask | None = None
         self._db: Database | None = None
         self._gold_rows: tuple[tuple[Any, ...], ...] = ()
+        self._gold_prepared: GoldResult | None = None
         self._best = 0.0
         self._queries = 0
         self._writes: list[str] = []
         self._db_image: bytes | None = None
+        self.dataset: SqlDataset | None = None
+        self._count_cap = COUNT_CAP
+        if dataset is not None:
+            self.dataset = load_dataset(dataset, self.split, question_file)
+            self._count_cap = _DATASET_COUNT_CAP
         #: Share of the episode's outcome (and process) the current request is worth.
         self._weight = 1.0
 
@@ -222,6 +270,10 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         return obs, info
 
     def _pick_task(self, task_id: object) -> SqlTask:
+        if self.dataset is not None:
+            if task_id is not None:
+                return self.dataset.task(task_id)
+            return self.dataset.tasks[int(self.np_random.integers(len(self.dataset.tasks)))]
         if self.eval_set:
             tasks = [t for t in eval_set() if self.schema in (None, t.schema)]
             if task_id is not None:
@@ -260,13 +312,28 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         self._best = 0.0
         self._gold_rows = ()
         if task.kind == "read":
-            self._gold_rows = self.database.execute(
-                self._dialect_sql(task.gold_sql), allow_writes=False, timeout_s=60.0
-            ).rows
+            gold = self.database.execute(
+                self._dialect_sql(task.gold_sql),
+                allow_writes=False,
+                timeout_s=60.0,
+                count_cap=self._count_cap,
+            )
+            if not gold.ok:
+                raise InvalidArgumentError(
+                    f"The gold SQL of task {task.task_id} fails on database {task.schema!r}: "
+                    f"{gold.error} (SQL: {task.gold_sql[:300]})"
+                )
+            self._gold_rows = gold.rows
+
+    def task_schema(self) -> Schema:
+        """The schema of the current task's database."""
+        if self.dataset is not None:
+            return self.dataset.schemas[self.task.schema]
+        return get_schema(self.task.schema)
 
     def first_observation(self) -> str:
         task = self.task
-        schema = get_schema(task.schema)
+        schema = self.task_schema()
         what = "Request" if task.kind == "read" else "Change to make"
         return (
             f"Database `{schema.name}`: {schema.description}\n"
@@ -276,9 +343,20 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         )
 
     def _open_database(self) -> None:
-        if self._db is not None:
-            self._db.close()
-        self._db = open_database(self.dialect, self.task.schema, self.scale, self.task.db_seed)
+        old = self._db
+        if self.dataset is not None:
+            schema = self.task.schema
+            self._db = DatasetDatabase(self.dataset.databases[schema], self.dataset.schemas[schema])
+        else:
+            self._db = self._new_database()
+        if old is not None:  # closed after: the server stays held across episodes
+            old.close()
+
+    def _new_database(self) -> Database:
+        task = self.task
+        return open_database(
+            self.dialect, task.schema, self.scale, task.db_seed, self.postgres_backend
+        )
 
     @property
     def database(self) -> Database:
@@ -338,7 +416,7 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
 
     def run_tool(self, call: ToolCall) -> tuple[str, float]:
         """Run one non-submit tool: (observation text, process gain)."""
-        schema = get_schema(self.task.schema)
+        schema = self.task_schema()
         if call.name == "list_tables":
             counts = [f"{t}: {self._count(t)} rows" for t in schema.table_names]
             return "Tables:\n" + "\n".join(counts), 0.0
@@ -352,7 +430,7 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
             if call.name == "describe":
                 return self.database.describe(table), 0.0
             result = self.database.execute(
-                f"SELECT * FROM {table} LIMIT {call.arguments['n']:d}",
+                f"SELECT * FROM {quote_identifier(table)} LIMIT {call.arguments['n']:d}",
                 allow_writes=False,
                 timeout_s=self.query_timeout_s,
             )
@@ -363,7 +441,7 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
 
     def _count(self, table: str) -> object:
         rows = self.database.execute(
-            f"SELECT COUNT(*) FROM {table}", allow_writes=False, timeout_s=10.0
+            f"SELECT COUNT(*) FROM {quote_identifier(table)}", allow_writes=False, timeout_s=10.0
         ).rows
         return rows[0][0] if rows else "?"
 
@@ -371,14 +449,22 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         """Tools of subclasses (``ask_user``); the base env has none."""
         raise NotImplementedError(call.name)
 
-    def _guarded(self, db: Database, sql: str, *, writes: bool) -> QueryResult:
+    def _guarded(
+        self, db: Database, sql: str, *, writes: bool, count_cap: int = COUNT_CAP
+    ) -> QueryResult:
         """Run ``sql`` under the database's guards; a failure is explained with sqlglot
         (syntax errors with their position, statements the task does not allow).
 
         sqlglot runs only when the database refuses or fails, so a successful query costs
-        no parse (about 200 µs per query otherwise)."""
-        result = db.execute(sql, allow_writes=writes, timeout_s=self.query_timeout_s)
+        no parse (about 200 µs per query otherwise), and not for a well-formed read that
+        names something missing (the database's message says all there is)."""
+        result = db.execute(
+            sql, allow_writes=writes, timeout_s=self.query_timeout_s, count_cap=count_cap
+        )
         if result.ok:
+            return result
+        error = result.error or ""
+        if any(p in error for p in _SELF_EXPLAINED) and sql.lstrip()[:6].lower() == "select":
             return result
         problem = check_statement(sql, allow_writes=writes, dialect=self.dialect)
         return result if problem is None else replace(result, error=problem)
@@ -391,8 +477,15 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
             self._writes.append(query)
         gain = 0.0
         if result.ok and result.columns and not writes and not result.capped:
-            gain = self._credit(overlap_score(self._gold_rows, result.rows))
+            gain = self._credit(overlap_score(self._gold(), result.rows))
         return format_table(result, self.max_result_rows), gain
+
+    def _gold(self) -> GoldResult:
+        """The gold rows prepared for comparison (once per request, or after a restore)."""
+        prepared = self._gold_prepared
+        if prepared is None or prepared.source is not self._gold_rows:
+            prepared = self._gold_prepared = GoldResult(self._gold_rows)
+        return prepared
 
     def _credit(self, score: float) -> float:
         gain = max(0.0, score - self._best)
@@ -406,13 +499,12 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         if writes:
             correct, score, error = self._check_write(sql)
         else:
-            result = self._guarded(self.database, sql, writes=False)
+            result = self._guarded(self.database, sql, writes=False, count_cap=self._count_cap)
             error = result.error
             if result.ok and not result.capped:
-                correct = results_match(
-                    self._gold_rows, result.rows, ordered=is_ordered(task.gold_sql)
-                )
-                score = overlap_score(self._gold_rows, result.rows)
+                gold = self._gold()
+                correct = results_match(gold, result.rows, ordered=is_ordered(task.gold_sql))
+                score = overlap_score(gold, result.rows)
         gain = (1.0 - self._best) * self._weight if correct else self._credit(score)
         if correct:
             self._best = 1.0
@@ -426,9 +518,14 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         """Apply the submission to a fresh copy and compare every table with the gold's."""
         task = self.task
         before, want = gold_write_states(
-            self.dialect, task.schema, self.scale, task.db_seed, self._dialect_sql(task.gold_sql)
+            self.dialect,
+            task.schema,
+            self.scale,
+            task.db_seed,
+            self._dialect_sql(task.gold_sql),
+            self.postgres_backend,
         )
-        copy = open_database(self.dialect, task.schema, self.scale, task.db_seed)
+        copy = self._new_database()
         try:
             result = self._guarded(copy, sql, writes=True)
             if not result.ok:
@@ -472,9 +569,8 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         """Describe the first table of the gold query, then submit the gold SQL."""
         self._require_started("oracle_action")
         if self.turn == 0 and self.turns_left > 1:
-            table = next(
-                (t for t in get_schema(self.task.schema).table_names if t in self.task.gold_sql), ""
-            )
+            tables = self.task_schema().table_names
+            table = next((t for t in tables if t in self.task.gold_sql), tables[0])
             return (
                 f'<tool_call>{{"name": "describe", "arguments": {{"table": "{table}"}}}}'
                 "</tool_call>"
@@ -490,7 +586,9 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         }
 
     def random_action(self, rng: np.random.Generator) -> str:
-        return random_reply(rng, get_schema(self._task.schema if self._task else "shop"))
+        if self._task is None:
+            return random_reply(rng, get_schema("shop"))
+        return random_reply(rng, self.task_schema())
 
     # ------------------------------------------------------------------ state
 
@@ -533,3 +631,18 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
             self._db.close()
             self._db = None
         super().close()
+
+
+def _check_dataset_args(schema: str | None, scale: int, eval_set: bool, dialect: str) -> None:
+    """``dataset=`` brings its own databases and questions; refuse arguments that pick ours."""
+    for name, value, default in (
+        ("schema", schema, None),
+        ("scale", scale, DEFAULT_SCALE),
+        ("eval_set", eval_set, False),
+        ("dialect", dialect, "sqlite"),
+    ):
+        if value != default:
+            raise InvalidArgumentError(
+                f"{name}={value!r} does not apply with dataset=PATH (a Spider/BIRD directory "
+                f"of SQLite files with its own questions); leave {name} at {default!r}."
+            )

@@ -101,6 +101,7 @@ class SqlInteractEnv(SqlEnv):
     |---|---|---|
     | `ask_budget` | `3` | `ask_user` calls the user answers; later ones get "I have to go" |
     | `dialect` | `"sqlite"` | `sqlite` or `postgres`, as in `Sql-v0` |
+    | `postgres_backend` | `"auto"` | `auto`, `docker` or `local`: where PostgreSQL runs, as in `Sql-v0` |
     | `scale` | `1000` | rows in the database, about (200 to 1,000,000) |
     | `eval_set` | `False` | reset picks from the fixed eval set (`seed % 21`, or the next one when no seed) |
     | `query_timeout_s` | `2.0` | time limit of one statement (seconds) |
@@ -153,9 +154,11 @@ class SqlInteractEnv(SqlEnv):
         render_mode: str | None = None,
         turn_cost: float = 0.0,
         format_penalty: float = DEFAULT_FORMAT_PENALTY,
+        postgres_backend: str = "auto",
     ) -> None:
         super().__init__(
             dialect=dialect,
+            postgres_backend=postgres_backend,
             scale=scale,
             eval_set=eval_set,
             query_timeout_s=query_timeout_s,

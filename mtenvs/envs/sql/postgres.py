@@ -1,11 +1,23 @@
 """PostgreSQL for ``dialect="postgres"``: a private server, template databases, guarded queries.
 
-Without a server given in ``MTENVS_POSTGRES_HOST`` (a host or unix-socket directory where
-the user ``postgres`` may connect without a password, e.g. the ``sandboxes/postgres``
-container), the first use starts a private server from Debian's ``postgresql`` binaries:
-``initdb`` into a temporary directory (on ``/dev/shm`` where there is one; C locale, so text sorts as in SQLite) and
-``pg_ctl start`` listening only on a unix socket there, run as the ``postgres`` user when
-this process is root. It is stopped and removed at exit; each process has its own.
+Where the server comes from (``postgres_backend``, see :data:`POSTGRES_BACKENDS`):
+
+* ``docker``: a container of the image ``mtenvs/postgres:<version>`` (built from
+  ``sandboxes/postgres/Dockerfile`` by ``mtenvs images build``) with no network, a
+  read-only root, its data on a tmpfs and its unix socket in a private host directory
+  (mode 0700, so no other local user reaches it). The container carries the owner labels
+  of :mod:`mtenvs.sandbox.reaper`, so ``reap()`` removes it once this process is gone
+  (even SIGKILLed); it is removed when the last env or database using it closes, and at
+  exit.
+* ``local``: a private server from Debian's ``postgresql`` binaries: ``initdb`` into a
+  temporary directory (on ``/dev/shm`` where there is one; C locale, so text sorts as in
+  SQLite) and ``pg_ctl start`` listening only on a unix socket there, run as the
+  ``postgres`` user when this process is root. It is stopped and removed at exit.
+* ``auto`` (default): ``MTENVS_POSTGRES_HOST`` when set (a host or unix-socket directory
+  where the user ``postgres`` may connect without a password), else ``docker`` when the
+  engine is reachable and the image is built, else ``local``.
+
+Each process has its own server.
 
 Each (schema, scale, seed) is loaded once into a template database; an episode gets
 ``CREATE DATABASE … TEMPLATE`` of it. Agents connect as the role ``mtenvs_agent`` (no
@@ -17,27 +29,46 @@ itself; ``statement_timeout`` bounds time and read tasks run in ``READ ONLY`` tr
 from __future__ import annotations
 
 import atexit
+import contextlib
+import functools
 import multiprocessing.util
 import os
 import shutil
 import subprocess
 import tempfile
 import threading
+import time
 import uuid
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from mtenvs.envs.sql.data import generate_rows
 from mtenvs.envs.sql.engine import COUNT_CAP, QueryResult
+from mtenvs.envs.sql.pg_pool import CopyPool
 from mtenvs.envs.sql.schemas import get_schema
 from mtenvs.envs.sql.verify import normalize_row
-from mtenvs.error import Error
+from mtenvs.error import Error, check_choice
 
-__all__ = ["AGENT_ROLE", "PostgresDatabase", "PostgresUnavailableError", "server_host"]
+__all__ = [
+    "AGENT_ROLE",
+    "POSTGRES_BACKENDS",
+    "PostgresDatabase",
+    "PostgresUnavailableError",
+    "docker_problem",
+    "resolve_backend",
+    "server_host",
+]
 
 AGENT_ROLE: Final = "mtenvs_agent"
+#: Values of ``postgres_backend``: where the server runs (see the module doc).
+POSTGRES_BACKENDS: Final = ("auto", "docker", "local")
+#: Whether servers this process owns make episode databases ahead
+#: (:mod:`mtenvs.envs.sql.pg_pool`); ``False`` copies in ``reset`` (the benchmark's baseline).
+COPY_POOL = True
+#: Seconds a new server may take to accept connections.
+_START_TIMEOUT_S: Final = 90.0
 _INSTALL_HINT: Final = (
     "install PostgreSQL (`apt-get install postgresql`) and psycopg "
     '(`pip install "mtenvs[sql]"`), or point MTENVS_POSTGRES_HOST at a '
@@ -140,29 +171,235 @@ class _LocalServer:
         )
         shutil.rmtree(self.root, ignore_errors=True)
 
+    @property
+    def host(self) -> str:
+        return str(self.root)
+
+
+class _DockerServer:
+    """A container of ``mtenvs/postgres:<version>`` with its socket in a private directory."""
+
+    def __init__(self) -> None:
+        from mtenvs.sandbox.docker_sandbox import docker_client
+        from mtenvs.sandbox.images import image_tag
+        from mtenvs.sandbox.reaper import owner_labels, reap
+
+        problem = docker_problem()
+        if problem is not None:
+            raise PostgresUnavailableError(f"postgres_backend='docker' is unusable: {problem}.")
+        import docker.errors
+
+        client = docker_client()
+        # Leftovers of dead processes go before we add ours. Housekeeping only: the reaper
+        # can trip over a container another process removes meanwhile (NotFound).
+        with contextlib.suppress(docker.errors.NotFound):
+            reap(client)
+        self.pid = os.getpid()
+        _remove_orphan_socket_dirs()
+        # The socket directory must be writable by the server (uid 999); its private
+        # parent keeps other local users from reaching a trust-auth socket.
+        self.root = Path(tempfile.mkdtemp(prefix=f"{_SOCKET_DIR_PREFIX}{self.pid}-"))
+        sockets = self.root / "sockets"
+        sockets.mkdir()
+        sockets.chmod(0o777)
+        try:
+            container = client.containers.run(
+                image_tag("postgres"),
+                detach=True,
+                remove=True,
+                network_mode="none",
+                read_only=True,
+                tmpfs={
+                    "/tmp": "rw,nosuid,nodev,size=64m",
+                    "/var/lib/mtenvs-pg": "rw,nosuid,nodev,size=8g,uid=999,gid=999",
+                },
+                volumes={str(sockets): {"bind": "/sockets", "mode": "rw"}},
+                labels={**owner_labels(), "mtenvs.image": "postgres"},
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                pids_limit=1024,
+                shm_size="256m",
+            )
+        except Exception as e:  # the docker SDK raises several kinds; all mean "no server"
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise PostgresUnavailableError(f"Could not start the PostgreSQL container: {e}") from e
+        self.container_id: str = container.id
+        self.host = str(sockets)
+        self._stopped = False
+        atexit.register(self.stop)
+        multiprocessing.util.Finalize(self, self.stop, exitpriority=10)
+        try:
+            _wait_until_ready(self.host, container)
+        except PostgresUnavailableError:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self._stopped or os.getpid() != self.pid:
+            return
+        self._stopped = True
+        from mtenvs.sandbox.docker_sandbox import docker_client
+
+        # Best effort (also at interpreter exit): a container left behind (already gone,
+        # removal under way, engine away) is the reaper's.
+        with contextlib.suppress(Exception):
+            docker_client().api.remove_container(self.container_id, force=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+_SOCKET_DIR_PREFIX: Final = "mtenvs-pgd-"
+
+
+def _remove_orphan_socket_dirs() -> None:
+    """Remove socket directories of owners that died without cleaning up (SIGKILL; the
+    reaper removes their containers)."""
+    for path in Path(tempfile.gettempdir()).glob(f"{_SOCKET_DIR_PREFIX}*-*"):
+        pid = path.name[len(_SOCKET_DIR_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # alive, owned by another user
+            pass
+
+
+def _wait_until_ready(host: str, container: Any) -> None:
+    import psycopg
+
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while True:
+        try:
+            psycopg.connect(host=host, dbname="postgres", user="postgres").close()
+            return
+        except psycopg.OperationalError as e:
+            try:
+                container.reload()
+                status = container.status
+            except Exception:  # removed already (--rm): it exited
+                status = "removed"
+            if status not in ("created", "running") or time.monotonic() > deadline:
+                logs = ""
+                with contextlib.suppress(Exception):
+                    logs = container.logs(tail=20).decode(errors="replace")
+                raise PostgresUnavailableError(
+                    f"The PostgreSQL container did not accept connections ({e}); "
+                    f"status {status}; logs: {logs[-800:] or 'none'}"
+                ) from e
+            time.sleep(0.1)
+
+
+@functools.cache
+def docker_problem() -> str | None:
+    """Why the ``docker`` backend cannot run here (no engine, no image), or ``None``."""
+    try:
+        from mtenvs.sandbox.docker_sandbox import docker_client, engine_status
+        from mtenvs.sandbox.images import image_present, image_tag
+    except ImportError as e:  # pragma: no cover - docker extra missing
+        return f'the docker package is missing ({e}); pip install "mtenvs[sql]"'
+    ok, detail = engine_status()
+    if not ok:
+        return detail
+    if not image_present(docker_client(), image_tag("postgres")):
+        return (
+            f"image {image_tag('postgres')} is not built (run `mtenvs images build postgres` "
+            "or scripts/ensure_docker.sh)"
+        )
+    return None
+
+
+class _Server(Protocol):
+    @property
+    def host(self) -> str: ...
+
+    def stop(self) -> None: ...
+
 
 _LOCK = threading.RLock()
-_SERVER: list[_LocalServer] = []
-_TEMPLATES: set[str] = set()
+#: Running servers by backend (``docker``, ``local``), their users and loaded templates.
+_SERVERS: dict[str, _Server] = {}
+_USERS: dict[str, int] = {}
+_TEMPLATES: set[tuple[str, str]] = set()
+#: Background copy pools of the servers this process owns, by (pid, host): a forked child
+#: must not hand out its parent's copies.
+_POOLS: dict[tuple[int, str], CopyPool] = {}
 
 
-def server_host() -> str:
-    """The host (or socket directory) of the server, starting a private one if needed."""
-    host = os.environ.get("MTENVS_POSTGRES_HOST")
-    if host:
-        return host
+def resolve_backend(backend: str) -> str:
+    """``docker``, ``local`` or ``external`` (``MTENVS_POSTGRES_HOST``) for ``backend``."""
+    check_choice("postgres_backend", backend, POSTGRES_BACKENDS)
+    if backend != "auto":
+        return backend
+    if os.environ.get("MTENVS_POSTGRES_HOST"):
+        return "external"
+    return "docker" if docker_problem() is None else "local"
+
+
+def server_host(backend: str = "auto") -> str:
+    """The host (or socket directory) of ``backend``'s server, starting it if needed."""
+    return _host_of(resolve_backend(backend))
+
+
+def _host_of(kind: str) -> str:
+    if kind == "external":
+        return os.environ["MTENVS_POSTGRES_HOST"]
     with _LOCK:
-        if not _SERVER:
-            _SERVER.append(_LocalServer())
-        return str(_SERVER[0].root)
+        server = _SERVERS.get(kind)
+        if server is None:
+            server = _SERVERS[kind] = _DockerServer() if kind == "docker" else _LocalServer()
+        return server.host
 
 
-def _connect(dbname: str, user: str = "postgres", autocommit: bool = True) -> Any:
+def hold_server(kind: str) -> str:
+    """Count one more user of ``kind``'s server (started if needed); returns its host."""
+    with _LOCK:
+        host = _host_of(kind)
+        _USERS[kind] = _USERS.get(kind, 0) + 1
+        return host
+
+
+def release_server(kind: str) -> None:
+    """One user of ``kind``'s server is done; the last one stops a container (a local
+    server, a child of this process, stays until exit)."""
+    with _LOCK:
+        _USERS[kind] = _USERS.get(kind, 0) - 1
+        if _USERS[kind] > 0 or kind != "docker" or kind not in _SERVERS:
+            return
+        server = _SERVERS.pop(kind)
+        _TEMPLATES.difference_update({t for t in _TEMPLATES if t[0] == server.host})
+        pool = _POOLS.pop((os.getpid(), server.host), None)
+    if pool is not None:
+        pool.close()
+    server.stop()
+
+
+def _pool(kind: str, host: str) -> CopyPool | None:
+    """The copy pool of a server this process owns (none for ``MTENVS_POSTGRES_HOST``:
+    ready copies left there would outlive us)."""
+    if not COPY_POOL or kind not in ("docker", "local"):
+        return None
+    key = (os.getpid(), host)
+    with _LOCK:
+        pool = _POOLS.get(key)
+        if pool is None or not pool.alive:
+            pool = _POOLS[key] = CopyPool(
+                lambda: _connect("postgres", host=host),
+                lambda name: _connect(name, AGENT_ROLE, host=host),
+            )
+        return pool
+
+
+def _connect(
+    dbname: str, user: str = "postgres", autocommit: bool = True, host: str | None = None
+) -> Any:
     try:
         import psycopg
     except ImportError as e:
         raise PostgresUnavailableError(f"psycopg is not installed; {_INSTALL_HINT}.") from e
-    return psycopg.connect(host=server_host(), dbname=dbname, user=user, autocommit=autocommit)
+    return psycopg.connect(
+        host=host or server_host(), dbname=dbname, user=user, autocommit=autocommit
+    )
 
 
 def _pg_type(sql_type: str) -> str:
@@ -170,14 +407,15 @@ def _pg_type(sql_type: str) -> str:
     return "NUMERIC" if sql_type == "REAL" else sql_type
 
 
-def template_database(schema_name: str, scale: int, seed: int) -> str:
-    """Name of the loaded template database of (schema, scale, seed), created once."""
+def template_database(schema_name: str, scale: int, seed: int, host: str) -> str:
+    """Name of the loaded template database of (schema, scale, seed) on the server at
+    ``host``, created once."""
     name = f"mt_{schema_name}_{scale}_{seed}"
     with _LOCK:
-        if name in _TEMPLATES:
+        if (host, name) in _TEMPLATES:
             return name
         schema = get_schema(schema_name)
-        with _connect("postgres") as admin:
+        with _connect("postgres", host=host) as admin:
             if (
                 admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (AGENT_ROLE,)).fetchone()
                 is None
@@ -185,7 +423,7 @@ def template_database(schema_name: str, scale: int, seed: int) -> str:
                 admin.execute(f"CREATE ROLE {AGENT_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             admin.execute(f"CREATE DATABASE {name}")
-        with _connect(name, autocommit=False) as conn:
+        with _connect(name, autocommit=False, host=host) as conn:
             for table in schema.tables:
                 ddl = table.ddl()
                 for column in table.columns:
@@ -207,7 +445,7 @@ def template_database(schema_name: str, scale: int, seed: int) -> str:
                 f"TO {AGENT_ROLE}"
             )
             conn.commit()
-        _TEMPLATES.add(name)
+        _TEMPLATES.add((host, name))
         return name
 
 
@@ -216,15 +454,36 @@ def _plain(value: object) -> object:
 
 
 class PostgresDatabase:
-    """One episode's database: a copy of the template, queried as the agent role."""
+    """One episode's database: a copy of the template, queried as the agent role.
 
-    def __init__(self, schema_name: str, scale: int, seed: int, source: str | None = None) -> None:
+    It holds its server (``backend``, see :data:`POSTGRES_BACKENDS`) while open."""
+
+    def __init__(
+        self,
+        schema_name: str,
+        scale: int,
+        seed: int,
+        source: str | None = None,
+        backend: str = "auto",
+    ) -> None:
         self.schema = get_schema(schema_name)
-        self.template = source or template_database(schema_name, scale, seed)
-        self.name = f"ep_{uuid.uuid4().hex[:16]}"
-        with _LOCK, _connect("postgres") as admin:
-            admin.execute(f"CREATE DATABASE {self.name} TEMPLATE {self.template}")
-        self._conn: Any = _connect(self.name, AGENT_ROLE, autocommit=False)
+        self.backend = resolve_backend(backend)
+        self.host = hold_server(self.backend)
+        self._conn: Any = None
+        self._pool = _pool(self.backend, self.host)
+        try:
+            self.template = source or template_database(schema_name, scale, seed, self.host)
+            ready = self._pool.take(self.template) if self._pool and not source else None
+            if ready is not None:
+                self.name, self._conn = ready
+            else:
+                self.name = f"ep_{uuid.uuid4().hex[:16]}"
+                with _LOCK, _connect("postgres", host=self.host) as admin:
+                    admin.execute(f"CREATE DATABASE {self.name} TEMPLATE {self.template}")
+                self._conn = _connect(self.name, AGENT_ROLE, host=self.host)
+        except BaseException:
+            release_server(self.backend)
+            raise
 
     def execute(
         self, sql: str, *, allow_writes: bool, timeout_s: float, count_cap: int = COUNT_CAP
@@ -236,28 +495,29 @@ class PostgresDatabase:
 
         start = time.perf_counter()
         conn = self._conn
+        # One round trip opens the transaction (read-only for questions) with its time
+        # limit: the connection is in autocommit mode, so psycopg sends no BEGIN of its own,
+        # and SET LOCAL ends with the transaction. (Pipeline mode would save the two other
+        # round trips, but psycopg 3.3 left the transaction aborted after some failures.)
+        setup = b"BEGIN READ WRITE" if allow_writes else b"BEGIN READ ONLY"
+        setup += b"; SET LOCAL statement_timeout = %d" % max(1, int(timeout_s * 1000))
         try:
             with conn.cursor() as cur:
-                if not allow_writes:
-                    cur.execute("SET TRANSACTION READ ONLY")
-                cur.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
+                cur.execute(setup)
                 # A prepared statement holds exactly one command (no "SELECT 1; DROP …").
                 cur.execute(sql.encode(), prepare=True)
                 columns = tuple(d.name for d in cur.description or ())
                 rows = cur.fetchmany(count_cap + 1) if columns else []
                 changes = 0 if columns else max(cur.rowcount, 0)
-            if allow_writes:
-                conn.commit()
-            else:
-                conn.rollback()
+                cur.execute(b"COMMIT" if allow_writes else b"ROLLBACK")
         except psycopg.errors.QueryCanceled:
-            conn.rollback()
+            self._rollback()
             return QueryResult(
                 error="query cancelled: it ran past the time limit.",
                 elapsed_s=time.perf_counter() - start,
             )
         except (psycopg.Error, ValueError, OverflowError) as e:
-            conn.rollback()
+            self._rollback()
             message = getattr(getattr(e, "diag", None), "message_primary", None) or str(e)
             return QueryResult(error=message, elapsed_s=time.perf_counter() - start)
         capped = len(rows) > count_cap
@@ -268,6 +528,12 @@ class PostgresDatabase:
             changes=changes,
             elapsed_s=time.perf_counter() - start,
         )
+
+    def _rollback(self) -> None:
+        import psycopg
+
+        with contextlib.suppress(psycopg.Error):  # a broken connection: nothing to undo
+            self._conn.execute(b"ROLLBACK")
 
     def state(self) -> Counter[Any]:
         """Every table's rows, as a multiset of (table, row)."""
@@ -298,31 +564,39 @@ class PostgresDatabase:
         return "\n".join(lines)
 
     def snapshot(self) -> str:
-        """Name of a new database holding this one's current content (kept until exit)."""
+        """Name of a new database holding this one's current content (kept while the
+        server runs)."""
         self._conn.close()
         try:
-            copy = PostgresDatabase(self.schema.name, 0, 0, source=self.name)
+            copy = PostgresDatabase(self.schema.name, 0, 0, source=self.name, backend=self.backend)
             copy._conn.close()
             copy._conn = None
+            release_server(copy.backend)  # the copy is data, not a user of the server
             return copy.name
         finally:
-            self._conn = _connect(self.name, AGENT_ROLE, autocommit=False)
+            self._conn = _connect(self.name, AGENT_ROLE, host=self.host)
 
     def restore(self, image: Any) -> None:
         """Replace the content with a :meth:`snapshot`'s."""
-        self.close()
+        self._drop()
         self.name = f"ep_{uuid.uuid4().hex[:16]}"
-        with _LOCK, _connect("postgres") as admin:
+        with _LOCK, _connect("postgres", host=self.host) as admin:
             admin.execute(f"CREATE DATABASE {self.name} TEMPLATE {image}")
-        self._conn = _connect(self.name, AGENT_ROLE, autocommit=False)
+        self._conn = _connect(self.name, AGENT_ROLE, host=self.host)
+
+    def _drop(self) -> None:
+        self._conn.close()
+        self._conn = None
+        if self._pool is not None and self._pool.drop(self.name):
+            return
+        try:
+            with _LOCK, _connect("postgres", host=self.host) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+        except Exception:  # the server may already be gone at interpreter exit
+            pass
 
     def close(self) -> None:
         if self._conn is None:
             return
-        self._conn.close()
-        self._conn = None
-        try:
-            with _LOCK, _connect("postgres") as admin:
-                admin.execute(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
-        except Exception:  # the server may already be gone at interpreter exit
-            pass
+        self._drop()
+        release_server(self.backend)

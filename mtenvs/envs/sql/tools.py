@@ -96,6 +96,8 @@ _STRING_ARG: Final = {
 
 
 def _unfence(sql: str) -> str:
+    if "```" not in sql:
+        return sql.strip()
     blocks = extract_code_blocks(sql, _SQL_LANGS)
     return (blocks[0] if blocks else sql).strip()
 
@@ -125,18 +127,21 @@ def _check(call: ToolCall, tools: tuple[str, ...]) -> ToolCall:
 def parse_reply(reply: Reply, tools: tuple[str, ...]) -> tuple[ToolCall, ...]:
     """The tool calls of ``reply`` (see the module doc); raises :class:`InvalidAction`."""
     text = reply_text(reply)
-    answer = extract_answer(text) if text is not None else None
+    # Cheap substring checks first: each shared extractor re-scans (and re-lowercases) the
+    # whole reply, which costs more than running a point lookup.
+    lower = text.lower() if text is not None else ""
+    answer = extract_answer(text) if "<answer>" in lower else None
     if answer is not None:
         return (_check(ToolCall("submit", {"sql": answer}), tools),)
     calls: list[ToolCall] = []
-    if text is None or "<tool_call>" in text.lower():
+    if text is None or "<tool_call>" in lower:
         calls = parse_tool_calls(reply)
-        if not calls and text is not None and "<tool_call>" in text.lower():
+        if not calls and text is not None and "<tool_call>" in lower:
             raise InvalidAction(
                 'a <tool_call> block must hold JSON like {"name": "run_sql", '
                 '"arguments": {"query": "SELECT 1"}}.'
             )
-    if not calls and text:
+    if not calls and text and "```" in text:
         calls = [
             ToolCall("run_sql", {"query": q})
             for q in extract_code_blocks(text, _SQL_LANGS)

@@ -34,6 +34,7 @@ except ImportError as e:  # pragma: no cover - depends on the install
     raise ImportError('The SQL envs need sqlglot: pip install "mtenvs[sql]".') from e
 
 __all__ = [
+    "GoldResult",
     "check_statement",
     "is_ordered",
     "normalize_row",
@@ -104,65 +105,112 @@ def _value(v: object) -> object:
         return 0.0 if r == 0 else r
     if isinstance(v, (bytes, bytearray, memoryview)):
         return bytes(v).hex()
+    if isinstance(v, (list, tuple)):  # PostgreSQL arrays: hashable, compared element-wise
+        return tuple(_value(x) for x in v)
+    if isinstance(v, dict):  # PostgreSQL json
+        return repr(sorted(v.items(), key=repr))
     return v
+
+
+#: Value types :func:`normalize_row` leaves as they are.
+_PLAIN_TYPES: frozenset[type] = frozenset({int, str, type(None)})
 
 
 def normalize_row(row: Iterable[object]) -> tuple[Any, ...]:
     """A row with numbers rounded to 2 decimals (``3`` equals ``3.0``)."""
-    return tuple(_value(v) for v in row)
+    if isinstance(row, tuple) and _PLAIN_TYPES.issuperset(map(type, row)):
+        return row  # nothing to round or convert (the common case; checked in C)
+    return tuple(map(_value, row))
 
 
-def _hashable_rows(rows: Iterable[Iterable[object]]) -> list[tuple[Any, ...]]:
-    if isinstance(rows, tuple):
-        try:
-            return _normalized(rows)
-        except TypeError:  # an unhashable value: normalise without the cache
-            pass
-    return [normalize_row(r) for r in rows]
+class GoldResult:
+    """A gold result prepared once for the many comparisons of an episode: normalised
+    rows, their multiset and each column's multiset of values."""
+
+    def __init__(self, rows: Iterable[Iterable[object]]) -> None:
+        self.source = rows
+        self.rows = [normalize_row(r) for r in rows]
+        self.counts: Counter[Any] = Counter(self.rows)
+        self.width = len(self.rows[0]) if self.rows else 0
+        self._index: dict[Any, list[tuple[int, int]]] | None = None
+
+    @property
+    def value_index(self) -> dict[Any, list[tuple[int, int]]]:
+        """Each value's (column, count) pairs: how often each gold column holds it."""
+        if self._index is None:  # only needed when the rows differ
+            index: dict[Any, list[tuple[int, int]]] = {}
+            for i, col in enumerate(zip(*self.rows)):
+                for value, n in Counter(col).items():
+                    index.setdefault(value, []).append((i, n))
+            self._index = index
+        return self._index
 
 
-@lru_cache(maxsize=64)
-def _normalized(rows: tuple[tuple[Any, ...], ...]) -> list[tuple[Any, ...]]:
-    # The gold result is compared with every query of an episode: normalise it once.
-    return [normalize_row(r) for r in rows]
+Rows = Sequence[Sequence[object]]
 
 
-def results_match(
-    gold: Sequence[Sequence[object]], pred: Sequence[Sequence[object]], *, ordered: bool
-) -> bool:
+def _gold(gold: Rows | GoldResult) -> GoldResult:
+    return gold if isinstance(gold, GoldResult) else GoldResult(gold)
+
+
+def results_match(gold: Rows | GoldResult, pred: Rows, *, ordered: bool) -> bool:
     """Execution accuracy: same rows (as a multiset, or a list when ``ordered``)."""
-    g, p = _hashable_rows(gold), _hashable_rows(pred)
+    g, p = _gold(gold), [normalize_row(r) for r in pred]
     if ordered:
-        return g == p
-    return Counter(g) == Counter(p)
+        return g.rows == p
+    return len(p) == len(g.rows) and g.counts == Counter(p)
 
 
-def _f1(gold: Counter[Any], pred: Counter[Any]) -> float:
-    common = sum((gold & pred).values())
-    if not gold and not pred:
+def _common(a: Counter[Any], b: Counter[Any]) -> int:
+    """Size of the multiset intersection, walking the smaller side (a small query result
+    against a large gold one costs the small one)."""
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(min(n, b[k]) for k, n in a.items())
+
+
+def _f1_counts(common: int, n_gold: int, n_pred: int) -> float:
+    if n_gold == 0 and n_pred == 0:
         return 1.0
     if common == 0:
         return 0.0
-    precision, recall = common / sum(pred.values()), common / sum(gold.values())
-    return 2 * precision * recall / (precision + recall)
+    return 2 * common / (n_gold + n_pred)
 
 
-def _column_f1(gold: list[tuple[Any, ...]], pred: list[tuple[Any, ...]]) -> float:
-    """F1 of columns: each column scored by its best value-multiset F1 on the other side."""
-    g = [Counter(col) for col in zip(*gold)]
-    p = [Counter(col) for col in zip(*pred)]
-    if not g or not p:
+def _f1(gold: Counter[Any], pred: Counter[Any]) -> float:
+    return _f1_counts(_common(gold, pred), gold.total(), pred.total())
+
+
+def _column_f1(gold: GoldResult, pred: list[tuple[Any, ...]]) -> float:
+    """F1 of columns: each column scored by its best value-multiset F1 on the other side.
+
+    Each column's multiset has one value per row, so a pair's F1 is ``2 * common / (gold
+    rows + pred rows)``; the common counts come from the gold value index, touching only
+    the values the two sides share."""
+    if not gold.rows or not pred:
         return 0.0
-    pair = [[_f1(gc, pc) for pc in p] for gc in g]
-    recall = sum(max(row) for row in pair) / len(g)
-    precision = sum(max(pair[i][j] for i in range(len(g))) for j in range(len(p))) / len(p)
+    index = gold.value_index
+    common: dict[tuple[int, int], int] = {}
+    for j, col in enumerate(zip(*pred)):
+        counts = Counter(col) if len(col) > 1 else {col[0]: 1}
+        for value, n in counts.items():
+            for i, n_gold in index.get(value, ()):
+                common[i, j] = common.get((i, j), 0) + min(n, n_gold)
+    best_gold, best_pred = [0.0] * gold.width, [0.0] * len(pred[0])
+    scale = 2 / (len(gold.rows) + len(pred))
+    for (i, j), n in common.items():
+        f1 = n * scale
+        best_gold[i] = max(best_gold[i], f1)
+        best_pred[j] = max(best_pred[j], f1)
+    recall = sum(best_gold) / len(best_gold)
+    precision = sum(best_pred) / len(best_pred)
     return 0.0 if recall + precision == 0 else 2 * recall * precision / (recall + precision)
 
 
-def overlap_score(gold: Sequence[Sequence[object]], pred: Sequence[Sequence[object]]) -> float:
+def overlap_score(gold: Rows | GoldResult, pred: Rows) -> float:
     """Partial credit in [0, 1]: mean of row F1 and column F1 (1.0 iff the multisets match)."""
-    g, p = _hashable_rows(gold), _hashable_rows(pred)
-    rows = _f1(Counter(g), Counter(p))
+    g, p = _gold(gold), [normalize_row(r) for r in pred]
+    rows = _f1_counts(_common(g.counts, Counter(p)), len(g.rows), len(p))
     if rows == 1.0:
         return 1.0
     return (rows + _column_f1(g, p)) / 2

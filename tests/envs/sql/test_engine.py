@@ -5,7 +5,7 @@ import time
 import pytest
 
 from mtenvs.envs.sql.data import database_checksum, episode_database, source_database
-from mtenvs.envs.sql.engine import execute, format_table
+from mtenvs.envs.sql.engine import describe_table, execute, format_table
 from mtenvs.envs.sql.schemas import get_schema
 
 ADVERSARIAL = [
@@ -47,8 +47,9 @@ def test_writes_allowed_only_on_data():
         "SELECT COUNT(*) FROM order_items a, order_items b, order_items c",
     ],
 )
-def test_runaway_queries_time_out(sql):
-    conn = source_database("shop", 1000, 0)
+@pytest.mark.parametrize("episode", [False, True])  # guards set per call, or kept
+def test_runaway_queries_time_out(sql, episode):
+    conn = episode_database("shop", 1000, 0) if episode else source_database("shop", 1000, 0)
     before = database_checksum(conn, get_schema("shop"))
     start = time.perf_counter()
     result = execute(conn, sql, allow_writes=False, timeout_s=0.3)
@@ -89,3 +90,30 @@ def test_memory_bombs_are_refused(sql):
 def test_one_statement_at_a_time():
     conn = source_database("shop", 1000, 0)
     assert not execute(conn, "SELECT 1; SELECT 2", allow_writes=False, timeout_s=1.0).ok
+
+
+def test_kept_guards_follow_the_mode_of_each_statement():
+    """Episode connections keep the authorizer between statements; a statement prepared
+    (and cached) under the write mode must be authorized again under the read-only one."""
+    conn = episode_database("shop", 1000, 0)
+    schema = get_schema("shop")
+    write = "UPDATE products SET price = price + 1 WHERE id = 1"
+    assert execute(conn, write, allow_writes=True, timeout_s=1.0).changes == 1
+    before = database_checksum(conn, schema)
+    for _ in range(3):
+        result = execute(conn, write, allow_writes=False, timeout_s=1.0)
+        assert result.error and "not allowed" in result.error
+    assert database_checksum(conn, schema) == before
+    assert "Table products:" in describe_table(conn, "products")  # PRAGMA, unguarded
+    assert not execute(conn, "PRAGMA foreign_keys = OFF", allow_writes=False, timeout_s=1.0).ok
+    assert not execute(conn, write, allow_writes=False, timeout_s=1.0).ok
+    assert execute(conn, write, allow_writes=True, timeout_s=1.0).changes == 1
+
+
+def test_a_past_deadline_does_not_interrupt_later_statements():
+    conn = episode_database("shop", 1000, 0)
+    assert execute(conn, "SELECT 1", allow_writes=False, timeout_s=0.01).ok
+    time.sleep(0.05)
+    # Long enough to reach the progress handler many times, after the deadline passed.
+    rows = conn.execute("SELECT COUNT(*) FROM order_items a, order_items b").fetchall()
+    assert rows[0][0] > 0
