@@ -4,8 +4,10 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 EXTRAS ?= dev,games,ray,code,sql,web,baselines,trl
 DEMO_EPISODES ?= 20
+# cpu (what the shipped weights were trained with) or gpu (a wider model, more steps).
+BASELINES_SCALE ?= cpu
 
-.PHONY: setup demo test bench lint docs clean
+.PHONY: setup demo test bench lint docs baselines clean
 
 setup:
 	@scripts/ensure_venv.sh $(EXTRAS)
@@ -13,7 +15,7 @@ setup:
 demo: setup
 	@scripts/ensure_docker.sh
 	@$(VENV)/bin/mtenvs doctor
-	@$(VENV)/bin/mtenvs eval --env all --agent random,oracle --episodes $(DEMO_EPISODES) --name demo
+	@$(VENV)/bin/mtenvs eval --env all --agent random,scripted,oracle,trained --episodes $(DEMO_EPISODES) --name demo
 	@echo "Report: runs/demo/report.md (JSON: runs/demo/report.json, plots: runs/demo/*.png)"
 
 test: setup
@@ -31,11 +33,19 @@ bench: setup
 	@$(PY) benchmarks/bench_sql.py --postgres
 	@$(PY) benchmarks/bench_code.py
 	@$(PY) benchmarks/bench_web.py
+	@$(PY) benchmarks/bench_miniwob.py
+
+# Train the reference agents (weights -> mtenvs/assets/baselines/), then score all four tiers
+# (baselines/RESULTS.md, baselines/results.json, docs/img/baselines_curves.png).
+baselines: setup
+	@PYTHONPATH=. $(PY) -m baselines.run train --scale $(BASELINES_SCALE)
+	@PYTHONPATH=. $(PY) -m baselines.run evaluate --scale $(BASELINES_SCALE)
+	@$(PY) docs/gen_env_cards.py --only $$(PYTHONPATH=. $(PY) -c "from baselines.specs import SPECS; print(','.join(SPECS))")
 
 lint: setup
-	@$(VENV)/bin/ruff check mtenvs tests benchmarks sandboxes docs examples scripts
-	@$(VENV)/bin/ruff format --check mtenvs tests benchmarks sandboxes docs examples scripts
-	@$(VENV)/bin/mypy mtenvs
+	@$(VENV)/bin/ruff check mtenvs tests benchmarks sandboxes docs examples scripts baselines
+	@$(VENV)/bin/ruff format --check mtenvs tests benchmarks sandboxes docs examples scripts baselines
+	@$(VENV)/bin/mypy mtenvs baselines
 
 docs: setup
 	@$(PY) docs/gen_env_cards.py

@@ -2,11 +2,14 @@
 # Create /work/main/.venv-bench (the repository's .venv-bench) with the peer environments that
 # benchmarks/bench_grid.py and benchmarks/bench_games.py compare against: gym-sokoban, GEM
 # (gem-llm), TextArena and PettingZoo (classic Tic-Tac-Toe / Connect Four, with pygame), pinned
-# in benchmarks/requirements-peers.txt. A venv of its own, so the peers' pins (old gym, NumPy 1.26)
-# never touch the project's .venv.
+# in benchmarks/requirements-peers.txt; and BrowserGym's MiniWoB++ env for
+# benchmarks/bench_miniwob.py (BROWSERGYM_PINS below; it brings its own Playwright, which only
+# ever launches Debian's /usr/bin/chromium: `playwright install` is never run). A venv of its
+# own, so the peers' pins (old gym, NumPy 1.26) never touch the project's .venv.
 #
-# Idempotent: a stamp file inside the venv records the hash of the requirements file and the
-# interpreter; when both match, a second run does nothing. Delete .venv-bench to start over.
+# Idempotent: a stamp file inside the venv records the hash of the requirements file (and the
+# BrowserGym pins) and the interpreter; when both match, a second run does nothing. Delete
+# .venv-bench to start over.
 #
 # Environment: PYTHON (interpreter for the venv; default: the base interpreter of .venv, so
 # ours and the peers run on the same Python), BENCH_VENV (default: <repo>/.venv-bench).
@@ -17,6 +20,8 @@ repo="$(dirname "$here")"
 venv="${BENCH_VENV:-$repo/.venv-bench}"
 reqs="$here/requirements-peers.txt"
 stamp="$venv/.stamp-peers"
+# Installed after the requirements file; they add packages and change none of its pins.
+BROWSERGYM_PINS=(browsergym-core==0.14.3 browsergym-miniwob==0.14.3 playwright==1.44.0)
 
 if [[ -z "${PYTHON:-}" ]]; then
     if [[ -x "$repo/.venv/bin/python" ]]; then
@@ -26,7 +31,7 @@ if [[ -z "${PYTHON:-}" ]]; then
     fi
 fi
 
-want="$(sha256sum "$reqs" | cut -d' ' -f1) $("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
+want="$(cat "$reqs" <(echo "${BROWSERGYM_PINS[*]}") | sha256sum | cut -d' ' -f1) $("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x "$venv/bin/python" ]]; then
     echo "setup_peers: $venv is up to date (rm -r $venv to rebuild)."
     exit 0
@@ -40,6 +45,7 @@ fi
 # -qq: errors only (pip otherwise repeats, for every package, a warning about each configured
 # --find-links / index folder that does not exist).
 "$venv/bin/python" -m pip install -qq --disable-pip-version-check -r "$reqs"
+"$venv/bin/python" -m pip install -qq --disable-pip-version-check "${BROWSERGYM_PINS[@]}"
 
 # The peers must import, make their Sokoban envs and step them; fail here rather than in the
 # benchmark. (gym prints an "unmaintained" banner on import: shown only on failure.)
@@ -67,6 +73,10 @@ for game in (tictactoe_v3, connect_four_v3):
     env.reset(seed=0)
     env.step(3)
     env.last()
+import browsergym.miniwob  # noqa: F401  (registers browsergym/miniwob.*)
+import gymnasium
+
+assert "browsergym/miniwob.click-checkboxes" in gymnasium.registry
 PY
 )"; then
     echo "$log" >&2

@@ -21,12 +21,18 @@ import gymnasium as gym
 import numpy as np
 
 import mtenvs
-from mtenvs.agents import OracleAgent, RandomAgent
+from mtenvs.agents import OracleAgent, RandomAgent, ScriptedAgent
 from mtenvs.core.envdoc import parse_env_doc
 from mtenvs.eval import evaluate
 
+try:  # run as a script: docs/ is on sys.path
+    from gen_web_screenshots import screenshot_markdown
+except ImportError:  # imported as docs.gen_env_cards
+    from docs.gen_web_screenshots import screenshot_markdown
+
 DOCS = Path(__file__).resolve().parent
 OUT = DOCS / "envs"
+ROOT = DOCS.parent
 
 
 def _slug(env_id: str) -> str:
@@ -48,12 +54,13 @@ def _slow(env_id: str) -> bool:
 
 
 def reference_scores(env_id: str, cls: type, episodes: int) -> list[dict[str, Any]]:
-    """Random and oracle scores on each reference configuration of the env."""
+    """Random, scripted (where the env has one) and oracle scores on each reference
+    configuration of the env."""
     rows = []
     for config in getattr(cls, "reference_configs", ({},)):
         run = evaluate(
             [env_id],
-            [RandomAgent(seed=0), OracleAgent()],
+            [RandomAgent(seed=0), ScriptedAgent(seed=0), OracleAgent()],
             episodes,
             env_kwargs=dict(config),
             name="reference",
@@ -77,6 +84,7 @@ def card(env_id: str, cls: type, scores: list[dict[str, Any]], episodes: int) ->
         "",
         f"*{title.strip()}*",
         "",
+        screenshot_markdown(env_id),
         body.strip(),
         "",
         "## Reference scores",
@@ -95,7 +103,39 @@ def card(env_id: str, cls: type, scores: list[dict[str, Any]], episodes: int) ->
             f"| {config} | {r['agent']} | {r['success_rate']:.1%} ± {r['success_stderr']:.1%} "
             f"| {r['mean_return']:.3f} ± {r['return_stderr']:.3f} | {r['mean_turns']:.1f} |"
         )
+    lines += trained_section(env_id)
     return "\n".join(lines) + "\n"
+
+
+def trained_section(env_id: str) -> list[str]:
+    """The trained reference agent's scores from ``baselines/results.json``, if it covers
+    ``env_id``."""
+    path = ROOT / "baselines" / "results.json"
+    if not path.is_file():
+        return []
+    rows = [r for r in json.loads(path.read_text())["scores"] if r["env_id"] == env_id]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Trained reference agent",
+        "",
+        "A small transformer trained from scratch (behaviour cloning on oracle trajectories, "
+        "then multi-turn RL), shipped in `mtenvs/assets/baselines/` and played with "
+        "`--agent trained`; all four tiers on the same episodes, 95 % intervals. Details and "
+        "learning curves: [Baselines](../baselines.md); regenerate with `make baselines`.",
+        "",
+        "| configuration | agent | episodes | success [95 % CI] | return [95 % CI] |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        config = ", ".join(f"{k}={v!r}" for k, v in r["config"].items()) or "default"
+        (slo, shi), (rlo, rhi) = r["success_ci95"], r["return_ci95"]
+        lines.append(
+            f"| {config} | {r['agent']} | {r['episodes']} | {r['success_rate']:.1%} "
+            f"[{slo:.0%}, {shi:.0%}] | {r['mean_return']:+.3f} [{rlo:+.2f}, {rhi:+.2f}] |"
+        )
+    return lines
 
 
 def main() -> None:
@@ -107,12 +147,22 @@ def main() -> None:
         default=10,
         help="episodes per row for envs whose steps take > 20 ms (browsers)",
     )
+    parser.add_argument(
+        "--only", default="", help="comma-separated env ids: rewrite only their cards"
+    )
     args = parser.parse_args()
+    only = {e for e in args.only.split(",") if e}
     OUT.mkdir(exist_ok=True)
     index = ["# Environments", "", "| id | description |", "|---|---|"]
     all_scores: dict[str, Any] = {}
-    for env_id in mtenvs.list_envs():
+    previous = OUT / "reference_scores.json"
+    if only and previous.is_file():
+        all_scores = json.loads(previous.read_text())
+    for env_id in mtenvs.list_envs(suite=True):
         cls = type(gym.make(env_id).unwrapped)
+        if only and env_id not in only:
+            index.append(f"| [`{env_id}`]({_slug(env_id)}.md) | {summary(cls)} |")
+            continue
         episodes = args.slow_episodes if _slow(env_id) else args.episodes
         scores = reference_scores(env_id, cls, episodes)
         all_scores[env_id] = scores

@@ -23,6 +23,7 @@ from mtenvs.core.registry import env_class, env_spec, list_envs
 from mtenvs.error import Error, InvalidArgumentError
 from mtenvs.eval import EpisodeResult, evaluate, write_report
 from mtenvs.eval.report import compare_table, load_run_summaries
+from mtenvs.eval.runner import agent_for
 from mtenvs.rollout.workers import obs_text
 from mtenvs.sandbox.cli import doctor_rows as sandbox_doctor_rows
 from mtenvs.sandbox.cli import images_app, sandbox_app
@@ -62,12 +63,19 @@ def _fail(err: Exception) -> typer.Exit:
 
 
 @app.command("list")
-def list_cmd() -> None:
-    """List every registered environment id."""
-    table = Table(title=f"mtenvs {mtenvs.__version__}: {len(list_envs())} environments")
+def list_cmd(
+    every: Annotated[
+        bool, typer.Option("--all", help="Also list every MiniWoB++ page id, not a few.")
+    ] = False,
+) -> None:
+    """List the registered environment ids (the suite; --all adds every adapter id)."""
+    ids = list_envs(suite=not every)
+    extra = len(list_envs()) - len(ids)
+    more = f" (+{extra} adapter ids: --all)" if extra else ""
+    table = Table(title=f"mtenvs {mtenvs.__version__}: {len(ids)} environments{more}")
     table.add_column("id", style="bold cyan")
     table.add_column("description")
-    for env_id in list_envs():
+    for env_id in ids:
         table.add_row(env_id, _summary_line(env_id))
     console.print(table)
 
@@ -98,6 +106,9 @@ def play(
         if reply.strip() in (":q", ":quit", "quit", "exit"):
             break
         if reply.strip() == ":hint":
+            if not getattr(env.unwrapped, "has_oracle", True):
+                console.print("this env has no oracle", markup=False)
+                continue
             hint = env.unwrapped.oracle_action()  # type: ignore[attr-defined]
             console.print(f"oracle: {hint}", markup=False, highlight=False)
             continue
@@ -118,7 +129,9 @@ def play(
 
 @app.command("eval")
 def eval_cmd(
-    env: Annotated[str, typer.Option(help="Env ids, comma-separated, or 'all'.")] = "all",
+    env: Annotated[
+        str, typer.Option(help="Env ids, comma-separated, or 'all' (the suite: `mtenvs list`).")
+    ] = "all",
     agent: Annotated[
         str, typer.Option(help=f"Agents, comma-separated: {', '.join(AGENT_SPECS)}.")
     ] = "oracle",
@@ -138,7 +151,11 @@ def eval_cmd(
 ) -> None:
     """Evaluate agents on envs; writes report.json, report.md and plots to OUT/NAME/."""
     try:
-        env_ids = list_envs() if env == "all" else [e.strip() for e in env.split(",") if e.strip()]
+        env_ids = (
+            list_envs(suite=True)
+            if env == "all"
+            else [e.strip() for e in env.split(",") if e.strip()]
+        )
         for env_id in env_ids:
             env_spec(env_id)
         agents = [make_agent(a.strip(), seed=seed) for a in agent.split(",") if a.strip()]
@@ -146,7 +163,7 @@ def eval_cmd(
     except Error as e:
         raise _fail(e) from e
     run_name = name or time.strftime("eval-%Y%m%d-%H%M%S")
-    total = len(env_ids) * len(agents) * episodes
+    total = sum(agent_for(a, e) is not None for e in env_ids for a in agents) * episodes
     stats = {"done": 0, "success": 0, "turns": 0, "start": time.perf_counter()}
     with Progress(
         TextColumn("[bold]{task.description}"),

@@ -15,7 +15,9 @@ import mtenvs
 from mtenvs.core.envdoc import parse_env_doc
 from mtenvs.core.spaces import SAMPLE_CHARSET
 
-ENV_IDS = mtenvs.list_envs()
+#: The suite: every id except the bulk of adapter families (MiniWoB++ keeps 3 representative
+#: pages here; tests/envs/miniwob opens every page).
+ENV_IDS = mtenvs.list_envs(suite=True)
 
 
 def _env_class(env_id: str) -> type:
@@ -163,7 +165,9 @@ def test_ten_thousand_fuzzed_replies_never_raise(env_id):
     env = gym.make(env_id)
     rng = np.random.default_rng(0)
     env.reset(seed=0)
-    for reply in _fuzz_replies(rng, 10_000):
+    # I/O-bound envs (sandboxes, browsers) pay a real reset per fuzzed `answer`: 3,000 there.
+    n = 3_000 if env.unwrapped.io_bound else 10_000
+    for reply in _fuzz_replies(rng, n):
         obs, reward, terminated, truncated, info = env.step(reply)
         assert isinstance(obs, str) and np.isfinite(reward)
         assert reward == pytest.approx(sum(info["reward_components"].values()))
@@ -174,6 +178,8 @@ def test_ten_thousand_fuzzed_replies_never_raise(env_id):
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_oracle_solves(env_id):
     env = gym.make(env_id)
+    if not env.unwrapped.has_oracle:
+        pytest.skip(f"{env_id} has no oracle")
     if not env.unwrapped.oracle_always_succeeds:
         pytest.skip(f"{env_id}: the oracle is optimal but cannot always win (opponent, chance)")
     for seed in range(5):
@@ -232,8 +238,11 @@ def test_documented_info_keys_and_ids_match_the_code(env_id):
     seen = set(info)
     _, _, _, _, info = env.step("definitely not an action")
     seen |= set(info)
+    rng = np.random.default_rng(0)
     while True:
-        _, _, terminated, truncated, info = env.step(env.unwrapped.oracle_action())
+        u = env.unwrapped
+        reply = u.oracle_action() if u.has_oracle else u.random_action(rng)
+        _, _, terminated, truncated, info = env.step(reply)
         seen |= set(info)
         if terminated or truncated:
             break

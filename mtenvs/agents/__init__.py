@@ -13,10 +13,12 @@ from mtenvs.agents.base import (
     AgentInput,
     OracleAgent,
     RandomAgent,
+    ScriptedAgent,
     make_agent,
 )
 from mtenvs.agents.hf import HFAgent
 from mtenvs.agents.openai import AgentServerError, OpenAIAgent
+from mtenvs.agents.trained import TrainedAgent
 
 __all__ = [
     "AGENT_KINDS",
@@ -28,5 +30,7 @@ __all__ = [
     "OpenAIAgent",
     "OracleAgent",
     "RandomAgent",
+    "ScriptedAgent",
+    "TrainedAgent",
     "make_agent",
 ]

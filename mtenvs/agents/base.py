@@ -23,6 +23,7 @@ __all__ = [
     "AgentInput",
     "OracleAgent",
     "RandomAgent",
+    "ScriptedAgent",
     "make_agent",
 ]
 
@@ -64,16 +65,40 @@ class RandomAgent:
 
 
 class OracleAgent:
-    """Sends ``env.oracle_action()``: an optimal policy with privileged state (the ceiling)."""
+    """Sends ``env.oracle_action()``: an optimal policy with privileged state (the ceiling).
+    Per-env: :meth:`for_env` is ``None`` for envs without an oracle (``has_oracle``)."""
 
     def __init__(self) -> None:
         self.name = "oracle"
+
+    def for_env(self, env_id: str) -> OracleAgent | None:
+        from mtenvs.core.registry import env_class
+
+        return self if env_class(env_id).has_oracle else None
 
     def act(self, batch: Sequence[AgentInput]) -> list[str]:
         return [item.env.oracle_action() for item in batch]
 
 
-AGENT_KINDS: tuple[str, ...] = ("random", "oracle")
+class ScriptedAgent:
+    """Sends ``env.scripted_action(rng)``: a hand-written policy that sees only what the
+    observations showed (between random and oracle). Per-env: :meth:`for_env` is ``None``
+    for envs without a scripted policy."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.name = "scripted"
+        self._rng = np.random.default_rng(seed)
+
+    def for_env(self, env_id: str) -> ScriptedAgent | None:
+        from mtenvs.core.registry import env_class
+
+        return self if env_class(env_id).has_scripted_policy() else None
+
+    def act(self, batch: Sequence[AgentInput]) -> list[str]:
+        return [item.env.scripted_action(self._rng) for item in batch]
+
+
+AGENT_KINDS: tuple[str, ...] = ("random", "oracle", "scripted", "trained")
 #: Every form :func:`make_agent` accepts, for help texts.
 AGENT_SPECS: tuple[str, ...] = (*AGENT_KINDS, "hf:PATH", "openai:URL#MODEL")
 
@@ -83,6 +108,9 @@ def make_agent(spec: str, *, seed: int = 0, model: str | None = None) -> Agent:
 
     Specs:
         ``random``, ``oracle``: the reference agents.
+        ``scripted``: :class:`ScriptedAgent` (envs with a scripted policy only).
+        ``trained``: :class:`~mtenvs.agents.trained.TrainedAgent`, the shipped trained
+            models (envs with weights only).
         ``hf:PATH``: :class:`~mtenvs.agents.hf.HFAgent` on a local model directory (greedy).
         ``openai:URL#MODEL``: :class:`~mtenvs.agents.openai.OpenAIAgent` on an
             OpenAI-compatible server, e.g. ``openai:http://127.0.0.1:8000/v1#Qwen/Qwen3-8B``;
@@ -94,6 +122,12 @@ def make_agent(spec: str, *, seed: int = 0, model: str | None = None) -> Agent:
         return RandomAgent(seed=seed)
     if spec == "oracle":
         return OracleAgent()
+    if spec == "scripted":
+        return ScriptedAgent(seed=seed)
+    if spec == "trained":
+        from mtenvs.agents.trained import TrainedAgent
+
+        return TrainedAgent()
     kind, sep, target = spec.partition(":")
     if sep and kind == "hf":
         if not target:

@@ -148,6 +148,9 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
     reset_options: ClassVar[frozenset[str]] = frozenset({"task_id"})
     #: Default turn budget of the env family.
     default_max_turns: ClassVar[int] = 20
+    #: Whether ``oracle_action`` exists (False for adapters of external tasks with no
+    #: scripted solver, e.g. MiniWoB++: it raises ``NotImplementedError`` there).
+    has_oracle: ClassVar[bool] = True
     #: Whether following ``oracle_action`` always solves the task (puzzles: yes; games
     #: against a strong opponent or with hidden chance: no). Tests rely on it.
     oracle_always_succeeds: ClassVar[bool] = True
@@ -271,6 +274,18 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
     def random_action(self, rng: np.random.Generator) -> str:
         """A well-formed random reply (used by :class:`mtenvs.agents.RandomAgent`)."""
         return str(self.action_space.sample())
+
+    def scripted_action(self, rng: np.random.Generator) -> str:
+        """The next reply of a hand-written policy that uses only what the observations
+        showed (used by :class:`mtenvs.agents.ScriptedAgent`): the tier between random and
+        the privileged oracle. Envs without one raise ``NotImplementedError``
+        (:meth:`has_scripted_policy` says which)."""
+        raise NotImplementedError(f"{type(self).__name__} has no scripted policy.")
+
+    @classmethod
+    def has_scripted_policy(cls) -> bool:
+        """Whether :meth:`scripted_action` is implemented."""
+        return cls.scripted_action is not MultiTurnEnv.scripted_action
 
     def state_key_data(self) -> object:
         """What ``state_key`` hashes: by default every snapshot field except the turn

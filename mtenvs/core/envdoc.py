@@ -14,7 +14,7 @@ __all__ = ["EnvDoc", "parse_env_doc"]
 
 _HEADING = re.compile(r"^#{2,3}\s+(.+?)\s*$", re.MULTILINE)
 _FIRST_CELL_KEY = re.compile(r"^\|\s*`([^`]+)`")
-_ENV_ID = re.compile(r"`(mtenvs/[A-Za-z0-9]+-v\d+)`")
+_ENV_ID = re.compile(r"`(mtenvs/[A-Za-z0-9][A-Za-z0-9-]*-v\d+)`")
 
 
 @dataclass(frozen=True)

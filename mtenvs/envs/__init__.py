@@ -7,6 +7,7 @@ from mtenvs.envs import (
     code,  # noqa: F401
     games,  # noqa: F401
     grid,  # noqa: F401
+    miniwob,  # noqa: F401
     sql,  # noqa: F401
     web,  # noqa: F401
 )

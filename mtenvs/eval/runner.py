@@ -21,7 +21,7 @@ from mtenvs.core.registry import env_class
 from mtenvs.rollout.engine import rollout
 from mtenvs.rollout.records import Trajectory
 
-__all__ = ["EnvSummary", "EpisodeResult", "EvalRun", "episode_result", "evaluate"]
+__all__ = ["EnvSummary", "EpisodeResult", "EvalRun", "agent_for", "episode_result", "evaluate"]
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,16 @@ def accepts_argument(env_id: str, name: str) -> bool:
     return name in inspect.signature(env_class(env_id)).parameters
 
 
+def agent_for(agent: Agent, env_id: str) -> Agent | None:
+    """The agent that plays ``env_id`` for ``agent``: per-env agents (scripted, trained)
+    have ``for_env(env_id)``, which is ``None`` where they have no policy."""
+    for_env = getattr(agent, "for_env", None)
+    if for_env is None:
+        return agent
+    chosen: Agent | None = for_env(env_id)
+    return chosen
+
+
 def evaluate(
     env_ids: Sequence[str],
     agents: Sequence[Agent],
@@ -166,9 +176,15 @@ def evaluate(
         if eval_set and accepts_argument(env_id, "eval_set"):
             kwargs.setdefault("eval_set", True)
         for agent in agents:
+            playing = agent_for(agent, env_id)
+            if playing is None:
+                run.config.setdefault("skipped", []).append(
+                    {"env_id": env_id, "agent": agent.name, "reason": "no policy for this env"}
+                )
+                continue
             trajectories = rollout(
                 env_id,
-                agent,
+                playing,
                 episodes,
                 num_envs=num_envs,
                 seed=seed,

@@ -15,6 +15,16 @@ def test_list_envs_is_sorted_and_namespaced():
     assert ids == sorted(ids) and all(i.startswith("mtenvs/") for i in ids)
 
 
+def test_suite_leaves_out_adapter_ids_but_keeps_representatives():
+    from mtenvs.envs.miniwob import MINIWOB_IDS, REPRESENTATIVE_IDS
+
+    suite = mtenvs.list_envs(suite=True)
+    assert set(REPRESENTATIVE_IDS) <= set(suite)
+    assert not (set(MINIWOB_IDS) - set(REPRESENTATIVE_IDS)) & set(suite)
+    assert set(suite) < set(mtenvs.list_envs())
+    gym.make(MINIWOB_IDS[-1]).close()  # left out of the suite, still made like any id
+
+
 def test_make_without_import_via_module_prefix():
     code = (
         "import sys, gymnasium as gym\n"

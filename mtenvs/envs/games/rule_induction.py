@@ -380,6 +380,19 @@ class RuleInductionEnv(MultiTurnEnv[str, Action]):
         self._require_started("oracle_action")
         if not self.episode_active:
             raise ResetNeededError("oracle_action() called after the episode ended; reset.")
+        return self._best_test() or f"<answer>{self._task.rule}</answer>"
+
+    def scripted_action(self, rng: np.random.Generator) -> str:
+        """The oracle's tests (they use only the verdicts seen so far), then the first
+        hypothesis still consistent with them instead of the hidden rule."""
+        self._require_started("scripted_action")
+        rules = T.hypotheses()[0]
+        alive = [r for r, ok in zip(rules, self._consistent) if ok]
+        return self._best_test() or f"<answer>{alive[0] if alive else 'a == a'}</answer>"
+
+    def _best_test(self) -> str | None:
+        """The pool triple that splits the consistent hypotheses most evenly, or ``None``
+        when one class is left, no triple splits them, or one turn remains."""
         _, pool, table = T.hypotheses()
         alive = table[self._consistent]
         if len(alive) > 1 and self.turns_left > 1:
@@ -389,7 +402,7 @@ class RuleInductionEnv(MultiTurnEnv[str, Action]):
             if split[best] > 0:
                 a, b, c = (int(v) for v in pool[best])
                 return f"<action>test {a} {b} {c}</action>"
-        return f"<answer>{self._task.rule}</answer>"
+        return None
 
     def privileged(self) -> dict[str, Any]:
         self._require_started("privileged")

@@ -222,5 +222,14 @@ class GameEnv(MultiTurnEnv[Any, int]):
     def random_action(self, rng: np.random.Generator) -> str:
         return self._game.random_action(rng)
 
+    def scripted_action(self, rng: np.random.Generator) -> str:
+        """The game's ``heuristic`` opponent policy, played from the agent's seat (it sees
+        only the agent's own view: legal moves, the board, its own cards)."""
+        game = self._game
+        if game.is_over():
+            return "<action>none</action>"
+        move = game.policies["heuristic"](game.game, rng)
+        return f"<action>{game.move_label(move)}</action>"
+
     def state_key_data(self) -> object:
         return (self._seat, self._game.game.key(), tuple(self._opponent_moves))

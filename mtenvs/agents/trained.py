@@ -1,0 +1,98 @@
+"""The trained reference agents: small transformers shipped in ``mtenvs/assets/baselines/``.
+
+``baselines/`` (``make baselines``) trains one model per covered env and saves it to
+``mtenvs/assets/baselines/<env>/`` (``sokoban-v0`` for ``mtenvs/Sokoban-v0``) with
+``training.json`` recording its training config. :class:`TrainedAgent` is a *per-env* agent:
+the evaluation runner asks it :meth:`~TrainedAgent.for_env` for each env and skips the envs
+that have no trained weights. The model is an :class:`~mtenvs.agents.hf.HFAgent` (greedy);
+its tokenizer's chat template renders only the last observation, as in training.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mtenvs.agents.base import AgentInput
+from mtenvs.error import InvalidArgumentError
+
+__all__ = ["WEIGHTS_DIR", "TrainedAgent", "trained_envs", "weights_path"]
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "assets" / "baselines"
+
+
+def weights_path(env_id: str, root: Path | None = None) -> Path | None:
+    """The weights directory of ``env_id``'s trained agent, or ``None`` if there is none."""
+    path = (root or WEIGHTS_DIR) / env_id.split("/")[-1].lower()
+    return path if (path / "model.safetensors").is_file() else None
+
+
+def trained_envs(root: Path | None = None) -> list[str]:
+    """Env ids that have trained weights."""
+    base = root or WEIGHTS_DIR
+    if not base.is_dir():
+        return []
+    out = []
+    for meta in sorted(base.glob("*/training.json")):
+        if (meta.parent / "model.safetensors").is_file():
+            out.append(str(json.loads(meta.read_text())["env_id"]))
+    return out
+
+
+class TrainedAgent:
+    """Dispatches to the trained model of each env (see the module doc).
+
+    Args:
+        root: Weights directory (default: the packaged ``mtenvs/assets/baselines``).
+        device: Torch device for the models (``"auto"``: CUDA when present).
+    """
+
+    def __init__(self, root: str | Path | None = None, *, device: str = "auto") -> None:
+        self.name = "trained"
+        self.root = Path(root) if root is not None else WEIGHTS_DIR
+        self.device = device
+        self._agents: dict[str, Any] = {}
+
+    def for_env(self, env_id: str) -> Any | None:
+        """The :class:`~mtenvs.agents.hf.HFAgent` playing ``env_id``; ``None`` without weights."""
+        if env_id not in self._agents:
+            path = weights_path(env_id, self.root)
+            if path is None:
+                return None
+            from mtenvs.agents.hf import HFAgent
+
+            meta = json.loads((path / "training.json").read_text())
+            self._agents[env_id] = HFAgent(
+                path,
+                device=self.device,
+                dtype="float32",
+                max_new_tokens=int(meta.get("max_new_tokens", 48)),
+                name=self.name,
+            )
+        return self._agents[env_id]
+
+    def act(self, batch: Sequence[AgentInput]) -> list[str]:
+        """Answer a batch of one env (for mixed batches use :meth:`for_env` per env)."""
+        ids = {_env_id(item.env) for item in batch}
+        if len(ids) != 1 or None in ids:
+            raise InvalidArgumentError(
+                "TrainedAgent.act needs a batch of one known env; call for_env(env_id) and "
+                f"use the agent it returns (envs in this batch: {sorted(map(str, ids))})."
+            )
+        env_id = ids.pop()
+        assert env_id is not None
+        agent = self.for_env(env_id)
+        if agent is None:
+            raise InvalidArgumentError(
+                f"No trained agent for {env_id}; trained envs: "
+                f"{', '.join(trained_envs(self.root)) or 'none'}."
+            )
+        replies: list[str] = agent.act(batch)
+        return replies
+
+
+def _env_id(env: Any) -> str | None:
+    spec = getattr(env, "spec", None)
+    return getattr(spec, "id", None)
