@@ -16,7 +16,10 @@ from baselines.specs import TRAIN_SEED_BASE, BaselineSpec
 from mtenvs.agents import Agent, OracleAgent
 from mtenvs.rollout import Trajectory, rollout
 
-__all__ = ["Example", "collect", "examples", "train_seed"]
+__all__ = ["VALIDATION_OFFSET", "Example", "collect", "examples", "train_seed"]
+
+#: Seed offset of the validation tasks (BC data starts at 0, RL tasks at 500,000).
+VALIDATION_OFFSET = 900_000
 
 
 @dataclass(frozen=True)

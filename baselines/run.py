@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
-from baselines.data import collect, corpus, describe, examples
+from baselines.data import VALIDATION_OFFSET, collect, corpus, describe, examples, train_seed
 from baselines.model import build_model, train_tokenizer
 from baselines.policy import PolicyAgent, pick_device
 from baselines.specs import SCALES, SPECS, BaselineSpec, Scale
@@ -60,6 +60,22 @@ def quick_eval(
     return success, ret
 
 
+def validate(model: Any, tokenizer: Any, spec: BaselineSpec, episodes: int) -> float:
+    """Greedy mean return on validation tasks: training-split seeds no phase trains on."""
+    agent = PolicyAgent(model, tokenizer, max_new_tokens=spec.max_new_tokens)
+    trajs = list(
+        rollout(
+            spec.env_id,
+            agent,
+            episodes,
+            num_envs=episodes,
+            seed=train_seed(spec, VALIDATION_OFFSET),
+            env_kwargs=spec.env_kwargs,
+        )
+    )
+    return sum(sum(turn.reward for turn in t.turns) for t in trajs) / len(trajs)
+
+
 def train_one(
     spec: BaselineSpec,
     scale: Scale,
@@ -79,6 +95,7 @@ def train_one(
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
     dev = pick_device(device)
+    scale = spec.scaled(scale)
     began = time.perf_counter()
     trajs = collect(spec, scale.bc_episodes)
     data = list(examples(trajs))
@@ -103,8 +120,18 @@ def train_one(
         return success, ret
 
     log = bc_train(model, tokenizer, data, scale, seed=seed, evaluate=evaluate)
+    rl_kept = False
+    validation: dict[str, float] = {}
     if scale.rl_iterations:
+        # RL is kept only if it does not lower the mean return on validation tasks (training
+        # tasks neither phase trained on); the eval set never chooses.
+        bc_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        validation["bc"] = validate(model, tokenizer, spec, scale.curve_episodes)
         rl_train(model, tokenizer, spec, scale, seed=seed, mode=rl_mode, evaluate=evaluate, log=log)  # type: ignore[arg-type]
+        validation["rl"] = validate(model, tokenizer, spec, scale.curve_episodes)
+        rl_kept = validation["rl"] >= validation["bc"]
+        if not rl_kept:
+            model.load_state_dict(bc_state)
     out.mkdir(parents=True, exist_ok=True)
     model.to("cpu").save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
@@ -114,6 +141,8 @@ def train_one(
         "scale": asdict(scale),
         "rl_mode": rl_mode,
         "max_new_tokens": spec.max_new_tokens,
+        "validation_return": validation,
+        "rl_kept": rl_kept,
         "seed": seed,
         "device": str(dev),
         "device_name": (

@@ -61,6 +61,8 @@ class BaselineSpec:
     max_new_tokens: int = 16
     #: Evaluation episodes multiplier (high-variance games need more).
     eval_multiplier: int = 1
+    #: Multipliers of the scale's BC steps and BC episodes (envs that need longer training).
+    bc_multiplier: int = 1
     #: Size of the fixed eval set (every task played once); ``None``: seeds 0…N-1.
     eval_set_size: int | None = None
 
@@ -77,6 +79,16 @@ class BaselineSpec:
     def with_kwargs(self, **kwargs: Any) -> BaselineSpec:
         return replace(self, env_kwargs={**self.env_kwargs, **kwargs})
 
+    def scaled(self, scale: Scale) -> Scale:
+        """``scale`` with this env's BC multiplier applied."""
+        k = self.bc_multiplier
+        return replace(
+            scale,
+            bc_steps=scale.bc_steps * k,
+            bc_episodes=scale.bc_episodes * k,
+            curve_every=scale.curve_every * k,
+        )
+
 
 def slug(env_id: str) -> str:
     """``mtenvs/Sokoban-v0`` → ``sokoban-v0`` (the weights' directory name)."""
@@ -87,8 +99,10 @@ SPECS: dict[str, BaselineSpec] = {
     s.env_id: s
     for s in (
         BaselineSpec("mtenvs/Sokoban-v0", {"difficulty": "easy"}, eval_set_size=50),
-        BaselineSpec("mtenvs/Maze-v0", {"difficulty": "easy"}, eval_set_size=50),
-        BaselineSpec("mtenvs/TicTacToe-v0", {"opponent": "random"}, has_eval_set=False),
+        BaselineSpec("mtenvs/Maze-v0", {"difficulty": "easy"}, eval_set_size=50, bc_multiplier=4),
+        BaselineSpec(
+            "mtenvs/TicTacToe-v0", {"opponent": "random"}, has_eval_set=False, bc_multiplier=4
+        ),
         BaselineSpec("mtenvs/ConnectFour-v0", {"opponent": "heuristic"}, has_eval_set=False),
         BaselineSpec(
             "mtenvs/KuhnPoker-v0", {"opponent": "heuristic"}, has_eval_set=False, eval_multiplier=5

@@ -139,6 +139,11 @@ def test_smoke_pipeline_trains_saves_and_plays(tmp_path) -> None:
     saved = json.loads((out / "training.json").read_text())
     assert saved["env_id"] == KUHN.env_id and saved["max_new_tokens"] == KUHN.max_new_tokens
     assert [p["phase"] for p in record["curve"]][-1] == "rl"
+    # RL is kept only if validation return did not drop (else the BC weights are restored).
+    assert set(saved["validation_return"]) == {"bc", "rl"}
+    assert saved["rl_kept"] == (
+        saved["validation_return"]["rl"] >= saved["validation_return"]["bc"]
+    )
     assert weights_path(KUHN.env_id, tmp_path) == out
     assert trained_envs(tmp_path) == [KUHN.env_id]
     # The evaluation plays all four tiers; the trained agent loads through HFAgent.
