@@ -8,8 +8,8 @@ provides one that plays whole multi-turn episodes:
   ``prompt`` is the episode's start (system prompt and first observation) tagged with the
   env id and seed.
 * :func:`make_rollout_func` returns the ``rollout_func``. For each prompt it plays that
-  task through :func:`mtenvs.rollout.rollout` (one call per task, all run at once with
-  their agent calls merged: one generate call per round, see :func:`play_task_groups`) with
+  task through :func:`mtenvs.rollout.rollout` (one call for the whole batch, with
+  ``tasks=``: one generate call per round, see :func:`play_task_groups`) with
   a :class:`TokenAgent` that generates with the trainer's current model (TRL's own
   generation path: transformers, or vLLM when the trainer uses it). The completion is the
   episode after the prompt, as one token sequence: every assistant reply exactly as
@@ -41,10 +41,8 @@ Example::
 from __future__ import annotations
 
 import json
-import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -385,98 +383,6 @@ class TokenAgent:
 # ---------------------------------------------------------------------------- task groups
 
 
-@dataclass
-class _Request:
-    group: int
-    batch: Sequence[AgentInput]
-    replies: list[str] | None = None
-    error: BaseException | None = None
-
-
-class _MergedActs:
-    """Merges the ``act`` calls of concurrent ``rollout`` loops into one call on this thread.
-
-    Each task group runs :func:`mtenvs.rollout.rollout` in a worker thread with a proxy
-    agent; a proxy's ``act`` parks its batch here. Once every live group has parked one,
-    :meth:`serve` (on the calling thread, where the model lives) makes one ``act`` call on
-    the merged batch, in group order, and hands each group its replies. Groups that finish
-    leave, so the rest go on without waiting for them.
-    """
-
-    def __init__(self, agent: Agent, groups: int) -> None:
-        self.agent = agent
-        self._cond = threading.Condition()
-        self._live = groups
-        self._pending: list[_Request] = []
-        self._abort: BaseException | None = None
-
-    def proxy(self, group: int) -> Agent:
-        merged = self
-
-        class _Proxy:
-            name = getattr(merged.agent, "name", "trl")
-
-            def act(self, batch: Sequence[AgentInput]) -> list[str]:
-                return merged.submit(group, batch)
-
-        return _Proxy()
-
-    def submit(self, group: int, batch: Sequence[AgentInput]) -> list[str]:
-        request = _Request(group, batch)
-        with self._cond:
-            if self._abort is not None:
-                raise RuntimeError("the rollout was aborted") from self._abort
-            self._pending.append(request)
-            self._cond.notify_all()
-            while request.replies is None and request.error is None:
-                self._cond.wait()
-        if request.error is not None:
-            raise RuntimeError("generation failed in another thread") from request.error
-        assert request.replies is not None
-        return request.replies
-
-    def leave(self) -> None:
-        with self._cond:
-            self._live -= 1
-            self._cond.notify_all()
-
-    def serve(self) -> None:
-        """Answer merged batches until every group has left."""
-        try:
-            while True:
-                with self._cond:
-                    while self._live and len(self._pending) < self._live:
-                        self._cond.wait()
-                    if not self._live:
-                        return
-                    pending = sorted(self._pending, key=lambda r: r.group)
-                    self._pending = []
-                merged = [item for request in pending for item in request.batch]
-                try:
-                    replies = self.agent.act(merged)
-                except BaseException as e:
-                    with self._cond:
-                        for request in pending:
-                            request.error = e
-                        self._abort = e
-                        self._cond.notify_all()
-                    raise
-                with self._cond:
-                    start = 0
-                    for request in pending:
-                        request.replies = list(replies[start : start + len(request.batch)])
-                        start += len(request.batch)
-                    self._cond.notify_all()
-        except BaseException as e:
-            with self._cond:
-                self._abort = self._abort or e
-                for request in self._pending:
-                    request.error = e
-                self._pending = []
-                self._cond.notify_all()
-            raise
-
-
 def play_task_groups(
     agent: Agent,
     tasks: Sequence[tuple[str, int, int]],
@@ -488,41 +394,27 @@ def play_task_groups(
 ) -> list[list[Trajectory]]:
     """Play ``count`` episodes of each ``(env_id, seed, count)`` task, all groups at once.
 
-    Each group is one :func:`mtenvs.rollout.rollout` call (``group_size=count``) in its own
-    thread; their agent calls are merged, so every round makes **one** ``agent.act`` call,
-    on the calling thread, for every episode waiting in any group. (The engine numbers a
-    call's seeds consecutively, hence one call per task; a ``tasks=`` option in the engine
-    would make the threads unnecessary.) Returns the trajectories of each task, in order.
+    One :func:`mtenvs.rollout.rollout` call with ``tasks=``: every round makes **one**
+    ``agent.act`` call for every episode waiting in any group. ``num_envs`` episodes are in
+    flight at once (default: all of them). Returns the trajectories of each task, in order.
     """
     from mtenvs.rollout import rollout
 
     if not tasks:
         return []
-    merged = _MergedActs(agent, len(tasks))
-
-    def play(group: int) -> list[Trajectory]:
-        task_env, task_seed, count = tasks[group]
-        try:
-            return list(
-                rollout(
-                    task_env,
-                    merged.proxy(group),
-                    count,
-                    num_envs=num_envs or count,
-                    seed=task_seed,
-                    group_size=count,
-                    env_kwargs=env_kwargs,
-                    executor=executor,
-                    workers=workers,
-                )
-            )
-        finally:
-            merged.leave()
-
-    with ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="mtenvs-group") as pool:
-        futures = [pool.submit(play, g) for g in range(len(tasks))]
-        merged.serve()
-        return [f.result() for f in futures]
+    played: list[list[Trajectory]] = [[] for _ in tasks]
+    total = sum(count for _, _, count in tasks)
+    for traj in rollout(
+        None,
+        agent,
+        tasks=list(tasks),
+        num_envs=num_envs or max(total, 1),
+        env_kwargs=env_kwargs,
+        executor=executor,
+        workers=workers,
+    ):
+        played[traj.group].append(traj)
+    return played
 
 
 # ---------------------------------------------------------------------------- rollout_func
@@ -579,10 +471,9 @@ def make_rollout_func(
         env_kwargs: Constructor arguments of every env (as given to
             :func:`make_prompt_dataset`).
         max_turns: Shorthand for ``env_kwargs["max_turns"]``: the turn limit per episode.
-        num_envs: Episodes in flight per task group (default: the group size).
+        num_envs: Episodes in flight at once (default: every episode of the batch).
         executor: :func:`mtenvs.rollout.rollout` executor for env steps.
-        workers: Env threads / processes / actors per task group (``rollout``'s
-            ``workers``; mind that groups run concurrently).
+        workers: Env threads / processes / actors (``rollout``'s ``workers``).
         generate: ``generate(trainer) -> GenerateFn``; the default is
             :func:`trainer_generate`.
     """

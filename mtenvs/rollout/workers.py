@@ -17,12 +17,13 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -61,9 +62,8 @@ def obs_text(obs: object) -> str:
     return str(obs)
 
 
-@dataclass(frozen=True)
-class StepOut:
-    """A reset or step result in plain data."""
+class StepOut(NamedTuple):
+    """A reset or step result in plain data (a named tuple: built once per step, cheaply)."""
 
     observation: str
     info: dict[str, Any]
@@ -73,33 +73,101 @@ class StepOut:
     env_s: float = 0.0
 
 
+def _same(info: dict[str, Any]) -> dict[str, Any]:
+    return info
+
+
 class EnvWorker:
-    """Owns one env per (slot, env id); created lazily, reused across episodes.
+    """Owns the envs of some rollout slots; envs are created lazily and reused.
+
+    An env serves one slot for one episode; when the slot resets, its env returns to a pool
+    of idle envs of its id, from which the next reset (of any slot) takes one. That lets
+    :meth:`prefetch` reset idle envs for upcoming tasks ahead of time: a later
+    :meth:`reset` to one of those tasks takes the prepared env instead of resetting one.
+    ``reset(seed=…)`` determines an episode, so which env instance plays it changes nothing.
 
     ``plain=True`` (workers in other processes or Ray actors) turns infos into JSON types
-    before they travel; in-process workers skip that (it cost ~11 µs a step).
+    before they travel; in-process workers pass the env's info dict on as it is (a fresh
+    dict every step; JSON conversion cost ~11 µs a step).
     """
 
     def __init__(self, env_kwargs: Mapping[str, Any] | None = None, *, plain: bool = True) -> None:
         self._env_kwargs = dict(env_kwargs or {})
-        self._info = jsonable if plain else dict
-        self._envs: dict[tuple[int, str], gym.Env[Any, Any]] = {}
-        self._current: dict[int, gym.Env[Any, Any]] = {}
+        self._info = jsonable if plain else _same
+        self._idle: dict[str, list[gym.Env[Any, Any]]] = {}
+        #: slot -> (env id, env, unwrapped env) of the episode it plays.
+        self._current: dict[int, tuple[str, gym.Env[Any, Any], Any]] = {}
+        #: Envs reset ahead of time, per (env id, seed), with their reset result.
+        self._ready: dict[tuple[str, int], deque[tuple[gym.Env[Any, Any], StepOut]]] = {}
+        #: Running mean of the prefetched resets' seconds.
+        self._reset_s = 0.0
 
-    def reset(self, slot: int, env_id: str, seed: int) -> StepOut:
-        key = (slot, env_id)
-        if key not in self._envs:
-            import mtenvs  # noqa: F401  (registers ids in a fresh worker process)
+    def _take(self, env_id: str) -> gym.Env[Any, Any]:
+        idle = self._idle.get(env_id)
+        if idle:
+            return idle.pop()
+        import mtenvs  # noqa: F401  (registers ids in a fresh worker process)
 
-            self._envs[key] = gym.make(env_id, **self._env_kwargs)
-        env = self._envs[key]
-        self._current[slot] = env
+        return gym.make(env_id, **self._env_kwargs)
+
+    def _reset_env(self, env: gym.Env[Any, Any], seed: int) -> StepOut:
         start = time.perf_counter()
         obs, info = env.reset(seed=seed)
         return StepOut(obs_text(obs), self._info(info), env_s=time.perf_counter() - start)
 
+    def reset(self, slot: int, env_id: str, seed: int) -> StepOut:
+        previous = self._current.pop(slot, None)
+        if previous is not None:
+            self._idle.setdefault(previous[0], []).append(previous[1])
+        ready = self._ready.get((env_id, seed))
+        if ready:
+            env, out = ready.popleft()
+            if not ready:
+                del self._ready[env_id, seed]
+        else:
+            env = self._take(env_id)
+            out = self._reset_env(env, seed)
+        self._current[slot] = (env_id, env, env.unwrapped)
+        return out
+
+    def prefetch(
+        self,
+        upcoming: Sequence[tuple[str, int]],
+        stop: threading.Event,
+        deadline: float | None = None,
+    ) -> int:
+        """Reset idle (or new) envs for the ``(env_id, seed)`` tasks in ``upcoming``, in
+        order, until each has a prepared env, ``stop`` is set, or a reset (judged by the
+        recent ones) would run past ``deadline`` (a ``time.perf_counter()`` value); returns
+        how many were reset.
+
+        A failing reset is left for :meth:`reset` to raise when the task's turn comes.
+        """
+        wanted: dict[tuple[str, int], int] = {}
+        done = 0
+        for key in upcoming:
+            wanted[key] = wanted.get(key, 0) + 1
+            ready = self._ready.get(key)
+            if ready is not None and len(ready) >= wanted[key]:
+                continue
+            if stop.is_set() or (
+                deadline is not None and time.perf_counter() + self._reset_s > deadline
+            ):
+                break
+            env = self._take(key[0])
+            try:
+                out = self._reset_env(env, key[1])
+            except Exception:
+                with contextlib.suppress(Exception):
+                    env.close()
+                break
+            self._reset_s += 0.25 * (out.env_s - self._reset_s)
+            self._ready.setdefault(key, deque()).append((env, out))
+            done += 1
+        return done
+
     def step(self, slot: int, reply: Any) -> StepOut:
-        env = self._current[slot]
+        env = self._current[slot][1]
         start = time.perf_counter()
         obs, reward, terminated, truncated, info = env.step(reply)
         elapsed = time.perf_counter() - start
@@ -114,22 +182,29 @@ class EnvWorker:
 
     def call(self, slot: int, method: str, *args: Any) -> Any:
         """Call a method of the slot's unwrapped env (``oracle_action``, ``random_action``…)."""
-        return getattr(self._current[slot].unwrapped, method)(*args)
+        return getattr(self._current[slot][2], method)(*args)
 
-    def random_action_with_state(self, slot: int, rng: np.random.Generator) -> tuple[str, Any]:
-        """``random_action(rng)`` plus the generator's new state (for remote callers, whose
-        generator is a copy that must be advanced to match)."""
-        reply = self.call(slot, "random_action", rng)
+    def call_with_rng(
+        self, slot: int, method: str, rng: np.random.Generator
+    ) -> tuple[Any, Mapping[str, Any]]:
+        """``method(rng)`` (``random_action``, ``scripted_action``) plus the generator's new
+        state (for remote callers, whose generator is a copy that must be advanced to
+        match)."""
+        reply = self.call(slot, method, rng)
         return reply, rng.bit_generator.state
 
     def unwrapped(self, slot: int) -> Any:
-        return self._current[slot].unwrapped
+        return self._current[slot][2]
 
     def close(self) -> None:
-        for env in self._envs.values():
-            env.close()
-        self._envs.clear()
+        envs = [current[1] for current in self._current.values()]
+        envs += [env for idle in self._idle.values() for env in idle]
+        envs += [env for ready in self._ready.values() for env, _ in ready]
         self._current.clear()
+        self._idle.clear()
+        self._ready.clear()
+        for env in envs:
+            env.close()
 
 
 #: One call in a batch: (slot, method name, positional arguments).
@@ -162,6 +237,17 @@ class WorkerGroup(Protocol):
         background thread; remote groups run it at once, their pipes being in use)."""
         ...
 
+    def prefetch(
+        self,
+        upcoming: Sequence[tuple[str, int]],
+        stop: threading.Event,
+        deadline: float | None = None,
+    ) -> None:
+        """Start resetting spare envs for these upcoming ``(env_id, seed)`` tasks, after the
+        batches already started, until ``stop`` is set or ``deadline`` comes (see
+        :meth:`EnvWorker.prefetch`; local groups only, remote ones ignore it)."""
+        ...
+
     def env(self, slot: int) -> Any:
         """The slot's unwrapped env (local groups) or a proxy forwarding calls to it."""
         ...
@@ -178,12 +264,13 @@ class _LocalGroup:
         self._pool = ThreadPoolExecutor(threads) if threads else None
         self._background = ThreadPoolExecutor(1, thread_name_prefix="mtenvs-reset")
 
-    def _one(self, call: Call) -> Any:
-        slot, method, args = call
-        return getattr(self._worker, method)(slot, *args)
-
     def _chunk(self, calls: Sequence[Call]) -> list[Any]:
-        return [self._one(c) for c in calls]
+        worker = self._worker
+        step = worker.step  # the hot call: one per env per round
+        return [
+            step(slot, *args) if method == "step" else getattr(worker, method)(slot, *args)
+            for slot, method, args in calls
+        ]
 
     def run(self, calls: Sequence[Call]) -> list[Any]:
         if self._pool is None or len(calls) <= 1:
@@ -198,6 +285,16 @@ class _LocalGroup:
     def start(self, calls: Sequence[Call]) -> Pending:
         return self._background.submit(self.run, list(calls))
 
+    def prefetch(
+        self,
+        upcoming: Sequence[tuple[str, int]],
+        stop: threading.Event,
+        deadline: float | None = None,
+    ) -> None:
+        # Same background thread as start(): batches run in submission order, so a refill
+        # started later finds the envs this prepared.
+        self._background.submit(self._worker.prefetch, list(upcoming), stop, deadline)
+
     def env(self, slot: int) -> Any:
         return self._worker.unwrapped(slot)
 
@@ -209,7 +306,8 @@ class _LocalGroup:
 
 
 class RemoteEnv:
-    """Forwards the privileged-agent methods to the slot's env in a remote worker."""
+    """Forwards the agent-facing env methods (``oracle_action``, ``random_action``,
+    ``scripted_action``, ``privileged``) to the slot's env in a remote worker."""
 
     def __init__(self, group: WorkerGroup, slot: int) -> None:
         self._group, self._slot = group, slot
@@ -218,10 +316,17 @@ class RemoteEnv:
         return self._group.run([(self._slot, "call", ("oracle_action",))])[0]
 
     def random_action(self, rng: np.random.Generator) -> str:
+        return self._with_rng("random_action", rng)
+
+    def scripted_action(self, rng: np.random.Generator) -> str:
+        return self._with_rng("scripted_action", rng)
+
+    def _with_rng(self, method: str, rng: np.random.Generator) -> str:
         # The generator travels to the worker and back so its state advances here too.
-        reply, state = self._group.run([(self._slot, "random_action_with_state", (rng,))])[0]
+        call = (self._slot, "call_with_rng", (method, rng))
+        reply, state = self._group.run([call])[0]
         rng.bit_generator.state = state
-        return reply
+        return str(reply)
 
     def privileged(self) -> dict[str, Any]:
         return self._group.run([(self._slot, "call", ("privileged",))])[0]
@@ -275,6 +380,14 @@ class _ProcessGroup:
     def start(self, calls: Sequence[Call]) -> Pending:
         return _Done(self.run(calls))
 
+    def prefetch(
+        self,
+        upcoming: Sequence[tuple[str, int]],
+        stop: threading.Event,
+        deadline: float | None = None,
+    ) -> None:
+        pass  # a remote worker answers one call at a time: nothing can run ahead
+
     def env(self, slot: int) -> Any:
         return RemoteEnv(self, slot)
 
@@ -316,6 +429,14 @@ class _RayGroup:
 
     def start(self, calls: Sequence[Call]) -> Pending:
         return _Done(self.run(calls))
+
+    def prefetch(
+        self,
+        upcoming: Sequence[tuple[str, int]],
+        stop: threading.Event,
+        deadline: float | None = None,
+    ) -> None:
+        pass  # a remote worker answers one call at a time: nothing can run ahead
 
     def env(self, slot: int) -> Any:
         return RemoteEnv(self, slot)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -7,6 +9,7 @@ import pytest
 from mtenvs.agents import AgentInput, OracleAgent, RandomAgent
 from mtenvs.error import InvalidArgumentError
 from mtenvs.rollout import Trajectory, read_jsonl, rollout, write_jsonl
+from mtenvs.rollout.workers import EnvWorker
 
 
 class CountingAgent:
@@ -135,3 +138,87 @@ def test_ray_backend_matches_local():
         ray.shutdown()
     assert got == reference
     assert all(t.success for t in oracle)
+
+
+def test_tasks_play_the_given_seeds_in_groups():
+    tasks = [("mtenvs/Sokoban-v0", 11), ("mtenvs/Maze-v0", 3), ("mtenvs/Sokoban-v0", 5, 1)]
+    agent = CountingAgent(RandomAgent(seed=4))
+    trajs = list(
+        rollout(None, agent, tasks=tasks, group_size=2, num_envs=8, env_kwargs={"max_turns": 3})
+    )
+    assert len(trajs) == 5 and agent.batches[0] == 5  # every episode in one batch
+    played = sorted((t.group, t.env_id, t.seed) for t in trajs)
+    assert played == [
+        (0, "mtenvs/Sokoban-v0", 11),
+        (0, "mtenvs/Sokoban-v0", 11),
+        (1, "mtenvs/Maze-v0", 3),
+        (1, "mtenvs/Maze-v0", 3),
+        (2, "mtenvs/Sokoban-v0", 5),
+    ]
+    # A task played through tasks= is the same episode as through env_ids and seed.
+    (alone,) = rollout(
+        "mtenvs/Maze-v0", RandomAgent(seed=4), 1, seed=3, env_kwargs={"max_turns": 3}
+    )
+    (first,) = rollout(
+        None, RandomAgent(seed=4), tasks=[("mtenvs/Maze-v0", 3)], env_kwargs={"max_turns": 3}
+    )
+    assert _key(first) == _key(alone)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"env_ids": "mtenvs/Maze-v0", "tasks": [("mtenvs/Maze-v0", 0)]}, "env_ids=None"),
+        ({"env_ids": None, "tasks": [("mtenvs/Maze-v0", 0)], "seed": 3}, "no seed"),
+        ({"env_ids": None, "tasks": [("mtenvs/Maze-v0", 0)], "episodes": 2}, "make 1 episodes"),
+        ({"env_ids": None, "tasks": [("mtenvs/Maze-v0", "0")]}, r"tasks\[0\]"),
+        ({"env_ids": None, "tasks": [("mtenvs/Maze-v0", 0, 0)]}, "n >= 1"),
+        ({"env_ids": None, "tasks": []}, "tasks is empty"),
+        ({"env_ids": None}, "at least one env id"),
+        ({"env_ids": "mtenvs/Maze-v0"}, "needs episodes"),
+        ({"env_ids": "mtenvs/Maze-v0", "episodes": 2, "prefetch": -1}, "prefetch"),
+    ],
+)
+def test_bad_schedules_name_the_problem(kwargs, message):
+    env_ids = kwargs.pop("env_ids")
+    with pytest.raises(InvalidArgumentError, match=message):
+        list(rollout(env_ids, RandomAgent(), **kwargs))
+
+
+@pytest.mark.parametrize("executor", ["sync", "thread"])
+def test_prefetch_does_not_change_trajectories(executor):
+    kwargs = {
+        "env_kwargs": {"max_turns": 5},
+        "num_envs": 6,
+        "seed": 40,
+        "group_size": 2,
+        "executor": executor,
+    }
+    ids = ["mtenvs/Sokoban-v0", "mtenvs/Maze-v0"]
+    without = [_key(t) for t in rollout(ids, RandomAgent(seed=9), 24, prefetch=0, **kwargs)]
+    deep = [_key(t) for t in rollout(ids, RandomAgent(seed=9), 24, prefetch=20, **kwargs)]
+    default = [_key(t) for t in rollout(ids, RandomAgent(seed=9), 24, **kwargs)]
+    assert deep == without and default == without
+
+
+def test_worker_prefetch_prepares_the_resets_it_is_asked_for():
+    fresh = EnvWorker(plain=False)
+    worker = EnvWorker(plain=False)
+    try:
+        upcoming = [("mtenvs/Sokoban-v0", 7), ("mtenvs/Sokoban-v0", 7), ("mtenvs/Maze-v0", 1)]
+        assert worker.prefetch(upcoming, threading.Event()) == 3
+        assert worker.prefetch(upcoming, threading.Event()) == 0  # all of them are ready
+        for slot, (env_id, seed) in enumerate(upcoming):
+            got, want = worker.reset(slot, env_id, seed), fresh.reset(slot, env_id, seed)
+            assert (got.observation, got.info) == (want.observation, want.info)
+        assert worker._ready == {}  # every prepared env went to its slot
+        stopped = threading.Event()
+        stopped.set()
+        assert worker.prefetch([("mtenvs/Maze-v0", 2)], stopped) == 0
+        # Resets ahead that would end past the deadline are not started.
+        assert worker.prefetch([("mtenvs/Maze-v0", 2)], threading.Event(), 0.0) == 0
+        later = time.perf_counter() + 60
+        assert worker.prefetch([("mtenvs/Maze-v0", 2)], threading.Event(), later) == 1
+    finally:
+        worker.close()
+        fresh.close()

@@ -295,6 +295,12 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
         )
         level, start = task.parsed
         solver = solver_for(level)
+        # The shared solver may hold an equal Level object from the generator: adopt it, so
+        # the identity check in apply_action holds.
+        level = solver.level
+        # Any table build happens here, in reset (which the rollout engine overlaps with the
+        # agent's turn), not in the first step off the stored solution.
+        solver.prepare()
         # The stored solution is optimal: an agent that follows it never waits on a search.
         solver.learn_path(start.player, start.boxes, task.solution_moves)
         self._task, self._level, self._solver = task, level, solver
@@ -394,6 +400,7 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
         assert level is not None
         if solver is None or solver.level is not level:
             solver = self._current_solver()  # restore() brought back another level
+            level = solver.level
         goal, deltas = level.targets_mask, level.deltas
         player, boxes = self._player, self._boxes
         effective = invalid = 0
@@ -490,6 +497,7 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
         assert self._level is not None
         if self._solver is None or self._solver.level is not self._level:
             self._solver = solver_for(self._level)  # after restore() into another level
+            self._level = self._solver.level  # an equal Level; identity keeps the fast path
         return self._solver
 
     def oracle_action(self) -> str:

@@ -30,6 +30,8 @@ UP, DOWN, LEFT, RIGHT = range(4)
 
 WALL, FLOOR, TARGET, BOX, BOX_ON_TARGET, PLAYER, PLAYER_ON_TARGET = "# .$*@+"
 _TARGET_B, _BOX_B, _BOX_ON_TARGET_B, _PLAYER_B, _PLAYER_ON_TARGET_B = b".$*@+"
+#: ``bytes.translate`` table: wall flag 0 -> floor symbol, 1 -> wall symbol.
+_WALL_OR_FLOOR = bytes([ord(FLOOR), ord(WALL)]) + bytes(254)
 LEGEND = (
     "Legend: '#' wall, ' ' floor, '.' target, '$' box, '*' box on a target, "
     "'@' you, '+' you on a target."
@@ -78,30 +80,39 @@ class Level:
     #: Cell offset of each move, in :data:`DIRECTIONS` order.
     deltas: tuple[int, int, int, int] = field(init=False, repr=False, compare=False)
     targets_mask: int = field(init=False, repr=False, compare=False)
+    #: Bitmask of the non-wall cells.
+    floor_mask: int = field(init=False, repr=False, compare=False)
+    #: Boxes (= targets) in the level.
+    num_boxes: int = field(init=False, repr=False, compare=False)
     _base_chars: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _base_bytes: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        n = self.height * self.width
-        for c in range(n):
-            r, col = divmod(c, self.width)
-            on_border = r in (0, self.height - 1) or col in (0, self.width - 1)
-            if on_border and c not in self.walls:
-                raise ValueError("a level's border cells must all be walls")
+        n, width = self.height * self.width, self.width
+        wall = bytearray(n)
+        for c in self.walls:
+            if 0 <= c < n:
+                wall[c] = 1
+        border = [*range(width), *range(n - width, n)]
+        if width:
+            border += [*range(0, n, width), *range(width - 1, n, width)]
+        if not all(wall[c] for c in border):
+            raise ValueError("a level's border cells must all be walls")
         if self.targets & self.walls:
             raise ValueError("a target cannot be on a wall")
         set_ = object.__setattr__  # frozen dataclass: derived fields are set once, here
-        set_(self, "wall", bytes(1 if c in self.walls else 0 for c in range(n)))
-        set_(self, "deltas", (-self.width, self.width, -1, 1))
+        set_(self, "wall", bytes(wall))
+        set_(self, "deltas", (-width, width, -1, 1))
         set_(self, "targets_mask", sum(1 << t for t in self.targets))
-        chars: list[str] = []
-        for r in range(self.height):
-            for col in range(self.width):
-                c = r * self.width + col
-                chars.append(WALL if c in self.walls else TARGET if c in self.targets else FLOOR)
-            chars.append("\n")
-        set_(self, "_base_chars", tuple(chars[:-1]))
-        set_(self, "_base_bytes", "".join(chars[:-1]).encode("ascii"))
+        set_(self, "num_boxes", len(self.targets))
+        set_(self, "floor_mask", sum(1 << c for c in range(n) if not wall[c]))
+        cells = bytearray(wall.translate(_WALL_OR_FLOOR))
+        for t in self.targets:
+            if 0 <= t < n:
+                cells[t] = _TARGET_B
+        text = b"\n".join(cells[r : r + width] for r in range(0, n, width))
+        set_(self, "_base_chars", tuple(text.decode("ascii")))
+        set_(self, "_base_bytes", bytes(text))
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Level:
         return self  # immutable: snapshots share it
@@ -236,10 +247,6 @@ class Level:
 
     def boxes_on_target(self, state: State) -> int:
         return (state.boxes & self.targets_mask).bit_count()
-
-    @property
-    def num_boxes(self) -> int:
-        return len(self.targets)
 
     def floor_cells(self) -> list[int]:
         """Every non-wall cell, in increasing order."""

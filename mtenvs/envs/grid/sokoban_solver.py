@@ -23,14 +23,22 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections import deque
+import threading
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 
 from mtenvs.envs.grid.sokoban_rules import Level, box_cells
 
-__all__ = ["FULL_TABLE_LIMIT", "UNSOLVABLE", "SokobanSolver", "Solution", "solver_for"]
+__all__ = [
+    "FULL_TABLE_LIMIT",
+    "SOLVER_CACHE_SIZE",
+    "UNSOLVABLE",
+    "SokobanSolver",
+    "Solution",
+    "share_solver",
+    "solver_for",
+]
 
 #: Largest estimated state count for which the full table is built (about 3 µs a state).
 FULL_TABLE_LIMIT = 40_000
@@ -119,10 +127,10 @@ class SokobanSolver:
         return Solution(entry >> 2, tuple(self.plan(player, boxes)))
 
     def learn_path(self, player: int, boxes: int, moves: Iterable[int]) -> None:
-        """Record a known optimal plan from this state (e.g. a task's stored solution), so
-        an agent following it never triggers a search. No-op if the state is known."""
-        if boxes << self.shift | player in self._table:
-            return
+        """Record a known optimal plan from this state (e.g. a task's stored solution): its
+        moves become the table's best moves along it, so an agent following it never
+        triggers a search and :meth:`plan` from this state replays it, whatever the table
+        held before."""
         states, moves = [], list(moves)
         for move in moves:
             states.append(boxes << self.shift | player)
@@ -130,10 +138,17 @@ class SokobanSolver:
         if boxes != self.level.targets_mask:
             raise ValueError("the plan does not solve the level")
         table = self._table
-        table.setdefault(boxes << self.shift | player, 0)
+        table[boxes << self.shift | player] = 0
         total = len(moves)
         for i, (key, move) in enumerate(zip(states, moves)):
-            table.setdefault(key, (total - i) << 2 | move)
+            table[key] = (total - i) << 2 | move
+
+    def prepare(self) -> None:
+        """Build the full table now if this level uses one, so that no later query waits on
+        the build (the env calls it on reset, which the rollout engine overlaps with the
+        agent's turn). Call it before :meth:`learn_path`: the build replaces the table."""
+        if self.use_full_table and not self._full:
+            self._build_full_table()
 
     # ------------------------------------------------------------------ internals
 
@@ -339,7 +354,32 @@ class SokobanSolver:
             table[key] = (rest + steps) << 2 | move
 
 
-@lru_cache(maxsize=64)
+#: Levels whose solver (and tables) :func:`solver_for` keeps, least recently used dropped.
+SOLVER_CACHE_SIZE = 64
+_solvers: OrderedDict[Level, SokobanSolver] = OrderedDict()
+_solvers_lock = threading.Lock()
+
+
 def solver_for(level: Level) -> SokobanSolver:
     """The shared solver of ``level`` (its tables survive across episodes on that level)."""
-    return SokobanSolver(level)
+    with _solvers_lock:
+        solver = _solvers.get(level)
+        if solver is None:
+            solver = _solvers[level] = SokobanSolver(level)
+            if len(_solvers) > SOLVER_CACHE_SIZE:
+                _solvers.popitem(last=False)
+        else:
+            _solvers.move_to_end(level)
+        return solver
+
+
+def share_solver(solver: SokobanSolver) -> None:
+    """Offer ``solver`` as the shared one of its level, unless the level has one already
+    (the level generator hands over the tables it built while checking a level)."""
+    with _solvers_lock:
+        if solver.level in _solvers:
+            _solvers.move_to_end(solver.level)
+            return
+        _solvers[solver.level] = solver
+        if len(_solvers) > SOLVER_CACHE_SIZE:
+            _solvers.popitem(last=False)

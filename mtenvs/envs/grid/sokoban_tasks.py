@@ -30,8 +30,8 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
-from mtenvs.envs.grid.sokoban_rules import Level, MoveResult, State
-from mtenvs.envs.grid.sokoban_solver import SokobanSolver
+from mtenvs.envs.grid.sokoban_rules import Level, MoveResult, State, box_cells
+from mtenvs.envs.grid.sokoban_solver import SokobanSolver, share_solver
 from mtenvs.error import InvalidArgumentError, check_choice
 
 __all__ = [
@@ -208,35 +208,41 @@ def _carve_room(rng: np.random.Generator, rows: int, cols: int) -> list[list[boo
     r, c = int(rng.integers(rows)), int(rng.integers(cols))
     dr, dc = _STEPS4[int(rng.integers(4))]
     count = 0
-    draws = rng.random(4096)
-    picks = rng.integers(0, 20, size=4096)
-    i = 0
-    while count < goal and i < len(draws):
-        if draws[i] < 0.35:
-            dr, dc = _STEPS4[picks[i] % 4]
+    # Python lists: indexing NumPy arrays one scalar at a time costs more than the walk.
+    draws = rng.random(4096).tolist()
+    picks = rng.integers(0, 20, size=4096).tolist()
+    stamps = len(_STAMPS)
+    for draw, pick in zip(draws, picks):
+        if count >= goal:
+            break
+        if draw < 0.35:
+            dr, dc = _STEPS4[pick % 4]
         r, c = min(max(r + dr, 0), rows - 1), min(max(c + dc, 0), cols - 1)
-        for sr, sc in _STAMPS[picks[i] % len(_STAMPS)]:
+        for sr, sc in _STAMPS[pick % stamps]:
             rr, cc = r + sr, c + sc
             if 0 <= rr < rows and 0 <= cc < cols and not floor[rr][cc]:
                 floor[rr][cc] = True
                 count += 1
-        i += 1
     return floor
 
 
+def _reach_mask(level: Level, player: int, boxes: int) -> int:
+    """Bitmask of the cells the player can walk to without pushing: a bit-parallel flood
+    fill (the border is all walls, so shifting by one never wraps into the next row)."""
+    free = level.floor_mask & ~boxes
+    width = level.width
+    reach = 1 << player
+    while True:
+        grown = (reach | reach << 1 | reach >> 1 | reach << width | reach >> width) & free
+        grown |= 1 << player
+        if grown == reach:
+            return reach
+        reach = grown
+
+
 def _reachable(level: Level, player: int, boxes: int) -> list[int]:
-    """Cells the player can walk to without pushing."""
-    wall, deltas = level.wall, level.deltas
-    seen = {player}
-    stack = [player]
-    while stack:
-        x = stack.pop()
-        for d in deltas:
-            y = x + d
-            if y not in seen and not wall[y] and not boxes >> y & 1:
-                seen.add(y)
-                stack.append(y)
-    return sorted(seen)
+    """Cells the player can walk to without pushing, in increasing order."""
+    return list(box_cells(_reach_mask(level, player, boxes)))
 
 
 def _reverse_play(rng: np.random.Generator, level: Level, player: int, pulls: int) -> State:
@@ -247,13 +253,12 @@ def _reverse_play(rng: np.random.Generator, level: Level, player: int, pulls: in
     boxes = level.targets_mask
     draws = rng.random((pulls + 1, 3)).tolist()
     for u, v, w in draws[:-1]:
-        reach = set(_reachable(level, player, boxes))
+        reach = _reach_mask(level, player, boxes)
         options = [
             (b, d)
-            for b in range(len(wall))
-            if boxes >> b & 1
+            for b in box_cells(boxes)
             for d in deltas
-            if b + d in reach and not wall[b + 2 * d] and not boxes >> (b + 2 * d) & 1
+            if reach >> (b + d) & 1 and not wall[b + 2 * d] and not boxes >> (b + 2 * d) & 1
         ]
         if not options:
             break
@@ -336,6 +341,7 @@ def generate_task(difficulty: str, split: str, index: int) -> SokobanTask:
         solution = solver.solve(state.player, state.boxes, node_limit=spec.node_limit)
         if solution is None or not spec.min_length <= solution.distance <= spec.max_length:
             continue
+        share_solver(solver)  # an env resetting to this level reuses its tables
         return SokobanTask(
             task_id=task_id_for(difficulty, split, index),
             difficulty=difficulty,

@@ -8,7 +8,7 @@ import pytest
 
 from mtenvs.envs.grid.sokoban_rules import Level, MoveResult, State
 from mtenvs.envs.grid.sokoban_solver import SokobanSolver
-from mtenvs.envs.grid.sokoban_tasks import generate_task, load_eval_set
+from mtenvs.envs.grid.sokoban_tasks import _reachable, generate_task, load_eval_set
 
 # Hand-made levels and their optimal move counts (walks and pushes each count 1).
 KNOWN = [
@@ -161,3 +161,67 @@ def test_generated_solution_is_optimal_by_reference():
     for index in range(5):
         task = generate_task("easy", "train", index)
         assert reference_distance(*task.parsed) == task.optimal_length
+
+
+def test_reachable_cells_match_a_plain_flood_fill():
+    rng = random.Random(0)
+    for index in range(12):
+        task = generate_task("medium", "train", index)
+        level, _ = task.parsed
+        floor = level.floor_cells()
+        for _ in range(10):
+            boxes = sum(1 << c for c in rng.sample(floor, 3))
+            player = rng.choice([c for c in floor if not boxes >> c & 1])
+            seen, stack = {player}, [player]
+            while stack:
+                x = stack.pop()
+                for d in level.deltas:
+                    y = x + d
+                    if y not in seen and not level.wall[y] and not boxes >> y & 1:
+                        seen.add(y)
+                        stack.append(y)
+            assert _reachable(level, player, boxes) == sorted(seen)
+
+
+def test_learn_path_sets_the_plan_on_a_full_table():
+    task = generate_task("easy", "train", 5)
+    level, start = task.parsed
+    solver = SokobanSolver(level)
+    solver.prepare()
+    assert solver._full
+    solver.learn_path(start.player, start.boxes, task.solution_moves)
+    assert solver.plan(start.player, start.boxes) == list(task.solution_moves)
+    assert solver.distance(start.player, start.boxes) == task.optimal_length
+
+
+def test_reset_prepares_the_solver_so_steps_never_build_tables(monkeypatch):
+    import mtenvs.envs.grid.sokoban_solver as solver_module
+    from mtenvs.envs.grid.sokoban import SokobanEnv
+
+    env = SokobanEnv(max_turns=40)
+    env.reset(seed=123_457)
+    # The level is cached now but its solver is not: reset must build the table itself.
+    monkeypatch.setattr(solver_module, "_solvers", type(solver_module._solvers)())
+    env.reset(seed=123_457)
+    solver = env._solver
+    assert solver is solver_module.solver_for(env._level) and solver.level is env._level
+    assert solver.use_full_table and solver._full  # easy levels: built in reset
+
+    def no_build(self):
+        raise AssertionError("a step built a solver table")
+
+    monkeypatch.setattr(SokobanSolver, "_build_full_table", no_build)
+    for move in ["left", "up", "right", "down"] * 10:
+        *_, terminated, truncated, info = env.step(f"<action>{move}</action>")
+        if terminated or truncated:
+            break
+    assert info["turn"] > 1
+
+
+def test_generator_hands_its_solver_to_the_env():
+    import mtenvs.envs.grid.sokoban_solver as solver_module
+
+    task = generate_task.__wrapped__("easy", "train", 987_654)
+    level, _ = task.parsed
+    shared = solver_module.solver_for(level)
+    assert shared._full and shared.level == level  # the generator's table, not a new one
