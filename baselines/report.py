@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -134,7 +135,11 @@ def write_results(
         )
     if plot_path is not None and trainings:
         _plot(trainings, plot_path)
-        lines += ["", f"Learning curves: `{plot_path.as_posix()}`."]
+        shown = Path(os.path.relpath(plot_path, out_dir.parent)).as_posix()
+        lines += ["", f"Learning curves: `{shown}`."]
+    notes = out_dir / "NOTES.md"
+    if notes.is_file():
+        lines += ["", notes.read_text().strip()]
     path = out_dir / "RESULTS.md"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -229,9 +229,17 @@ def evaluate_cmd(
     from baselines.report import score, write_results
 
     sc = _scale(scale)
+    chosen = _specs(envs)
+    # Rows of envs not evaluated now are kept from the previous results.json.
     rows: list[dict[str, Any]] = []
     trainings: dict[str, dict[str, Any]] = {}
-    for spec in _specs(envs):
+    previous = out / "results.json"
+    if previous.is_file():
+        old = json.loads(previous.read_text())
+        ids = {s.env_id for s in chosen}
+        rows = [r for r in old["scores"] if r["env_id"] not in ids]
+        trainings = {k: v for k, v in old["training"].items() if k not in ids}
+    for spec in chosen:
         typer.echo(f"evaluating {spec.env_id} …")
         meta = weights / spec.name / "training.json"
         if meta.is_file():
@@ -242,6 +250,9 @@ def evaluate_cmd(
                 f"  {row['agent']:>9}: success {row['success_rate']:.1%}  "
                 f"return {row['mean_return']:+.3f}  ({row['episodes']} episodes)"
             )
+    order = list(SPECS)
+    rows.sort(key=lambda r: order.index(r["env_id"]) if r["env_id"] in order else len(order))
+    trainings = dict(sorted(trainings.items(), key=lambda kv: order.index(kv[0])))
     path = write_results(rows, trainings, out, plot)
     typer.echo(f"wrote {path}")
 
