@@ -84,7 +84,7 @@ def card(env_id: str, cls: type, scores: list[dict[str, Any]], episodes: int) ->
         "",
         f"*{title.strip()}*",
         "",
-        screenshot_markdown(env_id),
+        *([shot] if (shot := screenshot_markdown(env_id)) else []),
         body.strip(),
         "",
         "## Reference scores",

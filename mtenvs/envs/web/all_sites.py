@@ -88,6 +88,7 @@ class WebAllEnv(WebEnv):
     | `render_mode` | `None` | `ansi` (the text observation) or `rgb_array` (the screenshot) |
     | `turn_cost` | `0.0` | subtracted every turn |
     | `format_penalty` | `0.1` | subtracted for a malformed reply |
+    | `site_backend` | `"auto"` | where the site server runs: `docker` (a `mtenvs/web` container with no network, reached through a forwarded loopback port), `local` (a child process on a loopback port), or `auto` (Docker when the engine is reachable and the image built, else local) |
 
     ## Registered ids
     * `mtenvs/Web-v0`

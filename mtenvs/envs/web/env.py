@@ -107,7 +107,9 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
         render_mode: str | None = None,
         turn_cost: float = 0.0,
         format_penalty: float = DEFAULT_FORMAT_PENALTY,
+        site_backend: str = "auto",
     ) -> None:
+        check_choice("site_backend", site_backend, SITE_BACKENDS)
         for name, flag in (("set_of_marks", set_of_marks), ("eval_set", eval_set)):
             if not isinstance(flag, bool):
                 raise InvalidArgumentError(f"{name} must be True or False, got {flag!r}.")
@@ -160,7 +162,7 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
         self._owner: int | None = None
         #: Where site servers run: ``"auto"`` (Docker when usable, else a local process),
         #: ``"docker"`` or ``"local"``; see :meth:`use_site_backend`.
-        self.site_backend = "auto"
+        self.site_backend = site_backend
 
     def use_site_backend(self, site_backend: str) -> None:
         """Set where this env's site servers run (before they start); raises naming the

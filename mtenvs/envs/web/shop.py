@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
 from mtenvs.envs.web import oracle
 from mtenvs.envs.web.actions import SITE_ORIGIN
 from mtenvs.envs.web.env import WebEnv
@@ -122,35 +121,6 @@ class WebShopEnv(WebEnv):
     site_description = "a shop site"
     display_origin = SITE_ORIGIN
     random_paths = ("/", "/search", "/cart", "/orders", "/account", "/checkout")
-
-    def __init__(
-        self,
-        *,
-        obs_mode: str = "text",
-        set_of_marks: bool = False,
-        page_load_timeout: float = 5.0,
-        eval_set: bool = False,
-        max_turns: int | None = None,
-        reward_mode: RewardMode | str = RewardMode.OUTCOME,
-        split: str | None = None,
-        render_mode: str | None = None,
-        turn_cost: float = 0.0,
-        format_penalty: float = DEFAULT_FORMAT_PENALTY,
-        site_backend: str = "auto",
-    ) -> None:
-        super().__init__(
-            obs_mode=obs_mode,
-            set_of_marks=set_of_marks,
-            page_load_timeout=page_load_timeout,
-            eval_set=eval_set,
-            max_turns=max_turns,
-            reward_mode=reward_mode,
-            split=split,
-            render_mode=render_mode,
-            turn_cost=turn_cost,
-            format_penalty=format_penalty,
-        )
-        self.use_site_backend(site_backend)
 
     # ------------------------------------------------------------------ site hooks
 
