@@ -73,7 +73,7 @@ def list_cmd(
     extra = len(list_envs()) - len(ids)
     more = f" (+{extra} adapter ids: --all)" if extra else ""
     table = Table(title=f"mtenvs {mtenvs.__version__}: {len(ids)} environments{more}")
-    table.add_column("id", style="bold cyan")
+    table.add_column("id", style="bold cyan", no_wrap=True)
     table.add_column("description")
     for env_id in ids:
         table.add_row(env_id, _summary_line(env_id))

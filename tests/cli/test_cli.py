@@ -26,6 +26,7 @@ def test_list_shows_the_suite_and_all_shows_every_id():
     assert "mtenvs/MiniWob-click-dialog-v0" not in result.output
     assert "adapter ids: --all" in result.output
     result = runner.invoke(app, ["list", "--all"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
     for env_id in mtenvs.list_envs():
         assert env_id in result.output
 
