@@ -50,7 +50,8 @@ _NO_TIMEOUT_MS = 2**31 - 1
 _HIDE_CSS = (
     "#reward-display, #click-canvas, #sync-task-cover, #query { display: none !important; }\n"
     "*, *::before, *::after { animation-duration: 0s !important; animation-delay: 0s "
-    "!important; transition-duration: 0s !important; transition-delay: 0s !important; }"
+    "!important; transition-duration: 0s !important; transition-delay: 0s !important;"
+    " caret-color: transparent !important; }"
 )
 _LOADED_JS = "() => typeof core !== 'undefined' && core.cover_div != null"
 _START_JS = """([seed, mode, maxTime, css]) => {
