@@ -25,12 +25,13 @@ from baselines.data import VALIDATION_OFFSET, collect, corpus, describe, example
 from baselines.model import build_model, train_tokenizer
 from baselines.policy import PolicyAgent, pick_device
 from baselines.specs import SCALES, SPECS, BaselineSpec, Scale
+from mtenvs.agents.trained import WEIGHTS_DIR
 from mtenvs.rollout import rollout
 
 __all__ = ["ROOT", "WEIGHTS", "eval_kwargs", "quick_eval", "train_one"]
 
 ROOT = Path(__file__).resolve().parents[1]
-WEIGHTS = ROOT / "mtenvs" / "assets" / "baselines"
+WEIGHTS = WEIGHTS_DIR
 RESULTS_DIR = ROOT / "baselines"
 CURVES_PNG = ROOT / "docs" / "img" / "baselines_curves.png"
 
@@ -47,33 +48,31 @@ def eval_kwargs(spec: BaselineSpec) -> dict[str, Any]:
     return {**spec.env_kwargs, **({"eval_set": True} if spec.has_eval_set else {})}
 
 
-def quick_eval(
-    model: Any, tokenizer: Any, spec: BaselineSpec, episodes: int
+def _greedy_scores(
+    model: Any, tokenizer: Any, spec: BaselineSpec, episodes: int, **where: Any
 ) -> tuple[float, float]:
-    """Greedy success rate and mean return on the first ``episodes`` eval tasks."""
+    """Greedy success rate and mean return over ``episodes`` episodes (``where``: the
+    rollout's ``seed`` and ``env_kwargs``)."""
     agent = PolicyAgent(model, tokenizer, max_new_tokens=spec.max_new_tokens)
-    trajs = list(
-        rollout(spec.env_id, agent, episodes, num_envs=episodes, env_kwargs=eval_kwargs(spec))
-    )
+    trajs = list(rollout(spec.env_id, agent, episodes, num_envs=episodes, **where))
     success = sum(t.success for t in trajs) / len(trajs)
     ret = sum(sum(turn.reward for turn in t.turns) for t in trajs) / len(trajs)
     return success, ret
 
 
+def quick_eval(
+    model: Any, tokenizer: Any, spec: BaselineSpec, episodes: int
+) -> tuple[float, float]:
+    """Greedy success rate and mean return on the first ``episodes`` eval tasks."""
+    return _greedy_scores(model, tokenizer, spec, episodes, env_kwargs=eval_kwargs(spec))
+
+
 def validate(model: Any, tokenizer: Any, spec: BaselineSpec, episodes: int) -> float:
     """Greedy mean return on validation tasks: training-split seeds no phase trains on."""
-    agent = PolicyAgent(model, tokenizer, max_new_tokens=spec.max_new_tokens)
-    trajs = list(
-        rollout(
-            spec.env_id,
-            agent,
-            episodes,
-            num_envs=episodes,
-            seed=train_seed(spec, VALIDATION_OFFSET),
-            env_kwargs=spec.env_kwargs,
-        )
-    )
-    return sum(sum(turn.reward for turn in t.turns) for t in trajs) / len(trajs)
+    seed = train_seed(spec, VALIDATION_OFFSET)
+    return _greedy_scores(model, tokenizer, spec, episodes, seed=seed, env_kwargs=spec.env_kwargs)[
+        1
+    ]
 
 
 def train_one(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mtenvs.agents.trained import weights_dir_name
+
 __all__ = ["SCALES", "SPECS", "BaselineSpec", "Scale", "slug"]
 
 #: Seeds at or above this are training tasks for envs whose eval episodes use seeds
@@ -91,8 +93,9 @@ class BaselineSpec:
 
 
 def slug(env_id: str) -> str:
-    """``mtenvs/Sokoban-v0`` → ``sokoban-v0`` (the weights' directory name)."""
-    return env_id.split("/")[-1].lower()
+    """``mtenvs/Sokoban-v0`` → ``sokoban-v0``: the weights' directory name, as
+    :class:`mtenvs.agents.TrainedAgent` looks it up."""
+    return weights_dir_name(env_id)
 
 
 SPECS: dict[str, BaselineSpec] = {

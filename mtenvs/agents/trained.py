@@ -18,14 +18,19 @@ from typing import Any
 from mtenvs.agents.base import AgentInput
 from mtenvs.error import InvalidArgumentError
 
-__all__ = ["WEIGHTS_DIR", "TrainedAgent", "trained_envs", "weights_path"]
+__all__ = ["WEIGHTS_DIR", "TrainedAgent", "trained_envs", "weights_dir_name", "weights_path"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "assets" / "baselines"
 
 
+def weights_dir_name(env_id: str) -> str:
+    """``mtenvs/Sokoban-v0`` → ``sokoban-v0``: the folder of its weights under the root."""
+    return env_id.split("/")[-1].lower()
+
+
 def weights_path(env_id: str, root: Path | None = None) -> Path | None:
     """The weights directory of ``env_id``'s trained agent, or ``None`` if there is none."""
-    path = (root or WEIGHTS_DIR) / env_id.split("/")[-1].lower()
+    path = (root or WEIGHTS_DIR) / weights_dir_name(env_id)
     return path if (path / "model.safetensors").is_file() else None
 
 
