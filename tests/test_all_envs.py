@@ -98,10 +98,6 @@ def _rollout(env: gym.Env, seed: int, steps: int) -> list[Any]:
 
 @pytest.mark.parametrize(("env_id", "obs_mode"), ENV_MODES)
 def test_seeded_determinism(env_id, obs_mode):
-    if "MiniWob" in env_id and obs_mode != "text":
-        # Known defect (session 2 closing note): the same seed and actions give the same text
-        # but, after a few steps, not always the same pixels on MiniWoB pages.
-        pytest.xfail("MiniWoB image observations are not yet reproducible step for step")
     steps = _affordable_steps(env_id, obs_mode)
     a = _rollout(gym.make(env_id, obs_mode=obs_mode), seed=11, steps=steps)
     b = _rollout(gym.make(env_id, obs_mode=obs_mode), seed=11, steps=steps)

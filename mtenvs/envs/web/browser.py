@@ -57,6 +57,10 @@ CHROMIUM_ARGS = (
     "--disable-component-update",
     "--disable-sync",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    # re-raster whole tiles: a tile partly repainted (say, a button's hover state) can
+    # differ by one level in its anti-aliased edges from one painted in full, so the same
+    # page gave unequal screenshots depending on what other contexts were doing
+    "--disable-partial-raster",
 )
 _OUTLINE_JS = (Path(__file__).parent / "outline.js").read_text(encoding="utf-8")
 _MARKS_JS = (Path(__file__).parent / "marks.js").read_text(encoding="utf-8")
