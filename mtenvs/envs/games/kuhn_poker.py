@@ -164,7 +164,7 @@ class KuhnPokerEnv(GameEnv):
     | `max_turns` | reply budget (reset only) |
     | `split` | always `train` (games have no task split; reset only) |
     | `turn` | replies so far |
-    | `success` | the agent has won chips |
+    | `success` | the agent has won chips. Against `heuristic` (no bluffs, never folds K) the higher card wins every hand whatever the agent plays, so `success` is the share of hands dealt the higher card (about 1/2) and agents differ only in `return` |
     | `reward_components` | counted reward components; they sum to `reward` |
     | `uncounted_components` | components computed but not counted under `reward_mode` |
     | `parse_error` | why the reply was rejected, else `None` |

@@ -87,6 +87,32 @@ def test_poker_rewards_are_normalised_chips():
         assert -1 <= total <= 1
 
 
+def test_kuhn_heuristic_opponent_loses_exactly_the_lower_card_hands():
+    # the documented reason all agents share one success rate against `heuristic`
+    env = gym.make("mtenvs/KuhnPoker-v0")
+    rng = np.random.default_rng(0)
+    returns = {}
+    for policy in ("random", "bet", "check"):
+        total = 0.0
+        for seed in range(200):
+            obs, info = env.reset(seed=seed)
+            opponent = env.unwrapped.privileged()["opponent_card"]
+            mine = obs.split("Your card: ")[1][0]
+            done = False
+            while not done:
+                reply = (
+                    env.unwrapped.random_action(rng)
+                    if policy == "random"
+                    else f"<action>{policy}</action>"
+                )
+                _, reward, terminated, truncated, info = env.step(reply)
+                total += reward
+                done = terminated or truncated
+            assert info["success"] == ("JQK".index(mine) > "JQK".index(opponent))
+        returns[policy] = total
+    assert len(set(returns.values())) == 3  # the chips differ
+
+
 def test_observation_and_info_at_reset():
     env = KuhnPokerEnv(opponent="optimal", play_as=1)
     obs, info = env.reset(seed=0)
