@@ -5,19 +5,27 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_sql.py            # --quick for a smoke run
     .venv/bin/python benchmarks/bench_sql.py --postgres  # also the PostgreSQL dialect
 
-For one query per class (a point lookup, a join, an aggregate with GROUP BY and HAVING, a
-window function, and an error) on the same database, it times, interleaved in rounds so a
-slow spell hits every row alike:
+Two measurements, each interleaving the bare call and the step so a slow spell of a
+shared machine hits both alike:
+
+* **workload** (the target): every read question of the fixed eval set on its own
+  episode database, with two queries each: its gold query (the answer an agent ends with)
+  and the gold query of the next question on the same schema (a wrong answer, which costs
+  the full partial-credit comparison). Reported: the median over those queries of
+  step / bare, the 90th percentile and the share within 2×.
+* **per class**: one query per class (a point lookup, a join, an aggregate with GROUP BY
+  and HAVING, a window function, and an error) on the shop database, to show where the
+  fixed cost of a step lands. A 3 µs SQLite point lookup is far below that cost.
 
 * **bare**: ``sqlite3`` ``conn.execute(q).fetchall()`` (or ``psycopg`` ``cur.execute`` +
   ``fetchall`` on the env's own autocommit connection: one round trip) on the episode
   database;
 * **step**: ``env.step`` with the query in a ```` ```sql ```` block, through ``gym.make``
   (its checker, order and time-limit wrappers): reply parsing, the guarded execution
-  (authorizer and progress handler / agent role, read-only transaction and
-  ``statement_timeout``: three round trips), partial credit against the gold rows, the
-  Markdown table of the observation, and the step info (state key). sqlglot runs only to
-  explain an error.
+  (authorizer and progress handler; on PostgreSQL the agent role, a read-only
+  transaction and ``statement_timeout``, pipelined into one round trip), partial credit
+  against the gold rows, the Markdown table of the observation, and the step info (state
+  key). sqlglot runs only to explain an error.
 
 It also times ``env.reset`` (a fresh database copy per episode, plus the gold query).
 Target: the step's median within 2× of the bare call's; the fixed per-step cost is
@@ -29,6 +37,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sqlite3
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -84,6 +93,60 @@ def _bare_postgres(env: Any) -> Any:
             pass
 
     return run
+
+
+def bench_workload(dialect: str, reps: int, backend: str = "auto") -> dict[str, Any]:
+    """Step / bare over the eval set's read questions: each one's gold query and the next
+    question's (see the module doc)."""
+    from mtenvs.envs.sql.tasks import eval_set
+    from mtenvs.envs.sql.verify import transpile
+
+    kwargs = {"postgres_backend": backend} if dialect == "postgres" else {}
+    env = gym.make("mtenvs/Sql-v0", dialect=dialect, eval_set=True, max_turns=10**6, **kwargs)
+    tasks = [t for t in eval_set() if t.kind != "write"]
+    rows = []
+    for i, task in enumerate(tasks):
+        env.reset(options={"task_id": task.task_id})
+        bare = _bare_sqlite(env) if dialect == "sqlite" else _bare_postgres(env)
+        peers = [t for t in tasks if t.schema == task.schema]
+        other = peers[(peers.index(task) + 1) % len(peers)]
+        for label, gold in (("own gold", task.gold_sql), ("other gold", other.gold_sql)):
+            sql = gold if dialect == "sqlite" else transpile(gold, dialect)
+            reply = f"```sql\n{sql}\n```"
+            b, s = [], []
+            for _ in range(reps):
+                start = time.perf_counter_ns()
+                bare(sql)
+                b.append(time.perf_counter_ns() - start)
+                start = time.perf_counter_ns()
+                env.step(reply)
+                s.append(time.perf_counter_ns() - start)
+            bare_us, step_us = summarize_ns(b)["median_us"], summarize_ns(s)["median_us"]
+            rows.append(
+                {
+                    "task": task.task_id,
+                    "template": task.template,
+                    "query": label,
+                    "bare_us": bare_us,
+                    "step_us": step_us,
+                    "ratio": step_us / bare_us,
+                }
+            )
+        if i % 20 == 0:
+            print(f"  workload {dialect} {backend}: {i + 1}/{len(tasks)} questions", flush=True)
+    env.close()
+    ratios = sorted(r["ratio"] for r in rows)
+    return {
+        "dialect": dialect if dialect == "sqlite" else f"postgres ({backend})",
+        "queries": len(rows),
+        "median_bare_us": statistics.median(r["bare_us"] for r in rows),
+        "median_step_us": statistics.median(r["step_us"] for r in rows),
+        "median_ratio": statistics.median(ratios),
+        "p90_ratio": ratios[int(0.9 * (len(ratios) - 1))],
+        "within_2x": sum(r <= 2.0 for r in ratios) / len(ratios),
+        "worst": sorted(rows, key=lambda r: -r["ratio"])[:5],
+        "rows": rows,
+    }
 
 
 def bench_reset(dialect: str, n: int, backend: str = "auto", pool: bool = True) -> dict[str, Any]:
@@ -158,6 +221,9 @@ def main() -> None:
             backends.append("docker")
         else:
             print(f"postgres docker backend skipped: {docker_problem()}")
+    reps = 5 if args.quick else 15
+    workloads = [bench_workload("sqlite", reps)]
+    workloads += [bench_workload("postgres", reps, backend) for backend in backends]
     rows = bench("sqlite", rounds, per_round)
     for backend in backends:
         rows += bench("postgres", rounds, per_round, backend)
@@ -167,7 +233,31 @@ def main() -> None:
         for pool in (False, True):
             resets.append(bench_reset("postgres", n_resets, backend, pool))
     print_table(
-        "run_sql step vs bare driver call (median µs)",
+        "eval-set workload: run_sql step vs bare driver call (target: within 2x)",
+        [
+            ("dialect", "left"),
+            ("queries", "right"),
+            ("bare", "right"),
+            ("step", "right"),
+            ("median ratio", "right"),
+            ("p90 ratio", "right"),
+            ("within 2x", "right"),
+        ],
+        [
+            [
+                w["dialect"],
+                str(w["queries"]),
+                fmt_us(w["median_bare_us"]),
+                fmt_us(w["median_step_us"]),
+                fmt_ratio(w["median_ratio"]),
+                fmt_ratio(w["p90_ratio"]),
+                f"{w['within_2x']:.0%}",
+            ]
+            for w in workloads
+        ],
+    )
+    print_table(
+        "per query class: run_sql step vs bare driver call (median µs)",
         [
             ("dialect", "left"),
             ("query", "left"),
@@ -206,6 +296,7 @@ def main() -> None:
             "versions": package_versions(["mtenvs", "sqlglot", "psycopg", "gymnasium"]),
             "rounds": rounds,
             "per_round": per_round,
+            "workload": workloads,
             "rows": rows,
             "resets": resets,
         },

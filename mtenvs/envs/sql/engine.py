@@ -183,6 +183,7 @@ def execute(
 
 
 _CELL_WIDTH: Final = 40
+_NUMBERS: Final = frozenset({int, float})
 
 
 def _cell(value: object) -> str:
@@ -204,7 +205,11 @@ def format_table(result: QueryResult, max_rows: int) -> str:
         "| " + " | ".join(map(_cell, result.columns)) + " |",
         "|" + "---|" * len(result.columns),
     ]
-    lines += ["| " + " | ".join(map(_cell, row)) + " |" for row in result.rows[:max_rows]]
+    lines += [
+        # numbers need no escaping or cutting: one C-level join for an all-number row
+        "| " + " | ".join(map(str if _NUMBERS.issuperset(map(type, row)) else _cell, row)) + " |"
+        for row in result.rows[:max_rows]
+    ]
     shown = min(max_rows, len(result.rows))
     note = f"({total} rows" + (f"; first {shown} shown)" if shown < len(result.rows) else ")")
     return "\n".join(lines) + "\n" + note

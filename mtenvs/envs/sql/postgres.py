@@ -40,7 +40,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -395,11 +394,16 @@ def _connect(
 ) -> Any:
     try:
         import psycopg
+        from psycopg.types.numeric import FloatLoader
     except ImportError as e:
         raise PostgresUnavailableError(f"psycopg is not installed; {_INSTALL_HINT}.") from e
-    return psycopg.connect(
+    conn = psycopg.connect(
         host=host or server_host(), dbname=dbname, user=user, autocommit=autocommit
     )
+    # NUMERIC as float, as sqlite3 gives it (AVG, ROUND and money columns compare across
+    # dialects), converted by psycopg's loader instead of a pass over every value
+    conn.adapters.register_loader("numeric", FloatLoader)
+    return conn
 
 
 def _pg_type(sql_type: str) -> str:
@@ -449,8 +453,56 @@ def template_database(schema_name: str, scale: int, seed: int, host: str) -> str
         return name
 
 
-def _plain(value: object) -> object:
-    return float(value) if isinstance(value, Decimal) else value
+def _pipeline(conn: Any, commands: tuple[bytes, ...]) -> list[Any]:
+    """Send ``commands`` (one statement each, no parameters) in one libpq pipeline with
+    one sync and return each one's last result (``None`` for one the server skipped after
+    an earlier failure)."""
+    pg = conn.pgconn
+    with conn.lock:
+        pg.enter_pipeline_mode()
+        try:
+            for command in commands:
+                pg.send_query_params(command, None)
+            pg.pipeline_sync()
+            results = conn.wait(_collect(pg))
+        finally:
+            if pg.pipeline_status:
+                with contextlib.suppress(Exception):  # a lost server: the caller reconnects
+                    pg.exit_pipeline_mode()
+    return results
+
+
+def _collect(pg: Any) -> Any:
+    """psycopg generator: flush the pipeline, then each command's last result up to the
+    sync (``None`` for a command the server skipped), in one wait of the connection."""
+    from psycopg import generators
+    from psycopg.pq import ExecStatus
+
+    yield from generators.send(pg)
+    results: list[Any] = []
+    while True:
+        batch = yield from generators.fetch_many(pg)
+        if batch and batch[-1].status == ExecStatus.PIPELINE_SYNC:
+            return results
+        last = batch[-1] if batch else None
+        skipped = last is not None and last.status == ExecStatus.PIPELINE_ABORTED
+        results.append(None if skipped else last)
+
+
+def _result_error(result: Any) -> str:
+    """The server's message for a failed pipeline command (a timeout named as such)."""
+    from psycopg.pq import DiagnosticField
+
+    if result is None:
+        return "the statement was not run."
+    if result.error_field(DiagnosticField.SQLSTATE) == b"57014":
+        return "query cancelled: it ran past the time limit."
+    message = result.error_field(DiagnosticField.MESSAGE_PRIMARY) or result.error_message
+    return bytes(message).decode("utf-8", "replace").strip() or "the statement failed."
+
+
+def _message(error: Exception) -> str:
+    return getattr(getattr(error, "diag", None), "message_primary", None) or str(error)
 
 
 class PostgresDatabase:
@@ -488,44 +540,55 @@ class PostgresDatabase:
     def execute(
         self, sql: str, *, allow_writes: bool, timeout_s: float, count_cap: int = COUNT_CAP
     ) -> QueryResult:
-        """Run one statement as the agent role; never raises for bad SQL."""
+        """Run one statement as the agent role; never raises for bad SQL.
+
+        One round trip: a libpq pipeline of ``BEGIN READ ONLY`` (``READ WRITE`` for write
+        tasks), ``SET LOCAL statement_timeout``, the statement and ``ROLLBACK`` (``COMMIT``)
+        with one sync. Each command goes through the extended protocol, which takes exactly
+        one statement (no ``SELECT 1; DROP …``). After a failure the server skips the rest
+        of the pipeline and leaves the transaction aborted; one more round trip then rolls
+        it back."""
         import time
 
         import psycopg
+        from psycopg.pq import ExecStatus
 
         start = time.perf_counter()
+        if "\x00" in sql:  # libpq takes C strings
+            return QueryResult(error="the statement holds a NUL character.")
         conn = self._conn
-        # One round trip opens the transaction (read-only for questions) with its time
-        # limit: the connection is in autocommit mode, so psycopg sends no BEGIN of its own,
-        # and SET LOCAL ends with the transaction. (Pipeline mode would save the two other
-        # round trips, but psycopg 3.3 left the transaction aborted after some failures.)
-        setup = b"BEGIN READ WRITE" if allow_writes else b"BEGIN READ ONLY"
-        setup += b"; SET LOCAL statement_timeout = %d" % max(1, int(timeout_s * 1000))
+        timeout_ms = b"%d" % max(1, int(timeout_s * 1000))
+        commands = (
+            b"BEGIN READ WRITE" if allow_writes else b"BEGIN READ ONLY",
+            b"SET LOCAL statement_timeout = " + timeout_ms,
+            sql.encode(),
+            b"COMMIT" if allow_writes else b"ROLLBACK",
+        )
         try:
-            with conn.cursor() as cur:
-                cur.execute(setup)
-                # A prepared statement holds exactly one command (no "SELECT 1; DROP …").
-                cur.execute(sql.encode(), prepare=True)
-                columns = tuple(d.name for d in cur.description or ())
-                rows = cur.fetchmany(count_cap + 1) if columns else []
-                changes = 0 if columns else max(cur.rowcount, 0)
-                cur.execute(b"COMMIT" if allow_writes else b"ROLLBACK")
-        except psycopg.errors.QueryCanceled:
+            results = _pipeline(conn, commands)
+        except (psycopg.Error, ValueError, OverflowError) as e:  # a NUL byte, a lost server
             self._rollback()
+            return QueryResult(error=_message(e), elapsed_s=time.perf_counter() - start)
+        done = (ExecStatus.TUPLES_OK, ExecStatus.COMMAND_OK)
+        failed = next((r for r in results if r is None or r.status not in done), False)
+        if failed is not False or len(results) != len(commands):
+            self._rollback()  # the transaction is left aborted
             return QueryResult(
-                error="query cancelled: it ran past the time limit.",
-                elapsed_s=time.perf_counter() - start,
+                error=_result_error(failed or None), elapsed_s=time.perf_counter() - start
             )
-        except (psycopg.Error, ValueError, OverflowError) as e:
-            self._rollback()
-            message = getattr(getattr(e, "diag", None), "message_primary", None) or str(e)
-            return QueryResult(error=message, elapsed_s=time.perf_counter() - start)
-        capped = len(rows) > count_cap
+        result = results[2]
+        columns = tuple((result.fname(i) or b"").decode() for i in range(result.nfields))
+        shown = min(result.ntuples, count_cap + 1)
+        rows: list[tuple[Any, ...]] = []
+        if columns and shown:
+            loader = psycopg.adapt.Transformer(conn)
+            loader.set_pgresult(result)
+            rows = loader.load_rows(0, shown, tuple)
         return QueryResult(
             columns=columns,
-            rows=tuple(tuple(_plain(v) for v in r) for r in rows[:count_cap]),
-            capped=capped,
-            changes=changes,
+            rows=tuple(rows[:count_cap]),
+            capped=shown > count_cap,
+            changes=0 if columns else max(result.command_tuples or 0, 0),
             elapsed_s=time.perf_counter() - start,
         )
 

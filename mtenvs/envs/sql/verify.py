@@ -38,6 +38,7 @@ __all__ = [
     "check_statement",
     "is_ordered",
     "normalize_row",
+    "normalize_rows",
     "overlap_score",
     "results_match",
     "state_delta_score",
@@ -123,13 +124,37 @@ def normalize_row(row: Iterable[object]) -> tuple[Any, ...]:
     return tuple(map(_value, row))
 
 
+#: Column value types :func:`normalize_rows` rounds in one pass without :func:`_value`.
+_NUMBER_TYPES: frozenset[type] = frozenset({int, float, type(None)})
+
+
+def normalize_rows(rows: Iterable[Iterable[object]]) -> list[tuple[Any, ...]]:
+    """:func:`normalize_row` of every row, a column at a time: the value types of each
+    column are checked once, in C, and a column of numbers is rounded in one pass."""
+    rows = [r if isinstance(r, tuple) else tuple(r) for r in rows]
+    if not rows:
+        return rows
+    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True))
+    changed = False
+    for i, col in enumerate(columns):
+        types = set(map(type, col))
+        if types <= _PLAIN_TYPES:
+            continue
+        changed = True
+        if types <= _NUMBER_TYPES:  # + 0.0 turns a rounded -0.0 into 0.0
+            columns[i] = tuple(round(v, 2) + 0.0 if type(v) is float else v for v in col)
+        else:
+            columns[i] = tuple(map(_value, col))
+    return list(zip(*columns, strict=True)) if changed else rows
+
+
 class GoldResult:
     """A gold result prepared once for the many comparisons of an episode: normalised
     rows, their multiset and each column's multiset of values."""
 
     def __init__(self, rows: Iterable[Iterable[object]]) -> None:
         self.source = rows
-        self.rows = [normalize_row(r) for r in rows]
+        self.rows = normalize_rows(rows)
         self.counts: Counter[Any] = Counter(self.rows)
         self.width = len(self.rows[0]) if self.rows else 0
         self._index: dict[Any, list[tuple[int, int]]] | None = None
@@ -155,7 +180,7 @@ def _gold(gold: Rows | GoldResult) -> GoldResult:
 
 def results_match(gold: Rows | GoldResult, pred: Rows, *, ordered: bool) -> bool:
     """Execution accuracy: same rows (as a multiset, or a list when ``ordered``)."""
-    g, p = _gold(gold), [normalize_row(r) for r in pred]
+    g, p = _gold(gold), normalize_rows(pred)
     if ordered:
         return g.rows == p
     return len(p) == len(g.rows) and g.counts == Counter(p)
@@ -209,7 +234,7 @@ def _column_f1(gold: GoldResult, pred: list[tuple[Any, ...]]) -> float:
 
 def overlap_score(gold: Rows | GoldResult, pred: Rows) -> float:
     """Partial credit in [0, 1]: mean of row F1 and column F1 (1.0 iff the multisets match)."""
-    g, p = _gold(gold), [normalize_row(r) for r in pred]
+    g, p = _gold(gold), normalize_rows(pred)
     rows = _f1_counts(_common(g.counts, Counter(p)), len(g.rows), len(p))
     if rows == 1.0:
         return 1.0

@@ -82,6 +82,7 @@ def test_every_template_gives_the_same_result_on_both_dialects(backend):
         "CREATE TABLE x (a int)",
         "ALTER ROLE mtenvs_agent SUPERUSER",
         "SELECT 1; DELETE FROM orders",
+        "SELECT 1;\x00 DELETE FROM orders",
         "SELECT COUNT(*) FROM order_items a, order_items b, order_items c",
         "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT COUNT(*) FROM r",
     ],
@@ -196,5 +197,37 @@ def test_failed_statements_never_leave_the_connection_unusable(backend):
             ):
                 assert not db.execute(sql, allow_writes=False, timeout_s=0.05).ok
                 assert db.execute("SELECT 1", allow_writes=False, timeout_s=1.0).rows == ((1,),)
+    finally:
+        db.close()
+
+
+def test_one_round_trip_keeps_types_counts_and_writes(backend):
+    db = PostgresDatabase("shop", 1000, 0, backend=backend)
+    try:
+        capped = db.execute(
+            "SELECT id, name FROM customers ORDER BY id",
+            allow_writes=False,
+            timeout_s=5.0,
+            count_cap=5,
+        )
+        assert capped.ok and capped.capped and capped.columns == ("id", "name")
+        assert [r[0] for r in capped.rows] == [1, 2, 3, 4, 5]
+        total = db.execute(
+            "SELECT COUNT(*), AVG(price) FROM products", allow_writes=False, timeout_s=5.0
+        )
+        assert isinstance(total.rows[0][0], int) and isinstance(total.rows[0][1], float)
+        prices = "SELECT price FROM products WHERE id <= 3 ORDER BY id"
+        before = db.execute(prices, allow_writes=False, timeout_s=5.0).rows
+        changed = db.execute(
+            "UPDATE products SET price = price + 1 WHERE id <= 3", allow_writes=True, timeout_s=5.0
+        )
+        assert changed.ok and changed.changes == 3 and not changed.columns
+        # the write was committed: a later read-only statement sees it
+        after = db.execute(prices, allow_writes=False, timeout_s=5.0).rows
+        assert [round(a[0] - b[0], 2) for a, b in zip(after, before)] == [1.0, 1.0, 1.0]
+        undone = db.execute(
+            "UPDATE products SET price = 1 WHERE id = 1", allow_writes=False, timeout_s=5.0
+        )
+        assert not undone.ok and "read-only" in (undone.error or "")
     finally:
         db.close()

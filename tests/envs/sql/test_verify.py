@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from mtenvs.envs.sql.verify import (
     check_statement,
     is_ordered,
+    normalize_row,
+    normalize_rows,
     overlap_score,
     results_match,
     state_delta_score,
@@ -69,3 +72,37 @@ def test_check_statement_accepts():
 
 def test_transpile_to_postgres():
     assert "SUBSTRING" in transpile("SELECT substr(a, 1, 4) FROM t", "postgres").upper()
+
+
+def test_normalize_rows_is_normalize_row_of_each_row():
+    rng = np.random.default_rng(0)
+    pool = [
+        0,
+        3,
+        -7,
+        2.5,
+        3.0,
+        -0.001,
+        0.004999,
+        1 / 3,
+        None,
+        "x",
+        "a|b",
+        b"\x01",
+        True,
+        (1.005, 2),
+    ]
+    for _ in range(300):
+        width = int(rng.integers(1, 5))
+        # a column of one type (sqlite: mostly) or mixed (sqlite's dynamic typing)
+        kinds = [rng.integers(len(pool)) if rng.random() < 0.5 else None for _ in range(width)]
+        rows = [
+            tuple(pool[int(k if k is not None else rng.integers(len(pool)))] for k in kinds)
+            for _ in range(int(rng.integers(0, 6)))
+        ]
+        expected = [normalize_row(r) for r in rows]
+        got = normalize_rows(rows)
+        assert got == expected
+        # equal values have equal reprs too: -0.0 rounds to 0.0, 3 stays an int
+        assert [tuple(map(repr, r)) for r in got] == [tuple(map(repr, r)) for r in expected]
+    assert normalize_rows([[1.006, "a"]]) == [(1.01, "a")]  # lists become tuples
