@@ -131,10 +131,10 @@ _NUMBER_TYPES: frozenset[type] = frozenset({int, float, type(None)})
 def normalize_rows(rows: Iterable[Iterable[object]]) -> list[tuple[Any, ...]]:
     """:func:`normalize_row` of every row, a column at a time: the value types of each
     column are checked once, in C, and a column of numbers is rounded in one pass."""
-    rows = [r if isinstance(r, tuple) else tuple(r) for r in rows]
-    if not rows:
-        return rows
-    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True))
+    tuples = [r if isinstance(r, tuple) else tuple(r) for r in rows]
+    if not tuples:
+        return tuples
+    columns: list[tuple[Any, ...]] = list(zip(*tuples, strict=True))
     changed = False
     for i, col in enumerate(columns):
         types = set(map(type, col))
@@ -145,7 +145,7 @@ def normalize_rows(rows: Iterable[Iterable[object]]) -> list[tuple[Any, ...]]:
             columns[i] = tuple(round(v, 2) + 0.0 if type(v) is float else v for v in col)
         else:
             columns[i] = tuple(map(_value, col))
-    return list(zip(*columns, strict=True)) if changed else rows
+    return list(zip(*columns, strict=True)) if changed else tuples
 
 
 class GoldResult:
