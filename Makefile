@@ -15,7 +15,7 @@ setup:
 demo: setup
 	@scripts/ensure_docker.sh
 	@$(VENV)/bin/mtenvs doctor
-	@$(VENV)/bin/mtenvs eval --env all --agent random,scripted,oracle,trained --episodes $(DEMO_EPISODES) --name demo
+	@$(VENV)/bin/mtenvs eval --env all --agent random,scripted,oracle,trained --reference-config --episodes $(DEMO_EPISODES) --name demo
 	@echo "Report: runs/demo/report.md (JSON: runs/demo/report.json, plots: runs/demo/*.png)"
 
 test: setup

@@ -148,6 +148,13 @@ def eval_cmd(
     executor: Annotated[
         str, typer.Option(help="How env steps run: auto, sync, thread, process or ray.")
     ] = "auto",
+    reference_config: Annotated[
+        bool,
+        typer.Option(
+            help="Play each env's headline reference configuration (the one its trained "
+            "agent was trained on; --arg values override it) instead of its defaults."
+        ),
+    ] = False,
 ) -> None:
     """Evaluate agents on envs; writes report.json, report.md and plots to OUT/NAME/."""
     try:
@@ -201,6 +208,7 @@ def eval_cmd(
                 on_episode=on_episode,
                 num_envs=num_envs,
                 executor=executor,
+                reference_config=reference_config,
             )
         except Error as e:
             raise _fail(e) from e

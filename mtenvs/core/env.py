@@ -158,6 +158,9 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
     #: engine's ``executor="auto"`` then steps envs on threads, else in the calling thread.
     io_bound: ClassVar[bool] = False
     #: Constructor arguments of the configurations whose reference scores the docs report.
+    #: The first is the env's headline configuration: what ``mtenvs eval
+    #: --reference-config`` (and so ``make demo``) plays, and what its trained reference
+    #: agent (``baselines/``) is trained and scored on.
     reference_configs: ClassVar[tuple[dict[str, Any], ...]] = ({},)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> MultiTurnEnv[Any, Any]:

@@ -27,6 +27,20 @@ def markdown_table(run: EvalRun) -> str:
     return "\n".join(lines)
 
 
+def _configs_markdown(config: dict[str, Any]) -> str:
+    """What each env was built with (every agent played the same configuration)."""
+    configs = config.get("env_configs") or {}
+    if not configs:
+        return ""
+    lines = ["", "## Env configurations", ""]
+    if config.get("reference_config"):
+        lines += ["Each env's headline reference configuration.", ""]
+    for env_id, kwargs in configs.items():
+        shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items()) or "defaults"
+        lines.append(f"- `{env_id}`: {shown}")
+    return "\n".join(lines) + "\n"
+
+
 def _plot(run: EvalRun, out_dir: Path) -> list[Path]:
     import matplotlib
 
@@ -97,6 +111,7 @@ def write_report(run: EvalRun, out_dir: str | Path, *, plots: bool = True) -> li
         f"seeds from {config['seed']}, fixed eval sets: {config['eval_set']}.\n\n"
         f"{markdown_table(run)}\n\n"
         "Success and return: mean ± standard error over episodes.\n"
+        f"{_configs_markdown(config)}"
     )
     paths = [json_path, md_path]
     if plots:

@@ -153,10 +153,14 @@ def evaluate(
     on_episode: Callable[[EpisodeResult], None] | None = None,
     num_envs: int = 1,
     executor: str = "sync",
+    reference_config: bool = False,
 ) -> EvalRun:
     """Play ``episodes`` episodes of every env with every agent; see the module doc.
 
-    Episodes run through :func:`mtenvs.rollout.rollout` with ``num_envs`` in flight.
+    Episodes run through :func:`mtenvs.rollout.rollout` with ``num_envs`` in flight. With
+    ``reference_config`` each env plays its headline configuration (the first of its
+    ``reference_configs``, which its trained reference agent was trained on) under
+    ``env_kwargs``; ``run.config["env_configs"]`` records what each env was built with.
     """
     run = EvalRun(
         name=name,
@@ -169,12 +173,16 @@ def evaluate(
             "env_kwargs": env_kwargs or {},
             "num_envs": num_envs,
             "executor": executor,
+            "reference_config": reference_config,
+            "env_configs": {},
         },
     )
     for env_id in env_ids:
-        kwargs = dict(env_kwargs or {})
+        kwargs = dict(env_class(env_id).reference_configs[0]) if reference_config else {}
+        kwargs.update(env_kwargs or {})
         if eval_set and accepts_argument(env_id, "eval_set"):
             kwargs.setdefault("eval_set", True)
+        run.config["env_configs"][env_id] = dict(kwargs)
         for agent in agents:
             playing = agent_for(agent, env_id)
             if playing is None:

@@ -29,6 +29,26 @@ def kuhn_data() -> list[Trajectory]:
     return collect(KUHN, 40)
 
 
+@pytest.mark.parametrize("env_id", sorted(SPECS))
+def test_each_trained_agent_trains_on_its_envs_headline_config(env_id: str) -> None:
+    # `mtenvs eval --reference-config` (make demo) plays reference_configs[0]: the trained
+    # agent must have been trained and scored on that very configuration
+    import inspect
+
+    from mtenvs.core.registry import env_class
+
+    cls = env_class(env_id)
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(cls.__init__).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    spec = SPECS[env_id].env_kwargs
+    headline = cls.reference_configs[0]
+    for key in set(spec) | set(headline):
+        assert spec.get(key, defaults.get(key)) == headline.get(key, defaults.get(key)), key
+
+
 def test_training_seeds_never_overlap_eval_seeds(kuhn_data: list[Trajectory]) -> None:
     assert min(t.seed for t in kuhn_data) >= TRAIN_SEED_BASE
     assert all(t.agent == "oracle" for t in kuhn_data)

@@ -59,6 +59,30 @@ def test_eval_writes_json_markdown_and_plots(tmp_path: Path):
     assert (tmp_path / "t" / "success.png").stat().st_size > 1000
 
 
+def test_eval_reference_config_plays_each_envs_headline_config(tmp_path: Path):
+    base = ["eval", "--agent", "random", "--episodes", "2", "--out", str(tmp_path)]
+    envs = ["--env", "mtenvs/TicTacToe-v0,mtenvs/ConnectFour-v0"]
+    result = runner.invoke(app, [*base, *envs, "--reference-config", "--name", "ref"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "ref" / "report.json").read_text())["config"]
+    assert config["env_configs"] == {
+        "mtenvs/TicTacToe-v0": {"opponent": "random"},
+        "mtenvs/ConnectFour-v0": {"opponent": "heuristic"},
+    }
+    md = (tmp_path / "ref" / "report.md").read_text()
+    assert "- `mtenvs/TicTacToe-v0`: opponent='random'" in md
+    # --arg overrides it; without the flag the env's defaults are used
+    result = runner.invoke(
+        app, [*base, *envs, "--reference-config", "--arg", "opponent=optimal", "--name", "o"]
+    )
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "o" / "report.json").read_text())["config"]
+    assert set(map(str, config["env_configs"].values())) == {"{'opponent': 'optimal'}"}
+    result = runner.invoke(app, [*base, "--env", "mtenvs/TicTacToe-v0", "--name", "d"])
+    config = json.loads((tmp_path / "d" / "report.json").read_text())["config"]
+    assert config["env_configs"] == {"mtenvs/TicTacToe-v0": {}}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -200,3 +200,9 @@ class ConnectFourEnv(GameEnv):
     game_name = "connectfour"
     image_shape = (rules.ROWS * _CELL, rules.COLS * _CELL)
     default_max_turns: ClassVar[int] = 40
+    # headline (first): the heuristic opponent (random opponents lose to almost anything)
+    reference_configs: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"opponent": "heuristic"},
+        {"opponent": "random"},
+        {"opponent": "optimal"},
+    )

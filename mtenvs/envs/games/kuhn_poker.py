@@ -200,3 +200,9 @@ class KuhnPokerEnv(GameEnv):
     game_name = "kuhnpoker"
     reward_scale = 2.0
     default_max_turns: ClassVar[int] = 10
+    # headline (first): the heuristic opponent (the trained reference agent plays this one)
+    reference_configs: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"opponent": "heuristic"},
+        {"opponent": "random"},
+        {"opponent": "optimal"},
+    )
