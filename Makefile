@@ -22,7 +22,7 @@ test: setup
 	@scripts/ensure_docker.sh
 	@scripts/ensure_postgres.sh
 	@scripts/ensure_chromium.sh
-	@$(PY) -m pytest -q -n 2 --dist loadgroup
+	@$(PY) -m pytest -q -n 2 --dist loadgroup --durations=25
 
 bench: setup
 	@benchmarks/setup_peers.sh

@@ -214,9 +214,11 @@ def eval_cmd(
             raise _fail(e) from e
     paths = write_report(run, out / run_name, plots=plots)
     table = Table(title=f"{run_name} (standard errors in report.md)")
-    for col in ("env", "agent", "episodes", "success", "return", "turns", "fmt err/turn"):
-        left = col in ("env", "agent")
-        table.add_column(col, justify="left" if left else "right", no_wrap=left)
+    # numbers are never cut: on a narrow terminal (or a pipe: 80 columns) long env ids wrap
+    table.add_column("env", overflow="fold", min_width=12)
+    table.add_column("agent", no_wrap=True)
+    for col in ("episodes", "success", "return", "turns", "fmt err/turn"):
+        table.add_column(col, justify="right", no_wrap=True, min_width=len(col))
     for s in run.summaries():
         table.add_row(
             s.env_id.removeprefix("mtenvs/"),
