@@ -15,7 +15,7 @@ import gymnasium as gym
 import pytest
 
 import mtenvs  # noqa: F401
-from mtenvs.envs.sql import postgres
+from mtenvs.envs.sql import pg_server
 from mtenvs.error import InvalidArgumentError
 from tests.envs.sql._support import require_backend
 
@@ -38,7 +38,7 @@ def test_container_is_locked_down_and_gone_after_close():
     require_backend("docker")
     env = gym.make("mtenvs/Sql-v0", dialect="postgres", postgres_backend="docker", schema="shop")
     env.reset(seed=0)
-    server = postgres._SERVERS["docker"]
+    server = pg_server._SERVERS["docker"]
     container_id = server.container_id  # type: ignore[attr-defined]
     from mtenvs.sandbox.docker_sandbox import docker_client
     from mtenvs.sandbox.reaper import LABEL_OWNER
@@ -57,7 +57,7 @@ def test_container_is_locked_down_and_gone_after_close():
     assert env.step(query)[0] == lite.step(query)[0]  # same data as SQLite
     second = gym.make("mtenvs/Sql-v0", dialect="postgres", postgres_backend="docker", schema="shop")
     second.reset(seed=1)
-    assert postgres._SERVERS["docker"].container_id == container_id  # type: ignore[attr-defined]
+    assert pg_server._SERVERS["docker"].container_id == container_id  # type: ignore[attr-defined]
     env.close()
     assert _exists(container_id)  # the second env still uses it
     second.close()
@@ -69,10 +69,10 @@ _OWNER = """
 import sys, time
 import gymnasium as gym
 import mtenvs
-from mtenvs.envs.sql import postgres
+from mtenvs.envs.sql import pg_server
 env = gym.make("mtenvs/Sql-v0", dialect="postgres", postgres_backend="docker", schema="shop")
 env.reset(seed=0)
-print(postgres._SERVERS["docker"].container_id, flush=True)
+print(pg_server._SERVERS["docker"].container_id, flush=True)
 time.sleep(600)
 """
 
