@@ -92,7 +92,7 @@ def open_database(
     dialect: str, schema_name: str, scale: int, seed: int, postgres_backend: str = "auto"
 ) -> Database:
     """A fresh episode database of ``dialect`` (``sqlite`` or ``postgres``; the latter's
-    server from ``postgres_backend``, see :mod:`mtenvs.envs.sql.postgres`)."""
+    server from ``postgres_backend``, see :mod:`mtenvs.envs.sql.pg_server`)."""
     if dialect == "postgres":
         from mtenvs.envs.sql.postgres import PostgresDatabase
 
