@@ -62,7 +62,7 @@ def images_build(
 def images_list() -> None:
     """Show each sandbox image and whether it is built."""
     from mtenvs.sandbox.docker_sandbox import docker_client
-    from mtenvs.sandbox.images import IMAGES, image_present, image_tag
+    from mtenvs.sandbox.images import IMAGES, image_current, image_present, image_tag
 
     try:
         client = docker_client()
@@ -70,10 +70,14 @@ def images_list() -> None:
         for col in ("image", "tag", "built", "description"):
             table.add_column(col)
         for spec in IMAGES.values():
-            built = image_present(client, image_tag(spec.name))
-            table.add_row(
-                spec.name, image_tag(spec.name), "yes" if built else "[red]no", spec.description
+            built = (
+                "yes"
+                if image_current(client, spec)
+                else "[yellow]stale: run `mtenvs images build`"
+                if image_present(client, image_tag(spec.name))
+                else "[red]no"
             )
+            table.add_row(spec.name, image_tag(spec.name), built, spec.description)
     except Error as e:
         raise _fail(e) from e
     console.print(table)

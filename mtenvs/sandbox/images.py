@@ -1,7 +1,11 @@
 """Building the sandbox images (``mtenvs images build``).
 
 Tags carry the package version (``mtenvs/python:0.1.0``), so an upgraded package never
-runs an old REPL server. The base image is chosen automatically:
+runs an old REPL server, and a label carries a hash of the files the image is built from
+(``mtenvs.source``), so an edited source (in a checkout) is never served by a stale image:
+``build_images`` rebuilds an image whose label no longer matches.
+
+The base image is chosen automatically:
 
 1. ``MTENVS_BASE_IMAGE`` when set (``debootstrap`` forces the offline path);
 2. ``python:3.11-slim`` when it is present or a registry can be reached (pip installs);
@@ -12,6 +16,7 @@ runs an old REPL server. The base image is chosen automatically:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
@@ -31,9 +36,11 @@ __all__ = [
     "ImageSpec",
     "build_images",
     "choose_base",
+    "image_current",
     "image_present",
     "image_tag",
     "sandboxes_dir",
+    "source_hash",
 ]
 
 ONLINE_BASE = "python:3.11-slim"
@@ -44,22 +51,34 @@ REGISTRY_HOST = ("registry-1.docker.io", 443)
 
 @dataclass(frozen=True)
 class ImageSpec:
-    """One image: its short name (``python``) and Dockerfile under ``sandboxes/``."""
+    """One image: its short name (``python``), Dockerfile under ``sandboxes/`` and the
+    files (globs under ``sandboxes/``) its Dockerfile copies in."""
 
     name: str
     dockerfile: str
     description: str
+    sources: tuple[str, ...] = ()
 
 
 IMAGES: dict[str, ImageSpec] = {
-    "python": ImageSpec("python", "python/Dockerfile", "Python REPL with numpy, sympy, pandas"),
+    "python": ImageSpec(
+        "python",
+        "python/Dockerfile",
+        "Python REPL with numpy, sympy, pandas",
+        ("runtime/repl_server.py",),
+    ),
     "postgres": ImageSpec(
         "postgres", "postgres/Dockerfile", "PostgreSQL 15 server for Sql envs (dialect=postgres)"
     ),
     "web": ImageSpec(
-        "web", "web/Dockerfile", "Web envs' site server (shop, wiki, admin); no network"
+        "web",
+        "web/Dockerfile",
+        "Web envs' site server (shop, wiki, admin); no network",
+        ("web/*.py",),
     ),
 }
+#: Image label holding :func:`source_hash`.
+SOURCE_LABEL = "mtenvs.source"
 
 
 def _version() -> str:
@@ -83,6 +102,35 @@ def sandboxes_dir() -> Path:
             "MTENVS_SANDBOXES_DIR to its sandboxes/ folder."
         )
     return path
+
+
+def source_hash(spec: ImageSpec) -> str | None:
+    """A hash of the Dockerfile and source files of ``spec`` (``None`` without the
+    ``sandboxes/`` folder, as in an installed wheel: nothing to compare with)."""
+    try:
+        root = sandboxes_dir()
+    except SandboxUnavailableError:
+        return None
+    files = {root / spec.dockerfile}
+    for pattern in spec.sources:
+        files.update(p for p in root.glob(pattern) if p.is_file())
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def image_current(client: Any, spec: ImageSpec) -> bool:
+    """Whether ``spec``'s image is built from the sources as they are now."""
+    import docker.errors
+
+    try:
+        image = client.images.get(image_tag(spec.name))
+    except docker.errors.ImageNotFound:
+        return False
+    wanted = source_hash(spec)
+    return wanted is None or (image.labels or {}).get(SOURCE_LABEL) == wanted
 
 
 def image_present(client: Any, tag: str) -> bool:
@@ -181,10 +229,13 @@ def build_images(
     client = client or docker_client(timeout=600)
     console = console or Console(stderr=True)
     specs = [IMAGES[n] for n in (names or list(IMAGES))]
-    todo = [s for s in specs if force or not image_present(client, image_tag(s.name))]
+    todo = [s for s in specs if force or not image_current(client, s)]
     for spec in specs:
+        tag = image_tag(spec.name)
         if spec not in todo:
-            console.print(f"[green]✓[/] {image_tag(spec.name)} already built")
+            console.print(f"[green]✓[/] {tag} already built")
+        elif not force and image_present(client, tag):
+            console.print(f"[yellow]↻[/] {tag} is older than its sources: rebuilding")
     if not todo:
         return [image_tag(s.name) for s in specs]
     context = sandboxes_dir()
@@ -236,7 +287,11 @@ def _build_one(
             "INSTALL_WITH": base.install_with,
             "MTENVS_VERSION": _version(),
         },
-        labels={"mtenvs.image": spec.name, "mtenvs.version": _version()},
+        labels={
+            "mtenvs.image": spec.name,
+            "mtenvs.version": _version(),
+            SOURCE_LABEL: source_hash(spec) or "",
+        },
     )
     tail: list[str] = []
     for chunk in stream:
