@@ -81,7 +81,7 @@ class MiniWobEnv(WebEnv):
     | Component | Value |
     |---|---|
     | `outcome` | 1.0 when the page ends the episode with a raw reward > 0 (MiniWoB's `WOB_RAW_REWARD_GLOBAL`), else 0.0 |
-    | `format` | −`format_penalty` for a malformed reply |
+    | `format` | −`format_penalty` for a malformed reply, or a `type()` text not in a date/time input's format |
     | `turn_cost` | −`turn_cost` every turn (when non-zero) |
 
     ## Episode End
@@ -298,20 +298,14 @@ class MiniWobEnv(WebEnv):
                 success=success,
                 final_answer=True,
             )
-        self._ensure_page()
-        error = self._execute(action)
-        self._history.append(action)
-        self._last_action = str(action)
-        self._last_error = error
-        self._image = None
+        components = self._browser_step(action)
         self._state = self._read_state()
         text = self._render_observation()
         if not self._state.done:
-            return Transition(observation=text)
+            return Transition(observation=text, components=components)
         success = self.check_success({}, "")
-        return Transition(
-            observation=text, components={OUTCOME: float(success)}, terminated=True, success=success
-        )
+        components[OUTCOME] = float(success)
+        return Transition(observation=text, components=components, terminated=True, success=success)
 
     def _execute(self, action: WebAction) -> str | None:
         # refused here, not in the parser: goto is in the shared grammar, and a snapshot's

@@ -5,15 +5,18 @@ Grammar (one action per reply, in ``<action>…</action>``, as a tool call, or b
     click(id)  type(id, text)  select(id, option)  hover(id)  press(key)
     scroll(up|down)  goto(url)  back()  tab(n)  answer(text)
 
-Parsing never touches the browser, so malformed replies cost microseconds.
+Parsing never touches the browser, so malformed replies cost microseconds. Date and time
+inputs take their HTML value format (:data:`INPUT_FORMATS`): :func:`input_value_problem`
+checks a ``type`` text against it before the browser is touched.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,10 +25,13 @@ from mtenvs.core.parsing import extract_action, extract_answer, parse_tool_calls
 
 __all__ = [
     "ACTION_FORMS",
+    "INPUT_FORMATS",
     "KEYS",
     "SITE_ORIGIN",
     "WEB_TOOLS",
+    "InputFormat",
     "WebAction",
+    "input_value_problem",
     "parse_reply",
     "site_path",
 ]
@@ -90,6 +96,68 @@ class WebAction:
         return f"{self.name}({', '.join(repr(a) if isinstance(a, str) else str(a) for a in self.args)})"
 
 
+@dataclass(frozen=True)
+class InputFormat:
+    """The value format of an ``<input type=…>`` that only takes one (``date``…)."""
+
+    #: The format as shown in the outline and in errors, e.g. ``YYYY-MM-DD``.
+    shown: str
+    example: str
+    #: The exact shape of the text.
+    pattern: re.Pattern[str]
+    #: Raises ``ValueError`` for a well-shaped text that is no real value (2024-02-30).
+    check: Callable[[str], object]
+
+
+def _month(text: str) -> date:
+    year, month = text.split("-")
+    return date(int(year), int(month), 1)
+
+
+def _week(text: str) -> date:
+    year, week = text.split("-W")
+    return date.fromisocalendar(int(year), int(week), 1)
+
+
+_TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?"
+#: Input types whose value has one format (the HTML value formats), by ``type`` attribute.
+#: The outline shows it on the textbox line, e.g. ``[12] textbox "Due date" (date,
+#: YYYY-MM-DD) value="2024-03-01"``, and ``type()`` refuses text in another format.
+INPUT_FORMATS: dict[str, InputFormat] = {
+    "date": InputFormat(
+        "YYYY-MM-DD", "2024-03-01", re.compile(r"\d{4}-\d{2}-\d{2}"), date.fromisoformat
+    ),
+    "time": InputFormat("HH:MM", "14:30", re.compile(_TIME), time.fromisoformat),
+    "datetime-local": InputFormat(
+        "YYYY-MM-DDTHH:MM",
+        "2024-03-01T14:30",
+        re.compile(r"\d{4}-\d{2}-\d{2}T" + _TIME),
+        datetime.fromisoformat,
+    ),
+    "month": InputFormat("YYYY-MM", "2024-03", re.compile(r"\d{4}-\d{2}"), _month),
+    "week": InputFormat("YYYY-Www", "2024-W09", re.compile(r"\d{4}-W\d{2}"), _week),
+}
+
+
+def input_value_problem(input_type: str, text: str) -> str | None:
+    """Why ``text`` cannot be typed into an ``<input type=input_type>`` (its format, an
+    example), or ``None`` when it can: any text for types without a fixed format, and
+    ``""`` (clearing) for every type."""
+    spec = INPUT_FORMATS.get(input_type)
+    text = text.strip()
+    if spec is None or not text:
+        return None
+    if spec.pattern.fullmatch(text):
+        try:
+            spec.check(text)
+        except ValueError:
+            return (
+                f"no such {input_type}; {input_type} inputs take {spec.shown}, e.g. {spec.example}"
+            )
+        return None
+    return f"{input_type} inputs take {spec.shown}, e.g. {spec.example}"
+
+
 def _tool(name: str, description: str, **props: str) -> dict[str, Any]:
     types = {"id": "integer", "n": "integer"}
     return {
@@ -111,7 +179,12 @@ def _tool(name: str, description: str, **props: str) -> dict[str, Any]:
 #: OpenAI function schemas of the actions (a reply may call them instead of ``<action>``).
 WEB_TOOLS: list[dict[str, Any]] = [
     _tool("click", "Click an element.", id="element id from the page outline"),
-    _tool("type", "Replace the text of a textbox.", id="element id", text="text to type"),
+    _tool(
+        "type",
+        "Replace the text of a textbox.",
+        id="element id",
+        text="text to type (date and time inputs: in the format their outline line shows)",
+    ),
     _tool("select", "Choose an option of a combobox.", id="element id", option="option text"),
     _tool("hover", "Move the mouse over an element.", id="element id"),
     _tool("press", "Press a key.", key="Enter, Tab, Escape, ArrowDown, …"),

@@ -18,6 +18,7 @@ import base64
 import contextlib
 import functools
 import io
+import json
 import os
 import queue
 import shutil
@@ -30,7 +31,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from mtenvs.envs.web.actions import ACTION_FORMS, WebAction, site_path
+from mtenvs.envs.web.actions import (
+    ACTION_FORMS,
+    INPUT_FORMATS,
+    WebAction,
+    input_value_problem,
+    site_path,
+)
 from mtenvs.error import Error
 
 if TYPE_CHECKING:
@@ -44,6 +51,7 @@ __all__ = [
     "Element",
     "PageView",
     "chromium_path",
+    "format_problem",
     "on_browser_thread",
     "shared_browser",
 ]
@@ -62,7 +70,6 @@ CHROMIUM_ARGS = (
     # page gave unequal screenshots depending on what other contexts were doing
     "--disable-partial-raster",
 )
-_OUTLINE_JS = (Path(__file__).parent / "outline.js").read_text(encoding="utf-8")
 _MARKS_JS = (Path(__file__).parent / "marks.js").read_text(encoding="utf-8")
 #: Hides the text caret on every page of a context (as Playwright's ``caret="hide"`` does
 #: for one screenshot): a blinking caret would make equal pages give unequal pixels.
@@ -73,6 +80,12 @@ _NO_CARET_JS = (
     " (document.head || document.documentElement).appendChild(s); });"
 )
 MAX_OUTLINE_LINES = 400
+#: The outline script, with the value formats it shows after a date or time input's name
+#: (``(date, YYYY-MM-DD)``) bound in once: an argument would be serialized on every call.
+_OUTLINE_JS = "(maxLines) => ({})(maxLines, {})".format(
+    (Path(__file__).parent / "outline.js").read_text(encoding="utf-8").strip(),
+    json.dumps({kind: spec.shown for kind, spec in INPUT_FORMATS.items()}),
+)
 #: How long ``press(Enter)`` waits for a navigation it may have started (a form submit).
 _PRESS_NAVIGATION_MS = 400
 _INSTALL_HINT = (
@@ -201,6 +214,12 @@ class Element:
     options: tuple[str, ...] = ()
     #: A link that opens a new tab (``target="_blank"``).
     new_tab: bool = False
+    #: The ``type`` of a textbox that takes one value format (``date``, ``time``… the keys
+    #: of :data:`~mtenvs.envs.web.actions.INPUT_FORMATS`), else ``""``.
+    input_type: str = ""
+    #: A radio button's group: its ``<fieldset>``'s legend, else its ARIA radiogroup's
+    #: label, else its ``name``; ``""`` for other kinds.
+    group: str = ""
 
 
 @dataclass
@@ -213,6 +232,18 @@ class PageView:
     active_tab: int
     lines: list[str]
     elements: dict[int, Element] = field(default_factory=dict)
+
+
+def format_problem(action: WebAction, view: PageView | None) -> str | None:
+    """Why ``action`` is a ``type`` whose text does not fit its input's format (a date
+    input given ``03/01/2024``), else ``None``; needs no browser, only the outline."""
+    if action.name != "type" or view is None:
+        return None
+    element = view.elements.get(int(action.args[0]))
+    if element is None or element.kind != "textbox":
+        return None
+    problem = input_value_problem(element.input_type, str(action.args[1]))
+    return None if problem is None else f"{action}: {problem}; [{element.id}] is unchanged."
 
 
 class BrowserSession:
@@ -386,6 +417,8 @@ class BrowserSession:
                 None if e["value"] is None else str(e["value"]),
                 tuple(e["options"] or ()),
                 bool(e.get("newTab")),
+                str(e.get("inputType") or ""),
+                str(e.get("group") or ""),
             )
             for e in result["elements"]
         }
@@ -488,6 +521,10 @@ class BrowserSession:
                         return (
                             f"[{element.id}] is a {element.kind}, not a textbox; type() needs one."
                         )
+                    # Chromium drops a date in another format (or Playwright refuses it)
+                    problem = format_problem(action, view)
+                    if problem is not None:
+                        return problem
                     target.fill(str(args[1]), timeout=timeout)
                 else:
                     if element.kind != "combobox":

@@ -7,6 +7,18 @@ Life cycle: the site server and the browser start lazily on the first ``reset`` 
 can be built cheaply, in any process); every ``reset`` restores the server's seeded state
 and opens a fresh browser context; ``close`` stops both. Parse errors never touch the
 browser.
+
+The page outline (``outline.js``) shows text, headings and table rows, and every
+interactive element as ``[id] kind "name"`` with its state: ``textbox "Search"
+value="lamp"``, ``combobox "Sort by" selected="Price" options: …``, ``checkbox "Gift wrap"
+checked``. A date or time input shows its value format (``textbox "Due date" (date,
+YYYY-MM-DD) value="2024-03-01"``; also ``time`` HH:MM, ``datetime-local``
+YYYY-MM-DDTHH:MM, ``month`` YYYY-MM, ``week`` YYYY-Www) and ``type()`` refuses text in
+another format before the browser is touched (the error names the format and an
+example); a radio button shows its group, the legend of its fieldset or else its name
+(``radio "Yes" (group "Subscribe?") checked``). A well-formed action that fails (unknown
+id, wrong kind, bad option or date format, timeout) is reported in the ``Last action``
+line and ``info["last_action_error"]``; the episode goes on.
 """
 
 from __future__ import annotations
@@ -21,7 +33,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mtenvs.core.env import EnvSnapshot, MultiTurnEnv, Reply, Transition
-from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
+from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, FORMAT, OUTCOME, PROCESS, RewardMode
 from mtenvs.core.spaces import text_image_space, text_space
 from mtenvs.envs.web.actions import (
     ACTION_FORMS,
@@ -31,7 +43,7 @@ from mtenvs.envs.web.actions import (
     parse_reply,
     site_path,
 )
-from mtenvs.envs.web.browser import BrowserSession, PageView
+from mtenvs.envs.web.browser import BrowserSession, PageView, format_problem
 from mtenvs.envs.web.site import SITE_BACKENDS, SiteServer, start_site
 from mtenvs.error import InvalidArgumentError, check_choice
 
@@ -223,7 +235,8 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
             "id.\nReply with exactly one action per turn inside <action>…</action>:\n"
             "  click(id) | type(id, text) | select(id, option) | hover(id) | press(key) | "
             "scroll(up|down) | goto(url) | back() | tab(n) | answer(text)\n"
-            "type() replaces the text of a textbox; select() takes the option's text; "
+            "type() replaces the text of a textbox (date and time inputs take the format shown "
+            "on their line, e.g. YYYY-MM-DD); select() takes the option's text; "
             "goto() only opens pages of this site (e.g. goto(/)). End the task with "
             "answer(...): the answer to a question, or answer(done) once the requested "
             "change is made. Example: <action>click(12)</action>"
@@ -377,19 +390,27 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
                 success=success,
                 final_answer=True,
             )
-        self._ensure_page()
-        error = self._execute(action)
-        self._history.append(action)
-        self._last_action = str(action)
-        self._last_error = error
-        self._image = None
+        components = self._browser_step(action)
         text = self._render_observation()
         path = site_path(self._url(), self.site_spec().display_origin) or ""
         reached = frozenset(self.subgoals(self.server_state(), path.split("?")[0]))
         new = reached - self._subgoals
         self._subgoals |= reached
-        components = {PROCESS: len(new) / max(1, self.subgoal_total())} if new else {}
+        if new:
+            components[PROCESS] = len(new) / max(1, self.subgoal_total())
         return Transition(observation=text, components=components)
+
+    def _browser_step(self, action: WebAction) -> dict[str, float]:
+        """Run a browser action and record it; returns the ``format`` penalty when the
+        action was refused for its form (a ``type()`` text that does not fit a date/time
+        input: the browser is not touched), else no components."""
+        self._ensure_page()
+        problem = format_problem(action, self._view)
+        self._last_error = problem or self._execute(action)
+        self._history.append(action)
+        self._last_action = str(action)
+        self._image = None
+        return {} if problem is None else {FORMAT: -self.format_penalty}
 
     def action_format(self) -> str:
         return (

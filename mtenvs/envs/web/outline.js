@@ -1,6 +1,8 @@
 // Builds the text outline of the page and tags interactive elements with data-mt-id.
-// Returns {lines: string[], elements: {id, kind, name, value, options}[]}.
-(maxLines) => {
+// Takes maxLines and formats ({inputType: shown format}, bound once by browser.py) and returns
+// {lines: string[], elements: {id, kind, name, value, options, newTab[, inputType, group]}[]}
+// (inputType: a date or time input's type; group: a radio button's group).
+(maxLines, formats) => {
   const lines = [];
   const elements = [];
   let next = 0;
@@ -18,6 +20,17 @@
       if (clean(own)) return clean(own);
     }
     return clean(e.getAttribute('placeholder') || e.getAttribute('title') || e.name || '');
+  };
+  // A radio's group: the legend of its fieldset (or an ARIA radiogroup's label), else its name.
+  const groupOf = (e) => {
+    const set = e.closest('fieldset');
+    const legend = set && Array.from(set.children).find((c) => c.tagName === 'LEGEND');
+    if (legend && clean(legend.textContent)) return clean(legend.textContent);
+    const group = e.closest('[role="radiogroup"]');
+    if (group && clean(group.getAttribute('aria-label'))) {
+      return clean(group.getAttribute('aria-label'));
+    }
+    return clean(e.name);
   };
   const kindOf = (e) => {
     const tag = e.tagName;
@@ -58,11 +71,20 @@
     } else if (kind === 'checkbox' || kind === 'radio') {
       item.name = labelOf(e) || clean(e.parentElement ? e.parentElement.innerText : '');
       item.value = e.checked ? 'checked' : '';
-      text = `[${next}] ${kind} ${quote(item.name)}${e.checked ? ' checked' : ''}`;
+      // only the keys that are set: every key costs on the way back to Python
+      const group = kind === 'radio' ? groupOf(e) : '';
+      if (group) item.group = group;
+      text = `[${next}] ${kind} ${quote(item.name)}` +
+        (group ? ` (group ${quote(group)})` : '') + (e.checked ? ' checked' : '');
     } else {
       item.name = labelOf(e);
       item.value = e.value;
-      text = `[${next}] textbox ${quote(item.name)} value=${quote(clean(e.value))}`;
+      // date and time inputs take one format: show it, e.g. (date, YYYY-MM-DD)
+      const type = e.tagName === 'INPUT' ? (e.type || 'text').toLowerCase() : '';
+      const format = Object.hasOwn(formats, type) ? formats[type] : null;
+      if (format) item.inputType = type;
+      text = `[${next}] textbox ${quote(item.name)}` +
+        (format ? ` (${type}, ${format})` : '') + ` value=${quote(clean(e.value))}`;
     }
     elements.push(item);
     return text;

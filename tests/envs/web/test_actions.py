@@ -1,11 +1,18 @@
-"""The web action grammar (no browser)."""
+"""The web action grammar and the date/time input formats (no browser)."""
 
 from __future__ import annotations
 
 import pytest
 
 from mtenvs.core.env import InvalidAction
-from mtenvs.envs.web.actions import WEB_TOOLS, WebAction, parse_reply, site_path
+from mtenvs.envs.web.actions import (
+    WEB_TOOLS,
+    WebAction,
+    input_value_problem,
+    parse_reply,
+    site_path,
+)
+from mtenvs.envs.web.browser import Element, PageView, format_problem
 
 
 @pytest.mark.parametrize(
@@ -90,3 +97,65 @@ def test_tool_schemas_cover_the_grammar():
         "tab",
         "answer",
     }
+
+
+@pytest.mark.parametrize(
+    ("input_type", "text"),
+    [
+        ("date", "2024-03-01"),
+        ("date", "2024-02-29"),
+        ("date", ""),
+        ("time", "00:00"),
+        ("time", "23:59:59.999"),
+        ("datetime-local", "2024-03-01T14:30"),
+        ("month", "2024-12"),
+        ("week", "2020-W53"),
+        ("text", "03/01/2024"),
+        ("email", "anything"),
+    ],
+)
+def test_input_formats_accept_html_values(input_type, text):
+    assert input_value_problem(input_type, text) is None
+
+
+@pytest.mark.parametrize(
+    ("input_type", "text", "reason"),
+    [
+        ("date", "03/01/2024", "date inputs take YYYY-MM-DD, e.g. 2024-03-01"),
+        ("date", "2023-02-29", "no such date; date inputs take YYYY-MM-DD"),
+        ("date", "0000-01-01", "no such date"),
+        ("time", "7:05", "time inputs take HH:MM, e.g. 14:30"),
+        ("time", "12:60", "no such time"),
+        ("datetime-local", "2024-03-01", "datetime-local inputs take YYYY-MM-DDTHH:MM"),
+        ("month", "2024-00", "no such month"),
+        ("week", "2024-W9", "week inputs take YYYY-Www"),
+        ("week", "2024-W00", "no such week"),
+    ],
+)
+def test_input_formats_refuse_other_text(input_type, text, reason):
+    problem = input_value_problem(input_type, text)
+    assert problem is not None and reason in problem
+
+
+def test_format_problem_only_checks_type_into_formatted_inputs():
+    view = PageView(
+        "http://shop.local/",
+        "Form",
+        ["Form"],
+        0,
+        [],
+        {
+            1: Element(1, "textbox", "Due date", "", input_type="date"),
+            2: Element(2, "textbox", "Note", ""),
+            3: Element(3, "radio", "Yes", "", group="Subscribe?"),
+        },
+    )
+    bad = WebAction("type", (1, "1 March"))
+    assert format_problem(bad, view) == (
+        "type(1, '1 March'): date inputs take YYYY-MM-DD, e.g. 2024-03-01; [1] is unchanged."
+    )
+    assert format_problem(WebAction("type", (1, "2024-03-01")), view) is None
+    assert format_problem(WebAction("type", (2, "1 March")), view) is None
+    assert format_problem(WebAction("type", (9, "1 March")), view) is None  # unknown id
+    assert format_problem(WebAction("click", (1,)), view) is None
+    assert format_problem(bad, None) is None

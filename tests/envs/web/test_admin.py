@@ -93,9 +93,15 @@ def test_forms_with_selects_dates_checkboxes_and_radios(env):
     obs, _ = env.reset(seed=0)
     _act(env, "goto(/settings)")
     obs = _login(env, env.unwrapped._last_observation)
-    # a date input takes YYYY-MM-DD only: anything else leaves it empty, and the site says so
-    obs, _ = _act(env, f'type({_id(obs, "textbox", "Fiscal year start")}, "01/02/2027")')
-    assert 'textbox "Fiscal year start" value=""' in obs
+    # a date input takes YYYY-MM-DD only: type() refuses anything else with the format
+    # penalty (the input keeps its value); an empty date is refused by the site
+    day = _id(obs, "textbox", "Fiscal year start")
+    obs, info = _act(env, f'type({day}, "01/02/2027")')
+    assert "date inputs take YYYY-MM-DD, e.g. 2024-03-01" in info["last_action_error"]
+    assert info["reward_components"] == {"format": pytest.approx(-0.1)}
+    assert 'textbox "Fiscal year start" (date, YYYY-MM-DD) value="2026-01-01"' in obs
+    obs, _ = _act(env, f'type({day}, "")')
+    assert 'textbox "Fiscal year start" (date, YYYY-MM-DD) value=""' in obs
     obs, _ = _act(env, f"click({_id(obs, 'button', 'Save settings')})")
     assert "Fiscal year start must be a date (YYYY-MM-DD)." in obs
     assert env.server_state()["settings"]["fiscal_year_start"] == "2026-01-01"
