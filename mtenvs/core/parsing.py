@@ -91,7 +91,9 @@ def strip_think(text: str) -> str:
     if not isinstance(text, str):
         return ""
     text = text[:MAX_PARSE_CHARS]
-    lower = text.translate(_ASCII_LOWER)
+    if "<think>" not in text.lower():  # fast (a false positive only costs the full path)
+        return text
+    lower = text.translate(_ASCII_LOWER)  # ASCII only, so indices match ``text``
     if "<think>" not in lower:
         return text
     kept: list[str] = []

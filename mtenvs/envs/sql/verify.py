@@ -124,6 +124,8 @@ def normalize_row(row: Iterable[object]) -> tuple[Any, ...]:
     return tuple(map(_value, row))
 
 
+#: Up to this many rows :func:`normalize_rows` works row by row.
+_ROW_WISE_MAX = 4
 #: Column value types :func:`normalize_rows` rounds in one pass without :func:`_value`.
 _NUMBER_TYPES: frozenset[type] = frozenset({int, float, type(None)})
 
@@ -132,8 +134,8 @@ def normalize_rows(rows: Iterable[Iterable[object]]) -> list[tuple[Any, ...]]:
     """:func:`normalize_row` of every row, a column at a time: the value types of each
     column are checked once, in C, and a column of numbers is rounded in one pass."""
     tuples = [r if isinstance(r, tuple) else tuple(r) for r in rows]
-    if not tuples:
-        return tuples
+    if len(tuples) <= _ROW_WISE_MAX:  # a few rows: one C-level type check per row is cheaper
+        return [normalize_row(r) for r in tuples]
     columns: list[tuple[Any, ...]] = list(zip(*tuples, strict=True))
     changed = False
     for i, col in enumerate(columns):
