@@ -32,11 +32,9 @@ Results (machine, versions, every statistic) go to ``benchmarks/results/bench_ga
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import os
-import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -44,11 +42,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common
+import bench_grid
 from bench_grid import Adapter, Row, merge_rounds, run_rows
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_BENCH_PYTHON = REPO / ".venv-bench" / "bin" / "python"
-RESULTS_DIR = REPO / "benchmarks" / "results"
 ROUND_STRIDE = 100_000_000
 PEERS = ("pettingzoo", "textarena")
 OUR_PACKAGES = ("mtenvs", "gymnasium", "pettingzoo", "numpy")
@@ -93,7 +90,7 @@ class AecAdapter:
         return self._signature(self.env.unwrapped)
 
 
-class GymAdapter:
+class GymAdapter(bench_grid.GymApiAdapter):
     """One of our single-agent ids through ``gym.make`` against the random opponent."""
 
     def __init__(self, env_id: str) -> None:
@@ -103,16 +100,6 @@ class GymAdapter:
 
         self.env = gym.make(env_id, opponent="random", play_as=0)
 
-    def before_reset(self, seed: int) -> None:
-        pass
-
-    def reset(self, seed: int) -> None:
-        self.env.reset(seed=seed)
-
-    def step(self, action: Any) -> bool:
-        _, _, terminated, truncated, _ = self.env.step(action)
-        return bool(terminated or truncated)
-
     def moves(self) -> list[Any]:
         game = self.env.unwrapped._game
         return [f"<action>{label}</action>" for label in game.legal_labels()]
@@ -121,33 +108,12 @@ class GymAdapter:
         return self.env.unwrapped.state_key()
 
 
-class TextArenaAdapter:
+class TextArenaAdapter(bench_grid.TextArenaAdapter):
     """TextArena's ``ta.make("TicTacToe-v0")`` (two players, default wrappers), replies
     ``[N]``; a fresh ``ta.make`` per episode (untimed), as in ``bench_grid.py``."""
 
-    def __init__(self) -> None:
-        import textarena
-
-        self.ta: Any = textarena
-        self.env: Any = None
-        self.core: Any = None
-
-    def before_reset(self, seed: int) -> None:
-        self.env = self.ta.make("TicTacToe-v0")
-        core = self.env
-        while isinstance(core, self.ta.Wrapper):
-            core = core.env
-        self.core = core
-
-    def reset(self, seed: int) -> None:
-        self.env.reset(num_players=2, seed=seed)
-        self.env.get_observation()
-
-    def step(self, action: Any) -> bool:
-        done, _ = self.env.step(action)
-        if not done:
-            self.env.get_observation()
-        return bool(done)
+    env_id = "TicTacToe-v0"
+    num_players = 2
 
     def moves(self) -> list[Any]:
         board = self.core.state.game_state["board"]
@@ -226,24 +192,15 @@ def peer_specs(peer: str) -> list[tuple[Row, Callable[[], Adapter]]]:
         return [
             (
                 Row(
-                    key="pettingzoo-tictactoe",
+                    key=f"pettingzoo-{short}",
                     group="peer",
-                    env="PettingZoo tictactoe_v3",
+                    env=f"PettingZoo {game}",
                     obs="array",
                     api="AEC env(), int",
                 ),
-                lambda: make_pz("tictactoe_v3"),
-            ),
-            (
-                Row(
-                    key="pettingzoo-connect4",
-                    group="peer",
-                    env="PettingZoo connect_four_v3",
-                    obs="array",
-                    api="AEC env(), int",
-                ),
-                lambda: make_pz("connect_four_v3"),
-            ),
+                functools.partial(make_pz, game),
+            )
+            for short, game in (("tictactoe", "tictactoe_v3"), ("connect4", "connect_four_v3"))
         ]
     if peer == "textarena":
         return [
@@ -265,6 +222,7 @@ def peer_specs(peer: str) -> list[tuple[Row, Callable[[], Adapter]]]:
 
 
 def run_worker(args: argparse.Namespace) -> None:
+    """``--worker PEER``: measure one peer and write its rows to ``--json-out``."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     rows = run_rows(
         peer_specs(args.worker),
@@ -273,85 +231,27 @@ def run_worker(args: argparse.Namespace) -> None:
         warmup=args.warmup,
         seed=args.seed,
     )
-    payload = {
-        "rows": [asdict(r) for r in rows],
-        "versions": common.package_versions(PEER_PACKAGES),
-        "python": sys.version.split()[0],
-        "executable": sys.executable,
-    }
-    Path(args.json_out).write_text(json.dumps(payload), "utf-8")
+    common.write_worker_payload(args.json_out, args.worker, rows, PEER_PACKAGES)
 
 
 def run_peer(peer: str, args: argparse.Namespace, seed: int) -> tuple[list[Row], dict[str, Any]]:
-    python = Path(args.bench_python)
-    placeholder = [r for r, _ in peer_specs_names(peer)]
-    if not python.exists():
-        for r in placeholder:
-            r.error = f"{python} not found; run benchmarks/setup_peers.sh first."
+    """Run one round of one peer's worker in ``--bench-python``; its rows (raw results),
+    or error rows on failure."""
+    payload, failure = common.run_peer_worker(
+        Path(__file__).resolve(),
+        args.bench_python,
+        peer,
+        common.cli_flags(resets=args.resets, steps=args.steps, warmup=args.warmup, seed=seed),
+        timeout=args.peer_timeout,
+        cwd=REPO,
+    )
+    if payload is None:
+        # The rows as the worker would name them: building the specs imports no peer.
+        placeholder = [row for row, _ in peer_specs(peer)]
+        for row in placeholder:
+            row.error = failure
         return placeholder, {}
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / f"{peer}.json"
-        cmd = [
-            str(python),
-            "-W",
-            "ignore",
-            str(Path(__file__).resolve()),
-            "--worker",
-            peer,
-            "--json-out",
-            str(out),
-            "--resets",
-            str(args.resets),
-            "--steps",
-            str(args.steps),
-            "--warmup",
-            str(args.warmup),
-            "--seed",
-            str(seed),
-        ]
-        env = dict(
-            os.environ,
-            SDL_VIDEODRIVER="dummy",
-            PYGAME_HIDE_SUPPORT_PROMPT="1",
-            PYTHONWARNINGS="ignore",
-        )
-        print(f"peer {peer}: {python}", file=sys.stderr, flush=True)
-        try:
-            proc = subprocess.run(
-                cmd,
-                env=env,
-                cwd=REPO,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                timeout=args.peer_timeout,
-            )
-            failure = (
-                None
-                if proc.returncode == 0 and out.exists()
-                else (f"worker exited {proc.returncode}: {proc.stdout[-600:].strip()}")
-            )
-        except subprocess.TimeoutExpired:
-            failure = f"worker ran past --peer-timeout {args.peer_timeout}s"
-        if failure is not None:
-            for r in placeholder:
-                r.error = failure
-            return placeholder, {}
-        payload = json.loads(out.read_text("utf-8"))
     return [Row(**r) for r in payload.pop("rows")], payload
-
-
-def peer_specs_names(peer: str) -> list[tuple[Row, None]]:
-    """The peer's rows without importing the peer (for error rows)."""
-    names = {
-        "pettingzoo": [
-            ("pettingzoo-tictactoe", "PettingZoo tictactoe_v3"),
-            ("pettingzoo-connect4", "PettingZoo connect_four_v3"),
-        ],
-        "textarena": [("textarena-tictactoe", "TextArena TicTacToe-v0")],
-    }
-    return [(Row(key=k, group="peer", env=e, obs="", api=""), None) for k, e in names[peer]]
 
 
 def report(rows: list[Row], peer_meta: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -362,7 +262,7 @@ def report(rows: list[Row], peer_meta: dict[str, Any], args: argparse.Namespace)
         us = r.step_median()
         r.result["turn_ratio_vs_ours_aec_text"] = us / base if us and base else None
         r.result["turns_per_s"] = 1e6 / us if us else None
-    meta = next((m for m in peer_meta.values() if m), {})
+    meta: dict[str, Any] = next((m for m in peer_meta.values() if m), {})
     return {
         "benchmark": "bench_games",
         "timestamp": common.utc_timestamp(),
@@ -375,11 +275,7 @@ def report(rows: list[Row], peer_meta: dict[str, Any], args: argparse.Namespace)
             "seed": args.seed,
         },
         "machine": common.machine_info(),
-        "versions": {
-            "ours": common.package_versions(OUR_PACKAGES),
-            "peers": meta.get("versions"),
-            "peer_python": meta.get("python"),
-        },
+        "versions": common.versions_record(OUR_PACKAGES, meta),
         "baselines": BASELINES,
         "rows": [asdict(r) for r in rows],
     }
@@ -430,7 +326,6 @@ def print_report(rows: list[Row], data: dict[str, Any]) -> None:
 
 
 def run_orchestrator(args: argparse.Namespace) -> int:
-    peers = [p for p in args.peers.split(",") if p]
     rounds: list[list[Row]] = []
     meta: dict[str, Any] = {}
     per_round = argparse.Namespace(
@@ -450,17 +345,13 @@ def run_orchestrator(args: argparse.Namespace) -> int:
             warmup=args.warmup,
             seed=seed,
         )
-        for peer in peers:
+        for peer in args.peers:
             peer_rows, meta[peer] = run_peer(peer, per_round, seed)
             rows += peer_rows
         rounds.append(rows)
     rows = merge_rounds(rounds)
     data = report(rows, meta, args)
-    out = (
-        Path(args.out)
-        if args.out
-        else RESULTS_DIR / ("bench_games_quick.json" if args.quick else "bench_games.json")
-    )
+    out = common.results_path("bench_games", quick=args.quick, out=args.out)
     common.write_json(out, data)
     print_report(rows, data)
     print(f"wrote {out.relative_to(REPO) if out.is_relative_to(REPO) else out}")
@@ -477,25 +368,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated; '' = ours only")
-    parser.add_argument("--bench-python", default=str(DEFAULT_BENCH_PYTHON))
-    parser.add_argument("--peer-timeout", type=float, default=600.0)
-    parser.add_argument("--out", default=None)
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a row failed")
-    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--json-out", default=None, help=argparse.SUPPRESS)
+    common.add_peer_options(parser, "bench_games", PEERS, peer_timeout=600.0)
     args = parser.parse_args(argv)
+    common.check_peer_options(parser, args, PEERS)
     if args.quick:
         args.resets, args.steps, args.rounds, args.warmup = 60, 600, 1, 2
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.worker:
-        run_worker(args)
-        return 0
-    return run_orchestrator(args)
+    """Entry point: the orchestrator, or a peer worker with ``--worker``."""
+    return common.run_main(parse_args(argv), run_worker, run_orchestrator)
 
 
 if __name__ == "__main__":

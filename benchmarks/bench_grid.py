@@ -37,12 +37,9 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
-import json
 import os
 import random
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -55,8 +52,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_BENCH_PYTHON = REPO / ".venv-bench" / "bin" / "python"
-RESULTS_DIR = REPO / "benchmarks" / "results"
 TARGET_SPEEDUP = 3.0
 #: Seed distance between rows; the seeds of one row stay below it.
 SEED_STRIDE = 1_000_000
@@ -253,10 +248,27 @@ def merge_rounds(rounds: Sequence[Sequence[Row]]) -> list[Row]:
     return list(merged.values())
 
 
+class GymApiAdapter:
+    """Base of the adapters whose ``env`` has the Gymnasium API: nothing to prepare before
+    a reset, ``reset(seed=…)``, and a step's ``(obs, reward, terminated, truncated, info)``."""
+
+    env: Any
+
+    def before_reset(self, seed: int) -> None:
+        pass
+
+    def reset(self, seed: int) -> None:
+        self.env.reset(seed=seed)
+
+    def step(self, action: Any) -> bool:
+        _, _, terminated, truncated, _ = self.env.step(action)
+        return bool(terminated or truncated)
+
+
 # --------------------------------------------------------------------------- ours
 
 
-class OursAdapter:
+class OursAdapter(GymApiAdapter):
     """An mtenvs grid env through ``gym.make`` (or its ``unwrapped`` core).
 
     Valid moves are found on a second, text-only core: the timed env's snapshot is restored
@@ -268,22 +280,13 @@ class OursAdapter:
 
         import mtenvs  # noqa: F401  (registers the ids)
 
-        self.env = gym.make(env_id, difficulty=difficulty, obs_mode=obs_mode)
-        self.core: Any = self.env.unwrapped
-        self.target: Any = self.core if unwrapped else self.env
+        made = gym.make(env_id, difficulty=difficulty, obs_mode=obs_mode)
+        self.core: Any = made.unwrapped
+        #: What is timed: the env through its gymnasium wrappers, or its core.
+        self.env = self.core if unwrapped else made
         self.probe: Any = gym.make(env_id, difficulty=difficulty, obs_mode="text").unwrapped
         self.probe.reset(seed=0)
         self.replies = [f"<action>{d}</action>" for d in DIRECTIONS]
-
-    def before_reset(self, seed: int) -> None:
-        pass
-
-    def reset(self, seed: int) -> None:
-        self.target.reset(seed=seed)
-
-    def step(self, action: Any) -> bool:
-        _, _, terminated, truncated, _ = self.target.step(action)
-        return bool(terminated or truncated)
 
     def moves(self) -> list[Any]:
         snapshot = self.core.snapshot()
@@ -431,23 +434,13 @@ class GymSokobanAdapter:
         return self.core.room_state.tobytes()
 
 
-class GemAdapter:
+class GemAdapter(GymApiAdapter):
     """GEM's ``gem.make("game:Sokoban-v0-easy")`` (6×6, 2 boxes), replies ``\\boxed{dir}``."""
 
     def __init__(self) -> None:
         import gem
 
-        self.env: Any = gem.make("game:Sokoban-v0-easy")
-
-    def before_reset(self, seed: int) -> None:
-        pass
-
-    def reset(self, seed: int) -> None:
-        self.env.reset(seed=seed)
-
-    def step(self, action: Any) -> bool:
-        _, _, terminated, truncated, _ = self.env.step(action)
-        return bool(terminated or truncated)
+        self.env = gem.make("game:Sokoban-v0-easy")
 
     def moves(self) -> list[Any]:
         moves = sokoban_moves(self.env.room_state, self.env.player_position)
@@ -466,6 +459,10 @@ class TextArenaAdapter:
     would grow with every episode: each episode gets a fresh ``ta.make`` (untimed).
     """
 
+    #: The TextArena env id and its player count (``bench_games.py`` plays Tic-Tac-Toe).
+    env_id: ClassVar[str] = "Sokoban-v0"
+    num_players: ClassVar[int] = 1
+
     def __init__(self) -> None:
         import textarena
 
@@ -474,14 +471,14 @@ class TextArenaAdapter:
         self.core: Any = None
 
     def before_reset(self, seed: int) -> None:
-        self.env = self.ta.make("Sokoban-v0")
+        self.env = self.ta.make(self.env_id)
         core = self.env
         while isinstance(core, self.ta.Wrapper):
             core = core.env
         self.core = core
 
     def reset(self, seed: int) -> None:
-        self.env.reset(num_players=1, seed=seed)
+        self.env.reset(num_players=self.num_players, seed=seed)
         self.env.get_observation()
 
     def step(self, action: Any) -> bool:
@@ -570,14 +567,7 @@ def run_worker(args: argparse.Namespace) -> None:
         warmup=args.warmup,
         seed=args.seed,
     )
-    payload = {
-        "peer": args.worker,
-        "rows": [asdict(r) for r in rows],
-        "versions": common.package_versions(PEER_PACKAGES),
-        "python": sys.version.split()[0],
-        "executable": sys.executable,
-    }
-    Path(args.json_out).write_text(json.dumps(payload), "utf-8")
+    common.write_worker_payload(args.json_out, args.worker, rows, PEER_PACKAGES)
 
 
 # --------------------------------------------------------------------------- orchestrator
@@ -594,73 +584,28 @@ def run_peer(
 ) -> tuple[list[Row], dict[str, Any]]:
     """Run one round of one peer's worker in ``--bench-python``; its rows (raw results),
     or error rows on failure."""
-    python = Path(args.bench_python)
-    placeholder = [r for r, _ in peer_specs(peer, *room)]
-    if not python.exists():
-        for r in placeholder:
-            r.error = f"{python} not found; run benchmarks/setup_peers.sh first."
+    payload, failure = common.run_peer_worker(
+        Path(__file__).resolve(),
+        args.bench_python,
+        peer,
+        common.cli_flags(
+            resets=resets,
+            steps=steps,
+            warmup=args.warmup,
+            seed=seed,
+            dim_room=room[0],
+            num_boxes=room[1],
+        ),
+        timeout=args.peer_timeout,
+        cwd=REPO,
+        echo_prefix="  measuring",
+    )
+    if payload is None:
+        placeholder = [row for row, _ in peer_specs(peer, *room)]
+        for row in placeholder:
+            row.error = failure
         return placeholder, {}
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / f"{peer}.json"
-        cmd = [
-            str(python),
-            "-W",
-            "ignore",
-            str(Path(__file__).resolve()),
-            "--worker",
-            peer,
-            "--json-out",
-            str(out),
-            "--resets",
-            str(resets),
-            "--steps",
-            str(steps),
-            "--warmup",
-            str(args.warmup),
-            "--seed",
-            str(seed),
-            "--dim-room",
-            str(room[0][0]),
-            str(room[0][1]),
-            "--num-boxes",
-            str(room[1]),
-        ]
-        env = dict(
-            os.environ,
-            SDL_VIDEODRIVER="dummy",
-            PYGAME_HIDE_SUPPORT_PROMPT="1",
-            PYTHONWARNINGS="ignore",
-        )
-        print(f"peer {peer}: {python}", file=sys.stderr, flush=True)
-        try:
-            proc = subprocess.run(
-                cmd,
-                env=env,
-                cwd=REPO,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                timeout=args.peer_timeout,
-            )
-            failure = (
-                None
-                if proc.returncode == 0 and out.exists()
-                else (f"worker exited {proc.returncode}: {proc.stdout[-600:].strip()}")
-            )
-        except subprocess.TimeoutExpired:
-            failure = f"worker ran past --peer-timeout {args.peer_timeout}s"
-        if failure is not None:
-            for r in placeholder:
-                r.error = failure
-            return placeholder, {}
-        # The worker's own progress lines (its stdout also catches peers' prints).
-        for line in proc.stdout.splitlines():
-            if line.startswith("  measuring"):
-                print(line, file=sys.stderr)
-        payload = json.loads(out.read_text("utf-8"))
-    rows = [Row(**r) for r in payload.pop("rows")]
-    return rows, payload
+    return [Row(**r) for r in payload.pop("rows")], payload
 
 
 def build_report(
@@ -701,12 +646,7 @@ def build_report(
             "gym_sokoban_room": {"dim_room": list(room[0]), "num_boxes": room[1]},
         },
         "machine": common.machine_info(),
-        "versions": {
-            "ours": common.package_versions(OUR_PACKAGES),
-            "peers": peer_venv.get("versions"),
-            "peer_python": peer_venv.get("python"),
-            "peer_executable": peer_venv.get("executable"),
-        },
+        "versions": common.versions_record(OUR_PACKAGES, peer_venv),
         "baseline": base.key if base else None,
         "verdict": {
             "metric": "peer step median / ours Sokoban text step median (gym.make)",
@@ -808,11 +748,7 @@ def run_orchestrator(args: argparse.Namespace) -> int:
     report = build_report(rows, peer_meta, args, room)
     report["machine"]["loadavg_before"] = list(load_before)
     report["machine"]["loadavg_after"] = list(os.getloadavg())
-    out = (
-        Path(args.out)
-        if args.out
-        else RESULTS_DIR / ("bench_grid_quick.json" if args.quick else "bench_grid.json")
-    )
+    out = common.results_path("bench_grid", quick=args.quick, out=args.out)
     common.write_json(out, report)
     print_report(rows, report)
     print(f"results: {out}")
@@ -844,26 +780,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--seed", type=int, default=0, help="first reset seed and move-draw seed")
     p.add_argument("--difficulty", default="easy", help="difficulty of our envs (default easy)")
-    p.add_argument(
-        "--peers",
-        default=",".join(PEERS),
-        help=f"comma-separated peers to run, '' for none (default {','.join(PEERS)})",
-    )
-    p.add_argument(
-        "--bench-python",
-        default=str(DEFAULT_BENCH_PYTHON),
-        help="interpreter of the peers' venv (default .venv-bench/bin/python)",
-    )
-    p.add_argument("--peer-timeout", type=float, default=1800.0, help="seconds per peer worker")
-    p.add_argument("--out", help="JSON path (default benchmarks/results/bench_grid.json)")
+    common.add_peer_options(p, "bench_grid", PEERS, peer_timeout=1800.0)
     p.add_argument(
         "--check",
         action="store_true",
         help=f"exit 1 when the speed-up is below {TARGET_SPEEDUP:g}×",
     )
-    p.add_argument("--strict", action="store_true", help="exit 1 when any row failed")
-    p.add_argument("--worker", choices=PEERS, help=argparse.SUPPRESS)
-    p.add_argument("--json-out", help=argparse.SUPPRESS)
     p.add_argument(
         "--dim-room", type=int, nargs=2, default=list(FALLBACK_ROOM[0]), help=argparse.SUPPRESS
     )
@@ -876,22 +798,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.rounds = args.rounds if args.rounds is not None else (1 if quick else 3)
     if min(args.resets, args.steps, args.rounds) < 1 or args.warmup < 0:
         p.error("--resets, --steps and --rounds must be at least 1, --warmup at least 0")
-    args.peers = [p.strip() for p in args.peers.split(",") if p.strip()]
-    for peer in args.peers:
-        if peer not in PEERS:
-            p.error(f"unknown peer {peer!r}; choose from {', '.join(PEERS)}")
-    if args.worker and not args.json_out:
-        p.error("--worker needs --json-out")
+    common.check_peer_options(p, args, PEERS)
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: the orchestrator, or a peer worker with ``--worker``."""
-    args = parse_args(argv)
-    if args.worker:
-        run_worker(args)
-        return 0
-    return run_orchestrator(args)
+    return common.run_main(parse_args(argv), run_worker, run_orchestrator)
 
 
 if __name__ == "__main__":

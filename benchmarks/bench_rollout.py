@@ -42,12 +42,9 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import random
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -59,8 +56,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_BENCH_PYTHON = REPO / ".venv-bench" / "bin" / "python"
-RESULTS_DIR = REPO / "benchmarks" / "results"
 
 ENV_ID = "mtenvs/Sokoban-v0"
 GEM_ID = "game:Sokoban-v0-easy"
@@ -554,15 +549,7 @@ def gem_rows(args: argparse.Namespace) -> list[Row]:
 
 def run_worker(args: argparse.Namespace) -> None:
     """``--worker gem``: measure GEM's rows and write them to ``--json-out``."""
-    rows = gem_rows(args)
-    payload = {
-        "peer": args.worker,
-        "rows": [asdict(r) for r in rows],
-        "versions": common.package_versions(PEER_PACKAGES),
-        "python": sys.version.split()[0],
-        "executable": sys.executable,
-    }
-    Path(args.json_out).write_text(json.dumps(payload), "utf-8")
+    common.write_worker_payload(args.json_out, args.worker, gem_rows(args), PEER_PACKAGES)
 
 
 def skipped_gem_rows(args: argparse.Namespace, error: str | None = None) -> list[Row]:
@@ -587,63 +574,26 @@ def skipped_gem_rows(args: argparse.Namespace, error: str | None = None) -> list
 
 def run_gem(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
     """Run the GEM worker in ``--bench-python``; its rows, or error rows on failure."""
-    python = Path(args.bench_python)
-    if not python.exists():
-        return skipped_gem_rows(args, f"{python} not found; run benchmarks/setup_peers.sh"), {}
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "gem.json"
-        cmd = [
-            str(python),
-            "-W",
-            "ignore",
-            str(Path(__file__).resolve()),
-            "--worker",
-            "gem",
-            "--json-out",
-            str(out),
-            "--sizes",
-            ",".join(map(str, args.sizes)),
-            "--rounds",
-            str(args.rounds),
-            "--warmup",
-            str(args.warmup),
-            "--max-turns",
-            str(args.max_turns),
-            "--seed",
-            str(args.seed),
-            "--sleep",
-            str(args.sleep),
-            "--gem-max-envs",
-            str(args.gem_max_envs),
-            "--gem-one-cycle-from",
-            str(args.gem_one_cycle_from),
-        ]
-        env = dict(os.environ, PYTHONWARNINGS="ignore")
-        print(f"peer gem: {python}", file=sys.stderr, flush=True)
-        try:
-            proc = subprocess.run(
-                cmd,
-                env=env,
-                cwd=REPO,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                timeout=args.peer_timeout,
-            )
-            failure = (
-                None
-                if proc.returncode == 0 and out.exists()
-                else (f"worker exited {proc.returncode}: {proc.stdout[-600:].strip()}")
-            )
-        except subprocess.TimeoutExpired:
-            failure = f"worker ran past --peer-timeout {args.peer_timeout:g}s"
-        if failure is not None:
-            return skipped_gem_rows(args, failure), {}
-        for line in proc.stdout.splitlines():
-            if line.startswith("  GEM"):
-                print(line, file=sys.stderr)
-        payload = json.loads(out.read_text("utf-8"))
+    payload, failure = common.run_peer_worker(
+        Path(__file__).resolve(),
+        args.bench_python,
+        "gem",
+        common.cli_flags(
+            sizes=",".join(map(str, args.sizes)),
+            rounds=args.rounds,
+            warmup=args.warmup,
+            max_turns=args.max_turns,
+            seed=args.seed,
+            sleep=args.sleep,
+            gem_max_envs=args.gem_max_envs,
+            gem_one_cycle_from=args.gem_one_cycle_from,
+        ),
+        timeout=args.peer_timeout,
+        cwd=REPO,
+        echo_prefix="  GEM",
+    )
+    if payload is None:
+        return skipped_gem_rows(args, failure), {}
     rows = [Row(**r) for r in payload.pop("rows")]
     return rows + skipped_gem_rows(args), payload
 
@@ -732,12 +682,7 @@ def build_report(
         },
         "code_env": code_note,
         "machine": common.machine_info(),
-        "versions": {
-            "ours": common.package_versions(OUR_PACKAGES),
-            "peers": gem_meta.get("versions"),
-            "peer_python": gem_meta.get("python"),
-            "peer_executable": gem_meta.get("executable"),
-        },
+        "versions": common.versions_record(OUR_PACKAGES, gem_meta),
         "verdict": {
             "metric": (
                 f"1 - agent time / wall time, mtenvs rollout() {VERDICT_EXECUTOR} (what "
@@ -868,11 +813,7 @@ def run_orchestrator(args: argparse.Namespace) -> int:
     report["machine"]["loadavg_before"] = list(load_before)
     report["machine"]["loadavg_after"] = list(os.getloadavg())
     report["total_s"] = time.perf_counter() - t_start
-    out = (
-        Path(args.out)
-        if args.out
-        else RESULTS_DIR / ("bench_rollout_quick.json" if args.quick else "bench_rollout.json")
-    )
+    out = common.results_path("bench_rollout", quick=args.quick, out=args.out)
     common.write_json(out, report)
     print_report(rows, report)
     print(f"results: {out} ({report['total_s']:.0f} s)")
@@ -927,7 +868,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="measure every row this many times; the table shows each row's median-overhead "
         "run, the JSON every run's numbers (default 1)",
     )
-    p.add_argument("--peers", default="gem", help="peers to run ('' for none; default gem)")
     p.add_argument(
         "--gem-max-envs",
         type=int,
@@ -940,22 +880,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=256,
         help="from this many envs up, GEM runs one max_turns cycle of rounds only",
     )
-    p.add_argument(
-        "--bench-python",
-        default=str(DEFAULT_BENCH_PYTHON),
-        help="interpreter of the peers' venv (default .venv-bench/bin/python)",
-    )
-    p.add_argument("--peer-timeout", type=float, default=600.0, help="seconds for the GEM worker")
-    p.add_argument("--out", help="JSON path (default benchmarks/results/bench_rollout.json)")
+    common.add_peer_options(p, "bench_rollout", PEERS, peer_timeout=600.0)
     p.add_argument(
         "--check",
         action="store_true",
         help=f"exit 1 when the overhead at {VERDICT_ENVS} envs is not below "
         f"{100 * TARGET_OVERHEAD:g}%%",
     )
-    p.add_argument("--strict", action="store_true", help="exit 1 when any row failed")
-    p.add_argument("--worker", choices=PEERS, help=argparse.SUPPRESS)
-    p.add_argument("--json-out", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     quick = args.quick
     sizes = args.sizes or ("16,64" if quick else "16,64,256")
@@ -971,22 +902,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.repeat < 1:
         p.error("--repeat must be at least 1")
     args.executors = [e.strip() for e in args.executors.split(",") if e.strip()]
-    args.peers = [x.strip() for x in args.peers.split(",") if x.strip()]
-    for peer in args.peers:
-        if peer not in PEERS:
-            p.error(f"unknown peer {peer!r}; choose from {', '.join(PEERS)}")
-    if args.worker and not args.json_out:
-        p.error("--worker needs --json-out")
+    common.check_peer_options(p, args, PEERS)
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: the orchestrator, or the GEM worker with ``--worker gem``."""
-    args = parse_args(argv)
-    if args.worker:
-        run_worker(args)
-        return 0
-    return run_orchestrator(args)
+    return common.run_main(parse_args(argv), run_worker, run_orchestrator)
 
 
 if __name__ == "__main__":

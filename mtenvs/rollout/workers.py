@@ -20,8 +20,9 @@ import os
 import threading
 import time
 import traceback
+from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, NamedTuple, Protocol
 
@@ -332,6 +333,52 @@ class RemoteEnv:
         return self._group.run([(self._slot, "call", ("privileged",))])[0]
 
 
+def _answer(worker: EnvWorker, slot: int, method: str, args: tuple[Any, ...]) -> tuple[str, Any]:
+    """A remote worker's reply to one call: ``("ok", result)`` or ``("err", traceback)``."""
+    try:
+        return "ok", getattr(worker, method)(slot, *args)
+    except Exception:
+        return "err", traceback.format_exc()
+
+
+def _results(calls: Sequence[Call], replies: Iterable[tuple[str, Any]], who: str) -> list[Any]:
+    """The results of remote ``replies`` (see :func:`_answer`) in call order; the first
+    failed call raises :class:`WorkerError` naming its slot, with the worker's traceback."""
+    out = []
+    for (slot, _, _), (status, result) in zip(calls, replies):
+        if status == "err":
+            raise WorkerError(f"{who} for slot {slot} failed:\n{result}")
+        out.append(result)
+    return out
+
+
+class _RemoteGroup(ABC):
+    """What process and Ray groups share: every batch runs at once, nothing ahead, and the
+    agent reaches a slot's env through a :class:`RemoteEnv`."""
+
+    local = False
+
+    @abstractmethod
+    def run(self, calls: Sequence[Call]) -> list[Any]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def start(self, calls: Sequence[Call]) -> Pending:
+        return _Done(self.run(calls))
+
+    def prefetch(  # noqa: B027  (deliberately empty, not abstract)
+        self,
+        upcoming: Sequence[tuple[str, int]],
+        stop: threading.Event,
+        deadline: float | None = None,
+    ) -> None:
+        pass  # a remote worker answers one call at a time: nothing can run ahead
+
+    def env(self, slot: int) -> Any:
+        return RemoteEnv(self, slot)
+
+
 def _worker_main(conn: Any, env_kwargs: Mapping[str, Any]) -> None:
     worker = EnvWorker(env_kwargs)
     try:
@@ -339,20 +386,14 @@ def _worker_main(conn: Any, env_kwargs: Mapping[str, Any]) -> None:
             msg = conn.recv()
             if msg is None:
                 break
-            slot, method, args = msg
-            try:
-                conn.send(("ok", getattr(worker, method)(slot, *args)))
-            except Exception:
-                conn.send(("err", traceback.format_exc()))
+            conn.send(_answer(worker, *msg))
     except (EOFError, KeyboardInterrupt):
         pass
     finally:
         worker.close()
 
 
-class _ProcessGroup:
-    local = False
-
+class _ProcessGroup(_RemoteGroup):
     def __init__(self, env_kwargs: Mapping[str, Any], workers: int, context: str | None) -> None:
         ctx: Any = mp.get_context(context)
         self._conns: list[Any] = []
@@ -369,27 +410,8 @@ class _ProcessGroup:
         # Send everything first so workers run concurrently, then collect in call order.
         for slot, method, args in calls:
             self._conns[slot % len(self._conns)].send((slot, method, args))
-        out = []
-        for slot, _, _ in calls:
-            status, result = self._conns[slot % len(self._conns)].recv()
-            if status == "err":
-                raise WorkerError(f"env worker for slot {slot} failed:\n{result}")
-            out.append(result)
-        return out
-
-    def start(self, calls: Sequence[Call]) -> Pending:
-        return _Done(self.run(calls))
-
-    def prefetch(
-        self,
-        upcoming: Sequence[tuple[str, int]],
-        stop: threading.Event,
-        deadline: float | None = None,
-    ) -> None:
-        pass  # a remote worker answers one call at a time: nothing can run ahead
-
-    def env(self, slot: int) -> Any:
-        return RemoteEnv(self, slot)
+        replies = (self._conns[slot % len(self._conns)].recv() for slot, _, _ in calls)
+        return _results(calls, replies, "env worker")
 
     def close(self) -> None:
         for conn in self._conns:
@@ -401,9 +423,7 @@ class _ProcessGroup:
                 proc.kill()
 
 
-class _RayGroup:
-    local = False
-
+class _RayGroup(_RemoteGroup):
     def __init__(self, env_kwargs: Mapping[str, Any], workers: int) -> None:
         try:
             import ray
@@ -420,26 +440,7 @@ class _RayGroup:
             self._actors[slot % len(self._actors)].run.remote(slot, method, args)
             for slot, method, args in calls
         ]
-        out = []
-        for slot, (status, result) in zip((c[0] for c in calls), self._ray.get(futures)):
-            if status == "err":
-                raise WorkerError(f"Ray env worker for slot {slot} failed:\n{result}")
-            out.append(result)
-        return out
-
-    def start(self, calls: Sequence[Call]) -> Pending:
-        return _Done(self.run(calls))
-
-    def prefetch(
-        self,
-        upcoming: Sequence[tuple[str, int]],
-        stop: threading.Event,
-        deadline: float | None = None,
-    ) -> None:
-        pass  # a remote worker answers one call at a time: nothing can run ahead
-
-    def env(self, slot: int) -> Any:
-        return RemoteEnv(self, slot)
+        return _results(calls, self._ray.get(futures), "Ray env worker")
 
     def close(self) -> None:
         for actor in self._actors:
@@ -453,10 +454,7 @@ class _RayWorker:
         self._worker = EnvWorker(env_kwargs)
 
     def run(self, slot: int, method: str, args: tuple[Any, ...]) -> tuple[str, Any]:
-        try:
-            return "ok", getattr(self._worker, method)(slot, *args)
-        except Exception:
-            return "err", traceback.format_exc()
+        return _answer(self._worker, slot, method, args)
 
 
 def make_worker_group(

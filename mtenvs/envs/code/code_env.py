@@ -16,13 +16,14 @@ from mtenvs.envs.code.code_tasks import (
 )
 from mtenvs.envs.code.code_tasks import eval_set as load_eval_set
 from mtenvs.envs.code.code_variants import SEEDS_PER_SPLIT, TEMPLATES, make_variant
+from mtenvs.envs.code.common import TaskListEnv, check_flag, eval_set_split
 from mtenvs.envs.code.unit_test_env import UnitTestEnv
 from mtenvs.error import InvalidArgumentError, check_choice
 
 __all__ = ["PythonCodeEnv"]
 
 
-class PythonCodeEnv(UnitTestEnv):
+class PythonCodeEnv(TaskListEnv, UnitTestEnv):
     """Write a Python function that passes hidden unit tests, with an interpreter to try code.
 
     ## Description
@@ -129,16 +130,9 @@ class PythonCodeEnv(UnitTestEnv):
         format_penalty: float = DEFAULT_FORMAT_PENALTY,
     ) -> None:
         check_choice("category", category, ("all", *CATEGORIES))
-        for name, value in (("variants", variants), ("eval_set", eval_set)):
-            if not isinstance(value, bool):
-                raise InvalidArgumentError(f"{name} must be True or False, got {value!r}.")
-        if split is None:
-            split = "test" if eval_set else "train"
-        elif eval_set and split != "test":
-            raise InvalidArgumentError(
-                "The PythonCode eval set holds test tasks; use split='test' (or leave split "
-                f"unset) with eval_set=True, got split={split!r}."
-            )
+        check_flag("variants", variants)
+        check_flag("eval_set", eval_set)
+        split = eval_set_split(split, eval_set, "The PythonCode eval set holds")
         super().__init__(
             feedback=feedback,
             sandbox=sandbox,
@@ -155,7 +149,6 @@ class PythonCodeEnv(UnitTestEnv):
         self.category = category
         self.variants = variants
         self.eval_set = eval_set
-        self._reset_seed: int | None = None
         self._init_unit_tests()
         self._authored = tuple(
             t
@@ -175,13 +168,6 @@ class PythonCodeEnv(UnitTestEnv):
             if category in ("all", t.category) and (variants or t.source != "variant")
         )
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[str, dict[str, Any]]:
-        # The eval set maps a seed straight to an index, so new_task needs the seed.
-        self._reset_seed = seed
-        return super().reset(seed=seed, options=options)
-
     def new_task(self, options: Mapping[str, Any]) -> None:
         task_id = options.get("task_id")
         if task_id is not None:
@@ -193,9 +179,7 @@ class PythonCodeEnv(UnitTestEnv):
                 )
             self._task = task
         elif self.eval_set:
-            index = self._eval_cursor if self._reset_seed is None else self._reset_seed
-            self._eval_cursor = (index + 1) % len(self._eval)
-            self._task = self._eval[index % len(self._eval)]
+            self._task = self.next_listed(self._eval)
         else:
             self._task = self._draw()
 

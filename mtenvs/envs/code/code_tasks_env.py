@@ -12,6 +12,7 @@ from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
 from mtenvs.envs.code.base import FeedbackMode
 from mtenvs.envs.code.code_datasets import load_dataset
 from mtenvs.envs.code.code_tasks import CodeTask
+from mtenvs.envs.code.common import TaskListEnv
 from mtenvs.envs.code.unit_test_env import UnitTestEnv
 from mtenvs.error import InvalidArgumentError
 
@@ -27,7 +28,7 @@ def _load(path: str, mtime: float) -> tuple[CodeTask, ...]:
     return load_dataset(path)
 
 
-class CodeTasksEnv(UnitTestEnv):
+class CodeTasksEnv(TaskListEnv, UnitTestEnv):
     """Solve HumanEval- or MBPP-format tasks from a local JSONL file with an interpreter.
 
     ## Description
@@ -155,7 +156,6 @@ class CodeTasksEnv(UnitTestEnv):
         mtime = path.stat().st_mtime if path.is_file() else 0.0
         self.dataset = dataset
         self.tasks = _load(str(path), mtime)
-        self._reset_seed: int | None = None
         self._init_unit_tests()
         self._by_id = {t.task_id: t for t in self.tasks}
 
@@ -163,12 +163,6 @@ class CodeTasksEnv(UnitTestEnv):
     def oracle_always_succeeds(self) -> bool:  # type: ignore[override]
         """The oracle needs a reference solution in every record."""
         return all(t.solution for t in self.tasks)
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[str, dict[str, Any]]:
-        self._reset_seed = seed
-        return super().reset(seed=seed, options=options)
 
     def new_task(self, options: Mapping[str, Any]) -> None:
         task_id = options.get("task_id")
@@ -180,9 +174,7 @@ class CodeTasksEnv(UnitTestEnv):
                 )
             self._task = self._by_id[task_id]
             return
-        index = self._eval_cursor if self._reset_seed is None else self._reset_seed
-        self._eval_cursor = (index + 1) % len(self.tasks)
-        self._task = self.tasks[index % len(self.tasks)]
+        self._task = self.next_listed(self.tasks)
 
     def oracle_action(self) -> str:
         """Submit the record's reference solution (the prompt itself when it has none)."""

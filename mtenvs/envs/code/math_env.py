@@ -10,6 +10,7 @@ import numpy as np
 
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
 from mtenvs.envs.code.base import AnswerCheck, CodeInterpreterEnv, FeedbackMode
+from mtenvs.envs.code.common import TaskListEnv, check_flag, eval_set_split
 from mtenvs.envs.code.math_tasks import (
     DIFFICULTIES,
     SEEDS_PER_SPLIT,
@@ -33,7 +34,7 @@ _ANSWER_FORMATS = {
 }
 
 
-class PythonMathEnv(CodeInterpreterEnv):
+class PythonMathEnv(TaskListEnv):
     """Solve a math problem with a persistent Python interpreter; answers are exact.
 
     ## Description
@@ -144,15 +145,8 @@ class PythonMathEnv(CodeInterpreterEnv):
         format_penalty: float = DEFAULT_FORMAT_PENALTY,
     ) -> None:
         check_choice("difficulty", difficulty, DIFFICULTIES)
-        if not isinstance(eval_set, bool):
-            raise InvalidArgumentError(f"eval_set must be True or False, got {eval_set!r}.")
-        if split is None:
-            split = "test" if eval_set else "train"
-        elif eval_set and split != "test":
-            raise InvalidArgumentError(
-                "The math eval sets hold test tasks; use split='test' (or leave split unset) "
-                f"with eval_set=True, got split={split!r}."
-            )
+        check_flag("eval_set", eval_set)
+        split = eval_set_split(split, eval_set, "The math eval sets hold")
         super().__init__(
             feedback=feedback,
             sandbox=sandbox,
@@ -168,18 +162,10 @@ class PythonMathEnv(CodeInterpreterEnv):
         )
         self.difficulty = difficulty
         self.eval_set = eval_set
-        self._reset_seed: int | None = None
         self._eval_cursor = 0
         self._task: MathTask | None = None
 
     # ------------------------------------------------------------------ task
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[str, dict[str, Any]]:
-        # The eval set maps a seed straight to an index, so new_task needs the seed.
-        self._reset_seed = seed
-        return super().reset(seed=seed, options=options)
 
     def new_task(self, options: Mapping[str, Any]) -> None:
         self._task = self._pick_task(options.get("task_id"))
@@ -202,10 +188,7 @@ class PythonMathEnv(CodeInterpreterEnv):
                 )
             return make_task(difficulty, split, seed)
         if self.eval_set:
-            tasks = eval_set(self.difficulty)
-            index = self._eval_cursor if self._reset_seed is None else self._reset_seed
-            self._eval_cursor = (index + 1) % len(tasks)
-            return tasks[index % len(tasks)]
+            return self.next_listed(eval_set(self.difficulty))
         return make_task(self.difficulty, self.split, int(self.np_random.integers(SEEDS_PER_SPLIT)))
 
     @property

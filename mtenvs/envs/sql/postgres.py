@@ -201,6 +201,7 @@ class PostgresDatabase:
         self.backend = resolve_backend(backend)
         self.host = hold_server(self.backend)
         self._conn: Any = None
+        self._loader: Any = None  # psycopg's row loader for the connection, kept
         self._pool = _pool(self.backend, self.host)
         try:
             self.template = source or template_database(schema_name, scale, seed, self.host)
@@ -259,9 +260,12 @@ class PostgresDatabase:
         shown = min(result.ntuples, count_cap + 1)
         rows: list[tuple[Any, ...]] = []
         if columns and shown:
-            loader = psycopg.adapt.Transformer(conn)
+            loader = self._loader
+            if loader is None or loader.connection is not conn:  # one per connection
+                loader = self._loader = psycopg.adapt.Transformer(conn)
             loader.set_pgresult(result)
             rows = loader.load_rows(0, shown, tuple)
+            loader.set_pgresult(None)  # do not keep a large result alive
         return QueryResult(
             columns=columns,
             rows=tuple(rows[:count_cap]),

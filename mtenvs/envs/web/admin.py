@@ -3,20 +3,13 @@ log) on a self-hosted admin site in Chromium, verified from the site's server st
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+from mtenvs.envs.web import admin_tasks
 from mtenvs.envs.web.admin_data import ASSET
 from mtenvs.envs.web.admin_oracle import admin_oracle_action
-from mtenvs.envs.web.admin_tasks import (
-    WebAdminTask,
-    eval_set,
-    make_task,
-    reached_subgoals,
-    subgoal_count,
-    task_from_id,
-    verify,
-)
-from mtenvs.envs.web.env import WebEnv
+from mtenvs.envs.web.browser import PageView
+from mtenvs.envs.web.site_env import SiteEnv, SiteTasks
 
 __all__ = ["ADMIN_ORIGIN", "WebAdminEnv"]
 
@@ -24,7 +17,7 @@ __all__ = ["ADMIN_ORIGIN", "WebAdminEnv"]
 ADMIN_ORIGIN = "http://admin.local"
 
 
-class WebAdminEnv(WebEnv):
+class WebAdminEnv(SiteEnv):
     """Operate a self-hosted admin site through Chromium: log in, edit tables, fill forms.
 
     ## Description
@@ -66,7 +59,7 @@ class WebAdminEnv(WebEnv):
     |---|---|
     | `outcome` | 1.0 when `answer(...)` ends a solved task, else 0.0 |
     | `process` | 1/k for each of the task's k verifiable sub-goals reached for the first time (logged in; each page the task needs opened: the record's edit page, the list, the wizard, the audit log; the asked change present in the server state) (counted only with `reward_mode="process"`) |
-    | `format` | −`format_penalty` for a malformed reply |
+    | `format` | −`format_penalty` for a malformed reply, or a `type()` text not in a date/time input's format |
     | `turn_cost` | −`turn_cost` every turn (when non-zero) |
 
     ## Episode End
@@ -116,6 +109,7 @@ class WebAdminEnv(WebEnv):
     """
 
     site = "admin"
+    tasks: ClassVar[SiteTasks] = admin_tasks
     site_data = ASSET
     site_description = "an admin (back-office) site"
     display_origin = ADMIN_ORIGIN
@@ -132,36 +126,9 @@ class WebAdminEnv(WebEnv):
         "/audit",
     )
 
-    def make_task(self, split: str, index: int) -> WebAdminTask:
-        return make_task(split, index)
+    def site_oracle_action(self, view: PageView) -> str:
+        return admin_oracle_action(self._task, view)
 
-    def task_by_id(self, task_id: str) -> WebAdminTask:
-        return task_from_id(task_id)
-
-    def eval_task_ids(self) -> list[str]:
-        return eval_set()
-
-    def check_success(self, state: dict[str, Any], answer: str) -> bool:
-        return verify(self._task, state, answer)
-
-    def subgoals(self, state: dict[str, Any], path: str) -> set[str]:
-        return reached_subgoals(self._task, state, path)
-
-    def subgoal_total(self) -> int:
-        return subgoal_count(self._task)
-
-    def oracle_action(self) -> str:
-        self._require_started("oracle_action")
-        if self._view is None:
-            return "<action>goto(/)</action>"
-        return f"<action>{admin_oracle_action(self._task, self._view)}</action>"
-
-    def privileged(self) -> dict[str, Any]:
-        self._require_started("privileged")
+    def privileged_target(self) -> dict[str, Any]:
         task = self._task
-        return {
-            "template": task.template,
-            "gold_answer": task.answer,
-            "target": {"user": task.user_id, "ticket": task.ticket_id, "team": task.team_id},
-            "server_state": self.server_state(),
-        }
+        return {"target": {"user": task.user_id, "ticket": task.ticket_id, "team": task.team_id}}

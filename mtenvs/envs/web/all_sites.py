@@ -51,7 +51,7 @@ class WebAllEnv(WebEnv):
     |---|---|
     | `outcome` | 1.0 when `answer(...)` ends a solved task, else 0.0 |
     | `process` | the site env's sub-goal component (counted only with `reward_mode="process"`) |
-    | `format` | −`format_penalty` for a malformed reply |
+    | `format` | −`format_penalty` for a malformed reply, or a `type()` text not in a date/time input's format |
     | `turn_cost` | −`turn_cost` every turn (when non-zero) |
 
     ## Episode End

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
-from mtenvs.envs.web import oracle
+from mtenvs.envs.web import oracle, shop_tasks
 from mtenvs.envs.web.actions import SITE_ORIGIN
-from mtenvs.envs.web.env import WebEnv
+from mtenvs.envs.web.browser import PageView
 from mtenvs.envs.web.shop_data import ASSET, load
-from mtenvs.envs.web.shop_tasks import (
-    WebShopTask,
-    eval_set,
-    make_task,
-    reached_subgoals,
-    subgoal_count,
-    task_from_id,
-    verify,
-)
+from mtenvs.envs.web.site_env import SiteEnv, SiteTasks
 
 __all__ = ["WebShopEnv", "product_names"]
 
 
-class WebShopEnv(WebEnv):
+class WebShopEnv(SiteEnv):
     """Shop in a self-hosted web shop through Chromium: buy, look things up, edit the account.
 
     ## Description
@@ -51,15 +43,19 @@ class WebShopEnv(WebEnv):
     path such as ``/cart`` or a ``http://shop.local/…`` URL only), ``back()``, ``tab(n)``,
     ``answer(text)`` (also ``<answer>…</answer>``) ends the episode. ``id`` is the
     ``[number]`` of an element in the page outline. A malformed reply is a parse error (the
-    browser is not touched); a well-formed action that fails (unknown id, wrong element kind,
-    bad option, timeout) is reported in the observation's ``Last action`` line.
+    browser is not touched), and so is a ``type()`` text that does not fit a date/time
+    input's format (with the ``format`` penalty); a well-formed action that fails (unknown
+    id, wrong element kind, bad option, timeout) is reported in the observation's ``Last
+    action`` line.
 
     ## Observation Space
     ``obs_mode="text"``: a ``str``: the task, the URL (shown as ``http://shop.local/…``),
     title, open tabs, the last action and its error, events (dialogs accepted, new tabs,
     downloads blocked, blocked outside requests, loads that did not finish) and the page
     outline: headings, text, table rows, and interactive elements as ``[id] kind "name"``
-    with values and options. ``"image"`` / ``"text+image"``: ``Dict({"text": str, "image":
+    with values and options; date and time inputs show their value format (``[12] textbox
+    "Due date" (date, YYYY-MM-DD) value="2024-03-01"``) and radio buttons their group
+    (``[7] radio "Yes" (group "Subscribe?") checked``). ``"image"`` / ``"text+image"``: ``Dict({"text": str, "image":
     uint8 (600, 800, 3)})``, a viewport screenshot, with set-of-marks boxes labelled by the
     same ids when ``set_of_marks=True``.
 
@@ -68,7 +64,7 @@ class WebShopEnv(WebEnv):
     |---|---|
     | `outcome` | 1.0 when `answer(...)` ends a solved task, else 0.0 |
     | `process` | 1/k for each of the task's k verifiable sub-goals reached for the first time (right product page, right item and quantity in the cart, order placed; account page, values saved; orders or search page; each compared product's page) (counted only with `reward_mode="process"`) |
-    | `format` | −`format_penalty` for a malformed reply |
+    | `format` | −`format_penalty` for a malformed reply, or a `type()` text not in a date/time input's format |
     | `turn_cost` | −`turn_cost` every turn (when non-zero) |
 
     ## Episode End
@@ -117,51 +113,17 @@ class WebShopEnv(WebEnv):
     """
 
     site = "shop"
+    tasks: ClassVar[SiteTasks] = shop_tasks
     site_data = ASSET
     site_description = "a shop site"
     display_origin = SITE_ORIGIN
     random_paths = ("/", "/search", "/cart", "/orders", "/account", "/checkout")
 
-    # ------------------------------------------------------------------ site hooks
+    def site_oracle_action(self, view: PageView) -> str:
+        return oracle.shop_oracle_action(self._task, view, self.server_state(), product_names())
 
-    def make_task(self, split: str, index: int) -> WebShopTask:
-        return make_task(split, index)
-
-    def task_by_id(self, task_id: str) -> WebShopTask:
-        return task_from_id(task_id)
-
-    def eval_task_ids(self) -> list[str]:
-        return eval_set()
-
-    def check_success(self, state: dict[str, Any], answer: str) -> bool:
-        return verify(self._task, state, answer)
-
-    def subgoals(self, state: dict[str, Any], path: str) -> set[str]:
-        return reached_subgoals(self._task, state, path)
-
-    def subgoal_total(self) -> int:
-        return subgoal_count(self._task)
-
-    # ------------------------------------------------------------------ MultiTurnEnv hooks
-
-    def oracle_action(self) -> str:
-        self._require_started("oracle_action")
-        if self._view is None:
-            return "<action>goto(/)</action>"
-        action = oracle.shop_oracle_action(
-            self._task, self._view, self.server_state(), product_names()
-        )
-        return f"<action>{action}</action>"
-
-    def privileged(self) -> dict[str, Any]:
-        self._require_started("privileged")
-        task = self._task
-        return {
-            "template": task.template,
-            "gold_answer": task.answer,
-            "target_product_id": task.product_id,
-            "server_state": self.server_state(),
-        }
+    def privileged_target(self) -> dict[str, Any]:
+        return {"target_product_id": self._task.product_id}
 
 
 @lru_cache(maxsize=1)

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from mtenvs.envs.web.env import WebEnv
+from mtenvs.envs.web import wiki_tasks
+from mtenvs.envs.web.browser import PageView
+from mtenvs.envs.web.site_env import SiteEnv, SiteTasks
 from mtenvs.envs.web.wiki_data import ASSET
 from mtenvs.envs.web.wiki_oracle import wiki_oracle_action
-from mtenvs.envs.web.wiki_tasks import (
-    WebWikiTask,
-    eval_set,
-    make_task,
-    reached_subgoals,
-    subgoal_count,
-    task_from_id,
-    verify,
-)
 
 __all__ = ["WebWikiEnv"]
 
 
-class WebWikiEnv(WebEnv):
+class WebWikiEnv(SiteEnv):
     """Answer questions by following wiki links, read edit histories, and edit articles.
 
     ## Description
@@ -52,7 +45,7 @@ class WebWikiEnv(WebEnv):
     |---|---|
     | `outcome` | 1.0 when `answer(...)` ends a solved task, else 0.0 |
     | `process` | 1/k for each of the task's k sub-goals reached for the first time (each article on the path opened; history page; edit page; edit saved) (counted only with `reward_mode="process"`) |
-    | `format` | −`format_penalty` for a malformed reply |
+    | `format` | −`format_penalty` for a malformed reply, or a `type()` text not in a date/time input's format |
     | `turn_cost` | −`turn_cost` every turn (when non-zero) |
 
     ## Episode End
@@ -101,6 +94,7 @@ class WebWikiEnv(WebEnv):
     """
 
     site = "wiki"
+    tasks: ClassVar[SiteTasks] = wiki_tasks
     site_data = ASSET
     site_description = "a wiki"
     display_origin = "http://wiki.local"
@@ -113,36 +107,8 @@ class WebWikiEnv(WebEnv):
         "/wiki/Arden/edit",
     )
 
-    def make_task(self, split: str, index: int) -> WebWikiTask:
-        return make_task(split, index)
+    def site_oracle_action(self, view: PageView) -> str:
+        return wiki_oracle_action(self._task, view, self.server_state())
 
-    def task_by_id(self, task_id: str) -> WebWikiTask:
-        return task_from_id(task_id)
-
-    def eval_task_ids(self) -> list[str]:
-        return eval_set()
-
-    def check_success(self, state: dict[str, Any], answer: str) -> bool:
-        return verify(self._task, state, answer)
-
-    def subgoals(self, state: dict[str, Any], path: str) -> set[str]:
-        return reached_subgoals(self._task, state, path)
-
-    def subgoal_total(self) -> int:
-        return subgoal_count(self._task)
-
-    def oracle_action(self) -> str:
-        self._require_started("oracle_action")
-        if self._view is None:
-            return "<action>goto(/)</action>"
-        return f"<action>{wiki_oracle_action(self._task, self._view, self.server_state())}</action>"
-
-    def privileged(self) -> dict[str, Any]:
-        self._require_started("privileged")
-        task = self._task
-        return {
-            "template": task.template,
-            "gold_answer": task.answer,
-            "article_path": task.path,
-            "server_state": self.server_state(),
-        }
+    def privileged_target(self) -> dict[str, Any]:
+        return {"article_path": self._task.path}
