@@ -3,10 +3,10 @@ the checks of their ``eval_set`` arguments and the seeded walk through a fixed t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from mtenvs.envs.code.base import CodeInterpreterEnv
+from mtenvs.core.listed import ListedTasks
+from mtenvs.envs.code.base import CodeAction, CodeInterpreterEnv
 from mtenvs.error import InvalidArgumentError
 
 __all__ = ["TaskListEnv", "check_flag", "eval_set_split"]
@@ -38,25 +38,6 @@ def eval_set_split(split: str | None, eval_set: bool, holder: str) -> str:
     return split
 
 
-class TaskListEnv(CodeInterpreterEnv):
+class TaskListEnv(ListedTasks[str, CodeAction], CodeInterpreterEnv):
     """A code-interpreter env that can play a fixed task list (an eval set, a dataset
-    file): ``reset(seed=s)`` plays task ``s % len(tasks)``, a reset without a seed the task
-    after the last one played. Not registered itself; subclasses call :meth:`next_listed`
-    from ``new_task`` and set ``_eval_cursor = 0`` in ``__init__``."""
-
-    _eval_cursor: int
-    #: The seed of the current reset, which picks the listed task.
-    _reset_seed: int | None = None
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[str, dict[str, Any]]:
-        # A listed task is picked by the seed itself, not by a draw from np_random.
-        self._reset_seed = seed
-        return super().reset(seed=seed, options=options)
-
-    def next_listed(self, tasks: Sequence[T]) -> T:
-        """The task of this reset from ``tasks``; moves the cursor past it."""
-        index = self._eval_cursor if self._reset_seed is None else self._reset_seed
-        self._eval_cursor = (index + 1) % len(tasks)
-        return tasks[index % len(tasks)]
+    file), see :class:`~mtenvs.core.listed.ListedTasks`. Not registered itself."""

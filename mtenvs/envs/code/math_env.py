@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from mtenvs.core.listed import listed_task
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
 from mtenvs.envs.code.base import AnswerCheck, CodeInterpreterEnv, FeedbackMode
 from mtenvs.envs.code.common import TaskListEnv, check_flag, eval_set_split
@@ -179,12 +180,8 @@ class PythonMathEnv(TaskListEnv):
                     f"env with difficulty={difficulty!r}, split={split!r}."
                 )
             if self.eval_set:
-                for task in eval_set(self.difficulty):
-                    if task.task_id == task_id:
-                        return task
-                raise InvalidArgumentError(
-                    f"Task {task_id!r} is not in the {self.difficulty} math eval set (seeds "
-                    f"0-{len(eval_set(self.difficulty)) - 1}); pass eval_set=False to play it."
+                return listed_task(
+                    eval_set(self.difficulty), task_id, f"{self.difficulty} math eval set"
                 )
             return make_task(difficulty, split, seed)
         if self.eval_set:

@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mtenvs.core.env import InvalidAction, MultiTurnEnv, Reply, Transition
+from mtenvs.core.env import InvalidAction, Reply, Transition
+from mtenvs.core.listed import ListedTasks, listed_task
 from mtenvs.core.parsing import extract_action, parse_tool_calls, reply_text
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
 from mtenvs.core.spaces import text_image_space, text_space
@@ -96,7 +97,7 @@ def _derived(task: MazeTask, view_radius: int | None) -> tuple[bytes, bytearray,
     return base, board, dist
 
 
-class MazeEnv(MultiTurnEnv[Any, tuple[int, ...]]):
+class MazeEnv(ListedTasks[Any, tuple[int, ...]]):
     """Walk from ``@`` to the goal ``G`` of a maze, seeing all of it or only nearby cells.
 
     ## Description
@@ -249,7 +250,6 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...]]):
         self.observation_space = (
             text_space() if obs_mode == "text" else text_image_space(pixels, pixels)
         )
-        self._reset_seed: int | None = None
         self._eval_cursor = 0
         self._task: MazeTask | None = None
         self._board = bytearray()
@@ -266,13 +266,6 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...]]):
         return ("text", "image", "text+image")
 
     # ------------------------------------------------------------------ episode
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[Any, dict[str, Any]]:
-        # The eval set maps a seed straight to an index, so new_episode needs the seed.
-        self._reset_seed = seed
-        return super().reset(seed=seed, options=options)
 
     def new_episode(self, options: Mapping[str, Any]) -> str:
         self._task = self._pick_task(options.get("task_id"))
@@ -300,19 +293,12 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...]]):
                     f"env with difficulty={difficulty!r}, split={split!r}."
                 )
             if self.eval_set:
-                for task in eval_set(self.difficulty):
-                    if task.task_id == task_id:
-                        return task
-                raise InvalidArgumentError(
-                    f"Task {task_id!r} is not in the {self.difficulty} maze eval set (seeds "
-                    f"0-{len(eval_set(self.difficulty)) - 1}); pass eval_set=False to play it."
+                return listed_task(
+                    eval_set(self.difficulty), task_id, f"{self.difficulty} maze eval set"
                 )
             return make_task(difficulty, split, seed)
         if self.eval_set:
-            tasks = eval_set(self.difficulty)
-            index = self._eval_cursor if self._reset_seed is None else self._reset_seed
-            self._eval_cursor = (index + 1) % len(tasks)
-            return tasks[index % len(tasks)]
+            return self.next_listed(eval_set(self.difficulty))
         return make_task(self.difficulty, self.split, int(self.np_random.integers(SEEDS_PER_SPLIT)))
 
     def _load_task(self) -> None:
