@@ -3,15 +3,11 @@ the checks of their ``eval_set`` arguments and the seeded walk through a fixed t
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from mtenvs.core.listed import ListedTasks
 from mtenvs.envs.code.base import CodeAction, CodeInterpreterEnv
 from mtenvs.error import InvalidArgumentError
 
 __all__ = ["TaskListEnv", "check_flag", "eval_set_split"]
-
-T = TypeVar("T")
 
 
 def check_flag(name: str, value: object) -> None:
