@@ -186,7 +186,10 @@ def test_image_observations(env_id):
 @pytest.mark.parametrize("env_id", IDS)
 def test_reference_configs_cover_every_opponent_level(env_id):
     cls = type(gym.make(env_id).unwrapped)
-    assert [c["opponent"] for c in cls.reference_configs] == ["random", "heuristic", "optimal"]
+    # every level once; the first is the headline (make demo, the trained agent)
+    assert sorted(c["opponent"] for c in cls.reference_configs) == sorted(
+        ["random", "heuristic", "optimal"]
+    )
     for config in cls.reference_configs:
         env = gym.make(env_id, **config)
         play(env, random_policy(np.random.default_rng(0)), 0)
