@@ -1,9 +1,12 @@
-"""Browser test support: skip without Chromium, unless ``CI`` is set (then fail)."""
+"""Browser test support: skip without Chromium, unless ``CI`` is set (then fail); find an
+element's id in an outline; take one action that must parse and not end the episode."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
+from typing import Any
 
 import pytest
 
@@ -21,3 +24,19 @@ def require_browser() -> None:
         if os.environ.get("CI"):
             pytest.fail(f"CI is set but the browser tests cannot run: {problem}")
         pytest.skip(problem)
+
+
+def element_id(obs: str, kind: str, name: str, *, prefix: bool = False) -> int:
+    """The id of the first ``[id] kind "name"`` in the outline (``prefix``: a name that
+    starts with ``name``)."""
+    quote = "" if prefix else '"'
+    match = re.search(rf'\[(\d+)\] {kind} "{re.escape(name)}{quote}', obs)
+    assert match, f"no {kind} {name!r} in:\n{obs}"
+    return int(match.group(1))
+
+
+def act(env: Any, action: str) -> tuple[str, dict[str, Any]]:
+    """Step ``<action>action</action>``: it must parse, and the episode must go on."""
+    obs, _, terminated, truncated, info = env.step(f"<action>{action}</action>")
+    assert info["parse_error"] is None and not terminated and not truncated
+    return obs, info

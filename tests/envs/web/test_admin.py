@@ -15,7 +15,7 @@ import mtenvs  # noqa: F401  # registers the ids
 from mtenvs.envs.web.admin import WebAdminEnv
 from mtenvs.envs.web.admin_data import LOGIN
 from mtenvs.envs.web.admin_tasks import TEMPLATES, eval_set, task_from_id
-from tests.envs.web._support import require_browser
+from tests.envs.web._support import act, element_id, require_browser
 
 pytestmark = pytest.mark.xdist_group("chromium")
 
@@ -28,22 +28,10 @@ def env() -> Iterator[WebAdminEnv]:
     e.close()
 
 
-def _id(obs: str, kind: str, name: str) -> int:
-    match = re.search(rf'\[(\d+)\] {kind} "{re.escape(name)}"', obs)
-    assert match, f"no {kind} {name!r} in:\n{obs}"
-    return int(match.group(1))
-
-
-def _act(env: WebAdminEnv, action: str) -> tuple[str, dict]:
-    obs, _, _, _, info = env.step(f"<action>{action}</action>")
-    assert info["parse_error"] is None
-    return obs, info
-
-
 def _login(env: WebAdminEnv, obs: str) -> str:
-    _act(env, f'type({_id(obs, "textbox", "Username")}, "{LOGIN[0]}")')
-    obs, _ = _act(env, f'type({_id(obs, "textbox", "Password")}, "{LOGIN[1]}")')
-    obs, _ = _act(env, f"click({_id(obs, 'button', 'Log in')})")
+    act(env, f'type({element_id(obs, "textbox", "Username")}, "{LOGIN[0]}")')
+    obs, _ = act(env, f'type({element_id(obs, "textbox", "Password")}, "{LOGIN[1]}")')
+    obs, _ = act(env, f"click({element_id(obs, 'button', 'Log in')})")
     return obs
 
 
@@ -76,41 +64,41 @@ def test_check_env_and_reset_step_contract():
 
 def test_login_is_required_and_returns_to_the_asked_page(env):
     obs, _ = env.reset(seed=0)
-    obs, info = _act(env, "goto(/settings)")
+    obs, info = act(env, "goto(/settings)")
     assert info["url"] == "http://admin.local/login?next=%2Fsettings" and "Sign in" in obs
-    _act(env, f'type({_id(obs, "textbox", "Username")}, "admin")')
-    obs, _ = _act(env, f'type({_id(obs, "textbox", "Password")}, "wrong")')
-    obs, info = _act(env, f"click({_id(obs, 'button', 'Log in')})")
+    act(env, f'type({element_id(obs, "textbox", "Username")}, "admin")')
+    obs, _ = act(env, f'type({element_id(obs, "textbox", "Password")}, "wrong")')
+    obs, info = act(env, f"click({element_id(obs, 'button', 'Log in')})")
     assert "Invalid username or password." in obs and not env.server_state()["sessions"]
     obs = _login(env, obs)
     assert 'heading "Settings"' in obs and env.server_state()["sessions"]
-    obs, _ = _act(env, f"click({_id(obs, 'button', 'Log out')})")
-    obs, info = _act(env, "goto(/users/3)")
+    obs, _ = act(env, f"click({element_id(obs, 'button', 'Log out')})")
+    obs, info = act(env, "goto(/users/3)")
     assert info["url"].startswith("http://admin.local/login?next=")
 
 
 def test_forms_with_selects_dates_checkboxes_and_radios(env):
     obs, _ = env.reset(seed=0)
-    _act(env, "goto(/settings)")
+    act(env, "goto(/settings)")
     obs = _login(env, env.unwrapped._last_observation)
     # a date input takes YYYY-MM-DD only: type() refuses anything else with the format
     # penalty (the input keeps its value); an empty date is refused by the site
-    day = _id(obs, "textbox", "Fiscal year start")
-    obs, info = _act(env, f'type({day}, "01/02/2027")')
+    day = element_id(obs, "textbox", "Fiscal year start")
+    obs, info = act(env, f'type({day}, "01/02/2027")')
     assert "date inputs take YYYY-MM-DD, e.g. 2024-03-01" in info["last_action_error"]
     assert info["reward_components"] == {"format": pytest.approx(-0.1)}
     assert 'textbox "Fiscal year start" (date, YYYY-MM-DD) value="2026-01-01"' in obs
-    obs, _ = _act(env, f'type({day}, "")')
+    obs, _ = act(env, f'type({day}, "")')
     assert 'textbox "Fiscal year start" (date, YYYY-MM-DD) value=""' in obs
-    obs, _ = _act(env, f"click({_id(obs, 'button', 'Save settings')})")
+    obs, _ = act(env, f"click({element_id(obs, 'button', 'Save settings')})")
     assert "Fiscal year start must be a date (YYYY-MM-DD)." in obs
     assert env.server_state()["settings"]["fiscal_year_start"] == "2026-01-01"
-    obs, _ = _act(env, f'select({_id(obs, "combobox", "Time zone")}, "Asia/Tokyo")')
-    obs, _ = _act(env, f"click({_id(obs, 'checkbox', 'Weekly digest')})")
-    obs, _ = _act(env, f"click({_id(obs, 'radio', 'Urgent')})")
-    obs, _ = _act(env, f'type({_id(obs, "textbox", "Fiscal year start")}, "2027-04-01")')
+    obs, _ = act(env, f'select({element_id(obs, "combobox", "Time zone")}, "Asia/Tokyo")')
+    obs, _ = act(env, f"click({element_id(obs, 'checkbox', 'Weekly digest')})")
+    obs, _ = act(env, f"click({element_id(obs, 'radio', 'Urgent')})")
+    obs, _ = act(env, f'type({element_id(obs, "textbox", "Fiscal year start")}, "2027-04-01")')
     assert 'value="2027-04-01"' in obs and '[12] checkbox "Weekly digest" checked' in obs
-    obs, info = _act(env, f"click({_id(obs, 'button', 'Save settings')})")
+    obs, info = act(env, f"click({element_id(obs, 'button', 'Save settings')})")
     assert "Settings saved." in obs and info["url"] == "http://admin.local/settings?saved=1"
     settings = env.server_state()["settings"]
     assert settings["timezone"] == "Asia/Tokyo" and settings["weekly_digest"] is True
@@ -121,17 +109,17 @@ def test_forms_with_selects_dates_checkboxes_and_radios(env):
 
 def test_wizard_shows_validation_errors_in_the_browser(env):
     obs, _ = env.reset(seed=0)
-    _act(env, "goto(/tickets/new)")
+    act(env, "goto(/tickets/new)")
     obs = _login(env, env.unwrapped._last_observation)
     assert "Step 1 of 3" in obs
-    obs, _ = _act(env, f"click({_id(obs, 'button', 'Next')})")
+    obs, _ = act(env, f"click({element_id(obs, 'button', 'Next')})")
     assert "The title needs at least 5 characters." in obs and "Please choose a team." in obs
-    obs, _ = _act(env, f'type({_id(obs, "textbox", "Title")}, "Rotate API keys")')
-    obs, _ = _act(env, f'select({_id(obs, "combobox", "Team")}, "Data")')
-    obs, _ = _act(env, f"click({_id(obs, 'button', 'Next')})")
+    obs, _ = act(env, f'type({element_id(obs, "textbox", "Title")}, "Rotate API keys")')
+    obs, _ = act(env, f'select({element_id(obs, "combobox", "Team")}, "Data")')
+    obs, _ = act(env, f"click({element_id(obs, 'button', 'Next')})")
     assert "Step 2 of 3" in obs
-    obs, _ = _act(env, f'type({_id(obs, "textbox", "Due date")}, "2020-01-01")')
-    obs, _ = _act(env, f"click({_id(obs, 'button', 'Next')})")
+    obs, _ = act(env, f'type({element_id(obs, "textbox", "Due date")}, "2020-01-01")')
+    obs, _ = act(env, f"click({element_id(obs, 'button', 'Next')})")
     assert "Please choose an assignee." in obs and "on or after 2026-11-23" in obs
     assert len(env.server_state()["tickets"]) == 36
 
@@ -176,11 +164,11 @@ def test_wrong_solutions_are_not_rewarded(env):
     assert terminated and not info["success"] and reward == 0.0
     task_id = next(t for t in eval_set() if task_from_id(t).template == "delete_tickets")
     env.reset(options={"task_id": task_id})
-    obs, _ = _act(env, "goto(/tickets/101)")
+    obs, _ = act(env, "goto(/tickets/101)")
     obs = _login(env, obs)
     keep = task_from_id(task_id).deleted
     assert 101 not in keep
-    obs, _ = _act(env, f"click({_id(obs, 'button', 'Delete ticket')})")
+    obs, _ = act(env, f"click({element_id(obs, 'button', 'Delete ticket')})")
     assert "confirm dialog said 'Delete this ticket?'" in obs
     info, _, _ = _solve(env)  # the oracle deletes the right ones too: one deletion too many
     assert not info["success"]
@@ -191,17 +179,17 @@ def test_two_concurrent_episodes_are_isolated(env):
     try:
         env.reset(seed=0)
         other.reset(seed=0)
-        obs, _ = _act(env, "goto(/tickets/102)")
+        obs, _ = act(env, "goto(/tickets/102)")
         obs = _login(env, obs)
-        _act(env, f"click({_id(obs, 'button', 'Delete ticket')})")
-        obs_other, _ = _act(other, "goto(/tickets/102)")
+        act(env, f"click({element_id(obs, 'button', 'Delete ticket')})")
+        obs_other, _ = act(other, "goto(/tickets/102)")
         assert "Sign in" in obs_other  # no session leaks into the other context
         obs_other = _login(other, obs_other)
         assert 'heading "Ticket #102' in obs_other
         assert 102 not in {t["id"] for t in env.server_state()["tickets"]}
         assert 102 in {t["id"] for t in other.server_state()["tickets"]}
         env.reset(seed=0)
-        obs, _ = _act(env, "goto(/tickets/102)")
+        obs, _ = act(env, "goto(/tickets/102)")
         assert "Sign in" in obs
         assert 102 in {t["id"] for t in env.server_state()["tickets"]}
         assert not env.server_state()["sessions"]

@@ -14,7 +14,7 @@ from mtenvs.envs.web.actions import WebAction
 from mtenvs.envs.web.admin import WebAdminEnv
 from mtenvs.envs.web.admin_data import LOGIN
 from mtenvs.envs.web.browser import BrowserSession, PageView
-from tests.envs.web._support import require_browser
+from tests.envs.web._support import act, element_id, require_browser
 
 pytestmark = pytest.mark.xdist_group("chromium")
 
@@ -185,51 +185,39 @@ def admin() -> Iterator[WebAdminEnv]:
     e.close()
 
 
-def _id(obs: str, kind: str, name: str) -> int:
-    match = re.search(rf'\[(\d+)\] {kind} "{re.escape(name)}"', obs)
-    assert match, f"no {kind} {name!r} in:\n{obs}"
-    return int(match.group(1))
-
-
-def _act(env: WebAdminEnv, action: str) -> tuple[str, dict]:
-    obs, _, terminated, truncated, info = env.step(f"<action>{action}</action>")
-    assert info["parse_error"] is None and not terminated and not truncated
-    return obs, info
-
-
 def _settings(env: WebAdminEnv) -> str:
     env.reset(seed=0)
-    obs, _ = _act(env, "goto(/settings)")
-    _act(env, f'type({_id(obs, "textbox", "Username")}, "{LOGIN[0]}")')
-    obs, _ = _act(env, f'type({_id(obs, "textbox", "Password")}, "{LOGIN[1]}")')
-    obs, _ = _act(env, f"click({_id(obs, 'button', 'Log in')})")
+    obs, _ = act(env, "goto(/settings)")
+    act(env, f'type({element_id(obs, "textbox", "Username")}, "{LOGIN[0]}")')
+    obs, _ = act(env, f'type({element_id(obs, "textbox", "Password")}, "{LOGIN[1]}")')
+    obs, _ = act(env, f"click({element_id(obs, 'button', 'Log in')})")
     assert 'heading "Settings"' in obs
     return obs
 
 
 def test_admin_settings_show_the_date_format_and_the_radio_group(admin):
     obs = _settings(admin)
-    day = _id(obs, "textbox", "Fiscal year start")
+    day = element_id(obs, "textbox", "Fiscal year start")
     assert f'[{day}] textbox "Fiscal year start" (date, YYYY-MM-DD) value="2026-01-01"' in obs
-    urgent = _id(obs, "radio", "Urgent")
+    urgent = element_id(obs, "radio", "Urgent")
     assert f'[{urgent}] radio "Urgent" (group "Default ticket priority")' in obs
 
 
 def test_admin_wrong_date_format_is_an_error_observation_and_the_episode_goes_on(admin):
     obs = _settings(admin)
-    day = _id(obs, "textbox", "Fiscal year start")
-    obs, info = _act(admin, f'type({day}, "04/01/2027")')
+    day = element_id(obs, "textbox", "Fiscal year start")
+    obs, info = act(admin, f'type({day}, "04/01/2027")')
     error = f"type({day}, '04/01/2027'): date inputs take YYYY-MM-DD, e.g. 2024-03-01"
     assert info["last_action_error"].startswith(error)
     assert info["reward_components"] == {"format": pytest.approx(-0.1)}
     assert f"Last action: type({day}, '04/01/2027') -> error: {error}" in obs
     assert 'textbox "Fiscal year start" (date, YYYY-MM-DD) value="2026-01-01"' in obs
     # a correctly formatted date lands in the input and is saved
-    obs, info = _act(admin, f'type({day}, "2027-04-01")')
+    obs, info = act(admin, f'type({day}, "2027-04-01")')
     assert info["last_action_error"] is None and "format" not in info["reward_components"]
     session = admin.session
     value = session.call(lambda: session.locator(day).input_value())
     assert value == "2027-04-01" and 'value="2027-04-01"' in obs
-    obs, _ = _act(admin, f"click({_id(obs, 'button', 'Save settings')})")
+    obs, _ = act(admin, f"click({element_id(obs, 'button', 'Save settings')})")
     assert "Settings saved." in obs
     assert admin.server_state()["settings"]["fiscal_year_start"] == "2027-04-01"

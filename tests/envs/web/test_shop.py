@@ -15,7 +15,7 @@ import pytest
 import mtenvs  # noqa: F401  # registers the ids
 from mtenvs.envs.web.shop import WebShopEnv
 from mtenvs.envs.web.shop_tasks import TEMPLATES, eval_set, task_from_id
-from tests.envs.web._support import require_browser
+from tests.envs.web._support import act, element_id, require_browser
 
 pytestmark = pytest.mark.xdist_group("chromium")
 
@@ -26,18 +26,6 @@ def env() -> Iterator[WebShopEnv]:
     e = WebShopEnv(page_load_timeout=1.5)
     yield e
     e.close()
-
-
-def _id(obs: str, kind: str, name: str) -> int:
-    match = re.search(rf'\[(\d+)\] {kind} "{re.escape(name)}', obs)
-    assert match, f"no {kind} {name!r} in:\n{obs}"
-    return int(match.group(1))
-
-
-def _act(env: WebShopEnv, action: str) -> tuple[str, dict]:
-    obs, _, _, _, info = env.step(f"<action>{action}</action>")
-    assert info["parse_error"] is None
-    return obs, info
 
 
 def test_reset_and_step_contract(env):
@@ -51,12 +39,14 @@ def test_reset_and_step_contract(env):
 
 def test_each_action_type(env):
     obs, _ = env.reset(seed=0)
-    obs, info = _act(env, f'type({_id(obs, "textbox", "Search")}, "lamp")')
+    obs, info = act(env, f'type({element_id(obs, "textbox", "Search", prefix=True)}, "lamp")')
     assert 'value="lamp"' in obs and info["last_action_error"] is None
-    obs, _ = _act(env, f'select({_id(obs, "combobox", "Sort by")}, "Price: low to high")')
+    obs, _ = act(
+        env, f'select({element_id(obs, "combobox", "Sort by", prefix=True)}, "Price: low to high")'
+    )
     assert 'selected="Price: low to high"' in obs
-    obs, _ = _act(env, f"hover({_id(obs, 'button', 'Search')})")
-    obs, info = _act(env, "press(Enter)")
+    obs, _ = act(env, f"hover({element_id(obs, 'button', 'Search', prefix=True)})")
+    obs, info = act(env, "press(Enter)")
     assert "/search?q=lamp" in info["url"] and "sort=price_asc" in info["url"]
     prices = [float(p) for p in re.findall(r'link "[^"]+" \$(\d+\.\d+)', obs)]
     assert prices == sorted(prices) and prices
@@ -64,13 +54,13 @@ def test_each_action_type(env):
     room = session.call(
         lambda: session.page.evaluate("document.documentElement.scrollHeight - innerHeight")
     )
-    obs, _ = _act(env, "scroll(down)")
+    obs, _ = act(env, "scroll(down)")
     assert session.call(lambda: session.page.evaluate("window.scrollY")) == min(room, 480)
-    obs, info = _act(env, f"click({_id(obs, 'link', 'Cart')})")
+    obs, info = act(env, f"click({element_id(obs, 'link', 'Cart', prefix=True)})")
     assert info["url"] == "http://shop.local/cart" and "Your cart is empty" in obs
-    obs, info = _act(env, "back()")
+    obs, info = act(env, "back()")
     assert "/search" in info["url"]
-    obs, info = _act(env, "goto(/account)")
+    obs, info = act(env, "goto(/account)")
     assert info["url"] == "http://shop.local/account"
     obs, _, terminated, _, info = env.step("<action>answer(done)</action>")
     assert terminated and info["final_answer"]
@@ -78,39 +68,39 @@ def test_each_action_type(env):
 
 def test_bad_actions_are_reported_not_raised(env):
     obs, _ = env.reset(seed=0)
-    obs, info = _act(env, "click(999)")
+    obs, info = act(env, "click(999)")
     assert "no element [999]" in info["last_action_error"] and "click(id)" in obs
-    obs, info = _act(env, f'type({_id(obs, "link", "Home")}, "x")')
+    obs, info = act(env, f'type({element_id(obs, "link", "Home", prefix=True)}, "x")')
     assert "not a textbox" in info["last_action_error"]
-    obs, info = _act(env, f'select({_id(obs, "combobox", "Category")}, "Cars")')
+    obs, info = act(env, f'select({element_id(obs, "combobox", "Category", prefix=True)}, "Cars")')
     assert "not an option" in info["last_action_error"] and "Backpacks" in obs
-    obs, info = _act(env, "tab(3)")
+    obs, info = act(env, "tab(3)")
     assert "no tab 3" in info["last_action_error"]
 
 
 def test_dialog_popup_and_download_are_reported(env):
     env.reset(seed=0)
-    obs, _ = _act(env, "goto(/lab/dialog)")
-    obs, _ = _act(env, f"click({_id(obs, 'button', 'Ask')})")
+    obs, _ = act(env, "goto(/lab/dialog)")
+    obs, _ = act(env, f"click({element_id(obs, 'button', 'Ask', prefix=True)})")
     assert "confirm dialog said 'Really?'" in obs and "\nyes" in obs
-    obs, _ = _act(env, "goto(/lab/popup)")
-    obs, _ = _act(env, f"click({_id(obs, 'link', 'Open help')})")
+    obs, _ = act(env, "goto(/lab/popup)")
+    obs, _ = act(env, f"click({element_id(obs, 'link', 'Open help', prefix=True)})")
     assert "A new tab opened (tab 1)" in obs and "[1] Lab (active)" in obs
     assert "Popup target" in obs
-    obs, _ = _act(env, "tab(0)")
+    obs, _ = act(env, "tab(0)")
     assert "[0] Lab (active)" in obs
-    obs, _ = _act(env, "goto(/orders/1001)")
-    obs, _ = _act(env, f"click({_id(obs, 'link', 'Download invoice')})")
+    obs, _ = act(env, "goto(/orders/1001)")
+    obs, _ = act(env, f"click({element_id(obs, 'link', 'Download invoice', prefix=True)})")
     assert "download of 'invoice-1001.txt' was blocked" in obs
 
 
 def test_never_finishing_page_is_reported(env):
     env.reset(seed=0)
     start = time.monotonic()
-    obs, _ = _act(env, "goto(/lab/slow)")
+    obs, _ = act(env, "goto(/lab/slow)")
     assert time.monotonic() - start < 8
     assert "did not finish loading" in obs and "Loading forever" in obs
-    obs, _ = _act(env, "goto(/)")
+    obs, _ = act(env, "goto(/)")
     assert "Welcome to the Shop" in obs
 
 
@@ -131,7 +121,7 @@ def test_requests_outside_the_site_are_aborted_before_leaving(env):
     threading.Thread(target=outside.serve_forever, daemon=True).start()
     try:
         env.reset(seed=0)
-        obs, _ = _act(env, "goto(/lab/external)")
+        obs, _ = act(env, "goto(/lab/external)")
         assert "Blocked a request outside the site: http://outside.example.com" in obs
         session = env.unwrapped.session
         other = f"http://127.0.0.1:{outside.server_address[1]}/beacon"
@@ -154,13 +144,13 @@ def test_two_concurrent_episodes_are_isolated(env):
     try:
         env.reset(seed=0)
         other.reset(seed=0)
-        obs, _ = _act(env, "goto(/product/102)")
-        _act(env, f"click({_id(obs, 'button', 'Add to cart')})")
-        obs_other, _ = _act(other, "goto(/cart)")
+        obs, _ = act(env, "goto(/product/102)")
+        act(env, f"click({element_id(obs, 'button', 'Add to cart', prefix=True)})")
+        obs_other, _ = act(other, "goto(/cart)")
         assert "Your cart is empty" in obs_other
         assert env.server_state()["cart"] and not other.server_state()["cart"]
         env.reset(seed=0)
-        obs, _ = _act(env, "goto(/cart)")
+        obs, _ = act(env, "goto(/cart)")
         assert "Your cart is empty" in obs and not env.server_state()["cart"]
     finally:
         other.close()
@@ -185,7 +175,7 @@ def test_image_observation_and_set_of_marks():
             shots.append(obs["image"])
         assert np.array_equal(shots[0], shots[1]) and not np.array_equal(shots[0], a["image"])
         # a focused textbox shows no blinking caret: the pixels do not depend on the moment
-        search = _id(obs["text"], "textbox", "Search")
+        search = element_id(obs["text"], "textbox", "Search", prefix=True)
         obs, *_ = plain.step(f'<action>type({search}, "desk lamp")</action>')
         session = plain.unwrapped.session
         first = session.screenshot(False)

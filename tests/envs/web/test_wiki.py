@@ -9,7 +9,7 @@ import pytest
 
 from mtenvs.envs.web.wiki import WebWikiEnv
 from mtenvs.envs.web.wiki_tasks import TEMPLATES, eval_set, task_from_id
-from tests.envs.web._support import require_browser
+from tests.envs.web._support import element_id, require_browser
 
 pytestmark = pytest.mark.xdist_group("chromium")
 
@@ -22,30 +22,26 @@ def env() -> Iterator[WebWikiEnv]:
     e.close()
 
 
-def _id(obs: str, kind: str, name: str) -> int:
-    match = re.search(rf'\[(\d+)\] {kind} "{re.escape(name)}"', obs)
-    assert match, f"no {kind} {name!r} in:\n{obs}"
-    return int(match.group(1))
-
-
 def test_follow_a_link_edit_and_see_the_history(env):
     obs, info = env.reset(seed=0)
     assert "URL: http://wiki.local/" in obs and info["tools"]
     obs, *_ = env.step("<action>goto(/wiki/Velmora)</action>")
     capital = re.search(r'\| Capital \| \[\d+\] link "([^"]+)"', obs).group(1)
-    obs, *_, info = env.step(f"<action>click({_id(obs, 'link', capital)})</action>")
+    obs, *_, info = env.step(f"<action>click({element_id(obs, 'link', capital)})</action>")
     assert info["url"] == f"http://wiki.local/wiki/{capital.replace(' ', '_')}"
-    obs, *_ = env.step(f"<action>click({_id(obs, 'link', 'Edit')})</action>")
-    obs, *_ = env.step(f'<action>type({_id(obs, "textbox", "Content")}, "New text.")</action>')
-    obs, *_ = env.step(f'<action>type({_id(obs, "textbox", "Summary")}, "rewrite")</action>')
-    obs, *_ = env.step(f"<action>click({_id(obs, 'button', 'Save page')})</action>")
+    obs, *_ = env.step(f"<action>click({element_id(obs, 'link', 'Edit')})</action>")
+    obs, *_ = env.step(
+        f'<action>type({element_id(obs, "textbox", "Content")}, "New text.")</action>'
+    )
+    obs, *_ = env.step(f'<action>type({element_id(obs, "textbox", "Summary")}, "rewrite")</action>')
+    obs, *_ = env.step(f"<action>click({element_id(obs, 'button', 'Save page')})</action>")
     assert "New text." in obs
     assert env.server_state()["articles"][capital]["revisions"][-1] == {
         "rev": len(env.server_state()["articles"][capital]["revisions"]),
         "user": "Agent",
         "summary": "rewrite",
     }
-    obs, *_ = env.step(f"<action>click({_id(obs, 'link', 'History')})</action>")
+    obs, *_ = env.step(f"<action>click({element_id(obs, 'link', 'History')})</action>")
     assert "| Agent | rewrite" in obs
     env.reset(seed=0)
     env.step("<action>goto(/)</action>")
