@@ -11,6 +11,7 @@ from mtenvs.envs.web.admin_oracle import admin_oracle_action
 from mtenvs.envs.web.env import SiteSpec, WebEnv
 from mtenvs.envs.web.oracle import shop_oracle_action
 from mtenvs.envs.web.shop import product_names
+from mtenvs.envs.web.site_env import SiteTasks
 from mtenvs.envs.web.wiki_oracle import wiki_oracle_action
 
 __all__ = ["WebAllEnv"]
@@ -22,7 +23,7 @@ _ADMIN = SiteSpec(
 )
 _SPECS = {"shop": _SHOP, "wiki": _WIKI, "admin": _ADMIN}
 #: The task modules, in the order task indices interleave them.
-_TASKS = {"shop": shop_tasks, "wiki": wiki_tasks, "admin": admin_tasks}
+_TASKS: dict[str, SiteTasks] = {"shop": shop_tasks, "wiki": wiki_tasks, "admin": admin_tasks}
 
 
 class WebAllEnv(WebEnv):
