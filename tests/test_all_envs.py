@@ -83,28 +83,55 @@ def _affordable_steps(env_id: str, obs_mode: str) -> int:
 
 
 def _rollout(env: gym.Env, seed: int, steps: int) -> list[Any]:
+    """``(reply, obs, ...)`` records of a seeded random-reply episode."""
     rng = np.random.default_rng(seed)
     record: list[Any] = []
     obs, info = env.reset(seed=seed)
-    record.append((_comparable(obs), _comparable(info)))
+    record.append(("reset", _comparable(obs), _comparable(info)))
     for _ in range(steps):
         reply = env.unwrapped.random_action(rng)
         obs, reward, terminated, truncated, info = env.step(reply)
-        record.append((_comparable(obs), reward, terminated, truncated, _comparable(info)))
+        record.append((reply, _comparable(obs), reward, terminated, truncated, _comparable(info)))
         if terminated or truncated:
             obs, info = env.reset()
-            record.append((_comparable(obs), _comparable(info)))
+            record.append(("reset", _comparable(obs), _comparable(info)))
     return record
+
+
+def _first_difference(a: list[Any], b: list[Any]) -> str | None:
+    """Where two rollouts part: the record, the reply and the keys that differ (pytest's own
+    diff of two long lists of image bytes ran past the test timeout)."""
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x == y:
+            continue
+        parts = []
+        for j, (u, v) in enumerate(zip(x, y, strict=False)):
+            if u == v:
+                continue
+            if isinstance(u, dict) and isinstance(v, dict):
+                keys = sorted(k for k in u.keys() | v.keys() if u.get(k) != v.get(k))
+                parts.append(f"field {j}, keys {keys}")
+            else:
+                parts.append(f"field {j}: {repr(u)[:200]} != {repr(v)[:200]}")
+        return f"record {i} (after reply {x[0]!r:.200}): " + "; ".join(parts)
+    return None if len(a) == len(b) else f"lengths {len(a)} != {len(b)}"
 
 
 @pytest.mark.parametrize(("env_id", "obs_mode"), ENV_MODES)
 def test_seeded_determinism(env_id, obs_mode):
     steps = _affordable_steps(env_id, obs_mode)
-    a = _rollout(gym.make(env_id, obs_mode=obs_mode), seed=11, steps=steps)
-    b = _rollout(gym.make(env_id, obs_mode=obs_mode), seed=11, steps=steps)
-    assert a == b
-    c = _rollout(gym.make(env_id, obs_mode=obs_mode), seed=12, steps=5)
-    assert c[0] != a[0]
+    # all three stay open until the end: a second env (a browser context, a sandbox) running
+    # beside the first must not change what the first shows
+    envs = [gym.make(env_id, obs_mode=obs_mode) for _ in range(3)]
+    try:
+        a = _rollout(envs[0], seed=11, steps=steps)
+        b = _rollout(envs[1], seed=11, steps=steps)
+        assert (difference := _first_difference(a, b)) is None, difference
+        c = _rollout(envs[2], seed=12, steps=5)
+        assert c[0] != a[0]
+    finally:
+        for env in envs:
+            env.close()
 
 
 def _fuzz_replies(rng: np.random.Generator, n: int) -> list[Any]:

@@ -54,15 +54,9 @@ def _requested(kind: str | None) -> str:
 
 
 def _docker_usable(image: str) -> tuple[bool, str]:
-    from mtenvs.sandbox.docker_sandbox import docker_client, engine_status
-    from mtenvs.sandbox.images import image_present
+    from mtenvs.sandbox.images import image_status
 
-    ok, detail = engine_status()
-    if not ok:
-        return False, detail
-    if not image_present(docker_client(), image):
-        return False, f"{detail}, but image {image} is not built (run `mtenvs images build`)"
-    return True, f"{detail}, image {image} present"
+    return image_status(image)
 
 
 def resolve_backend(

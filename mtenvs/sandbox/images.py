@@ -23,6 +23,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ __all__ = [
     "choose_base",
     "image_current",
     "image_present",
+    "image_status",
     "image_tag",
     "sandboxes_dir",
     "source_hash",
@@ -141,6 +143,36 @@ def image_present(client: Any, tag: str) -> bool:
     except docker.errors.ImageNotFound:
         return False
     return True
+
+
+def image_status(image: str) -> tuple[bool, str]:
+    """``(usable, why)``: whether containers of ``image`` can start here, i.e. the Docker
+    engine answers and the image is built, without raising.
+
+    ``image`` is a short name of :data:`IMAGES` (``"python"``, ``"postgres"``, ``"web"``),
+    its tag, or any other tag. One of ours built from older sources than the checkout's is
+    usable, with a warning that says how to rebuild it.
+    """
+    from mtenvs.sandbox.docker_sandbox import docker_client, engine_status
+
+    ok, detail = engine_status()
+    if not ok:
+        return False, detail
+    spec = IMAGES.get(image) or next(
+        (s for s in IMAGES.values() if image_tag(s.name) == image), None
+    )
+    tag = image_tag(spec.name) if spec else image
+    client = docker_client()
+    if not image_present(client, tag):
+        build = f"mtenvs images build {spec.name}" if spec else "docker build"
+        return False, f"{detail}, but image {tag} is not built (run `{build}`)"
+    if spec is not None and not image_current(client, spec):
+        warnings.warn(
+            f"image {tag} was built from older sources than this checkout's; run "
+            f"`mtenvs images build {spec.name}` to rebuild it",
+            stacklevel=2,
+        )
+    return True, f"{detail}, image {tag} built"
 
 
 @dataclass(frozen=True)

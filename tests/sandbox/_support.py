@@ -7,41 +7,26 @@ is reachable, unless ``CI`` is set, where a missing engine fails (CI must exerci
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from mtenvs.sandbox import LocalSandbox, SandboxLimits
 from mtenvs.sandbox.local_sandbox import local_isolation
+from tests._support import require
 
 #: Short wall timeout for the tests that hit it (the default is 10 s).
 TEST_LIMITS = SandboxLimits(timeout_s=5.0)
 SHORT_TIMEOUT = 2.0
 
 
-def _docker_problem() -> str | None:
-    try:
-        from mtenvs.sandbox.docker_sandbox import docker_client, engine_status
-        from mtenvs.sandbox.images import image_present, image_tag
-    except ImportError as e:  # pragma: no cover - docker extra missing
-        return f"docker SDK missing ({e})"
-    ok, detail = engine_status()
-    if not ok:
-        return detail
-    if not image_present(docker_client(), image_tag("python")):
-        return f"image {image_tag('python')} not built (run `mtenvs images build`)"
-    return None
-
-
 @pytest.fixture(scope="session")
 def docker_engine() -> object:
     """The docker client; skip without an engine, but fail when ``CI`` is set."""
-    problem = _docker_problem()
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but Docker sandboxes are unusable: {problem}")
-        pytest.skip(f"Docker sandboxes unusable: {problem}")
+    from mtenvs.sandbox.images import image_status
+
+    usable, why = image_status("python")
+    require(None if usable else why, "Docker sandboxes")
     from mtenvs.sandbox.docker_sandbox import docker_client
 
     return docker_client()

@@ -280,20 +280,10 @@ def _wait_until_ready(host: str, container: Any) -> None:
 @functools.cache
 def docker_problem() -> str | None:
     """Why the ``docker`` backend cannot run here (no engine, no image), or ``None``."""
-    try:
-        from mtenvs.sandbox.docker_sandbox import docker_client, engine_status
-        from mtenvs.sandbox.images import image_present, image_tag
-    except ImportError as e:  # pragma: no cover - docker extra missing
-        return f'the docker package is missing ({e}); pip install "mtenvs[sql]"'
-    ok, detail = engine_status()
-    if not ok:
-        return detail
-    if not image_present(docker_client(), image_tag("postgres")):
-        return (
-            f"image {image_tag('postgres')} is not built (run `mtenvs images build postgres` "
-            "or scripts/ensure_docker.sh)"
-        )
-    return None
+    from mtenvs.sandbox.images import image_status
+
+    usable, why = image_status("postgres")
+    return None if usable else why
 
 
 class _Server(Protocol):

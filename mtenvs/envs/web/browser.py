@@ -86,6 +86,18 @@ _OUTLINE_JS = "(maxLines) => ({})(maxLines, {})".format(
     (Path(__file__).parent / "outline.js").read_text(encoding="utf-8").strip(),
     json.dumps({kind: spec.shown for kind, spec in INPUT_FORMATS.items()}),
 )
+#: Closes a native popup the last action opened: the list of a ``<select>`` or the picker of
+#: a date/time/color input. Chromium draws these outside the page (above or below the field,
+#: depending on where the window sits on the virtual screen), so a screenshot of the same page
+#: differed with what other contexts were open; they are not in the outline either (the
+#: outline lists a combobox's options, and ``select``/``type`` set values). Blurring and
+#: refocusing the field closes it and keeps the focus where the action put it.
+_PICKER_TYPES = json.dumps([*INPUT_FORMATS, "color"])
+_CLOSE_PICKERS_JS = (
+    "() => { const e = document.activeElement; if (e && (e.tagName === 'SELECT'"
+    f" || (e.tagName === 'INPUT' && {_PICKER_TYPES}.includes(e.type))))"
+    " { e.blur(); e.focus({preventScroll: true}); } }"
+)
 #: How long ``press(Enter)`` waits for a navigation it may have started (a form submit).
 _PRESS_NAVIGATION_MS = 400
 _INSTALL_HINT = (
@@ -367,6 +379,14 @@ class BrowserSession:
                 f"{self.load_timeout_ms / 1000:g} s; showing what has loaded."
             )
 
+    def close_pickers(self) -> None:
+        """Close a native popup (a ``<select>`` list, a date picker) the focused field has
+        open (see :data:`_CLOSE_PICKERS_JS`); a page that is navigating has none."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        with contextlib.suppress(PlaywrightError):
+            self.page.evaluate(_CLOSE_PICKERS_JS)
+
     def _settle_goto(self, page: Page, path: str) -> None:
         from playwright.sync_api import Error as PlaywrightError
 
@@ -567,6 +587,8 @@ class BrowserSession:
                 session.active = n
                 session.page.bring_to_front()
             session.settle()
+            if name in ("click", "press"):
+                session.close_pickers()
         except PlaywrightError as e:
             message = str(e).splitlines()[0][:200]
             session.settle()

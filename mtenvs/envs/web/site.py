@@ -357,22 +357,9 @@ class DockerSite(SiteServer):
 
 @functools.cache
 def _docker_site_available(pid: int) -> tuple[bool, str]:
-    from mtenvs.sandbox.docker_sandbox import engine_status
+    from mtenvs.sandbox.images import image_status
 
-    up, detail = engine_status(timeout=3.0)
-    if not up:
-        return False, detail
-    try:
-        import docker
-
-        client = docker.from_env(timeout=5)
-        try:
-            client.images.get(web_image())
-        finally:
-            client.close()
-    except Exception as e:  # not found or engine trouble: the local server it is
-        return False, f"image {web_image()} not usable ({type(e).__name__}: {e})"
-    return True, f"Docker engine reachable and {web_image()} built"
+    return image_status(web_image())
 
 
 def docker_site_available() -> tuple[bool, str]:

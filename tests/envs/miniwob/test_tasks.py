@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 
 import gymnasium as gym
@@ -23,13 +22,12 @@ from mtenvs.envs.miniwob.tasks import (
     task_from_id,
 )
 from mtenvs.error import InvalidArgumentError, ResetNeededError
+from tests._support import require
 
 
 def _require_miniwob() -> None:
-    if importlib.util.find_spec("miniwob") is None:
-        if os.environ.get("CI"):
-            pytest.fail('CI is set but miniwob is not installed (pip install "mtenvs[web]")')
-        pytest.skip('miniwob is not installed (pip install "mtenvs[web]")')
+    missing = importlib.util.find_spec("miniwob") is None
+    require('miniwob is not installed (pip install "mtenvs[web]")' if missing else None, "MiniWoB")
 
 
 def test_task_list_is_the_installed_packages_pages():

@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import os
-
-import pytest
-
 from mtenvs.envs.sql.postgres import PostgresUnavailableError, docker_problem, server_host
+from tests._support import require
 
 
 def backend_problem(backend: str) -> str | None:
@@ -27,8 +24,4 @@ def backend_problem(backend: str) -> str | None:
 
 def require_backend(backend: str) -> None:
     """Skip (or fail under ``CI``) when ``backend`` cannot serve."""
-    problem = backend_problem(backend)
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but the PostgreSQL {backend} backend is unusable: {problem}")
-        pytest.skip(f"PostgreSQL {backend} backend unusable: {problem}")
+    require(backend_problem(backend), f"the PostgreSQL {backend} backend")

@@ -4,13 +4,11 @@ element's id in an outline; take one action that must parse and not end the epis
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 from typing import Any
 
-import pytest
-
 from mtenvs.envs.web.browser import chromium_path
+from tests._support import require
 
 
 def require_browser() -> None:
@@ -20,10 +18,7 @@ def require_browser() -> None:
         problem = 'Playwright is not installed (pip install "mtenvs[web]")'
     elif chromium_path() is None:
         problem = "Chromium is not installed (apt-get install -y chromium)"
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but the browser tests cannot run: {problem}")
-        pytest.skip(problem)
+    require(problem, "the browser tests")
 
 
 def element_id(obs: str, kind: str, name: str, *, prefix: bool = False) -> int:

@@ -19,6 +19,8 @@ from tests.envs.web._support import act, element_id, require_browser
 pytestmark = pytest.mark.xdist_group("chromium")
 
 _FORM = b"""<!doctype html><html><head><title>Form</title></head><body><form>
+<label>Size <select name="size"><option>S</option><option>M</option><option>L</option>
+</select></label>
 <label>Due date <input type="date" name="due" value="2024-03-01"></label>
 <label>Start <input type="time" name="start"></label>
 <label>Meeting <input type="datetime-local" name="meeting"></label>
@@ -87,6 +89,31 @@ def _value(session: BrowserSession, element_id: int) -> str:
             )
         )
     )
+
+
+@pytest.mark.parametrize("action", ["click", "press"])
+def test_a_native_popup_never_reaches_the_screenshot(session, action):
+    """Clicking a ``<select>`` (or pressing Space on it) opens Chromium's own list, drawn above
+    or below the field depending on the window's place on the screen: the screenshot must show
+    the focused field only, the same pixels as focusing it from a script."""
+
+    def focus() -> None:
+        session.call(lambda: session.page.locator("select").focus())
+
+    session.open("/")
+    focus()
+    focused = session.screenshot(marks=False)
+    session.open("/")
+    view = session.view()
+    size = next(e.id for e in view.elements.values() if e.kind == "combobox")
+    if action == "click":
+        assert session.run(WebAction("click", (size,)), view) is None
+    else:
+        focus()
+        assert session.run(WebAction("press", ("Space",)), view) is None
+    tag = session.call(lambda: session.page.evaluate("document.activeElement.tagName"))
+    assert tag == "SELECT"
+    assert (session.screenshot(marks=False) == focused).all()
 
 
 def test_date_and_time_inputs_show_their_format(view):

@@ -22,19 +22,11 @@ from mtenvs.envs.web.shop import WebShopEnv
 from mtenvs.envs.web.shop_data import ASSET
 from mtenvs.envs.web.site import WebSiteError, server_script, start_site
 from mtenvs.error import InvalidArgumentError
+from tests._support import require
 from tests.envs.web._support import require_browser
 
 TEST_IMAGE = "mtenvs/web:test"
 _BASES = ("mtenvs/base:bookworm", "python:3.11-slim")
-
-
-def _docker_problem() -> str | None:
-    try:
-        from mtenvs.sandbox.docker_sandbox import engine_status
-    except ImportError as e:  # pragma: no cover - docker extra missing
-        return f"docker SDK missing ({e})"
-    ok, detail = engine_status()
-    return None if ok else detail
 
 
 def _build(client: object) -> None:
@@ -63,11 +55,10 @@ def _build(client: object) -> None:
 @pytest.fixture(scope="module")
 def docker_image() -> Iterator[str]:
     """The site image's tag, built if missing; skip without Docker (fail under ``CI``)."""
-    problem = _docker_problem()
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but Docker is unusable: {problem}")
-        pytest.skip(f"Docker unusable: {problem}")
+    from mtenvs.sandbox.docker_sandbox import engine_status
+
+    up, why = engine_status()
+    require(None if up else why, "Docker")
     import docker.errors
 
     from mtenvs.sandbox.docker_sandbox import docker_client
