@@ -75,7 +75,8 @@ class MiniWobEnv(WebEnv):
     as ``[id] kind "name"`` with values and options). ``"image"`` / ``"text+image"``:
     ``Dict({"text": str, "image": uint8 (320, 500, 3)})``, a screenshot of MiniWoB's
     500 x 320 window (the task is in its top-left corner), with set-of-marks boxes when
-    ``set_of_marks=True``.
+    ``set_of_marks=True``; a native popup an action opened (a ``<select>``'s list, a date
+    picker) is closed after the action.
 
     ## Rewards
     | Component | Value |

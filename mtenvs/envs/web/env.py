@@ -19,6 +19,13 @@ example); a radio button shows its group, the legend of its fieldset or else its
 (``radio "Yes" (group "Subscribe?") checked``). A well-formed action that fails (unknown
 id, wrong kind, bad option or date format, timeout) is reported in the ``Last action``
 line and ``info["last_action_error"]``; the episode goes on.
+
+Screenshots show the page only: a native popup that a ``click`` or ``press`` opened (the
+list of a ``<select>``, a date or colour picker) is closed after the action, the field
+keeping the focus. Chromium draws these outside the page, above or below the field
+depending on the window's place on its virtual screen, so the same page gave different
+pixels; they are not in the outline either, which lists a combobox's options for
+``select()``.
 """
 
 from __future__ import annotations

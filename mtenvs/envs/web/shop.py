@@ -57,7 +57,8 @@ class WebShopEnv(SiteEnv):
     "Due date" (date, YYYY-MM-DD) value="2024-03-01"``) and radio buttons their group
     (``[7] radio "Yes" (group "Subscribe?") checked``). ``"image"`` / ``"text+image"``: ``Dict({"text": str, "image":
     uint8 (600, 800, 3)})``, a viewport screenshot, with set-of-marks boxes labelled by the
-    same ids when ``set_of_marks=True``.
+    same ids when ``set_of_marks=True``. Screenshots show the page only: a native popup an
+    action opened (a ``<select>``'s list, a date picker) is closed after the action.
 
     ## Rewards
     | Component | Value |
