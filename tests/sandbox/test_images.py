@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from mtenvs.sandbox.images import IMAGES, image_current, sandboxes_dir, source_hash
+from mtenvs.sandbox.images import (
+    IMAGES,
+    image_current,
+    image_status,
+    image_tag,
+    sandboxes_dir,
+    source_hash,
+)
 
 
 @pytest.fixture
@@ -53,3 +60,20 @@ def test_built_images_are_current_and_an_edit_makes_them_stale(
         f.write("\n# edited\n")
     assert not image_current(docker_engine, IMAGES["web"])  # `images build` would rebuild it
     assert image_current(docker_engine, IMAGES["python"])
+
+
+@pytest.mark.docker
+def test_image_status_accepts_names_and_tags_and_warns_about_a_stale_image(
+    docker_engine: object, sources_copy: Path
+) -> None:
+    usable, why = image_status("python")
+    assert usable and image_tag("python") in why
+    assert image_status(image_tag("web"))[0]
+    usable, why = image_status("mtenvs/no-such-image:0")
+    assert not usable and "mtenvs/no-such-image:0 is not built" in why
+
+    with (sources_copy / "web" / "server.py").open("a") as f:
+        f.write("\n# edited\n")
+    with pytest.warns(UserWarning, match=r"mtenvs images build web"):
+        usable, _ = image_status(image_tag("web"))
+    assert usable  # a stale image still runs; the warning says how to rebuild it
