@@ -7,6 +7,8 @@ beyond mtenvs itself:
   whole multi-turn episodes through :func:`mtenvs.rollout.rollout`, a prompt dataset builder
   and a reward function that passes the env's episode return through
   (``pip install "mtenvs[trl]"``).
+* :mod:`mtenvs.integrations.token_agent`: ``TokenAgent``/``EpisodeTokens``, an agent that keeps
+  each episode as exact token ids (used by the TRL bridge; trainer-agnostic).
 * :mod:`mtenvs.integrations.verl`: ``MtenvsInteraction``, an interaction for verl's
   multi-turn agent loop with one mtenvs env per rollout (verl itself is not a dependency).
 """

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import numpy as np
 
-from mtenvs.core.env import InvalidAction, MultiTurnEnv, ObsMode, Reply, Split, Transition
+from mtenvs.core.env import MultiTurnEnv, ObsMode, Reply, Split, Transition
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
 from mtenvs.core.spaces import text_space
-from mtenvs.envs.clinical import bayes
 from mtenvs.envs.clinical.actions import ActionKind, ClinicalAction, parse_reply
+from mtenvs.envs.clinical.cases import check_case_source, pick_record
 from mtenvs.envs.clinical.kb import KnowledgeBase, load_kb
-from mtenvs.envs.clinical.mediq import MediQEpisode, MediQRecord, load_mediq
+from mtenvs.envs.clinical.mediq import MediQEpisode, load_mediq
 from mtenvs.envs.clinical.oracle import greedy_eig_reply
 from mtenvs.envs.clinical.patients import (
     SEEDS_PER_SPLIT,
@@ -23,17 +23,30 @@ from mtenvs.envs.clinical.patients import (
     make_patient,
     patient_for_task,
 )
+from mtenvs.envs.clinical.rules import (
+    Verdict,
+    check_category_credit,
+    grade_diagnosis,
+    grade_option,
+    grounding_facts,
+    opening_posterior,
+    persona,
+    posterior_summary,
+    random_reply,
+    resolve_argument,
+    resolve_option,
+    reveal_findings,
+)
 from mtenvs.envs.clinical.simulator import (
     Lexicon,
     answer_question,
     exam_report,
     lab_report,
     opening_statement,
-    question_for,
 )
 from mtenvs.envs.clinical.tools import CLINICAL_TOOLS, kb_system_prompt
 from mtenvs.envs.clinical.voice import make_patient_agent, voice_answer
-from mtenvs.error import InvalidArgumentError, ResetNeededError, did_you_mean
+from mtenvs.error import ResetNeededError
 
 if TYPE_CHECKING:
     from mtenvs.agents.base import Agent
@@ -181,28 +194,8 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
         turn_cost: float = 0.0,
         format_penalty: float = DEFAULT_FORMAT_PENALTY,
     ) -> None:
-        if not isinstance(eval_set, bool):
-            raise InvalidArgumentError(f"eval_set must be True or False, got {eval_set!r}.")
-        if split is None:
-            split = "test" if eval_set else "train"
-        elif eval_set and split != "test":
-            raise InvalidArgumentError(
-                f"The clinical eval set holds test patients; pass split='test' (or no split) "
-                f"with eval_set=True, got split={split!r}."
-            )
-        if dataset is not None and eval_set:
-            raise InvalidArgumentError(
-                "eval_set=True plays the shipped knowledge-base patients; it cannot be combined "
-                "with dataset=PATH (a MediQ file is its own evaluation set)."
-            )
-        if (
-            not isinstance(category_credit, (int, float))
-            or isinstance(category_credit, bool)
-            or not 0.0 <= category_credit <= 1.0
-        ):
-            raise InvalidArgumentError(
-                f"category_credit must be a number in [0, 1], got {category_credit!r}."
-            )
+        split = check_case_source(split, eval_set, dataset)
+        credit = check_category_credit(category_credit)
         super().__init__(
             max_turns=max_turns,
             reward_mode=reward_mode,
@@ -213,7 +206,7 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
             format_penalty=format_penalty,
         )
         self.eval_set = eval_set
-        self.category_credit = float(category_credit)
+        self.category_credit = credit
         self.dataset = dataset
         self.patient = patient
         self._records = () if dataset is None else load_mediq(dataset)
@@ -253,7 +246,10 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
         self._diagnosis, self._last_kind, self._gain_bits = None, None, 0.0
         self._patient, self._mediq = None, None
         if self._records:
-            self._mediq = MediQEpisode(self._pick_record(options.get("task_id")), [])
+            record = pick_record(
+                self._records, options.get("task_id"), self.dataset, self.np_random
+            )
+            self._mediq = MediQEpisode(record, [])
             opening = self._mediq.record.opening()
             self._log = [opening]
             return (
@@ -261,15 +257,9 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
                 f"Turn 0 of {self.max_turns}."
             )
         self._patient = self._pick_patient(options.get("task_id"))
-        patient = self._patient
-        band = self.kb.age_band(patient.age)
-        chief = self.kb.finding_index[patient.chief_complaint]
-        self._known = {chief: True}
-        self._post = bayes.update(
-            np.array(self.kb.prior(band, patient.sex)), self._lik, chief, True
-        )
-        self._asked = {chief}
-        opening = opening_statement(self.kb, patient)
+        chief, self._post = opening_posterior(self.kb, self._patient)
+        self._known, self._asked = {chief: True}, {chief}
+        opening = opening_statement(self.kb, self._patient)
         self._log = [opening]
         return (
             f"{opening}\nInterview, examine and test the patient, then diagnose. "
@@ -286,16 +276,6 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
             return patients[index % len(patients)]
         return make_patient(self.split, int(self.np_random.integers(SEEDS_PER_SPLIT)))
 
-    def _pick_record(self, task_id: object) -> MediQRecord:
-        if task_id is not None:
-            for record in self._records:
-                if f"mediq-{record.id}" == task_id:
-                    return record
-            raise InvalidArgumentError(
-                f"Task {task_id!r} is not in {self.dataset}; MediQ task ids are 'mediq-<id>'."
-            )
-        return self._records[int(self.np_random.integers(len(self._records)))]
-
     @property
     def _lik(self) -> np.ndarray:
         return self.kb.likelihood(self._patient.sex if self._patient is not None else "F")
@@ -309,31 +289,8 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
         if self._mediq is not None:
             if kind != "diagnose":  # exams and tests become questions about their name
                 return ClinicalAction(kind, arg)
-            letter = self._mediq.option(arg)
-            if letter is None:
-                raise InvalidAction(
-                    f"{arg[:60]!r} is not an option; answer with one of the letters "
-                    f"{', '.join(self._mediq.record.options)}."
-                )
-            return ClinicalAction("diagnose", letter)
-        lookup = {
-            "examine": self.lexicon.system,
-            "order_test": self.lexicon.test,
-            "diagnose": self.lexicon.condition,
-        }[kind]
-        resolved = lookup(arg)
-        if resolved is None:
-            names = {
-                "examine": list(self.kb.systems),
-                "order_test": [t.id for t in self.kb.tests],
-                "diagnose": [c.id for c in self.kb.conditions],
-            }[kind]
-            what = {"examine": "system", "order_test": "test", "diagnose": "condition"}[kind]
-            listing = ", ".join(names) if kind == "examine" else "see the system prompt"
-            raise InvalidAction(
-                f"unknown {what} {arg[:60]!r} ({listing}).{did_you_mean(arg[:60].lower(), names)}"
-            )
-        return ClinicalAction(kind, resolved)
+            return ClinicalAction("diagnose", resolve_option(self._mediq, arg))
+        return ClinicalAction(kind, resolve_argument(self.kb, self.lexicon, kind, arg))
 
     def apply_action(self, action: ClinicalAction) -> Transition:
         self._last_kind = action.kind
@@ -356,14 +313,9 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
             self._asked.update(answer.unsure)
             revealed, text = answer.revealed, f"Patient: “{answer.text}”"
             if self._voice is not None:
-                facts = [
-                    ("I have " if present else "I have NOT ") + self._phrase(i)
-                    for i, present in answer.revealed
-                ]
-                facts += [f"I am not sure about: {self._phrase(i)}" for i in answer.unsure]
-                text = voice_answer(
-                    self._voice, self, f"You are {self._persona()}.", facts, action.arg, text
-                )
+                facts = grounding_facts(self.kb, answer)
+                role = f"You are {persona(self._patient)}."
+                text = voice_answer(self._voice, self, role, facts, action.arg, text)
             self._log.append(f"Doctor: {action.arg}\n{text}")
         elif action.kind == "examine":
             report, revealed = exam_report(self.kb, self._patient, action.arg)
@@ -380,34 +332,18 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
                 components[TEST_COST] = -cost
             text = f"Result — {report}"
             self._log.append(f"Doctor: order_test({action.arg})\n{text}")
-        before = bayes.entropy_bits(self._post)
-        for index, present in revealed:
-            if index not in self._known:
-                self._known[index] = present
-                self._post = bayes.update(self._post, self._lik, index, present)
-        self._gain_bits = before - bayes.entropy_bits(self._post)
+        self._post, self._gain_bits = reveal_findings(self._post, self._lik, self._known, revealed)
         components[PROCESS] = self._gain_bits / self._norm
         return Transition(f"{text}\n{self._footer()}", components)
-
-    def _phrase(self, index: int) -> str:
-        return self.kb.findings[index].text
-
-    def _persona(self) -> str:
-        assert self._patient is not None
-        sex = "woman" if self._patient.sex == "F" else "man"
-        return f"a {self._patient.age}-year-old {sex} who speaks in a {self._patient.style} way"
 
     def _mediq_step(self, action: ClinicalAction) -> Transition:
         assert self._mediq is not None
         record = self._mediq.record
         if action.kind == "diagnose":
             self._diagnosis = action.arg
-            right = action.arg == record.answer_idx
-            text = f"You answered {action.arg}. That is {'correct' if right else 'not correct'}."
-            self._log.append(f"Doctor: answer({action.arg})\n{text}")
-            return Transition(
-                text, {OUTCOME: float(right)}, terminated=True, success=right, final_answer=True
-            )
+            verdict = grade_option(record, action.arg)
+            self._log.append(f"Doctor: answer({action.arg})\n{verdict.text}")
+            return self._verdict_transition(verdict)
         if action.kind == "abstain":
             text = "You chose not to answer. The consultation is over."
             self._log.append(f"Doctor: abstain()\n{text}")
@@ -424,23 +360,19 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
     def _final(self, condition: str) -> Transition:
         assert self._patient is not None
         self._diagnosis = condition
-        name = self.kb.conditions[self.kb.condition_index[condition]].display
-        truth = self._patient.condition
-        if condition == truth:
-            text = f"You diagnosed {name}. That is correct."
-            self._log.append(f"Doctor: diagnose({condition})\n{text}")
-            return Transition(
-                text, {OUTCOME: 1.0}, terminated=True, success=True, final_answer=True
-            )
-        same_category = (
-            self.kb.conditions[self.kb.condition_index[condition]].category
-            == self.kb.conditions[self.kb.condition_index[truth]].category
+        verdict = grade_diagnosis(self.kb, condition, self._patient.condition, self.category_credit)
+        self._log.append(f"Doctor: diagnose({condition})\n{verdict.text}")
+        return self._verdict_transition(verdict)
+
+    @staticmethod
+    def _verdict_transition(verdict: Verdict) -> Transition:
+        return Transition(
+            verdict.text,
+            {OUTCOME: verdict.outcome},
+            terminated=True,
+            success=verdict.right,
+            final_answer=True,
         )
-        credit = self.category_credit if same_category else 0.0
-        # The truth stays hidden: TryAgain may reopen the episode after a wrong answer.
-        text = f"You diagnosed {name}. That is not the right diagnosis."
-        self._log.append(f"Doctor: diagnose({condition})\n{text}")
-        return Transition(text, {OUTCOME: credit}, terminated=True, final_answer=True)
 
     def _footer(self) -> str:
         return (
@@ -504,24 +436,7 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
         }
 
     def random_action(self, rng: np.random.Generator) -> str:
-        kb = self.kb
-        if self._mediq is not None:
-            record = self._mediq.record
-            if rng.random() < 0.15 or not record.facts:
-                letters = list(record.options)
-                return f"<answer>{letters[int(rng.integers(len(letters)))]}</answer>"
-            words = record.facts[int(rng.integers(len(record.facts)))].split()
-            return f"<action>Tell me about {' '.join(words[: int(rng.integers(1, 4))])}</action>"
-        roll = rng.random()
-        if roll < 0.7:
-            finding = int(kb.askable[int(rng.integers(len(kb.askable)))])
-            return f"<action>{question_for(kb, finding)}</action>"
-        if roll < 0.85:
-            systems = list(kb.systems)
-            return f"<action>examine({systems[int(rng.integers(len(systems)))]})</action>"
-        if roll < 0.95:
-            return f"<action>order_test({kb.tests[int(rng.integers(len(kb.tests)))].id})</action>"
-        return f"<answer>{kb.conditions[int(rng.integers(len(kb.conditions)))].id}</answer>"
+        return random_reply(self.kb, None if self._mediq is None else self._mediq.record, rng)
 
     # ------------------------------------------------------------------ privileged
 
@@ -555,11 +470,8 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
                 ],
             }
         assert self._patient is not None
-        ids = [c.id for c in self.kb.conditions]
         return {
             "true_condition": self._patient.condition,
-            "posterior": {cid: float(p) for cid, p in zip(ids, self._post)},
-            "map_condition": ids[int(np.argmax(self._post))],
-            "entropy_bits": bayes.entropy_bits(self._post),
+            **posterior_summary(self.kb, self._post),
             "present_findings": list(self._patient.present),
         }
