@@ -4,56 +4,43 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any, ClassVar, Final
 
 import numpy as np
 
-from mtenvs.core.env import EnvSnapshot, MultiTurnEnv, Transition
+from mtenvs.core.env import EnvSnapshot, Transition
+from mtenvs.core.listed import ListedTasks, listed_task
 from mtenvs.core.parsing import ToolCall
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
 from mtenvs.core.spaces import text_space
-from mtenvs.envs.sql.backend import Database, gold_write_states, open_database
-from mtenvs.envs.sql.data import DEFAULT_SCALE, MAX_SCALE, MIN_SCALE
+from mtenvs.envs.sql import prompts
+from mtenvs.envs.sql.backend import Database, open_database
+from mtenvs.envs.sql.data import DEFAULT_SCALE
 from mtenvs.envs.sql.dataset import DatasetDatabase, SqlDataset, load_dataset
-from mtenvs.envs.sql.engine import COUNT_CAP, QueryResult, format_table, quote_identifier
-from mtenvs.envs.sql.postgres import POSTGRES_BACKENDS
-from mtenvs.envs.sql.schemas import SCHEMA_NAMES, Schema, get_schema
-from mtenvs.envs.sql.tasks import TASKS_PER_SPLIT, SqlTask, eval_set, make_task, parse_task_id
-from mtenvs.envs.sql.tools import TOOL_SCHEMAS, parse_reply, random_reply
-from mtenvs.envs.sql.verify import (
-    GoldResult,
-    check_statement,
-    is_ordered,
-    overlap_score,
-    results_match,
-    state_delta_score,
-    transpile,
+from mtenvs.envs.sql.engine import COUNT_CAP, format_table
+from mtenvs.envs.sql.env_args import DIALECTS, check_sql_env_args
+from mtenvs.envs.sql.execution import (
+    EXPLORE_TOOLS,
+    QueryRunner,
+    check_write,
+    gold_rows,
+    in_dialect,
 )
-from mtenvs.error import InvalidArgumentError, check_choice, check_int_range
+from mtenvs.envs.sql.schemas import Schema, get_schema
+from mtenvs.envs.sql.task_choice import pick_sql_task
+from mtenvs.envs.sql.tasks import SqlTask, eval_set
+from mtenvs.envs.sql.tools import TOOL_SCHEMAS, parse_reply, random_reply
+from mtenvs.envs.sql.verify import GoldResult, overlap_score
 
 __all__ = ["DIALECTS", "SqlEnv"]
 
-#: Database engines: embedded SQLite, or PostgreSQL (:mod:`mtenvs.envs.sql.postgres`).
-DIALECTS: Final = ("sqlite", "postgres")
 _TOOLS: Final = ("list_tables", "describe", "sample", "run_sql", "submit")
-_ENGINE: Final = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 #: Rows a gold query or a submission may return with ``dataset=`` (Spider/BIRD gold
 #: results can exceed the observation cap).
 _DATASET_COUNT_CAP: Final = 1_000_000
-#: Database errors about a missing or ambiguous name (SQLite, PostgreSQL): nothing for
-#: sqlglot to add when the statement is a SELECT.
-_SELF_EXPLAINED: Final = (
-    "no such column",
-    "no such table",
-    "no such function",
-    "ambiguous column",
-    "does not exist",
-    "is ambiguous",
-)
 
 
-class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
+class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
     """Explore a real SQLite or PostgreSQL database with tools, then submit one SQL statement.
 
     ## Description
@@ -184,46 +171,18 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         question_file: str | None = None,
         postgres_backend: str = "auto",
     ) -> None:
-        check_choice("postgres_backend", postgres_backend, POSTGRES_BACKENDS)
-        if postgres_backend != "auto" and dialect != "postgres":
-            raise InvalidArgumentError(
-                f"postgres_backend={postgres_backend!r} needs dialect='postgres', got "
-                f"dialect={dialect!r}."
-            )
-        if dataset is not None:
-            _check_dataset_args(schema, scale, eval_set, dialect)
-            split = "test" if split is None else split
-        elif question_file is not None:
-            raise InvalidArgumentError(
-                f"question_file={question_file!r} needs dataset=PATH (a Spider/BIRD directory)."
-            )
-        if schema is not None:
-            check_choice("schema", schema, SCHEMA_NAMES)
-        check_int_range("scale", scale, MIN_SCALE, MAX_SCALE)
-        check_choice("dialect", dialect, DIALECTS)
-        check_int_range("max_result_rows", max_result_rows, 1, 1000)
-        if not isinstance(eval_set, bool):
-            raise InvalidArgumentError(f"eval_set must be True or False, got {eval_set!r}.")
-        if eval_set and scale != DEFAULT_SCALE:
-            raise InvalidArgumentError(
-                f"The SQL eval set is fixed at scale={DEFAULT_SCALE}; "
-                f"got scale={scale}. Drop eval_set or scale."
-            )
-        if split is None:
-            split = "test" if eval_set else "train"
-        elif eval_set and split != "test":
-            raise InvalidArgumentError(
-                "The SQL eval set holds test tasks; use split='test' "
-                f"(or leave it unset) with eval_set=True, got {split!r}."
-            )
-        if (
-            not isinstance(query_timeout_s, (int, float))
-            or isinstance(query_timeout_s, bool)
-            or not 0 < query_timeout_s <= 600
-        ):
-            raise InvalidArgumentError(
-                f"query_timeout_s must be a number in (0, 600] seconds, got {query_timeout_s!r}."
-            )
+        split = check_sql_env_args(
+            schema=schema,
+            scale=scale,
+            eval_set=eval_set,
+            dialect=dialect,
+            split=split,
+            query_timeout_s=query_timeout_s,
+            max_result_rows=max_result_rows,
+            dataset=dataset,
+            question_file=question_file,
+            postgres_backend=postgres_backend,
+        )
         super().__init__(
             max_turns=max_turns,
             reward_mode=reward_mode,
@@ -241,7 +200,6 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         self.postgres_backend = postgres_backend
         self.query_timeout_s = float(query_timeout_s)
         self.max_result_rows = max_result_rows
-        self._reset_seed: int | None = None
         self._eval_cursor = 0
         self._task: SqlTask | None = None
         self._db: Database | None = None
@@ -264,41 +222,29 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[str, dict[str, Any]]:
-        self._reset_seed = seed  # the eval set maps a seed straight to an index
         obs, info = super().reset(seed=seed, options=options)
         info["tools"] = [TOOL_SCHEMAS[name] for name in self.tools]
         return obs, info
 
-    def _pick_task(self, task_id: object) -> SqlTask:
-        if self.dataset is not None:
-            if task_id is not None:
-                return self.dataset.task(task_id)
-            return self.dataset.tasks[int(self.np_random.integers(len(self.dataset.tasks)))]
-        if self.eval_set:
-            tasks = [t for t in eval_set() if self.schema in (None, t.schema)]
-            if task_id is not None:
-                for task in tasks:
-                    if task.task_id == task_id:
-                        return task
-                raise InvalidArgumentError(
-                    f"Task {task_id!r} is not in the SQL eval set; pass eval_set=False to play it."
-                )
-            index = self._eval_cursor if self._reset_seed is None else self._reset_seed
-            self._eval_cursor = (index + 1) % len(tasks)
-            return tasks[index % len(tasks)]
-        if task_id is not None:
-            split, index, schema = parse_task_id(task_id)
-            if (split, schema) != (self.split, self.schema):
-                raise InvalidArgumentError(
-                    f"Task {task_id!r} is not a {self.split} task of this env; make it with "
-                    f"split={split!r}, schema={schema!r}."
-                )
-            return make_task(split, index, self.scale, self.schema)
-        index = int(self.np_random.integers(TASKS_PER_SPLIT))
-        return make_task(self.split, index, self.scale, self.schema)
-
     def new_episode(self, options: Mapping[str, Any]) -> str:
-        self._task = self._pick_task(options.get("task_id"))
+        task_id = options.get("task_id")
+        if self.eval_set and self.dataset is None:
+            # the eval set maps a reset seed straight to an index (ListedTasks)
+            tasks = [t for t in eval_set() if self.schema in (None, t.schema)]
+            self._task = (
+                self.next_listed(tasks)
+                if task_id is None
+                else listed_task(tasks, task_id, "SQL eval set")
+            )
+        else:
+            self._task = pick_sql_task(
+                task_id,
+                split=self.split,
+                schema=self.schema,
+                scale=self.scale,
+                dataset=self.dataset,
+                rng=self.np_random,
+            )
         self._open_database()
         self._queries = 0
         self._writes = []
@@ -312,18 +258,8 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         self._best = 0.0
         self._gold_rows = ()
         if task.kind == "read":
-            gold = self.database.execute(
-                self._dialect_sql(task.gold_sql),
-                allow_writes=False,
-                timeout_s=60.0,
-                count_cap=self._count_cap,
-            )
-            if not gold.ok:
-                raise InvalidArgumentError(
-                    f"The gold SQL of task {task.task_id} fails on database {task.schema!r}: "
-                    f"{gold.error} (SQL: {task.gold_sql[:300]})"
-                )
-            self._gold_rows = gold.rows
+            sql = in_dialect(task.gold_sql, self.dialect)
+            self._gold_rows = gold_rows(self.database, task, sql, self._count_cap)
 
     def task_schema(self) -> Schema:
         """The schema of the current task's database."""
@@ -332,15 +268,7 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         return get_schema(self.task.schema)
 
     def first_observation(self) -> str:
-        task = self.task
-        schema = self.task_schema()
-        what = "Request" if task.kind == "read" else "Change to make"
-        return (
-            f"Database `{schema.name}`: {schema.description}\n"
-            f"Tables: {', '.join(schema.table_names)}\n\n{what}: {task.question}\n\n"
-            f"You have {self.max_turns} turns. Explore with the tools, then submit one "
-            "SQL statement."
-        )
+        return prompts.first_observation(self.task_schema(), self.task, self.max_turns)
 
     def _open_database(self) -> None:
         old = self._db
@@ -367,9 +295,9 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
         assert self._db is not None
         return self._db
 
-    def _dialect_sql(self, sql: str) -> str:
-        """Gold SQL (written for SQLite) in the env's dialect."""
-        return sql if self.dialect == "sqlite" else transpile(sql, self.dialect)
+    def _runner(self) -> QueryRunner:
+        """The episode's database under the env's limits."""
+        return QueryRunner(self.database, self.dialect, self.query_timeout_s)
 
     @property
     def task(self) -> SqlTask:
@@ -417,62 +345,20 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
     def run_tool(self, call: ToolCall) -> tuple[str, float]:
         """Run one non-submit tool: (observation text, process gain)."""
         schema = self.task_schema()
-        if call.name == "list_tables":
-            counts = [f"{t}: {self._count(t)} rows" for t in schema.table_names]
-            return "Tables:\n" + "\n".join(counts), 0.0
-        if call.name in ("describe", "sample"):
-            table = str(call.arguments["table"])
-            if table not in schema.table_names:
-                return (
-                    f"Error: unknown table {table[:60]!r}; the tables are "
-                    f"{', '.join(schema.table_names)}."
-                ), 0.0
-            if call.name == "describe":
-                return self.database.describe(table), 0.0
-            result = self.database.execute(
-                f"SELECT * FROM {quote_identifier(table)} LIMIT {call.arguments['n']:d}",
-                allow_writes=False,
-                timeout_s=self.query_timeout_s,
-            )
-            return format_table(result, self.max_result_rows), 0.0
+        if call.name in EXPLORE_TOOLS:
+            return self._runner().explore(schema, call, self.max_result_rows), 0.0
         if call.name == "run_sql":
             return self._run_sql(str(call.arguments["query"]))
         return self.run_extra_tool(call), 0.0
-
-    def _count(self, table: str) -> object:
-        rows = self.database.execute(
-            f"SELECT COUNT(*) FROM {quote_identifier(table)}", allow_writes=False, timeout_s=10.0
-        ).rows
-        return rows[0][0] if rows else "?"
 
     def run_extra_tool(self, call: ToolCall) -> str:
         """Tools of subclasses (``ask_user``); the base env has none."""
         raise NotImplementedError(call.name)
 
-    def _guarded(
-        self, db: Database, sql: str, *, writes: bool, count_cap: int = COUNT_CAP
-    ) -> QueryResult:
-        """Run ``sql`` under the database's guards; a failure is explained with sqlglot
-        (syntax errors with their position, statements the task does not allow).
-
-        sqlglot runs only when the database refuses or fails, so a successful query costs
-        no parse (about 200 µs per query otherwise), and not for a well-formed read that
-        names something missing (the database's message says all there is)."""
-        result = db.execute(
-            sql, allow_writes=writes, timeout_s=self.query_timeout_s, count_cap=count_cap
-        )
-        if result.ok:
-            return result
-        error = result.error or ""
-        if any(p in error for p in _SELF_EXPLAINED) and sql.lstrip()[:6].lower() == "select":
-            return result
-        problem = check_statement(sql, allow_writes=writes, dialect=self.dialect)
-        return result if problem is None else replace(result, error=problem)
-
     def _run_sql(self, query: str) -> tuple[str, float]:
         self._queries += 1
         writes = self.task.kind == "write"
-        result = self._guarded(self.database, query, writes=writes)
+        result = self._runner().guarded(query, writes=writes)
         if result.ok and result.changes:
             self._writes.append(query)
         gain = 0.0
@@ -494,17 +380,19 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
 
     def _submit(self, sql: str) -> Transition:
         task = self.task
-        writes = task.kind == "write"
-        correct, score = False, 0.0
-        if writes:
-            correct, score, error = self._check_write(sql)
+        if task.kind == "write":
+            correct, score, error = check_write(
+                task,
+                sql,
+                scale=self.scale,
+                dialect=self.dialect,
+                postgres_backend=self.postgres_backend,
+                timeout_s=self.query_timeout_s,
+            )
         else:
-            result = self._guarded(self.database, sql, writes=False, count_cap=self._count_cap)
-            error = result.error
-            if result.ok and not result.capped:
-                gold = self._gold()
-                correct = results_match(gold, result.rows, ordered=is_ordered(task.gold_sql))
-                score = overlap_score(gold, result.rows)
+            gold = self._gold()
+            runner = self._runner()
+            correct, score, error = runner.check_read(sql, gold, task.gold_sql, self._count_cap)
         gain = (1.0 - self._best) * self._weight if correct else self._credit(score)
         if correct:
             self._best = 1.0
@@ -514,51 +402,13 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
             components[PROCESS] = gain
         return Transition(text, components, terminated=True, success=correct, final_answer=True)
 
-    def _check_write(self, sql: str) -> tuple[bool, float, str | None]:
-        """Apply the submission to a fresh copy and compare every table with the gold's."""
-        task = self.task
-        before, want = gold_write_states(
-            self.dialect,
-            task.schema,
-            self.scale,
-            task.db_seed,
-            self._dialect_sql(task.gold_sql),
-            self.postgres_backend,
-        )
-        copy = self._new_database()
-        try:
-            result = self._guarded(copy, sql, writes=True)
-            if not result.ok:
-                return False, 0.0, result.error
-            got = copy.state()
-        finally:
-            copy.close()
-        return want == got, state_delta_score(before, want, got), None
-
     # ------------------------------------------------------------------ prompts
 
     def system_prompt(self) -> str:
-        return (
-            f"You work with a {_ENGINE[self.dialect]} database through tools. Explore it, then submit ONE SQL "
-            "statement that answers the request (a SELECT for questions; an INSERT, UPDATE or "
-            "DELETE when asked to change data).\n"
-            "Tools: list_tables(), describe(table), sample(table, n), run_sql(query), "
-            "submit(sql).\n"
-            'Reply formats: OpenAI tool calls, or in text <tool_call>{"name": "run_sql", '
-            '"arguments": {"query": "SELECT ..."}}</tool_call>; a ```sql block runs the '
-            "query; <answer>SQL</answer> submits it.\n"
-            "Submitting ends the episode. Questions are checked by comparing result rows "
-            "(order matters only when the request asks for an order; numbers to 2 decimals); "
-            "changes are applied to a fresh copy of the original database and every table is "
-            "compared. Queries that write are refused in question tasks; ATTACH, PRAGMA and "
-            f"DDL are always refused; each query may run {self.query_timeout_s:g} s."
-        )
+        return prompts.system_prompt(self.dialect, self.query_timeout_s)
 
     def action_format(self) -> str:
-        return (
-            'a tool call such as <tool_call>{"name": "run_sql", "arguments": {"query": '
-            '"SELECT 1"}}</tool_call>, a ```sql block, or <answer>SQL</answer> to submit.'
-        )
+        return prompts.ACTION_FORMAT
 
     def render_text(self) -> str:
         return f"{self.first_observation()}\n\n--- last observation ---\n{self._last_observation}"
@@ -631,18 +481,3 @@ class SqlEnv(MultiTurnEnv[str, tuple[ToolCall, ...]]):
             self._db.close()
             self._db = None
         super().close()
-
-
-def _check_dataset_args(schema: str | None, scale: int, eval_set: bool, dialect: str) -> None:
-    """``dataset=`` brings its own databases and questions; refuse arguments that pick ours."""
-    for name, value, default in (
-        ("schema", schema, None),
-        ("scale", scale, DEFAULT_SCALE),
-        ("eval_set", eval_set, False),
-        ("dialect", dialect, "sqlite"),
-    ):
-        if value != default:
-            raise InvalidArgumentError(
-                f"{name}={value!r} does not apply with dataset=PATH (a Spider/BIRD directory "
-                f"of SQLite files with its own questions); leave {name} at {default!r}."
-            )

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Final
 import numpy as np
 
 from mtenvs.core.env import Transition
+from mtenvs.core.listed import listed_task
 from mtenvs.core.parsing import ToolCall
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
 from mtenvs.envs.sql.data import DEFAULT_SCALE
@@ -182,17 +183,9 @@ class SqlInteractEnv(SqlEnv):
     def _pick_interact_task(self, task_id: object) -> InteractTask:
         if self.eval_set:
             tasks = interact_eval_set()
-            if task_id is not None:
-                for task in tasks:
-                    if task.task_id == task_id:
-                        return task
-                raise InvalidArgumentError(
-                    f"Task {task_id!r} is not in the SqlInteract eval "
-                    "set; pass eval_set=False to play it."
-                )
-            index = self._eval_cursor if self._reset_seed is None else self._reset_seed
-            self._eval_cursor = (index + 1) % len(tasks)
-            return tasks[index % len(tasks)]
+            if task_id is None:
+                return self.next_listed(tasks)
+            return listed_task(tasks, task_id, "SqlInteract eval set")
         if task_id is not None:
             split, index = parse_interact_task_id(task_id)
             if split != self.split:

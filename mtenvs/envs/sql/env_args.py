@@ -1,0 +1,90 @@
+"""Checks of the SQL envs' constructor arguments: each refusal names the bad value, the
+allowed ones and the fix."""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+
+from mtenvs.envs.sql.data import DEFAULT_SCALE, MAX_SCALE, MIN_SCALE
+from mtenvs.envs.sql.postgres import POSTGRES_BACKENDS
+from mtenvs.envs.sql.schemas import SCHEMA_NAMES
+from mtenvs.error import InvalidArgumentError, check_choice, check_int_range
+
+__all__ = ["DIALECTS", "check_sql_env_args"]
+
+#: Database engines: embedded SQLite, or PostgreSQL (:mod:`mtenvs.envs.sql.postgres`).
+DIALECTS: Final = ("sqlite", "postgres")
+
+
+def check_sql_env_args(
+    *,
+    schema: str | None,
+    scale: int,
+    eval_set: bool,
+    dialect: str,
+    split: str | None,
+    query_timeout_s: float,
+    max_result_rows: int,
+    dataset: str | os.PathLike[str] | None,
+    question_file: str | None,
+    postgres_backend: str,
+) -> str:
+    """Refuse bad or conflicting arguments of :class:`~mtenvs.envs.sql.env.SqlEnv`; return
+    the split they ask for (``test`` by default with ``eval_set`` or ``dataset``)."""
+    check_choice("postgres_backend", postgres_backend, POSTGRES_BACKENDS)
+    if postgres_backend != "auto" and dialect != "postgres":
+        raise InvalidArgumentError(
+            f"postgres_backend={postgres_backend!r} needs dialect='postgres', got "
+            f"dialect={dialect!r}."
+        )
+    if dataset is not None:
+        _check_dataset_args(schema, scale, eval_set, dialect)
+        split = "test" if split is None else split
+    elif question_file is not None:
+        raise InvalidArgumentError(
+            f"question_file={question_file!r} needs dataset=PATH (a Spider/BIRD directory)."
+        )
+    if schema is not None:
+        check_choice("schema", schema, SCHEMA_NAMES)
+    check_int_range("scale", scale, MIN_SCALE, MAX_SCALE)
+    check_choice("dialect", dialect, DIALECTS)
+    check_int_range("max_result_rows", max_result_rows, 1, 1000)
+    if not isinstance(eval_set, bool):
+        raise InvalidArgumentError(f"eval_set must be True or False, got {eval_set!r}.")
+    if eval_set and scale != DEFAULT_SCALE:
+        raise InvalidArgumentError(
+            f"The SQL eval set is fixed at scale={DEFAULT_SCALE}; "
+            f"got scale={scale}. Drop eval_set or scale."
+        )
+    if split is None:
+        split = "test" if eval_set else "train"
+    elif eval_set and split != "test":
+        raise InvalidArgumentError(
+            "The SQL eval set holds test tasks; use split='test' "
+            f"(or leave it unset) with eval_set=True, got {split!r}."
+        )
+    if (
+        not isinstance(query_timeout_s, (int, float))
+        or isinstance(query_timeout_s, bool)
+        or not 0 < query_timeout_s <= 600
+    ):
+        raise InvalidArgumentError(
+            f"query_timeout_s must be a number in (0, 600] seconds, got {query_timeout_s!r}."
+        )
+    return split
+
+
+def _check_dataset_args(schema: str | None, scale: int, eval_set: bool, dialect: str) -> None:
+    """``dataset=`` brings its own databases and questions; refuse arguments that pick ours."""
+    for name, value, default in (
+        ("schema", schema, None),
+        ("scale", scale, DEFAULT_SCALE),
+        ("eval_set", eval_set, False),
+        ("dialect", dialect, "sqlite"),
+    ):
+        if value != default:
+            raise InvalidArgumentError(
+                f"{name}={value!r} does not apply with dataset=PATH (a Spider/BIRD directory "
+                f"of SQLite files with its own questions); leave {name} at {default!r}."
+            )
