@@ -109,9 +109,11 @@ def measure(rounds: int, per_round: int) -> dict[str, Any]:
             for _ in range(per_round):
                 timed(f"env_episode_start[{mode}]", lambda env=env: env_start(env))
                 env.step(f"<action>goto({_SEARCH})</action>")
+                view = env._view
+                assert view is not None, "the search page gave no outline"
                 link = next(
                     e.id
-                    for e in env._view.elements.values()
+                    for e in view.elements.values()
                     if e.kind == "link" and "Mouse" in e.name
                 )
                 timed(

@@ -1,6 +1,7 @@
 """Chromium through Playwright: one browser per worker, a fresh context per episode.
 
-* :func:`shared_browser` starts Debian's Chromium once per process, owned by one dedicated
+* :func:`~mtenvs.envs.web.chromium.shared_browser` (in :mod:`mtenvs.envs.web.chromium`,
+  re-exported here) starts Debian's Chromium once per process, owned by one dedicated
   thread (Playwright's sync API is bound to the thread that started it): every browser call
   is handed to that thread, so envs may be used from any thread; a forked worker starts its
   own.
@@ -13,18 +14,11 @@
 
 from __future__ import annotations
 
-import atexit
 import base64
 import contextlib
-import functools
 import io
 import json
-import os
-import queue
-import shutil
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -38,10 +32,17 @@ from mtenvs.envs.web.actions import (
     input_value_problem,
     site_path,
 )
-from mtenvs.error import Error
+from mtenvs.envs.web.chromium import CHROMIUM_ARGS as CHROMIUM_ARGS
+from mtenvs.envs.web.chromium import (
+    BrowserUnavailableError,
+    browser_method,
+    chromium_path,
+    on_browser_thread,
+    shared_browser,
+)
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, Playwright
+    from playwright.sync_api import BrowserContext, CDPSession, Page
 
 T = TypeVar("T")
 
@@ -56,20 +57,6 @@ __all__ = [
     "shared_browser",
 ]
 
-CHROMIUM_ARGS = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    # re-raster whole tiles: a tile partly repainted (say, a button's hover state) can
-    # differ by one level in its anti-aliased edges from one painted in full, so the same
-    # page gave unequal screenshots depending on what other contexts were doing
-    "--disable-partial-raster",
-)
 _MARKS_JS = (Path(__file__).parent / "marks.js").read_text(encoding="utf-8")
 #: Hides the text caret on every page of a context (as Playwright's ``caret="hide"`` does
 #: for one screenshot): a blinking caret would make equal pages give unequal pixels.
@@ -100,119 +87,6 @@ _CLOSE_PICKERS_JS = (
 )
 #: How long ``press(Enter)`` waits for a navigation it may have started (a form submit).
 _PRESS_NAVIGATION_MS = 400
-_INSTALL_HINT = (
-    'pip install "mtenvs[web]" and install Chromium (Debian/Ubuntu: '
-    "apt-get install -y chromium), or set MTENVS_CHROMIUM to its path"
-)
-
-
-class BrowserUnavailableError(Error, RuntimeError):
-    """Playwright or Chromium is missing or would not start."""
-
-
-def chromium_path() -> str | None:
-    """The Chromium executable: ``$MTENVS_CHROMIUM``, else ``chromium`` on ``PATH``."""
-    return (
-        os.environ.get("MTENVS_CHROMIUM")
-        or shutil.which("chromium")
-        or shutil.which("chromium-browser")
-    )
-
-
-class _BrowserThread:
-    """The thread that owns this process's Playwright (its sync API is bound to one thread):
-    every browser call of every env runs here, so envs may be reset and stepped from any
-    thread (the rollout engine resets in a background thread)."""
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        self._queue: queue.Queue[tuple[Callable[[], Any], Future[Any]]] = queue.Queue()
-        self._thread = threading.Thread(target=self._loop, name="mtenvs-chromium", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            fn, future = self._queue.get()
-            try:
-                future.set_result(fn())
-            except BaseException as e:  # handed to the caller
-                future.set_exception(e)
-
-    def call(self, fn: Callable[[], T]) -> T:
-        if threading.current_thread() is self._thread:
-            return fn()
-        future: Future[T] = Future()
-        self._queue.put((fn, future))
-        return future.result()
-
-
-_THREAD: _BrowserThread | None = None
-_THREAD_LOCK = threading.Lock()
-
-
-def on_browser_thread(fn: Callable[[], T]) -> T:
-    """Run ``fn`` on this process's browser thread (started on first use) and return its
-    result; every Playwright call goes through here."""
-    global _THREAD
-    with _THREAD_LOCK:
-        if _THREAD is None or _THREAD.pid != os.getpid():
-            _THREAD = _BrowserThread()
-        thread = _THREAD
-    return thread.call(fn)
-
-
-def _browser_method(method: Callable[..., T]) -> Callable[..., T]:
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        return on_browser_thread(lambda: method(*args, **kwargs))
-
-    return wrapper
-
-
-_BROWSERS: dict[int, tuple[Playwright, Browser]] = {}
-
-
-def shared_browser() -> Browser:
-    """This process's Chromium, started on first use and closed at exit."""
-    return on_browser_thread(_shared_browser)
-
-
-def _shared_browser() -> Browser:
-    key = os.getpid()
-    entry = _BROWSERS.get(key)
-    if entry is not None and entry[1].is_connected():
-        return entry[1]
-    try:
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import sync_playwright
-    except ImportError as e:
-        raise BrowserUnavailableError(f"Playwright is not installed; {_INSTALL_HINT}.") from e
-    path = chromium_path()
-    if path is None:
-        raise BrowserUnavailableError(f"Chromium was not found; {_INSTALL_HINT}.")
-    pw = sync_playwright().start()
-    try:
-        browser = pw.chromium.launch(executable_path=path, args=list(CHROMIUM_ARGS))
-    except PlaywrightError as e:
-        pw.stop()
-        raise BrowserUnavailableError(f"Chromium at {path} did not start: {e}") from e
-    _BROWSERS[key] = (pw, browser)
-    return browser
-
-
-@atexit.register
-def _close_browsers() -> None:
-    entry = _BROWSERS.pop(os.getpid(), None)
-    if entry is None:
-        return
-
-    def close() -> None:
-        with contextlib.suppress(Exception):  # shutting down anyway
-            entry[1].close()
-            entry[0].stop()
-
-    with contextlib.suppress(Exception):
-        on_browser_thread(close)
 
 
 @dataclass(frozen=True)
@@ -278,7 +152,7 @@ class BrowserSession:
 
     # ------------------------------------------------------------------ lifecycle
 
-    @_browser_method
+    @browser_method
     def open(self, path: str) -> None:
         """A fresh context (no cookies, storage or history) showing ``path``."""
         self.close()
@@ -300,7 +174,7 @@ class BrowserSession:
         page = context.new_page()
         self._settle_goto(page, path)
 
-    @_browser_method
+    @browser_method
     def close(self) -> None:
         if self._context is not None:
             with contextlib.suppress(Exception):  # the browser may be gone already
@@ -365,7 +239,7 @@ class BrowserSession:
     def pages(self) -> list[Page]:
         return list(self._pages)
 
-    @_browser_method
+    @browser_method
     def settle(self, page: Page | None = None) -> None:
         """Wait for the DOM of the (active) page, reporting a load that does not finish."""
         from playwright.sync_api import Error as PlaywrightError
@@ -402,7 +276,7 @@ class BrowserSession:
                 f"{self.load_timeout_ms / 1000:g} s; showing what has loaded."
             )
 
-    @_browser_method
+    @browser_method
     def goto(self, path: str) -> None:
         self._settle_goto(self.page, path)
 
@@ -414,7 +288,7 @@ class BrowserSession:
         out, self.events = self.events, []
         return out
 
-    @_browser_method
+    @browser_method
     def view(self) -> PageView:
         """The outline of the active tab (tags its interactive elements with ids)."""
         from playwright.sync_api import Error as PlaywrightError
@@ -465,7 +339,7 @@ class BrowserSession:
             session = self._cdp[page] = self.context.new_cdp_session(page)
         return session
 
-    @_browser_method
+    @browser_method
     def screenshot(self, marks: bool) -> np.ndarray:
         """The viewport as an RGB ``uint8`` array (set-of-marks boxes drawn when ``marks``).
 
@@ -509,7 +383,7 @@ class BrowserSession:
 
     # ------------------------------------------------------------------ actions
 
-    @_browser_method
+    @browser_method
     def run(self, action: WebAction, view: PageView | None) -> str | None:
         """Run ``action`` on the active tab, resolving ids against ``view`` (the outline the
         agent saw); the error message for the agent, or ``None``."""

@@ -8,17 +8,9 @@ can be built cheaply, in any process); every ``reset`` restores the server's see
 and opens a fresh browser context; ``close`` stops both. Parse errors never touch the
 browser.
 
-The page outline (``outline.js``) shows text, headings and table rows, and every
-interactive element as ``[id] kind "name"`` with its state: ``textbox "Search"
-value="lamp"``, ``combobox "Sort by" selected="Price" options: …``, ``checkbox "Gift wrap"
-checked``. A date or time input shows its value format (``textbox "Due date" (date,
-YYYY-MM-DD) value="2024-03-01"``; also ``time`` HH:MM, ``datetime-local``
-YYYY-MM-DDTHH:MM, ``month`` YYYY-MM, ``week`` YYYY-Www) and ``type()`` refuses text in
-another format before the browser is touched (the error names the format and an
-example); a radio button shows its group, the legend of its fieldset or else its name
-(``radio "Yes" (group "Subscribe?") checked``). A well-formed action that fails (unknown
-id, wrong kind, bad option or date format, timeout) is reported in the ``Last action``
-line and ``info["last_action_error"]``; the episode goes on.
+The observation text and the page outline it shows are described in
+:mod:`mtenvs.envs.web.observation`; random replies come from
+:mod:`mtenvs.envs.web.random_replies`.
 
 Screenshots show the page only: a native popup that a ``click`` or ``press`` opened (the
 list of a ``<select>``, a date or colour picker) is closed after the action, the field
@@ -51,6 +43,9 @@ from mtenvs.envs.web.actions import (
     site_path,
 )
 from mtenvs.envs.web.browser import BrowserSession, PageView, format_problem
+from mtenvs.envs.web.observation import MAX_PAGE_CHARS as MAX_PAGE_CHARS
+from mtenvs.envs.web.observation import render_observation, system_prompt_text
+from mtenvs.envs.web.random_replies import random_reply
 from mtenvs.envs.web.site import SITE_BACKENDS, SiteServer, start_site
 from mtenvs.error import InvalidArgumentError, check_choice
 
@@ -58,11 +53,6 @@ __all__ = ["VIEWPORT", "SiteSpec", "WebEnv"]
 
 #: Viewport (width, height) of the browser and of the screenshots.
 VIEWPORT = (800, 600)
-
-
-#: Longest page outline shown, in characters (the rest is cut with a note).
-MAX_PAGE_CHARS = 16_000
-_RANDOM_WORDS = ("mouse", "lamp", "Acme", "bottle", "12", "", "x@y.z", "03801")
 
 
 @dataclass(frozen=True)
@@ -234,20 +224,8 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
         return obs, info
 
     def system_prompt(self) -> str:
-        return (
-            f"You operate a web browser on {self.site_spec().description} "
-            f"({self.site_spec().display_origin}). "
-            "Each observation shows the task, the URL, the open tabs, the result of your last "
-            "action and an outline of the page where interactive elements carry a [number] "
-            "id.\nReply with exactly one action per turn inside <action>…</action>:\n"
-            "  click(id) | type(id, text) | select(id, option) | hover(id) | press(key) | "
-            "scroll(up|down) | goto(url) | back() | tab(n) | answer(text)\n"
-            "type() replaces the text of a textbox (date and time inputs take the format shown "
-            "on their line, e.g. YYYY-MM-DD); select() takes the option's text; "
-            "goto() only opens pages of this site (e.g. goto(/)). End the task with "
-            "answer(...): the answer to a question, or answer(done) once the requested "
-            "change is made. Example: <action>click(12)</action>"
-        )
+        spec = self.site_spec()
+        return system_prompt_text(spec.description, spec.display_origin)
 
     # ------------------------------------------------------------------ site hooks
 
@@ -435,30 +413,7 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
         return self.display_url(self.session.page.url)
 
     def random_action(self, rng: np.random.Generator) -> str:
-        view = self._view
-        ids = sorted(view.elements) if view else []
-        roll = float(rng.random())
-        if ids and roll < 0.55:
-            element = view.elements[ids[int(rng.integers(len(ids)))]] if view else None
-            if element is not None and element.kind == "textbox":
-                word = _RANDOM_WORDS[int(rng.integers(len(_RANDOM_WORDS)))]
-                return f'<action>type({element.id}, "{word}")</action>'
-            if element is not None and element.kind == "combobox" and element.options:
-                option = element.options[int(rng.integers(len(element.options)))]
-                return f'<action>select({element.id}, "{option}")</action>'
-            return f"<action>click({ids[int(rng.integers(len(ids)))]})</action>"
-        if roll < 0.7:
-            path = self.random_paths[int(rng.integers(len(self.random_paths)))]
-            return f"<action>goto({path})</action>"
-        if roll < 0.78:
-            return "<action>back()</action>"
-        if roll < 0.86:
-            return f"<action>scroll({'up' if rng.random() < 0.5 else 'down'})</action>"
-        if roll < 0.92:
-            return "<action>press(Enter)</action>"
-        if roll < 0.97:
-            return f"<action>click({int(rng.integers(1, 200))})</action>"
-        return "<answer>done</answer>"
+        return random_reply(self._view, self.random_paths, rng)
 
     @classmethod
     def supported_obs_modes(cls) -> tuple[str, ...]:
@@ -508,24 +463,12 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
             view = session.view()
             events = session.pop_events()
         self._view = view
-        tabs = "  ".join(
-            f"[{i}] {t[:60]}{' (active)' if i == view.active_tab else ''}"
-            for i, t in enumerate(view.tabs)
+        return render_observation(
+            view,
+            intent=self.task_intent(),
+            url=self._url(),
+            last_action=self._last_action,
+            last_error=self._last_error,
+            events=events,
+            note=note,
         )
-        status = f"error: {self._last_error}" if self._last_error else "ok"
-        page = "\n".join(view.lines)
-        if len(page) > MAX_PAGE_CHARS:
-            page = page[:MAX_PAGE_CHARS] + "\n… (page cut)"
-        parts = [
-            f"Task: {self.task_intent()}",
-            f"URL: {self._url()}",
-            f"Title: {view.title}",
-            f"Tabs: {tabs}",
-            f"Last action: {self._last_action} -> {status}",
-        ]
-        if events:
-            parts.append("Events: " + " | ".join(events))
-        if note:
-            parts.append(note)
-        parts.append("Page:\n" + page)
-        return "\n".join(parts)
