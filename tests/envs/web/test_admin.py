@@ -15,9 +15,9 @@ import mtenvs  # noqa: F401  # registers the ids
 from mtenvs.envs.web.admin import WebAdminEnv
 from mtenvs.envs.web.admin_data import LOGIN
 from mtenvs.envs.web.admin_tasks import TEMPLATES, eval_set, task_from_id
-from tests.envs.web._support import act, element_id, require_browser
+from tests.envs.web._support import PARTS, act, element_id, parts, require_browser, solve
 
-pytestmark = pytest.mark.xdist_group("chromium")
+pytestmark = pytest.mark.xdist_group("web-admin")
 
 
 @pytest.fixture(scope="module")
@@ -33,16 +33,6 @@ def _login(env: WebAdminEnv, obs: str) -> str:
     obs, _ = act(env, f'type({element_id(obs, "textbox", "Password")}, "{LOGIN[1]}")')
     obs, _ = act(env, f"click({element_id(obs, 'button', 'Log in')})")
     return obs
-
-
-def _solve(env: WebAdminEnv) -> tuple[dict, float, bool]:
-    total, terminated, info = 0.0, False, {}
-    for _ in range(env.max_turns):
-        _, reward, terminated, truncated, info = env.step(env.oracle_action())
-        total += reward
-        if terminated or truncated:
-            break
-    return info, total, terminated
 
 
 def test_check_env_and_reset_step_contract():
@@ -125,13 +115,14 @@ def test_wizard_shows_validation_errors_in_the_browser(env):
 
 
 @pytest.mark.slow
-def test_oracle_solves_the_whole_eval_set_and_every_template(env):
+@pytest.mark.parametrize("part", parts("web-admin-oracle"))
+def test_oracle_solves_the_whole_eval_set_and_every_template(env, part):
     ids = eval_set()
     assert {task_from_id(t).template for t in ids} == set(TEMPLATES)
     failed = []
-    for task_id in ids:
+    for task_id in ids[part::PARTS]:
         env.reset(options={"task_id": task_id})
-        info, total, terminated = _solve(env)
+        info, total, terminated = solve(env)
         if not (info["success"] and terminated and total == pytest.approx(1.0)):
             failed.append(task_id)
     assert not failed
@@ -143,7 +134,7 @@ def test_process_reward_counts_sub_goals():
     try:
         task_id = next(t for t in eval_set() if task_from_id(t).template == "change_role")
         e.reset(options={"task_id": task_id})
-        info, total, _ = _solve(e.unwrapped)
+        info, total, _ = solve(e.unwrapped)
         # logged in, user page, role saved, audit page: 4 sub-goals worth 1 in all
         assert info["success"] and total == pytest.approx(2.0)
     finally:
@@ -170,7 +161,7 @@ def test_wrong_solutions_are_not_rewarded(env):
     assert 101 not in keep
     obs, _ = act(env, f"click({element_id(obs, 'button', 'Delete ticket')})")
     assert "confirm dialog said 'Delete this ticket?'" in obs
-    info, _, _ = _solve(env)  # the oracle deletes the right ones too: one deletion too many
+    info, _, _ = solve(env)  # the oracle deletes the right ones too: one deletion too many
     assert not info["success"]
 
 

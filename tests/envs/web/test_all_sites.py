@@ -8,7 +8,7 @@ from mtenvs.envs.web import admin_tasks, shop_tasks, wiki_tasks
 from mtenvs.envs.web.all_sites import WebAllEnv
 from tests.envs.web._support import require_browser
 
-pytestmark = pytest.mark.xdist_group("chromium")
+pytestmark = pytest.mark.xdist_group("web-all-sites")
 
 
 def test_task_indices_interleave_the_three_sites():

@@ -16,7 +16,7 @@ from mtenvs.envs.web.admin_data import LOGIN
 from mtenvs.envs.web.browser import BrowserSession, PageView
 from tests.envs.web._support import act, element_id, require_browser
 
-pytestmark = pytest.mark.xdist_group("chromium")
+pytestmark = pytest.mark.xdist_group("web-forms")
 
 _FORM = b"""<!doctype html><html><head><title>Form</title></head><body><form>
 <label>Size <select name="size"><option>S</option><option>M</option><option>L</option>

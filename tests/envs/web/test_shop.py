@@ -15,9 +15,9 @@ import pytest
 import mtenvs  # noqa: F401  # registers the ids
 from mtenvs.envs.web.shop import WebShopEnv
 from mtenvs.envs.web.shop_tasks import TEMPLATES, eval_set, task_from_id
-from tests.envs.web._support import act, element_id, require_browser
+from tests.envs.web._support import PARTS, act, element_id, parts, require_browser, solve
 
-pytestmark = pytest.mark.xdist_group("chromium")
+pytestmark = pytest.mark.xdist_group("web-shop")
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +188,8 @@ def test_image_observation_and_set_of_marks():
 
 
 @pytest.mark.slow
-def test_oracle_solves_the_whole_eval_set_reaching_every_sub_goal():
+@pytest.mark.parametrize("part", parts("web-shop-oracle"))
+def test_oracle_solves_the_whole_eval_set_reaching_every_sub_goal(part):
     """The scripted solver completes 100 % of the fixed eval set through the action
     interface, and reaches each task's sub-goals on the way (process reward 1.0)."""
     require_browser()
@@ -196,14 +197,9 @@ def test_oracle_solves_the_whole_eval_set_reaching_every_sub_goal():
     try:
         ids = eval_set()
         assert {task_from_id(t).template for t in ids} == set(TEMPLATES)
-        for task_id in ids:
+        for task_id in ids[part::PARTS]:
             e.reset(options={"task_id": task_id})
-            total = 0.0
-            for _ in range(e.max_turns):
-                _, reward, terminated, truncated, info = e.step(e.oracle_action())
-                total += reward
-                if terminated or truncated:
-                    break
+            info, total, terminated = solve(e)
             assert info["success"] and terminated, task_id
             assert total == pytest.approx(2.0), task_id
     finally:

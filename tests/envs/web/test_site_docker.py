@@ -100,7 +100,7 @@ def test_missing_image_is_a_clear_error(docker_image, monkeypatch):
 
 
 @pytest.mark.docker
-@pytest.mark.xdist_group("chromium")
+@pytest.mark.xdist_group("web-site-docker")
 def test_episode_on_a_site_in_a_container_without_network(docker_image):
     require_browser()
     from mtenvs.sandbox.docker_sandbox import docker_client
