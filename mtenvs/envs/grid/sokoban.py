@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any, ClassVar, Final
 
 import numpy as np
 
-from mtenvs.core.env import InvalidAction, MultiTurnEnv, ObsMode, Reply, Split, Transition
-from mtenvs.core.parsing import extract_action, parse_tool_calls, reply_text, strip_think
+from mtenvs.core.env import MultiTurnEnv, ObsMode, Reply, Split, Transition
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
 from mtenvs.core.spaces import text_image_space, text_space
-from mtenvs.envs.grid import render
+from mtenvs.envs.grid.sokoban_image import make_sokoban_palette, render_level_image
+from mtenvs.envs.grid.sokoban_replies import ALLOWED_MOVES, parse_moves
 from mtenvs.envs.grid.sokoban_rules import DIRECTIONS, LEGEND, Level, MoveResult
 from mtenvs.envs.grid.sokoban_solver import SokobanSolver, solver_for
 from mtenvs.envs.grid.sokoban_tasks import DIFFICULTIES, SokobanTask, select_task
@@ -20,22 +19,6 @@ from mtenvs.error import InvalidArgumentError, check_choice, check_int_range
 
 __all__ = ["SokobanEnv"]
 
-#: Reply words for each move (index into DIRECTIONS).
-_WORDS: Final[dict[str, int]] = {
-    "up": 0,
-    "u": 0,
-    "down": 1,
-    "d": 1,
-    "left": 2,
-    "l": 2,
-    "right": 3,
-    "r": 3,
-}
-#: The one-move replies, parsed once (most replies are one of these).
-_CANONICAL: Final[dict[str, tuple[int, ...]]] = {
-    f"<action>{w}</action>": (m,) for w, m in _WORDS.items()
-}
-_ALLOWED: Final = "up, down, left, right (or u, d, l, r)"
 _MAX_ACTIONS_PER_TURN: Final = 1000
 _FEEDBACK: Final[tuple[tuple[str, ...], ...]] = tuple(
     (
@@ -49,29 +32,6 @@ _FEEDBACK: Final[tuple[tuple[str, ...], ...]] = tuple(
 # Plain ints: enum member lookups cost more than the comparisons in the step loop.
 _BLOCKED: Final = int(MoveResult.BLOCKED_BY_WALL)
 _PUSHED: Final = int(MoveResult.PUSHED)
-#: Tile codes of the image palette, in this order.
-_TILES: Final = (
-    render.WALL,
-    render.FLOOR,
-    render.TARGET,
-    render.BOX,
-    render.BOX_ON_TARGET,
-    render.PLAYER,
-    render.PLAYER_ON_TARGET,
-)
-_C_WALL, _C_FLOOR, _C_TARGET, _C_BOX, _C_BOX_T, _C_PLAYER, _C_PLAYER_T = range(7)
-
-
-@lru_cache(maxsize=64)
-def _base_codes(level: Level, rows: int, cols: int) -> np.ndarray:
-    """Tile codes of the empty level (walls, floor, targets), padded with walls to the
-    difficulty's fixed size so every image of a difficulty has one shape."""
-    codes = np.full((rows, cols), _C_WALL, dtype=np.uint8)
-    for c in level.floor_cells():
-        r, col = level.rc(c)
-        codes[r, col] = _C_TARGET if c in level.targets else _C_FLOOR
-    codes.setflags(write=False)
-    return codes
 
 
 class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
@@ -256,7 +216,7 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
         self.difficulty = difficulty
         self.eval_set = eval_set
         self._room = rows, cols = spec.room
-        self._palette = render.make_palette(_TILES)
+        self._palette = make_sokoban_palette()
         tile = self._palette.tile_size
         self.observation_space = (
             text_space() if obs_mode == "text" else text_image_space(rows * tile, cols * tile)
@@ -330,70 +290,7 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
     # ------------------------------------------------------------------ replies
 
     def parse_action(self, reply: Reply) -> tuple[int, ...]:
-        # Fast paths for the canonical replies; same result as the general path below.
-        canonical = _CANONICAL.get(reply) if isinstance(reply, str) else None
-        if canonical is not None:
-            return canonical
-        if (
-            isinstance(reply, str)
-            and reply.startswith("<action>")
-            and reply.endswith("</action>")
-            and reply.count("<") == 2
-        ):
-            return self._moves_from_words(reply[8:-9].replace(",", " ").split(), "<action>")
-        calls = (
-            parse_tool_calls(reply)
-            if not isinstance(reply, str) or "<tool_call>" in (reply.lower())
-            else []
-        )
-        if calls:
-            words: list[str] = []
-            for call in calls:
-                if call.name != "move":
-                    raise InvalidAction(
-                        f"unknown tool {call.name[:40]!r}; the only tool is 'move' with "
-                        f"argument 'direction' ({_ALLOWED})"
-                    )
-                args = call.arguments
-                value = args.get("direction", args.get("directions"))
-                if isinstance(value, str):
-                    words.extend(value.replace(",", " ").split())
-                elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-                    words.extend(value)
-                else:
-                    raise InvalidAction(
-                        "the move tool needs 'direction' (a string) or 'directions' (a list "
-                        f"of strings), got arguments {dict(args)!r:.80}"
-                    )
-            return self._moves_from_words(words, "tool call")
-        text = reply_text(reply)
-        if text is None:
-            raise InvalidAction(f"expected a text reply or a tool call, got {type(reply).__name__}")
-        body = extract_action(text)
-        if body is not None:
-            return self._moves_from_words(body.replace(",", " ").split(), "<action>")
-        bare = strip_think(text).strip().rstrip(".!").replace(",", " ").split()
-        if bare and len(bare) <= self.actions_per_turn and all(w.lower() in _WORDS for w in bare):
-            return self._moves_from_words(bare, "reply")
-        if len(bare) == 1 and "<" not in bare[0]:
-            raise InvalidAction(f"unknown move {bare[0][:40]!r}; allowed moves: {_ALLOWED}")
-        raise InvalidAction("no <action>...</action> block found")
-
-    def _moves_from_words(self, words: list[str], where: str) -> tuple[int, ...]:
-        if not words:
-            raise InvalidAction(f"the {where} holds no move; allowed moves: {_ALLOWED}")
-        if len(words) > self.actions_per_turn:
-            raise InvalidAction(
-                f"{len(words)} moves given, but at most {self.actions_per_turn} move"
-                f"{'s are' if self.actions_per_turn > 1 else ' is'} allowed per reply"
-            )
-        moves = []
-        for word in words:
-            move = _WORDS.get(word.lower())
-            if move is None:
-                raise InvalidAction(f"unknown move {word[:40]!r}; allowed moves: {_ALLOWED}")
-            moves.append(move)
-        return tuple(moves)
+        return parse_moves(reply, self.actions_per_turn)
 
     def apply_action(self, action: tuple[int, ...]) -> Transition:
         level, solver, board = self._level, self._solver, self._board
@@ -467,10 +364,12 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
 
     def action_format(self) -> str:
         if self.actions_per_turn == 1:
-            return f"<action>MOVE</action> with MOVE one of {_ALLOWED}, e.g. <action>up</action>"
+            return (
+                f"<action>MOVE</action> with MOVE one of {ALLOWED_MOVES}, e.g. <action>up</action>"
+            )
         return (
             f"<action>MOVE MOVE ...</action> with up to {self.actions_per_turn} moves, each "
-            f"one of {_ALLOWED}, e.g. <action>up left</action>"
+            f"one of {ALLOWED_MOVES}, e.g. <action>up left</action>"
         )
 
     @property
@@ -537,18 +436,5 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
 
     def render_image(self) -> np.ndarray:
         self._require_started("render")
-        level = self._level
-        assert level is not None
-        rows, cols = self._room
-        codes = _base_codes(level, rows, cols).copy()
-        flat = codes.reshape(-1)
-        width = level.width
-        boxes, targets = self._boxes, level.targets_mask
-        while boxes:
-            low = boxes & -boxes
-            b = low.bit_length() - 1
-            boxes ^= low
-            flat[b // width * cols + b % width] = _C_BOX_T if targets >> b & 1 else _C_BOX
-        p = self._player
-        flat[p // width * cols + p % width] = _C_PLAYER_T if targets >> p & 1 else _C_PLAYER
-        return render.render_tiles(codes, self._palette)
+        assert self._level is not None
+        return render_level_image(self._level, self._room, self._player, self._boxes, self._palette)
