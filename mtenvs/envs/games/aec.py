@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
@@ -42,8 +41,8 @@ except ImportError as e:  # pragma: no cover - depends on the install
         'The mtenvs games are PettingZoo envs; install it with: pip install "mtenvs[games]"'
     ) from e
 
-from mtenvs.core.parsing import extract_action, parse_tool_calls, reply_text
 from mtenvs.core.spaces import text_space
+from mtenvs.envs.games.move_parsing import match_move, move_text
 from mtenvs.error import InvalidArgumentError, check_choice, check_int_range
 
 __all__ = [
@@ -61,13 +60,6 @@ __all__ = [
 AGENTS: tuple[str, str] = ("player_0", "player_1")
 IllegalOutcome = Literal["forfeit", "random"]
 ILLEGAL_OUTCOMES: tuple[str, ...] = ("forfeit", "random")
-#: Tool names and argument keys accepted for a move given as a tool call.
-_TOOL_NAMES = frozenset({"play", "move", "act", "action"})
-_TOOL_ARGS = ("move", "action", "column", "cell")
-#: A reply without an ``<action>`` block is read whole (or by its last line) only when that
-#: is this short, so a paragraph of reasoning is never mined for stray numbers.
-_BARE_MAX_CHARS = 60
-_TOKEN = re.compile(r"[a-z0-9]+")
 
 
 class GameState(Protocol):
@@ -88,10 +80,6 @@ class GameState(Protocol):
 S = TypeVar("S", bound=GameState)
 #: An opponent policy over a rules state: ``policy(state, rng) -> action id``.
 Policy = Callable[[Any, np.random.Generator], int]
-
-
-def _norm(text: str) -> str:
-    return " ".join(_TOKEN.findall(text.lower()))
 
 
 def stable_rng(*parts: object) -> np.random.Generator:
@@ -373,7 +361,7 @@ class TextGameEnv(AECEnv, Generic[S]):  # type: ignore[type-arg]
             if action in legal:
                 return action, None
             return None, f"move id {action} is not legal now.{hint}"
-        text = self._move_text(reply)
+        text = move_text(reply)
         if text is None:
             return None, f"no <action>…</action> block found.{hint}"
         action_or_none = self._match(text)
@@ -445,44 +433,10 @@ class TextGameEnv(AECEnv, Generic[S]):  # type: ignore[type-arg]
             if agent in self.agents
         }
 
-    def _move_text(self, reply: object) -> str | None:
-        text = reply_text(reply)
-        if text is not None:
-            body = extract_action(text)
-            if body is not None:
-                return body
-        calls = parse_tool_calls(reply) if (text is None or "<tool_call>" in text) else []
-        for call in reversed(calls):
-            if call.name.lower() in _TOOL_NAMES:
-                for key in _TOOL_ARGS:
-                    value = call.arguments.get(key)
-                    if isinstance(value, (str, int)) and not isinstance(value, bool):
-                        return str(value)
-        if text is None:
-            return None
-        stripped = text.strip()
-        if len(stripped) > _BARE_MAX_CHARS:
-            stripped = stripped.rsplit("\n", 1)[-1].strip()
-        return stripped if 0 < len(stripped) <= _BARE_MAX_CHARS else None
-
     def _match(self, text: str) -> int | None:
-        norm = _norm(text)
-        if not norm:
-            return None
-        for action in range(self.num_actions):
-            if _norm(self.move_label(action)) == norm:
-                return action
-        tokens = norm.split()
-        if len(tokens) > 6:
-            return None
-        words = {self.aliases[t] for t in tokens if t in self.aliases}
-        numbers = [t for t in tokens if t.isdigit()]
-        if len(words) == 1 and not numbers:
-            return words.pop()
-        if len(numbers) == 1 and not words:
-            value = int(numbers[0][:6])
-            return value if value < self.num_actions else None
-        return None
+        """The action id ``text`` names (games with their own move forms, such as bids,
+        read those first and fall back to this)."""
+        return match_move(text, self.move_label, self.aliases, self.num_actions)
 
 
 def wrapped_factory(
