@@ -28,14 +28,13 @@ task: exiting early, printing "PASSED", patching builtins, ``assert``, ``json`` 
 from __future__ import annotations
 
 import ast
-import hashlib
 import inspect
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from mtenvs.envs.code.code_values import decode_value, encode_value, value_digest, values_match
 from mtenvs.sandbox import ExecResult, Sandbox
 
 __all__ = [
@@ -129,92 +128,6 @@ class Verdict:
 
 def _short(text: str) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
-
-
-# --------------------------------------------------------------------------- values
-
-
-def encode_value(value: Any, lenient: bool = False, depth: int = 0) -> Any:
-    """A JSON form of a plain value with exact type checks (also runs in the harness)."""
-    t = type(value)
-    if depth > 60:
-        raise TypeError("the value is nested too deeply")
-    if value is None or t is bool or t is int or t is str:
-        return value
-    if t is float:
-        return (
-            value
-            if value == value and value not in (float("inf"), -float("inf"))
-            else {"__float__": repr(value)}
-        )
-    if t is list or (lenient and t is tuple):
-        return [encode_value(v, lenient, depth + 1) for v in value]
-    if t is tuple:
-        return {"__tuple__": [encode_value(v, lenient, depth + 1) for v in value]}
-    if t is dict:
-        return {
-            "__dict__": [
-                [encode_value(k, lenient, depth + 1), encode_value(v, lenient, depth + 1)]
-                for k, v in value.items()
-            ]
-        }
-    if t is set or t is frozenset:
-        items = [encode_value(v, lenient, depth + 1) for v in value]
-        return {"__set__": sorted(items, key=lambda x: json.dumps(x, sort_keys=True))}
-    raise TypeError(
-        f"returned a {t.__module__}.{t.__qualname__}; return plain Python values "
-        "(None, bool, int, float, str, list, tuple, dict, set)"
-    )
-
-
-def decode_value(data: Any) -> Any:
-    """Inverse of :func:`encode_value` (raises ``ValueError`` on anything else)."""
-    if data is None or isinstance(data, (bool, int, float, str)):
-        return data
-    if isinstance(data, list):
-        return [decode_value(v) for v in data]
-    if isinstance(data, dict) and len(data) == 1:
-        ((tag, body),) = data.items()
-        if tag == "__float__" and body in ("nan", "inf", "-inf"):
-            return float(body)
-        if isinstance(body, list):
-            if tag == "__tuple__":
-                return tuple(decode_value(v) for v in body)
-            if tag == "__set__":
-                return {decode_value(v) for v in body}
-            if tag == "__dict__":
-                return {decode_value(k): decode_value(v) for k, v in body}
-    raise ValueError(f"not an encoded value: {str(data)[:80]}")
-
-
-def values_match(got: Any, expected: Any, lenient: bool, tolerance: float = 1e-6) -> bool:
-    """``got == expected`` on plain values; ``lenient``: tuples are lists and floats match
-    within ``tolerance`` (what the authored problems promise)."""
-    if not lenient:
-        return bool(got == expected)
-    if isinstance(expected, float) or isinstance(got, float):
-        if isinstance(got, bool) or isinstance(expected, bool):
-            return got is expected
-        if not isinstance(got, (int, float)) or not isinstance(expected, (int, float)):
-            return False
-        return math.isclose(got, expected, rel_tol=tolerance, abs_tol=tolerance)
-    if isinstance(expected, (list, tuple)):
-        return (
-            isinstance(got, (list, tuple))
-            and len(got) == len(expected)
-            and all(values_match(g, e, True, tolerance) for g, e in zip(got, expected))
-        )
-    if isinstance(expected, dict):
-        return (
-            isinstance(got, dict)
-            and got.keys() == expected.keys()
-            and all(values_match(got[k], v, True, tolerance) for k, v in expected.items())
-        )
-    return type(got) is type(expected) and bool(got == expected)
-
-
-def _digest(encoded: Any) -> str:
-    return hashlib.sha256(json.dumps(encoded, sort_keys=True).encode()).hexdigest()
 
 
 # --------------------------------------------------------------------------- harness
@@ -407,7 +320,7 @@ def _judge(test: CodeTest, item: Any, lenient: bool) -> TestOutcome:
     if test.kind == "assert":
         return TestOutcome(test, status == "ok", "assertion held")
     if status == "digest":
-        want = _digest(encode_value(test.expected, lenient))
+        want = value_digest(encode_value(test.expected, lenient))
         return TestOutcome(
             test, body == want, "a large value" + ("" if body == want else " that differs")
         )
