@@ -54,6 +54,13 @@ def choice_error(name: str, value: object, allowed: Iterable[object]) -> Invalid
     )
 
 
+def check_flag(name: str, value: object) -> None:
+    """Raise :class:`InvalidArgumentError` naming ``name`` unless ``value`` is ``True`` or
+    ``False``."""
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(f"{name} must be True or False, got {value!r}.")
+
+
 def check_choice(name: str, value: object, allowed: Iterable[object]) -> None:
     """Raise :class:`InvalidArgumentError` unless ``value`` is one of ``allowed``."""
     allowed = list(allowed)

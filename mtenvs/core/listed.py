@@ -4,18 +4,19 @@
 through a draw from ``np_random``, so an eval set's task ``s`` is the same for every env
 that lists it), and a reset without a seed to the task after the last one played.
 :func:`listed_task` finds a task of such a list by its id, with an error that says how
-to play it otherwise.
+to play it otherwise; :func:`eval_set_split` checks an env's ``eval_set`` and ``split``
+arguments together (an eval set holds test tasks).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast, get_args
 
-from mtenvs.core.env import ActionT, MultiTurnEnv, ObsT
-from mtenvs.error import InvalidArgumentError
+from mtenvs.core.env import ActionT, MultiTurnEnv, ObsT, Split
+from mtenvs.error import InvalidArgumentError, check_choice, check_flag
 
-__all__ = ["ListedTasks", "listed_task"]
+__all__ = ["ListedTasks", "eval_set_split", "listed_task"]
 
 
 class _HasTaskId(Protocol):
@@ -59,3 +60,23 @@ def listed_task(tasks: Sequence[TaskT], task_id: object, what: str) -> TaskT:
         f"Task {task_id!r} is not in the {what} (seeds 0-{len(tasks) - 1}); pass "
         "eval_set=False to play it."
     )
+
+
+def eval_set_split(split: str | None, eval_set: object, holder: str) -> Split:
+    """The split of an env whose eval set holds test tasks: ``split``, or by default
+    ``"test"`` with ``eval_set`` and ``"train"`` without.
+
+    Raises :class:`~mtenvs.error.InvalidArgumentError` when ``eval_set`` is not a bool,
+    ``split`` is not ``"train"`` or ``"test"``, or for an eval set with another split,
+    naming the fix; ``holder`` begins that message (``"The math eval sets hold"``).
+    """
+    check_flag("eval_set", eval_set)
+    if split is None:
+        return "test" if eval_set else "train"
+    check_choice("split", split, get_args(Split))
+    if eval_set and split != "test":
+        raise InvalidArgumentError(
+            f"{holder} test tasks; use split='test' (or leave split unset) with "
+            f"eval_set=True, got split={split!r}."
+        )
+    return cast(Split, split)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mtenvs.core.env import Split
+from mtenvs.core.listed import eval_set_split
 from mtenvs.envs.clinical.mediq import MediQRecord
 from mtenvs.error import InvalidArgumentError
 
@@ -29,15 +30,7 @@ def check_case_source(split: Split | None, eval_set: object, dataset: str | None
         InvalidArgumentError: ``eval_set`` is not a bool, or is combined with a train split
             or with a ``dataset``.
     """
-    if not isinstance(eval_set, bool):
-        raise InvalidArgumentError(f"eval_set must be True or False, got {eval_set!r}.")
-    if split is None:
-        split = "test" if eval_set else "train"
-    elif eval_set and split != "test":
-        raise InvalidArgumentError(
-            f"The clinical eval set holds test patients; pass split='test' (or no split) "
-            f"with eval_set=True, got split={split!r}."
-        )
+    split = eval_set_split(split, eval_set, "The clinical eval set holds")
     if dataset is not None and eval_set:
         raise InvalidArgumentError(
             "eval_set=True plays the shipped knowledge-base patients; it cannot be combined "

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mtenvs.core.env import InvalidAction, MultiTurnEnv, ObsMode, Reply, Split, Transition
+from mtenvs.core.listed import eval_set_split
 from mtenvs.core.parsing import extract_action, extract_answer, parse_tool_calls, reply_text
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
 from mtenvs.core.spaces import text_space
@@ -168,15 +169,7 @@ class RuleInductionEnv(MultiTurnEnv[str, Action]):
         turn_cost: float = 0.0,
         format_penalty: float = DEFAULT_FORMAT_PENALTY,
     ) -> None:
-        if not isinstance(eval_set, bool):
-            raise InvalidArgumentError(f"eval_set must be True or False, got {eval_set!r}.")
-        if split is None:
-            split = "test" if eval_set else "train"
-        elif eval_set and split != "test":
-            raise InvalidArgumentError(
-                f"The eval set holds test-split rules; pass split='test' (or no split) with "
-                f"eval_set=True, got split={split!r}."
-            )
+        split = eval_set_split(split, eval_set, "The RuleInduction eval set holds")
         super().__init__(
             max_turns=max_turns,
             reward_mode=reward_mode,

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mtenvs.core.env import InvalidAction, Reply, Transition
-from mtenvs.core.listed import ListedTasks, listed_task
+from mtenvs.core.listed import ListedTasks, eval_set_split, listed_task
 from mtenvs.core.parsing import extract_action, parse_tool_calls, reply_text
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
 from mtenvs.core.spaces import text_image_space, text_space
@@ -214,15 +214,7 @@ class MazeEnv(ListedTasks[Any, tuple[int, ...]]):
         if view_radius is not None:
             check_int_range("view_radius", view_radius, 1)
         check_int_range("actions_per_turn", actions_per_turn, 1, 100)
-        if not isinstance(eval_set, bool):
-            raise InvalidArgumentError(f"eval_set must be True or False, got {eval_set!r}.")
-        if split is None:
-            split = "test" if eval_set else "train"
-        elif eval_set and split != "test":
-            raise InvalidArgumentError(
-                f"The maze eval sets hold test tasks; use split='test' (or leave split unset) "
-                f"with eval_set=True, got split={split!r}."
-            )
+        split = eval_set_split(split, eval_set, "The maze eval sets hold")
         spec = DIFFICULTIES[difficulty]
         if max_turns is None:
             max_turns = -(-spec.move_budget // actions_per_turn)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from typing import Final
 
+from mtenvs.core.listed import eval_set_split
 from mtenvs.envs.sql.data import DEFAULT_SCALE, MAX_SCALE, MIN_SCALE
 from mtenvs.envs.sql.postgres import POSTGRES_BACKENDS
 from mtenvs.envs.sql.schemas import SCHEMA_NAMES
@@ -50,19 +51,11 @@ def check_sql_env_args(
     check_int_range("scale", scale, MIN_SCALE, MAX_SCALE)
     check_choice("dialect", dialect, DIALECTS)
     check_int_range("max_result_rows", max_result_rows, 1, 1000)
-    if not isinstance(eval_set, bool):
-        raise InvalidArgumentError(f"eval_set must be True or False, got {eval_set!r}.")
+    split = eval_set_split(split, eval_set, "The SQL eval set holds")
     if eval_set and scale != DEFAULT_SCALE:
         raise InvalidArgumentError(
             f"The SQL eval set is fixed at scale={DEFAULT_SCALE}; "
             f"got scale={scale}. Drop eval_set or scale."
-        )
-    if split is None:
-        split = "test" if eval_set else "train"
-    elif eval_set and split != "test":
-        raise InvalidArgumentError(
-            "The SQL eval set holds test tasks; use split='test' "
-            f"(or leave it unset) with eval_set=True, got {split!r}."
         )
     if (
         not isinstance(query_timeout_s, (int, float))

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mtenvs.core.env import EnvSnapshot, MultiTurnEnv, Reply, Transition
+from mtenvs.core.listed import eval_set_split
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, FORMAT, OUTCOME, PROCESS, RewardMode
 from mtenvs.core.spaces import text_image_space, text_space
 from mtenvs.envs.web.actions import (
@@ -47,7 +48,7 @@ from mtenvs.envs.web.observation import MAX_PAGE_CHARS as MAX_PAGE_CHARS
 from mtenvs.envs.web.observation import render_observation, system_prompt_text
 from mtenvs.envs.web.random_replies import random_reply
 from mtenvs.envs.web.site import SITE_BACKENDS, SiteServer, start_site
-from mtenvs.error import InvalidArgumentError, check_choice
+from mtenvs.error import InvalidArgumentError, check_choice, check_flag
 
 __all__ = ["VIEWPORT", "SiteSpec", "WebEnv"]
 
@@ -119,9 +120,7 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
         site_backend: str = "auto",
     ) -> None:
         check_choice("site_backend", site_backend, SITE_BACKENDS)
-        for name, flag in (("set_of_marks", set_of_marks), ("eval_set", eval_set)):
-            if not isinstance(flag, bool):
-                raise InvalidArgumentError(f"{name} must be True or False, got {flag!r}.")
+        check_flag("set_of_marks", set_of_marks)
         if (
             isinstance(page_load_timeout, bool)
             or not isinstance(page_load_timeout, (int, float))
@@ -131,18 +130,11 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
                 f"page_load_timeout must be a number of seconds in [0.1, 120], got "
                 f"{page_load_timeout!r}."
             )
-        if split is None:
-            split = "test" if eval_set else "train"
-        elif eval_set and split != "test":
-            raise InvalidArgumentError(
-                f"The {type(self).__name__} eval set holds test tasks; use split='test' (or "
-                f"leave split unset) with eval_set=True, got split={split!r}."
-            )
-        check_choice("split", split, ("train", "test"))
+        split = eval_set_split(split, eval_set, f"The {type(self).__name__} eval set holds")
         super().__init__(
             max_turns=max_turns,
             reward_mode=reward_mode,
-            split=split,  # type: ignore[arg-type]  # checked above
+            split=split,
             obs_mode=obs_mode,  # type: ignore[arg-type]  # checked by the base
             render_mode=render_mode,
             turn_cost=turn_cost,
