@@ -26,10 +26,12 @@ from mtenvs.sandbox.base import (
     DEFAULT_LIMITS,
     SESSION_ID,
     ExecResult,
+    JudgeReport,
     Sandbox,
     SandboxDiedError,
     SandboxError,
     SandboxLimits,
+    SandboxProtocolError,
     SandboxUnavailableError,
 )
 from mtenvs.sandbox.local_sandbox import LocalSandbox
@@ -46,6 +48,7 @@ __all__ = [
     "BackendChoice",
     "DockerSandbox",
     "ExecResult",
+    "JudgeReport",
     "LocalSandbox",
     "PooledSandbox",
     "Sandbox",
@@ -54,6 +57,7 @@ __all__ = [
     "SandboxKind",
     "SandboxLimits",
     "SandboxPool",
+    "SandboxProtocolError",
     "SandboxUnavailableError",
     "make_sandbox",
     "resolve_backend",

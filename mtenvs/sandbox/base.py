@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
+import secrets
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from mtenvs.error import Error, InvalidArgumentError
@@ -24,11 +27,14 @@ __all__ = [
     "SESSION_ID",
     "BackendName",
     "ExecResult",
+    "JudgeReport",
     "Sandbox",
     "SandboxDiedError",
     "SandboxError",
     "SandboxLimits",
+    "SandboxProtocolError",
     "SandboxUnavailableError",
+    "runtime_module",
     "runtime_server_path",
 ]
 
@@ -52,6 +58,26 @@ class SandboxUnavailableError(SandboxError):
 
 class SandboxDiedError(SandboxError):
     """The sandbox's server went away (container killed, process gone)."""
+
+
+class SandboxProtocolError(SandboxDiedError):
+    """The server sent a frame that is not a well-formed answer to the call: the sandbox is
+    treated as crashed and replaced."""
+
+
+#: Bytes a reply string may exceed the output cap by (truncation marks, the server's notes).
+_MARK_ROOM = 1024
+_RESULT_TYPES: dict[str, tuple[type, ...]] = {
+    "stdout": (str,),
+    "stderr": (str,),
+    "value": (str, type(None)),
+    "error": (str, type(None)),
+    "exit_code": (int,),
+    "timed_out": (bool,),
+    "duration_s": (int, float),
+    "truncated": (bool,),
+    "restarted": (bool,),
+}
 
 
 @dataclass(frozen=True)
@@ -93,18 +119,27 @@ class ExecResult:
         return "".join(parts)
 
     @classmethod
-    def from_wire(cls, msg: dict[str, Any]) -> ExecResult:
-        return cls(
-            stdout=str(msg.get("stdout", "")),
-            stderr=str(msg.get("stderr", "")),
-            value=msg.get("value"),
-            error=msg.get("error"),
-            exit_code=int(msg.get("exit_code", 0)),
-            timed_out=bool(msg.get("timed_out", False)),
-            duration_s=float(msg.get("duration_s", 0.0)),
-            truncated=bool(msg.get("truncated", False)),
-            restarted=bool(msg.get("restarted", False)),
-        )
+    def from_wire(cls, msg: dict[str, Any], max_output_bytes: int) -> ExecResult:
+        """The result in a server's answer, checked: the expected fields with their types,
+        strings within the output cap (else :class:`SandboxProtocolError`)."""
+        fields: dict[str, Any] = {}
+        for key, types in _RESULT_TYPES.items():
+            value = msg.get(key)
+            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+                raise SandboxProtocolError(
+                    f"the REPL server's result has {key}={str(value)[:60]!r}"
+                )
+            room = max_output_bytes + _MARK_ROOM
+            if (
+                isinstance(value, str)
+                and len(value) > room
+                and len(value.encode("utf-8", "replace")) > room
+            ):
+                raise SandboxProtocolError(f"the REPL server's {key} is over the output cap")
+            fields[key] = value
+        if not -(2**31) <= fields["exit_code"] < 2**31 or not math.isfinite(fields["duration_s"]):
+            raise SandboxProtocolError("the REPL server's result has out-of-range numbers")
+        return cls(**fields)
 
     @classmethod
     def lost(cls, why: str, duration_s: float, *, timed_out: bool = False) -> ExecResult:
@@ -119,6 +154,19 @@ class ExecResult:
             duration_s=duration_s,
             restarted=True,
         )
+
+
+@dataclass(frozen=True)
+class JudgeReport:
+    """What :meth:`ServerSandbox.judge` returns: exactly one of the three is set."""
+
+    #: One ``[status, body]`` per test: ``["ok", encoded value]``, ``["digest", sha256]``
+    #: or ``["error", text]``.
+    results: tuple[tuple[str, Any], ...] | None = None
+    #: Why the solution could not be loaded (syntax error, exception, no entry point).
+    load_error: str | None = None
+    #: Why no verdict came back (time budget spent, judge or sandbox lost).
+    problem: str | None = None
 
 
 MiB = 1024 * 1024
@@ -211,6 +259,19 @@ class Sandbox(Protocol):
 
     def reset(self) -> None: ...
 
+    def judge(
+        self,
+        source: str,
+        entry: str,
+        tests: list[tuple[str, str]],
+        *,
+        setup: str = "",
+        per_test_s: float = 2.0,
+        lenient: bool = False,
+        cap: int = 2000,
+        timeout: float = 10.0,
+    ) -> JudgeReport: ...
+
     def put_file(self, path: str, data: bytes | str) -> None: ...
 
     def get_file(self, path: str) -> bytes: ...
@@ -224,22 +285,50 @@ class Sandbox(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
-def runtime_server_path() -> Path:
-    """Path of the REPL server file (``sandboxes/runtime/repl_server.py``)."""
+def runtime_dir() -> Path:
+    """The folder of the sandbox runtime (``sandboxes/runtime/``: the REPL server, the judge
+    and the modules they share)."""
     override = os.environ.get("MTENVS_RUNTIME")
-    candidates = [Path(override)] if override else []
+    candidates = [Path(override).parent] if override else []
     here = Path(__file__).resolve()
     candidates += [
-        here.parent / "_runtime" / "repl_server.py",  # a wheel that bundles it
-        here.parents[2] / "sandboxes" / "runtime" / "repl_server.py",  # the source tree
+        here.parent / "_runtime",  # a wheel that bundles it
+        here.parents[2] / "sandboxes" / "runtime",  # the source tree
     ]
     for path in candidates:
-        if path.is_file():
+        if (path / "repl_server.py").is_file():
             return path
     raise SandboxUnavailableError(
         "The REPL server sandboxes/runtime/repl_server.py was not found (looked in "
         f"{', '.join(str(c) for c in candidates)}); set MTENVS_RUNTIME to its path."
     )
+
+
+def runtime_server_path() -> Path:
+    """Path of the REPL server file (``sandboxes/runtime/repl_server.py``)."""
+    return runtime_dir() / "repl_server.py"
+
+
+_runtime_modules: dict[str, ModuleType] = {}
+_runtime_lock = threading.Lock()
+
+
+def runtime_module(name: str) -> ModuleType:
+    """A module of the sandbox runtime loaded on the host (``plain_values``: the host
+    decodes with the very code the judge encodes with)."""
+    import importlib.util
+
+    with _runtime_lock:
+        module = _runtime_modules.get(name)
+        if module is None:
+            path = runtime_dir() / f"{name}.py"
+            spec = importlib.util.spec_from_file_location(f"mtenvs._runtime_{name}", path)
+            if spec is None or spec.loader is None:
+                raise SandboxUnavailableError(f"Cannot load the sandbox runtime module {path}.")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            _runtime_modules[name] = module
+        return module
 
 
 # --------------------------------------------------------------------------- wire protocol
@@ -274,11 +363,21 @@ class ServerConnection:
             if len(self._buf) >= HEADER:
                 size = int.from_bytes(self._buf[:HEADER], "big")
                 if size > MAX_FRAME:
-                    raise SandboxError(f"REPL server sent a frame of {size} bytes; broken stream.")
+                    raise SandboxProtocolError(
+                        f"REPL server sent a frame of {size} bytes; broken stream."
+                    )
                 if len(self._buf) >= HEADER + size:
                     data = bytes(self._buf[HEADER : HEADER + size])
                     del self._buf[: HEADER + size]
-                    return json.loads(data)
+                    try:
+                        msg = json.loads(data)
+                    except (ValueError, RecursionError) as e:
+                        raise SandboxProtocolError(
+                            f"REPL server sent a frame that is not JSON ({type(e).__name__})"
+                        ) from e
+                    if not isinstance(msg, dict):
+                        raise SandboxProtocolError("REPL server sent a frame that is not an object")
+                    return msg
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError("REPL server did not answer in time")
@@ -288,24 +387,37 @@ class ServerConnection:
             self._buf += chunk
 
     def request(self, op: str, wait: float, **fields: Any) -> dict[str, Any]:
-        """Send one request and wait for its answer (``TimeoutError`` / ``SandboxDiedError``)."""
+        """Send one request and wait for its answer (``TimeoutError`` / ``SandboxDiedError``).
+
+        Each request carries a fresh random nonce: an answer must echo it (a stale answer to
+        an earlier, abandoned call is skipped by its id; one with this id but another nonce
+        breaks the protocol)."""
         with self._io_lock:
             req_id = self._next_id
             self._next_id += 1
+            nonce = secrets.token_hex(8)
             try:
-                self._send(encode_frame({"id": req_id, "op": op, **fields}))
+                self._send(encode_frame({"id": req_id, "nonce": nonce, "op": op, **fields}))
             except OSError as e:
                 raise SandboxDiedError(f"cannot write to the REPL server: {e}") from e
             while True:
                 msg = self.read_frame(wait)
                 if msg.get("id") == req_id:
+                    if msg.get("nonce") != nonce:
+                        raise SandboxProtocolError("REPL server answered with another nonce")
                     return msg
 
-    def run(self, code: str, timeout: float) -> ExecResult:
+    def run(self, code: str, timeout: float, max_output_bytes: int) -> ExecResult:
         msg = self.request("run", timeout + HOST_GRACE_S, code=code, timeout=timeout)
         if not msg.get("ok", True):
             raise SandboxError(f"REPL server refused the code: {msg.get('error')}")
-        return ExecResult.from_wire(msg)
+        return ExecResult.from_wire(msg, max_output_bytes)
+
+    def judge(self, wait: float, **fields: Any) -> JudgeReport:
+        msg = self.request("judge", wait + HOST_GRACE_S, timeout=wait, **fields)
+        if not msg.get("ok"):
+            raise SandboxError(f"REPL server refused the judge request: {msg.get('error')}")
+        return _judge_report(msg, len(fields["tests"]))
 
     def put_file(self, path: str, data: bytes | str) -> None:
         raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
@@ -318,6 +430,24 @@ class ServerConnection:
         if not msg.get("ok"):
             raise SandboxError(f"get_file({path!r}) failed in the sandbox: {msg.get('error')}")
         return base64.b64decode(msg["data"])
+
+
+def _judge_report(msg: dict[str, Any], n_tests: int) -> JudgeReport:
+    """The judge's answer, checked (else :class:`SandboxProtocolError`)."""
+    for key in ("load_error", "problem"):
+        if key in msg:
+            if not isinstance(msg[key], str):
+                raise SandboxProtocolError(f"the judge's {key} is not a str")
+            return JudgeReport(**{key: msg[key][:2000]})
+    results = msg.get("results")
+    if not isinstance(results, list) or len(results) != n_tests:
+        raise SandboxProtocolError("the judge's results do not match the tests")
+    items: list[tuple[str, Any]] = []
+    for item in results:
+        if not (isinstance(item, list) and len(item) == 2 and item[0] in ("ok", "digest", "error")):
+            raise SandboxProtocolError("the judge sent a malformed verdict item")
+        items.append((item[0], item[1]))
+    return JudgeReport(results=tuple(items))
 
 
 @dataclass
@@ -404,7 +534,7 @@ class ServerSandbox:
             assert self._conn is not None
             start = time.monotonic()
             try:
-                result = self._conn.run(code, wall)
+                result = self._conn.run(code, wall, self.limits.max_output_bytes)
             except SandboxDiedError as e:
                 self._recover()
                 return ExecResult.lost(
@@ -420,6 +550,43 @@ class ServerSandbox:
             if lost and not result.restarted:
                 result = ExecResult(**{**result.__dict__, "restarted": True})
             return result
+
+    def judge(
+        self,
+        source: str,
+        entry: str,
+        tests: list[tuple[str, str]],
+        *,
+        setup: str = "",
+        per_test_s: float = 2.0,
+        lenient: bool = False,
+        cap: int = 2000,
+        timeout: float = 10.0,
+    ) -> JudgeReport:
+        """Run hidden ``tests`` (``(kind, code)``: ``"value"`` expressions or ``"assert"``
+        statements calling ``candidate``) against ``source`` in the judge of this sandbox
+        (sandboxes/runtime/judge.py): a process that never runs the solution and shares no
+        descriptor with it. Never raises for anything the solution does."""
+        with self._lock:
+            self._ensure()
+            assert self._conn is not None
+            try:
+                return self._conn.judge(
+                    timeout,
+                    source=source,
+                    setup=setup,
+                    entry=entry,
+                    tests=[list(t) for t in tests],
+                    per_test=per_test_s,
+                    lenient=lenient,
+                    cap=cap,
+                )
+            except SandboxDiedError as e:
+                self._recover()
+                return JudgeReport(problem=f"the sandbox was lost during the tests ({e})")
+            except TimeoutError:
+                self._recover()
+                return JudgeReport(problem="the sandbox did not answer in time")
 
     def reset(self) -> None:
         """A fresh interpreter (variables, imports and background processes gone; files kept)."""

@@ -67,7 +67,7 @@ IMAGES: dict[str, ImageSpec] = {
         "python",
         "python/Dockerfile",
         "Python REPL with numpy, sympy, pandas",
-        ("runtime/repl_server.py",),
+        ("runtime/*.py",),
     ),
     "postgres": ImageSpec(
         "postgres", "postgres/Dockerfile", "PostgreSQL 15 server for Sql envs (dialect=postgres)"

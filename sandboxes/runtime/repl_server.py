@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """mtenvs REPL server: a persistent Python namespace behind framed JSON on stdin/stdout.
 
-Standard library only, so the same file runs as PID 1 of a ``mtenvs/python`` container
+Standard library only (with its siblings frames.py, judge.py, judge_client.py and
+plain_values.py), so the same files run as PID 1 of a ``mtenvs/python`` container
 (``DockerSandbox``) and as a plain subprocess of the host (``LocalSandbox``).
 
 Processes
@@ -9,16 +10,33 @@ Processes
     user code. It forks a *worker* that holds the namespace and executes cells. On a wall
     timeout, a crash (``os._exit``, segfault, OOM kill) or ``reset`` the supervisor kills the
     worker and everything it started, and forks a fresh one (about a millisecond: no exec).
-    User code cannot reach the channel: the worker's fd 0 is /dev/null, fd 1 and fd 2 are
-    capture files, and the supervisor is not dumpable (so ``/proc/1/fd`` and ptrace are closed).
+    User code cannot reach the host channel: the worker's fd 0 is /dev/null, fd 1 and fd 2
+    are capture files, and the supervisor is not dumpable (so ``/proc/1/fd`` and ptrace are
+    closed).
+
+    The worker's reply to a cell is written by the process that runs the user's code, so
+    the supervisor treats it as untrusted input: exactly the expected keys and types, every
+    string within the output cap, the random nonce of this call, nothing written outside a
+    reply. Anything else is a broken interpreter: it is killed and replaced, and the call
+    says so. A cell can make its own result say anything it could have printed, and no
+    more; no grade is ever read from a cell.
+
+    Hidden tests are judged by ``judge.py`` (op ``judge``): a template started with
+    ``exec`` forks a judge per request, which runs the tests against a solution process of
+    its own. No descriptor the supervisor reads is held by, inherited by or reachable from
+    the solution (see judge.py).
 
 Framing
-    Each message is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON.
-    Requests carry ``id`` and ``op``; every response echoes ``id`` and has ``ok``.
+    Each message is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON
+    (frames.py). Requests carry ``id``, ``nonce`` and ``op``; every response echoes ``id``
+    and ``nonce`` and has ``ok``.
 
     ``{"op": "ping"}`` → ``{"ok": true, "pid": …}``
     ``{"op": "run", "code": str, "timeout": float}`` → ``stdout``, ``stderr``, ``value``,
     ``error``, ``exit_code``, ``timed_out``, ``duration_s``, ``truncated``, ``restarted``
+    ``{"op": "judge", "source", "setup", "entry", "tests": [[kind, code], …], "timeout",
+    "per_test", "lenient", "cap"}`` → ``results`` (one ``[status, body]`` per test),
+    ``load_error`` or ``problem``
     ``{"op": "reset"}`` → fresh interpreter (background processes killed; files kept)
     ``{"op": "put_file", "path": str, "data": base64}`` / ``{"op": "get_file", "path": str}``
     ``{"op": "shutdown"}``
@@ -34,12 +52,11 @@ import ast
 import base64
 import builtins
 import contextlib
-import ctypes
 import io
-import json
 import linecache
 import os
 import resource
+import secrets
 import select
 import signal
 import sys
@@ -47,77 +64,40 @@ import tempfile
 import time
 import traceback
 
-HEADER = 4
-MAX_FRAME = 96 * 1024 * 1024
+sys.path.append(os.path.dirname(os.path.realpath(__file__)))
+
+from frames import (
+    MAX_FRAME,
+    PR_SET_CHILD_SUBREAPER,
+    PR_SET_DUMPABLE,
+    PR_SET_PDEATHSIG,
+    FrameReader,
+    ProtocolError,
+    children_of,
+    prctl,
+    write_frame,
+)
+from judge_client import JudgeClient
+
 EXIT_TIMEOUT = 124
 TRUNCATED_MARK = "\n[... output truncated: more than {limit} bytes on {stream}]\n"
 CELL_PREFIX = "<cell-"
-
-PR_SET_PDEATHSIG = 1
-PR_SET_DUMPABLE = 4
-PR_SET_CHILD_SUBREAPER = 36
-
-
-def _prctl(option: int, value: int) -> None:
-    # Not Linux: the guarantee is simply absent.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-
-
-# --------------------------------------------------------------------------- framing
-
-
-def encode_frame(obj: dict) -> bytes:
-    data = json.dumps(obj, ensure_ascii=False).encode("utf-8", "replace")
-    return len(data).to_bytes(HEADER, "big") + data
-
-
-def write_frame(fd: int, obj: dict) -> None:
-    view = memoryview(encode_frame(obj))
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-class FrameReader:
-    """Reads frames from a raw fd; ``read(timeout)`` returns a dict, ``None`` on timeout."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.buf = bytearray()
-        self.eof = False
-
-    def _frame(self) -> dict | None:
-        if len(self.buf) < HEADER:
-            return None
-        size = int.from_bytes(self.buf[:HEADER], "big")
-        if size > MAX_FRAME:
-            raise ValueError(f"frame of {size} bytes exceeds {MAX_FRAME}")
-        if len(self.buf) < HEADER + size:
-            return None
-        data = bytes(self.buf[HEADER : HEADER + size])
-        del self.buf[: HEADER + size]
-        return json.loads(data.decode("utf-8"))
-
-    def fill(self) -> None:
-        chunk = os.read(self.fd, 1 << 16)
-        if not chunk:
-            self.eof = True
-        self.buf += chunk
-
-    def read(self, timeout: float | None = None) -> dict | None:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            frame = self._frame()
-            if frame is not None:
-                return frame
-            if self.eof:
-                raise EOFError
-            if deadline is not None:
-                left = max(deadline - time.monotonic(), 0.0)
-                if not select.select([self.fd], [], [], left)[0]:
-                    return None
-            self.fill()
+STALE_NOTE = (
+    "[The interpreter had written to its result channel outside a reply, which only "
+    "tampering does: it was replaced before this code ran, and its state was lost.]\n"
+)
+#: Bytes a reply string may exceed the output cap by (the truncation mark).
+_MARK_ROOM = 256
+#: The keys and types of the worker's reply to a cell; anything else is a broken worker.
+REPLY_TYPES: dict[str, tuple[type, ...]] = {
+    "nonce": (str,),
+    "stdout": (str,),
+    "stderr": (str,),
+    "value": (str, type(None)),
+    "error": (str, type(None)),
+    "exit_code": (int,),
+    "truncated": (bool,),
+}
 
 
 def clean_text(text: str) -> str:
@@ -291,6 +271,7 @@ class Worker:
             if os.getpid() != self.pid:  # a child the code forked came back here: not ours
                 os._exit(0)
             sys.stdout, sys.stderr = self.out, self.err  # user code may have replaced them
+            reply["nonce"] = req["nonce"]
             write_frame(self.ctl_out, reply)
 
 
@@ -313,8 +294,8 @@ def _set_limit(which: int, value: int) -> None:
 
 def worker_main(ctl_in: int, ctl_out: int, args: argparse.Namespace) -> None:
     os.setsid()
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    _prctl(PR_SET_DUMPABLE, 1)
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    prctl(PR_SET_DUMPABLE, 1)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized writes fail with EFBIG instead
@@ -333,25 +314,31 @@ def worker_main(ctl_in: int, ctl_out: int, args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- supervisor
 
 
-def _children_of(root: int) -> list[int]:
-    """Every descendant of ``root`` (from /proc), deepest last."""
-    parents: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
-        parents.setdefault(ppid, []).append(int(name))
-    out, todo = [], [root]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
+def check_reply(reply: object, nonce: str, limit: int) -> str | None:
+    """Why the worker's ``reply`` to the cell with ``nonce`` is not a well-formed one, or
+    ``None``. User code runs in the worker, so its reply is untrusted input: exactly the
+    keys of :data:`REPLY_TYPES` with their types, strings within the output cap, this
+    call's nonce."""
+    if not isinstance(reply, dict):
+        return "not an object"
+    if set(reply) != set(REPLY_TYPES):
+        return "unexpected fields"
+    for key, types in REPLY_TYPES.items():
+        value = reply[key]
+        if not isinstance(value, types) or (key != "truncated" and isinstance(value, bool)):
+            return f"{key} of type {type(value).__name__}"
+        room = limit + _MARK_ROOM
+        if (
+            isinstance(value, str)
+            and len(value) > room
+            and len(value.encode("utf-8", "replace")) > room
+        ):
+            return f"{key} over the output cap"
+    if reply["nonce"] != nonce:
+        return "a reply to another call"
+    if not -(2**31) <= reply["exit_code"] < 2**31:
+        return "an exit code out of range"
+    return None
 
 
 class Supervisor:
@@ -363,6 +350,9 @@ class Supervisor:
         self.to_worker = -1
         self.from_worker: FrameReader | None = None
         self.pid1 = os.getpid() == 1
+        # Four strings at the cap, each JSON-escaped at worst 6 bytes a byte, and the keys.
+        self.max_reply = 24 * (args.max_output + _MARK_ROOM) + 4096
+        self.judge = JudgeClient(args, self.host_gone)
 
     # -- worker lifecycle
     def spawn(self) -> None:
@@ -383,7 +373,7 @@ class Supervisor:
         os.close(req_r)
         os.close(res_w)
         self.worker_pid, self.worker_status = pid, None
-        self.to_worker, self.from_worker = req_w, FrameReader(res_r)
+        self.to_worker, self.from_worker = req_w, FrameReader(res_r, self.max_reply)
 
     def reap(self) -> None:
         """Collect exited children (orphans are re-parented to us) and the worker's status."""
@@ -396,20 +386,25 @@ class Supervisor:
                 return
             if pid == self.worker_pid:
                 self.worker_status = status
+            self.judge.reaped(pid)
 
-    def kill_all(self) -> None:
-        """Kill the worker and everything it started, then reap them."""
+    def kill_all(self, *, keep_template: bool = True) -> None:
+        """Kill the worker and everything it started, then reap them (the judge template,
+        which never runs user code, is kept unless ``keep_template`` is false)."""
+        spare = self.judge.template_pid if keep_template else None
+        if not keep_template:
+            self.judge.stop()
         deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline:
-            if self.pid1:
+            if self.pid1 and spare is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(-1, signal.SIGKILL)  # everything in the container but us
-            victims = _children_of(os.getpid())
+            victims = [p for p in children_of(os.getpid()) if p != spare]
             for pid in victims:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
             self.reap()
-            if not victims and not _children_of(os.getpid()):
+            if not victims and not [p for p in children_of(os.getpid()) if p != spare]:
                 break
             time.sleep(0.002)
         for fd in (self.to_worker, self.from_worker.fd if self.from_worker else -1):
@@ -439,6 +434,12 @@ class Supervisor:
         code = os.WEXITSTATUS(status)
         return code, f"the interpreter exited with code {code}"
 
+    def host_gone(self) -> None:
+        """Called while waiting on a child: the host closed our stdin, nobody wants the answer."""
+        self.stdin.fill()
+        if self.stdin.eof:
+            self.shutdown()
+
     # -- ops
     def op_run(self, req: dict) -> dict:
         timeout = float(req.get("timeout") or self.args.timeout)
@@ -446,8 +447,13 @@ class Supervisor:
         if self.from_worker is None:
             self.spawn()
         assert self.from_worker is not None
+        replaced = self.from_worker.pending()
+        if replaced:  # written outside a reply: by user code, not the loop
+            self.restart()
+        assert self.from_worker is not None
+        nonce = secrets.token_hex(16)
         with contextlib.suppress(OSError):  # a dead worker shows up as EOF below
-            write_frame(self.to_worker, {"code": req["code"]})
+            write_frame(self.to_worker, {"code": req["code"], "nonce": nonce})
         deadline = start + timeout
         reply = None
         timed_out = False
@@ -458,19 +464,25 @@ class Supervisor:
                 break
             ready = select.select([self.from_worker.fd, 0], [], [], left)[0]
             if 0 in ready:
-                self.stdin.fill()
-                if self.stdin.eof:  # the host is gone: nobody wants the answer
-                    self.shutdown()
+                self.host_gone()
             if self.from_worker.fd in ready:
                 try:
                     reply = self.from_worker.read(timeout=0)
-                except (EOFError, ValueError):
+                except EOFError:
                     break
+                except ProtocolError as e:
+                    return self._broken(f"it sent {e}", start)
                 if reply is not None:
                     break
         duration = time.monotonic() - start
         if reply is not None:
-            reply.update(timed_out=False, duration_s=duration, restarted=False)
+            why = check_reply(reply, nonce, self.args.max_output)
+            if why is not None:
+                return self._broken(f"its reply was malformed ({why})", start)
+            del reply["nonce"]
+            reply.update(timed_out=False, duration_s=duration, restarted=replaced)
+            if replaced:
+                reply["stderr"] = STALE_NOTE + reply["stderr"]
             self.reap()
             return reply
         if timed_out:
@@ -484,6 +496,30 @@ class Supervisor:
         self.restart()
         msg = f"{why}; a fresh interpreter was started and its state (variables, imports) was lost."
         return _failed(f"InterpreterDied: {msg}", code, duration)
+
+    def _broken(self, why: str, start: float) -> dict:
+        """The worker broke the protocol: it is treated as crashed (killed and replaced)."""
+        self.restart()
+        msg = (
+            f"InterpreterDied: the interpreter broke the result protocol ({why}); a fresh "
+            "interpreter was started and its state (variables, imports) was lost."
+        )
+        return _failed(msg, 137, time.monotonic() - start)
+
+    def op_judge(self, req: dict) -> dict:
+        """Hidden tests of a solution, in the judge (see judge.py); then whatever the
+        solution left running (an orphan comes back to us) is killed."""
+        result = self.judge.run(req)
+        template = self.judge.template_pid
+        spare = {self.worker_pid, *children_of(self.worker_pid)}
+        if template is not None:  # its judge may still be on its way out
+            spare |= {template, *children_of(template)}
+        for pid in children_of(os.getpid()):
+            if pid not in spare:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+        self.reap()
+        return {"ok": True, **result}
 
     def op_put_file(self, req: dict) -> dict:
         path = self._path(req["path"])
@@ -505,13 +541,15 @@ class Supervisor:
         return path if os.path.isabs(path) else os.path.join(self.args.workdir, path)
 
     def shutdown(self) -> None:
-        self.kill_all()
+        self.kill_all(keep_template=False)
         os._exit(0)
 
     def handle(self, req: dict) -> dict:
         op = req.get("op")
         if op == "run":
             return self.op_run(req)
+        if op == "judge":
+            return self.op_judge(req)
         if op == "ping":
             self.reap()
             alive = self.from_worker is not None and self.worker_status is None
@@ -525,7 +563,7 @@ class Supervisor:
         if op == "get_file":
             return self.op_get_file(req)
         if op == "shutdown":
-            write_frame(1, {"id": req.get("id"), "ok": True})
+            write_frame(1, {"id": req.get("id"), "nonce": req.get("nonce"), "ok": True})
             self.shutdown()
         return {"ok": False, "error": f"unknown op {op!r}"}
 
@@ -537,12 +575,16 @@ class Supervisor:
                 req = self.stdin.read()
             except EOFError:
                 self.shutdown()
-            assert req is not None
+            except ProtocolError:  # the host is ours: a broken stream cannot be resynced
+                self.shutdown()
+            if not isinstance(req, dict):
+                self.shutdown()
             try:
                 reply = self.handle(req)
             except Exception as e:  # a bad request must not take the server down
                 reply = {"ok": False, "error": f"{type(e).__name__}: {e}"}
             reply["id"] = req.get("id")
+            reply["nonce"] = req.get("nonce")
             try:
                 write_frame(1, reply)
             except OSError:  # the host is gone
@@ -589,8 +631,8 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the host decides when we stop
     if args.uid >= 0 and os.getuid() == 0:
         drop_privileges(args.uid, args.gid if args.gid >= 0 else args.uid)
-    _prctl(PR_SET_DUMPABLE, 0)  # no /proc/<pid>/fd or ptrace into the channel for user code
-    _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of user code come back to us to be killed
+    prctl(PR_SET_DUMPABLE, 0)  # no /proc/<pid>/fd or ptrace into the channel for user code
+    prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of user code come back to us to be killed
     if args.sys_path:  # the host's packages, after the standard library
         sites = [
             i for i, p in enumerate(sys.path) if p.endswith(("site-packages", "dist-packages"))

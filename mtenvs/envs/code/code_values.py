@@ -2,8 +2,7 @@
 
 * :func:`encode_value` / :func:`decode_value`: a JSON form of a plain value, built with
   exact type checks (``type(v) is int``, …) so an object with a forged ``__eq__`` cannot
-  pass; :func:`encode_value` and :func:`decode_value` also run inside the harness (their
-  source is copied into it);
+  pass; they are sandboxes/runtime/plain_values.py, the judge's own code, loaded here;
 * :func:`values_match`: a returned value against the expected one (strict, or lenient:
   tuples as lists, floats within a tolerance);
 * :func:`value_digest`: the hash of an encoded value that the harness reports.
@@ -14,62 +13,26 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from types import ModuleType
 from typing import Any
+
+from mtenvs.sandbox.base import runtime_module
 
 __all__ = ["decode_value", "encode_value", "value_digest", "values_match"]
 
 
-def encode_value(value: Any, lenient: bool = False, depth: int = 0) -> Any:
-    """A JSON form of a plain value with exact type checks (also runs in the harness)."""
-    t = type(value)
-    if depth > 60:
-        raise TypeError("the value is nested too deeply")
-    if value is None or t is bool or t is int or t is str:
-        return value
-    if t is float:
-        return (
-            value
-            if value == value and value not in (float("inf"), -float("inf"))
-            else {"__float__": repr(value)}
-        )
-    if t is list or (lenient and t is tuple):
-        return [encode_value(v, lenient, depth + 1) for v in value]
-    if t is tuple:
-        return {"__tuple__": [encode_value(v, lenient, depth + 1) for v in value]}
-    if t is dict:
-        return {
-            "__dict__": [
-                [encode_value(k, lenient, depth + 1), encode_value(v, lenient, depth + 1)]
-                for k, v in value.items()
-            ]
-        }
-    if t is set or t is frozenset:
-        items = [encode_value(v, lenient, depth + 1) for v in value]
-        return {"__set__": sorted(items, key=lambda x: json.dumps(x, sort_keys=True))}
-    raise TypeError(
-        f"returned a {t.__module__}.{t.__qualname__}; return plain Python values "
-        "(None, bool, int, float, str, list, tuple, dict, set)"
-    )
+def encode_value(value: Any, lenient: bool = False) -> Any:
+    """A JSON form of a plain value with exact type checks (the judge's own code)."""
+    return _plain().encode_value(value, lenient)
 
 
 def decode_value(data: Any) -> Any:
     """Inverse of :func:`encode_value` (raises ``ValueError`` on anything else)."""
-    if data is None or isinstance(data, (bool, int, float, str)):
-        return data
-    if isinstance(data, list):
-        return [decode_value(v) for v in data]
-    if isinstance(data, dict) and len(data) == 1:
-        ((tag, body),) = data.items()
-        if tag == "__float__" and body in ("nan", "inf", "-inf"):
-            return float(body)
-        if isinstance(body, list):
-            if tag == "__tuple__":
-                return tuple(decode_value(v) for v in body)
-            if tag == "__set__":
-                return {decode_value(v) for v in body}
-            if tag == "__dict__":
-                return {decode_value(k): decode_value(v) for k, v in body}
-    raise ValueError(f"not an encoded value: {str(data)[:80]}")
+    return _plain().decode_value(data)
+
+
+def _plain() -> ModuleType:
+    return runtime_module("plain_values")
 
 
 def values_match(got: Any, expected: Any, lenient: bool, tolerance: float = 1e-6) -> bool:

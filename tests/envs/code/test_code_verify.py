@@ -113,10 +113,10 @@ def test_large_values_are_compared_by_digest(sandbox):
 
 
 def test_hidden_expected_values_never_reach_the_sandbox():
-    from mtenvs.envs.code.code_verify import harness_source
+    from mtenvs.envs.code.code_verify import judge_request
 
-    cell = harness_source(ADD, "add", (CodeTest("candidate(1, 2)", "SECRET-EXPECTED"),))
-    assert "SECRET-EXPECTED" not in cell and "candidate(1, 2)" in cell
+    sent = repr(judge_request((CodeTest("candidate(1, 2)", "SECRET-EXPECTED"),)))
+    assert "SECRET-EXPECTED" not in sent and "candidate(1, 2)" in sent
 
 
 def test_host_prechecks_and_solution_extraction():
