@@ -197,6 +197,8 @@ class SandboxLimits:
     tmp_bytes: int = 64 * MiB
     #: Size of the tmpfs mounted on /workspace, the working directory (DockerSandbox).
     workspace_bytes: int = 128 * MiB
+    #: Size of the private /dev/shm (noexec; DockerSandbox, and LocalSandbox as root).
+    shm_bytes: int = 16 * MiB
     #: ``False`` gives the container no network at all (``--network none``).
     network: bool = False
     #: Read-only root filesystem (only /tmp and /workspace are writable).
@@ -213,6 +215,7 @@ class SandboxLimits:
             "max_output_bytes",
             "tmp_bytes",
             "workspace_bytes",
+            "shm_bytes",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:

@@ -124,8 +124,9 @@ def sandbox_info() -> None:
 def doctor_rows() -> list[tuple[str, str]]:
     """``(name, value)`` rows for ``mtenvs doctor``: backend in use and why, images, leftovers."""
     from mtenvs.sandbox.backend import ENV_VAR, resolve_backend
+    from mtenvs.sandbox.base import DEFAULT_LIMITS
     from mtenvs.sandbox.images import image_tag
-    from mtenvs.sandbox.local_sandbox import local_isolation
+    from mtenvs.sandbox.local_sandbox import local_identity, local_isolation
 
     rows: list[tuple[str, str]] = []
     try:
@@ -142,7 +143,17 @@ def doctor_rows() -> list[tuple[str, str]]:
         missing = [k for k, ok in iso.items() if not ok]
         text = ", ".join(have) + (f"; missing: {', '.join(missing)}" if missing else "")
         rows.append(("local isolation", text.replace("_", " ")))
+        rows.extend(local_identity().items())
     else:
+        lim = DEFAULT_LIMITS
+        rows.append(
+            (
+                "sandbox user and limits",
+                f"uid:gid {lim.user} in the container, no capabilities; per container "
+                f"(cgroup): memory {lim.memory_bytes // 2**20} MiB (no swap), "
+                f"{lim.pids} pids, {lim.cpus:g} CPU; no network",
+            )
+        )
         try:
             from mtenvs.sandbox.reaper import list_containers
 

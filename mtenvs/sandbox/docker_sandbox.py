@@ -34,6 +34,13 @@ INSTALL_HINT = 'pip install "mtenvs[code]"'
 START_FIX = "run `make test` (as root it installs and starts Docker) or `sudo dockerd &`"
 _client_lock = threading.Lock()
 _clients: dict[tuple[int, float], Any] = {}
+#: Docker's default masked paths, plus the kernel's symbol table and module list (readable
+#: by any user in a container otherwise; addresses are zeroed, the names are not).
+MASKED_PATHS = [
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/sys/firmware", "/sys/devices/virtual/powercap", "/proc/kallsyms", "/proc/modules",
+]  # fmt: skip
 #: How long the REPL server may take to say it is ready after the container starts.
 START_TIMEOUT_S = 60.0
 
@@ -181,7 +188,7 @@ class DockerSandbox(ServerSandbox):
         lim = self.limits
         uid, _, gid = lim.user.partition(":")
         gid = gid or uid  # docker ignores a tmpfs mode, but not its owner
-        return self._client.api.create_host_config(
+        config = self._client.api.create_host_config(
             network_mode="bridge" if lim.network else "none",
             mem_limit=lim.memory_bytes,
             memswap_limit=lim.memory_bytes,  # no swap
@@ -191,12 +198,15 @@ class DockerSandbox(ServerSandbox):
             tmpfs={
                 "/tmp": f"rw,nosuid,nodev,size={lim.tmp_bytes},mode=1777",
                 "/workspace": f"rw,nosuid,nodev,size={lim.workspace_bytes},uid={uid},gid={gid}",
+                "/dev/shm": f"rw,nosuid,nodev,noexec,size={lim.shm_bytes},mode=1777",
             },
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],  # default seccomp profile stays on
             auto_remove=True,
             init=False,  # the REPL server is PID 1: it reaps orphans and kill -9 1 is void
         )
+        config["MaskedPaths"] = MASKED_PATHS
+        return config
 
     def _start_server(self) -> ServerConnection:
         api = self._client.api

@@ -4,20 +4,29 @@ The embedded fallback when no Docker engine is reachable. It is **weaker isolati
 docs/sandbox.md): the code runs on the host kernel, sees the host filesystem with the
 permissions of its user, and shares the machine's CPUs. What it does:
 
-* rlimits on the interpreter: address space (``memory_bytes``), processes (``pids``),
-  CPU seconds, file size;
-* a scrubbed environment (no host variables) and a private temporary working directory;
-* as root: ``unshare -n -p -f --mount-proc`` (no network but a down loopback, its own pid
-  namespace and /proc, so the host's processes are invisible) and a private unprivileged
-  uid per sandbox (so host files are read-only or unreadable, and the process limit
-  counts only this sandbox).
+* rlimits on each interpreter process: address space (``memory_bytes``), processes
+  (``pids``), CPU seconds, file size;
+* a scrubbed environment (no host variables) and a private temporary working directory,
+  removed on close (and, when the owner died without closing, by the next sandbox);
+* as root, always a private unprivileged uid per sandbox (host files are read-only or
+  unreadable, the process limit counts only this sandbox, no capabilities): the server
+  runs with an interpreter that uid can read (this one, or the system ``python3`` of the
+  same version) and a read-only copy of the runtime when the source tree is out of its
+  reach. Agent code never runs as root: with no such interpreter the sandbox refuses to
+  start and says how to fix it;
+* as root, a cgroup of its own (:mod:`mtenvs.sandbox.cgroup`): memory (no swap) and
+  processes limited for the sandbox as a whole, not only per process;
+* as root, ``unshare -n -p -f --mount-proc`` (no network but a down loopback, its own pid
+  namespace and /proc, so the host's processes are invisible).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import os
+import re
 import select
 import shutil
 import signal
@@ -33,18 +42,35 @@ from mtenvs.sandbox.base import (
     BackendName,
     SandboxDiedError,
     SandboxLimits,
+    SandboxUnavailableError,
     ServerConnection,
     ServerSandbox,
-    runtime_server_path,
+    runtime_dir,
 )
+from mtenvs.sandbox.cgroup import SandboxCgroup, cgroup_support, remove_stale_cgroups
 
-__all__ = ["LocalSandbox", "local_isolation"]
+__all__ = ["LocalSandbox", "local_identity", "local_isolation"]
 
 #: Private uids of root-run local sandboxes come from this range (no /etc/passwd entry).
 UID_BASE = 1_900_000_000
 _uids = itertools.count()
 _uid_lock = threading.Lock()
 START_TIMEOUT_S = 30.0
+#: ``sh -c`` script run in the sandbox's own mount namespace before the server: a private,
+#: size-limited, noexec /dev/shm (not the host's) and no kernel symbol table or module list.
+_PRIVATE_MOUNTS = (
+    "mount -t tmpfs -o size={shm},nosuid,nodev,noexec,mode=1777 tmpfs /dev/shm"
+    ' || echo "mtenvs: no private /dev/shm" >&2;'
+    " for f in /proc/kallsyms /proc/modules; do"
+    ' [ ! -e "$f" ] || mount --bind /dev/null "$f" || echo "mtenvs: $f not hidden" >&2;'
+    ' done; unset PWD OLDPWD; exec "$@"'
+)
+#: ``sh -c`` script: write this shell's pid to the $1 cgroup.procs files that follow, then
+#: exec the rest of the arguments (so the server starts inside the sandbox's cgroup).
+_JOIN_CGROUPS = (
+    'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1"; shift; n=$((n-1)); done;'
+    ' unset PWD OLDPWD; exec "$@"'
+)
 
 
 def _is_root() -> bool:
@@ -70,12 +96,26 @@ def local_isolation() -> dict[str, bool]:
     return {
         "network_namespace": ns,
         "pid_namespace": ns,
-        "private_uid": _private_uid(sys.executable),
+        "private_uid": _is_root() and _private_interpreter(sys.executable) is not None,
+        "sandbox_cgroup": cgroup_support()[0],
     }
 
 
-def _private_uid(python: str) -> bool:
-    return _is_root() and _interpreter(python)[2]
+def local_identity(python: str | None = None) -> dict[str, str]:
+    """Who the agent code of a local sandbox runs as and under which limits (doctor)."""
+    python = python or sys.executable
+    if not _is_root():
+        user = f"uid {os.getuid()} (this user: weaker isolation, its files are reachable)"
+    else:
+        plan = _private_interpreter(python)
+        user = (
+            f"a private uid from {UID_BASE} (never root), interpreter {plan[0]}"
+            if plan is not None
+            else "none: refuses to start (no interpreter an unprivileged uid can read)"
+        )
+    usable, detail = cgroup_support()
+    scope = detail if usable else f"per process only ({detail})"
+    return {"local sandbox user": user, "local sandbox limits": f"memory and pids {scope}"}
 
 
 def _readable_by_others(path: str | Path) -> bool:
@@ -89,33 +129,99 @@ def _readable_by_others(path: str | Path) -> bool:
         return False
 
 
-@cache
-def _interpreter(python: str) -> tuple[str, tuple[str, ...], bool]:
-    """``(interpreter, extra import paths, usable by a private uid)`` for the server.
-
-    A private uid must be able to read the interpreter's standard library and the host's
-    site-packages. When only the standard library is out of reach (a pyenv build under
-    /root, say), the system Python of the same version runs the server with the host's
-    site-packages added; when the site-packages are out of reach, no private uid is used.
-    """
-    stdlib = sysconfig.get_paths()["stdlib"]
-    if python != sys.executable or (_readable_by_others(python) and _readable_by_others(stdlib)):
-        return python, (), _readable_by_others(python)
-    sites = tuple(dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib")))
-    if not all(_readable_by_others(p) for p in sites if os.path.exists(p)):
-        # A private uid could not import the host's packages (a venv under a 0700
-        # directory, say): run as this user instead, and doctor reports the missing uid.
-        return python, (), False
-    system = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
-    if os.path.exists(system) and _readable_by_others(system):
+def _stdlib_of(python: str) -> str | None:
+    if python == sys.executable:
+        return sysconfig.get_paths()["stdlib"]
+    try:
         probe = subprocess.run(
-            [system, "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"],
+            [python, "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"],
             capture_output=True,
             text=True,
+            timeout=30,
         )
-        if probe.returncode == 0 and _readable_by_others(probe.stdout.strip()):
-            return system, sites, True
-    return python, (), False
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return probe.stdout.strip() if probe.returncode == 0 else None
+
+
+@cache
+def _private_interpreter(python: str) -> tuple[str, tuple[str, ...]] | None:
+    """``(interpreter, extra import paths)`` a private uid can run the server with, or
+    ``None``.
+
+    ``python`` itself when it and its standard library are readable by others; else the
+    system Python of the same version, with the host's site-packages added where that uid
+    can read them (without them, agent code has the standard library only).
+    """
+    stdlib = _stdlib_of(python)
+    if _readable_by_others(python) and stdlib and _readable_by_others(stdlib):
+        return python, ()
+    system = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
+    stdlib = _stdlib_of(system) if os.path.exists(system) else None
+    if _readable_by_others(system) and stdlib and _readable_by_others(stdlib):
+        sites = dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))
+        return system, tuple(p for p in sites if os.path.isdir(p) and _readable_by_others(p))
+    return None
+
+
+_runtime_copy: Path | None = None
+_runtime_lock = threading.Lock()
+
+
+def _runtime_for_private_uid() -> Path:
+    """The runtime folder, or a root-owned read-only copy when a private uid cannot read it."""
+    global _runtime_copy
+    source = runtime_dir()
+    if all(_readable_by_others(p) for p in source.glob("*.py")):
+        return source
+    with _runtime_lock:
+        if _runtime_copy is None or not _runtime_copy.is_dir():
+            copy = Path(tempfile.mkdtemp(prefix=f"mtenvs-runtime-{os.getpid()}-"))
+            for path in source.glob("*.py"):
+                shutil.copyfile(path, copy / path.name)
+                os.chmod(copy / path.name, 0o444)
+            os.chmod(copy, 0o555)
+            atexit.register(shutil.rmtree, copy, True)
+            _runtime_copy = copy
+        return _runtime_copy
+
+
+_STALE_DIR = re.compile(r"^mtenvs-(?:local-[0-9a-f]+|runtime)-(\d+)-")
+
+
+def _remove_stale_dirs() -> None:
+    """Temporary folders of local sandboxes whose owner process is gone (killed before it
+    could close them)."""
+    tmp = Path(tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for d in tmp.iterdir():
+            m = _STALE_DIR.match(d.name)
+            if m and not _pid_alive(int(m.group(1))) and d.is_dir():
+                if d.name.startswith("mtenvs-runtime-"):
+                    with contextlib.suppress(OSError):
+                        os.chmod(d, 0o755)
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_swept = False
+
+
+def _sweep_once() -> None:
+    global _swept
+    if not _swept:
+        _swept = True
+        _remove_stale_dirs()
+        remove_stale_cgroups()
 
 
 def _next_uid() -> int:
@@ -170,6 +276,7 @@ class LocalSandbox(ServerSandbox):
         super().__init__(limits)
         self.python = python or sys.executable
         self.root: Path | None = None
+        self._cgroup: SandboxCgroup | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._start()
 
@@ -180,9 +287,14 @@ class LocalSandbox(ServerSandbox):
     def _command(self, workspace: Path, uid: int | None) -> list[str]:
         lim = self.limits
         nproc = lim.pids if uid is not None else _user_process_count() + lim.pids
-        python, extra_paths, _ = _interpreter(self.python)
+        if uid is None:
+            python, extra_paths, runtime = self.python, (), runtime_dir()
+        else:
+            plan = _private_interpreter(self.python)
+            assert plan is not None
+            (python, extra_paths), runtime = plan, _runtime_for_private_uid()
         cmd = [
-            python, "-I", "-u", str(runtime_server_path()),
+            python, "-I", "-u", str(runtime / "repl_server.py"),
             *(arg for p in extra_paths for arg in ("--sys-path", p)),
             "--workdir", str(workspace),
             *lim.server_args(),
@@ -192,20 +304,41 @@ class LocalSandbox(ServerSandbox):
         if uid is not None:
             cmd += ["--uid", str(uid), "--gid", str(uid)]
         if _unshare_works():
-            cmd = ["unshare", "-n", "-p", "-f", "--mount-proc", "--kill-child", *cmd]
+            private = _PRIVATE_MOUNTS.format(shm=lim.shm_bytes)
+            cmd = ["unshare", "-n", "-p", "-f", "--mount-proc", "--kill-child",
+                   "/bin/sh", "-c", private, "sh", *cmd]  # fmt: skip
+        if self._cgroup is not None:  # joined before exec: everything started is inside
+            files = self._cgroup.procs_files
+            cmd = ["/bin/sh", "-c", _JOIN_CGROUPS, "sh", str(len(files)), *files, *cmd]
         return cmd
 
     def _start_server(self) -> ServerConnection:
+        _sweep_once()
+        uid: int | None = None
+        if _is_root():
+            if _private_interpreter(self.python) is None:
+                raise SandboxUnavailableError(
+                    "LocalSandbox will not run agent code as root, and no Python interpreter "
+                    f"that an unprivileged user can read was found ({self.python} or its "
+                    "standard library is not readable by other users). Fix: install Debian's "
+                    "python3 (`apt-get install python3`), make the interpreter readable "
+                    "(`chmod o+rx` on it and its folders), or use the Docker backend "
+                    "(`make test` starts one; sandbox='docker')."
+                )
+            uid = _next_uid()
         self.root = Path(tempfile.mkdtemp(prefix=f"{self.name}-"))
         workspace, tmp = self.root / "workspace", self.root / "tmp"
         workspace.mkdir()
         tmp.mkdir()
-        uid = _next_uid() if _private_uid(self.python) else None
         if uid is not None:
             os.chmod(self.root, 0o711)
             for d in (workspace, tmp):
                 os.chown(d, uid, uid)
                 os.chmod(d, 0o700)
+        if cgroup_support()[0]:
+            self._cgroup = SandboxCgroup(
+                f"{self.name}-{self.recoveries}", self.limits.memory_bytes, self.limits.pids
+            )
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": str(workspace),
@@ -265,6 +398,9 @@ class LocalSandbox(ServerSandbox):
                 proc.wait(timeout=5.0)
             if proc.stdout is not None:
                 proc.stdout.close()
+        cgroup, self._cgroup = self._cgroup, None
+        if cgroup is not None:
+            cgroup.remove()
         root, self.root = self.root, None
         if root is not None:
             shutil.rmtree(root, ignore_errors=True)

@@ -26,7 +26,8 @@ def test_container_is_locked_down(docker_sandbox, docker_engine):
     assert "no-new-privileges" in host["SecurityOpt"]
     assert not any("seccomp" in opt for opt in host["SecurityOpt"])  # default profile
     assert host["Privileged"] is False
-    assert set(host["Tmpfs"]) == {"/tmp", "/workspace"}
+    assert set(host["Tmpfs"]) == {"/tmp", "/workspace", "/dev/shm"}
+    assert "/proc/kallsyms" in host["MaskedPaths"] and "/proc/kcore" in host["MaskedPaths"]
     assert attrs["Config"]["User"] == "1000:1000"
     labels = attrs["Config"]["Labels"]
     assert labels[LABEL_OWNER] == str(os.getpid())

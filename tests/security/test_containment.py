@@ -243,3 +243,27 @@ def test_32_sandboxes_concurrently_from_threads(backend, request):
 
         leftovers = list_containers(**{LABEL_SESSION: SESSION_ID})
         assert len(leftovers) <= 2, leftovers  # only the session-scoped sandboxes remain
+
+
+def test_dev_shm_is_private_and_small_and_kernel_symbols_are_hidden(sandbox):
+    """Issue 16, finding 7: /dev/shm is a private noexec tmpfs of ``shm_bytes`` (not 64 MiB,
+    not the host's), and /proc/kallsyms and /proc/modules read empty."""
+    if sandbox.backend == "local":
+        require_local("pid_namespace")
+    sandbox.reset()
+    result = sandbox.run(
+        "import os\n"
+        "st = os.statvfs('/dev/shm')\n"
+        "size = st.f_blocks * st.f_frsize\n"
+        "open('/dev/shm/mtenvs-probe', 'w').write('x')\n"
+        "with open('/proc/mounts') as f:\n"
+        "    shm = [l for l in f if ' /dev/shm ' in l][-1]\n"
+        "def read(path):\n"
+        "    return open(path).read() if os.path.exists(path) else ''\n"
+        "(size, 'noexec' in shm, read('/proc/kallsyms'), read('/proc/modules'))"
+    )
+    assert result.ok, result.error
+    size, noexec, kallsyms, modules = eval(result.value or "()")
+    assert size <= sandbox.limits.shm_bytes and noexec
+    assert kallsyms == "" and modules == ""
+    assert not os.path.exists("/dev/shm/mtenvs-probe")  # not the host's /dev/shm
