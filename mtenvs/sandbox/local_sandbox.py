@@ -287,8 +287,9 @@ class LocalSandbox(ServerSandbox):
     def _command(self, workspace: Path, uid: int | None) -> list[str]:
         lim = self.limits
         nproc = lim.pids if uid is not None else _user_process_count() + lim.pids
+        extra_paths: tuple[str, ...] = ()
         if uid is None:
-            python, extra_paths, runtime = self.python, (), runtime_dir()
+            python, runtime = self.python, runtime_dir()
         else:
             plan = _private_interpreter(self.python)
             assert plan is not None
