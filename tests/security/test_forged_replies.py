@@ -11,6 +11,7 @@ output past the cap, and never leave a stale result for a later call.
 from __future__ import annotations
 
 import json
+import resource
 import time
 
 import gymnasium as gym
@@ -117,7 +118,9 @@ def test_forged_frames_cannot_pass_the_hidden_tests(backend, where, request):
             f"if os.fork() == 0:\n    {forge_call}\n    os._exit(0)\n" + WRONG_PAIRS_SUM
         )
     env = _code_env("mtenvs/CodeTasks-v0", backend, request)
+    other = _code_env("mtenvs/CodeTasks-v0", backend, request)  # an episode beside it
     try:
+        other.reset(seed=3)
         _, info = env.reset(seed=3)
         assert info["task_id"] == "Sample/3"
         start = time.monotonic()
@@ -134,8 +137,15 @@ def test_forged_frames_cannot_pass_the_hidden_tests(backend, where, request):
         )
         _, reward, _, _, info = env.step(f"<answer>\n{good}\n</answer>")
         assert info["success"] and reward == 1.0
+        _, reward, _, _, info = other.step(f"<answer>\n{good}\n</answer>")
+        assert info["success"] and reward == 1.0  # the episode beside it is unaffected
     finally:
         env.close()
+        other.close()
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _run(env: gym.Env, code: str) -> tuple[str, dict]:
@@ -155,7 +165,10 @@ def test_forged_frames_in_the_repl_are_a_crashed_interpreter(env_id, backend, re
         }
         for seed, (name, attack) in enumerate(attacks.items()):
             env.reset(seed=seed)
+            peak, start = _peak_rss_mb(), time.monotonic()
             obs, _ = _run(env, FORGE + attack)
+            assert time.monotonic() - start < 30, name
+            assert _peak_rss_mb() - peak < 100, f"{name}: the host's peak RSS grew too much"
             assert len(obs.encode()) < 200_000, name  # the 64 KiB cap, never 20 MB
             obs, _ = _run(env, "print('fresh', 6 * 7)")
             assert "fresh 42" in obs and "STALE" not in obs, (name, obs)
