@@ -4,14 +4,17 @@ symbolically."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 
+from mtenvs.core.env import Transition
 from mtenvs.core.listed import listed_task
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
 from mtenvs.envs.code.base import AnswerCheck, CodeInterpreterEnv, FeedbackMode
 from mtenvs.envs.code.common import TaskListEnv, check_flag, eval_set_split
+from mtenvs.envs.code.math_checker import CHECK_MEMORY_MB, CHECK_TIMEOUT_S, MathChecker
 from mtenvs.envs.code.math_tasks import (
     DIFFICULTIES,
     SEEDS_PER_SPLIT,
@@ -20,7 +23,7 @@ from mtenvs.envs.code.math_tasks import (
     make_task,
     parse_task_id,
 )
-from mtenvs.envs.code.math_verify import verify
+from mtenvs.envs.code.math_verify import LIMIT_REASONS, Verdict
 from mtenvs.error import InvalidArgumentError, check_choice
 
 __all__ = ["PythonMathEnv"]
@@ -48,6 +51,16 @@ class PythonMathEnv(TaskListEnv):
     ``3/4``, ``\\frac{3}{4}``, ``\\boxed{}``, ``x = 3``, units, sets in any order), near misses
     fail. The turn loop is :class:`~mtenvs.envs.code.base.CodeInterpreterEnv`'s.
 
+    The answer is untrusted text, so the host never runs sympy on it in its own process: the
+    check runs in a checker process (:mod:`mtenvs.envs.code.math_checker`, one per env,
+    started on the first answer, stopped by ``close``) limited to 5 s of wall clock per
+    check and 1024 MiB of address space. An answer that cannot be checked within these
+    limits is a wrong answer (`outcome` 0.0) whose observation says so, with
+    `answer_verdict` `time_limit` or `memory_limit`; the next check gets a fresh checker.
+    Absurd answers are refused cheaply before that, as unparseable: more than 1000
+    characters, a power of a sum above 100, more than 5000 terms to multiply out
+    (``(x+2)^2000*(x+3)^2000``), exponents above 2000.
+
     ## Action Space
     The raw model reply (``str``, or a tool-call dict). A ```` ```python ```` block (several
     run in order) or the ``python`` tool (``{"name": "python", "arguments": {"code": …}}``)
@@ -58,12 +71,13 @@ class PythonMathEnv(TaskListEnv):
     ## Observation Space
     ``str``. First the problem and the answer format; after a code turn the cells' stdout,
     stderr, last value and error (each cut to ``max_output_chars``, saying so) and the turns
-    left; after an answer ``Correct!``, ``Your answer is incorrect.`` or the feedback.
+    left; after an answer ``Correct!``, ``Your answer is incorrect.`` or the feedback (an
+    answer the checker gave up on always says so, naming the limits).
 
     ## Rewards
     | Component | Value |
     |---|---|
-    | `outcome` | 1.0 on a correct final answer, 0.0 on a wrong one |
+    | `outcome` | 1.0 on a correct final answer, 0.0 on a wrong one (or one the checker gave up on) |
     | `process` | on each final answer, the increase of the best fraction of the answer's parts that are right (tuple/set elements, interval endpoints and brackets; a number or expression is one part): sums to 1.0 over a solved episode (counted only with `reward_mode="process"`) |
     | `format` | −`format_penalty` for a void turn (no runnable code, no answer) |
     | `turn_cost` | −`turn_cost` every turn (when non-zero) |
@@ -88,6 +102,7 @@ class PythonMathEnv(TaskListEnv):
     | `uncounted_components` | components computed but not counted under `reward_mode` |
     | `parse_error` | why the reply was a void turn, else `None` |
     | `final_answer` | this step was a final answer (step only) |
+    | `answer_verdict` | the checker's reason on a final answer: `correct`, `wrong`, `imprecise`, `shape`, `unparseable`, `time_limit` or `memory_limit` (answer steps only) |
     | `turn_type` | `code`, `answer` or `void` (step only) |
     | `code_cells` | cells run in the interpreter this episode |
     | `answers` | final answers given this episode |
@@ -114,7 +129,9 @@ class PythonMathEnv(TaskListEnv):
     * `mtenvs/PythonMath-v0`
 
     ## Version History
-    * v0: initial release.
+    * v0: initial release; answers are checked in a process limited in time and memory
+      (an answer that made the host's sympy hang or raise is now a wrong answer, and one
+      too large to expand is unparseable; no reference score changes).
     """
 
     reference_configs: ClassVar[tuple[dict[str, Any], ...]] = (
@@ -165,6 +182,9 @@ class PythonMathEnv(TaskListEnv):
         self.eval_set = eval_set
         self._eval_cursor = 0
         self._task: MathTask | None = None
+        #: Checks answers in a process limited in time and memory (started on first use).
+        self._checker = MathChecker(timeout_s=CHECK_TIMEOUT_S, memory_mb=CHECK_MEMORY_MB)
+        self._verdict: Verdict | None = None
 
     # ------------------------------------------------------------------ task
 
@@ -213,8 +233,27 @@ class PythonMathEnv(TaskListEnv):
         )
 
     def check_answer(self, answer: str) -> AnswerCheck:
-        verdict = verify(answer, self.task.answer, self.task.kind)
+        # The answer is untrusted: sympy works on it only in the limited checker process.
+        verdict = self._checker.check(answer, self.task.answer, self.task.kind)
+        self._verdict = verdict
         return AnswerCheck(verdict.correct, verdict.score, verdict.message)
+
+    def _answer(self, answer: str) -> Transition:
+        self._verdict = None
+        transition = super()._answer(answer)
+        verdict = self._verdict
+        info = {**transition.info, "answer_verdict": verdict.reason if verdict else None}
+        if verdict is not None and verdict.reason in LIMIT_REASONS and self.feedback != "tests":
+            # Whatever the feedback mode, say why: the answer was never judged on its merits.
+            note = "" if transition.terminated else self._turns_left_note()
+            transition = replace(
+                transition, observation=f"Your answer is incorrect. {verdict.message}{note}"
+            )
+        return replace(transition, info=info)
+
+    def close(self) -> None:
+        self._checker.close()
+        super().close()
 
     def episode_info(self) -> dict[str, Any]:
         task = self._task

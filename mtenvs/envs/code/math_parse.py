@@ -3,8 +3,12 @@
 The agent's answer is untrusted text, so it is never handed to ``eval`` (which
 ``sympy.parse_expr`` and ``sympify`` use): this module tokenizes it against a whitelist
 and builds the sympy expression itself with a recursive-descent parser. Sizes are bounded
-so that no answer can make the host compute for long: the text length, the digits of a
-literal, exponents (``9^9^9^9`` is refused, not computed) and factorial arguments.
+so that absurd answers are refused cheaply: the text length, the digits of a literal,
+exponents (``9^9^9^9`` is refused, not computed), factorial arguments, and the number of
+terms that expanding the expression would multiply out (``(x+2)^2000*(x+3)^2000``). These
+bounds are a fast first filter, not the guarantee: sympy can still be made to work hard
+within them, so untrusted answers are checked in a process limited in time and memory
+(:mod:`mtenvs.envs.code.math_checker`).
 
 Accepted: numbers (``3``, ``0.75``, ``1.5e-3``), ``+ - * / ^ **``, implicit multiplication
 (``2x``, ``3sqrt(2)``, ``(x+1)(x-1)``), ``!``, parentheses and braces, single-letter
@@ -21,7 +25,14 @@ from collections.abc import Callable
 
 import sympy
 
-__all__ = ["MAX_EXPR_CHARS", "AnswerParseError", "parse_expression"]
+__all__ = [
+    "MAX_EXPANSION_TERMS",
+    "MAX_EXPR_CHARS",
+    "MAX_SUM_EXPONENT",
+    "AnswerParseError",
+    "expansion_terms",
+    "parse_expression",
+]
 
 #: Longest expression text accepted (after normalisation).
 MAX_EXPR_CHARS = 400
@@ -33,6 +44,12 @@ MAX_EXPONENT = 2000
 MAX_RESULT_DIGITS = 2000
 #: Largest argument of ``!`` and ``\binom``.
 MAX_FACTORIAL = 1000
+#: Most terms that expanding the expression may multiply out (see :func:`expansion_terms`):
+#: ``(x+2)^50*(x+3)^50`` (2601, checked in ~0.4 s) passes, ``(x+2)^100*(x+3)^100`` does not.
+MAX_EXPANSION_TERMS = 5000
+#: Largest exponent of a power of a sum, ``(x+1)^k`` (its coefficients grow with ``k``:
+#: ``(x+10^59)^2000`` has only 2001 terms but takes ~25 s to expand).
+MAX_SUM_EXPONENT = 100
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
@@ -125,6 +142,37 @@ def _power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
     elif exponent.is_number and abs(complex(exponent.evalf(15))) > MAX_EXPONENT:
         raise AnswerParseError("exponent too large")
     return sympy.Pow(base, exponent)
+
+
+def expansion_terms(expr: sympy.Expr, cap: int = MAX_EXPANSION_TERMS) -> int:
+    """An upper estimate of the terms ``sympy.expand`` multiplies out for ``expr``, saturating
+    at ``cap + 1``: a sum adds its terms, a product multiplies them, ``b^k`` with a numeric
+    exponent has ``C(n + k - 1, k)`` for ``n`` terms in ``b`` (multinomial expansion; ``k``
+    rounded up, negative ``k`` expands the denominator) and saturates when ``k`` is above
+    :data:`MAX_SUM_EXPONENT`, a function counts as its largest argument. The walk is linear
+    in the size of the parsed tree, which the text bounds."""
+    over = cap + 1
+    if expr.is_Add:
+        return min(sum(expansion_terms(arg, cap) for arg in expr.args), over)
+    if expr.is_Mul:
+        product = 1
+        for arg in expr.args:
+            product = min(product * expansion_terms(arg, cap), over)
+        return product
+    if expr.is_Pow:
+        base, exponent = expr.args
+        n = expansion_terms(base, cap)
+        inner = expansion_terms(exponent, cap)
+        if exponent.is_Number and n > 1:
+            if abs(exponent) > MAX_SUM_EXPONENT or n >= over:
+                n = over
+            else:
+                k = math.ceil(abs(float(exponent)))
+                n = min(math.comb(n + k - 1, k), over)
+        return max(n, inner)
+    if expr.args:
+        return max(expansion_terms(arg, cap) for arg in expr.args)
+    return 1
 
 
 def _small_int(value: sympy.Expr, what: str) -> int:
@@ -302,6 +350,10 @@ def parse_expression(text: str) -> sympy.Expr:
         raise AnswerParseError(f"cannot evaluate ({type(e).__name__})") from e
     if expr.has(sympy.nan, sympy.zoo):
         raise AnswerParseError("undefined value")
+    if expansion_terms(expr) > MAX_EXPANSION_TERMS:
+        raise AnswerParseError(
+            f"too large to check (expanding it gives more than {MAX_EXPANSION_TERMS} terms)"
+        )
     return expr
 
 

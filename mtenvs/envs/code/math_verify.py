@@ -17,6 +17,10 @@ tasks produce). An answer written with decimals passes when it is within half a 
 and ``0.3334`` do not). Units (``cm``, ``square units``, ``degrees`` ...), ``$…$``, ``\\boxed``,
 ``\\text{…}`` and LaTeX spacing are stripped first. The parser never evaluates the text as
 Python (see :mod:`~mtenvs.envs.code.math_parse`).
+
+:func:`verify` itself is not bounded in time or memory: sympy can be made to work without
+end within the parser's size limits. Untrusted answers are checked through
+:class:`mtenvs.envs.code.math_checker.MathChecker`, which runs it in a limited process.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from mtenvs.envs.code.math_parse import AnswerParseError, parse_expression
 
 __all__ = [
     "ANSWER_KINDS",
+    "LIMIT_REASONS",
     "MAX_ANSWER_CHARS",
     "AnswerKind",
     "Verdict",
@@ -47,7 +52,11 @@ MAX_ANSWER_CHARS = 1000
 MAX_ITEMS = 20
 #: Significant digits a decimal answer must get right.
 DECIMAL_DIGITS = 4
-Reason = Literal["correct", "wrong", "imprecise", "shape", "unparseable"]
+Reason = Literal[
+    "correct", "wrong", "imprecise", "shape", "unparseable", "time_limit", "memory_limit"
+]
+#: Reasons of a check that gave up (:mod:`~mtenvs.envs.code.math_checker`).
+LIMIT_REASONS: tuple[str, ...] = ("time_limit", "memory_limit")
 
 _UNITS = (
     "square units|sq units|cubic units|units|unit|square centimeters|square meters|"
@@ -78,7 +87,8 @@ class Verdict:
     #: endpoints and brackets of an interval); 1.0 exactly when ``correct``.
     score: float
     #: ``correct``, ``wrong``, ``imprecise`` (a decimal close to but not within the
-    #: tolerance), ``shape`` (wrong kind or number of parts) or ``unparseable``.
+    #: tolerance), ``shape`` (wrong kind or number of parts), ``unparseable``, or
+    #: ``time_limit`` / ``memory_limit`` (the bounded checker gave up: a wrong answer).
     reason: Reason
     #: Feedback for the agent that never reveals the expected value.
     message: str
@@ -249,7 +259,9 @@ def _expected(
 def verify(answer: str, expected: str, kind: str) -> Verdict:
     """Check ``answer`` (the agent's text) against ``expected`` of ``kind`` (trusted).
 
-    Never raises for any ``answer``; a malformed one gives ``reason="unparseable"``.
+    Never raises for any ``answer``; a malformed one gives ``reason="unparseable"``. Not
+    bounded in time or memory: check untrusted answers with
+    :class:`~mtenvs.envs.code.math_checker.MathChecker`.
     """
     want = _expected(expected, kind)
     if not isinstance(answer, str) or not answer.strip():
