@@ -19,18 +19,13 @@ from mtenvs.envs.sql.data import DEFAULT_SCALE
 from mtenvs.envs.sql.dataset import DatasetDatabase, SqlDataset, load_dataset
 from mtenvs.envs.sql.engine import COUNT_CAP, format_table
 from mtenvs.envs.sql.env_args import DIALECTS, check_sql_env_args
-from mtenvs.envs.sql.execution import (
-    EXPLORE_TOOLS,
-    QueryRunner,
-    check_write,
-    gold_rows,
-    in_dialect,
-)
+from mtenvs.envs.sql.execution import EXPLORE_TOOLS, QueryRunner, check_write, in_dialect
 from mtenvs.envs.sql.schemas import Schema, get_schema
 from mtenvs.envs.sql.task_choice import pick_sql_task
 from mtenvs.envs.sql.tasks import SqlTask, eval_set
 from mtenvs.envs.sql.tools import TOOL_SCHEMAS, parse_reply, random_reply
 from mtenvs.envs.sql.verify import GoldResult, overlap_score
+from mtenvs.error import InvalidArgumentError
 
 __all__ = ["DIALECTS", "SqlEnv"]
 
@@ -259,7 +254,16 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
         self._gold_rows = ()
         if task.kind == "read":
             sql = in_dialect(task.gold_sql, self.dialect)
-            self._gold_rows = gold_rows(self.database, task, sql, self._count_cap)
+            gold = self.database.execute(
+                sql, allow_writes=False, timeout_s=60.0, count_cap=self._count_cap
+            )
+            if not gold.ok:
+                # Never the gold SQL itself: exception texts end up in logs and transcripts.
+                raise InvalidArgumentError(
+                    f"The gold SQL of task {task.task_id} fails on database "
+                    f"{task.schema!r}: {gold.error}"
+                )
+            self._gold_rows = gold.rows
 
     def task_schema(self) -> Schema:
         """The schema of the current task's database."""

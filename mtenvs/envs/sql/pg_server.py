@@ -4,21 +4,25 @@ Where the server comes from (``postgres_backend``, see :data:`POSTGRES_BACKENDS`
 
 * ``docker``: a container of the image ``mtenvs/postgres:<version>`` (built from
   ``sandboxes/postgres/Dockerfile`` by ``mtenvs images build``) with no network, a
-  read-only root, its data on a tmpfs and its unix socket in a private host directory
-  (mode 0700, so no other local user reaches it). The container carries the owner labels
-  of :mod:`mtenvs.sandbox.reaper`, so ``reap()`` removes it once this process is gone
-  (even SIGKILLed); it is removed when the last env or database using it closes, and at
-  exit.
+  read-only root, a memory limit (:data:`MEMORY_LIMIT`, its data on a tmpfs included) and
+  its unix socket in a private host directory (mode 0700, so no other local user reaches
+  it). The container's stdin is attached to this process and the server exits when it
+  reads end of file, so the container goes when this process does, even SIGKILLed; it
+  also carries the owner labels of :mod:`mtenvs.sandbox.reaper` for whatever that misses.
+  It is removed when the last env or database using it closes, and at exit.
 * ``local``: a private server from Debian's ``postgresql`` binaries: ``initdb`` into a
   temporary directory (on ``/dev/shm`` where there is one; C locale, so text sorts as in
-  SQLite) and ``pg_ctl start`` listening only on a unix socket there, run as the
-  ``postgres`` user when this process is root. It is stopped and removed at exit.
+  SQLite), the server listening only on a unix socket there, run as the ``postgres`` user
+  when this process is root. Its parent is a small supervisor
+  (:mod:`mtenvs.envs.sql.pg_supervisor`) that stops it and removes the directory when this
+  process closes it, exits or dies.
 * ``auto`` (default): ``MTENVS_POSTGRES_HOST`` when set (a host or unix-socket directory
   where the user ``postgres`` may connect without a password), else ``docker`` when the
   engine is reachable and the image is built, else ``local``.
 
 Each process has its own server; envs hold it while open (:func:`hold_server`,
-:func:`release_server`).
+:func:`release_server`). Their host directories are :mod:`mtenvs.sandbox.owned_dirs`
+directories: those of owners that died are removed by the next server started.
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import json
 import multiprocessing.util
 import os
+import select
 import shutil
 import subprocess
-import tempfile
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -40,10 +46,12 @@ from typing import Any, Final, Protocol
 from mtenvs.error import Error, check_choice
 
 __all__ = [
+    "MEMORY_LIMIT",
     "POSTGRES_BACKENDS",
     "SERVER_LOCK",
     "PostgresUnavailableError",
     "connect",
+    "connection_lost",
     "docker_problem",
     "hold_server",
     "on_server_stop",
@@ -77,29 +85,46 @@ def _bin(name: str) -> str:
     raise PostgresUnavailableError(f"PostgreSQL's {name} was not found; {_INSTALL_HINT}.")
 
 
+#: Memory the PostgreSQL container may use, its data (a tmpfs) included; no swap beyond it.
+MEMORY_LIMIT: Final = 8 * 2**30
+#: Prefixes of the servers' host directories (:mod:`mtenvs.sandbox.owned_dirs`).
+_LOCAL_DIR_PREFIX: Final = "mtenvs-pg-"
+_SOCKET_DIR_PREFIX: Final = "mtenvs-pgd-"
+#: The local server's options (the image's entrypoint has the same): a unix socket only, no
+#: durability (throwaway data).
+_SERVER_OPTIONS: Final = (
+    "-c", "listen_addresses=", "-F", "-c", "max_connections=200", "-c", "wal_level=minimal",
+    "-c", "max_wal_senders=0", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
+)  # fmt: skip
+
+
 class _LocalServer:
-    """A throwaway server on a unix socket in a temporary directory."""
+    """A throwaway server on a unix socket in a temporary directory, the child of a
+    supervisor that stops it when this process goes (:mod:`mtenvs.envs.sql.pg_supervisor`)."""
 
     def __init__(self) -> None:
+        from mtenvs.sandbox.owned_dirs import owned_tempdir
+
         # Throwaway data: in memory where there is a tmpfs (CREATE DATABASE is ~6x faster).
         shm = Path("/dev/shm")
         parent = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
-        self.root = Path(tempfile.mkdtemp(prefix="mtenvs-pg-", dir=parent))
+        self.pid = os.getpid()
+        self.root = owned_tempdir(_LOCAL_DIR_PREFIX, parent)
         as_root = os.geteuid() == 0
-        prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+        user = "postgres" if as_root else None
         if as_root:
             shutil.chown(self.root, "postgres", "postgres")
         data = self.root / "data"
-        user = "postgres"
+        self._supervisor: subprocess.Popen[bytes] | None = None
         try:
             subprocess.run(
                 [
-                    *prefix,
+                    *(["runuser", "-u", "postgres", "--"] if as_root else []),
                     _bin("initdb"),
                     "-D",
                     str(data),
                     "-U",
-                    user,
+                    "postgres",
                     "--no-locale",
                     "-E",
                     "UTF8",
@@ -110,52 +135,59 @@ class _LocalServer:
                 capture_output=True,
                 timeout=120,
             )
-            options = (
-                f"-k {self.root} -c listen_addresses='' -F -c max_connections=200 "
-                "-c wal_level=minimal -c max_wal_senders=0 -c full_page_writes=off "
-                "-c synchronous_commit=off"
+            config = {
+                "root": str(self.root),
+                "argv": [_bin("postgres"), "-D", str(data), "-k", str(self.root), *_SERVER_OPTIONS],
+                "user": user,
+                "log": str(self.root / "log"),
+            }
+            supervisor = str(Path(__file__).with_name("pg_supervisor.py"))
+            self._supervisor = subprocess.Popen(
+                [sys.executable, "-I", supervisor, json.dumps(config)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # not in the owner's process group: Ctrl-C is ours
             )
-            subprocess.run(
-                [
-                    *prefix,
-                    _bin("pg_ctl"),
-                    "-D",
-                    str(data),
-                    "-o",
-                    options,
-                    "-w",
-                    "-l",
-                    str(self.root / "log"),
-                    "start",
-                ],
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
+            _wait_until_ready(self.host, self._starting, self._log)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as e:
             detail = getattr(e, "stderr", b"") or b""
-            shutil.rmtree(self.root, ignore_errors=True)
+            self.stop()
             raise PostgresUnavailableError(
                 f"Could not start PostgreSQL ({e}; {detail.decode(errors='replace')[:300]}); "
                 f"{_INSTALL_HINT}."
             ) from e
-        self.prefix, self.data = prefix, data
+        except BaseException:
+            self.stop()
+            raise
         self._stopped = False
         atexit.register(self.stop)
         # Worker processes (AsyncVectorEnv) leave through os._exit, which skips atexit but
         # runs multiprocessing's finalizers.
         multiprocessing.util.Finalize(self, self.stop, exitpriority=10)
 
+    def _starting(self) -> str | None:
+        """``None`` while the server may still come up, else why not."""
+        code = self._supervisor.poll() if self._supervisor else -1
+        return None if code is None else f"it exited ({code})"
+
+    def _log(self) -> str:
+        try:
+            return (self.root / "log").read_text(errors="replace")[-800:]
+        except OSError:
+            return ""
+
     def stop(self) -> None:
-        if self._stopped:
+        if getattr(self, "_stopped", False) or os.getpid() != self.pid:
             return
         self._stopped = True
-        subprocess.run(
-            [*self.prefix, _bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
+        supervisor = self._supervisor
+        if supervisor is not None and supervisor.stdin is not None:
+            supervisor.stdin.close()  # end of file: the supervisor stops the server
+            try:
+                supervisor.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                supervisor.kill()
         shutil.rmtree(self.root, ignore_errors=True)
 
     @property
@@ -164,11 +196,13 @@ class _LocalServer:
 
 
 class _DockerServer:
-    """A container of ``mtenvs/postgres:<version>`` with its socket in a private directory."""
+    """A container of ``mtenvs/postgres:<version>`` with its socket in a private directory,
+    attached to this process's stdin pipe so that it exits when this process does."""
 
     def __init__(self) -> None:
         from mtenvs.sandbox.docker_sandbox import docker_client
         from mtenvs.sandbox.images import image_tag
+        from mtenvs.sandbox.owned_dirs import owned_tempdir
         from mtenvs.sandbox.reaper import owner_labels, reap
 
         problem = docker_problem()
@@ -177,49 +211,83 @@ class _DockerServer:
         import docker.errors
 
         client = docker_client()
+        api = client.api
         # Leftovers of dead processes go before we add ours. Housekeeping only: the reaper
         # can trip over a container another process removes meanwhile (NotFound).
         with contextlib.suppress(docker.errors.NotFound):
             reap(client)
         self.pid = os.getpid()
-        _remove_orphan_socket_dirs()
+        self._stopped = True  # until started
+        self._stdin: Any = None
+        self.container_id = ""
         # The socket directory must be writable by the server (uid 999); its private
         # parent keeps other local users from reaching a trust-auth socket.
-        self.root = Path(tempfile.mkdtemp(prefix=f"{_SOCKET_DIR_PREFIX}{self.pid}-"))
+        self.root = owned_tempdir(_SOCKET_DIR_PREFIX)
         sockets = self.root / "sockets"
         sockets.mkdir()
         sockets.chmod(0o777)
         try:
-            container = client.containers.run(
-                image_tag("postgres"),
-                detach=True,
-                remove=True,
+            host_config = api.create_host_config(
                 network_mode="none",
                 read_only=True,
                 tmpfs={
                     "/tmp": "rw,nosuid,nodev,size=64m",
                     "/var/lib/mtenvs-pg": "rw,nosuid,nodev,size=8g,uid=999,gid=999",
                 },
-                volumes={str(sockets): {"bind": "/sockets", "mode": "rw"}},
-                labels={**owner_labels(), "mtenvs.image": "postgres"},
+                binds={str(sockets): {"bind": "/sockets", "mode": "rw"}},
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
                 pids_limit=1024,
                 shm_size="256m",
+                mem_limit=MEMORY_LIMIT,
+                memswap_limit=MEMORY_LIMIT,
+                auto_remove=True,
             )
+            config = api.create_container_config(
+                image_tag("postgres"),
+                None,  # the image's entrypoint
+                stdin_open=True,
+                environment={"MTENVS_EXIT_ON_EOF": "1"},
+                labels={**owner_labels(), "mtenvs.image": "postgres"},
+                network_disabled=True,
+                host_config=host_config,
+            )
+            # Our socket closing = the server's stdin at end of file = the container exits.
+            config["StdinOnce"] = True
+            config["AttachStdin"] = True
+            self.container_id = api.create_container_from_config(config)["Id"]
+            self._stdin = api.attach_socket(self.container_id, params={"stdin": 1, "stream": 1})
+            api.start(self.container_id)
         except Exception as e:  # the docker SDK raises several kinds; all mean "no server"
-            shutil.rmtree(self.root, ignore_errors=True)
+            self._stopped = False
+            self.stop()
             raise PostgresUnavailableError(f"Could not start the PostgreSQL container: {e}") from e
-        self.container_id: str = container.id
         self.host = str(sockets)
         self._stopped = False
         atexit.register(self.stop)
         multiprocessing.util.Finalize(self, self.stop, exitpriority=10)
         try:
-            _wait_until_ready(self.host, container)
+            _wait_until_ready(self.host, self._starting, self._logs)
         except PostgresUnavailableError:
             self.stop()
             raise
+
+    def _starting(self) -> str | None:
+        from mtenvs.sandbox.docker_sandbox import docker_client
+
+        try:
+            status = docker_client().api.inspect_container(self.container_id)["State"]["Status"]
+        except Exception:  # removed already (auto-remove): it exited
+            status = "removed"
+        return None if status in ("created", "running") else f"status {status}"
+
+    def _logs(self) -> str:
+        from mtenvs.sandbox.docker_sandbox import docker_client
+
+        with contextlib.suppress(Exception):  # gone already: nothing to show
+            out: bytes = docker_client().api.logs(self.container_id, tail=20)
+            return out.decode(errors="replace")[-800:]
+        return ""
 
     def stop(self) -> None:
         if self._stopped or os.getpid() != self.pid:
@@ -227,32 +295,23 @@ class _DockerServer:
         self._stopped = True
         from mtenvs.sandbox.docker_sandbox import docker_client
 
+        if self._stdin is not None:
+            with contextlib.suppress(Exception):
+                self._stdin.close()
+            self._stdin = None
         # Best effort (also at interpreter exit): a container left behind (already gone,
-        # removal under way, engine away) is the reaper's.
-        with contextlib.suppress(Exception):
-            docker_client().api.remove_container(self.container_id, force=True)
+        # removal under way, engine away) exits on its closed stdin, or is the reaper's.
+        if self.container_id:
+            with contextlib.suppress(Exception):
+                docker_client().api.remove_container(self.container_id, force=True)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-_SOCKET_DIR_PREFIX: Final = "mtenvs-pgd-"
-
-
-def _remove_orphan_socket_dirs() -> None:
-    """Remove socket directories of owners that died without cleaning up (SIGKILL; the
-    reaper removes their containers)."""
-    for path in Path(tempfile.gettempdir()).glob(f"{_SOCKET_DIR_PREFIX}*-*"):
-        pid = path.name[len(_SOCKET_DIR_PREFIX) :].split("-", 1)[0]
-        if not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(path, ignore_errors=True)
-        except OSError:  # alive, owned by another user
-            pass
-
-
-def _wait_until_ready(host: str, container: Any) -> None:
+def _wait_until_ready(
+    host: str, starting: Callable[[], str | None], logs: Callable[[], str]
+) -> None:
+    """Wait until the server at ``host`` accepts connections; ``starting()`` says why it
+    never will (``None`` while it may), ``logs()`` its last output."""
     import psycopg
 
     deadline = time.monotonic() + _START_TIMEOUT_S
@@ -261,20 +320,13 @@ def _wait_until_ready(host: str, container: Any) -> None:
             psycopg.connect(host=host, dbname="postgres", user="postgres").close()
             return
         except psycopg.OperationalError as e:
-            try:
-                container.reload()
-                status = container.status
-            except Exception:  # removed already (--rm): it exited
-                status = "removed"
-            if status not in ("created", "running") or time.monotonic() > deadline:
-                logs = ""
-                with contextlib.suppress(Exception):
-                    logs = container.logs(tail=20).decode(errors="replace")
+            gone = starting()
+            if gone is not None or time.monotonic() > deadline:
                 raise PostgresUnavailableError(
-                    f"The PostgreSQL container did not accept connections ({e}); "
-                    f"status {status}; logs: {logs[-800:] or 'none'}"
+                    f"The PostgreSQL server did not accept connections ({e}); "
+                    f"{gone or 'still starting'}; logs: {logs() or 'none'}"
                 ) from e
-            time.sleep(0.1)
+            time.sleep(0.05)
 
 
 @functools.cache
@@ -368,3 +420,19 @@ def connect(
     # dialects), converted by psycopg's loader instead of a pass over every value
     conn.adapters.register_loader("numeric", FloatLoader)
     return conn
+
+
+def connection_lost(conn: Any) -> bool:
+    """Whether an idle connection is gone: closed, broken, or with something to read. An
+    idle session is sent nothing unless the server ends it (a terminated backend's FATAL
+    message, a restart, a closed socket), so a readable socket means a dead session; a
+    ``select`` costs about a microsecond, a round trip to ask the server far more."""
+    from psycopg.pq import ConnStatus
+
+    if conn.closed or conn.pgconn.status != ConnStatus.OK:
+        return True
+    try:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)

@@ -7,7 +7,9 @@ Two backends serve ``sandboxes/web/server.py`` (stdlib only) on a 127.0.0.1 port
   listens on a unix socket in a bind-mounted directory, and a host thread forwards a
   loopback TCP port to that socket: the browser reaches the site, the site reaches nothing.
   The container is labelled for the reaper and exits when its owner does (its server reads
-  EOF on the attached stdin).
+  EOF on the attached stdin). The socket's host directory (``mtenvs-web-<pid>-*``) goes on
+  close or at exit, and, after an owner that was killed, with the next site started
+  (:mod:`mtenvs.sandbox.owned_dirs`).
 * :class:`SiteProcess`: the server as a child process on a free loopback port (no Docker).
 
 :func:`start_site` picks one (``"auto"``: Docker when the engine is reachable and the image
@@ -30,10 +32,10 @@ import socket
 import socketserver
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
+import weakref
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,6 +60,8 @@ _START_TIMEOUT_S = 15.0
 #: Name of the site container image under ``sandboxes/`` (``mtenvs/web:<version>``).
 WEB_IMAGE_NAME = "web"
 _SOCKET = "site.sock"
+#: Prefix of the containers' socket directories (:mod:`mtenvs.sandbox.owned_dirs`).
+_DIR_PREFIX = "mtenvs-web-"
 _NAMES = itertools.count()
 
 
@@ -249,8 +253,15 @@ class DockerSite(SiteServer):
                 f"Docker image {self.image!r} is not built; run `mtenvs images build` "
                 "(or use site_backend='local')."
             ) from e
-        self._dir = tempfile.mkdtemp(prefix="mtenvs-web-")
-        os.chmod(self._dir, 0o777)  # the container's non-root user writes the socket
+        from mtenvs.sandbox.owned_dirs import owned_tempdir
+
+        # A private directory (0700, it names its owner) holding the one the container's
+        # non-root user writes its socket into.
+        self.root = owned_tempdir(_DIR_PREFIX)
+        self._remove_root = weakref.finalize(self, _remove_dir, os.getpid(), self.root)
+        self._dir = str(self.root / "sock")
+        os.mkdir(self._dir)
+        os.chmod(self._dir, 0o777)
         self.unix_path = os.path.join(self._dir, _SOCKET)
         self.container_id: str | None = None
         self._stdin: Any = None
@@ -352,7 +363,14 @@ class DockerSite(SiteServer):
             with contextlib.suppress(Exception):  # auto-removed already
                 self._client.api.remove_container(self.container_id, force=True)
             self.container_id = None
-        shutil.rmtree(self._dir, ignore_errors=True)
+        self._remove_root()
+
+
+def _remove_dir(owner: int, path: Path) -> None:
+    """Remove ``path`` (on close, or at exit for a site never closed), in its owner only:
+    a forked child that exits must not take its parent's directory along."""
+    if os.getpid() == owner:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @functools.cache

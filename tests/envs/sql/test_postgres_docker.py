@@ -1,5 +1,6 @@
 """The ``docker`` PostgreSQL backend's container lifecycle: removed when the last env
-closes, and by the reaper when its owner process is SIGKILLed."""
+closes, and by the reaper when its owner process is SIGKILLed and the container could not
+exit by itself (tests/security/test_leftovers.py checks that it does)."""
 
 from __future__ import annotations
 
@@ -88,6 +89,10 @@ def test_reaper_removes_the_container_of_a_killed_owner():
         assert owner.stdout is not None
         container_id = owner.stdout.readline().strip()
         assert container_id and _exists(container_id)
+        # Paused, it cannot see its owner go (it would exit on its own): the reaper's case.
+        from mtenvs.sandbox.docker_sandbox import docker_client
+
+        docker_client().containers.get(container_id).pause()
     finally:
         owner.send_signal(signal.SIGKILL)
         owner.wait(timeout=30)
