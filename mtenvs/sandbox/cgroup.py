@@ -22,6 +22,8 @@ import time
 from functools import cache
 from pathlib import Path
 
+from mtenvs.sandbox.reaper import process_start
+
 __all__ = ["SandboxCgroup", "cgroup_support", "remove_stale_cgroups"]
 
 ROOT = Path("/sys/fs/cgroup")
@@ -143,16 +145,6 @@ def _remove_dirs(dirs: list[Path]) -> None:
                 time.sleep(0.01)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_cgroups() -> int:
     """Remove sandbox cgroups whose owner process is gone; how many were removed."""
     parents = _parents() if os.geteuid() == 0 else None
@@ -163,7 +155,7 @@ def remove_stale_cgroups() -> int:
         with contextlib.suppress(OSError):
             for d in parent.iterdir():
                 m = _STALE.match(d.name)
-                if m and d.is_dir() and not _alive(int(m.group(1))):
+                if m and d.is_dir() and process_start(int(m.group(1))) is None:
                     stale.append(d)
     _remove_dirs(stale)
     return len(stale)

@@ -26,14 +26,12 @@ import atexit
 import contextlib
 import itertools
 import os
-import re
 import select
 import shutil
 import signal
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import threading
 from functools import cache
 from pathlib import Path
@@ -48,6 +46,7 @@ from mtenvs.sandbox.base import (
     runtime_dir,
 )
 from mtenvs.sandbox.cgroup import SandboxCgroup, cgroup_support, remove_stale_cgroups
+from mtenvs.sandbox.owned_dirs import owned_tempdir
 
 __all__ = ["LocalSandbox", "local_identity", "local_isolation"]
 
@@ -56,6 +55,8 @@ UID_BASE = 1_900_000_000
 _uids = itertools.count()
 _uid_lock = threading.Lock()
 START_TIMEOUT_S = 30.0
+#: Name prefix of each sandbox's temporary folder (``<prefix><owner pid>-<random>``).
+DIR_PREFIX = "mtenvs-local-"
 #: ``sh -c`` script run in the sandbox's own mount namespace before the server: a private,
 #: size-limited, noexec /dev/shm (not the host's) and no kernel symbol table or module list.
 _PRIVATE_MOUNTS = (
@@ -176,7 +177,7 @@ def _runtime_for_private_uid() -> Path:
         return source
     with _runtime_lock:
         if _runtime_copy is None or not _runtime_copy.is_dir():
-            copy = Path(tempfile.mkdtemp(prefix=f"mtenvs-runtime-{os.getpid()}-"))
+            copy = owned_tempdir("mtenvs-runtime-")
             for path in source.glob("*.py"):
                 shutil.copyfile(path, copy / path.name)
                 os.chmod(copy / path.name, 0o444)
@@ -186,41 +187,15 @@ def _runtime_for_private_uid() -> Path:
         return _runtime_copy
 
 
-_STALE_DIR = re.compile(r"^mtenvs-(?:local-[0-9a-f]+|runtime)-(\d+)-")
-
-
-def _remove_stale_dirs() -> None:
-    """Temporary folders of local sandboxes whose owner process is gone (killed before it
-    could close them)."""
-    tmp = Path(tempfile.gettempdir())
-    with contextlib.suppress(OSError):
-        for d in tmp.iterdir():
-            m = _STALE_DIR.match(d.name)
-            if m and not _pid_alive(int(m.group(1))) and d.is_dir():
-                if d.name.startswith("mtenvs-runtime-"):
-                    with contextlib.suppress(OSError):
-                        os.chmod(d, 0o755)
-                shutil.rmtree(d, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 _swept = False
 
 
 def _sweep_once() -> None:
+    """Cgroups of owners that died without closing their sandboxes (their temporary
+    folders go with the next :func:`owned_tempdir` of the same prefix)."""
     global _swept
     if not _swept:
         _swept = True
-        _remove_stale_dirs()
         remove_stale_cgroups()
 
 
@@ -327,7 +302,7 @@ class LocalSandbox(ServerSandbox):
                     "(`make test` starts one; sandbox='docker')."
                 )
             uid = _next_uid()
-        self.root = Path(tempfile.mkdtemp(prefix=f"{self.name}-"))
+        self.root = owned_tempdir(DIR_PREFIX)
         workspace, tmp = self.root / "workspace", self.root / "tmp"
         workspace.mkdir()
         tmp.mkdir()

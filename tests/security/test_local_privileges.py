@@ -148,7 +148,6 @@ def test_temp_dirs_and_cgroups_of_a_dead_owner_are_removed(tmp_path):
     )
     root = Path(owner.stdout.strip())
     assert root.name.startswith("mtenvs-local-") and root.parent == Path(tempfile.gettempdir())
-    local_module._swept = False  # a fresh process would sweep on its first sandbox
     with LocalSandbox():
         pass
     assert not root.exists()
