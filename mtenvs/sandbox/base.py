@@ -28,6 +28,7 @@ __all__ = [
     "BackendName",
     "ExecResult",
     "JudgeReport",
+    "JudgeRequest",
     "Sandbox",
     "SandboxDiedError",
     "SandboxError",
@@ -157,6 +158,28 @@ class ExecResult:
 
 
 @dataclass(frozen=True)
+class JudgeRequest:
+    """Hidden tests to run against a solution in a sandbox's judge."""
+
+    #: The solution's source.
+    source: str
+    #: The function the tests call as ``candidate``.
+    entry: str
+    #: ``(kind, code)`` per test: ``"value"`` expressions or ``"assert"`` statements.
+    tests: tuple[tuple[str, str], ...]
+    #: Code run before the tests, in the solution's namespace and in the tests'.
+    setup: str = ""
+    #: Seconds one test may run.
+    per_test_s: float = 2.0
+    #: Tuples encoded as lists (the values compared leniently on the host).
+    lenient: bool = False
+    #: Longest JSON of a returned value sent back as is; longer ones come as a digest.
+    cap: int = 2000
+    #: Seconds for the whole run.
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
 class JudgeReport:
     """What :meth:`ServerSandbox.judge` returns: exactly one of the three is set."""
 
@@ -262,18 +285,7 @@ class Sandbox(Protocol):
 
     def reset(self) -> None: ...
 
-    def judge(
-        self,
-        source: str,
-        entry: str,
-        tests: list[tuple[str, str]],
-        *,
-        setup: str = "",
-        per_test_s: float = 2.0,
-        lenient: bool = False,
-        cap: int = 2000,
-        timeout: float = 10.0,
-    ) -> JudgeReport: ...
+    def judge(self, request: JudgeRequest) -> JudgeReport: ...
 
     def put_file(self, path: str, data: bytes | str) -> None: ...
 
@@ -416,11 +428,22 @@ class ServerConnection:
             raise SandboxError(f"REPL server refused the code: {msg.get('error')}")
         return ExecResult.from_wire(msg, max_output_bytes)
 
-    def judge(self, wait: float, **fields: Any) -> JudgeReport:
-        msg = self.request("judge", wait + HOST_GRACE_S, timeout=wait, **fields)
+    def judge(self, request: JudgeRequest) -> JudgeReport:
+        msg = self.request(
+            "judge",
+            request.timeout + HOST_GRACE_S,
+            source=request.source,
+            setup=request.setup,
+            entry=request.entry,
+            tests=[list(t) for t in request.tests],
+            per_test=request.per_test_s,
+            lenient=request.lenient,
+            cap=request.cap,
+            timeout=request.timeout,
+        )
         if not msg.get("ok"):
             raise SandboxError(f"REPL server refused the judge request: {msg.get('error')}")
-        return _judge_report(msg, len(fields["tests"]))
+        return _judge_report(msg, len(request.tests))
 
     def put_file(self, path: str, data: bytes | str) -> None:
         raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
@@ -554,36 +577,15 @@ class ServerSandbox:
                 result = ExecResult(**{**result.__dict__, "restarted": True})
             return result
 
-    def judge(
-        self,
-        source: str,
-        entry: str,
-        tests: list[tuple[str, str]],
-        *,
-        setup: str = "",
-        per_test_s: float = 2.0,
-        lenient: bool = False,
-        cap: int = 2000,
-        timeout: float = 10.0,
-    ) -> JudgeReport:
-        """Run hidden ``tests`` (``(kind, code)``: ``"value"`` expressions or ``"assert"``
-        statements calling ``candidate``) against ``source`` in the judge of this sandbox
+    def judge(self, request: JudgeRequest) -> JudgeReport:
+        """Run hidden tests against a solution in the judge of this sandbox
         (sandboxes/runtime/judge.py): a process that never runs the solution and shares no
         descriptor with it. Never raises for anything the solution does."""
         with self._lock:
             self._ensure()
             assert self._conn is not None
             try:
-                return self._conn.judge(
-                    timeout,
-                    source=source,
-                    setup=setup,
-                    entry=entry,
-                    tests=[list(t) for t in tests],
-                    per_test=per_test_s,
-                    lenient=lenient,
-                    cap=cap,
-                )
+                return self._conn.judge(request)
             except SandboxDiedError as e:
                 self._recover()
                 return JudgeReport(problem=f"the sandbox was lost during the tests ({e})")

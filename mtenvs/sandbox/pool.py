@@ -17,7 +17,14 @@ from typing import Any
 
 from mtenvs.error import InvalidArgumentError, check_int_range
 from mtenvs.sandbox.backend import SandboxKind, resolve_backend
-from mtenvs.sandbox.base import ExecResult, JudgeReport, Sandbox, SandboxError, SandboxLimits
+from mtenvs.sandbox.base import (
+    ExecResult,
+    JudgeReport,
+    JudgeRequest,
+    Sandbox,
+    SandboxError,
+    SandboxLimits,
+)
 
 __all__ = ["PooledSandbox", "SandboxPool"]
 
@@ -43,28 +50,8 @@ class PooledSandbox:
     def reset(self) -> None:
         self._live().reset()
 
-    def judge(
-        self,
-        source: str,
-        entry: str,
-        tests: list[tuple[str, str]],
-        *,
-        setup: str = "",
-        per_test_s: float = 2.0,
-        lenient: bool = False,
-        cap: int = 2000,
-        timeout: float = 10.0,
-    ) -> JudgeReport:
-        return self._live().judge(
-            source,
-            entry,
-            tests,
-            setup=setup,
-            per_test_s=per_test_s,
-            lenient=lenient,
-            cap=cap,
-            timeout=timeout,
-        )
+    def judge(self, request: JudgeRequest) -> JudgeReport:
+        return self._live().judge(request)
 
     def put_file(self, path: str, data: bytes | str) -> None:
         self._live().put_file(path, data)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mtenvs.envs.code.code_values import decode_value, encode_value, value_digest, values_match
-from mtenvs.sandbox import Sandbox
+from mtenvs.sandbox import JudgeRequest, Sandbox
 
 __all__ = [
     "CodeTest",
@@ -131,10 +131,10 @@ def _short(text: str) -> str:
 # --------------------------------------------------------------------------- judge
 
 
-def judge_request(tests: tuple[CodeTest, ...]) -> list[tuple[str, str]]:
+def judge_request(tests: tuple[CodeTest, ...]) -> tuple[tuple[str, str], ...]:
     """What the sandbox's judge receives of ``tests``: kinds and calls, never the expected
     values (they stay on the host)."""
-    return [(t.kind if t.kind == "assert" else "value", t.call) for t in tests]
+    return tuple((t.kind if t.kind == "assert" else "value", t.call) for t in tests)
 
 
 def _judge(test: CodeTest, item: Any, lenient: bool) -> TestOutcome:
@@ -188,14 +188,16 @@ def run_tests(
     cap = max(200, sandbox.limits.max_output_bytes // (2 * max(1, len(tests))))
     budget = min(600.0, timeout_s + PER_TEST_TIMEOUT_S * len(tests))
     report = sandbox.judge(
-        source,
-        entry,
-        judge_request(tests),
-        setup=setup,
-        per_test_s=PER_TEST_TIMEOUT_S,
-        lenient=lenient,
-        cap=cap,
-        timeout=budget,
+        JudgeRequest(
+            source,
+            entry,
+            judge_request(tests),
+            setup=setup,
+            per_test_s=PER_TEST_TIMEOUT_S,
+            lenient=lenient,
+            cap=cap,
+            timeout=budget,
+        )
     )
     failed = tuple(TestOutcome(t, False, "not run") for t in tests)
     if report.load_error is not None:
