@@ -120,6 +120,26 @@ class JudgeClient:
             self.sock.close()
         self.sock, self.reader = None, None
 
+    def recover(self) -> None:
+        """After a run: the solution (same uid) may have stopped or killed the template,
+        which serves the next answers. A stopped one is continued; a dead one is replaced
+        on the next run."""
+        pid = self.template_pid
+        if pid is None:
+            return
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            self.stop()
+            return
+        state = stat[stat.rindex(b")") + 2 :].split()[0]
+        if state in (b"Z", b"X"):
+            self.stop()
+        elif state in (b"T", b"t"):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGCONT)
+
     def _read(self, deadline: float) -> Any:
         assert self.reader is not None
         while True:

@@ -519,6 +519,7 @@ class Supervisor:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
         self.reap()
+        self.judge.recover()
         return {"ok": True, **result}
 
     def op_put_file(self, req: dict) -> dict:

@@ -31,6 +31,12 @@ class Yes(list):
     __hash__ = lambda self: 0
 """
 
+_TEMPLATE = (
+    "import os, signal\n"
+    "stat = open(f'/proc/{os.getppid()}/stat').read()\n"
+    "template = int(stat[stat.rindex(')') + 2 :].split()[1])\n"
+)
+
 CHEATS = {
     "sys_exit_0_before_the_tests": "import sys\nsys.exit(0)\n" + WRONG,
     "os_exit_0_before_the_tests": "import os\nos._exit(0)\n" + WRONG,
@@ -54,6 +60,10 @@ CHEATS = {
         + WRONG
     ),
     "kill_the_judge": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + WRONG,
+    # The judge's parent is the judge template, which serves the next answers too.
+    "kill_the_judge_template": _TEMPLATE + "os.kill(template, signal.SIGKILL)\n" + WRONG,
+    "stop_the_judge_template": _TEMPLATE + "os.kill(template, signal.SIGSTOP)\n" + WRONG,
+    "kill_everything_it_may": "import os, signal\nos.kill(-1, signal.SIGKILL)\n" + WRONG,
     "read_files_in_the_sandbox": (
         "import glob, os\n"
         "def two_sum(nums, target):\n"
@@ -90,7 +100,9 @@ def _submit(env: PythonCodeEnv, source: str) -> tuple[str, dict]:
 def test_cheats_pass_no_test(env, name):
     obs, info = _submit(env, CHEATS[name])
     assert info["tests_passed"] <= 2, obs  # [0, 1] is right for 2 of the 6 tests, by design
-    if name not in ("forge_the_harness_value", "print_passed"):
+    # These leave the wrong answer judged as it is (its 2 right tests); the rest pass none.
+    graded_as_is = ("forge_the_harness_value", "print_passed", "kill_the_judge_template")
+    if name not in (*graded_as_is, "stop_the_judge_template"):
         assert info["tests_passed"] == 0, obs
     # The same env still judges an honest solution right afterwards.
     env.reset(options={"task_id": TASK})
