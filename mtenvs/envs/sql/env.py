@@ -20,6 +20,7 @@ from mtenvs.envs.sql.dataset import DatasetDatabase, SqlDataset, load_dataset
 from mtenvs.envs.sql.engine import COUNT_CAP, format_table
 from mtenvs.envs.sql.env_args import DIALECTS, check_sql_env_args
 from mtenvs.envs.sql.execution import EXPLORE_TOOLS, QueryRunner, check_write, in_dialect
+from mtenvs.envs.sql.limits import SQLITE_HEAP
 from mtenvs.envs.sql.schemas import Schema, get_schema
 from mtenvs.envs.sql.task_choice import pick_sql_task
 from mtenvs.envs.sql.tasks import SqlTask, eval_set
@@ -52,8 +53,12 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
     is applied to a fresh copy of the original database and passes when every table ends
     up as the gold statement leaves it. Queries run under a time limit, a row cap and an
     authorizer (SQLite) or an unprivileged role in read-only transactions (PostgreSQL):
-    read-only for read tasks; never ATTACH, PRAGMA, DDL or file access. A refused or failed
-    query is an observation and the episode goes on.
+    read-only for read tasks; never ATTACH, PRAGMA, DDL or file access. SQLite runs in the
+    host process, so each of its statements is bounded in memory too: a value (or stored
+    row) 256 KiB, 128 result columns, a result 32 MiB, SQLite's memory 128 MiB, the
+    database's growth 64 MiB; an episode stays within 512 MiB of host memory whatever it
+    sends (docs/sql.md, Limits). A refused, failed or over-limit query is an observation
+    naming the limit, and the episode goes on.
 
     With ``dataset=PATH`` the questions and databases come from a local Spider or BIRD
     download instead (:mod:`mtenvs.envs.sql.dataset`): each episode is one question on a
@@ -276,11 +281,13 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
 
     def _open_database(self) -> None:
         old = self._db
-        if self.dataset is not None:
-            schema = self.task.schema
-            self._db = DatasetDatabase(self.dataset.databases[schema], self.dataset.schemas[schema])
-        else:
-            self._db = self._new_database()
+        with SQLITE_HEAP.exempt():  # a copy may be larger than a statement's heap limit
+            if self.dataset is not None:
+                schema = self.task.schema
+                path, tables = self.dataset.databases[schema], self.dataset.schemas[schema]
+                self._db = DatasetDatabase(path, tables)
+            else:
+                self._db = self._new_database()
         if old is not None:  # closed after: the server stays held across episodes
             old.close()
 
@@ -463,7 +470,8 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
         image, self._db_image = self._db_image, None
         self._open_database()
         if image is not None:
-            self.database.restore(image)
+            with SQLITE_HEAP.exempt():
+                self.database.restore(image)
 
     def __getstate__(self) -> dict[str, Any]:
         # A live connection cannot be pickled; the copy reopens the same content.
@@ -478,7 +486,8 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
         self._db_image = None
         if image is not None and self._task is not None:
             self._open_database()
-            self.database.restore(image)
+            with SQLITE_HEAP.exempt():
+                self.database.restore(image)
 
     def close(self) -> None:
         if self._db is not None:

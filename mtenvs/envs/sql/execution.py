@@ -105,7 +105,7 @@ class QueryRunner:
         result = self.db.execute(
             sql, allow_writes=writes, timeout_s=self.timeout_s, count_cap=count_cap
         )
-        if result.ok:
+        if result.ok or result.limit is not None:  # a limit's message says it all
             return result
         error = result.error or ""
         if any(p in error for p in _SELF_EXPLAINED) and sql.lstrip()[:6].lower() == "select":
