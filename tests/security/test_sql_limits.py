@@ -14,13 +14,18 @@ per-episode budget, and the episode, the next step and a reset must go on workin
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from dataclasses import dataclass
 
+import gymnasium as gym
 import pytest
 
+import mtenvs  # noqa: F401
 from mtenvs.envs.sql.limits import EPISODE_MEMORY_BYTES, SQLITE_HEAP
 
 pytestmark = pytest.mark.xdist_group("security")
@@ -86,7 +91,9 @@ def _many(item: str, n: int, sep: str = ", ") -> str:
 
 
 TOO_BIG = ("too big", "too large")
-OUT_OF_MEMORY = ("out of memory",)
+#: A statement that fills SQLite's heap while being prepared fails, or on a busy machine is
+#: stopped at the time limit first (the worker running it is killed).
+OUT_OF_MEMORY = ("out of memory", "time limit")
 BOMB_CTES = "WITH a0(x) AS (SELECT id FROM customers)" + "".join(
     f", a{i}(x) AS (SELECT x+x+x+x FROM a{i - 1})" for i in range(1, 13)
 )
@@ -239,3 +246,143 @@ def test_interact_env_is_bounded_alike(name):
 def test_write_attack_is_an_observation_within_the_limits(name):
     attack = WRITE_ATTACKS[name]
     _check(name, _play("mtenvs/Sql-v0", WRITE_TASK, attack), attack)
+
+
+# ---------------------------------------------------------------------- time inside one row
+
+#: One LIKE of a 900-character pattern over a 256 KiB string: ~0.8 s, one function call of
+#: one row, where SQLite never consults its progress handler. ``x`` keeps each call from
+#: being computed once as a constant.
+_SLOW_LIKE = "((printf('%.*c', 262000, 'a') || x) LIKE ('%' || printf('%.*c', 900, 'a') || 'b{i}'))"
+_SLOW_BASE = "(SELECT id AS x FROM customers WHERE id = 1)"
+ROW_TIME_ATTACKS = {
+    # 40 calls in one row's expression: ~30 s of straight-line work.
+    "straight_line_likes": _sql(
+        "SELECT " + " + ".join(_SLOW_LIKE.format(i=i) for i in range(40)) + f" FROM {_SLOW_BASE}"
+    ),
+    # A few bytes that subquery flattening copies 2^7 times into one row's expression.
+    "flattening_amplified_likes": _sql(
+        f"WITH a0(x) AS (SELECT {_SLOW_LIKE.format(i=0)} FROM {_SLOW_BASE})"
+        + "".join(f", a{i}(x) AS (SELECT x + x FROM a{i - 1})" for i in range(1, 8))
+        + " SELECT x FROM a7"
+    ),
+}
+ROW_TIMEOUT_S = 1.0
+#: What a stopped statement may take beyond its limit (the kill, a new worker's start).
+ROW_MARGIN_S = 3.0
+
+
+def _lookup_loop(env, stop, seen):
+    while not stop.is_set():
+        start = time.monotonic()
+        obs = env.step("```sql\nSELECT 41 + 1 AS answer\n```")[0]
+        seen.append((time.monotonic() - start, "| 42 |" in obs))
+        if len(seen) % 5 == 0:
+            env.reset(options={"task_id": READ_TASKS["mtenvs/Sql-v0"]})
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", sorted(ROW_TIME_ATTACKS))
+@pytest.mark.parametrize("env_id", ["mtenvs/Sql-v0", "mtenvs/SqlInteract-v0"])
+def test_one_row_past_the_time_limit_is_stopped(env_id, name):
+    """A statement whose single row takes far longer than the limit is stopped at it; the
+    episode and a concurrent env in the same process go on."""
+    env = gym.make(env_id, eval_set=True, query_timeout_s=ROW_TIMEOUT_S, max_turns=50)
+    other = gym.make("mtenvs/Sql-v0", eval_set=True, query_timeout_s=ROW_TIMEOUT_S, max_turns=50)
+    try:
+        env.reset(options={"task_id": READ_TASKS[env_id]})
+        other.reset(options={"task_id": READ_TASKS["mtenvs/Sql-v0"]})
+        env.step("```sql\nSELECT 1\n```")
+        stop, seen = threading.Event(), []
+        worker = threading.Thread(target=_lookup_loop, args=(other, stop, seen))
+        worker.start()
+        try:
+            start = time.monotonic()
+            obs, _, terminated, _, info = env.step(ROW_TIME_ATTACKS[name])
+            seconds = time.monotonic() - start
+        finally:
+            stop.set()
+            worker.join(timeout=60)
+        assert seconds < ROW_TIMEOUT_S + ROW_MARGIN_S, f"the step took {seconds:.1f} s"
+        assert info["parse_error"] is None and not terminated, obs
+        assert "stopped" in obs and "time limit" in obs, obs
+        assert seen and all(ok for _, ok in seen), seen
+        assert max(t for t, _ in seen) < 1.0, seen  # never waited for the attacked env
+        tool = '<tool_call>{"name": "list_tables", "arguments": {}}</tool_call>'
+        assert "Tables:" in env.step(tool)[0]
+        env.reset(options={"task_id": READ_TASKS[env_id]})
+        assert "| 42 |" in env.step("```sql\nSELECT 41 + 1 AS answer\n```")[0]
+    finally:
+        env.close()
+        other.close()
+
+
+@pytest.mark.timeout(300)
+def test_a_write_stopped_inside_a_row_is_rolled_back():
+    """A write killed at the time limit leaves the database as it was before it; earlier
+    writes stay; a submission stopped alike is a wrong answer, not a hang."""
+    env = gym.make("mtenvs/Sql-v0", eval_set=True, query_timeout_s=ROW_TIMEOUT_S, max_turns=50)
+    try:
+        env.reset(options={"task_id": WRITE_TASK})
+        count = "```sql\nSELECT count(*) AS n FROM customers WHERE name = 'kept'\n```"
+        env.step("```sql\nUPDATE customers SET name = 'kept' WHERE id = 1\n```")
+        slow = " + ".join(_SLOW_LIKE.format(i=i) for i in range(40))
+        start = time.monotonic()
+        obs = env.step(
+            f"```sql\nUPDATE customers SET name = 'kept' WHERE id = 2 AND "
+            f"(SELECT {slow} FROM {_SLOW_BASE}) >= 0\n```"
+        )[0]
+        assert time.monotonic() - start < ROW_TIMEOUT_S + ROW_MARGIN_S
+        assert "stopped" in obs and "rolled back" in obs, obs
+        assert "| 1 |" in env.step(count)[0]
+        start = time.monotonic()
+        obs, _, terminated, _, info = env.step(
+            f"<answer>UPDATE customers SET name = 'x' WHERE (SELECT {slow} FROM {_SLOW_BASE}) "
+            ">= 0</answer>"
+        )
+        assert time.monotonic() - start < ROW_TIMEOUT_S + ROW_MARGIN_S
+        assert "time limit" in obs and terminated and not info["success"], obs
+    finally:
+        env.close()
+
+
+def test_no_worker_outlives_its_env():
+    env = gym.make("mtenvs/Sql-v0", eval_set=True)
+    env.reset(options={"task_id": READ_TASKS["mtenvs/Sql-v0"]})
+    env.step("```sql\nSELECT 1\n```")
+    worker = env.unwrapped._worker
+    pid, folder = worker.pid, worker._dir
+    assert pid is not None and os.path.isdir(folder)
+    env.close()
+    assert not _alive(pid) and not os.path.exists(folder)
+    # the owner killed outright: the worker sees its stdin close and leaves
+    code = textwrap.dedent(
+        """
+        import gymnasium as gym, mtenvs, os, sys, time
+        env = gym.make("mtenvs/Sql-v0", eval_set=True)
+        env.reset(options={"task_id": sys.argv[1]})
+        env.step("```sql\\nSELECT 1\\n```")
+        w = env.unwrapped._worker
+        print(w.pid, w._dir, flush=True)
+        time.sleep(60)
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, READ_TASKS["mtenvs/Sql-v0"]], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    pid_text, folder = proc.stdout.readline().split()
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while (_alive(int(pid_text)) or os.path.exists(folder)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(int(pid_text)) and not os.path.exists(folder)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False

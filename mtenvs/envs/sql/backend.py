@@ -9,19 +9,15 @@ only talks to this interface.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from typing import Any, Protocol
 
-from mtenvs.envs.sql.data import episode_database
-from mtenvs.envs.sql.engine import (
-    COUNT_CAP,
-    QueryResult,
-    describe_table,
-    execute,
-    quote_identifier,
-    release_guards,
-)
+from mtenvs.envs.sql.data import source_database
+from mtenvs.envs.sql.engine import COUNT_CAP, QueryResult, describe_table, quote_identifier
+from mtenvs.envs.sql.limits import SQLITE_HEAP
 from mtenvs.envs.sql.schemas import Schema, get_schema
+from mtenvs.envs.sql.sqlite_worker import SqliteWorker, WorkerDatabase
 from mtenvs.envs.sql.verify import normalize_row
 
 __all__ = ["Database", "SqliteDatabase", "gold_write_states", "open_database"]
@@ -47,20 +43,35 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
-class SqliteDatabase:
-    """An in-memory copy of the seeded SQLite database (SQLite backup API)."""
+_IMAGES: dict[tuple[str, int, int], bytes] = {}
+_IMAGES_LOCK = threading.Lock()
+_IMAGE_CACHE_SIZE = 16
 
-    def __init__(self, schema_name: str, scale: int, seed: int) -> None:
+
+def source_image(schema_name: str, scale: int, seed: int) -> bytes:
+    """The seeded source database's file image (built and serialised once per process)."""
+    key = (schema_name, scale, seed)
+    with _IMAGES_LOCK:
+        image = _IMAGES.get(key)
+        if image is None:
+            source = source_database(schema_name, scale, seed)
+            with SQLITE_HEAP.exempt():
+                image = _IMAGES[key] = source.serialize()
+            while len(_IMAGES) > _IMAGE_CACHE_SIZE:
+                del _IMAGES[next(iter(_IMAGES))]
+        return image
+
+
+class SqliteDatabase(WorkerDatabase):
+    """A file copy of the seeded SQLite database, whose agent statements run in
+    ``worker`` (:mod:`~mtenvs.envs.sql.sqlite_worker`; None: a worker of its own)."""
+
+    def __init__(
+        self, schema_name: str, scale: int, seed: int, worker: SqliteWorker | None = None
+    ) -> None:
         self.schema = get_schema(schema_name)
         self.key = (schema_name, scale, seed)
-        self.conn = episode_database(*self.key)
-
-    def execute(
-        self, sql: str, *, allow_writes: bool, timeout_s: float, count_cap: int = COUNT_CAP
-    ) -> QueryResult:
-        return execute(
-            self.conn, sql, allow_writes=allow_writes, timeout_s=timeout_s, count_cap=count_cap
-        )
+        super().__init__(source_image(*self.key), worker)
 
     def state(self) -> Counter[Any]:
         out: Counter[Any] = Counter()
@@ -74,30 +85,23 @@ class SqliteDatabase:
     def describe(self, table: str) -> str:
         return describe_table(self.conn, table)
 
-    def snapshot(self) -> bytes:
-        """The database file image (``sqlite3`` ``serialize``)."""
-        release_guards(self.conn)  # serialize reads pages through SQL the guards deny
-        return self.conn.serialize()
-
-    def restore(self, image: Any) -> None:
-        self.conn.close()
-        self.conn = episode_database(*self.key)
-        self.conn.deserialize(image)
-
-    def close(self) -> None:
-        self.conn.close()
-
 
 def open_database(
-    dialect: str, schema_name: str, scale: int, seed: int, postgres_backend: str = "auto"
+    dialect: str,
+    schema_name: str,
+    scale: int,
+    seed: int,
+    postgres_backend: str = "auto",
+    worker: SqliteWorker | None = None,
 ) -> Database:
     """A fresh episode database of ``dialect`` (``sqlite`` or ``postgres``; the latter's
-    server from ``postgres_backend``, see :mod:`mtenvs.envs.sql.pg_server`)."""
+    server from ``postgres_backend``, see :mod:`mtenvs.envs.sql.pg_server`; the former's
+    statements run in ``worker``)."""
     if dialect == "postgres":
         from mtenvs.envs.sql.postgres import PostgresDatabase
 
         return PostgresDatabase(schema_name, scale, seed, backend=postgres_backend)
-    return SqliteDatabase(schema_name, scale, seed)
+    return SqliteDatabase(schema_name, scale, seed, worker)
 
 
 #: (before, after) states of gold write statements, by (dialect, schema, scale, seed, sql).
@@ -106,12 +110,18 @@ _GOLD_CACHE_SIZE = 64
 
 
 def gold_write_states(
-    dialect: str, schema_name: str, scale: int, seed: int, sql: str, postgres_backend: str = "auto"
+    dialect: str,
+    schema_name: str,
+    scale: int,
+    seed: int,
+    sql: str,
+    postgres_backend: str = "auto",
+    worker: SqliteWorker | None = None,
 ) -> tuple[Counter[Any], Counter[Any]]:
     """The database's state before and after the gold write ``sql`` (cached per process)."""
     key = (dialect, schema_name, scale, seed, sql)
     if key not in _GOLD_STATES:
-        copy = open_database(dialect, schema_name, scale, seed, postgres_backend)
+        copy = open_database(dialect, schema_name, scale, seed, postgres_backend, worker)
         try:
             before = copy.state()
             copy.execute(sql, allow_writes=True, timeout_s=60.0)

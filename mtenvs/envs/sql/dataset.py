@@ -36,6 +36,7 @@ from typing import Any, Final
 from mtenvs.envs.sql.backend import SqliteDatabase
 from mtenvs.envs.sql.data import _connect
 from mtenvs.envs.sql.schemas import Column, Schema, Table
+from mtenvs.envs.sql.sqlite_worker import SqliteWorker, WorkerDatabase
 from mtenvs.envs.sql.tasks import SqlTask
 from mtenvs.error import InvalidArgumentError
 
@@ -260,15 +261,14 @@ def copy_database(path: Path) -> sqlite3.Connection:
 
 
 class DatasetDatabase(SqliteDatabase):
-    """One episode's in-memory copy of a dataset's SQLite file."""
+    """One episode's file copy of a dataset's SQLite file (agent statements in ``worker``)."""
 
-    def __init__(self, path: Path, schema: Schema) -> None:
+    def __init__(self, path: Path, schema: Schema, worker: SqliteWorker | None = None) -> None:
         self.schema = schema
-        self.path = path
-        self.conn = copy_database(path)
-
-    def restore(self, image: Any) -> None:
-        self.conn.close()
-        self.conn = _connect()
-        self.conn.deserialize(image)
-        self.conn.text_factory = _lenient_text
+        self.source = path
+        conn = copy_database(path)
+        try:
+            image = conn.serialize()
+        finally:
+            conn.close()
+        WorkerDatabase.__init__(self, image, worker, lenient=True)

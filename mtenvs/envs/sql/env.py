@@ -22,6 +22,7 @@ from mtenvs.envs.sql.env_args import DIALECTS, check_sql_env_args
 from mtenvs.envs.sql.execution import EXPLORE_TOOLS, QueryRunner, check_write, in_dialect
 from mtenvs.envs.sql.limits import SQLITE_HEAP
 from mtenvs.envs.sql.schemas import Schema, get_schema
+from mtenvs.envs.sql.sqlite_worker import SqliteWorker
 from mtenvs.envs.sql.task_choice import pick_sql_task
 from mtenvs.envs.sql.tasks import SqlTask, eval_set
 from mtenvs.envs.sql.tools import TOOL_SCHEMAS, parse_reply, random_reply
@@ -53,10 +54,11 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
     is applied to a fresh copy of the original database and passes when every table ends
     up as the gold statement leaves it. Queries run under a time limit, a row cap and an
     authorizer (SQLite) or an unprivileged role in read-only transactions (PostgreSQL):
-    read-only for read tasks; never ATTACH, PRAGMA, DDL or file access. SQLite runs in the
-    host process, so each of its statements is bounded in memory too: a value (or stored
-    row) 256 KiB, 128 result columns, a result 32 MiB, SQLite's memory 128 MiB, the
-    database's growth 64 MiB; an episode stays within 512 MiB of host memory whatever it
+    read-only for read tasks; never ATTACH, PRAGMA, DDL or file access. SQLite statements
+    run in a worker process of the env, killed at the time limit even inside one row
+    (the database is then as before the statement), and are bounded in memory: a value
+    (or stored row) 256 KiB, 128 result columns, a result 32 MiB, SQLite's memory
+    128 MiB, the database's growth 64 MiB; an episode stays within 512 MiB whatever it
     sends (docs/sql.md, Limits). A refused, failed or over-limit query is an observation
     naming the limit, and the episode goes on.
 
@@ -203,6 +205,8 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
         self._eval_cursor = 0
         self._task: SqlTask | None = None
         self._db: Database | None = None
+        #: The process running this env's SQLite statements (started on first use).
+        self._worker = SqliteWorker()
         self._gold_rows: tuple[tuple[Any, ...], ...] = ()
         self._gold_prepared: GoldResult | None = None
         self._best = 0.0
@@ -285,7 +289,7 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
             if self.dataset is not None:
                 schema = self.task.schema
                 path, tables = self.dataset.databases[schema], self.dataset.schemas[schema]
-                self._db = DatasetDatabase(path, tables)
+                self._db = DatasetDatabase(path, tables, self._worker)
             else:
                 self._db = self._new_database()
         if old is not None:  # closed after: the server stays held across episodes
@@ -294,7 +298,7 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
     def _new_database(self) -> Database:
         task = self.task
         return open_database(
-            self.dialect, task.schema, self.scale, task.db_seed, self.postgres_backend
+            self.dialect, task.schema, self.scale, task.db_seed, self.postgres_backend, self._worker
         )
 
     @property
@@ -399,6 +403,7 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
                 dialect=self.dialect,
                 postgres_backend=self.postgres_backend,
                 timeout_s=self.query_timeout_s,
+                worker=self._worker,
             )
         else:
             gold = self._gold()
@@ -493,4 +498,5 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
         if self._db is not None:
             self._db.close()
             self._db = None
+        self._worker.close()
         super().close()

@@ -15,6 +15,7 @@ from mtenvs.core.parsing import ToolCall
 from mtenvs.envs.sql.backend import Database, gold_write_states, open_database
 from mtenvs.envs.sql.engine import COUNT_CAP, QueryResult, format_table, quote_identifier
 from mtenvs.envs.sql.schemas import Schema
+from mtenvs.envs.sql.sqlite_worker import SqliteWorker
 from mtenvs.envs.sql.tasks import SqlTask
 from mtenvs.envs.sql.verify import (
     GoldResult,
@@ -133,9 +134,11 @@ def check_write(
     dialect: str,
     postgres_backend: str,
     timeout_s: float,
+    worker: SqliteWorker | None = None,
 ) -> tuple[bool, float, str | None]:
     """Apply a submitted change to a fresh copy of the original database and compare every
-    table with the gold statement's result: (correct, partial credit, error)."""
+    table with the gold statement's result: (correct, partial credit, error). SQLite
+    statements run in ``worker`` (the env's)."""
     before, want = gold_write_states(
         dialect,
         task.schema,
@@ -143,8 +146,9 @@ def check_write(
         task.db_seed,
         in_dialect(task.gold_sql, dialect),
         postgres_backend,
+        worker,
     )
-    fresh = open_database(dialect, task.schema, scale, task.db_seed, postgres_backend)
+    fresh = open_database(dialect, task.schema, scale, task.db_seed, postgres_backend, worker)
     try:
         result = QueryRunner(fresh, dialect, timeout_s).guarded(sql, writes=True)
         if not result.ok:

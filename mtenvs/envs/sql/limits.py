@@ -1,9 +1,10 @@
-"""Resource limits of the SQL an agent runs on SQLite, which lives inside the host process.
+"""Resource limits of the SQL an agent runs on SQLite.
 
-Whatever SQLite allocates for a statement, the host allocates, and a statement cannot be
-stopped while SQLite evaluates one row (the progress handler and ``interrupt`` are only
-consulted at the edges of loops). So every statement runs under bounds that need no check
-inside a row:
+Agent statements run in the env's SQLite worker process
+(:mod:`~mtenvs.envs.sql.sqlite_worker`), which the host kills at the time limit: SQLite
+cannot stop a statement while it evaluates one row (the progress handler and ``interrupt``
+are only consulted at the edges of loops). Within the worker every statement runs under
+bounds that need no check inside a row:
 
 | Bound | Limit | How |
 |---|---|---|
@@ -13,16 +14,15 @@ inside a row:
 | SQLite memory while the statement runs (parsing, planning, rows, sorting) | :data:`STATEMENT_HEAP_BYTES` (128 MiB) | the process's SQLite hard heap limit, set around each statement (:class:`SqliteHeap`) |
 | database growth through writes | :data:`MAX_GROWTH_BYTES` (64 MiB) | ``PRAGMA max_page_count`` |
 | statement text, LIKE/GLOB pattern | :data:`MAX_SQL_BYTES`, :data:`MAX_PATTERN_BYTES` | ``SQLITE_LIMIT_SQL_LENGTH``, ``SQLITE_LIMIT_LIKE_PATTERN_LENGTH`` |
-| time | the env's ``query_timeout_s`` | the progress handler in loops; the deadline between fetched batches |
+| time | the env's ``query_timeout_s`` | the progress handler in loops; the deadline between fetched batches; the host's kill of the worker (:data:`~mtenvs.envs.sql.sqlite_worker.KILL_GRACE_S` later) inside a row |
 
 Two-argument ``trim``/``ltrim``/``rtrim`` are replaced by linear-time versions: SQLite's own
 compare every character with every character of the set (100 s for one call on two
 240 KB strings, with nothing to interrupt it).
 
-Together: one episode's host memory stays within :data:`EPISODE_MEMORY_BYTES` above its
-database whatever the agent sends. Time is bounded except inside one row: a row of many
-``instr``, ``replace`` or ``LIKE`` calls on the largest strings can still run past the
-limit (docs/sql.md, Limits).
+Together: one episode's memory stays within :data:`EPISODE_MEMORY_BYTES` above its
+database whatever the agent sends, and its time within the limit plus the kill
+(docs/sql.md, Limits).
 """
 
 from __future__ import annotations
