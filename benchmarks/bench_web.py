@@ -112,9 +112,7 @@ def measure(rounds: int, per_round: int) -> dict[str, Any]:
                 view = env._view
                 assert view is not None, "the search page gave no outline"
                 link = next(
-                    e.id
-                    for e in view.elements.values()
-                    if e.kind == "link" and "Mouse" in e.name
+                    e.id for e in view.elements.values() if e.kind == "link" and "Mouse" in e.name
                 )
                 timed(
                     f"env_step_click[{mode}]",
