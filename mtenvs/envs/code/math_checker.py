@@ -14,10 +14,8 @@ process that
 * is started lazily on the first check, reused for the next ones (a check costs a pipe round
   trip, ~0.1 ms), and replaced after a check that hit a limit, so the next check works,
 * leaves no orphan: it exits when its stdin closes (``close``, garbage collection or the host
-  exiting) and a watchdog thread exits it within :data:`_WATCHDOG_S` seconds of its parent
-  dying, even in the middle of a check. (``PR_SET_PDEATHSIG`` is not used: it fires when the
-  *thread* that started the child exits, which would kill a healthy checker under a thread
-  pool.)
+  exiting) and a watchdog thread exits it within 0.2 s of its parent
+  dying, even in the middle of a check (:mod:`mtenvs.sandbox.json_worker`).
 
 A check that gives up is a :class:`~mtenvs.envs.code.math_verify.Verdict` with ``reason``
 ``time_limit`` or ``memory_limit``: a wrong answer with a message naming the limits, never
@@ -32,17 +30,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import signal
-import subprocess
 import sys
 import threading
 import time
-import weakref
 from typing import Any, Final
 
 from mtenvs.envs.code.math_verify import Verdict, verify
 from mtenvs.error import Error
+from mtenvs.sandbox.json_worker import (
+    JsonWorker,
+    child_channel,
+    exit_with_parent,
+    limit_address_space,
+)
 
 __all__ = [
     "CHECK_MEMORY_MB",
@@ -58,8 +59,6 @@ CHECK_TIMEOUT_S: Final = 5.0
 CHECK_MEMORY_MB: Final = 1024
 #: Seconds a new checker process may take to import sympy and say it is ready.
 START_TIMEOUT_S: Final = 60.0
-#: How often the checker process looks whether its parent is still alive.
-_WATCHDOG_S: Final = 0.2
 #: Longest reply line read from the checker (a verdict is a few hundred bytes).
 _MAX_REPLY_BYTES: Final = 1 << 16
 
@@ -101,10 +100,20 @@ class MathChecker:
         self.timeout_s = float(timeout_s)
         self.memory_mb = int(memory_mb)
         self._lock = threading.Lock()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._owner_pid = os.getpid()
-        self._buffer = b""
-        self._finalizer: weakref.finalize[Any, Any] | None = None
+        env = {
+            **os.environ,
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        args = [json.dumps(sys.path), repr(self.timeout_s), str(self.memory_mb)]
+        self._worker = JsonWorker(
+            ["-c", _CHILD_CODE, *args],
+            start_timeout_s=START_TIMEOUT_S,
+            env=env,
+            max_line_bytes=_MAX_REPLY_BYTES,
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         # A copy gets its own (lazily started) process, never this one's pipe.
@@ -116,8 +125,7 @@ class MathChecker:
     @property
     def pid(self) -> int | None:
         """Pid of the checker process while one runs (tests use it)."""
-        proc = self._proc
-        return proc.pid if proc is not None and self._owner_pid == os.getpid() else None
+        return self._worker.pid
 
     def check(self, answer: str, expected: str, kind: str) -> Verdict:
         """``verify(answer, expected, kind)``, bounded; a limit hit gives a wrong verdict.
@@ -126,29 +134,30 @@ class MathChecker:
         """
         if not isinstance(answer, str):
             return verify(answer, expected, kind)  # refused before any sympy work
-        request = json.dumps({"answer": answer, "expected": expected, "kind": kind}) + "\n"
+        request = {"answer": answer, "expected": expected, "kind": kind}
+        worker = self._worker
         with self._lock:
             # A checker found dead when the request is sent (killed from outside while
             # idle) is replaced once; a death after it got the request is the answer's doing.
             for attempt in range(2):
-                proc = self._ensure_started()
+                self._start()
                 try:
-                    _write(proc, request.encode())
+                    worker.send(request)
                 except OSError:
-                    self._stop()
+                    worker.stop()
                     if attempt == 0:
                         continue
                     raise MathCheckerError(
                         "The math answer checker closed its input right after starting."
                     ) from None
                 try:
-                    reply = self._read_line(proc, time.monotonic() + self.timeout_s)
+                    reply = worker.read(time.monotonic() + self.timeout_s)
                 except TimeoutError:
-                    self._stop()
+                    worker.stop()
                     return limit_verdict("time", self.timeout_s, self.memory_mb)
                 if reply is not None:
                     return self._verdict(reply)
-                returncode = self._stop()
+                returncode = worker.stop()
                 # SIGXCPU: the per-check CPU backstop; anything else (SIGABRT, SIGSEGV, the
                 # OOM killer) is an allocation that failed below Python.
                 limit = "time" if returncode == -signal.SIGXCPU else "memory"
@@ -158,14 +167,14 @@ class MathChecker:
     def close(self) -> None:
         """Stop the checker process (a later check starts a new one)."""
         with self._lock:
-            self._stop()
+            self._worker.stop()
 
     # ------------------------------------------------------------------ process
 
     def _verdict(self, reply: dict[str, Any]) -> Verdict:
         limit = reply.get("limit")
         if limit is not None:
-            self._stop()  # the child exits after a MemoryError; start afresh next time
+            self._worker.stop()  # the child exits after a MemoryError; start afresh
             return limit_verdict(str(limit), self.timeout_s, self.memory_mb)
         return Verdict(
             bool(reply["correct"]),
@@ -174,105 +183,18 @@ class MathChecker:
             str(reply["message"]),
         )
 
-    def _ensure_started(self) -> subprocess.Popen[bytes]:
-        if self._owner_pid != os.getpid():
-            # Forked: the process and pipe belong to the parent; leave them alone.
-            if self._finalizer is not None:
-                self._finalizer.detach()  # this copy of it would kill the parent's checker
-            self._proc, self._finalizer, self._buffer = None, None, b""
-            self._owner_pid = os.getpid()
-        if self._proc is not None and self._proc.poll() is None:
-            return self._proc
-        self._stop()
-        env = {
-            **os.environ,
-            "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
-        args = [json.dumps(sys.path), repr(self.timeout_s), str(self.memory_mb)]
+    def _start(self) -> None:
         try:
-            proc = subprocess.Popen(
-                [sys.executable, "-c", _CHILD_CODE, *args],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                env=env,
-                close_fds=True,
-                start_new_session=True,  # no terminal signals (Ctrl-C) mid-check
-            )
+            ready = self._worker.started()
         except OSError as e:
             raise MathCheckerError(
                 f"Cannot start the math answer checker ({sys.executable}): {e}."
             ) from e
-        self._proc, self._buffer = proc, b""
-        self._finalizer = weakref.finalize(self, _kill, proc, os.getpid())
-        try:
-            hello = self._read_line(proc, time.monotonic() + START_TIMEOUT_S)
-        except TimeoutError:
-            hello = None
-        if hello is None or not hello.get("ready"):
-            self._stop()
+        if not ready:
             raise MathCheckerError(
                 f"The math answer checker did not start within {START_TIMEOUT_S:g} s; check "
                 f'that `{sys.executable} -c "import mtenvs.envs.code.math_verify"` works.'
             )
-        return proc
-
-    def _read_line(self, proc: subprocess.Popen[bytes], deadline: float) -> dict[str, Any] | None:
-        """The next JSON line from the child; None if it closed its end (died);
-        ``TimeoutError`` past ``deadline``."""
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
-        while b"\n" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise TimeoutError
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                return None
-            self._buffer += chunk
-            if len(self._buffer) > _MAX_REPLY_BYTES:
-                return None
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        try:
-            reply = json.loads(line)
-        except ValueError:
-            return None
-        return reply if isinstance(reply, dict) else None
-
-    def _stop(self) -> int | None:
-        """Kill and reap the process; its return code (None if there was none)."""
-        proc, self._proc, self._buffer = self._proc, None, b""
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
-        if proc is None:
-            return None
-        return _kill(proc, self._owner_pid)
-
-
-def _write(proc: subprocess.Popen[bytes], data: bytes) -> None:
-    assert proc.stdin is not None
-    proc.stdin.write(data)
-    proc.stdin.flush()
-
-
-def _kill(proc: subprocess.Popen[bytes], owner_pid: int) -> int | None:
-    """Kill and reap ``proc`` if this process started it (not in a forked copy)."""
-    if os.getpid() != owner_pid:
-        return None
-    with contextlib.suppress(OSError):
-        proc.kill()
-    for stream in (proc.stdin, proc.stdout):
-        if stream is not None:
-            with contextlib.suppress(OSError):
-                stream.close()
-    try:
-        return proc.wait(timeout=5.0)
-    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL not delivered
-        return None
 
 
 # ---------------------------------------------------------------------- child side
@@ -282,24 +204,9 @@ def _child_main(timeout_s: float, memory_mb: int) -> None:
     """The checker process: JSON requests on stdin, JSON verdicts on stdout, one a line."""
     import resource
 
-    out = os.fdopen(os.dup(1), "wb", buffering=0)
-    os.dup2(2, 1)  # a stray print cannot corrupt the replies
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
-
-    def watchdog() -> None:
-        while os.getppid() == parent:
-            time.sleep(_WATCHDOG_S)
-        os._exit(0)
-
-    threading.stack_size(256 * 1024)  # thread stacks count against RLIMIT_AS
-    threading.Thread(target=watchdog, daemon=True).start()
-    limit = memory_mb * 1024 * 1024
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    with contextlib.suppress(ValueError, OSError):  # not enforced everywhere (macOS)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    out = child_channel()
+    exit_with_parent()
+    limit_address_space(memory_mb * 1024 * 1024)
     cpu_per_check = int(timeout_s) + 2
     _, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
     out.write(b'{"ready": true}\n')

@@ -23,7 +23,7 @@ pipe round trip). It
   dies (memory) is a failed statement, also followed by a fresh worker;
 * leaves no orphan: it exits (and removes its folder) when its stdin closes (``close``,
   garbage collection, the owner exiting or killed) and a watchdog thread exits it within
-  :data:`_WATCHDOG_S` seconds of its parent dying. After ``fork`` the child process starts
+  0.2 s of its parent dying (:mod:`mtenvs.sandbox.json_worker`). After ``fork`` the child process starts
   its own worker (and copies its databases) instead of sharing the parent's; a pickled
   worker is a new one.
 
@@ -39,9 +39,7 @@ import contextlib
 import itertools
 import json
 import os
-import select
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -54,6 +52,13 @@ from typing import Any, Final
 
 from mtenvs.envs.sql.engine import COUNT_CAP, QueryResult, execute
 from mtenvs.envs.sql.limits import MAX_VALUE_BYTES
+from mtenvs.sandbox.json_worker import (
+    JsonWorker,
+    child_channel,
+    exit_with_parent,
+    kill,
+    limit_address_space,
+)
 
 __all__ = [
     "KILL_GRACE_S",
@@ -72,8 +77,6 @@ KILL_GRACE_S: Final = 0.5
 WORKER_MEMORY_BYTES: Final = 2 << 30
 #: Seconds a new worker may take to start and say it is ready.
 START_TIMEOUT_S: Final = 30.0
-#: How often a worker looks whether its parent is still alive.
-_WATCHDOG_S: Final = 0.2
 _BYTES_KEY: Final = "\x00b"
 
 # The worker imports the engine's modules without running ``mtenvs/__init__.py`` (which
@@ -82,7 +85,7 @@ _CHILD_CODE = (
     "import sys, types\n"
     "root = sys.argv[1]\n"
     "for name, sub in (('mtenvs', ''), ('mtenvs.envs', '/envs'), "
-    "('mtenvs.envs.sql', '/envs/sql')):\n"
+    "('mtenvs.envs.sql', '/envs/sql'), ('mtenvs.sandbox', '/sandbox')):\n"
     "    m = types.ModuleType(name); m.__path__ = [root + sub]; sys.modules[name] = m\n"
     "from mtenvs.envs.sql.sqlite_worker import _child_main\n"
     "_child_main(sys.argv[2])\n"
@@ -139,12 +142,10 @@ class SqliteWorker:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._owner_pid = os.getpid()
         self._dir: str | None = None
         self._files = itertools.count()
-        self._chunks: list[bytes] = []
-        self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._worker: JsonWorker | None = None
+        self._folder_owner = os.getpid()
 
     def __getstate__(self) -> dict[str, Any]:
         return {}  # a copy gets its own process and folder
@@ -155,17 +156,12 @@ class SqliteWorker:
     @property
     def pid(self) -> int | None:
         """Pid of the worker process while one runs (tests use it)."""
-        proc = self._proc
-        return proc.pid if proc is not None and self._owner_pid == os.getpid() else None
+        return None if self._worker is None else self._worker.pid
 
     def new_file(self) -> Path:
         """A path for a new database file in this worker's folder."""
         with self._lock:
-            self._forked_check()
-            if self._dir is None:
-                self._dir = tempfile.mkdtemp(prefix="mtenvs-sql-")
-                self._finalizer = weakref.finalize(self, _cleanup, None, self._dir, self._owner_pid)
-            return Path(self._dir) / f"db{next(self._files)}.sqlite"
+            return Path(self._folder()) / f"db{next(self._files)}.sqlite"
 
     def execute(
         self,
@@ -205,152 +201,92 @@ class SqliteWorker:
             )
         except (KeyError, TypeError, ValueError):  # not the worker's own reply
             with self._lock:
-                self._stop()
+                if self._worker is not None:
+                    self._worker.stop()
             return _died(allow_writes)
 
     def forget(self, path: Path) -> None:
         """Close the worker's connection to ``path`` (the file is the caller's)."""
         with self._lock:
-            if self._proc is not None and self._owner_pid == os.getpid():
+            worker = self._worker
+            if worker is not None and not worker.forked() and worker.pid is not None:
                 with contextlib.suppress(OSError, TimeoutError):
-                    self._send({"op": "forget", "db": str(path)})
-                    self._read(time.monotonic() + 5.0)
+                    worker.send({"op": "forget", "db": str(path)})
+                    worker.read(time.monotonic() + 5.0)
 
     def close(self) -> None:
         """Stop the worker and remove its folder (a later use starts afresh)."""
         with self._lock:
-            self._stop()
-            if self._finalizer is not None:
-                self._finalizer()
-            self._finalizer, self._dir = None, None
+            if self._worker is not None and not self._worker.forked():
+                self._worker.stop()
+            self._worker = None
+            if self._dir is not None and self._folder_owner == os.getpid():
+                shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
 
     # ------------------------------------------------------------------ process
 
-    def _forked_check(self) -> None:
-        if self._owner_pid != os.getpid():
-            # Forked: the process, pipe and folder are the parent's; leave them alone.
-            if self._finalizer is not None:
-                self._finalizer.detach()
-            self._proc, self._finalizer, self._dir, self._chunks = None, None, None, []
-            self._owner_pid = os.getpid()
+    def _folder(self) -> str:
+        if self._folder_owner != os.getpid():
+            # Forked: the process and folder are the parent's; leave them alone.
+            self._dir, self._worker, self._folder_owner = None, None, os.getpid()
+        if self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="mtenvs-sql-")
+            weakref.finalize(self, _cleanup, None, self._dir, os.getpid())
+        return self._dir
+
+    def _started(self) -> JsonWorker:
+        folder = self._folder()
+        if self._worker is None:
+            self._worker = JsonWorker(
+                ["-I", "-S", "-c", _CHILD_CODE, _PACKAGE_ROOT, folder],
+                start_timeout_s=START_TIMEOUT_S,
+                object_hook=_decode,
+                cleanup=lambda proc, owner: _cleanup(proc, folder, owner),
+            )
+        try:
+            ready = self._worker.started()
+        except OSError as e:
+            raise SqliteWorkerError(
+                f"Cannot start the SQLite worker ({sys.executable}): {e}."
+            ) from e
+        if not ready:
+            raise SqliteWorkerError(
+                f"The SQLite worker did not start within {START_TIMEOUT_S:g} s; check that "
+                f"`{sys.executable} -c 'import sqlite3'` works."
+            )
+        return self._worker
 
     def _call(self, request: dict[str, Any], wait_s: float) -> dict[str, Any] | None:
         """The worker's reply to ``request``; None when it ran past ``wait_s`` (killed);
         ``{"dead": True}`` when the worker died on it."""
         with self._lock:
             for attempt in range(2):
-                self._ensure_started()
+                worker = self._started()
                 try:
-                    self._send(request)
+                    worker.send(request)
                 except OSError:  # found dead while idle: replaced once
-                    self._stop()
+                    worker.stop()
                     if attempt == 0:
                         continue
                     return {"dead": True}
                 try:
-                    reply = self._read(time.monotonic() + wait_s)
+                    reply = worker.read(time.monotonic() + wait_s)
                 except TimeoutError:
-                    self._stop()
-                    self._ensure_started()  # the next worker rolls back a half-done write
+                    worker.stop()
+                    self._started()  # the next worker rolls back a half-done write
                     return None
                 if reply is None:
-                    self._stop()
+                    worker.stop()
                     return {"dead": True}
                 return reply
         raise AssertionError("unreachable")
-
-    def _ensure_started(self) -> subprocess.Popen[bytes]:
-        self._forked_check()
-        if self._proc is not None and self._proc.poll() is None:
-            return self._proc
-        self._stop()
-        if self._dir is None:
-            self._dir = tempfile.mkdtemp(prefix="mtenvs-sql-")
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _CHILD_CODE, _PACKAGE_ROOT, self._dir],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                close_fds=True,
-                start_new_session=True,  # no terminal signals (Ctrl-C) mid-statement
-            )
-        except OSError as e:
-            raise SqliteWorkerError(
-                f"Cannot start the SQLite worker ({sys.executable}): {e}."
-            ) from e
-        self._proc, self._chunks = proc, []
-        if self._finalizer is not None:
-            self._finalizer.detach()
-        self._finalizer = weakref.finalize(self, _cleanup, proc, self._dir, os.getpid())
-        try:
-            hello = self._read(time.monotonic() + START_TIMEOUT_S)
-        except TimeoutError:
-            hello = None
-        if hello is None or not hello.get("ready"):
-            self._stop()
-            raise SqliteWorkerError(
-                f"The SQLite worker did not start within {START_TIMEOUT_S:g} s; check that "
-                f"`{sys.executable} -c 'import sqlite3'` works."
-            )
-        return proc
-
-    def _send(self, request: dict[str, Any]) -> None:
-        proc = self._proc
-        assert proc is not None and proc.stdin is not None
-        proc.stdin.write(json.dumps(request).encode() + b"\n")
-        proc.stdin.flush()
-
-    def _read(self, deadline: float) -> dict[str, Any] | None:
-        """The next JSON line from the worker; None if it closed its end (died);
-        ``TimeoutError`` past ``deadline``."""
-        proc = self._proc
-        assert proc is not None and proc.stdout is not None
-        fd = proc.stdout.fileno()
-        chunks = self._chunks
-        while not chunks or b"\n" not in chunks[-1]:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise TimeoutError
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                return None
-            chunks.append(chunk)
-        data = b"".join(chunks)
-        line, _, rest = data.partition(b"\n")
-        self._chunks = [rest] if rest else []
-        try:
-            reply = json.loads(line, object_hook=_decode)
-        except ValueError:
-            return None
-        return reply if isinstance(reply, dict) else None
-
-    def _stop(self) -> None:
-        """Kill and reap the process (its folder stays for the next one)."""
-        proc, self._proc, self._chunks = self._proc, None, []
-        if proc is not None:
-            _kill(proc, self._owner_pid)
-
-
-def _kill(proc: subprocess.Popen[bytes], owner_pid: int) -> None:
-    """Kill and reap ``proc`` if this process started it (not in a forked copy)."""
-    if os.getpid() != owner_pid:
-        return
-    with contextlib.suppress(OSError):
-        proc.kill()
-    for stream in (proc.stdin, proc.stdout):
-        if stream is not None:
-            with contextlib.suppress(OSError):
-                stream.close()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5.0)
 
 
 def _cleanup(proc: subprocess.Popen[bytes] | None, folder: str, owner_pid: int) -> None:
     if os.getpid() != owner_pid:
         return
-    if proc is not None:
-        _kill(proc, owner_pid)
+    kill(proc, owner_pid)
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -456,30 +392,15 @@ def _open(path: str, lenient: bool) -> sqlite3.Connection:
 
 def _child_main(folder: str) -> None:
     """The worker: JSON requests on stdin, JSON replies on stdout, one a line."""
-    import resource
 
-    out = os.fdopen(os.dup(1), "wb", buffering=0)
-    os.dup2(2, 1)  # a stray print cannot corrupt the replies
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
+    out = child_channel()
 
     def leave() -> None:
         shutil.rmtree(folder, ignore_errors=True)
         os._exit(0)
 
-    def watchdog() -> None:
-        while os.getppid() == parent:
-            time.sleep(_WATCHDOG_S)
-        leave()
-
-    threading.stack_size(256 * 1024)  # thread stacks count against RLIMIT_AS
-    threading.Thread(target=watchdog, daemon=True).start()
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = (
-        WORKER_MEMORY_BYTES if hard == resource.RLIM_INFINITY else min(hard, WORKER_MEMORY_BYTES)
-    )
-    with contextlib.suppress(ValueError, OSError):  # not enforced everywhere (macOS)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    exit_with_parent(leave)
+    limit_address_space(WORKER_MEMORY_BYTES)
     conns: dict[str, sqlite3.Connection] = {}
     out.write(b'{"ready": true}\n')
     for line in sys.stdin.buffer:
