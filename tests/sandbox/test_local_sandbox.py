@@ -66,12 +66,15 @@ def test_limits_are_validated():
 
 
 def test_no_processes_left_after_close():
+    # A duration of its own, so a run of this test beside it (another checkout) is not seen.
+    duration = f"300.{os.getpid()}"
     sb = LocalSandbox(limits=TEST_LIMITS)
-    sb.run("import subprocess; p = subprocess.Popen(['sleep', '300'])")
+    sb.run(f"import subprocess; p = subprocess.Popen(['sleep', '{duration}'])")
     pid = sb.pid
     sb.close()
     time.sleep(0.2)
-    alive = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p) == b"sleep\x00300\x00"]
+    mine = f"sleep\x00{duration}\x00".encode()
+    alive = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p) == mine]
     assert not alive, alive
     assert not os.path.exists(f"/proc/{pid}") or _state(pid) == "Z"
 
