@@ -169,6 +169,9 @@ class JudgeRequest:
     tests: tuple[tuple[str, str], ...]
     #: Code run before the tests, in the solution's namespace and in the tests'.
     setup: str = ""
+    #: Code run in the tests' namespace only, after ``setup`` (trusted helpers the tests
+    #: call, such as a HumanEval prompt's: the solution cannot redefine what they see).
+    test_setup: str = ""
     #: Seconds one test may run.
     per_test_s: float = 2.0
     #: Tuples encoded as lists (the values compared leniently on the host).
@@ -434,6 +437,7 @@ class ServerConnection:
             request.timeout + HOST_GRACE_S,
             source=request.source,
             setup=request.setup,
+            test_setup=request.test_setup,
             entry=request.entry,
             tests=[list(t) for t in request.tests],
             per_test=request.per_test_s,

@@ -23,7 +23,8 @@ compared on the host, where the expected values stay. The solution can lie only 
 own return values, and lying right is solving the task.
 
 Judge protocol (frames of :mod:`frames` on the socket), after the ``J`` byte:
-``→ {"pid": int}``; ``← {"source", "setup", "entry"}``; ``→ {"loaded": true}`` or
+``→ {"pid": int}``; ``← {"source", "setup", "entry", "test_setup"}`` (``test_setup`` runs
+in the tests' namespace only); ``→ {"loaded": true}`` or
 ``{"load_error": str}``; then per test ``← {"kind", "code", "per_test", "lenient", "cap"}``
 ``→ [status, body]`` with status ``ok`` / ``digest`` / ``error``; ``← {"done": true}``
 ``→ {"bye": true}``.
@@ -236,6 +237,7 @@ def judge_main(sock: int, limits: argparse.Namespace) -> None:
     write_frame(sock, {"loaded": True})
     test_ns: dict[str, Any] = {"__name__": "__test__"}
     exec(compile(spec["setup"], "<test setup>", "exec"), test_ns)
+    exec(compile(spec["test_setup"], "<test helpers>", "exec"), test_ns)
     test_ns["candidate"] = test_ns[spec["entry"]] = solution.call
     del spec
     while True:

@@ -55,7 +55,7 @@ def _check_item(item: Any, cap: int) -> list[Any]:
 
 
 def _check_request(req: dict[str, Any]) -> None:
-    for key in ("source", "setup", "entry"):
+    for key in ("source", "setup", "entry", "test_setup"):
         if not isinstance(req.get(key), str) or len(req[key]) > MAX_SOURCE:
             raise ValueError(f"judge: {key} must be a str of at most {MAX_SOURCE} characters")
     tests = req.get("tests")
@@ -182,7 +182,7 @@ class JudgeClient:
             hello = self._read(deadline)
             if not (isinstance(hello, dict) and isinstance(hello.get("pid"), int)):
                 raise JudgeLost("a malformed greeting")
-            self._send({k: req[k] for k in ("source", "setup", "entry")})
+            self._send({k: req[k] for k in ("source", "setup", "entry", "test_setup")})
             loaded = self._read(deadline)
             if isinstance(loaded, dict) and isinstance(loaded.get("load_error"), str):
                 return {"load_error": loaded["load_error"][:MAX_ERROR]}

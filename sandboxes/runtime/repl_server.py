@@ -34,7 +34,7 @@ Framing
     ``{"op": "ping"}`` → ``{"ok": true, "pid": …}``
     ``{"op": "run", "code": str, "timeout": float}`` → ``stdout``, ``stderr``, ``value``,
     ``error``, ``exit_code``, ``timed_out``, ``duration_s``, ``truncated``, ``restarted``
-    ``{"op": "judge", "source", "setup", "entry", "tests": [[kind, code], …], "timeout",
+    ``{"op": "judge", "source", "setup", "test_setup", "entry", "tests": [[kind, code], …], "timeout",
     "per_test", "lenient", "cap"}`` → ``results`` (one ``[status, body]`` per test),
     ``load_error`` or ``problem``
     ``{"op": "reset"}`` → fresh interpreter (background processes killed; files kept)

@@ -73,7 +73,9 @@ class CodeTask:
     tests: tuple[CodeTest, ...]
     #: Code run after the solution, before the tests (MBPP ``test_setup_code``).
     setup: str = ""
-    #: Prepended to the submitted source (the prompt's imports, for HumanEval).
+    #: Prepended to the submitted source and run in the tests' namespace (a HumanEval
+    #: prompt's imports and helper functions: the tests call the prompt's own helpers, as the
+    #: official harness does, and a solution that redefines one cannot change what they see).
     prelude: str = ""
     #: Tuples match lists and floats match within 1e-6 (authored tasks); otherwise ``==``.
     lenient: bool = True

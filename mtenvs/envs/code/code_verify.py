@@ -181,10 +181,12 @@ def run_tests(
     tests: tuple[CodeTest, ...],
     *,
     setup: str = "",
+    test_setup: str = "",
     lenient: bool = False,
     timeout_s: float = 10.0,
 ) -> Verdict:
-    """Judge ``source`` on ``tests`` in the judge of ``sandbox`` (see the module doc)."""
+    """Judge ``source`` on ``tests`` in the judge of ``sandbox`` (see the module doc);
+    ``test_setup`` runs in the tests' namespace only (trusted helpers they call)."""
     cap = max(200, sandbox.limits.max_output_bytes // (2 * max(1, len(tests))))
     budget = min(600.0, timeout_s + PER_TEST_TIMEOUT_S * len(tests))
     report = sandbox.judge(
@@ -193,6 +195,7 @@ def run_tests(
             entry,
             judge_request(tests),
             setup=setup,
+            test_setup=test_setup,
             per_test_s=PER_TEST_TIMEOUT_S,
             lenient=lenient,
             cap=cap,

@@ -114,6 +114,7 @@ class UnitTestEnv(CodeInterpreterEnv):
             task.entry_point,
             task.tests,
             setup=task.setup,
+            test_setup=task.prelude,
             lenient=task.lenient,
             timeout_s=self.timeout_s,
         )

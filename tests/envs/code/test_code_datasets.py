@@ -116,3 +116,24 @@ def test_helpers_from_the_prompt_are_available_to_the_answer():
     _, reward, terminated, _, info = env.step(f"<answer>{answer}</answer>")
     assert info["success"] and reward == 1.0 and terminated
     env.close()
+
+
+def test_tests_call_the_prompt_s_helpers_which_the_answer_cannot_redefine():
+    """HumanEval/38's shape: check() calls ``encode_cyclic`` from the prompt. The official
+    harness runs prompt + completion + test in one namespace; the judge gives the tests the
+    prompt's helpers, so the canonical solution passes and redefining a helper does not."""
+    env = CodeTasksEnv(dataset=HUMANEVAL, sandbox="local")
+    try:
+        env.reset(options={"task_id": "Sample/38"})
+        _, reward, _, _, info = env.step(env.oracle_action())
+        assert info["success"] and reward == 1.0
+        env.reset(options={"task_id": "Sample/38"})
+        cheat = "def encode_cyclic(s):\n    return s\n\ndef decode_cyclic(s):\n    return s\n"
+        _, reward, _, _, info = env.step(f"<answer>{cheat}</answer>")
+        assert not info["success"] and reward == 0.0
+        env.reset(options={"task_id": "Sample/38"})
+        broken = "def decode_cyclic(s):\n    return encode_cyclic(s)\n"
+        _, reward, _, _, info = env.step(f"<answer>{broken}</answer>")
+        assert not info["success"]
+    finally:
+        env.close()
