@@ -34,8 +34,8 @@ Framing
     ``{"op": "ping"}`` → ``{"ok": true, "pid": …}``
     ``{"op": "run", "code": str, "timeout": float}`` → ``stdout``, ``stderr``, ``value``,
     ``error``, ``exit_code``, ``timed_out``, ``duration_s``, ``truncated``, ``restarted``
-    ``{"op": "judge", "source", "setup", "test_setup", "entry", "tests": [[kind, code], …], "timeout",
-    "per_test", "lenient", "cap"}`` → ``results`` (one ``[status, body]`` per test),
+    ``{"op": "judge", "source", "setup", "test_setup", "entry", "tests": [[kind, code], …],
+    "timeout", "per_test", "lenient", "cap"}`` → ``results`` (one ``[status, body]`` per test),
     ``load_error`` or ``problem``
     ``{"op": "reset"}`` → fresh interpreter (background processes killed; files kept)
     ``{"op": "put_file", "path": str, "data": base64}`` / ``{"op": "get_file", "path": str}``
