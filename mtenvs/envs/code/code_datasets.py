@@ -6,7 +6,9 @@ The format is detected from the first record's fields:
   ``test`` (source defining ``check(candidate)``), optional ``canonical_solution`` (the body
   completing ``prompt``: the oracle).
 * **MBPP**: ``text`` (the description), ``test_list`` (assert statements), optional
-  ``test_setup_code``, ``code`` (the oracle) and ``task_id``.
+  ``test_imports`` (the sanitized set's import lines) and ``test_setup_code`` (both run
+  before the tests, in the solution's namespace and the tests', as the official harness
+  runs them in one program), ``code`` (the oracle) and ``task_id``.
 
 Asserts become tests the host can judge: ``assert f(x) == LITERAL`` (either side; constant
 arithmetic such as ``2.0 / 3.0`` is folded), ``assert f(x) is True``,
@@ -147,7 +149,11 @@ def _mbpp(rec: dict[str, Any], number: int) -> CodeTask:
     asserts = rec["test_list"]
     if not isinstance(asserts, list) or not asserts or not all(isinstance(a, str) for a in asserts):
         raise ValueError("'test_list' must be a non-empty list of assert statements.")
-    setup = rec.get("test_setup_code") or ""
+    imports = rec.get("test_imports") or []
+    if not isinstance(imports, list) or not all(isinstance(i, str) for i in imports):
+        raise ValueError("'test_imports' must be a list of import statements.")
+    # The official harness runs test_imports and test_setup_code with the asserts.
+    setup = "\n".join([*imports, rec.get("test_setup_code") or ""]).strip()
     code = rec.get("code") if isinstance(rec.get("code"), str) else ""
     statements = [ast.parse(a).body for a in asserts]
     entry = _mbpp_entry(statements, setup, code or "")

@@ -42,8 +42,16 @@ def test_formats_are_detected_and_asserts_judged_on_the_host():
     loop = next(t for t in he if t.entry_point == "pairs_sum")
     assert [t.kind for t in loop.tests] == ["assert"]  # a loop in check(): one whole test
     mbpp = load_dataset(MBPP)
-    assert [t.task_id for t in mbpp] == ["mbpp-901", "mbpp-902", "mbpp-903", "mbpp-904"]
-    assert [t.entry_point for t in mbpp] == ["remove_char", "common", "scale", "is_even"]
+    ids = ["mbpp-901", "mbpp-902", "mbpp-903", "mbpp-904", "mbpp-905"]
+    assert [t.task_id for t in mbpp] == ids
+    assert [t.entry_point for t in mbpp] == [
+        "remove_char",
+        "common",
+        "scale",
+        "is_even",
+        "circle_area",
+    ]
+    assert mbpp[4].setup == "import math"  # test_imports run with the tests
     assert "remove_char('hello', 'l')" in mbpp[0].prompt and "'heo'" not in mbpp[0].prompt
     assert mbpp[2].setup == "FACTOR = 3"
     assert [t.kind for t in mbpp[1].tests] == ["assert", "equal", "equal"]
@@ -135,5 +143,21 @@ def test_tests_call_the_prompt_s_helpers_which_the_answer_cannot_redefine():
         broken = "def decode_cyclic(s):\n    return encode_cyclic(s)\n"
         _, reward, _, _, info = env.step(f"<answer>{broken}</answer>")
         assert not info["success"]
+    finally:
+        env.close()
+
+
+def test_mbpp_test_imports_run_with_the_tests():
+    """The sanitized MBPP's ``test_imports`` (``import math`` for ``math.isclose`` asserts)
+    are part of the test program, as in the official harness."""
+    env = CodeTasksEnv(dataset=MBPP, sandbox="local", feedback="tests")
+    try:
+        env.reset(options={"task_id": "mbpp-905"})
+        answer = "def circle_area(r):\n    return 3.14159265 * r * r\n"  # no import of its own
+        _, reward, _, _, info = env.step(f"<answer>{answer}</answer>")
+        assert info["success"] and reward == 1.0
+        env.reset(options={"task_id": "mbpp-905"})
+        obs, _, _, _, info = env.step("<answer>def circle_area(r):\n    return 2 * r</answer>")
+        assert not info["success"] and "0 of 2" in obs
     finally:
         env.close()
