@@ -14,6 +14,7 @@ setup:
 
 demo: setup
 	@scripts/ensure_docker.sh
+	@scripts/ensure_chromium.sh
 	@$(VENV)/bin/mtenvs doctor
 	@$(VENV)/bin/mtenvs eval --env all --agent random,scripted,oracle,trained --reference-config --episodes $(DEMO_EPISODES) --name demo
 	@echo "Report: runs/demo/report.md (JSON: runs/demo/report.json, plots: runs/demo/*.png)"

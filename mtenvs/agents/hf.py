@@ -193,12 +193,15 @@ class HFAgent:
                 )
         local_only = not allow_download
         try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(
-                source, local_files_only=local_only
-            )
-            model = transformers.AutoModelForCausalLM.from_pretrained(
-                source, local_files_only=local_only, **{_dtype_kwarg(transformers): self.dtype}
-            )
+            with _no_progress_bars(transformers):
+                tokenizer = transformers.AutoTokenizer.from_pretrained(
+                    source, local_files_only=local_only
+                )
+                model = transformers.AutoModelForCausalLM.from_pretrained(
+                    source,
+                    local_files_only=local_only,
+                    **{_dtype_kwarg(transformers): self.dtype},
+                )
         except OSError as e:
             hint = (
                 ""
@@ -402,3 +405,17 @@ class HFAgent:
             f"dtype={str(self.dtype).removeprefix('torch.')!r}, "
             f"temperature={self.temperature}, max_new_tokens={self.max_new_tokens})"
         )
+
+
+@contextlib.contextmanager
+def _no_progress_bars(transformers: Any) -> Iterator[None]:
+    """transformers' own "Loading weights" bars off while an agent loads (they would print
+    between the rollout's live display lines); the caller's setting is restored after."""
+    hf_logging = transformers.utils.logging
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
