@@ -34,7 +34,6 @@ the usual :class:`~mtenvs.core.env.MultiTurnEnv` hooks (``task_id``, ``oracle_ac
 
 from __future__ import annotations
 
-import ast
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from mtenvs.core.env import EnvSnapshot, InvalidAction, MultiTurnEnv, Reply, Tra
 from mtenvs.core.parsing import extract_answer, extract_code_blocks, parse_tool_calls, reply_text
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
 from mtenvs.core.spaces import MAX_OBS_CHARS, text_space
+from mtenvs.envs.code.code_verify import parse_untrusted
 from mtenvs.error import InvalidArgumentError, check_choice, check_int_range
 from mtenvs.sandbox import BACKENDS, ExecResult, Sandbox, SandboxLimits, make_sandbox
 from mtenvs.wrappers.try_again import DEFAULT_FEEDBACK
@@ -448,10 +448,5 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction]):
 
 def _syntax_error(code: str) -> str | None:
     """The SyntaxError message of ``code`` (compiled on the host, never run), else None."""
-    try:
-        ast.parse(code, _CELL_FILENAME, "exec")
-    except SyntaxError as e:
-        return f"SyntaxError: {e.msg} (line {e.lineno})"
-    except (ValueError, RecursionError, MemoryError, OverflowError) as e:
-        return f"{type(e).__name__}: the code cannot be compiled ({str(e)[:200]})"
-    return None
+    tree = parse_untrusted(code, _CELL_FILENAME)
+    return tree if isinstance(tree, str) else None

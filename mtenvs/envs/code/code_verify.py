@@ -46,6 +46,7 @@ __all__ = [
     "encode_value",
     "extract_solution",
     "judge_request",
+    "parse_untrusted",
     "precheck",
     "run_tests",
     "values_match",
@@ -228,14 +229,27 @@ def extract_solution(answer: str) -> str:
     return "\n\n".join(blocks) if blocks else answer
 
 
+def parse_untrusted(source: str, filename: str) -> ast.Module | str:
+    """The syntax tree of agent code (parsed on the host, never run), or why there is none.
+
+    Besides ``SyntaxError``, deep nesting raises ``RecursionError``/``MemoryError``, and
+    CPython 3.11 before 3.11.8 can raise ``SystemError`` ("AST constructor recursion depth
+    mismatch", gh-106905) on a reply after such an error: every one is a bad reply, never an
+    exception out of ``step``."""
+    try:
+        return ast.parse(source, filename, "exec")
+    except SyntaxError as e:
+        return f"SyntaxError: {e.msg} (line {e.lineno})"
+    except (ValueError, RecursionError, MemoryError, OverflowError, SystemError) as e:
+        return f"{type(e).__name__}: the code cannot be compiled ({str(e)[:200]})"
+
+
 def precheck(source: str, entry: str) -> str | None:
     """Why ``source`` cannot be a solution (checked on the host: no sandbox for garbage)."""
-    try:
-        tree = ast.parse(source, "<solution>", "exec")
-    except SyntaxError as e:
-        return f"The solution has a syntax error: {e.msg} (line {e.lineno})."
-    except (ValueError, RecursionError, MemoryError, OverflowError) as e:
-        return f"The solution cannot be compiled ({type(e).__name__})."
+    tree = parse_untrusted(source, "<solution>")
+    if isinstance(tree, str):
+        what = "has a syntax error" if tree.startswith("SyntaxError") else "cannot be compiled"
+        return f"The solution {what}: {tree.removeprefix('SyntaxError: ')}."
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry:
             return None

@@ -132,3 +132,20 @@ def test_the_solution_runs_in_a_child_process(sandbox):
     source = "import os\ndef pid():\n    return os.getpid()\n"
     tests = (CodeTest("candidate() != __import__('os').getpid()", None, "truthy"),)
     assert run_tests(sandbox, source, "pid", tests).correct
+
+
+def test_agent_code_that_breaks_the_parser_is_a_bad_reply(monkeypatch):
+    """``ast.parse`` may raise RecursionError, MemoryError or (CPython 3.11 < 3.11.8,
+    gh-106905, seen in the demo) SystemError on agent text: each is a message, never an
+    exception out of ``step``."""
+    import ast
+
+    from mtenvs.envs.code import code_verify
+
+    assert "RecursionError" in str(code_verify.parse_untrusted("x" + "[0]" * 100_000, "x"))
+
+    def broken(*args, **kwargs):
+        raise SystemError("AST constructor recursion depth mismatch (before=57, after=53)")
+
+    monkeypatch.setattr(ast, "parse", broken)
+    assert "SystemError" in str(precheck("def f(): pass", "f"))
