@@ -17,7 +17,7 @@ demo: setup
 	@scripts/ensure_chromium.sh
 	@$(VENV)/bin/mtenvs doctor
 	@$(VENV)/bin/mtenvs eval --env all --agent random,scripted,oracle,trained --reference-config --episodes $(DEMO_EPISODES) --name demo
-	@echo "Report: runs/demo/report.md (JSON: runs/demo/report.json, plots: runs/demo/*.png)"
+	@echo "Report: runs/demo/report.html (also report.md, report.json and the plots runs/demo/*.png)"
 
 test: setup
 	@scripts/ensure_docker.sh

@@ -1,14 +1,18 @@
-"""Evaluation reports: JSON (everything), Markdown (a table) and matplotlib plots."""
+"""Evaluation reports: JSON (everything), Markdown (a table), matplotlib plots and one
+self-contained HTML page (the table and the plots)."""
 
 from __future__ import annotations
 
+import base64
+import html
 import json
 from pathlib import Path
 from typing import Any
 
-from mtenvs.eval.runner import EvalRun
+from mtenvs.eval.plots import plot_returns_by_family, plot_success_heatmap, wilson_interval
+from mtenvs.eval.runner import EnvSummary, EvalRun
 
-__all__ = ["markdown_table", "write_report"]
+__all__ = ["html_report", "markdown_table", "write_report"]
 
 
 def markdown_table(run: EvalRun) -> str:
@@ -42,63 +46,57 @@ def _configs_markdown(config: dict[str, Any]) -> str:
 
 
 def _plot(run: EvalRun, out_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     summaries = run.summaries()
-    envs = list(dict.fromkeys(s.env_id for s in summaries))
-    agents = list(dict.fromkeys(s.agent for s in summaries))
-    width = 0.8 / max(len(agents), 1)
-    paths = []
+    return [
+        plot_success_heatmap(summaries, out_dir / "success.png", run.name),
+        plot_returns_by_family(summaries, out_dir / "returns.png", run.name),
+    ]
 
-    fig, (ax_s, ax_r) = plt.subplots(1, 2, figsize=(max(10, 2.6 * len(envs)), 4))
-    positions = [i + width * (len(agents) - 1) / 2 for i in range(len(envs))]
-    for ax, field, label in (
-        (ax_s, "success_rate", "success rate"),
-        (ax_r, "mean_return", "mean return"),
-    ):
-        for k, agent in enumerate(agents):
-            values = [
-                next(
-                    (getattr(s, field) for s in summaries if s.env_id == e and s.agent == agent),
-                    0.0,
-                )
-                for e in envs
-            ]
-            ax.bar([i + k * width for i in range(len(envs))], values, width, label=agent)
-        ax.set_xticks(positions)
-        ax.set_xticklabels([e.removeprefix("mtenvs/") for e in envs], rotation=20)
-        ax.set_ylabel(label)
-        ax.axhline(0, color="black", linewidth=0.5)
-    ax_s.set_ylim(0, 1.05)
-    ax_s.set_title(f"Success by env — {run.name}")
-    ax_r.set_title("Mean episode return")
-    ax_s.legend()
-    fig.tight_layout()
-    paths.append(out_dir / "success.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for agent in agents:
-        eps = [e for e in run.episodes if e.agent == agent]
-        axes[0].hist([e.episode_return for e in eps], bins=20, alpha=0.6, label=agent)
-        axes[1].hist([e.turns for e in eps], bins=20, alpha=0.6, label=agent)
-    axes[0].set_title("episode return")
-    axes[1].set_title("turns per episode")
-    for ax in axes:
-        ax.legend()
-    fig.tight_layout()
-    paths.append(out_dir / "distributions.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
-    return paths
+def html_report(run: EvalRun, images: list[Path]) -> str:
+    """One self-contained HTML page: the table and the plots (embedded as data URLs)."""
+    rows = "".join(
+        "<tr>"
+        f"<td>{html.escape(s.env_id)}</td><td>{html.escape(s.agent)}</td>"
+        f"<td>{s.episodes}</td>"
+        f"<td>{s.success_rate:.1%} [{_interval(s)}]</td>"
+        f"<td>{s.mean_return:.3f} ± {s.return_stderr:.3f}</td>"
+        f"<td>{s.mean_turns:.1f}</td><td>{s.format_error_rate:.3f}</td>"
+        "</tr>"
+        for s in run.summaries()
+    )
+    figures = "".join(
+        f'<figure><img alt="{html.escape(p.stem)}" src="data:image/png;base64,'
+        f'{base64.b64encode(p.read_bytes()).decode()}"></figure>'
+        for p in images
+    )
+    config = run.config
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>mtenvs evaluation: {html.escape(run.name)}</title><style>"
+        "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}"
+        "table{border-collapse:collapse;font-size:14px}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+        "td:nth-child(-n+2),th:nth-child(-n+2){text-align:left}"
+        "img{max-width:100%;border:1px solid #eee;margin:1em 0}</style></head><body>"
+        f"<h1>mtenvs evaluation: {html.escape(run.name)}</h1>"
+        f"<p>Created {html.escape(run.created)}; {config['episodes']} episodes per env and "
+        f"agent, seeds from {config['seed']}, fixed eval sets: {config['eval_set']}. Success: "
+        "rate [Wilson 95 % interval]; return: mean ± standard error.</p>"
+        "<table><tr><th>env</th><th>agent</th><th>episodes</th><th>success</th>"
+        "<th>return</th><th>turns</th><th>format errors / turn</th></tr>"
+        f"{rows}</table>{figures}</body></html>"
+    )
+
+
+def _interval(s: EnvSummary) -> str:
+    low, high = wilson_interval(s.success_rate * s.episodes, s.episodes)
+    return f"{low:.0%}–{high:.0%}"
 
 
 def write_report(run: EvalRun, out_dir: str | Path, *, plots: bool = True) -> list[Path]:
-    """Write ``report.json``, ``report.md`` and (optionally) PNG plots to ``out_dir``."""
+    """Write ``report.json``, ``report.md``, ``report.html`` and (optionally) the PNG plots
+    (``success.png``: env × agent heatmap; ``returns.png``: return per env family)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / "report.json"
@@ -114,9 +112,10 @@ def write_report(run: EvalRun, out_dir: str | Path, *, plots: bool = True) -> li
         f"{_configs_markdown(config)}"
     )
     paths = [json_path, md_path]
-    if plots:
-        paths += _plot(run, out)
-    return paths
+    images = _plot(run, out) if plots else []
+    html_path = out / "report.html"
+    html_path.write_text(html_report(run, images))
+    return [*paths, html_path, *images]
 
 
 def load_run_summaries(path: str | Path) -> tuple[str, list[dict[str, Any]]]:
