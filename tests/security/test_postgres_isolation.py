@@ -39,6 +39,17 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
     release_server(request.param)
 
 
+@contextlib.contextmanager
+def _two_envs(backend: str) -> Iterator[tuple[Any, Any]]:
+    """Two episodes side by side on one server (closed after the test)."""
+    a, b = _env(backend), _env(backend)
+    try:
+        yield a, b
+    finally:
+        a.close()
+        b.close()
+
+
 def _env(backend: str) -> Any:
     env = gym.make(
         "mtenvs/Sql-v0",
@@ -96,8 +107,7 @@ def _ok(obs: str) -> bool:
 
 
 def test_an_episode_cannot_terminate_another(backend):
-    a, b = _env(backend), _env(backend)
-    try:
+    with _two_envs(backend) as (a, b):
         a.reset(seed=READ)
         b.reset(seed=READ)
         _wait_for_ready_copies(b)
@@ -114,14 +124,10 @@ def test_an_episode_cannot_terminate_another(backend):
         for _ in range(2):
             b.reset(seed=READ)
             assert _cells(_sql(b, "SELECT 41 + 1")) == ["42"]
-    finally:
-        a.close()
-        b.close()
 
 
 def test_an_episode_cannot_read_another_sessions_query(backend):
-    a, b = _env(backend), _env(backend)
-    try:
+    with _two_envs(backend) as (a, b):
         a.reset(seed=READ)
         b.reset(seed=READ)
         marker = "marker-6d1f0c"
@@ -142,16 +148,12 @@ def test_an_episode_cannot_read_another_sessions_query(backend):
         assert "pg_stat_activity" in _sql(
             a, "SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()"
         )
-    finally:
-        a.close()
-        b.close()
 
 
 def test_an_episode_cannot_connect_to_another_database(backend):
     import psycopg
 
-    a, b = _env(backend), _env(backend)
-    try:
+    with _two_envs(backend) as (a, b):
         a.reset(seed=READ)
         b.reset(seed=READ)
         role_a, db_a = _cells(_sql(a, "SELECT current_user, current_database()"))
@@ -163,9 +165,6 @@ def test_an_episode_cannot_connect_to_another_database(backend):
             with pytest.raises(psycopg.OperationalError, match="permission denied"):
                 psycopg.connect(host=host, dbname=dbname, user=role_a).close()
         psycopg.connect(host=host, dbname=db_a, user=role_a).close()  # its own: yes
-    finally:
-        a.close()
-        b.close()
 
 
 @pytest.mark.parametrize(
