@@ -22,7 +22,7 @@ from mtenvs.core.envdoc import parse_env_doc
 from mtenvs.core.registry import env_class, env_spec, list_envs
 from mtenvs.error import Error, InvalidArgumentError
 from mtenvs.eval import EpisodeResult, evaluate, write_report
-from mtenvs.eval.report import compare_table, load_run_summaries
+from mtenvs.eval.report import compare_table, load_run_summaries, write_comparison
 from mtenvs.eval.runner import agent_for
 from mtenvs.rollout.workers import obs_text
 from mtenvs.sandbox.cli import doctor_rows as sandbox_doctor_rows
@@ -236,8 +236,15 @@ def eval_cmd(
 @app.command()
 def report(
     runs: Annotated[list[Path], typer.Argument(help="Run folders (or report.json files).")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write comparison.html and the plots (success.png, returns.png) here."
+        ),
+    ] = None,
 ) -> None:
-    """Compare evaluation runs side by side: success rate / mean return per env and agent."""
+    """Compare evaluation runs side by side: success rate / mean return per env and agent;
+    with ``--out``, the same heatmap and per-family plots as one run's report."""
     try:
         loaded = [load_run_summaries(r) for r in runs]
     except (OSError, KeyError, ValueError) as e:
@@ -249,6 +256,9 @@ def report(
     for row in rows:
         table.add_row(*row)
     console.print(table)
+    if out is not None:
+        paths = write_comparison(loaded, out)
+        console.print(f"wrote {', '.join(str(p) for p in paths)}")
 
 
 @app.command()

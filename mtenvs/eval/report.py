@@ -12,7 +12,7 @@ from typing import Any
 from mtenvs.eval.plots import plot_returns_by_family, plot_success_heatmap, wilson_interval
 from mtenvs.eval.runner import EnvSummary, EvalRun
 
-__all__ = ["html_report", "markdown_table", "write_report"]
+__all__ = ["html_report", "markdown_table", "write_comparison", "write_report"]
 
 
 def markdown_table(run: EvalRun) -> str:
@@ -53,6 +53,15 @@ def _plot(run: EvalRun, out_dir: Path) -> list[Path]:
     ]
 
 
+_CSS = (
+    "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}"
+    "table{border-collapse:collapse;font-size:14px}"
+    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+    "td:nth-child(-n+2),th:nth-child(-n+2){text-align:left}"
+    "img{max-width:100%;border:1px solid #eee;margin:1em 0}"
+)
+
+
 def html_report(run: EvalRun, images: list[Path]) -> str:
     """One self-contained HTML page: the table and the plots (embedded as data URLs)."""
     rows = "".join(
@@ -74,11 +83,7 @@ def html_report(run: EvalRun, images: list[Path]) -> str:
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>mtenvs evaluation: {html.escape(run.name)}</title><style>"
-        "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}"
-        "table{border-collapse:collapse;font-size:14px}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-        "td:nth-child(-n+2),th:nth-child(-n+2){text-align:left}"
-        "img{max-width:100%;border:1px solid #eee;margin:1em 0}</style></head><body>"
+        f"{_CSS}</style></head><body>"
         f"<h1>mtenvs evaluation: {html.escape(run.name)}</h1>"
         f"<p>Created {html.escape(run.created)}; {config['episodes']} episodes per env and "
         f"agent, seeds from {config['seed']}, fixed eval sets: {config['eval_set']}. Success: "
@@ -153,3 +158,43 @@ def compare_table(runs: list[RunSummaries]) -> tuple[list[str], list[list[str]]]
             )
         rows.append(row)
     return header, rows
+
+
+def write_comparison(runs: list[RunSummaries], out_dir: str | Path) -> list[Path]:
+    """The runs side by side the way one run is reported: a success heatmap and returns per
+    family with one column per ``run/agent``, and ``comparison.html`` holding the table and
+    both plots."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fields = set(EnvSummary.__dataclass_fields__)
+    summaries = [
+        EnvSummary(
+            **{**{k: v for k, v in s.items() if k in fields}, "agent": f"{name}/{s['agent']}"}
+        )
+        for name, run in runs
+        for s in run
+    ]
+    title = " vs ".join(name for name, _ in runs)
+    images = [
+        plot_success_heatmap(summaries, out / "success.png", title),
+        plot_returns_by_family(summaries, out / "returns.png", title),
+    ]
+    header, rows = compare_table(runs)
+    table = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
+    figures = "".join(
+        f'<figure><img alt="{p.stem}" src="data:image/png;base64,'
+        f'{base64.b64encode(p.read_bytes()).decode()}"></figure>'
+        for p in images
+    )
+    page = out / "comparison.html"
+    page.write_text(
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>mtenvs comparison: {html.escape(title)}</title><style>{_CSS}</style></head>"
+        f"<body><h1>mtenvs comparison: {html.escape(title)}</h1>"
+        "<p>success rate / mean return per env and agent.</p><table><tr>"
+        + "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        + f"</tr>{table}</table>{figures}</body></html>"
+    )
+    return [page, *images]

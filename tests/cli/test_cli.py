@@ -149,5 +149,13 @@ def test_report_compares_runs(tmp_path: Path):
     )
     assert result.exit_code == 0, result.output
     assert "mtenvs/Maze-v0" in result.output and "100.0% / 1.000" in result.output
+    plots = tmp_path / "cmp"
+    result = runner.invoke(
+        app, ["report", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(plots)]
+    )
+    assert result.exit_code == 0, result.output
+    page = (plots / "comparison.html").read_text()
+    assert page.count("data:image/png;base64,") == 2 and "mtenvs/Maze-v0" in page
+    assert (plots / "success.png").stat().st_size > 1000
     bad = runner.invoke(app, ["report", str(tmp_path / "missing")])
     assert bad.exit_code == 2
