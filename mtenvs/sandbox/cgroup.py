@@ -8,7 +8,7 @@ hierarchy with the memory and pids controllers) and v1 (the memory and pids hier
 are both handled; where neither can be written, :func:`cgroup_support` says why and the
 sandbox keeps its per-process limits (``mtenvs doctor`` shows which).
 
-Names carry the owner's pid (``mtenvs-local-<session>-<pid>-<n>``), so the cgroups of an
+Names carry the owner's pid (``mtenvs-local-<session>-<pid>-<n>-<restart>``), so the cgroups of an
 owner that died without closing its sandboxes are removed by :func:`remove_stale_cgroups`.
 """
 
@@ -27,7 +27,9 @@ from mtenvs.sandbox.reaper import process_start
 __all__ = ["SandboxCgroup", "cgroup_support", "remove_stale_cgroups"]
 
 ROOT = Path("/sys/fs/cgroup")
-_STALE = re.compile(r"^mtenvs-local-[0-9a-f]+-(\d+)-\d+$")
+#: A sandbox cgroup's name: the sandbox's name (session, owner pid, counter) and its
+#: restart count; the first number is the owner's pid.
+_STALE = re.compile(r"^mtenvs-local-[0-9a-f]+-(\d+)(?:-\d+)+$")
 
 
 def _own_path(controller: str | None) -> str:

@@ -19,7 +19,7 @@ import pytest
 
 from mtenvs.sandbox import LocalSandbox, SandboxLimits, SandboxUnavailableError
 from mtenvs.sandbox import local_sandbox as local_module
-from mtenvs.sandbox.cgroup import cgroup_support
+from mtenvs.sandbox.cgroup import cgroup_support, remove_stale_cgroups
 
 pytestmark = [
     pytest.mark.xdist_group("security"),
@@ -130,7 +130,8 @@ def test_memory_is_limited_for_the_sandbox_not_per_process():
 
 
 def test_temp_dirs_and_cgroups_of_a_dead_owner_are_removed(tmp_path):
-    """A LocalSandbox whose owner was SIGKILLed leaves its folder; the next one removes it."""
+    """A LocalSandbox whose owner was SIGKILLed leaves its folder and its cgroup; the next
+    sandbox removes the folder, the sweep of dead owners' cgroups the cgroup."""
     import subprocess
     import tempfile
 
@@ -140,15 +141,20 @@ def test_temp_dirs_and_cgroups_of_a_dead_owner_are_removed(tmp_path):
             "-c",
             "import os, signal\nfrom mtenvs.sandbox import LocalSandbox\n"
             "sb = LocalSandbox()\nprint(sb.root, flush=True)\n"
+            "print(*(sb._cgroup.dirs if sb._cgroup else []), sep='\\n', flush=True)\n"
             "os.kill(os.getpid(), signal.SIGKILL)\n",
         ],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    root = Path(owner.stdout.strip())
+    root, *cgroups = (Path(line) for line in owner.stdout.split())
     assert root.name.startswith("mtenvs-local-") and root.parent == Path(tempfile.gettempdir())
     with LocalSandbox():
         pass
     assert not root.exists()
     shutil.rmtree(root, ignore_errors=True)
+    if cgroup_support()[0]:
+        assert cgroups and all(d.is_dir() for d in cgroups)  # left behind by the SIGKILL
+        assert remove_stale_cgroups() >= 1
+        assert not any(d.exists() for d in cgroups)
