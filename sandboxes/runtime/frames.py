@@ -120,19 +120,43 @@ def null_stdio() -> None:
         os.close(null)
 
 
+def apply_rlimits(args: Any) -> None:
+    """The rlimits of a process that runs untrusted code, from the server's arguments
+    (``rlimit_as``, ``rlimit_nproc``, ``rlimit_cpu``, ``rlimit_fsize``; 0: unset)."""
+    import resource
+
+    for which, value in (
+        (resource.RLIMIT_AS, args.rlimit_as),
+        (resource.RLIMIT_NPROC, args.rlimit_nproc),
+        (resource.RLIMIT_CPU, args.rlimit_cpu),
+        (resource.RLIMIT_FSIZE, args.rlimit_fsize),
+    ):
+        if value > 0:
+            # A lower hard limit is already stricter.
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(which, (value, value))
+
+
+def proc_stat(pid: int | str) -> list[bytes] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state first, then the
+    parent's pid), or ``None`` when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rindex(b")") + 2 :].split()
+
+
 def children_of(root: int) -> list[int]:
     """Every descendant of ``root`` (from /proc), deepest last."""
     parents: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
-        parents.setdefault(ppid, []).append(int(name))
+        fields = proc_stat(name)
+        if fields is not None:
+            parents.setdefault(int(fields[1]), []).append(int(name))
     out, todo = [], [root]
     while todo:
         for child in parents.get(todo.pop(), []):

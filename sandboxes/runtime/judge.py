@@ -37,19 +37,18 @@ import hashlib
 import json
 import os
 import pickle
-import resource
 import signal
 import sys
 from typing import Any
 
 sys.path.append(os.path.dirname(os.path.realpath(__file__)))
 
-import contextlib
 
 from frames import (
     PR_SET_DUMPABLE,
     PR_SET_PDEATHSIG,
     FrameReader,
+    apply_rlimits,
     close_fds_except,
     null_stdio,
     prctl,
@@ -77,12 +76,6 @@ class _SolutionError(Exception):
 
 def _alarm(signum: int, frame: object) -> None:
     raise _Timeout()
-
-
-def _set_limit(which: int, value: int) -> None:
-    if value > 0:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(which, (value, value))
 
 
 class Solution:
@@ -162,10 +155,7 @@ def _read_exact(fd: int, n: int) -> bytes:
 def _serve_solution(spec: dict[str, str], limits: argparse.Namespace, rfd: int, wfd: int) -> None:
     """The solution process: load the source, then answer calls until killed."""
     os.setpgid(0, 0)
-    _set_limit(resource.RLIMIT_AS, limits.rlimit_as)
-    _set_limit(resource.RLIMIT_CPU, limits.rlimit_cpu)
-    _set_limit(resource.RLIMIT_FSIZE, limits.rlimit_fsize)
-    _set_limit(resource.RLIMIT_NPROC, limits.rlimit_nproc)
+    apply_rlimits(limits)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     entry = spec["entry"]
     ns: dict[str, Any] = {"__name__": "__solution__"}

@@ -26,6 +26,7 @@ from frames import (
     children_of,
     close_fds_except,
     null_stdio,
+    proc_stat,
     write_frame,
 )
 
@@ -40,7 +41,7 @@ class JudgeLost(Exception):
     """The judge went away, broke the protocol or ran out of time."""
 
 
-def _check_item(item: Any, cap: int) -> list[Any]:
+def _check_item(item: Any) -> list[Any]:
     """One test's verdict item from the judge, or ``JudgeLost``."""
     if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
         raise JudgeLost("a malformed verdict")
@@ -127,13 +128,8 @@ class JudgeClient:
         pid = self.template_pid
         if pid is None:
             return
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            self.stop()
-            return
-        state = stat[stat.rindex(b")") + 2 :].split()[0]
+        fields = proc_stat(pid)
+        state = b"X" if fields is None else fields[0]
         if state in (b"Z", b"X"):
             self.stop()
         elif state in (b"T", b"t"):
@@ -200,7 +196,7 @@ class JudgeClient:
                         "cap": cap,
                     }
                 )
-                results.append(_check_item(self._read(deadline), cap))
+                results.append(_check_item(self._read(deadline)))
             self._send({"done": True})
             if self._read(deadline) != {"bye": True}:
                 raise JudgeLost("a malformed goodbye")

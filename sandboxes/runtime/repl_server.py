@@ -55,7 +55,6 @@ import contextlib
 import io
 import linecache
 import os
-import resource
 import secrets
 import select
 import signal
@@ -73,7 +72,9 @@ from frames import (
     PR_SET_PDEATHSIG,
     FrameReader,
     ProtocolError,
+    apply_rlimits,
     children_of,
+    close_fds_except,
     prctl,
     write_frame,
 )
@@ -285,13 +286,6 @@ def format_user_exception(e: BaseException) -> str:
     return "".join(traceback.format_exception(type(e), e, tb))
 
 
-def _set_limit(which: int, value: int) -> None:
-    if value > 0:
-        # A lower hard limit is already stricter.
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(which, (value, value))
-
-
 def worker_main(ctl_in: int, ctl_out: int, args: argparse.Namespace) -> None:
     os.setsid()
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -304,10 +298,7 @@ def worker_main(ctl_in: int, ctl_out: int, args: argparse.Namespace) -> None:
             f.write("1000")  # under memory pressure the user's process dies, not the server
     except OSError:
         pass
-    _set_limit(resource.RLIMIT_AS, args.rlimit_as)
-    _set_limit(resource.RLIMIT_NPROC, args.rlimit_nproc)
-    _set_limit(resource.RLIMIT_CPU, args.rlimit_cpu)
-    _set_limit(resource.RLIMIT_FSIZE, args.rlimit_fsize)
+    apply_rlimits(args)
     Worker(ctl_in, ctl_out, args).loop()
 
 
@@ -361,12 +352,7 @@ class Supervisor:
         pid = os.fork()
         if pid == 0:
             try:
-                os.close(req_w)
-                os.close(res_r)
-                for name in os.listdir("/proc/self/fd"):
-                    if int(name) > 2 and int(name) not in (req_r, res_w):
-                        with contextlib.suppress(OSError):
-                            os.close(int(name))
+                close_fds_except(req_r, res_w)
                 worker_main(req_r, res_w, self.args)
             finally:
                 os._exit(70)
