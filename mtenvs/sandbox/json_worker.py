@@ -31,10 +31,25 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
-__all__ = ["JsonWorker", "child_channel", "exit_with_parent", "limit_address_space"]
+__all__ = [
+    "JsonWorker",
+    "WorkerDied",
+    "child_channel",
+    "exit_with_parent",
+    "limit_address_space",
+]
 
 #: How often a child looks whether its parent is still alive.
 WATCHDOG_S = 0.2
+
+
+class WorkerDied(Exception):
+    """The child died on a request (``sent``), or was found dead twice before it got it."""
+
+    def __init__(self, returncode: int | None, *, sent: bool) -> None:
+        super().__init__(f"the worker died (return code {returncode})")
+        self.returncode = returncode
+        self.sent = sent
 
 
 class JsonWorker:
@@ -110,6 +125,33 @@ class JsonWorker:
             self.stop()
             return False
         return True
+
+    def call(
+        self, request: dict[str, Any], wait_s: float, start: Callable[[], object]
+    ) -> dict[str, Any]:
+        """Send ``request`` and return the reply. ``start`` makes sure a child runs (raising
+        the caller's own error when none can start). A child found dead when the request is
+        sent (killed from outside while idle) is replaced once; past ``wait_s`` the child is
+        stopped and ``TimeoutError`` raised; a child that dies on the request, or a second
+        dead one, is stopped and :class:`WorkerDied` raised."""
+        for attempt in range(2):
+            start()
+            try:
+                self.send(request)
+            except OSError:
+                returncode = self.stop()
+                if attempt == 0:
+                    continue
+                raise WorkerDied(returncode, sent=False) from None
+            try:
+                reply = self.read(time.monotonic() + wait_s)
+            except TimeoutError:
+                self.stop()
+                raise
+            if reply is None:
+                raise WorkerDied(self.stop(), sent=True)
+            return reply
+        raise AssertionError("unreachable")
 
     def send(self, request: dict[str, Any]) -> None:
         """Write one request line (``OSError`` when the child is gone)."""

@@ -33,13 +33,13 @@ import os
 import signal
 import sys
 import threading
-import time
 from typing import Any, Final
 
 from mtenvs.envs.code.math_verify import Verdict, verify
 from mtenvs.error import Error
 from mtenvs.sandbox.json_worker import (
     JsonWorker,
+    WorkerDied,
     child_channel,
     exit_with_parent,
     limit_address_space,
@@ -135,34 +135,22 @@ class MathChecker:
         if not isinstance(answer, str):
             return verify(answer, expected, kind)  # refused before any sympy work
         request = {"answer": answer, "expected": expected, "kind": kind}
-        worker = self._worker
         with self._lock:
-            # A checker found dead when the request is sent (killed from outside while
-            # idle) is replaced once; a death after it got the request is the answer's doing.
-            for attempt in range(2):
-                self._start()
-                try:
-                    worker.send(request)
-                except OSError:
-                    worker.stop()
-                    if attempt == 0:
-                        continue
+            try:
+                reply = self._worker.call(request, self.timeout_s, self._start)
+            except TimeoutError:
+                return limit_verdict("time", self.timeout_s, self.memory_mb)
+            except WorkerDied as e:
+                if not e.sent:
                     raise MathCheckerError(
                         "The math answer checker closed its input right after starting."
                     ) from None
-                try:
-                    reply = worker.read(time.monotonic() + self.timeout_s)
-                except TimeoutError:
-                    worker.stop()
-                    return limit_verdict("time", self.timeout_s, self.memory_mb)
-                if reply is not None:
-                    return self._verdict(reply)
-                returncode = worker.stop()
-                # SIGXCPU: the per-check CPU backstop; anything else (SIGABRT, SIGSEGV, the
-                # OOM killer) is an allocation that failed below Python.
-                limit = "time" if returncode == -signal.SIGXCPU else "memory"
+                # A death after it got the request is the answer's doing. SIGXCPU: the
+                # per-check CPU backstop; anything else (SIGABRT, SIGSEGV, the OOM killer)
+                # is an allocation that failed below Python.
+                limit = "time" if e.returncode == -signal.SIGXCPU else "memory"
                 return limit_verdict(limit, self.timeout_s, self.memory_mb)
-        raise AssertionError("unreachable")
+            return self._verdict(reply)
 
     def close(self) -> None:
         """Stop the checker process (a later check starts a new one)."""

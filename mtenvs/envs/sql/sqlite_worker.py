@@ -54,6 +54,7 @@ from mtenvs.envs.sql.engine import COUNT_CAP, QueryResult, execute
 from mtenvs.envs.sql.limits import MAX_VALUE_BYTES
 from mtenvs.sandbox.json_worker import (
     JsonWorker,
+    WorkerDied,
     child_channel,
     exit_with_parent,
     kill,
@@ -261,26 +262,14 @@ class SqliteWorker:
         """The worker's reply to ``request``; None when it ran past ``wait_s`` (killed);
         ``{"dead": True}`` when the worker died on it."""
         with self._lock:
-            for attempt in range(2):
-                worker = self._started()
-                try:
-                    worker.send(request)
-                except OSError:  # found dead while idle: replaced once
-                    worker.stop()
-                    if attempt == 0:
-                        continue
-                    return {"dead": True}
-                try:
-                    reply = worker.read(time.monotonic() + wait_s)
-                except TimeoutError:
-                    worker.stop()
-                    self._started()  # the next worker rolls back a half-done write
-                    return None
-                if reply is None:
-                    worker.stop()
-                    return {"dead": True}
-                return reply
-        raise AssertionError("unreachable")
+            worker = self._started()
+            try:
+                return worker.call(request, wait_s, self._started)
+            except TimeoutError:
+                self._started()  # the next worker rolls back a half-done write
+                return None
+            except WorkerDied:
+                return {"dead": True}
 
 
 def _cleanup(proc: subprocess.Popen[bytes] | None, folder: str, owner_pid: int) -> None:
