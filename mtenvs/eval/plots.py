@@ -5,6 +5,7 @@ bounds that keep the text readable at 100 % zoom (see ``tests/eval/test_plots.py
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -88,9 +89,10 @@ def plot_returns_by_family(summaries: list[EnvSummary], path: Path, title: str) 
     the spread of those envs' means as the error bar)."""
     plt = _pyplot()
     agents = list(dict.fromkeys(s.agent for s in summaries))
+    family_of = {e: env_family(e) for e in dict.fromkeys(s.env_id for s in summaries)}
     by_family: dict[str, dict[str, list[float]]] = {}
     for s in summaries:
-        by_family.setdefault(env_family(s.env_id), {}).setdefault(s.agent, []).append(s.mean_return)
+        by_family.setdefault(family_of[s.env_id], {}).setdefault(s.agent, []).append(s.mean_return)
     families = sorted(by_family)
     height = min(max(3.2, 1.6 + 0.28 * len(families) * max(len(agents), 1)), 20.0)
     fig, ax = plt.subplots(figsize=(9.0, height))
@@ -107,7 +109,7 @@ def plot_returns_by_family(summaries: list[EnvSummary], path: Path, title: str) 
             spreads.append(sd)
             rows.append(i + k * bar - 0.4 + bar / 2)
         ax.barh(rows, means, bar, xerr=spreads, label=agent, capsize=2)
-    counts = {f: len({s.env_id for s in summaries if env_family(s.env_id) == f}) for f in families}
+    counts = Counter(family_of.values())
     labels = [f"{f} ({counts[f]} env{'s' if counts[f] > 1 else ''})" for f in families]
     ax.set_yticks(range(len(families)), labels, fontsize=9)
     ax.invert_yaxis()

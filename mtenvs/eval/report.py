@@ -45,11 +45,10 @@ def _configs_markdown(config: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plot(run: EvalRun, out_dir: Path) -> list[Path]:
-    summaries = run.summaries()
+def _plots(summaries: list[EnvSummary], out_dir: Path, title: str) -> list[Path]:
     return [
-        plot_success_heatmap(summaries, out_dir / "success.png", run.name),
-        plot_returns_by_family(summaries, out_dir / "returns.png", run.name),
+        plot_success_heatmap(summaries, out_dir / "success.png", title),
+        plot_returns_by_family(summaries, out_dir / "returns.png", title),
     ]
 
 
@@ -62,36 +61,49 @@ _CSS = (
 )
 
 
-def html_report(run: EvalRun, images: list[Path]) -> str:
-    """One self-contained HTML page: the table and the plots (embedded as data URLs)."""
-    rows = "".join(
-        "<tr>"
-        f"<td>{html.escape(s.env_id)}</td><td>{html.escape(s.agent)}</td>"
-        f"<td>{s.episodes}</td>"
-        f"<td>{s.success_rate:.1%} [{_interval(s)}]</td>"
-        f"<td>{s.mean_return:.3f} ± {s.return_stderr:.3f}</td>"
-        f"<td>{s.mean_turns:.1f}</td><td>{s.format_error_rate:.3f}</td>"
-        "</tr>"
-        for s in run.summaries()
+def _html_page(
+    title: str, intro: str, header: list[str], rows: list[list[str]], images: list[Path]
+) -> str:
+    """One self-contained page: a heading, a sentence, a table and the plots (as data URLs)."""
+    cells = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
     )
     figures = "".join(
         f'<figure><img alt="{html.escape(p.stem)}" src="data:image/png;base64,'
         f'{base64.b64encode(p.read_bytes()).decode()}"></figure>'
         for p in images
     )
-    config = run.config
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>mtenvs evaluation: {html.escape(run.name)}</title><style>"
-        f"{_CSS}</style></head><body>"
-        f"<h1>mtenvs evaluation: {html.escape(run.name)}</h1>"
-        f"<p>Created {html.escape(run.created)}; {config['episodes']} episodes per env and "
-        f"agent, seeds from {config['seed']}, fixed eval sets: {config['eval_set']}. Success: "
-        "rate [Wilson 95 % interval]; return: mean ± standard error.</p>"
-        "<table><tr><th>env</th><th>agent</th><th>episodes</th><th>success</th>"
-        "<th>return</th><th>turns</th><th>format errors / turn</th></tr>"
-        f"{rows}</table>{figures}</body></html>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p><table><tr>"
+        + "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        + f"</tr>{cells}</table>{figures}</body></html>"
     )
+
+
+def html_report(run: EvalRun, images: list[Path]) -> str:
+    """One self-contained HTML page: the table and the plots (embedded as data URLs)."""
+    config = run.config
+    rows = [
+        [
+            s.env_id,
+            s.agent,
+            str(s.episodes),
+            f"{s.success_rate:.1%} [{_interval(s)}]",
+            f"{s.mean_return:.3f} ± {s.return_stderr:.3f}",
+            f"{s.mean_turns:.1f}",
+            f"{s.format_error_rate:.3f}",
+        ]
+        for s in run.summaries()
+    ]
+    header = ["env", "agent", "episodes", "success", "return", "turns", "format errors / turn"]
+    intro = (
+        f"Created {run.created}; {config['episodes']} episodes per env and agent, seeds from "
+        f"{config['seed']}, fixed eval sets: {config['eval_set']}. Success: rate [Wilson 95 % "
+        "interval]; return: mean ± standard error."
+    )
+    return _html_page(f"mtenvs evaluation: {run.name}", intro, header, rows, images)
 
 
 def _interval(s: EnvSummary) -> str:
@@ -117,7 +129,7 @@ def write_report(run: EvalRun, out_dir: str | Path, *, plots: bool = True) -> li
         f"{_configs_markdown(config)}"
     )
     paths = [json_path, md_path]
-    images = _plot(run, out) if plots else []
+    images = _plots(run.summaries(), out, run.name) if plots else []
     html_path = out / "report.html"
     html_path.write_text(html_report(run, images))
     return [*paths, html_path, *images]
@@ -175,26 +187,9 @@ def write_comparison(runs: list[RunSummaries], out_dir: str | Path) -> list[Path
         for s in run
     ]
     title = " vs ".join(name for name, _ in runs)
-    images = [
-        plot_success_heatmap(summaries, out / "success.png", title),
-        plot_returns_by_family(summaries, out / "returns.png", title),
-    ]
+    images = _plots(summaries, out, title)
     header, rows = compare_table(runs)
-    table = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
-    )
-    figures = "".join(
-        f'<figure><img alt="{p.stem}" src="data:image/png;base64,'
-        f'{base64.b64encode(p.read_bytes()).decode()}"></figure>'
-        for p in images
-    )
     page = out / "comparison.html"
-    page.write_text(
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>mtenvs comparison: {html.escape(title)}</title><style>{_CSS}</style></head>"
-        f"<body><h1>mtenvs comparison: {html.escape(title)}</h1>"
-        "<p>success rate / mean return per env and agent.</p><table><tr>"
-        + "".join(f"<th>{html.escape(h)}</th>" for h in header)
-        + f"</tr>{table}</table>{figures}</body></html>"
-    )
+    intro = "success rate / mean return per env and agent."
+    page.write_text(_html_page(f"mtenvs comparison: {title}", intro, header, rows, images))
     return [page, *images]
