@@ -57,6 +57,9 @@ class JsonWorker:
 
     Arguments:
         argv: the child's command line after the interpreter (``["-c", code, ...]``).
+        name: what the child is, for error messages (``"the SQLite worker"``).
+        error: raised (with the reason and ``hint``) when no child can be started.
+        hint: what to check when the child does not start (a command to run).
         start_timeout_s: how long the child may take to send ``{"ready": true}``.
         env: its environment (this process's by default).
         max_line_bytes: longest reply line accepted (a longer one counts as a dead child).
@@ -68,6 +71,9 @@ class JsonWorker:
         self,
         argv: Sequence[str],
         *,
+        name: str,
+        error: type[Exception],
+        hint: str,
         start_timeout_s: float,
         env: dict[str, str] | None = None,
         max_line_bytes: int | None = None,
@@ -75,6 +81,7 @@ class JsonWorker:
         cleanup: Callable[[subprocess.Popen[bytes] | None, int], None] | None = None,
     ) -> None:
         self.argv = list(argv)
+        self.name, self.error, self.hint = name, error, hint
         self.start_timeout_s = start_timeout_s
         self.env = env
         self.max_line_bytes = max_line_bytes
@@ -100,22 +107,25 @@ class JsonWorker:
         self.owner_pid = os.getpid()
         return True
 
-    def started(self) -> bool:
-        """Start the child if none runs; ``False`` when it did not say it was ready in time
-        (it is stopped then), ``OSError`` when it cannot be started at all."""
+    def start(self) -> None:
+        """Start the child if none runs; ``error`` when it cannot be started or does not say
+        it is ready in time (it is stopped then)."""
         self.forked()
         if self.proc is not None and self.proc.poll() is None:
-            return True
+            return
         self.stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, *self.argv],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=self.env,
-            close_fds=True,
-            start_new_session=True,
-        )
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, *self.argv],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=self.env,
+                close_fds=True,
+                start_new_session=True,
+            )
+        except OSError as e:
+            raise self.error(f"Cannot start {self.name} ({sys.executable}): {e}.") from e
         self._finalizer = weakref.finalize(self, self.cleanup, self.proc, os.getpid())
         try:
             hello = self.read(time.monotonic() + self.start_timeout_s)
@@ -123,19 +133,19 @@ class JsonWorker:
             hello = None
         if hello is None or not hello.get("ready"):
             self.stop()
-            return False
-        return True
+            raise self.error(
+                f"{self.name[0].upper()}{self.name[1:]} did not start within "
+                f"{self.start_timeout_s:g} s; check that {self.hint} works."
+            )
 
-    def call(
-        self, request: dict[str, Any], wait_s: float, start: Callable[[], object]
-    ) -> dict[str, Any]:
-        """Send ``request`` and return the reply. ``start`` makes sure a child runs (raising
-        the caller's own error when none can start). A child found dead when the request is
-        sent (killed from outside while idle) is replaced once; past ``wait_s`` the child is
-        stopped and ``TimeoutError`` raised; a child that dies on the request, or a second
-        dead one, is stopped and :class:`WorkerDied` raised."""
+    def call(self, request: dict[str, Any], wait_s: float) -> dict[str, Any]:
+        """Send ``request`` and return the reply, starting a child if none runs (``error``
+        when none can start). A child found dead when the request is sent (killed from
+        outside while idle) is replaced once; past ``wait_s`` the child is stopped and
+        ``TimeoutError`` raised; a child that dies on the request, or a second dead one, is
+        stopped and :class:`WorkerDied` raised."""
         for attempt in range(2):
-            start()
+            self.start()
             try:
                 self.send(request)
             except OSError:

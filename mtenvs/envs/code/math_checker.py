@@ -110,6 +110,9 @@ class MathChecker:
         args = [json.dumps(sys.path), repr(self.timeout_s), str(self.memory_mb)]
         self._worker = JsonWorker(
             ["-c", _CHILD_CODE, *args],
+            name="the math answer checker",
+            error=MathCheckerError,
+            hint=f'`{sys.executable} -c "import mtenvs.envs.code.math_verify"`',
             start_timeout_s=START_TIMEOUT_S,
             env=env,
             max_line_bytes=_MAX_REPLY_BYTES,
@@ -137,7 +140,7 @@ class MathChecker:
         request = {"answer": answer, "expected": expected, "kind": kind}
         with self._lock:
             try:
-                reply = self._worker.call(request, self.timeout_s, self._start)
+                reply = self._worker.call(request, self.timeout_s)
             except TimeoutError:
                 return limit_verdict("time", self.timeout_s, self.memory_mb)
             except WorkerDied as e:
@@ -170,19 +173,6 @@ class MathChecker:
             reply["reason"],
             str(reply["message"]),
         )
-
-    def _start(self) -> None:
-        try:
-            ready = self._worker.started()
-        except OSError as e:
-            raise MathCheckerError(
-                f"Cannot start the math answer checker ({sys.executable}): {e}."
-            ) from e
-        if not ready:
-            raise MathCheckerError(
-                f"The math answer checker did not start within {START_TIMEOUT_S:g} s; check "
-                f'that `{sys.executable} -c "import mtenvs.envs.code.math_verify"` works.'
-            )
 
 
 # ---------------------------------------------------------------------- child side

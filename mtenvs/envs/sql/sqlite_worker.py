@@ -241,21 +241,14 @@ class SqliteWorker:
         if self._worker is None:
             self._worker = JsonWorker(
                 ["-I", "-S", "-c", _CHILD_CODE, _PACKAGE_ROOT, folder],
+                name="the SQLite worker",
+                error=SqliteWorkerError,
+                hint=f"`{sys.executable} -c 'import sqlite3'`",
                 start_timeout_s=START_TIMEOUT_S,
                 object_hook=_decode,
                 cleanup=lambda proc, owner: _cleanup(proc, folder, owner),
             )
-        try:
-            ready = self._worker.started()
-        except OSError as e:
-            raise SqliteWorkerError(
-                f"Cannot start the SQLite worker ({sys.executable}): {e}."
-            ) from e
-        if not ready:
-            raise SqliteWorkerError(
-                f"The SQLite worker did not start within {START_TIMEOUT_S:g} s; check that "
-                f"`{sys.executable} -c 'import sqlite3'` works."
-            )
+        self._worker.start()
         return self._worker
 
     def _call(self, request: dict[str, Any], wait_s: float) -> dict[str, Any] | None:
@@ -264,7 +257,7 @@ class SqliteWorker:
         with self._lock:
             worker = self._started()
             try:
-                return worker.call(request, wait_s, self._started)
+                return worker.call(request, wait_s)
             except TimeoutError:
                 self._started()  # the next worker rolls back a half-done write
                 return None
