@@ -22,7 +22,12 @@ from mtenvs.core.envdoc import parse_env_doc
 from mtenvs.core.registry import env_class, env_spec, list_envs
 from mtenvs.error import Error, InvalidArgumentError
 from mtenvs.eval import EpisodeResult, evaluate, write_report
-from mtenvs.eval.report import compare_table, load_run_summaries, write_comparison
+from mtenvs.eval.report import (
+    compare_table,
+    load_run_summaries,
+    skipped_line,
+    write_comparison,
+)
 from mtenvs.eval.runner import agent_for
 from mtenvs.rollout.workers import obs_text
 from mtenvs.sandbox.cli import doctor_rows as sandbox_doctor_rows
@@ -230,6 +235,8 @@ def eval_cmd(
             f"{s.format_error_rate:.3f}",
         )
     console.print(table)
+    if skipped := skipped_line(run.config):
+        console.print(skipped)
     console.print(f"[green]wrote[/] {', '.join(str(p) for p in paths)}")
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from mtenvs.eval.plots import plot_returns_by_family, plot_success_heatmap, wilson_interval
 from mtenvs.eval.runner import EnvSummary, EvalRun
 
-__all__ = ["html_report", "markdown_table", "write_comparison", "write_report"]
+__all__ = ["html_report", "markdown_table", "skipped_line", "write_comparison", "write_report"]
 
 
 def markdown_table(run: EvalRun) -> str:
@@ -42,7 +42,19 @@ def _configs_markdown(config: dict[str, Any]) -> str:
     for env_id, kwargs in configs.items():
         shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items()) or "defaults"
         lines.append(f"- `{env_id}`: {shown}")
+    skipped = skipped_line(config)
+    if skipped:
+        lines += ["", skipped]
     return "\n".join(lines) + "\n"
+
+
+def skipped_line(config: dict[str, Any]) -> str:
+    """The env/agent pairs not played (the agent has no policy for the env), in one line."""
+    pairs = config.get("skipped") or []
+    if not pairs:
+        return ""
+    shown = ", ".join(f"{p['env_id'].removeprefix('mtenvs/')} × {p['agent']}" for p in pairs)
+    return f"Not played (no policy for the env): {shown}."
 
 
 def _plots(summaries: list[EnvSummary], out_dir: Path, title: str) -> list[Path]:

@@ -37,6 +37,7 @@ __all__ = [
     "SandboxUnavailableError",
     "runtime_module",
     "runtime_server_path",
+    "sandboxes_dir",
 ]
 
 #: Identifies this host process's sandboxes (container label ``mtenvs.session``).
@@ -303,23 +304,39 @@ class Sandbox(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
-def runtime_dir() -> Path:
-    """The folder of the sandbox runtime (``sandboxes/runtime/``: the REPL server, the judge
-    and the modules they share)."""
-    override = os.environ.get("MTENVS_RUNTIME")
-    candidates = [Path(override).parent] if override else []
-    here = Path(__file__).resolve()
-    candidates += [
-        here.parent / "_runtime",  # a wheel that bundles it
-        here.parents[2] / "sandboxes" / "runtime",  # the source tree
-    ]
+#: Where a wheel bundles the ``sandboxes/`` folder (``setup.py`` copies it in at build time).
+BUNDLED_SANDBOXES = Path(__file__).resolve().parents[1] / "_sandboxes"
+
+
+def sandboxes_dir() -> Path:
+    """The ``sandboxes/`` folder: the Dockerfiles and their build context, the sandbox runtime
+    (``runtime/``) and the web sites (``web/``). ``MTENVS_SANDBOXES_DIR`` overrides; an
+    installed wheel has it as ``mtenvs/_sandboxes``; a source checkout at its root."""
+    override = os.environ.get("MTENVS_SANDBOXES_DIR")
+    candidates = (
+        [Path(override)]
+        if override
+        else [BUNDLED_SANDBOXES, Path(__file__).resolve().parents[2] / "sandboxes"]
+    )
     for path in candidates:
-        if (path / "repl_server.py").is_file():
+        if (path / "runtime" / "repl_server.py").is_file():
             return path
     raise SandboxUnavailableError(
-        "The REPL server sandboxes/runtime/repl_server.py was not found (looked in "
-        f"{', '.join(str(c) for c in candidates)}); set MTENVS_RUNTIME to its path."
+        "The sandbox files (sandboxes/runtime/repl_server.py, the Dockerfiles, the web sites) "
+        f"were not found in {', '.join(str(c) for c in candidates)}: reinstall mtenvs (its "
+        "wheel bundles them) or set MTENVS_SANDBOXES_DIR to a checkout's sandboxes/ folder."
     )
+
+
+def runtime_dir() -> Path:
+    """The folder of the sandbox runtime (``sandboxes/runtime/``: the REPL server, the judge
+    and the modules they share); ``MTENVS_RUNTIME`` (the REPL server's path) overrides."""
+    override = os.environ.get("MTENVS_RUNTIME")
+    if override:
+        if not Path(override).is_file():
+            raise SandboxUnavailableError(f"MTENVS_RUNTIME={override} is not a file.")
+        return Path(override).parent
+    return sandboxes_dir() / "runtime"
 
 
 def runtime_server_path() -> Path:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mtenvs.sandbox.base import SandboxUnavailableError
+from mtenvs.sandbox.base import SandboxUnavailableError, sandboxes_dir
 
 __all__ = [
     "IMAGES",
@@ -92,18 +92,6 @@ def _version() -> str:
 def image_tag(name: str) -> str:
     """``mtenvs/<name>:<package version>``."""
     return f"mtenvs/{name}:{_version()}"
-
-
-def sandboxes_dir() -> Path:
-    """The ``sandboxes/`` folder (build contexts); ``MTENVS_SANDBOXES_DIR`` overrides."""
-    override = os.environ.get("MTENVS_SANDBOXES_DIR")
-    path = Path(override) if override else Path(__file__).resolve().parents[2] / "sandboxes"
-    if not (path / "runtime" / "repl_server.py").is_file():
-        raise SandboxUnavailableError(
-            f"Build contexts not found in {path}; run from a source checkout of mtenvs or set "
-            "MTENVS_SANDBOXES_DIR to its sandboxes/ folder."
-        )
-    return path
 
 
 def source_hash(spec: ImageSpec) -> str | None:

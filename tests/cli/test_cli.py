@@ -59,6 +59,19 @@ def test_eval_writes_json_markdown_and_plots(tmp_path: Path):
     assert (tmp_path / "t" / "success.png").stat().st_size > 1000
 
 
+def test_eval_says_which_env_and_agent_pairs_it_did_not_play(tmp_path: Path):
+    # MiniWoB has no oracle: the pair is skipped before any browser starts, and said so.
+    args = ["eval", "--env", "mtenvs/MiniWob-click-button-v0", "--agent", "oracle"]
+    args += ["--episodes", "1", "--name", "t", "--out", str(tmp_path), "--no-plots"]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    said = "Not played (no policy for the env): MiniWob-click-button-v0 × oracle."
+    assert said in result.output
+    assert said in (tmp_path / "t" / "report.md").read_text()
+    report = json.loads((tmp_path / "t" / "report.json").read_text())
+    assert report["episodes"] == [] and report["config"]["skipped"][0]["agent"] == "oracle"
+
+
 def test_eval_reference_config_plays_each_envs_headline_config(tmp_path: Path):
     base = ["eval", "--agent", "random", "--episodes", "2", "--out", str(tmp_path)]
     envs = ["--env", "mtenvs/TicTacToe-v0,mtenvs/ConnectFour-v0"]

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mtenvs.error import Error, check_choice
+from mtenvs.sandbox.base import SandboxUnavailableError, sandboxes_dir
 
 __all__ = [
     "SITE_BACKENDS",
@@ -70,18 +71,11 @@ class WebSiteError(Error, RuntimeError):
 
 
 def server_script() -> Path:
-    """Path of ``sandboxes/web/server.py`` (a wheel bundles it as ``envs/web/_sites``)."""
-    here = Path(__file__).resolve()
-    for candidate in (
-        here.parent / "_sites" / "server.py",
-        here.parents[3] / "sandboxes" / "web" / "server.py",
-    ):
-        if candidate.is_file():
-            return candidate
-    raise WebSiteError(
-        "The site server sandboxes/web/server.py was not found; reinstall mtenvs from a "
-        "source checkout (pip install -e '.[web]')."
-    )
+    """Path of ``sandboxes/web/server.py`` (see :func:`mtenvs.sandbox.base.sandboxes_dir`)."""
+    try:
+        return sandboxes_dir() / "web" / "server.py"
+    except SandboxUnavailableError as exc:
+        raise WebSiteError(str(exc)) from exc
 
 
 def web_image() -> str:
