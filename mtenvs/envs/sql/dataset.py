@@ -15,9 +15,13 @@ Expected layout (both are SQLite; the format is detected from the question field
 ``column_names_original`` (``[table_index, name]`` pairs), with optional
 ``column_types``, ``primary_keys`` and ``foreign_keys``; the env shows these tables and
 the database's own column definitions. Every question becomes a read task
-(:class:`~mtenvs.envs.sql.tasks.SqlTask`) checked by execution against its gold query; each
+(:class:`~mtenvs.envs.sql.tasks.SqlTask`) checked by execution against its gold query as
+the dataset's official evaluation checks it (:mod:`mtenvs.envs.sql.official`); each
 episode runs on a fresh in-memory copy of the question's database
-(:class:`DatasetDatabase`, SQLite backup API), so no episode sees another's writes.
+(:class:`DatasetDatabase`, SQLite backup API), so no episode sees another's writes. Other
+``*.sqlite`` files in a Spider database's folder are its test-suite databases: a
+submission must match the gold result on each of them too, as in Spider's test-suite
+evaluation.
 
 A wrong layout raises :class:`~mtenvs.error.InvalidArgumentError` naming the missing file
 or field and the expected layout.
@@ -35,6 +39,7 @@ from typing import Any, Final
 
 from mtenvs.envs.sql.backend import SqliteDatabase
 from mtenvs.envs.sql.data import _connect
+from mtenvs.envs.sql.official import DatasetFormat
 from mtenvs.envs.sql.schemas import Column, Schema, Table
 from mtenvs.envs.sql.sqlite_worker import SqliteWorker, WorkerDatabase
 from mtenvs.envs.sql.tasks import SqlTask
@@ -66,20 +71,23 @@ _DATABASE_DIRS: Final = {
     "train": ("database", "train_databases", "dev_databases"),
 }
 #: Gold-SQL field of each format.
-_GOLD_FIELDS: Final = {"spider": "query", "bird": "SQL"}
+_GOLD_FIELDS: Final[dict[DatasetFormat, str]] = {"spider": "query", "bird": "SQL"}
 _TABLE_FIELDS: Final = ("db_id", "table_names_original", "column_names_original")
 
 
 @dataclass(frozen=True)
 class SqlDataset:
-    """A loaded Spider/BIRD split: its questions as tasks, schemas and database files."""
+    """A loaded Spider/BIRD split: its questions as tasks, schemas and database files
+    (``suites``: each Spider database's test-suite databases, the other ``*.sqlite`` files
+    of its folder; none for BIRD)."""
 
-    format: str
+    format: DatasetFormat
     root: Path
     question_file: Path
     tasks: tuple[SqlTask, ...]
     schemas: Mapping[str, Schema]
     databases: Mapping[str, Path]
+    suites: Mapping[str, tuple[Path, ...]]
 
     def task(self, task_id: object) -> SqlTask:
         """The task with id ``task_id`` (e.g. ``spider-test-00003``)."""
@@ -158,7 +166,7 @@ def _database_file(root: Path, db_id: str, split: str) -> Path:
     )
 
 
-def _detect_format(record: dict[str, Any], number: int, path: Path) -> str:
+def _detect_format(record: dict[str, Any], number: int, path: Path) -> DatasetFormat:
     for fmt, field in _GOLD_FIELDS.items():
         if field in record:
             return fmt
@@ -201,6 +209,7 @@ def load_dataset(
     }
     tasks: list[SqlTask] = []
     databases: dict[str, Path] = {}
+    suites: dict[str, tuple[Path, ...]] = {}
     for number, record in enumerate(records):
         if not isinstance(record, dict):
             raise InvalidArgumentError(f"{questions_path}: question {number} is not a JSON object.")
@@ -218,7 +227,9 @@ def load_dataset(
                 f"{tables_path.name} does not describe. {DATASET_LAYOUT}"
             )
         if db_id not in databases:
-            databases[db_id] = _database_file(root, db_id, split)
+            path = databases[db_id] = _database_file(root, db_id, split)
+            if fmt == "spider":
+                suites[db_id] = tuple(sorted(set(path.parent.glob("*.sqlite")) - {path}))
         question = str(record["question"]).strip()
         evidence = str(record.get("evidence") or "").strip()
         if evidence:
@@ -235,7 +246,7 @@ def load_dataset(
                 features=(),
             )
         )
-    return SqlDataset(fmt, root, questions_path, tuple(tasks), schemas, databases)
+    return SqlDataset(fmt, root, questions_path, tuple(tasks), schemas, databases, suites)
 
 
 def _lenient_text(data: bytes) -> str:

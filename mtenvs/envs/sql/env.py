@@ -19,8 +19,15 @@ from mtenvs.envs.sql.data import DEFAULT_SCALE
 from mtenvs.envs.sql.dataset import DatasetDatabase, SqlDataset, load_dataset
 from mtenvs.envs.sql.engine import COUNT_CAP, format_table
 from mtenvs.envs.sql.env_args import DIALECTS, check_sql_env_args
-from mtenvs.envs.sql.execution import EXPLORE_TOOLS, QueryRunner, check_write, in_dialect
+from mtenvs.envs.sql.execution import (
+    EXPLORE_TOOLS,
+    QueryRunner,
+    check_dataset_read,
+    check_write,
+    in_dialect,
+)
 from mtenvs.envs.sql.limits import SQLITE_HEAP
+from mtenvs.envs.sql.official import OFFICIAL_TIMEOUT_S
 from mtenvs.envs.sql.schemas import Schema, get_schema
 from mtenvs.envs.sql.sqlite_worker import SqliteWorker
 from mtenvs.envs.sql.task_choice import pick_sql_task
@@ -64,8 +71,12 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
 
     With ``dataset=PATH`` the questions and databases come from a local Spider or BIRD
     download instead (:mod:`mtenvs.envs.sql.dataset`): each episode is one question on a
-    fresh in-memory copy of its SQLite database, with the same tools and checks (a BIRD
-    question's ``evidence`` is appended to the request).
+    fresh in-memory copy of its SQLite database, with the same tools (a BIRD question's
+    ``evidence`` is appended to the request); the submission is judged as the dataset's
+    official evaluation judges it (:mod:`mtenvs.envs.sql.official`; Spider: rows as a
+    multiset, in order when the gold SQL contains ORDER BY, columns in any order, DISTINCT
+    ignored, exact values, on every test-suite database present; BIRD: rows as a set,
+    exact values), under the official time limit (docs/sql.md compares the rules).
 
     ## Action Space
     The raw model reply (``str``, or a tool-call dict / message). Tools (OpenAI schemas in
@@ -121,6 +132,7 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
     | `dialect` | `"sqlite"` | `sqlite` (embedded) or `postgres` (a private server, see `postgres_backend`; one database per episode via `CREATE DATABASE … TEMPLATE`; gold SQL transpiled with sqlglot) |
     | `postgres_backend` | `"auto"` | where the PostgreSQL server runs: `docker` (a container of `mtenvs/postgres:<version>`: no network, read-only root, removed on close and reaped if this process dies), `local` (Debian's `postgresql` started with `pg_ctl` on a private socket), `auto` (`MTENVS_POSTGRES_HOST` when set, else `docker` when the engine and image are there, else `local`) |
     | `query_timeout_s` | `2.0` | time limit of one statement (seconds) |
+    | `submit_timeout_s` | `None` | time limit of the submitted statement (seconds); `None`: `query_timeout_s`, or with `dataset` the official limit (Spider 60, BIRD 30) |
     | `max_result_rows` | `20` | result rows shown in an observation |
     | `obs_mode` | `"text"` | only `text` |
     | `max_turns` | `10` | turn budget |
@@ -136,7 +148,10 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
     * `mtenvs/Sql-v0`
 
     ## Version History
-    * v0: initial release (SQLite and PostgreSQL).
+    * v0: initial release (SQLite and PostgreSQL). With `dataset`, submissions are judged
+      by the official Spider (test-suite) and BIRD rules and time limits (were the env's
+      own: multiset rows, numbers to 2 decimals, columns in order); no reference score
+      changes.
     """
 
     default_max_turns: ClassVar[int] = 10
@@ -161,6 +176,7 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
         eval_set: bool = False,
         dialect: str = "sqlite",
         query_timeout_s: float = 2.0,
+        submit_timeout_s: float | None = None,
         max_result_rows: int = 20,
         obs_mode: str = "text",
         max_turns: int | None = None,
@@ -180,6 +196,7 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
             dialect=dialect,
             split=split,
             query_timeout_s=query_timeout_s,
+            submit_timeout_s=submit_timeout_s,
             max_result_rows=max_result_rows,
             dataset=dataset,
             question_file=question_file,
@@ -218,6 +235,13 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
         if dataset is not None:
             self.dataset = load_dataset(dataset, self.split, question_file)
             self._count_cap = _DATASET_COUNT_CAP
+        self.submit_timeout_s = float(
+            submit_timeout_s
+            if submit_timeout_s is not None
+            else OFFICIAL_TIMEOUT_S[self.dataset.format]
+            if self.dataset is not None
+            else query_timeout_s
+        )
         #: Share of the episode's outcome (and process) the current request is worth.
         self._weight = 1.0
 
@@ -310,9 +334,11 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
         assert self._db is not None
         return self._db
 
-    def _runner(self) -> QueryRunner:
-        """The episode's database under the env's limits."""
-        return QueryRunner(self.database, self.dialect, self.query_timeout_s)
+    def _runner(self, timeout_s: float | None = None) -> QueryRunner:
+        """The episode's database under the env's limits (``timeout_s``: a statement's
+        time limit, ``query_timeout_s`` by default)."""
+        limit = self.query_timeout_s if timeout_s is None else timeout_s
+        return QueryRunner(self.database, self.dialect, limit)
 
     @property
     def task(self) -> SqlTask:
@@ -402,13 +428,18 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
                 scale=self.scale,
                 dialect=self.dialect,
                 postgres_backend=self.postgres_backend,
-                timeout_s=self.query_timeout_s,
+                timeout_s=self.submit_timeout_s,
                 worker=self._worker,
             )
+        elif self.dataset is not None:
+            runner, gold = self._runner(self.submit_timeout_s), self._gold_rows
+            args = (runner, self.dataset, task, sql, gold, self._count_cap, self._worker)
+            correct, score, error = check_dataset_read(*args)
         else:
-            gold = self._gold()
-            runner = self._runner()
-            correct, score, error = runner.check_read(sql, gold, task.gold_sql, self._count_cap)
+            runner = self._runner(self.submit_timeout_s)
+            correct, score, error = runner.check_read(
+                sql, self._gold(), task.gold_sql, self._count_cap
+            )
         gain = (1.0 - self._best) * self._weight if correct else self._credit(score)
         if correct:
             self._best = 1.0
@@ -421,7 +452,10 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
     # ------------------------------------------------------------------ prompts
 
     def system_prompt(self) -> str:
-        return prompts.system_prompt(self.dialect, self.query_timeout_s)
+        rule = self.dataset.format if self.dataset is not None else None
+        return prompts.system_prompt(
+            self.dialect, self.query_timeout_s, self.submit_timeout_s, rule
+        )
 
     def action_format(self) -> str:
         return prompts.ACTION_FORMAT

@@ -26,6 +26,7 @@ def check_sql_env_args(
     dialect: str,
     split: str | None,
     query_timeout_s: float,
+    submit_timeout_s: float | None,
     max_result_rows: int,
     dataset: str | os.PathLike[str] | None,
     question_file: str | None,
@@ -57,15 +58,15 @@ def check_sql_env_args(
             f"The SQL eval set is fixed at scale={DEFAULT_SCALE}; "
             f"got scale={scale}. Drop eval_set or scale."
         )
-    if (
-        not isinstance(query_timeout_s, (int, float))
-        or isinstance(query_timeout_s, bool)
-        or not 0 < query_timeout_s <= 600
-    ):
-        raise InvalidArgumentError(
-            f"query_timeout_s must be a number in (0, 600] seconds, got {query_timeout_s!r}."
-        )
+    _check_seconds("query_timeout_s", query_timeout_s)
+    if submit_timeout_s is not None:
+        _check_seconds("submit_timeout_s", submit_timeout_s)
     return split
+
+
+def _check_seconds(name: str, value: object) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 600:
+        raise InvalidArgumentError(f"{name} must be a number in (0, 600] seconds, got {value!r}.")
 
 
 def _check_dataset_args(schema: str | None, scale: int, eval_set: bool, dialect: str) -> None:

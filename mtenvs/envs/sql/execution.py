@@ -2,8 +2,9 @@
 
 The gold query of a read request; the exploring tools (``list_tables``, ``describe``,
 ``sample``) rendered as observation text; the agent's SQL under the database's guards, a
-refusal or failure explained with sqlglot; and the checks of a submitted statement. The
-env keeps the bookkeeping (queries run, writes made, partial credit).
+refusal or failure explained with sqlglot; and the checks of a submitted statement (the
+env's own, or a Spider/BIRD dataset's official one). The env keeps the bookkeeping
+(queries run, writes made, partial credit).
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from mtenvs.core.parsing import ToolCall
+from mtenvs.envs.sql import official
 from mtenvs.envs.sql.backend import Database, gold_write_states, open_database
+from mtenvs.envs.sql.dataset import DatasetDatabase, SqlDataset
 from mtenvs.envs.sql.engine import COUNT_CAP, QueryResult, format_table, quote_identifier
+from mtenvs.envs.sql.limits import SQLITE_HEAP
 from mtenvs.envs.sql.schemas import Schema
 from mtenvs.envs.sql.sqlite_worker import SqliteWorker
 from mtenvs.envs.sql.tasks import SqlTask
@@ -28,10 +32,20 @@ from mtenvs.envs.sql.verify import (
 )
 from mtenvs.error import InvalidArgumentError
 
-__all__ = ["EXPLORE_TOOLS", "QueryRunner", "check_write", "gold_rows", "in_dialect"]
+__all__ = [
+    "EXPLORE_TOOLS",
+    "GOLD_TIMEOUT_S",
+    "QueryRunner",
+    "check_dataset_read",
+    "check_write",
+    "gold_rows",
+    "in_dialect",
+]
 
 #: The tools that only look at the database; their output earns no credit.
 EXPLORE_TOOLS: Final = ("list_tables", "describe", "sample")
+#: Time limit of a gold query (seconds).
+GOLD_TIMEOUT_S: Final = 60.0
 #: Database errors about a missing or ambiguous name (SQLite, PostgreSQL): nothing for
 #: sqlglot to add when the statement is a SELECT.
 _SELF_EXPLAINED: Final = (
@@ -51,7 +65,7 @@ def in_dialect(sql: str, dialect: str) -> str:
 
 def gold_rows(db: Database, task: SqlTask, sql: str, count_cap: int) -> tuple[tuple[Any, ...], ...]:
     """The rows of a read task's gold query ``sql`` (``task.gold_sql`` in ``db``'s dialect)."""
-    gold = db.execute(sql, allow_writes=False, timeout_s=60.0, count_cap=count_cap)
+    gold = db.execute(sql, allow_writes=False, timeout_s=GOLD_TIMEOUT_S, count_cap=count_cap)
     if not gold.ok:
         raise InvalidArgumentError(
             f"The gold SQL of task {task.task_id} fails on database {task.schema!r}: "
@@ -124,6 +138,63 @@ class QueryRunner:
             return False, 0.0, result.error
         correct = results_match(gold, result.rows, ordered=is_ordered(gold_sql))
         return correct, overlap_score(gold, result.rows), result.error
+
+    def check_official(
+        self,
+        fmt: official.DatasetFormat,
+        task: SqlTask,
+        sql: str,
+        count_cap: int,
+        gold: tuple[tuple[Any, ...], ...] | None = None,
+    ) -> tuple[bool, float, str | None]:
+        """A submitted query judged as ``fmt``'s official evaluation judges it
+        (:mod:`mtenvs.envs.sql.official`): (correct, partial credit, error). ``gold``: the
+        rows of ``task.gold_sql`` on this database when already read (Spider reads the
+        gold statement again when its preparation changes it)."""
+        pred_sql, gold_sql = official.statements(fmt, sql, task.gold_sql)
+        if gold is None or gold_sql != task.gold_sql:
+            read = self.db.execute(
+                gold_sql, allow_writes=False, timeout_s=GOLD_TIMEOUT_S, count_cap=count_cap
+            )
+            if not read.ok:  # never the gold SQL itself: exception texts reach logs
+                source = getattr(self.db, "source", task.schema)
+                raise InvalidArgumentError(
+                    f"The gold SQL of task {task.task_id} fails on database {source}: {read.error}"
+                )
+            gold = read.rows
+        result = self.guarded(pred_sql, writes=False, count_cap=count_cap)
+        if not result.ok or result.capped:
+            return False, 0.0, result.error
+        correct = official.results_match(fmt, gold, result.rows, gold_sql)
+        return correct, overlap_score(gold, result.rows), None
+
+
+def check_dataset_read(
+    runner: QueryRunner,
+    dataset: SqlDataset,
+    task: SqlTask,
+    sql: str,
+    gold: tuple[tuple[Any, ...], ...],
+    count_cap: int,
+    worker: SqliteWorker,
+) -> tuple[bool, float, str | None]:
+    """A submission to a Spider/BIRD question (``gold``: its gold rows on the episode's
+    database), checked officially on the episode's database, then on each test-suite
+    database of the question's (a fresh copy each, its statements in ``worker``, under
+    ``runner``'s time limit) until one disagrees: (correct, partial credit where it was decided,
+    error)."""
+    correct, score, error = runner.check_official(dataset.format, task, sql, count_cap, gold)
+    for path in dataset.suites.get(task.schema, ()) if correct else ():
+        with SQLITE_HEAP.exempt():  # a copy may be larger than a statement's heap limit
+            db = DatasetDatabase(path, dataset.schemas[task.schema], worker)
+        try:
+            suite = replace(runner, db=db)
+            correct, score, error = suite.check_official(dataset.format, task, sql, count_cap)
+        finally:
+            db.close()
+        if not correct:
+            break
+    return correct, score, error
 
 
 def check_write(
