@@ -1,8 +1,9 @@
 """``mtenvs/PythonMath-v0``: math problems solved with a Python interpreter, answers checked
-symbolically."""
+symbolically (or, for GSM8K and MATH from ``dataset=``, by the datasets' official checks)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -15,6 +16,7 @@ from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
 from mtenvs.envs.code.base import AnswerCheck, CodeInterpreterEnv, FeedbackMode
 from mtenvs.envs.code.common import TaskListEnv, check_flag, eval_set_split
 from mtenvs.envs.code.math_checker import CHECK_MEMORY_MB, CHECK_TIMEOUT_S, MathChecker
+from mtenvs.envs.code.math_datasets import MathRecord, load_math_dataset
 from mtenvs.envs.code.math_tasks import (
     DIFFICULTIES,
     SEEDS_PER_SPLIT,
@@ -35,6 +37,16 @@ _ANSWER_FORMATS = {
     "tuple": "a tuple in the order asked, e.g. (1, -2)",
     "set": "the set of all values, e.g. {-2, 3}",
     "interval": "an interval, e.g. (2, 3], [1, oo), (-oo, 0)",
+    "gsm8k": "one number, e.g. 42 (the last number in the answer counts; commas and $ are ignored)",
+    "math": "the final answer in LaTeX, as a textbook solution would box it, e.g. "
+    "\\frac{1}{2}, 3\\sqrt{2}, (1, -2); \\boxed{...} is fine",
+}
+_DATASET_RULES = {
+    "gsm8k": "Give the final number only.",
+    "math": "The answer is compared as a string after the MATH benchmark's normalisation "
+    "(spaces, \\left/\\right, \\dfrac, ^\\circ, \\$, units after \\text{ and 1/2 "
+    "style fractions are normalised): give it fully simplified, in the usual LaTeX form, "
+    "without words.",
 }
 
 
@@ -61,6 +73,45 @@ class PythonMathEnv(TaskListEnv):
     characters, a power of a sum above 100, more than 5000 terms to multiply out
     (``(x+2)^2000*(x+3)^2000``), exponents above 2000.
 
+    With ``dataset=PATH`` the problems come from a local copy of GSM8K or MATH instead, and
+    answers are graded as those datasets' official evaluation code grades them (below).
+
+    ## Datasets
+    ``dataset`` is a local path; the format is detected from the first record's fields
+    (:mod:`mtenvs.envs.code.math_datasets`):
+
+    | Format | Layout | Gold answer |
+    |---|---|---|
+    | GSM8K | a JSONL file (``train.jsonl``, ``test.jsonl``), one ``{"question", "answer"}`` a line | the number after ``#### `` on the answer's last line, commas removed |
+    | MATH | a folder of JSON files, one ``{"problem", "solution", "level", "type"}`` each (the official ``MATH/<split>/<type>/<n>.json``; a folder holding ``train/`` and ``test/`` reads the env's split), or a JSONL file, or a JSON file of one record or a list | the content of the solution's last ``\\boxed{…}`` (or ``\\fbox{…}``), braces balanced |
+
+    A missing path, a record without its format's fields, or one without a gold answer
+    raises :class:`~mtenvs.error.InvalidArgumentError` naming the file, the line or record,
+    the field and the expected layout. ``reset(seed=s)`` plays record ``s % size`` (the next
+    one without a seed); ``options={"task_id": …}`` picks one by id: ``gsm8k-test-00042``,
+    ``hendrycks-math-test-00042`` (the records of a file, from 0) or
+    ``hendrycks-math-test-algebra-1234`` (``algebra/1234.json`` of a folder).
+
+    Grading (:mod:`mtenvs.envs.code.math_official`, a step-for-step port of the official
+    code): the official check alone decides `outcome`, so scores compare with the papers
+    that train and evaluate on these sets (ReTool, SimpleTIR, UFO); the symbolic checker is
+    not used. It is string work, run on the host, on answers of at most 1000 characters.
+
+    * **GSM8K** (openai/grade-school-math ``dataset.py``): the agent's final number is the
+      text after ``#### `` if the answer has it, else the last number in the answer (``$``
+      and thousands commas dropped, no exponents); it must equal the gold number exactly
+      as a decimal (``18``, ``$18``, ``18.00``, ``\\boxed{18}``, ``18 dollars`` pass for 18;
+      ``17.99`` and ``18/1`` do not).
+    * **MATH** (hendrycks/math ``math_equivalence.py``): the agent's answer is the content of
+      its last ``\\boxed{…}``, else the whole answer (one pair of ``$…$``, ``\\(…\\)`` or
+      ``\\[…\\]`` removed); it must equal the gold after the official ``is_equiv``
+      normalisation of both: line breaks, ``\\!``, ``\\left``/``\\right``, ``^\\circ``,
+      ``\\$``, ``\\%``, spaces and the units after a ``\\text{ `` are dropped;
+      ``\\dfrac``/``\\tfrac`` are ``\\frac``; ``\\frac12`` is ``\\frac{1}{2}`` and
+      ``\\sqrt3`` is ``\\sqrt{3}``; ``.5`` is ``0.5``; ``0.5`` and integer ratios ``a/b`` are
+      fractions; ``x = `` (a left side of up to two characters) is dropped. Nothing else is
+      equal: ``0.34`` fails for ``\\frac{17}{50}``, ``32348`` for ``\\$32,\\!348``.
+
     ## Action Space
     The raw model reply (``str``, or a tool-call dict). A ```` ```python ```` block (several
     run in order) or the ``python`` tool (``{"name": "python", "arguments": {"code": …}}``)
@@ -77,7 +128,7 @@ class PythonMathEnv(TaskListEnv):
     ## Rewards
     | Component | Value |
     |---|---|
-    | `outcome` | 1.0 on a correct final answer, 0.0 on a wrong one (or one the checker gave up on) |
+    | `outcome` | 1.0 on a correct final answer, 0.0 on a wrong one (or one the checker gave up on); with `dataset`, as the official grader decides |
     | `process` | on each final answer, the increase of the best fraction of the answer's parts that are right (tuple/set elements, interval endpoints and brackets; a number or expression is one part): sums to 1.0 over a solved episode (counted only with `reward_mode="process"`) |
     | `format` | −`format_penalty` for a void turn (no runnable code, no answer) |
     | `turn_cost` | −`turn_cost` every turn (when non-zero) |
@@ -91,18 +142,18 @@ class PythonMathEnv(TaskListEnv):
     |---|---|
     | `system_prompt` | rules, tools and reply format (reset only) |
     | `tools` | OpenAI function schemas of `python` and `submit` (reset only) |
-    | `task_id` | e.g. `math-medium-test-00012` (reset only) |
+    | `task_id` | e.g. `math-medium-test-00012`; with `dataset` e.g. `gsm8k-test-00042` (reset only) |
     | `max_turns` | turn budget (reset only) |
     | `split` | `train` or `test` (reset only) |
-    | `family` | the problem family, e.g. `quadratic` |
-    | `answer_kind` | `number`, `expr`, `tuple`, `set` or `interval` |
+    | `family` | the problem family, e.g. `quadratic`; with `dataset`: `gsm8k` or MATH's `type` (`Algebra`) |
+    | `answer_kind` | `number`, `expr`, `tuple`, `set` or `interval`; with `dataset`: the grader, `gsm8k` or `math` |
     | `turn` | turns taken so far |
     | `success` | a correct answer was given |
     | `reward_components` | counted reward components; they sum to `reward` |
     | `uncounted_components` | components computed but not counted under `reward_mode` |
     | `parse_error` | why the reply was a void turn, else `None` |
     | `final_answer` | this step was a final answer (step only) |
-    | `answer_verdict` | the checker's reason on a final answer: `correct`, `wrong`, `imprecise`, `shape`, `unparseable`, `time_limit` or `memory_limit` (answer steps only) |
+    | `answer_verdict` | the checker's reason on a final answer: `correct`, `wrong`, `imprecise`, `shape`, `unparseable`, `time_limit` or `memory_limit` (with `dataset`: `correct`, `wrong` or `unparseable`: empty, too long, no number, an unclosed box) (answer steps only) |
     | `turn_type` | `code`, `answer` or `void` (step only) |
     | `code_cells` | cells run in the interpreter this episode |
     | `answers` | final answers given this episode |
@@ -113,6 +164,7 @@ class PythonMathEnv(TaskListEnv):
     |---|---|---|
     | `difficulty` | `"easy"` | `easy`, `medium` or `hard` |
     | `eval_set` | `False` | reset picks from the fixed eval set (`seed % 60`, or the next one when no seed) |
+    | `dataset` | `None` | path of a local GSM8K or MATH file or folder (see Datasets): its problems replace the generated ones (`difficulty` and `eval_set` stay at their defaults) |
     | `feedback` | `"none"` | after a wrong answer: `none` ends the episode; `unary` says "Let's try again."; `tests` says what was wrong (shape, imprecise decimal, unparseable, how many parts are right) without the expected value |
     | `sandbox` | `"auto"` | `auto` (Docker if usable, else local; `MTENVS_SANDBOX` overrides), `docker` or `local` |
     | `timeout_s` | `10.0` | wall-clock limit of one code cell (seconds) |
@@ -120,7 +172,7 @@ class PythonMathEnv(TaskListEnv):
     | `obs_mode` | `"text"` | only `text` (there is no picture) |
     | `max_turns` | `5` | turn budget (MINT's k) |
     | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the `process` component) |
-    | `split` | `"train"` (`"test"` with `eval_set`) | disjoint task sets |
+    | `split` | `"train"` (`"test"` with `eval_set` or `dataset`) | disjoint task sets; with `dataset` a label, except that a MATH folder holding `train/` and `test/` reads that folder |
     | `render_mode` | `None` | `ansi`: the problem and the last observation |
     | `turn_cost` | `0.0` | subtracted every turn |
     | `format_penalty` | `0.1` | subtracted for a void turn |
@@ -131,7 +183,8 @@ class PythonMathEnv(TaskListEnv):
     ## Version History
     * v0: initial release; answers are checked in a process limited in time and memory
       (an answer that made the host's sympy hang or raise is now a wrong answer, and one
-      too large to expand is unparseable; no reference score changes).
+      too large to expand is unparseable; no reference score changes); ``dataset=`` plays
+      GSM8K and MATH, graded by their official checks (no reference score changes).
     """
 
     reference_configs: ClassVar[tuple[dict[str, Any], ...]] = (
@@ -150,6 +203,7 @@ class PythonMathEnv(TaskListEnv):
         *,
         difficulty: str = "easy",
         eval_set: bool = False,
+        dataset: str | os.PathLike[str] | None = None,
         feedback: FeedbackMode | str = "none",
         sandbox: str = "auto",
         timeout_s: float = 10.0,
@@ -164,6 +218,9 @@ class PythonMathEnv(TaskListEnv):
     ) -> None:
         check_choice("difficulty", difficulty, DIFFICULTIES)
         check_flag("eval_set", eval_set)
+        if dataset is not None:
+            _check_dataset_args(dataset, difficulty, eval_set)
+            split = "test" if split is None else split
         split = eval_set_split(split, eval_set, "The math eval sets hold")
         super().__init__(
             feedback=feedback,
@@ -181,7 +238,13 @@ class PythonMathEnv(TaskListEnv):
         self.difficulty = difficulty
         self.eval_set = eval_set
         self._eval_cursor = 0
-        self._task: MathTask | None = None
+        self.dataset = dataset
+        #: The dataset's problems (empty without ``dataset``).
+        self.records: tuple[MathRecord, ...] = (
+            () if dataset is None else load_math_dataset(dataset, self.split)
+        )
+        self._by_id = {r.task_id: r for r in self.records}
+        self._task: MathTask | MathRecord | None = None
         #: Checks answers in a process limited in time and memory (started on first use).
         self._checker = MathChecker(timeout_s=CHECK_TIMEOUT_S, memory_mb=CHECK_MEMORY_MB)
         self._verdict: Verdict | None = None
@@ -191,7 +254,16 @@ class PythonMathEnv(TaskListEnv):
     def new_task(self, options: Mapping[str, Any]) -> None:
         self._task = self._pick_task(options.get("task_id"))
 
-    def _pick_task(self, task_id: object) -> MathTask:
+    def _pick_task(self, task_id: object) -> MathTask | MathRecord:
+        if self.records:
+            if task_id is None:
+                return self.next_listed(self.records)
+            if not isinstance(task_id, str) or task_id not in self._by_id:
+                raise InvalidArgumentError(
+                    f"Task {task_id!r} is not in dataset {self.dataset}; its ids run from "
+                    f"{self.records[0].task_id!r} to {self.records[-1].task_id!r}."
+                )
+            return self._by_id[task_id]
         if task_id is not None:
             difficulty, split, seed = parse_task_id(task_id)
             if (difficulty, split) != (self.difficulty, self.split):
@@ -209,7 +281,7 @@ class PythonMathEnv(TaskListEnv):
         return make_task(self.difficulty, self.split, int(self.np_random.integers(SEEDS_PER_SPLIT)))
 
     @property
-    def task(self) -> MathTask:
+    def task(self) -> MathTask | MathRecord:
         if self._task is None:
             self._require_started("task")
         assert self._task is not None
@@ -223,18 +295,29 @@ class PythonMathEnv(TaskListEnv):
         return f"{self.task.question}\nAnswer format: {_ANSWER_FORMATS[self.task.kind]}."
 
     def answer_format(self) -> str:
-        kind = self._task.kind if self._task is not None else "number"
-        return f"{_ANSWER_FORMATS[kind]}."
+        return f"{_ANSWER_FORMATS[self._kind()]}."
+
+    def _kind(self) -> str:
+        if self._task is not None:
+            return self._task.kind
+        return self.records[0].kind if self.records else "number"
 
     def task_rules(self) -> str:
+        if self.records:
+            return _DATASET_RULES[self._kind()]
         return (
             "Give exact answers (fractions, radicals, pi, exp, log) unless the problem says "
             "otherwise; sets in braces, tuples and intervals in brackets."
         )
 
     def check_answer(self, answer: str) -> AnswerCheck:
-        # The answer is untrusted: sympy works on it only in the limited checker process.
-        verdict = self._checker.check(answer, self.task.answer, self.task.kind)
+        task = self.task
+        if isinstance(task, MathRecord):
+            # The official checks are string work on at most MAX_ANSWER_CHARS characters.
+            verdict = task.grade(answer)
+        else:
+            # The answer is untrusted: sympy works on it only in the limited checker process.
+            verdict = self._checker.check(answer, task.answer, task.kind)
         self._verdict = verdict
         return AnswerCheck(verdict.correct, verdict.score, verdict.message)
 
@@ -266,9 +349,13 @@ class PythonMathEnv(TaskListEnv):
     # ------------------------------------------------------------------ privileged
 
     def oracle_action(self) -> str:
-        """Run the reference sympy computation, then answer (directly on the last turn)."""
+        """Run the reference sympy computation, then answer (directly on the last turn); a
+        dataset problem is answered with its gold answer at once."""
         self._require_started("oracle_action")
         task = self.task
+        if isinstance(task, MathRecord):
+            boxed = f"\\boxed{{{task.answer}}}" if task.format == "math" else task.answer
+            return f"<answer>{boxed}</answer>"
         ran = any(cell.strip() == task.solution.strip() for cell in self._cells)
         if not ran and self.turns_left > 1:
             return f"```python\n{task.solution}\n```"
@@ -287,3 +374,17 @@ class PythonMathEnv(TaskListEnv):
 
     def state_key_data(self) -> object:
         return (super().state_key_data(), self._eval_cursor)
+
+
+def _check_dataset_args(dataset: object, difficulty: str, eval_set: bool) -> None:
+    """``dataset=`` brings its own problems; refuse arguments that pick generated ones."""
+    if not isinstance(dataset, (str, os.PathLike)):
+        raise InvalidArgumentError(
+            f"dataset must be a path (str or os.PathLike) or None, got {type(dataset).__name__}."
+        )
+    for name, value, default in (("difficulty", difficulty, "easy"), ("eval_set", eval_set, False)):
+        if value != default:
+            raise InvalidArgumentError(
+                f"{name}={value!r} does not apply with dataset=PATH (a GSM8K or MATH file or "
+                f"folder with its own problems); leave {name} at {default!r}."
+            )
