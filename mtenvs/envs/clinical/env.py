@@ -14,7 +14,7 @@ from mtenvs.core.spaces import text_space
 from mtenvs.envs.clinical.actions import ActionKind, ClinicalAction, parse_reply
 from mtenvs.envs.clinical.cases import check_case_source, pick_record
 from mtenvs.envs.clinical.kb import KnowledgeBase, load_kb
-from mtenvs.envs.clinical.mediq import MediQEpisode, load_mediq
+from mtenvs.envs.clinical.mediq import MEDIQ_MAX_QUESTIONS, MediQEpisode, load_mediq
 from mtenvs.envs.clinical.oracle import greedy_eig_reply
 from mtenvs.envs.clinical.patients import (
     SEEDS_PER_SPLIT,
@@ -79,11 +79,14 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
     word the answers, grounded on exactly the facts the rules reveal
     (:mod:`mtenvs.envs.clinical.voice`; rewards stay exact, wording is then up to the model).
     ``dataset=PATH`` plays MediQ JSONL records instead (:mod:`mtenvs.envs.clinical.mediq`):
-    the episode opens with the first context sentence, the question and the options; a
-    question reveals the atomic fact it shares the most rare words with; the final reply
-    picks an option letter (``<answer>C</answer>`` or ``answer(C)``), graded against
-    ``answer_idx``; no ``process`` or ``test_cost`` there (no model), and the oracle answers
-    with the gold letter.
+    the episode opens with the initial information (``initial_info``, else the first
+    context sentence), the question and the options; a question reveals the atomic fact it
+    shares the most rare words with (or gets MediQ's "The patient cannot answer this
+    question…"); the final reply picks an option letter (``<answer>C</answer>`` or
+    ``answer(C)``), graded against ``answer_idx`` as MediQ's accuracy is. The budget is
+    MediQ's: 30 questions, then the answer (31 turns); the last turn is announced and a
+    question then goes unanswered. No ``process`` or ``test_cost`` there (no model), and
+    the oracle answers with the gold letter.
 
     ## Action Space
     The raw model reply (``str``) or a tool call (schemas in ``info["tools"]``).
@@ -147,7 +150,7 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
     | `dataset` | `None` | path of a MediQ JSONL file to play instead of the knowledge base |
     | `patient` | `"rule"` | `rule`, or an agent voicing the patient: `hf:PATH`, `openai:URL#MODEL` or an object with `act(batch)` |
     | `obs_mode` | `"text"` | only `text` |
-    | `max_turns` | `20` | turn budget |
+    | `max_turns` | `20` (`31` with `dataset`: MediQ's 30 questions and the answer) | turn budget |
     | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the information gain) |
     | `render_mode` | `None` | `ansi` (the transcript plus the hidden condition) |
     | `turn_cost` | `0.0` | subtracted every turn |
@@ -157,7 +160,10 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
     * `mtenvs/Clinical-v0`
 
     ## Version History
-    * v0: initial release.
+    * v0: initial release. With `dataset`, records are read and budgeted as the official
+      MediQ benchmark reads them (`initial_info`, string contexts, facts from
+      `atomic_facts`/`facts`/the context, 31 turns by default; were 20); no reference score
+      changes.
     """
 
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
@@ -196,6 +202,8 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
     ) -> None:
         split = check_case_source(split, eval_set, dataset)
         credit = check_category_credit(category_credit)
+        if max_turns is None and dataset is not None:
+            max_turns = MEDIQ_MAX_QUESTIONS + 1
         super().__init__(
             max_turns=max_turns,
             reward_mode=reward_mode,
@@ -348,6 +356,10 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
             text = "You chose not to answer. The consultation is over."
             self._log.append(f"Doctor: abstain()\n{text}")
             return Transition(text, {OUTCOME: 0.0}, terminated=True)
+        if self.turns_left == 0:  # MediQ answers max_questions questions, then wants a choice
+            text = "No questions left: the consultation ends without an answer."
+            self._log.append(f"Doctor: {action.arg}\n{text}")
+            return Transition(text, {})
         text, index = self._mediq.respond(action.kind, action.arg)
         if self._voice is not None and action.kind == "ask":
             facts = [] if index is None else [record.facts[index]]
@@ -355,6 +367,8 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
                 self._voice, self, "Answer as the patient in the case.", facts, action.arg, text
             )
         self._log.append(f"Doctor: {action.arg}\n{text}")
+        if self.turns_left == 1:
+            text += "\nNo questions left: answer now with <answer>LETTER</answer>."
         return Transition(f"{text}\n{self._footer()}", {})
 
     def _final(self, condition: str) -> Transition:

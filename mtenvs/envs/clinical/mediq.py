@@ -1,16 +1,27 @@
 """MediQ-format cases: the loader, and a rule-based patient that reveals atomic facts.
 
-``Clinical-v0`` with ``dataset=PATH`` plays MediQ JSONL records (one JSON object a line)::
+``Clinical-v0`` with ``dataset=PATH`` plays MediQ JSONL records (one JSON object a line),
+read as the official benchmark (github.com/stellalisy/mediQ, ``src/mediQ_benchmark.py``
+and ``src/patient.py``) reads them::
 
     {"id": "…", "question": "…", "context": ["first sentence", …],
      "options": {"A": "…", "B": "…"}, "answer": "…", "answer_idx": "B",
      "facts": ["1. …", "2. …"], "patient": {"gender": "female", "age": 34}}
 
-(``atomic_facts`` is accepted for ``facts``; ``patient`` is optional.) As in MediQ, the
-episode opens with the first context sentence, the question and the options; every fact is
-revealed only when a question asks about it. The rule-based patient scores each fact by the
-content words it shares with the question (weighted by how rare the word is among the
-case's facts, with light stemming) and answers with the best one, or says it does not know.
+* The patient's facts are ``atomic_facts`` (what MediQ's fact-selecting patient reads),
+  else ``facts`` (the name in MediQ's released files), else the context's sentences (MediQ
+  would ask its language model to split the context into facts). ``patient`` is optional.
+* ``initial_info``, when present, is what the doctor is told first; otherwise the first
+  context sentence (a context given as one string is split at ``". "``, as MediQ does).
+* Records are keyed by ``id`` as in MediQ: a later record with the same id replaces an
+  earlier one.
+
+As in MediQ, the episode opens with the initial information, the question and the
+options; every fact is revealed only when a question asks about it. The rule-based patient
+scores each fact by the content words it shares with the question (weighted by how rare the
+word is among the case's facts, with light stemming) and answers with the best one, or with
+MediQ's :data:`NO_ANSWER`. The answer is graded as MediQ grades it: the option letter
+against ``answer_idx``.
 """
 
 from __future__ import annotations
@@ -27,6 +38,8 @@ from typing import Any, Final
 from mtenvs.error import InvalidArgumentError
 
 __all__ = [
+    "MEDIQ_MAX_QUESTIONS",
+    "NO_ANSWER",
     "REQUIRED_FIELDS",
     "MediQEpisode",
     "MediQRecord",
@@ -35,8 +48,12 @@ __all__ = [
     "match_fact",
 ]
 
-#: Fields every record must have (``facts`` may be spelled ``atomic_facts``).
-REQUIRED_FIELDS: Final = ("id", "question", "context", "options", "answer", "answer_idx", "facts")
+#: Fields every record must have.
+REQUIRED_FIELDS: Final = ("id", "question", "context", "options", "answer", "answer_idx")
+#: What MediQ's patient says when no fact answers a question (``src/patient.py``).
+NO_ANSWER: Final = "The patient cannot answer this question, please do not ask this question again."
+#: MediQ's default question budget (``--max_questions``), after which the doctor must answer.
+MEDIQ_MAX_QUESTIONS: Final = 30
 _WORD = re.compile(r"[a-z0-9]+")
 _NUMBERING = re.compile(r"^\s*\d+[.)]\s*")
 _STOP: Final = frozenset(
@@ -189,28 +206,37 @@ class MediQRecord:
     answer_idx: str
     facts: tuple[str, ...]
     patient: dict[str, Any]
+    initial_info: str
 
     def opening(self) -> str:
         options = "\n".join(f"{k}. {v}" for k, v in self.options.items())
-        return f"{self.context[0]}\n\nQuestion: {self.question}\nOptions:\n{options}"
+        return f"{self.initial_info}\n\nQuestion: {self.question}\nOptions:\n{options}"
+
+
+def _sentences(context: str) -> list[str]:
+    """A context string split as MediQ's patient splits it (at ". ", periods kept)."""
+    parts = context.split(". ")
+    return [
+        p + "." if i != len(parts) - 1 and not p.endswith(".") else p for i, p in enumerate(parts)
+    ]
 
 
 def _record(raw: object, where: str) -> MediQRecord:
     if not isinstance(raw, dict):
         raise InvalidArgumentError(f"MediQ record {where} is not a JSON object.")
-    if "facts" not in raw and "atomic_facts" in raw:
-        raw = dict(raw, facts=raw["atomic_facts"])
     for name in REQUIRED_FIELDS:
         if name not in raw:
             raise InvalidArgumentError(
                 f"MediQ record {where} lacks the field {name!r}; every record needs "
                 f"{', '.join(REQUIRED_FIELDS)}."
             )
-    context, options, facts = raw["context"], raw["options"], raw["facts"]
+    context, options = raw["context"], raw["options"]
     if isinstance(context, str):
-        context = [context]
+        context = _sentences(context)
     if not isinstance(context, list) or not context or not all(isinstance(s, str) for s in context):
         raise InvalidArgumentError(f"MediQ record {where}: 'context' must be a list of sentences.")
+    facts = raw.get("atomic_facts") or raw.get("facts") or context
+    initial = raw.get("initial_info", context[0])
     if not isinstance(options, dict) or not options:
         raise InvalidArgumentError(f"MediQ record {where}: 'options' must map letters to choices.")
     if str(raw["answer_idx"]) not in options:
@@ -220,6 +246,8 @@ def _record(raw: object, where: str) -> MediQRecord:
         )
     if not isinstance(facts, list) or not all(isinstance(f, str) for f in facts):
         raise InvalidArgumentError(f"MediQ record {where}: 'facts' must be a list of strings.")
+    if not isinstance(initial, str):
+        raise InvalidArgumentError(f"MediQ record {where}: 'initial_info' must be a string.")
     patient = raw.get("patient") if isinstance(raw.get("patient"), dict) else {}
     return MediQRecord(
         id=str(raw["id"]),
@@ -230,12 +258,13 @@ def _record(raw: object, where: str) -> MediQRecord:
         answer_idx=str(raw["answer_idx"]),
         facts=tuple(_NUMBERING.sub("", f).strip() for f in facts if f.strip()),
         patient=dict(patient or {}),
+        initial_info=initial,
     )
 
 
 @lru_cache(maxsize=8)
 def _load(path: str, mtime_ns: int) -> tuple[MediQRecord, ...]:
-    records = []
+    records: dict[str, MediQRecord] = {}  # by id, as MediQ's load_data: the last one wins
     with open(path, encoding="utf-8") as fh:
         for number, line in enumerate(fh, 1):
             if not line.strip():
@@ -247,10 +276,11 @@ def _load(path: str, mtime_ns: int) -> tuple[MediQRecord, ...]:
                     f"Line {number} of {path} is not valid JSON ({e}); MediQ files hold one "
                     "JSON object per line."
                 ) from e
-            records.append(_record(raw, f"on line {number} of {path}"))
+            record = _record(raw, f"on line {number} of {path}")
+            records[record.id] = record
     if not records:
         raise InvalidArgumentError(f"The MediQ file {path} holds no records.")
-    return tuple(records)
+    return tuple(records.values())
 
 
 def load_mediq(path: str | Path) -> tuple[MediQRecord, ...]:
@@ -289,7 +319,7 @@ class MediQEpisode:
         query = arg if kind == "ask" else f"{arg} {'examination' if kind == 'examine' else 'test'}"
         index = match_fact(self.record, query)
         if index is None:
-            return "Patient: “I'm sorry, I don't know anything about that.”", None
+            return f"Patient: “{NO_ANSWER}”", None
         if index not in self.revealed:
             self.revealed.append(index)
         return f"Patient: “{self.record.facts[index]}”", index

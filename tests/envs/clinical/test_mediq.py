@@ -11,7 +11,13 @@ import pytest
 
 import mtenvs  # noqa: F401  (registers the ids)
 from mtenvs.envs.clinical.env import ClinicalEnv
-from mtenvs.envs.clinical.mediq import REQUIRED_FIELDS, load_mediq, match_fact
+from mtenvs.envs.clinical.mediq import (
+    MEDIQ_MAX_QUESTIONS,
+    NO_ANSWER,
+    REQUIRED_FIELDS,
+    load_mediq,
+    match_fact,
+)
 from mtenvs.error import InvalidArgumentError
 
 SAMPLE = Path(__file__).parent / "data" / "mediq_sample.jsonl"
@@ -135,3 +141,89 @@ def test_mediq_abstain_and_the_all_env_checks_in_dataset_mode():
     first = [env.step(q)[0] for q in ("Any pain?", "Do you smoke?")]
     env.restore(snap)
     assert [env.step(q)[0] for q in ("Any pain?", "Do you smoke?")] == first
+
+
+# ------------------------------------------------- fidelity to the official MediQ benchmark
+
+
+def _write(tmp_path: Path, *records: dict) -> str:
+    path = tmp_path / "cases.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return str(path)
+
+
+_CASE = {
+    "id": 7,
+    "question": "What is the most likely diagnosis?",
+    "context": "A 60-year-old man has crushing chest pain. The pain spreads to his left arm. "
+    "He is a smoker",
+    "options": {"A": "Myocardial infarction", "B": "Gastritis"},
+    "answer": "Myocardial infarction",
+    "answer_idx": "A",
+}
+
+
+def test_a_context_string_is_split_as_mediq_splits_it_and_only_its_first_sentence_shown(
+    tmp_path,
+):
+    (record,) = load_mediq(_write(tmp_path, _CASE))  # no facts: the context's sentences
+    assert record.context == (
+        "A 60-year-old man has crushing chest pain.",
+        "The pain spreads to his left arm.",
+        "He is a smoker",
+    )
+    assert record.facts == record.context and record.id == "7"
+    env = ClinicalEnv(dataset=_write(tmp_path, _CASE))
+    obs, info = env.reset(seed=0)
+    assert obs.startswith("A 60-year-old man has crushing chest pain.\n\nQuestion:")
+    assert "left arm" not in obs and "smoker" not in obs  # the old opening showed it all
+    assert info["task_id"] == "mediq-7"
+    obs, *_ = env.step("Does the pain spread to your arm?")
+    assert "The pain spreads to his left arm." in obs
+
+
+def test_initial_info_atomic_facts_and_repeated_ids_follow_mediq(tmp_path):
+    case = dict(
+        _CASE,
+        initial_info="A man comes to the emergency room.",
+        facts=["1. He has chest pain."],
+        atomic_facts=["1. He has crushing chest pain.", "2. He smokes a pack a day."],
+    )
+    later = dict(case, question="Which test comes first?", options={"A": "ECG", "B": "MRI"})
+    records = load_mediq(_write(tmp_path, case, dict(_CASE, id=8), later))
+    assert [r.id for r in records] == ["7", "8"]  # id 7 replaced by the later record
+    assert records[0].question == "Which test comes first?"
+    assert records[0].facts == ("He has crushing chest pain.", "He smokes a pack a day.")
+    env = ClinicalEnv(dataset=_write(tmp_path, case))
+    obs, _ = env.reset(seed=0)
+    assert obs.startswith("A man comes to the emergency room.\n\nQuestion:")
+
+
+def test_the_patient_says_mediqs_sentence_when_no_fact_answers():
+    env = ClinicalEnv(dataset=str(SAMPLE))
+    env.reset(options={"task_id": "mediq-s1"})
+    obs, *_ = env.step("What's the weather like?")
+    assert obs.startswith(f"Patient: “{NO_ANSWER}”")
+    assert NO_ANSWER == (
+        "The patient cannot answer this question, please do not ask this question again."
+    )
+
+
+def test_mediqs_budget_thirty_questions_then_the_answer(tmp_path):
+    env = gym.make("mtenvs/Clinical-v0", dataset=str(SAMPLE))
+    _, info = env.reset(options={"task_id": "mediq-s1"})
+    assert info["max_turns"] == MEDIQ_MAX_QUESTIONS + 1 == 31  # was 20
+    for turn in range(1, 31):
+        obs, _, terminated, truncated, _ = env.step("Do you have a fever?")
+        assert "38.9" in obs and not (terminated or truncated)
+        assert ("No questions left: answer now" in obs) == (turn == 30)
+    _, reward, terminated, _, info = env.step("<answer>B</answer>")
+    assert terminated and info["success"] and reward == 1.0
+    env.reset(options={"task_id": "mediq-s1"})
+    for _ in range(30):
+        env.step("Any cough?")
+    obs, reward, terminated, truncated, info = env.step("Do you have a fever?")
+    assert truncated and not terminated and reward == 0.0 and not info["success"]
+    assert "38.9" not in obs and "ends without an answer" in obs
+    assert ClinicalEnv(dataset=str(SAMPLE), max_turns=5).max_turns == 5
+    assert ClinicalEnv().max_turns == 20
