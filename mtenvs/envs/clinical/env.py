@@ -86,7 +86,8 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
     ``answer(C)``), graded against ``answer_idx`` as MediQ's accuracy is. The budget is
     MediQ's: 30 questions, then the answer (31 turns); the last turn is announced and a
     question then goes unanswered. No ``process`` or ``test_cost`` there (no model), and
-    the oracle answers with the gold letter.
+    the oracle answers with the gold letter (docs/clinical.md compares the rules with
+    MediQ's).
 
     ## Action Space
     The raw model reply (``str``) or a tool call (schemas in ``info["tools"]``).
