@@ -21,6 +21,7 @@ A subclass implements :meth:`new_episode`, :meth:`parse_action`, :meth:`apply_ac
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import inspect
 import pickle
@@ -136,6 +137,38 @@ _BASE_SNAPSHOT_FIELDS: tuple[str, ...] = (
     "_last_final_answer_wrong",
     "_last_observation",
 )
+
+
+def _canonical(value: Any) -> Any:
+    """``value`` with every set in a fixed order (sets of strings iterate in an order that
+    changes with ``PYTHONHASHSEED``, so their pickle differs between processes), recursing
+    into containers, dataclasses and plain objects."""
+    if isinstance(value, set | frozenset):
+        items = [_canonical(v) for v in value]
+        return ("set", sorted(items, key=lambda v: pickle.dumps(v, 4)))
+    if isinstance(value, dict):
+        return ("dict", [(_canonical(k), _canonical(v)) for k, v in value.items()])
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, [_canonical(v) for v in value])
+    if isinstance(value, str | bytes | int | float | bool | np.ndarray | np.generic) or (
+        value is None
+    ):
+        return value
+    if isinstance(value, type):
+        return value
+    if dataclasses.is_dataclass(value):
+        named = [(f.name, _canonical(getattr(value, f.name))) for f in dataclasses.fields(value)]
+        return (type(value).__qualname__, named)
+    attributes = getattr(value, "__dict__", None)
+    if attributes is not None:
+        return (type(value).__qualname__, _canonical(attributes))
+    return value
+
+
+def stable_digest(value: Any) -> str:
+    """A 16-hex-digit hash of ``value`` that is the same in every process (``state_key``)."""
+    data = pickle.dumps(_canonical(value), 4)
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
 class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
@@ -412,8 +445,7 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
     def state_key(self) -> str:
         """A stable hash of the full env state (task and dynamic state, not the turn
         counter): equal keys mean identical situations, across rollouts and processes."""
-        data = pickle.dumps((type(self).__name__, self.task_id, self.state_key_data()), 4)
-        return hashlib.blake2b(data, digest_size=8).hexdigest()
+        return stable_digest((type(self).__name__, self.task_id, self.state_key_data()))
 
     def snapshot(self) -> EnvSnapshot:
         """A copy of the full episode state, RNG included; see :meth:`restore`."""

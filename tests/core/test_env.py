@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from gymnasium.utils.env_checker import check_env
 
@@ -127,3 +129,31 @@ def test_resume_only_after_wrong_final_answer():
     env.step("<answer>-1</answer>")
     env.resume()
     assert env.episode_active and env.turn == 1
+
+
+def test_state_key_digest_is_the_same_in_every_process():
+    # Sets of strings iterate in an order that follows PYTHONHASHSEED; pickling them raw
+    # gave web envs (a frozenset of reached subgoals) a different state_key per process.
+    import subprocess
+    import sys
+
+    code = (
+        "from dataclasses import dataclass\n"
+        "from mtenvs.core.env import stable_digest\n"
+        "@dataclass(frozen=True)\n"
+        "class Task:\n"
+        "    tags: frozenset\n"
+        "print(stable_digest(['x', frozenset({'cart', 'search', 'checkout', 'item'}),\n"
+        "      {'seen': {'a', 'b', 'c', 'd'}}, Task(frozenset({'p', 'q', 'r'}))]))\n"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": str(hash_seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for hash_seed in range(6)
+    }
+    assert len(digests) == 1 and len(digests.pop()) == 16
