@@ -87,6 +87,17 @@ _CLOSE_PICKERS_JS = (
 )
 #: How long ``press(Enter)`` waits for a navigation it may have started (a form submit).
 _PRESS_NAVIGATION_MS = 400
+#: Whether Enter or Space on the focused element can start a navigation: it is in a form,
+#: a link or a button, or an inline key handler is on it or the document. Otherwise the
+#: press starts none (the sites navigate only by links and forms; MiniWoB tasks never leave
+#: their page), and waiting :data:`_PRESS_NAVIGATION_MS` for one would only cost time.
+_MAY_NAVIGATE_JS = (
+    "() => { const e = document.activeElement;"
+    " if (!e || e === document.body) return !!(document.onkeydown || document.onkeypress"
+    " || document.body?.hasAttribute('onkeydown') || document.body?.hasAttribute('onkeypress'));"
+    " return !!(e.form || e.closest('a[href], button, [role=button], [onkeydown], [onkeypress],"
+    " [onkeyup], summary')); }"
+)
 
 
 @dataclass(frozen=True)
@@ -434,7 +445,7 @@ class BrowserSession:
                     target.select_option(label=str(args[1]), timeout=timeout)
             elif name == "press":
                 key = " " if args[0] == "Space" else str(args[0])
-                if key in ("Enter", " "):
+                if key in ("Enter", " ") and session.page.evaluate(_MAY_NAVIGATE_JS):
                     # may submit a form: wait for that navigation so the outline shows it
                     try:
                         with session.page.expect_navigation(
