@@ -236,7 +236,7 @@ def eval_cmd(
         )
     console.print(table)
     if skipped := skipped_line(run.config):
-        console.print(skipped)
+        console.print(f"{skipped} (listed in report.md)")
     console.print(f"[green]wrote[/] {', '.join(str(p) for p in paths)}")
 
 

@@ -28,12 +28,23 @@ if [[ ! -x .venv/bin/python ]]; then
     fi
   fi
 fi
-.venv/bin/python -m pip install -q --upgrade pip
+# pip's own output (warnings about the machine's index configuration, build backend notes)
+# goes to a log, shown only when an install fails.
+LOG=".venv/install.log"
+: >"$LOG"
+pip_install() {
+  if ! .venv/bin/python -m pip install -q "$@" >>"$LOG" 2>&1; then
+    tail -n 30 "$LOG" >&2
+    echo "pip install $* failed (full log: $LOG)." >&2
+    exit 1
+  fi
+}
+pip_install --upgrade pip
 if [[ ",${EXTRAS}," == *",baselines,"* || ",${EXTRAS}," == *",trl,"* ]]; then
   # Exactly this pin: a CPU wheel on disk here; any other torch spec pulls GBs of CUDA.
-  .venv/bin/python -m pip install -q "torch==2.13.0"
+  pip_install "torch==2.13.0"
 fi
-echo "Installing mtenvs[${EXTRAS}] into .venv ..."
-.venv/bin/python -m pip install -q -e ".[${EXTRAS}]"
+echo "Installing mtenvs[${EXTRAS}] into .venv (log: $LOG) ..."
+pip_install -e ".[${EXTRAS}]"
 rm -f .venv/.stamp-*
 touch "$STAMP"

@@ -42,19 +42,28 @@ def _configs_markdown(config: dict[str, Any]) -> str:
     for env_id, kwargs in configs.items():
         shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items()) or "defaults"
         lines.append(f"- `{env_id}`: {shown}")
-    skipped = skipped_line(config)
+    skipped = skipped_line(config, limit=0)
     if skipped:
         lines += ["", skipped]
     return "\n".join(lines) + "\n"
 
 
-def skipped_line(config: dict[str, Any]) -> str:
-    """The env/agent pairs not played (the agent has no policy for the env), in one line."""
+def skipped_line(config: dict[str, Any], *, limit: int = 3) -> str:
+    """The env/agent pairs not played (the agent has no policy for the env), in one line:
+    per agent its envs, or how many when more than ``limit`` (``limit=0``: every env)."""
     pairs = config.get("skipped") or []
     if not pairs:
         return ""
-    shown = ", ".join(f"{p['env_id'].removeprefix('mtenvs/')} × {p['agent']}" for p in pairs)
-    return f"Not played (no policy for the env): {shown}."
+    by_agent: dict[str, list[str]] = {}
+    for pair in pairs:
+        by_agent.setdefault(pair["agent"], []).append(pair["env_id"].removeprefix("mtenvs/"))
+    parts = [
+        f"{agent} on {', '.join(envs)}"
+        if not limit or len(envs) <= limit
+        else f"{agent} on {len(envs)} envs"
+        for agent, envs in by_agent.items()
+    ]
+    return f"Not played (the agent has no policy for the env): {'; '.join(parts)}."
 
 
 def _plots(summaries: list[EnvSummary], out_dir: Path, title: str) -> list[Path]:
