@@ -14,6 +14,7 @@ __all__ = [
     "Error",
     "InvalidArgumentError",
     "ResetNeededError",
+    "UnavailableError",
     "UnknownEnvError",
     "choice_error",
 ]
@@ -29,6 +30,12 @@ class InvalidArgumentError(Error, ValueError):
 
 class UnknownEnvError(Error, LookupError):
     """An environment id is not registered."""
+
+
+class UnavailableError(Error, RuntimeError):
+    """A component an env needs (a browser, a container engine, a database server) is not
+    available on this machine; the message says what is missing and how to get it.
+    ``mtenvs eval`` skips such an env, saying why, and plays the others."""
 
 
 class ResetNeededError(Error, RuntimeError):

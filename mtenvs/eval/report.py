@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mtenvs.eval.plots import plot_returns_by_family, plot_success_heatmap, wilson_interval
-from mtenvs.eval.runner import EnvSummary, EvalRun
+from mtenvs.eval.runner import NO_POLICY, EnvSummary, EvalRun
 
 __all__ = ["html_report", "markdown_table", "skipped_line", "write_comparison", "write_report"]
 
@@ -49,21 +49,25 @@ def _configs_markdown(config: dict[str, Any]) -> str:
 
 
 def skipped_line(config: dict[str, Any], *, limit: int = 3) -> str:
-    """The env/agent pairs not played (the agent has no policy for the env), in one line:
-    per agent its envs, or how many when more than ``limit`` (``limit=0``: every env)."""
-    pairs = config.get("skipped") or []
-    if not pairs:
-        return ""
-    by_agent: dict[str, list[str]] = {}
-    for pair in pairs:
-        by_agent.setdefault(pair["agent"], []).append(pair["env_id"].removeprefix("mtenvs/"))
-    parts = [
-        f"{agent} on {', '.join(envs)}"
-        if not limit or len(envs) <= limit
-        else f"{agent} on {len(envs)} envs"
-        for agent, envs in by_agent.items()
-    ]
-    return f"Not played (the agent has no policy for the env): {'; '.join(parts)}."
+    """The env/agent pairs not played, in one sentence per reason (the agent has no policy
+    for the env; a component the env needs is missing here): per agent its envs, or how
+    many when more than ``limit`` (``limit=0``: every env)."""
+    by_reason: dict[str, dict[str, list[str]]] = {}
+    for pair in config.get("skipped") or []:
+        reason = pair.get("reason") or NO_POLICY
+        envs = by_reason.setdefault(reason, {}).setdefault(pair["agent"], [])
+        envs.append(pair["env_id"].removeprefix("mtenvs/"))
+    sentences = []
+    for reason, by_agent in by_reason.items():
+        parts = [
+            f"{agent} on {', '.join(envs)}"
+            if not limit or len(envs) <= limit
+            else f"{agent} on {len(envs)} envs"
+            for agent, envs in by_agent.items()
+        ]
+        shown = "the agent has no policy for the env" if reason == NO_POLICY else reason
+        sentences.append(f"Not played ({shown.rstrip('.')}): {'; '.join(parts)}.")
+    return " ".join(sentences)
 
 
 def _plots(summaries: list[EnvSummary], out_dir: Path, title: str) -> list[Path]:

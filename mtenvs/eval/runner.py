@@ -18,6 +18,7 @@ import numpy as np
 
 from mtenvs.agents.base import Agent
 from mtenvs.core.registry import env_class
+from mtenvs.error import UnavailableError
 from mtenvs.rollout.engine import rollout
 from mtenvs.rollout.records import Trajectory
 
@@ -131,6 +132,10 @@ def accepts_argument(env_id: str, name: str) -> bool:
     return name in inspect.signature(env_class(env_id)).parameters
 
 
+#: The ``reason`` of a skipped env/agent pair whose agent has no policy for the env.
+NO_POLICY = "no policy for this env"
+
+
 def agent_for(agent: Agent, env_id: str) -> Agent | None:
     """The agent that plays ``env_id`` for ``agent``: per-env agents (scripted, trained)
     have ``for_env(env_id)``, which is ``None`` where they have no policy."""
@@ -187,22 +192,27 @@ def evaluate(
             playing = agent_for(agent, env_id)
             if playing is None:
                 run.config.setdefault("skipped", []).append(
-                    {"env_id": env_id, "agent": agent.name, "reason": "no policy for this env"}
+                    {"env_id": env_id, "agent": agent.name, "reason": NO_POLICY}
                 )
                 continue
-            trajectories = rollout(
-                env_id,
-                playing,
-                episodes,
-                num_envs=num_envs,
-                seed=seed,
-                env_kwargs=kwargs,
-                executor=executor,
-            )
             results = []
-            for traj in trajectories:
-                results.append(episode_result(traj))
-                if on_episode is not None:
-                    on_episode(results[-1])
+            try:
+                for traj in rollout(
+                    env_id,
+                    playing,
+                    episodes,
+                    num_envs=num_envs,
+                    seed=seed,
+                    env_kwargs=kwargs,
+                    executor=executor,
+                ):
+                    results.append(episode_result(traj))
+                    if on_episode is not None:
+                        on_episode(results[-1])
+            except UnavailableError as e:  # a missing browser, engine, server: play the rest
+                run.config.setdefault("skipped", []).append(
+                    {"env_id": env_id, "agent": agent.name, "reason": str(e)}
+                )
+                continue
             run.episodes.extend(sorted(results, key=lambda r: r.seed))
     return run

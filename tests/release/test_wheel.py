@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -66,13 +69,24 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
+#: The interpreter of the clean venv: the system's Python (any user may run it, so the
+#: venv also serves the non-root run), else the one running the tests.
+BASE_PYTHON = "/usr/bin/python3.11" if Path("/usr/bin/python3.11").is_file() else None
+
+
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
-    root = tmp_path_factory.mktemp("venv")
-    _run([sys._base_executable, "-m", "venv", str(root / "venv")], cwd=root)
-    python = root / "venv" / "bin" / "python"
-    _run([str(python), "-m", "pip", "install", "-q", f"{wheel}[{EXTRAS}]"], cwd=root)
-    return root / "venv"
+def venv(wheel: Path) -> Iterator[Path]:
+    # not under pytest's basetemp (0700 root): the non-root run must reach the venv
+    root = Path(tempfile.mkdtemp(prefix="mtenvs-wheel-venv-"))
+    root.chmod(0o755)
+    try:
+        base = BASE_PYTHON or sys._base_executable
+        _run([base, "-m", "venv", str(root / "venv")], cwd=root)
+        python = root / "venv" / "bin" / "python"
+        _run([str(python), "-m", "pip", "install", "-q", f"{wheel}[{EXTRAS}]"], cwd=root)
+        yield root / "venv"
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
@@ -213,3 +227,65 @@ def test_images_build_and_docker_episodes_from_the_wheel(venv: Path, tmp_path: P
     (tmp_path / "run").rename(tmp_path / "code-run")
     report = _eval(venv, tmp_path, ["mtenvs/WebShop-v0"], env, "--arg", "site_backend=docker")
     assert any(e["success"] for e in report["episodes"] if e["agent"] == "oracle")
+
+
+def test_without_root_it_says_what_it_cannot_install_and_plays_the_rest(venv: Path) -> None:
+    """As an unprivileged user with no Chromium on PATH and no Docker access: the set-up
+    scripts say what they could not install and exit 0; the evaluation skips the web env,
+    saying why, and plays the others (code on the local sandbox as that user)."""
+    if os.getuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to become an unprivileged user")
+    home = Path(tempfile.mkdtemp(prefix="mtenvs-nonroot-"))
+    try:
+        home.chmod(0o777)
+        scripts = home / "scripts"
+        scripts.mkdir()
+        for name in ("ensure_chromium.sh", "ensure_docker.sh"):
+            shutil.copy(REPO / "scripts" / name, scripts / name)
+        bin_dir = home / "bin"  # PATH without chromium, apt-get or docker
+        bin_dir.mkdir()
+        for tool in ("id", "timeout", "pgrep", "dirname"):
+            if found := shutil.which(tool):
+                (bin_dir / tool).symlink_to(found)
+        path = f"{bin_dir}:{venv / 'bin'}"
+        nobody = [str(shutil.which("setpriv")), "--reuid=65534", "--regid=65534", "--clear-groups"]
+        env = _clean_env(PATH=path, HOME=str(home), PYTHON=str(venv / "bin" / "python"))
+        env.pop("DOCKER_HOST", None)
+
+        said = ""
+        for name in ("ensure_chromium.sh", "ensure_docker.sh"):
+            proc = _run([*nobody, "/bin/bash", str(scripts / name)], cwd=home, env=env)
+            said += proc.stderr
+        assert "chromium not installed and cannot install it" in said
+        assert "not root" in said and "local fallback" in said
+
+        envs = ["mtenvs/PythonMath-v0", "mtenvs/Sokoban-v0", "mtenvs/WebShop-v0"]
+        proc = _run(
+            [
+                *nobody,
+                str(venv / "bin" / "mtenvs"),
+                "eval",
+                "--env",
+                ",".join(envs),
+                "--agent",
+                "oracle",
+                "--episodes",
+                "1",
+                "--no-plots",
+                "--out",
+                str(home),
+                "--name",
+                "run",
+            ],
+            cwd=home,
+            env={**env, "COLUMNS": "300"},
+        )
+        assert "Not played (Chromium was not found" in proc.stdout
+        report = json.loads((home / "run" / "report.json").read_text())
+        played = _played(report)
+        assert sorted(played) == ["mtenvs/PythonMath-v0", "mtenvs/Sokoban-v0"]
+        assert all(e["success"] for eps in played.values() for e in eps)
+        (skipped,) = report["config"]["skipped"]
+        assert skipped["env_id"] == "mtenvs/WebShop-v0" and "Chromium" in skipped["reason"]
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mtenvs.error import Error
+from mtenvs.error import UnavailableError
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright
@@ -56,7 +56,7 @@ _INSTALL_HINT = (
 )
 
 
-class BrowserUnavailableError(Error, RuntimeError):
+class BrowserUnavailableError(UnavailableError):
     """Playwright or Chromium is missing or would not start."""
 
 
