@@ -77,7 +77,8 @@ def main() -> None:
 
     import mtenvs
     from mtenvs.sandbox import LocalSandbox, SandboxPool
-    from mtenvs.sandbox.docker_sandbox import DockerSandbox, docker_client
+    from mtenvs.sandbox.docker_sandbox import DockerSandbox
+    from mtenvs.sandbox.engine import docker_client
     from mtenvs.sandbox.images import image_tag
     from mtenvs.sandbox.reaper import reap
 

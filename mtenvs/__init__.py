@@ -11,14 +11,8 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from mtenvs import envs as _envs  # noqa: F401  (registers every id)
+from mtenvs._version import __version__
 from mtenvs.core.registry import env_spec, list_envs, make
-
-try:
-    __version__ = version("mtenvs")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
 
 __all__ = ["__version__", "env_spec", "list_envs", "make"]

@@ -7,12 +7,10 @@
         print(sb.run("x * 2").value)        # '42'
 
 See docs/sandbox.md for the threat model, the limits and how to change them.
-Heavy parts (the docker SDK) are imported only when a Docker sandbox is made.
+Heavy parts (the docker SDK) are imported only when Docker is used.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
 
 from mtenvs.sandbox.backend import (
     BACKENDS,
@@ -35,11 +33,9 @@ from mtenvs.sandbox.base import (
     SandboxProtocolError,
     SandboxUnavailableError,
 )
+from mtenvs.sandbox.docker_sandbox import DockerSandbox
 from mtenvs.sandbox.local_sandbox import LocalSandbox
 from mtenvs.sandbox.pool import PooledSandbox, SandboxPool
-
-if TYPE_CHECKING:
-    from mtenvs.sandbox.docker_sandbox import DockerSandbox
 
 __all__ = [
     "BACKENDS",
@@ -64,11 +60,3 @@ __all__ = [
     "make_sandbox",
     "resolve_backend",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "DockerSandbox":
-        from mtenvs.sandbox.docker_sandbox import DockerSandbox
-
-        return DockerSandbox
-    raise AttributeError(f"module 'mtenvs.sandbox' has no attribute {name!r}")

@@ -15,6 +15,9 @@ from typing import Literal
 
 from mtenvs.error import check_choice
 from mtenvs.sandbox.base import Sandbox, SandboxLimits, SandboxUnavailableError
+from mtenvs.sandbox.docker_sandbox import DockerSandbox
+from mtenvs.sandbox.images import image_status, image_tag
+from mtenvs.sandbox.local_sandbox import LocalSandbox
 
 __all__ = [
     "BACKENDS",
@@ -54,8 +57,6 @@ def _requested(kind: str | None) -> str:
 
 
 def _docker_usable(image: str) -> tuple[bool, str]:
-    from mtenvs.sandbox.images import image_status
-
     return image_status(image)
 
 
@@ -63,8 +64,6 @@ def resolve_backend(
     kind: str | None = None, *, image: str | None = None, refresh: bool = False
 ) -> BackendChoice:
     """Which backend ``kind`` (or ``MTENVS_SANDBOX``) gives here, and why. Cached."""
-    from mtenvs.sandbox.images import image_tag
-
     requested = _requested(kind)
     image = image or image_tag("python")
     with _lock:
@@ -104,11 +103,7 @@ def make_sandbox(
     global _warned
     choice = resolve_backend(kind, image=image)
     if choice.backend == "docker":
-        from mtenvs.sandbox.docker_sandbox import DockerSandbox
-
         return DockerSandbox(image=image, limits=limits)
-    from mtenvs.sandbox.local_sandbox import LocalSandbox
-
     if choice.requested == "auto" and not _warned:
         _warned = True
         warnings.warn(f"mtenvs sandbox: {choice.reason}", RuntimeWarning, stacklevel=2)

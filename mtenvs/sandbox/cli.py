@@ -14,7 +14,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mtenvs.error import Error
+from mtenvs.error import Error, choice_error
+from mtenvs.sandbox.backend import ENV_VAR, resolve_backend
+from mtenvs.sandbox.base import DEFAULT_LIMITS
+from mtenvs.sandbox.engine import docker_client
+from mtenvs.sandbox.images import IMAGES, build_images, image_current, image_present, image_tag
+from mtenvs.sandbox.local_sandbox import local_identity, local_isolation
+from mtenvs.sandbox.reaper import list_containers, reap
 
 __all__ = ["app", "doctor_rows", "images_app", "sandbox_app"]
 
@@ -44,13 +50,9 @@ def images_build(
     force: Annotated[bool, typer.Option(help="Rebuild even when the tag exists.")] = False,
 ) -> None:
     """Build the sandbox images (tags carry the package version); a no-op when built."""
-    from mtenvs.sandbox.images import IMAGES, build_images
-
     try:
         for n in name or []:
             if n not in IMAGES:
-                from mtenvs.error import choice_error
-
                 raise choice_error("image", n, list(IMAGES))
         tags = build_images(name or None, force=force, console=console)
     except Error as e:
@@ -61,9 +63,6 @@ def images_build(
 @images_app.command("list")
 def images_list() -> None:
     """Show each sandbox image and whether it is built."""
-    from mtenvs.sandbox.docker_sandbox import docker_client
-    from mtenvs.sandbox.images import IMAGES, image_current, image_present, image_tag
-
     try:
         client = docker_client()
         table = Table(title="mtenvs sandbox images")
@@ -94,8 +93,6 @@ def sandbox_reap(
     ] = False,
 ) -> None:
     """Remove mtenvs containers whose owner process is gone."""
-    from mtenvs.sandbox.reaper import reap
-
     try:
         removed = reap(dry_run=dry_run, all_hosts=all_hosts, everything=everything)
     except Error as e:
@@ -123,11 +120,6 @@ def sandbox_info() -> None:
 
 def doctor_rows() -> list[tuple[str, str]]:
     """``(name, value)`` rows for ``mtenvs doctor``: backend in use and why, images, leftovers."""
-    from mtenvs.sandbox.backend import ENV_VAR, resolve_backend
-    from mtenvs.sandbox.base import DEFAULT_LIMITS
-    from mtenvs.sandbox.images import image_tag
-    from mtenvs.sandbox.local_sandbox import local_identity, local_isolation
-
     rows: list[tuple[str, str]] = []
     try:
         choice = resolve_backend(refresh=True)
@@ -155,8 +147,6 @@ def doctor_rows() -> list[tuple[str, str]]:
             )
         )
         try:
-            from mtenvs.sandbox.reaper import list_containers
-
             rows.append(("mtenvs containers", str(len(list_containers()))))
         except Exception as e:  # doctor reports, never fails
             rows.append(("mtenvs containers", f"cannot list ({type(e).__name__})"))

@@ -10,10 +10,8 @@ exits, and the container removes itself; :mod:`mtenvs.sandbox.reaper` catches th
 from __future__ import annotations
 
 import contextlib
-import os
 import select
 import socket
-import threading
 import time
 from typing import Any
 
@@ -21,68 +19,45 @@ from mtenvs.sandbox.base import (
     BackendName,
     SandboxDiedError,
     SandboxLimits,
-    SandboxUnavailableError,
     ServerConnection,
     ServerSandbox,
 )
-from mtenvs.sandbox.images import image_tag
-from mtenvs.sandbox.reaper import owner_labels
+from mtenvs.sandbox.container import ContainerSpec, create_attached, remove_container
+from mtenvs.sandbox.engine import docker_client, engine_status
+from mtenvs.sandbox.images import image_tag, require_image
 
-__all__ = ["DockerSandbox", "docker_client", "engine_status"]
+# docker_client and engine_status live in mtenvs.sandbox.engine; still importable from here.
+__all__ = ["DockerSandbox", "docker_client", "engine_status", "sandbox_spec"]
 
-INSTALL_HINT = 'pip install "mtenvs[code]"'
-START_FIX = "run `make test` (as root it installs and starts Docker) or `sudo dockerd &`"
-_client_lock = threading.Lock()
-_clients: dict[tuple[int, float], Any] = {}
-#: Docker's default masked paths, plus the kernel's symbol table and module list (readable
-#: by any user in a container otherwise; addresses are zeroed, the names are not).
-MASKED_PATHS = [
-    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-    "/sys/firmware", "/sys/devices/virtual/powercap", "/proc/kallsyms", "/proc/modules",
-]  # fmt: skip
 #: How long the REPL server may take to say it is ready after the container starts.
 START_TIMEOUT_S = 60.0
 
 
-def docker_client(timeout: float = 60.0) -> Any:
-    """The shared docker SDK client of this process (raises with the fix when unusable)."""
-    try:
-        import docker
-    except ImportError as e:
-        raise SandboxUnavailableError(
-            f"The docker Python package is missing; install it with `{INSTALL_HINT}`."
-        ) from e
-    # Keyed by pid: a client inherited through fork shares its parent's pooled sockets,
-    # and two processes reading one socket hang (seen as 60 s read timeouts in
-    # AsyncVectorEnv workers).
-    key = (os.getpid(), timeout)
-    with _client_lock:
-        client = _clients.get(key)
-        if client is None:
-            try:
-                client = docker.from_env(timeout=int(timeout), max_pool_size=64)
-            except docker.errors.DockerException as e:
-                raise SandboxUnavailableError(
-                    f"No Docker engine reachable ({e}); {START_FIX}."
-                ) from e
-            _clients[key] = client
-        return client
-
-
-def engine_status(timeout: float = 3.0) -> tuple[bool, str]:
-    """``(reachable, detail)`` of the Docker engine, without raising."""
-    try:
-        import docker
-    except ImportError:
-        return False, f"docker Python package not installed ({INSTALL_HINT})"
-    try:
-        client = docker.from_env(timeout=int(max(timeout, 1)))
-        version = client.version().get("Version", "?")
-        client.close()
-    except Exception as e:  # any failure means "not usable"; say why
-        return False, f"no Docker engine reachable ({type(e).__name__}: {e})"
-    return True, f"Docker engine {version} reachable"
+def sandbox_spec(image: str, limits: SandboxLimits) -> ContainerSpec:
+    """The container of a sandbox of ``image`` under ``limits``: the REPL server as PID 1
+    (it reaps orphans, and ``kill -9 1`` is void), its tmpfs owned by the sandbox user."""
+    uid, _, gid = limits.user.partition(":")
+    gid = gid or uid  # docker ignores a tmpfs mode, but not its owner
+    return ContainerSpec(
+        image=image,
+        command=tuple(limits.server_args()),
+        user=limits.user,
+        memory_bytes=limits.memory_bytes,
+        pids=limits.pids,
+        cpus=limits.cpus,
+        tmpfs={
+            "/tmp": f"rw,nosuid,nodev,size={limits.tmp_bytes},mode=1777",
+            "/workspace": f"rw,nosuid,nodev,size={limits.workspace_bytes},uid={uid},gid={gid}",
+            "/dev/shm": f"rw,nosuid,nodev,noexec,size={limits.shm_bytes},mode=1777",
+        },
+        environment={"HOME": "/workspace", "TMPDIR": "/tmp"},
+        hostname="sandbox",
+        working_dir="/workspace",
+        init=False,
+        network=limits.network,
+        read_only_root=limits.read_only_root,
+        attach_output=True,
+    )
 
 
 class _AttachedSocket(ServerConnection):
@@ -175,65 +150,15 @@ class DockerSandbox(ServerSandbox):
         self._start()
 
     def _check_image(self) -> None:
-        import docker.errors
-
-        try:
-            self._client.images.get(self.image)
-        except docker.errors.ImageNotFound as e:
-            raise SandboxUnavailableError(
-                f"Docker image {self.image!r} is not built; run `mtenvs images build`."
-            ) from e
-
-    def _host_config(self) -> Any:
-        lim = self.limits
-        uid, _, gid = lim.user.partition(":")
-        gid = gid or uid  # docker ignores a tmpfs mode, but not its owner
-        config = self._client.api.create_host_config(
-            network_mode="bridge" if lim.network else "none",
-            mem_limit=lim.memory_bytes,
-            memswap_limit=lim.memory_bytes,  # no swap
-            pids_limit=lim.pids,
-            nano_cpus=int(lim.cpus * 1e9),
-            read_only=lim.read_only_root,
-            tmpfs={
-                "/tmp": f"rw,nosuid,nodev,size={lim.tmp_bytes},mode=1777",
-                "/workspace": f"rw,nosuid,nodev,size={lim.workspace_bytes},uid={uid},gid={gid}",
-                "/dev/shm": f"rw,nosuid,nodev,noexec,size={lim.shm_bytes},mode=1777",
-            },
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],  # default seccomp profile stays on
-            auto_remove=True,
-            init=False,  # the REPL server is PID 1: it reaps orphans and kill -9 1 is void
-        )
-        config["MaskedPaths"] = MASKED_PATHS
-        return config
+        require_image(self._client, self.image)
 
     def _start_server(self) -> ServerConnection:
-        api = self._client.api
-        lim = self.limits
-        config = api.create_container_config(
-            self.image,
-            command=lim.server_args(),
-            stdin_open=True,
-            tty=False,
-            user=lim.user,
-            hostname="sandbox",
-            working_dir="/workspace",
-            environment={"HOME": "/workspace", "TMPDIR": "/tmp"},
-            labels=owner_labels(),
-            network_disabled=not lim.network,
-            host_config=self._host_config(),
-        )
-        config["StdinOnce"] = True  # our socket closing = the server's stdin at EOF = exit
-        config["AttachStdin"] = config["AttachStdout"] = config["AttachStderr"] = True
-        container = api.create_container_from_config(config, name=f"{self.name}-{self.recoveries}")
-        self.container_id = container["Id"]
-        sock = api.attach_socket(
-            self.container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
-        )
+        spec = sandbox_spec(self.image, self.limits)
+        name = f"{self.name}-{self.recoveries}"
+        self.container_id, sock = create_attached(self._client, spec, name)
         conn = _AttachedSocket(sock)
         self._socket = conn
-        api.start(self.container_id)
+        self._client.api.start(self.container_id)
         try:
             hello = conn.read_frame(START_TIMEOUT_S)
         except (SandboxDiedError, TimeoutError) as e:
@@ -250,21 +175,12 @@ class DockerSandbox(ServerSandbox):
         return self._socket.eof_pending()
 
     def _stop_server(self) -> None:
-        import docker.errors
-
         conn = getattr(self, "_socket", None)
         if conn is not None:
             conn.close()
         cid, self.container_id = self.container_id, None
-        if cid is None:
-            return
-        try:
-            self._client.api.remove_container(cid, force=True)
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError as e:
-            if e.status_code != 409:  # 409: --rm removal already under way
-                raise
+        if cid is not None:
+            remove_container(self._client, cid)
 
     def kill_container(self) -> None:
         """Kill the container from outside (what a crash or ``docker kill`` does); tests use it."""

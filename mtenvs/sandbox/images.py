@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mtenvs._version import __version__
 from mtenvs.sandbox.base import SandboxUnavailableError, sandboxes_dir
+from mtenvs.sandbox.engine import docker_client, engine_status
 
 __all__ = [
     "IMAGES",
@@ -41,6 +43,7 @@ __all__ = [
     "image_present",
     "image_status",
     "image_tag",
+    "require_image",
     "sandboxes_dir",
     "source_hash",
 ]
@@ -83,15 +86,9 @@ IMAGES: dict[str, ImageSpec] = {
 SOURCE_LABEL = "mtenvs.source"
 
 
-def _version() -> str:
-    import mtenvs
-
-    return mtenvs.__version__
-
-
 def image_tag(name: str) -> str:
     """``mtenvs/<name>:<package version>``."""
-    return f"mtenvs/{name}:{_version()}"
+    return f"mtenvs/{name}:{__version__}"
 
 
 def source_hash(spec: ImageSpec) -> str | None:
@@ -133,6 +130,16 @@ def image_present(client: Any, tag: str) -> bool:
     return True
 
 
+def require_image(client: Any, tag: str, alternative: str = "") -> None:
+    """Raise :class:`SandboxUnavailableError` with the fix when image ``tag`` is not built
+    (``alternative``: another way out, named after the fix)."""
+    if not image_present(client, tag):
+        also = f" ({alternative})" if alternative else ""
+        raise SandboxUnavailableError(
+            f"Docker image {tag!r} is not built; run `mtenvs images build`{also}."
+        )
+
+
 def image_status(image: str) -> tuple[bool, str]:
     """``(usable, why)``: whether containers of ``image`` can start here, i.e. the Docker
     engine answers and the image is built, without raising.
@@ -141,8 +148,6 @@ def image_status(image: str) -> tuple[bool, str]:
     its tag, or any other tag. One of ours built from older sources than the checkout's is
     usable, with a warning that says how to rebuild it.
     """
-    from mtenvs.sandbox.docker_sandbox import docker_client, engine_status
-
     ok, detail = engine_status()
     if not ok:
         return False, detail
@@ -244,8 +249,6 @@ def build_images(
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from mtenvs.sandbox.docker_sandbox import docker_client
-
     client = client or docker_client(timeout=600)
     console = console or Console(stderr=True)
     specs = [IMAGES[n] for n in (names or list(IMAGES))]
@@ -305,11 +308,11 @@ def _build_one(
         buildargs={
             "BASE_IMAGE": base.image,
             "INSTALL_WITH": base.install_with,
-            "MTENVS_VERSION": _version(),
+            "MTENVS_VERSION": __version__,
         },
         labels={
             "mtenvs.image": spec.name,
-            "mtenvs.version": _version(),
+            "mtenvs.version": __version__,
             SOURCE_LABEL: source_hash(spec) or "",
         },
     )

@@ -25,6 +25,9 @@ from mtenvs.sandbox.base import (
     SandboxError,
     SandboxLimits,
 )
+from mtenvs.sandbox.docker_sandbox import DockerSandbox
+from mtenvs.sandbox.local_sandbox import LocalSandbox
+from mtenvs.sandbox.reaper import reap
 
 __all__ = ["PooledSandbox", "SandboxPool"]
 
@@ -114,8 +117,6 @@ class SandboxPool:
         #: Counters for monitoring: cold starts in acquire, replaced sandboxes, resets.
         self.stats = {"cold_acquires": 0, "replaced": 0, "resets": 0, "created": 0}
         if self.backend == "docker":
-            from mtenvs.sandbox.reaper import reap
-
             reap()  # leftovers of dead processes go before we add ours
         self._threads = [
             threading.Thread(target=self._refill_loop, name="mtenvs-pool-refill", daemon=True),
@@ -206,12 +207,8 @@ class SandboxPool:
     def _new(self) -> Sandbox:
         sb: Any
         if self.backend == "docker":
-            from mtenvs.sandbox.docker_sandbox import DockerSandbox
-
             sb = DockerSandbox(image=self.image, limits=self.limits)
         else:
-            from mtenvs.sandbox.local_sandbox import LocalSandbox
-
             sb = LocalSandbox(limits=self.limits)
         self.stats["created"] += 1
         return sb

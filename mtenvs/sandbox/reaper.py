@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any
 
 from mtenvs.sandbox.base import SESSION_ID
+from mtenvs.sandbox.engine import docker_client
 
 __all__ = [
     "LABEL_HOST",
@@ -99,8 +100,6 @@ class ReapedContainer:
 
 def list_containers(client: Any = None, **label_filters: str) -> list[Any]:
     """Every mtenvs container (running or not), optionally filtered by more labels."""
-    from mtenvs.sandbox.docker_sandbox import docker_client
-
     client = client or docker_client()
     labels = [LABEL_OWNER] + [f"{k}={v}" for k, v in label_filters.items()]
     return list(client.containers.list(all=True, filters={"label": labels}, ignore_removed=True))
@@ -116,8 +115,6 @@ def reap(
     removes every mtenvs container, owners alive or not.
     """
     import docker.errors
-
-    from mtenvs.sandbox.docker_sandbox import docker_client
 
     client = client or docker_client()
     here = host_id()

@@ -27,7 +27,7 @@ def docker_engine() -> object:
 
     usable, why = image_status("python")
     require(None if usable else why, "Docker sandboxes")
-    from mtenvs.sandbox.docker_sandbox import docker_client
+    from mtenvs.sandbox.engine import docker_client
 
     return docker_client()
 

@@ -90,7 +90,7 @@ def _eventually(condition: Callable[[], bool], what: str, timeout: float = _GRAC
 def _container_exists(container_id: str) -> bool:
     import docker.errors
 
-    from mtenvs.sandbox.docker_sandbox import docker_client
+    from mtenvs.sandbox.engine import docker_client
 
     try:
         docker_client().containers.get(container_id)
@@ -110,7 +110,7 @@ def _process_exists(pid: int) -> bool:
 
 def test_postgres_container_has_a_memory_limit():
     require_backend("docker")
-    from mtenvs.sandbox.docker_sandbox import docker_client
+    from mtenvs.sandbox.engine import docker_client
 
     env = gym.make("mtenvs/Sql-v0", dialect="postgres", postgres_backend="docker", schema="shop")
     try:

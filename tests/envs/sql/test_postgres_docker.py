@@ -26,7 +26,7 @@ pytestmark = pytest.mark.docker
 def _exists(container_id: str) -> bool:
     import docker.errors
 
-    from mtenvs.sandbox.docker_sandbox import docker_client
+    from mtenvs.sandbox.engine import docker_client
 
     try:
         docker_client().containers.get(container_id)
@@ -41,7 +41,7 @@ def test_container_is_locked_down_and_gone_after_close():
     env.reset(seed=0)
     server = pg_server._SERVERS["docker"]
     container_id = server.container_id  # type: ignore[attr-defined]
-    from mtenvs.sandbox.docker_sandbox import docker_client
+    from mtenvs.sandbox.engine import docker_client
     from mtenvs.sandbox.reaper import LABEL_OWNER
 
     attrs = docker_client().containers.get(container_id).attrs
@@ -90,7 +90,7 @@ def test_reaper_removes_the_container_of_a_killed_owner():
         container_id = owner.stdout.readline().strip()
         assert container_id and _exists(container_id)
         # Paused, it cannot see its owner go (it would exit on its own): the reaper's case.
-        from mtenvs.sandbox.docker_sandbox import docker_client
+        from mtenvs.sandbox.engine import docker_client
 
         docker_client().containers.get(container_id).pause()
     finally:

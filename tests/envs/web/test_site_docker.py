@@ -55,13 +55,13 @@ def _build(client: object) -> None:
 @pytest.fixture(scope="module")
 def docker_image() -> Iterator[str]:
     """The site image's tag, built if missing; skip without Docker (fail under ``CI``)."""
-    from mtenvs.sandbox.docker_sandbox import engine_status
+    from mtenvs.sandbox.engine import engine_status
 
     up, why = engine_status()
     require(None if up else why, "Docker")
     import docker.errors
 
-    from mtenvs.sandbox.docker_sandbox import docker_client
+    from mtenvs.sandbox.engine import docker_client
 
     client = docker_client(timeout=600)
     try:
@@ -103,7 +103,7 @@ def test_missing_image_is_a_clear_error(docker_image, monkeypatch):
 @pytest.mark.xdist_group("web-site-docker")
 def test_episode_on_a_site_in_a_container_without_network(docker_image):
     require_browser()
-    from mtenvs.sandbox.docker_sandbox import docker_client
+    from mtenvs.sandbox.engine import docker_client
     from mtenvs.sandbox.reaper import LABEL_OWNER
 
     env = WebShopEnv(site_backend="docker", page_load_timeout=3.0)
@@ -148,7 +148,7 @@ def test_episode_on_a_site_in_a_container_without_network(docker_image):
 
 @pytest.mark.docker
 def test_container_goes_with_its_killed_owner(docker_image):
-    from mtenvs.sandbox.docker_sandbox import docker_client
+    from mtenvs.sandbox.engine import docker_client
 
     code = (
         "import os\n"
