@@ -6,10 +6,12 @@ Where the server comes from (``postgres_backend``, see :data:`POSTGRES_BACKENDS`
   ``sandboxes/postgres/Dockerfile`` by ``mtenvs images build``) with no network, a
   read-only root, a memory limit (:data:`MEMORY_LIMIT`, its data on a tmpfs included) and
   its unix socket in a private host directory (mode 0700, so no other local user reaches
-  it). The container's stdin is attached to this process and the server exits when it
-  reads end of file, so the container goes when this process does, even SIGKILLed; it
-  also carries the owner labels of :mod:`mtenvs.sandbox.reaper` for whatever that misses.
-  It is removed when the last env or database using it closes, and at exit.
+  it). It is a :class:`~mtenvs.sandbox.service.ServiceContainer` (the hardening of
+  :mod:`mtenvs.sandbox.container`): its stdin is attached to this process and the server
+  exits when it reads end of file, so the container goes when this process does, even
+  SIGKILLed; it also carries the owner labels of :mod:`mtenvs.sandbox.reaper` for
+  whatever that misses. It is removed when the last env or database using it closes, and
+  at exit.
 * ``local``: a private server from Debian's ``postgresql`` binaries: ``initdb`` into a
   temporary directory (on ``/dev/shm`` where there is one; C locale, so text sorts as in
   SQLite), the server listening only on a unix socket there, run as the ``postgres`` user
@@ -44,6 +46,12 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from mtenvs.error import Error, check_choice
+from mtenvs.sandbox.container import ContainerSpec, Mount
+from mtenvs.sandbox.engine import docker_client
+from mtenvs.sandbox.images import image_status, image_tag
+from mtenvs.sandbox.owned_dirs import owned_tempdir
+from mtenvs.sandbox.reaper import reap
+from mtenvs.sandbox.service import ServiceContainer
 
 __all__ = [
     "MEMORY_LIMIT",
@@ -103,8 +111,6 @@ class _LocalServer:
     supervisor that stops it when this process goes (:mod:`mtenvs.envs.sql.pg_supervisor`)."""
 
     def __init__(self) -> None:
-        from mtenvs.sandbox.owned_dirs import owned_tempdir
-
         # Throwaway data: in memory where there is a tmpfs (CREATE DATABASE is ~6x faster).
         shm = Path("/dev/shm")
         parent = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
@@ -195,31 +201,44 @@ class _LocalServer:
         return str(self.root)
 
 
+def postgres_spec(sockets: Path) -> ContainerSpec:
+    """The server's container: the image's entrypoint (it stops the server at end of file on
+    stdin), its data on a tmpfs inside the memory limit, its socket in ``sockets``."""
+    return ContainerSpec(
+        image=image_tag("postgres"),
+        command=None,
+        user="postgres",  # uid 999, the image's user
+        memory_bytes=MEMORY_LIMIT,
+        pids=1024,
+        shm_size="256m",
+        tmpfs={
+            "/tmp": "rw,nosuid,nodev,size=64m",
+            "/var/lib/mtenvs-pg": "rw,nosuid,nodev,size=8g,uid=999,gid=999",
+        },
+        mounts=(Mount(str(sockets), "/sockets", read_only=False),),
+        environment={"MTENVS_EXIT_ON_EOF": "1"},
+        labels={"mtenvs.image": "postgres"},
+    )
+
+
 class _DockerServer:
-    """A container of ``mtenvs/postgres:<version>`` with its socket in a private directory,
-    attached to this process's stdin pipe so that it exits when this process does."""
+    """A container of ``mtenvs/postgres:<version>`` with its socket in a private directory
+    (a :class:`~mtenvs.sandbox.service.ServiceContainer`: it exits when this process does)."""
 
     def __init__(self) -> None:
-        from mtenvs.sandbox.docker_sandbox import docker_client
-        from mtenvs.sandbox.images import image_tag
-        from mtenvs.sandbox.owned_dirs import owned_tempdir
-        from mtenvs.sandbox.reaper import owner_labels, reap
-
         problem = docker_problem()
         if problem is not None:
             raise PostgresUnavailableError(f"postgres_backend='docker' is unusable: {problem}.")
         import docker.errors
 
         client = docker_client()
-        api = client.api
         # Leftovers of dead processes go before we add ours. Housekeeping only: the reaper
         # can trip over a container another process removes meanwhile (NotFound).
         with contextlib.suppress(docker.errors.NotFound):
             reap(client)
         self.pid = os.getpid()
         self._stopped = True  # until started
-        self._stdin: Any = None
-        self.container_id = ""
+        self._service: ServiceContainer | None = None
         # The socket directory must be writable by the server (uid 999); its private
         # parent keeps other local users from reaching a trust-auth socket.
         self.root = owned_tempdir(_SOCKET_DIR_PREFIX)
@@ -227,83 +246,33 @@ class _DockerServer:
         sockets.mkdir()
         sockets.chmod(0o777)
         try:
-            host_config = api.create_host_config(
-                network_mode="none",
-                read_only=True,
-                tmpfs={
-                    "/tmp": "rw,nosuid,nodev,size=64m",
-                    "/var/lib/mtenvs-pg": "rw,nosuid,nodev,size=8g,uid=999,gid=999",
-                },
-                binds={str(sockets): {"bind": "/sockets", "mode": "rw"}},
-                cap_drop=["ALL"],
-                security_opt=["no-new-privileges"],
-                pids_limit=1024,
-                shm_size="256m",
-                mem_limit=MEMORY_LIMIT,
-                memswap_limit=MEMORY_LIMIT,
-                auto_remove=True,
-            )
-            config = api.create_container_config(
-                image_tag("postgres"),
-                None,  # the image's entrypoint
-                stdin_open=True,
-                environment={"MTENVS_EXIT_ON_EOF": "1"},
-                labels={**owner_labels(), "mtenvs.image": "postgres"},
-                network_disabled=True,
-                host_config=host_config,
-            )
-            # Our socket closing = the server's stdin at end of file = the container exits.
-            config["StdinOnce"] = True
-            config["AttachStdin"] = True
-            self.container_id = api.create_container_from_config(config)["Id"]
-            self._stdin = api.attach_socket(self.container_id, params={"stdin": 1, "stream": 1})
-            api.start(self.container_id)
+            self._service = ServiceContainer(postgres_spec(sockets), client=client)
         except Exception as e:  # the docker SDK raises several kinds; all mean "no server"
             self._stopped = False
             self.stop()
             raise PostgresUnavailableError(f"Could not start the PostgreSQL container: {e}") from e
+        self.container_id = self._service.container_id
         self.host = str(sockets)
         self._stopped = False
         atexit.register(self.stop)
         multiprocessing.util.Finalize(self, self.stop, exitpriority=10)
         try:
-            _wait_until_ready(self.host, self._starting, self._logs)
+            _wait_until_ready(
+                self.host, self._service.exit_reason, lambda: self._service_logs()[-800:]
+            )
         except PostgresUnavailableError:
             self.stop()
             raise
 
-    def _starting(self) -> str | None:
-        from mtenvs.sandbox.docker_sandbox import docker_client
-
-        try:
-            status = docker_client().api.inspect_container(self.container_id)["State"]["Status"]
-        except Exception:  # removed already (auto-remove): it exited
-            status = "removed"
-        return None if status in ("created", "running") else f"status {status}"
-
-    def _logs(self) -> str:
-        from mtenvs.sandbox.docker_sandbox import docker_client
-
-        with contextlib.suppress(Exception):  # gone already: nothing to show
-            out: bytes = docker_client().api.logs(self.container_id, tail=20)
-            return out.decode(errors="replace")[-800:]
-        return ""
+    def _service_logs(self) -> str:
+        return self._service.logs() if self._service is not None else ""
 
     def stop(self) -> None:
         if self._stopped or os.getpid() != self.pid:
             return
         self._stopped = True
-        from mtenvs.sandbox.docker_sandbox import docker_client
-
-        if self._stdin is not None:
-            with contextlib.suppress(Exception):
-                self._stdin.close()
-            self._stdin = None
-        # Best effort (also at interpreter exit): a container left behind (already gone,
-        # removal under way, engine away) exits on its closed stdin, or is the reaper's.
-        if self.container_id:
-            with contextlib.suppress(Exception):
-                docker_client().api.remove_container(self.container_id, force=True)
+        if self._service is not None:
+            self._service.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -332,8 +301,6 @@ def _wait_until_ready(
 @functools.cache
 def docker_problem() -> str | None:
     """Why the ``docker`` backend cannot run here (no engine, no image), or ``None``."""
-    from mtenvs.sandbox.images import image_status
-
     usable, why = image_status("postgres")
     return None if usable else why
 

@@ -6,8 +6,9 @@ Two backends serve ``sandboxes/web/server.py`` (stdlib only) on a 127.0.0.1 port
   network at all (``--network none``, read-only root, no capabilities, non-root user). It
   listens on a unix socket in a bind-mounted directory, and a host thread forwards a
   loopback TCP port to that socket: the browser reaches the site, the site reaches nothing.
-  The container is labelled for the reaper and exits when its owner does (its server reads
-  EOF on the attached stdin). The socket's host directory (``mtenvs-web-<pid>-*``) goes on
+  The container is a :class:`~mtenvs.sandbox.service.ServiceContainer` (the hardening of
+  :mod:`mtenvs.sandbox.container`): labelled for the reaper, it exits when its owner does
+  (its server reads EOF on the attached stdin). The socket's host directory (``mtenvs-web-<pid>-*``) goes on
   close or at exit, and, after an owner that was killed, with the next site started
   (:mod:`mtenvs.sandbox.owned_dirs`).
 * :class:`SiteProcess`: the server as a child process on a free loopback port (no Docker).
@@ -33,7 +34,6 @@ import socketserver
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 import weakref
 from pathlib import Path
@@ -41,6 +41,11 @@ from typing import Any, Literal
 
 from mtenvs.error import Error, check_choice
 from mtenvs.sandbox.base import SandboxUnavailableError, sandboxes_dir
+from mtenvs.sandbox.container import ContainerSpec, Mount
+from mtenvs.sandbox.engine import docker_client
+from mtenvs.sandbox.images import image_status, image_tag, require_image
+from mtenvs.sandbox.owned_dirs import owned_tempdir
+from mtenvs.sandbox.service import ServiceContainer, ServiceNotReadyError
 
 __all__ = [
     "SITE_BACKENDS",
@@ -51,6 +56,7 @@ __all__ = [
     "WebSiteError",
     "docker_site_available",
     "server_script",
+    "site_spec",
     "start_site",
     "web_image",
 ]
@@ -80,9 +86,7 @@ def server_script() -> Path:
 
 def web_image() -> str:
     """The site image's tag: ``$MTENVS_WEB_IMAGE``, else ``mtenvs/web:<package version>``."""
-    import mtenvs
-
-    return os.environ.get("MTENVS_WEB_IMAGE") or f"mtenvs/{WEB_IMAGE_NAME}:{mtenvs.__version__}"
+    return os.environ.get("MTENVS_WEB_IMAGE") or image_tag(WEB_IMAGE_NAME)
 
 
 class SiteServer:
@@ -224,6 +228,28 @@ class _Forwarder(socketserver.ThreadingTCPServer):
         self.server_close()
 
 
+def site_spec(site: str, image: str, socket_dir: str, data_path: Path, token: str) -> ContainerSpec:
+    """The container of ``site``: its server writes its unix socket into ``socket_dir``
+    and reads this checkout's site code and ``data_path``, read-only."""
+    return ContainerSpec(
+        image=image,
+        command=(site,),
+        user="1000:1000",
+        memory_bytes=256 * 2**20,
+        pids=64,
+        tmpfs={"/tmp": "rw,nosuid,nodev,size=16m,mode=1777"},
+        mounts=(
+            Mount(socket_dir, "/sock", read_only=False),
+            # this checkout's site code over the image's copy: a container never runs
+            # older site code than a local process would
+            Mount(str(server_script().parent), "/opt/mtenvs/web"),
+            Mount(str(Path(data_path).resolve()), "/data/site.json"),
+        ),
+        environment={"MTENVS_WEB_TOKEN": token},
+        labels={"mtenvs.web_site": site},
+    )
+
+
 class DockerSite(SiteServer):
     """One site server in a ``mtenvs/web`` container with no network, reached through a
     host-side loopback port forwarded to the unix socket it serves on."""
@@ -231,24 +257,14 @@ class DockerSite(SiteServer):
     backend = "docker"
 
     def __init__(self, site: str, data_path: Path, *, image: str | None = None) -> None:
-        import docker.errors
-
-        from mtenvs.sandbox.docker_sandbox import docker_client
-        from mtenvs.sandbox.reaper import owner_labels
-
         self.site = site
         self.image = image or web_image()
         self._token = secrets.token_hex(16)
         self._client = docker_client()
         try:
-            self._client.images.get(self.image)
-        except docker.errors.ImageNotFound as e:
-            raise WebSiteError(
-                f"Docker image {self.image!r} is not built; run `mtenvs images build` "
-                "(or use site_backend='local')."
-            ) from e
-        from mtenvs.sandbox.owned_dirs import owned_tempdir
-
+            require_image(self._client, self.image, "or use site_backend='local'")
+        except SandboxUnavailableError as e:
+            raise WebSiteError(str(e)) from e
         # A private directory (0700, it names its owner) holding the one the container's
         # non-root user writes its socket into.
         self.root = owned_tempdir(_DIR_PREFIX)
@@ -257,11 +273,10 @@ class DockerSite(SiteServer):
         os.mkdir(self._dir)
         os.chmod(self._dir, 0o777)
         self.unix_path = os.path.join(self._dir, _SOCKET)
-        self.container_id: str | None = None
-        self._stdin: Any = None
+        self._service: ServiceContainer | None = None
         self._forwarder: _Forwarder | None = None
         try:
-            self._start(data_path, owner_labels())
+            self._start(data_path)
         except BaseException:
             self.close()
             raise
@@ -269,66 +284,23 @@ class DockerSite(SiteServer):
         self.port = self._forwarder.server_address[1]
         self.origin = f"http://127.0.0.1:{self.port}"
 
-    def _start(self, data_path: Path, labels: dict[str, str]) -> None:
-        api = self._client.api
-        host_config = api.create_host_config(
-            network_mode="none",
-            binds={
-                self._dir: {"bind": "/sock", "mode": "rw"},
-                # this checkout's site code over the image's copy: a container never runs
-                # older site code than a local process would
-                str(server_script().parent): {"bind": "/opt/mtenvs/web", "mode": "ro"},
-                str(Path(data_path).resolve()): {"bind": "/data/site.json", "mode": "ro"},
-            },
-            read_only=True,
-            tmpfs={"/tmp": "rw,nosuid,nodev,size=16m,mode=1777"},
-            mem_limit=256 * 2**20,
-            memswap_limit=256 * 2**20,
-            pids_limit=64,
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
-            auto_remove=True,
-        )
-        config = api.create_container_config(
-            self.image,
-            command=[self.site],
-            stdin_open=True,
-            user="1000:1000",
-            environment={"MTENVS_WEB_TOKEN": self._token},
-            labels={**labels, "mtenvs.web_site": self.site},
-            network_disabled=True,
-            host_config=host_config,
-        )
-        config["StdinOnce"] = True  # our socket closing = the server's stdin at EOF = exit
-        config["AttachStdin"] = True
+    @property
+    def container_id(self) -> str | None:
+        return self._service.container_id if self._service is not None else None
+
+    def _start(self, data_path: Path) -> None:
+        spec = site_spec(self.site, self.image, self._dir, data_path, self._token)
         name = f"mtenvs-web-{self.site}-{os.getpid()}-{next(_NAMES)}"
-        self.container_id = api.create_container_from_config(config, name=name)["Id"]
-        self._stdin = api.attach_socket(self.container_id, params={"stdin": 1, "stream": 1})
-        api.start(self.container_id)
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while not os.path.exists(self.unix_path):
-            if time.monotonic() > deadline or not self._running():
-                raise WebSiteError(
-                    f"The {self.site} site container ({self.image}) did not start serving "
-                    f"within {_START_TIMEOUT_S:g} s: {self._logs() or 'no output'}"
-                )
-            time.sleep(0.02)
-        self._forwarder = _Forwarder(self.unix_path)
-
-    def _running(self) -> bool:
-        import docker.errors
-
+        self._service = ServiceContainer(spec, name=name, client=self._client)
         try:
-            state = self._client.api.inspect_container(self.container_id)["State"]
-        except docker.errors.NotFound:
-            return False
-        return bool(state.get("Running")) or state.get("Status") == "created"
-
-    def _logs(self) -> str:
-        with contextlib.suppress(Exception):  # gone already: nothing to show
-            out: bytes = self._client.api.logs(self.container_id, tail=20)
-            return out.decode("utf-8", "replace").strip()
-        return ""
+            self._service.wait_ready(
+                lambda: os.path.exists(self.unix_path), timeout=_START_TIMEOUT_S
+            )
+        except ServiceNotReadyError as e:
+            raise WebSiteError(
+                f"The {self.site} site container ({self.image}) did not start serving: {e}"
+            ) from e
+        self._forwarder = _Forwarder(self.unix_path)
 
     @property
     def alive(self) -> bool:
@@ -349,14 +321,9 @@ class DockerSite(SiteServer):
         if self._forwarder is not None:
             self._forwarder.stop()
             self._forwarder = None
-        if self._stdin is not None:
-            with contextlib.suppress(Exception):
-                self._stdin.close()
-            self._stdin = None
-        if self.container_id is not None:
-            with contextlib.suppress(Exception):  # auto-removed already
-                self._client.api.remove_container(self.container_id, force=True)
-            self.container_id = None
+        if self._service is not None:
+            self._service.stop()
+            self._service = None
         self._remove_root()
 
 
@@ -369,8 +336,6 @@ def _remove_dir(owner: int, path: Path) -> None:
 
 @functools.cache
 def _docker_site_available(pid: int) -> tuple[bool, str]:
-    from mtenvs.sandbox.images import image_status
-
     return image_status(web_image())
 
 
