@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from mtenvs.error import Error, InvalidArgumentError
+from mtenvs.error import Error, InvalidArgumentError, UnavailableError
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -54,7 +54,7 @@ class SandboxError(Error, RuntimeError):
     """A sandbox could not be started, or its server broke the protocol."""
 
 
-class SandboxUnavailableError(SandboxError):
+class SandboxUnavailableError(SandboxError, UnavailableError):
     """The requested backend cannot be used here (no engine, image not built, ...)."""
 
 
