@@ -6,7 +6,6 @@ Task: "what is a + b?". Replies: ``<action>hint</action>`` (not final: reveals t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -14,9 +13,23 @@ import numpy as np
 from mtenvs.core.env import InvalidAction, MultiTurnEnv, Reply, Transition
 from mtenvs.core.parsing import extract_action, extract_answer, reply_text
 from mtenvs.core.rewards import OUTCOME, PROCESS
+from mtenvs.core.task_source import GeneratedTasks, TaskSource
+from mtenvs.error import InvalidArgumentError
 
 
-class AddEnv(MultiTurnEnv[str, tuple[str, int]]):
+def _sum_task(rng: np.random.Generator) -> tuple[int, int]:
+    a, b = (int(x) for x in rng.integers(10, 100, size=2))
+    return a, b
+
+
+def _sum_by_id(task_id: object) -> tuple[int, int]:
+    parts = str(task_id).split("-")
+    if len(parts) != 3 or parts[0] != "add" or not all(p.isdigit() for p in parts[1:]):
+        raise InvalidArgumentError(f"Unknown task id {task_id!r}; ids look like 'add-12-34'.")
+    return int(parts[1]), int(parts[2])
+
+
+class AddEnv(MultiTurnEnv[str, tuple[str, int], tuple[int, int]]):
     """Add two numbers, with an optional hint."""
 
     default_max_turns: ClassVar[int] = 5
@@ -39,8 +52,11 @@ class AddEnv(MultiTurnEnv[str, tuple[str, int]]):
         self._a = self._b = 0
         self._hinted = False
 
-    def new_episode(self, options: Mapping[str, Any]) -> str:
-        self._a, self._b = (int(x) for x in self.np_random.integers(10, 100, size=2))
+    def task_source(self) -> TaskSource[tuple[int, int]]:
+        return GeneratedTasks(_sum_task, _sum_by_id)
+
+    def new_episode(self, task: tuple[int, int]) -> str:
+        self._a, self._b = task
         self._hinted = False
         return f"What is {self._a} + {self._b}?"
 

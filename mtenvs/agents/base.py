@@ -38,7 +38,7 @@ class AgentInput:
     messages: list[Message]
     #: The unwrapped env (local executors) or a proxy forwarding ``oracle_action``,
     #: ``random_action`` and ``privileged`` to it (process and Ray executors).
-    env: MultiTurnEnv[Any, Any] | Any
+    env: MultiTurnEnv[Any, Any, Any] | Any
     info: dict[str, Any] = field(default_factory=dict)
 
 

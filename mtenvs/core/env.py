@@ -13,9 +13,15 @@ The base class owns what is the same in every env, so families only write their 
 * argument checks: unknown constructor keywords raise :class:`mtenvs.error.InvalidArgumentError`
   naming the allowed ones.
 
-A subclass implements :meth:`new_episode`, :meth:`parse_action`, :meth:`apply_action`,
-:meth:`system_prompt`, :meth:`action_format`, :meth:`oracle_action`, :meth:`privileged`,
-:meth:`render_text` and lists its mutable state in ``_snapshot_fields``.
+The base class also owns episode set-up: ``reset`` picks the task from the env's
+:meth:`~MultiTurnEnv.task_source` by the one seed rule of :mod:`mtenvs.core.task_source`
+(``options={"task_id": …}`` looks one up) and hands it to :meth:`~MultiTurnEnv.new_episode`;
+no env overrides ``reset``. The env declares its reply surface (``tool_schemas``,
+:meth:`episode_info`, :meth:`step_info`) and the base class fills the info dicts.
+
+A subclass implements :meth:`task_source`, :meth:`new_episode`, :meth:`parse_action`,
+:meth:`apply_action`, :meth:`system_prompt`, :meth:`action_format`, :meth:`oracle_action`,
+:meth:`privileged`, :meth:`render_text` and lists its mutable state in ``_snapshot_fields``.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import pickle
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Literal, TypedDict, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypedDict, TypeVar, cast
 
 import gymnasium as gym
 import numpy as np
@@ -41,6 +47,8 @@ from mtenvs.core.rewards import (
     split_components,
 )
 from mtenvs.core.spaces import MAX_REPLY_CHARS, UnicodeText
+from mtenvs.core.task_source import TaskSource
+from mtenvs.core.tasks import SPLITS, Split
 from mtenvs.error import (
     InvalidArgumentError,
     ResetNeededError,
@@ -63,18 +71,19 @@ __all__ = [
 
 ObsT = TypeVar("ObsT")
 ActionT = TypeVar("ActionT")
+TaskT = TypeVar("TaskT")
 #: What ``step`` accepts: the raw model reply, or a tool-call / chat-message dict.
 Reply = str | Mapping[str, Any]
 ObsMode = Literal["text", "image", "text+image"]
-Split = Literal["train", "test"]
 OBS_MODES: tuple[str, ...] = ("text", "image", "text+image")
-SPLITS: tuple[str, ...] = ("train", "test")
 
 
 class ResetInfo(TypedDict, total=False):
     """Keys of the ``info`` dict returned by ``reset``."""
 
     system_prompt: str
+    #: OpenAI function schemas of the env's tools (envs that declare ``tool_schemas``).
+    tools: list[Mapping[str, Any]]
     task_id: str
     max_turns: int
     split: str
@@ -131,6 +140,7 @@ class EnvSnapshot:
 
 
 _BASE_SNAPSHOT_FIELDS: tuple[str, ...] = (
+    "_task_cursor",
     "_turn",
     "_active",
     "_success",
@@ -171,14 +181,20 @@ def stable_digest(value: Any) -> str:
     return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
-class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
-    """Base class for multi-turn text (and multimodal) environments; see the module doc."""
+class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT, TaskT]):
+    """Base class for multi-turn text (and multimodal) environments; see the module doc.
+
+    Type parameters: the observation, the parsed action, and the task a reset hands to
+    :meth:`new_episode`."""
 
     metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012
     #: Attribute names holding the mutable episode state (deep-copied by ``snapshot``).
     _snapshot_fields: ClassVar[tuple[str, ...]] = ()
     #: Keys ``reset(options=…)`` accepts.
     reset_options: ClassVar[frozenset[str]] = frozenset({"task_id"})
+    #: OpenAI function schemas of the env's tools, given as the reset info's ``tools``
+    #: (envs without tools leave it empty and the key out).
+    tool_schemas: ClassVar[tuple[Mapping[str, Any], ...]] = ()
     #: Default turn budget of the env family.
     default_max_turns: ClassVar[int] = 20
     #: Whether ``oracle_action`` exists (False for adapters of external tasks with no
@@ -196,7 +212,7 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
     #: agent (``baselines/``) is trained and scored on.
     reference_configs: ClassVar[tuple[dict[str, Any], ...]] = ({},)
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> MultiTurnEnv[Any, Any]:
+    def __new__(cls, *args: Any, **kwargs: Any) -> MultiTurnEnv[Any, Any, Any]:
         # Runs before __init__ so a mistyped keyword names the allowed ones instead of
         # Python's bare TypeError (and gym.make keeps the env class as entry point).
         if kwargs:
@@ -247,6 +263,8 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
         self.turn_cost = float(turn_cost)
         self.format_penalty = float(format_penalty)
         self.action_space = UnicodeText(MAX_REPLY_CHARS)
+        #: The list position a reset without a seed plays (task lists; see task_source).
+        self._task_cursor = 0
         self._turn = 0
         self._active = False
         self._started = False
@@ -262,9 +280,16 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
         return ("text",)
 
     @abstractmethod
-    def new_episode(self, options: Mapping[str, Any]) -> str:
-        """Pick a task with ``self.np_random`` (or ``options["task_id"]``), set up the
-        episode state and return the first observation's text."""
+    def task_source(self) -> TaskSource[TaskT]:
+        """Where this env's tasks come from (given its arguments): a
+        :class:`~mtenvs.core.task_source.TaskList` or
+        :class:`~mtenvs.core.task_source.GeneratedTasks`. Called on every reset, so cache
+        what is costly to build."""
+
+    @abstractmethod
+    def new_episode(self, task: TaskT) -> str:
+        """Set up the episode of ``task`` (chosen by ``reset``; more randomness, if any,
+        comes from ``self.np_random``) and return the first observation's text."""
 
     @abstractmethod
     def parse_action(self, reply: Reply) -> ActionT:
@@ -307,6 +332,11 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
         """Env-specific keys added to every info dict (override to add some)."""
         return {}
 
+    def step_info(self) -> dict[str, Any]:
+        """Env-specific keys added to every step's info dict only (after the
+        transition's), e.g. what kind of turn this was."""
+        return {}
+
     def random_action(self, rng: np.random.Generator) -> str:
         """A well-formed random reply (used by :class:`mtenvs.agents.RandomAgent`)."""
         return str(self.action_space.sample())
@@ -330,9 +360,11 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
 
     # ------------------------------------------------------------------ gymnasium API
 
-    def reset(
+    # The info dicts are declared as TypedDicts, which mypy does not take for Gymnasium's
+    # dict[str, Any] (a TypedDict may not grow arbitrary keys); at run time they are dicts.
+    def reset(  # type: ignore[override]
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[ObsT, dict[str, Any]]:
+    ) -> tuple[ObsT, ResetInfo]:
         super().reset(seed=seed)
         options = dict(options or {})
         for key in options:
@@ -342,10 +374,16 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
                     f"{', '.join(sorted(self.reset_options)) or 'none'}."
                     f"{did_you_mean(key, self.reset_options)}"
                 )
+        source = self.task_source()
+        task_id = options.get("task_id")
+        if task_id is None:
+            task, self._task_cursor = source.choose(seed, self._task_cursor, self.np_random)
+        else:
+            task = source.find(task_id)
         self._turn = 0
         self._success = False
         self._last_final_answer_wrong = False
-        text = self.new_episode(options)
+        text = self.new_episode(task)
         self._active = True
         self._started = True
         self._last_observation = text
@@ -361,10 +399,12 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
             "parse_error": None,
             "state_key": self.state_key(),
         }
+        if self.tool_schemas:
+            info["tools"] = list(self.tool_schemas)
         info.update(self.episode_info())
-        return self._observation(text), info
+        return self._observation(text), cast(ResetInfo, info)
 
-    def step(self, action: Reply) -> tuple[ObsT, float, bool, bool, dict[str, Any]]:
+    def step(self, action: Reply) -> tuple[ObsT, float, bool, bool, StepInfo]:  # type: ignore[override]
         if not self._active:
             raise ResetNeededError(
                 "step() called "
@@ -405,7 +445,9 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT]):
         }
         info.update(self.episode_info())
         info.update(transition.info)
-        return self._observation(transition.observation), reward, terminated, truncated, info
+        info.update(self.step_info())
+        observation = self._observation(transition.observation)
+        return observation, reward, terminated, truncated, cast(StepInfo, info)
 
     def render(self) -> str | np.ndarray | None:  # type: ignore[override]
         if self.render_mode is None:

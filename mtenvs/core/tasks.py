@@ -5,6 +5,8 @@
 * :func:`parse_task_id` reads ids shaped ``<prefix>-<difficulty>-<split>-<seed>``.
 * :func:`read_eval_set` / :func:`write_eval_set` read and write the fixed evaluation sets
   shipped in ``mtenvs/assets`` (``{"env", "difficulty", "split", "format_version", "tasks"}``).
+* :func:`eval_set_split` checks an env's ``eval_set`` and ``split`` arguments together (an
+  eval set holds test tasks).
 """
 
 from __future__ import annotations
@@ -15,11 +17,21 @@ import re
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal, cast
 
-from mtenvs.error import InvalidArgumentError
+from mtenvs.error import InvalidArgumentError, check_choice, check_flag
 
-__all__ = ["SPLITS", "content_split", "parse_task_id", "read_eval_set", "write_eval_set"]
+__all__ = [
+    "SPLITS",
+    "Split",
+    "content_split",
+    "eval_set_split",
+    "parse_task_id",
+    "read_eval_set",
+    "write_eval_set",
+]
+
+Split = Literal["train", "test"]
 
 SPLITS: Final = ("train", "test")
 
@@ -71,3 +83,23 @@ def write_eval_set(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     return path
+
+
+def eval_set_split(split: str | None, eval_set: object, holder: str) -> Split:
+    """The split of an env whose eval set holds test tasks: ``split``, or by default
+    ``"test"`` with ``eval_set`` and ``"train"`` without.
+
+    Raises :class:`~mtenvs.error.InvalidArgumentError` when ``eval_set`` is not a bool,
+    ``split`` is not ``"train"`` or ``"test"``, or for an eval set with another split,
+    naming the fix; ``holder`` begins that message (``"The math eval sets hold"``).
+    """
+    check_flag("eval_set", eval_set)
+    if split is None:
+        return "test" if eval_set else "train"
+    check_choice("split", split, SPLITS)
+    if eval_set and split != "test":
+        raise InvalidArgumentError(
+            f"{holder} test tasks; use split='test' (or leave split unset) with "
+            f"eval_set=True, got split={split!r}."
+        )
+    return cast(Split, split)

@@ -2,7 +2,8 @@
 
 * :func:`check_case_source`: the ``split``, ``eval_set`` and ``dataset`` arguments, checked
   together (the eval set holds test patients; a MediQ file is its own evaluation set);
-* :func:`pick_record`: the MediQ record of an episode, by task id or drawn.
+* :func:`case_source`: the cases a reset picks from: a MediQ file, the fixed eval set or
+  generated patients (:mod:`mtenvs.core.task_source` states the seed rule).
 
 Knowledge-base patients themselves (generation, task ids, the fixed eval set) are in
 :mod:`mtenvs.envs.clinical.patients`, MediQ records in :mod:`mtenvs.envs.clinical.mediq`.
@@ -12,14 +13,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
-from mtenvs.core.env import Split
-from mtenvs.core.listed import eval_set_split
+from mtenvs.core.task_source import GeneratedTasks, TaskList, TaskSource
+from mtenvs.core.tasks import Split, eval_set_split
 from mtenvs.envs.clinical.mediq import MediQRecord
+from mtenvs.envs.clinical.patients import (
+    SEEDS_PER_SPLIT,
+    Patient,
+    eval_set,
+    make_patient,
+    patient_for_task,
+)
 from mtenvs.error import InvalidArgumentError
 
-__all__ = ["check_case_source", "pick_record"]
+__all__ = ["Case", "case_source", "check_case_source"]
+
+#: What a ``Clinical-v0`` episode plays: a knowledge-base patient or a MediQ record.
+Case = Patient | MediQRecord
 
 
 def check_case_source(split: Split | None, eval_set: object, dataset: str | None) -> Split:
@@ -39,19 +48,26 @@ def check_case_source(split: Split | None, eval_set: object, dataset: str | None
     return split
 
 
-def pick_record(
-    records: Sequence[MediQRecord], task_id: object, dataset: str | None, rng: np.random.Generator
-) -> MediQRecord:
-    """The record whose task id (``mediq-<id>``) is ``task_id``, or one drawn with ``rng``.
+def case_source(
+    split: str, *, use_eval_set: bool, records: Sequence[MediQRecord], dataset: str | None
+) -> TaskSource[Case]:
+    """The cases of a reset: the MediQ ``records`` of ``dataset`` when there are any, else
+    the fixed eval set, else patients generated for ``split``."""
+    if records:
 
-    Raises:
-        InvalidArgumentError: No record of ``dataset`` has that task id.
-    """
-    if task_id is not None:
-        for record in records:
-            if f"mediq-{record.id}" == task_id:
-                return record
-        raise InvalidArgumentError(
-            f"Task {task_id!r} is not in {dataset}; MediQ task ids are 'mediq-<id>'."
+        def not_in_file(task_id: object) -> MediQRecord:
+            raise InvalidArgumentError(
+                f"Task {task_id!r} is not in {dataset}; MediQ task ids are 'mediq-<id>'."
+            )
+
+        return TaskList(records, f"MediQ file {dataset}", lookup=not_in_file)
+    if use_eval_set:
+        return TaskList(
+            eval_set(),
+            "the clinical eval set",
+            lookup=lambda task_id: patient_for_task(task_id, split, use_eval_set=True),
         )
-    return records[int(rng.integers(len(records)))]
+    return GeneratedTasks(
+        lambda rng: make_patient(split, int(rng.integers(SEEDS_PER_SPLIT))),
+        lambda task_id: patient_for_task(task_id, split, use_eval_set=False),
+    )

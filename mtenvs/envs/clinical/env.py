@@ -11,18 +11,18 @@ import numpy as np
 from mtenvs.core.env import MultiTurnEnv, ObsMode, Reply, Split, Transition
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
 from mtenvs.core.spaces import text_space
+from mtenvs.core.task_source import TaskSource
 from mtenvs.envs.clinical.actions import ActionKind, ClinicalAction, parse_reply
-from mtenvs.envs.clinical.cases import check_case_source, pick_record
+from mtenvs.envs.clinical.cases import Case, case_source, check_case_source
 from mtenvs.envs.clinical.kb import KnowledgeBase, load_kb
-from mtenvs.envs.clinical.mediq import MEDIQ_MAX_QUESTIONS, MediQEpisode, load_mediq
-from mtenvs.envs.clinical.oracle import greedy_eig_reply
-from mtenvs.envs.clinical.patients import (
-    SEEDS_PER_SPLIT,
-    Patient,
-    eval_set,
-    make_patient,
-    patient_for_task,
+from mtenvs.envs.clinical.mediq import (
+    MEDIQ_MAX_QUESTIONS,
+    MediQEpisode,
+    MediQRecord,
+    load_mediq,
 )
+from mtenvs.envs.clinical.oracle import greedy_eig_reply
+from mtenvs.envs.clinical.patients import Patient
 from mtenvs.envs.clinical.rules import (
     Verdict,
     check_category_credit,
@@ -57,7 +57,7 @@ __all__ = ["TEST_COST", "ClinicalEnv"]
 TEST_COST: Final = "test_cost"
 
 
-class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
+class ClinicalEnv(MultiTurnEnv[str, ClinicalAction, Case]):
     """Diagnose a simulated patient by asking, examining and testing (MediQ-style).
 
     ## Description
@@ -148,7 +148,7 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
     | `split` | `"train"` (`"test"` with `eval_set`) | disjoint patient sets |
     | `eval_set` | `False` | reset plays the fixed 100-patient eval set (`seed % 100`, or the next one when no seed) |
     | `category_credit` | `0.0` | outcome for a wrong diagnosis in the right category (0 to 1) |
-    | `dataset` | `None` | path of a MediQ JSONL file to play instead of the knowledge base |
+    | `dataset` | `None` | path of a MediQ JSONL file to play instead of the knowledge base: reset plays record `seed % size` (the next one when no seed) |
     | `patient` | `"rule"` | `rule`, or an agent voicing the patient: `hf:PATH`, `openai:URL#MODEL` or an object with `act(batch)` |
     | `obs_mode` | `"text"` | only `text` |
     | `max_turns` | `20` (`31` with `dataset`: MediQ's 30 questions and the answer) | turn budget |
@@ -164,7 +164,8 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
     * v0: initial release. With `dataset`, records are read and budgeted as the official
       MediQ benchmark reads them (`initial_info`, string contexts, facts from
       `atomic_facts`/`facts`/the context, 31 turns by default; were 20); no reference score
-      changes.
+      changes. With `dataset`, `reset(seed=s)` plays record `s % size` and a reset without
+      a seed the next record (were drawn at random).
     """
 
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
@@ -178,11 +179,12 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
         "_diagnosis",
         "_last_kind",
         "_log",
-        "_eval_cursor",
+        "_task_cursor",
         "_mediq",
         "_gain_bits",
     )
     default_max_turns: ClassVar[int] = 20
+    tool_schemas: ClassVar[tuple[Mapping[str, Any], ...]] = tuple(CLINICAL_TOOLS)
     oracle_always_succeeds: ClassVar[bool] = False
     reference_configs: ClassVar[tuple[dict[str, Any], ...]] = ({"eval_set": True},)
 
@@ -226,8 +228,6 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
         self.kb: KnowledgeBase = load_kb()
         self.lexicon = Lexicon(self.kb)
         self._norm = math.log2(len(self.kb.conditions))
-        self._reset_seed: int | None = None
-        self._eval_cursor = 0
         self._patient: Patient | None = None
         self._post = np.zeros(len(self.kb.conditions))
         self._known: dict[int, bool] = {}
@@ -241,31 +241,24 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
 
     # ------------------------------------------------------------------ episode
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[str, dict[str, Any]]:
-        # The eval set maps a seed straight to an index, so new_episode needs the seed.
-        self._reset_seed = seed
-        obs, info = super().reset(seed=seed, options=options)
-        info["tools"] = CLINICAL_TOOLS
-        return obs, info
+    def task_source(self) -> TaskSource[Case]:
+        return case_source(
+            self.split, use_eval_set=self.eval_set, records=self._records, dataset=self.dataset
+        )
 
-    def new_episode(self, options: Mapping[str, Any]) -> str:
+    def new_episode(self, task: Case) -> str:
         self._examined, self._tests, self._test_cost_total = [], [], 0.0
         self._diagnosis, self._last_kind, self._gain_bits = None, None, 0.0
         self._patient, self._mediq = None, None
-        if self._records:
-            record = pick_record(
-                self._records, options.get("task_id"), self.dataset, self.np_random
-            )
-            self._mediq = MediQEpisode(record, [])
+        if isinstance(task, MediQRecord):
+            self._mediq = MediQEpisode(task, [])
             opening = self._mediq.record.opening()
             self._log = [opening]
             return (
                 f"{opening}\nAsk the patient questions, then answer with a letter. "
                 f"Turn 0 of {self.max_turns}."
             )
-        self._patient = self._pick_patient(options.get("task_id"))
+        self._patient = task
         chief, self._post = opening_posterior(self.kb, self._patient)
         self._known, self._asked = {chief: True}, {chief}
         opening = opening_statement(self.kb, self._patient)
@@ -274,16 +267,6 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
             f"{opening}\nInterview, examine and test the patient, then diagnose. "
             f"Turn 0 of {self.max_turns}."
         )
-
-    def _pick_patient(self, task_id: object) -> Patient:
-        if task_id is not None:
-            return patient_for_task(task_id, self.split, use_eval_set=self.eval_set)
-        if self.eval_set:
-            patients = eval_set()
-            index = self._eval_cursor if self._reset_seed is None else self._reset_seed
-            self._eval_cursor = (index + 1) % len(patients)
-            return patients[index % len(patients)]
-        return make_patient(self.split, int(self.np_random.integers(SEEDS_PER_SPLIT)))
 
     @property
     def _lik(self) -> np.ndarray:
@@ -412,7 +395,7 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction]):
     @property
     def task_id(self) -> str:
         if self._mediq is not None:
-            return f"mediq-{self._mediq.record.id}"
+            return self._mediq.record.task_id
         return self._patient.task_id if self._patient is not None else ""
 
     def render_text(self) -> str:

@@ -208,6 +208,10 @@ class MediQRecord:
     patient: dict[str, Any]
     initial_info: str
 
+    @property
+    def task_id(self) -> str:
+        return f"mediq-{self.id}"
+
     def opening(self) -> str:
         options = "\n".join(f"{k}. {v}" for k, v in self.options.items())
         return f"{self.initial_info}\n\nQuestion: {self.question}\nOptions:\n{options}"

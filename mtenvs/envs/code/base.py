@@ -26,10 +26,10 @@ code ran in the episode, closed by ``env.close()``.
 replays them, so restoring costs as much as re-running the episode's code (and code that
 depends on time or randomness may replay differently).
 
-A family subclass provides the task (:meth:`new_task`, :meth:`task_text`), the answer
-check (:meth:`check_answer`), what goes inside ``<answer>`` (:meth:`answer_format`), and
-the usual :class:`~mtenvs.core.env.MultiTurnEnv` hooks (``task_id``, ``oracle_action``,
-``privileged``).
+A family subclass provides its tasks (:meth:`~mtenvs.core.env.MultiTurnEnv.task_source`,
+:meth:`task_text`), the answer check (:meth:`check_answer`), what goes inside ``<answer>``
+(:meth:`answer_format`), and the usual :class:`~mtenvs.core.env.MultiTurnEnv` hooks
+(``oracle_action``, ``privileged``).
 """
 
 from __future__ import annotations
@@ -37,12 +37,13 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from mtenvs.core.env import EnvSnapshot, InvalidAction, MultiTurnEnv, Reply, Transition
 from mtenvs.core.parsing import extract_answer, extract_code_blocks, parse_tool_calls, reply_text
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
 from mtenvs.core.spaces import MAX_OBS_CHARS, text_space
+from mtenvs.core.task_source import HasTaskId
 from mtenvs.envs.code.code_verify import parse_untrusted
 from mtenvs.error import InvalidArgumentError, check_choice, check_int_range
 from mtenvs.sandbox import BACKENDS, ExecResult, Sandbox, SandboxLimits, make_sandbox
@@ -68,6 +69,7 @@ MAX_CODE_CHARS = 100_000
 #: Most cells one reply may run.
 MAX_CELLS_PER_TURN = 8
 _CELL_FILENAME = "<cell>"
+CodeTaskT = TypeVar("CodeTaskT", bound=HasTaskId)
 
 PYTHON_TOOL: dict[str, Any] = {
     "type": "function",
@@ -120,11 +122,12 @@ class AnswerCheck:
     feedback: str
 
 
-class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction]):
+class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction, CodeTaskT]):
     """Base of the code-interpreter envs; see the module doc. Not registered itself."""
 
     default_max_turns: ClassVar[int] = 5
     io_bound: ClassVar[bool] = True  # steps wait on the sandbox
+    tool_schemas: ClassVar[tuple[Mapping[str, Any], ...]] = (PYTHON_TOOL, SUBMIT_TOOL)
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
         "_cells",
         "_turn_type",
@@ -170,6 +173,7 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction]):
         self.timeout_s = float(timeout_s)
         self.max_output_chars = max_output_chars
         self.observation_space = text_space()
+        self._task: CodeTaskT | None = None
         self._sandbox: Sandbox | None = None
         #: Cells run in the interpreter since its last reset (what restore() replays).
         self._cells: list[str] = []
@@ -180,9 +184,17 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction]):
 
     # ------------------------------------------------------------------ family hooks
 
-    @abstractmethod
-    def new_task(self, options: Mapping[str, Any]) -> None:
-        """Pick the episode's task (``self.np_random`` or ``options["task_id"]``)."""
+    @property
+    def task(self) -> CodeTaskT:
+        """The episode's task."""
+        if self._task is None:
+            self._require_started("task")
+        assert self._task is not None
+        return self._task
+
+    @property
+    def task_id(self) -> str:
+        return self._task.task_id if self._task is not None else ""
 
     @abstractmethod
     def task_text(self) -> str:
@@ -239,16 +251,9 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction]):
 
     # ------------------------------------------------------------------ episode
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[str, dict[str, Any]]:
-        obs, info = super().reset(seed=seed, options=options)
-        info["tools"] = [PYTHON_TOOL, SUBMIT_TOOL]
-        return obs, info
-
-    def new_episode(self, options: Mapping[str, Any]) -> str:
+    def new_episode(self, task: CodeTaskT) -> str:
         self._reset_interpreter()
-        self.new_task(options)
+        self._task = task
         self._turn_type = "void"
         self._answers = 0
         self._best_score = 0.0
@@ -257,11 +262,8 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction]):
             "```python block, or give your final answer as <answer>…</answer>."
         )
 
-    def step(self, action: Reply) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        self._turn_type = "void"
-        obs, reward, terminated, truncated, info = super().step(action)
-        info["turn_type"] = self._turn_type
-        return obs, reward, terminated, truncated, info
+    def step_info(self) -> dict[str, Any]:
+        return {"turn_type": self._turn_type}
 
     def restore(self, snapshot: EnvSnapshot) -> None:
         """Restore the state and rebuild the interpreter by replaying the recorded cells."""
@@ -279,6 +281,7 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction]):
     # ------------------------------------------------------------------ parsing
 
     def parse_action(self, reply: Reply) -> CodeAction:
+        self._turn_type = "void"  # until the reply parses as code or an answer
         text = reply_text(reply)
         answer = extract_answer(text) if text is not None else None
         if answer is not None:

@@ -3,10 +3,13 @@ tests."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import numpy as np
+
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
+from mtenvs.core.task_source import GeneratedTasks, TaskList, TaskSource
+from mtenvs.core.tasks import eval_set_split
 from mtenvs.envs.code.base import FeedbackMode
 from mtenvs.envs.code.code_tasks import (
     CATEGORIES,
@@ -16,14 +19,13 @@ from mtenvs.envs.code.code_tasks import (
 )
 from mtenvs.envs.code.code_tasks import eval_set as load_eval_set
 from mtenvs.envs.code.code_variants import SEEDS_PER_SPLIT, TEMPLATES, make_variant
-from mtenvs.envs.code.common import TaskListEnv, check_flag, eval_set_split
 from mtenvs.envs.code.unit_test_env import UnitTestEnv
-from mtenvs.error import InvalidArgumentError, check_choice
+from mtenvs.error import InvalidArgumentError, check_choice, check_flag
 
 __all__ = ["PythonCodeEnv"]
 
 
-class PythonCodeEnv(TaskListEnv, UnitTestEnv):
+class PythonCodeEnv(UnitTestEnv):
     """Write a Python function that passes hidden unit tests, with an interpreter to try code.
 
     ## Description
@@ -168,28 +170,24 @@ class PythonCodeEnv(TaskListEnv, UnitTestEnv):
             if category in ("all", t.category) and (variants or t.source != "variant")
         )
 
-    def new_task(self, options: Mapping[str, Any]) -> None:
-        task_id = options.get("task_id")
-        if task_id is not None:
-            task = find_task(task_id)
-            if task.split != self.split:
-                raise InvalidArgumentError(
-                    f"Task {task_id!r} is a {task.split} task; make the env with "
-                    f"split={task.split!r}."
-                )
-            self._task = task
-        elif self.eval_set:
-            self._task = self.next_listed(self._eval)
-        else:
-            self._task = self._draw()
+    def task_source(self) -> TaskSource[CodeTask]:
+        if self.eval_set:
+            return TaskList(self._eval, "the PythonCode eval set", lookup=self._task_by_id)
+        return GeneratedTasks(self._draw, self._task_by_id)
 
-    def _draw(self) -> CodeTask:
+    def _task_by_id(self, task_id: object) -> CodeTask:
+        task = find_task(task_id)
+        if task.split != self.split:
+            raise InvalidArgumentError(
+                f"Task {task_id!r} is a {task.split} task; make the env with split={task.split!r}."
+            )
+        return task
+
+    def _draw(self, rng: np.random.Generator) -> CodeTask:
         use_variant = (
-            self.variants
-            and bool(self._templates)
-            and (not self._authored or self.np_random.random() < 0.5)
+            self.variants and bool(self._templates) and (not self._authored or rng.random() < 0.5)
         )
         if use_variant:
-            name = self._templates[int(self.np_random.integers(len(self._templates)))]
-            return make_variant(name, self.split, int(self.np_random.integers(SEEDS_PER_SPLIT)))
-        return self._authored[int(self.np_random.integers(len(self._authored)))]
+            name = self._templates[int(rng.integers(len(self._templates)))]
+            return make_variant(name, self.split, int(rng.integers(SEEDS_PER_SPLIT)))
+        return self._authored[int(rng.integers(len(self._authored)))]

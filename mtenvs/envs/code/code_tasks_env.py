@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
+from mtenvs.core.task_source import TaskList, TaskSource
 from mtenvs.envs.code.base import FeedbackMode
 from mtenvs.envs.code.code_datasets import load_dataset
 from mtenvs.envs.code.code_tasks import CodeTask
-from mtenvs.envs.code.common import TaskListEnv
 from mtenvs.envs.code.unit_test_env import UnitTestEnv
 from mtenvs.error import InvalidArgumentError
 
@@ -28,7 +27,7 @@ def _load(path: str, mtime: float) -> tuple[CodeTask, ...]:
     return load_dataset(path)
 
 
-class CodeTasksEnv(TaskListEnv, UnitTestEnv):
+class CodeTasksEnv(UnitTestEnv):
     """Solve HumanEval- or MBPP-format tasks from a local JSONL file with an interpreter.
 
     ## Description
@@ -155,26 +154,17 @@ class CodeTasksEnv(TaskListEnv, UnitTestEnv):
         )
         mtime = path.stat().st_mtime if path.is_file() else 0.0
         self.dataset = dataset
+        self._path = path
         self.tasks = _load(str(path), mtime)
         self._init_unit_tests()
-        self._by_id = {t.task_id: t for t in self.tasks}
 
     @property
     def oracle_always_succeeds(self) -> bool:  # type: ignore[override]
         """The oracle needs a reference solution in every record."""
         return all(t.solution for t in self.tasks)
 
-    def new_task(self, options: Mapping[str, Any]) -> None:
-        task_id = options.get("task_id")
-        if task_id is not None:
-            if task_id not in self._by_id:
-                raise InvalidArgumentError(
-                    f"Unknown task id {task_id!r} in this dataset; e.g. "
-                    f"{', '.join(repr(t) for t in list(self._by_id)[:3])}."
-                )
-            self._task = self._by_id[task_id]
-            return
-        self._task = self.next_listed(self.tasks)
+    def task_source(self) -> TaskSource[CodeTask]:
+        return TaskList(self.tasks, f"dataset {self._path}")
 
     def oracle_action(self) -> str:
         """Submit the record's reference solution (the prompt itself when it has none)."""

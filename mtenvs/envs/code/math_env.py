@@ -4,17 +4,16 @@ symbolically (or, for GSM8K and MATH from ``dataset=``, by the datasets' officia
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 
 from mtenvs.core.env import Transition
-from mtenvs.core.listed import listed_task
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
+from mtenvs.core.task_source import TaskList, TaskSource, seeded_tasks
+from mtenvs.core.tasks import eval_set_split
 from mtenvs.envs.code.base import AnswerCheck, CodeInterpreterEnv, FeedbackMode
-from mtenvs.envs.code.common import TaskListEnv, check_flag, eval_set_split
 from mtenvs.envs.code.math_checker import CHECK_MEMORY_MB, CHECK_TIMEOUT_S, MathChecker
 from mtenvs.envs.code.math_datasets import MathRecord, load_math_dataset
 from mtenvs.envs.code.math_tasks import (
@@ -26,7 +25,7 @@ from mtenvs.envs.code.math_tasks import (
     parse_task_id,
 )
 from mtenvs.envs.code.math_verify import LIMIT_REASONS, Verdict
-from mtenvs.error import InvalidArgumentError, check_choice
+from mtenvs.error import InvalidArgumentError, check_choice, check_flag
 
 __all__ = ["PythonMathEnv"]
 
@@ -50,7 +49,7 @@ _DATASET_RULES = {
 }
 
 
-class PythonMathEnv(TaskListEnv):
+class PythonMathEnv(CodeInterpreterEnv[MathTask | MathRecord]):
     """Solve a math problem with a persistent Python interpreter; answers are exact.
 
     ## Description
@@ -195,7 +194,7 @@ class PythonMathEnv(TaskListEnv):
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
         *CodeInterpreterEnv._snapshot_fields,
         "_task",
-        "_eval_cursor",
+        "_task_cursor",
     )
 
     def __init__(
@@ -237,59 +236,29 @@ class PythonMathEnv(TaskListEnv):
         )
         self.difficulty = difficulty
         self.eval_set = eval_set
-        self._eval_cursor = 0
         self.dataset = dataset
         #: The dataset's problems (empty without ``dataset``).
         self.records: tuple[MathRecord, ...] = (
             () if dataset is None else load_math_dataset(dataset, self.split)
         )
-        self._by_id = {r.task_id: r for r in self.records}
-        self._task: MathTask | MathRecord | None = None
         #: Checks answers in a process limited in time and memory (started on first use).
         self._checker = MathChecker(timeout_s=CHECK_TIMEOUT_S, memory_mb=CHECK_MEMORY_MB)
         self._verdict: Verdict | None = None
 
     # ------------------------------------------------------------------ task
 
-    def new_task(self, options: Mapping[str, Any]) -> None:
-        self._task = self._pick_task(options.get("task_id"))
-
-    def _pick_task(self, task_id: object) -> MathTask | MathRecord:
+    def task_source(self) -> TaskSource[MathTask | MathRecord]:
         if self.records:
-            if task_id is None:
-                return self.next_listed(self.records)
-            if not isinstance(task_id, str) or task_id not in self._by_id:
-                raise InvalidArgumentError(
-                    f"Task {task_id!r} is not in dataset {self.dataset}; its ids run from "
-                    f"{self.records[0].task_id!r} to {self.records[-1].task_id!r}."
-                )
-            return self._by_id[task_id]
-        if task_id is not None:
-            difficulty, split, seed = parse_task_id(task_id)
-            if (difficulty, split) != (self.difficulty, self.split):
-                raise InvalidArgumentError(
-                    f"Task {task_id!r} is not a {self.difficulty} {self.split} task; make the "
-                    f"env with difficulty={difficulty!r}, split={split!r}."
-                )
-            if self.eval_set:
-                return listed_task(
-                    eval_set(self.difficulty), task_id, f"{self.difficulty} math eval set"
-                )
-            return make_task(difficulty, split, seed)
-        if self.eval_set:
-            return self.next_listed(eval_set(self.difficulty))
-        return make_task(self.difficulty, self.split, int(self.np_random.integers(SEEDS_PER_SPLIT)))
-
-    @property
-    def task(self) -> MathTask | MathRecord:
-        if self._task is None:
-            self._require_started("task")
-        assert self._task is not None
-        return self._task
-
-    @property
-    def task_id(self) -> str:
-        return self._task.task_id if self._task is not None else ""
+            return TaskList(self.records, f"dataset {self.dataset}")
+        return seeded_tasks(
+            make_task,
+            parse_task_id,
+            difficulty=self.difficulty,
+            split=self.split,
+            seeds=SEEDS_PER_SPLIT,
+            eval_tasks=eval_set(self.difficulty) if self.eval_set else None,
+            name="math",
+        )
 
     def task_text(self) -> str:
         return f"{self.task.question}\nAnswer format: {_ANSWER_FORMATS[self.task.kind]}."
@@ -373,7 +342,7 @@ class PythonMathEnv(TaskListEnv):
         return f"<answer>{a}</answer>"
 
     def state_key_data(self) -> object:
-        return (super().state_key_data(), self._eval_cursor)
+        return (super().state_key_data(), self._task_cursor)
 
 
 def _check_dataset_args(dataset: object, difficulty: str, eval_set: bool) -> None:

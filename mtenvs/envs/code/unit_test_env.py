@@ -21,22 +21,18 @@ from mtenvs.sandbox import Sandbox, SandboxLimits, make_sandbox
 __all__ = ["UnitTestEnv"]
 
 
-class UnitTestEnv(CodeInterpreterEnv):
-    """Base of PythonCode and CodeTasks; not registered itself. Subclasses set ``_task``."""
+class UnitTestEnv(CodeInterpreterEnv[CodeTask]):
+    """Base of PythonCode and CodeTasks; not registered itself."""
 
     io_bound: ClassVar[bool] = True
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
         *CodeInterpreterEnv._snapshot_fields,
         "_task",
-        "_eval_cursor",
+        "_task_cursor",
         "_tests_passed",
     )
-    _task: CodeTask | None
-    _eval_cursor: int
 
     def _init_unit_tests(self) -> None:
-        self._task = None
-        self._eval_cursor = 0
         self._tests_passed = 0
         self._verifier: Sandbox | None = None
 
@@ -64,20 +60,9 @@ class UnitTestEnv(CodeInterpreterEnv):
 
     # ------------------------------------------------------------------ task
 
-    @property
-    def task(self) -> CodeTask:
-        if self._task is None:
-            self._require_started("task")
-        assert self._task is not None
-        return self._task
-
-    @property
-    def task_id(self) -> str:
-        return self._task.task_id if self._task is not None else ""
-
-    def new_episode(self, options: Any) -> str:
+    def new_episode(self, task: CodeTask) -> str:
         self._tests_passed = 0
-        return super().new_episode(options)
+        return super().new_episode(task)
 
     def task_text(self) -> str:
         task = self.task
@@ -153,4 +138,4 @@ class UnitTestEnv(CodeInterpreterEnv):
         return f"<answer>\ndef {entry}(*args):\n    return {a}\n</answer>"
 
     def state_key_data(self) -> object:
-        return (super().state_key_data(), self._eval_cursor, self._tests_passed)
+        return (super().state_key_data(), self._task_cursor, self._tests_passed)

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
 
 from mtenvs.core.env import InvalidAction, MultiTurnEnv, ObsMode, Reply, Split, Transition
-from mtenvs.core.listed import eval_set_split
 from mtenvs.core.parsing import extract_action, extract_answer, parse_tool_calls, reply_text
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
 from mtenvs.core.spaces import text_space
+from mtenvs.core.task_source import TaskSource
+from mtenvs.core.tasks import eval_set_split
 from mtenvs.envs.games import rule_induction_tasks as T
 from mtenvs.envs.games.rule_expr import Expr, RuleSyntaxError, parse_rule
-from mtenvs.error import InvalidArgumentError, ResetNeededError
+from mtenvs.error import ResetNeededError
 
 __all__ = ["RuleInductionEnv"]
 
@@ -54,7 +54,7 @@ def _expr(rule: str) -> Expr:
     return parse_rule(rule)
 
 
-class RuleInductionEnv(MultiTurnEnv[str, Action]):
+class RuleInductionEnv(MultiTurnEnv[str, Action, T.RuleTask]):
     """Find a hidden rule over triples of integers by testing triples (Wason's 2-4-6).
 
     ## Description
@@ -186,30 +186,14 @@ class RuleInductionEnv(MultiTurnEnv[str, Action]):
         self._consistent = np.ones(len(T.hypotheses()[0]), dtype=bool)
         self._guess: str | None = None
         self._verdict = ""
-        self._eval_cursor = 0
-        self._reset_seed: int | None = None
 
     # ------------------------------------------------------------------ episode
 
-    def new_episode(self, options: Mapping[str, Any]) -> str:
-        task_id = options.get("task_id")
-        if task_id is not None:
-            pool = T.eval_set() if self.eval_set else T.all_tasks()
-            task = next((t for t in pool if t.task_id == str(task_id)), None)
-            if task is None:
-                raise InvalidArgumentError(
-                    f"Unknown rule task id {task_id!r}; ids look like 'rule-increasing' or "
-                    f"'rule-sum_gt-12' (see mtenvs.envs.games.rule_induction_tasks)."
-                )
-            self._task = task
-        elif self.eval_set:
-            tasks = T.eval_set()
-            index = self._eval_cursor if self._reset_seed is None else self._reset_seed
-            self._eval_cursor = (index + 1) % len(tasks)
-            self._task = tasks[index % len(tasks)]
-        else:
-            tasks = T.tasks(self.split)
-            self._task = tasks[int(self.np_random.integers(len(tasks)))]
+    def task_source(self) -> TaskSource[T.RuleTask]:
+        return T.task_source(self.split, use_eval_set=self.eval_set)
+
+    def new_episode(self, task: T.RuleTask) -> str:
+        self._task = task
         a, b, c = self._task.example
         self._tests = [(a, b, c, True)]
         self._consistent = _verdicts(self._task.example).copy()
@@ -220,12 +204,6 @@ class RuleInductionEnv(MultiTurnEnv[str, Action]):
             f"fits: ({a}, {b}, {c}). Test triples to learn the rule, then state it.\n"
             f"Turn 0 of {self.max_turns}."
         )
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[str, dict[str, Any]]:
-        self._reset_seed = seed
-        return super().reset(seed=seed, options=options)
 
     # ------------------------------------------------------------------ actions
 

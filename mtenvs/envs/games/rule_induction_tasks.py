@@ -22,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mtenvs.core.task_source import GeneratedTasks, TaskList, TaskSource
 from mtenvs.envs.games.aec import stable_rng
 from mtenvs.envs.games.rule_expr import Expr, parse_rule
+from mtenvs.error import InvalidArgumentError
 
 __all__ = [
     "EVAL_SET_SIZE",
@@ -34,6 +36,7 @@ __all__ = [
     "eval_set",
     "hypotheses",
     "task_by_id",
+    "task_source",
     "tasks",
 ]
 
@@ -139,6 +142,26 @@ def tasks(split: str) -> tuple[RuleTask, ...]:
 
 def task_by_id(task_id: str) -> RuleTask | None:
     return next((t for t in all_tasks() if t.task_id == task_id), None)
+
+
+def task_source(split: str, *, use_eval_set: bool) -> TaskSource[RuleTask]:
+    """The rules an env plays: the fixed eval set, else rules of ``split`` drawn with the
+    env's generator; an id names any rule (of the eval set, with ``eval_set``)."""
+    pool = eval_set() if use_eval_set else all_tasks()
+
+    def by_id(task_id: object) -> RuleTask:
+        task = next((t for t in pool if t.task_id == str(task_id)), None)
+        if task is None:
+            raise InvalidArgumentError(
+                f"Unknown rule task id {task_id!r}; ids look like 'rule-increasing' or "
+                f"'rule-sum_gt-12' (see mtenvs.envs.games.rule_induction_tasks)."
+            )
+        return task
+
+    if use_eval_set:
+        return TaskList(pool, "the RuleInduction eval set", lookup=by_id)
+    listed = tasks(split)
+    return GeneratedTasks(lambda rng: listed[int(rng.integers(len(listed)))], by_id)
 
 
 # --------------------------------------------------------------------------- equivalence
@@ -255,6 +278,7 @@ def write_eval_set(directory: Path, size: int = EVAL_SET_SIZE) -> Path:
     return path
 
 
+@lru_cache(maxsize=1)
 @lru_cache(maxsize=1)
 def eval_set() -> tuple[RuleTask, ...]:
     """The fixed evaluation set shipped in ``mtenvs/assets/games`` (test-split rules)."""

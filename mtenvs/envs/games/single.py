@@ -11,7 +11,7 @@ reason and the legal moves come back with a ``format`` penalty, and the turn bud
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,17 +19,31 @@ import numpy as np
 from mtenvs.core.env import InvalidAction, MultiTurnEnv, Reply, Transition
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, RewardMode
 from mtenvs.core.spaces import text_image_space, text_space
+from mtenvs.core.task_source import GeneratedTasks, TaskSource
 from mtenvs.envs.games.aec import AGENTS, TextGameEnv
 from mtenvs.error import InvalidArgumentError, ResetNeededError, check_choice
 
-__all__ = ["OPPONENT_LEVELS", "GameEnv"]
+__all__ = ["OPPONENT_LEVELS", "GameEnv", "GameTask"]
 
 OPPONENT_LEVELS: tuple[str, ...] = ("random", "heuristic", "optimal")
 _TASK_ID = re.compile(r"([a-z]+)-(\d{10})-p([01])")
 _SEED_RANGE = 10**10
 
 
-class GameEnv(MultiTurnEnv[Any, int]):
+@dataclass(frozen=True)
+class GameTask:
+    """One game: the seed of its deal or setup and the agent's seat."""
+
+    game: str
+    seed: int
+    seat: int
+
+    @property
+    def task_id(self) -> str:
+        return f"{self.game}-{self.seed:010d}-p{self.seat}"
+
+
+class GameEnv(MultiTurnEnv[Any, int, GameTask]):
     """Base of the single-agent game ids; see the module doc. Subclasses set
     ``game_class``, ``game_name``, ``reward_scale`` and write the docstring."""
 
@@ -103,22 +117,25 @@ class GameEnv(MultiTurnEnv[Any, int]):
 
     # ------------------------------------------------------------------ episode
 
-    def new_episode(self, options: Mapping[str, Any]) -> str:
-        task_id = options.get("task_id")
-        if task_id is not None:
-            match = _TASK_ID.fullmatch(str(task_id))
-            if match is None or match.group(1) != self.game_name:
-                raise InvalidArgumentError(
-                    f"Task id {task_id!r} is not a {self.game_name} task id; expected "
-                    f"'{self.game_name}-<10 digits>-p<0|1>', e.g. "
-                    f"'{self.game_name}-0000000042-p1'."
-                )
-            self._seed, self._seat = int(match.group(2)), int(match.group(3))
-        else:
-            self._seed = int(self.np_random.integers(_SEED_RANGE))
-            self._seat = (
-                int(self.np_random.integers(2)) if self.play_as == "random" else int(self.play_as)
+    def task_source(self) -> TaskSource[GameTask]:
+        return GeneratedTasks(self._new_game, self._game_by_id)
+
+    def _new_game(self, rng: np.random.Generator) -> GameTask:
+        seed = int(rng.integers(_SEED_RANGE))
+        seat = int(rng.integers(2)) if self.play_as == "random" else int(self.play_as)
+        return GameTask(self.game_name, seed, seat)
+
+    def _game_by_id(self, task_id: object) -> GameTask:
+        match = _TASK_ID.fullmatch(str(task_id))
+        if match is None or match.group(1) != self.game_name:
+            raise InvalidArgumentError(
+                f"Task id {task_id!r} is not a {self.game_name} task id; expected "
+                f"'{self.game_name}-<10 digits>-p<0|1>', e.g. '{self.game_name}-0000000042-p1'."
             )
+        return GameTask(self.game_name, int(match.group(2)), int(match.group(3)))
+
+    def new_episode(self, task: GameTask) -> str:
+        self._seed, self._seat = task.seed, task.seat
         self._game.reset(seed=self._seed)
         self._opponent_moves = []
         self._play_opponent()

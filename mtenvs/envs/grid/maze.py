@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
 
-from mtenvs.core.env import InvalidAction, Reply, Transition
-from mtenvs.core.listed import ListedTasks, eval_set_split, listed_task
+from mtenvs.core.env import InvalidAction, MultiTurnEnv, Reply, Transition
 from mtenvs.core.parsing import extract_action, parse_tool_calls, reply_text
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
 from mtenvs.core.spaces import text_image_space, text_space
+from mtenvs.core.task_source import TaskSource, seeded_tasks
+from mtenvs.core.tasks import eval_set_split
 from mtenvs.envs.grid import render
 from mtenvs.envs.grid.maze_rules import (
     AGENT,
@@ -37,7 +37,7 @@ from mtenvs.envs.grid.maze_tasks import (
     make_task,
     parse_task_id,
 )
-from mtenvs.error import InvalidArgumentError, ResetNeededError, check_choice, check_int_range
+from mtenvs.error import ResetNeededError, check_choice, check_int_range
 
 __all__ = ["MOVE_TOOL", "MazeEnv"]
 
@@ -97,7 +97,7 @@ def _derived(task: MazeTask, view_radius: int | None) -> tuple[bytes, bytearray,
     return base, board, dist
 
 
-class MazeEnv(ListedTasks[Any, tuple[int, ...]]):
+class MazeEnv(MultiTurnEnv[Any, tuple[int, ...], MazeTask]):
     """Walk from ``@`` to the goal ``G`` of a maze, seeing all of it or only nearby cells.
 
     ## Description
@@ -192,7 +192,7 @@ class MazeEnv(ListedTasks[Any, tuple[int, ...]]):
         "_pos",
         "_invalid_moves",
         "_effective_moves",
-        "_eval_cursor",
+        "_task_cursor",
     )
 
     def __init__(
@@ -242,7 +242,6 @@ class MazeEnv(ListedTasks[Any, tuple[int, ...]]):
         self.observation_space = (
             text_space() if obs_mode == "text" else text_image_space(pixels, pixels)
         )
-        self._eval_cursor = 0
         self._task: MazeTask | None = None
         self._board = bytearray()
         self._pos = 0
@@ -259,8 +258,19 @@ class MazeEnv(ListedTasks[Any, tuple[int, ...]]):
 
     # ------------------------------------------------------------------ episode
 
-    def new_episode(self, options: Mapping[str, Any]) -> str:
-        self._task = self._pick_task(options.get("task_id"))
+    def task_source(self) -> TaskSource[MazeTask]:
+        return seeded_tasks(
+            make_task,
+            parse_task_id,
+            difficulty=self.difficulty,
+            split=self.split,
+            seeds=SEEDS_PER_SPLIT,
+            eval_tasks=eval_set(self.difficulty) if self.eval_set else None,
+            name="maze",
+        )
+
+    def new_episode(self, task: MazeTask) -> str:
+        self._task = task
         self._load_task()
         self._board = bytearray(_derived(self._task, self.view_radius)[1])
         self._pos = self._task.start[0] * self._stride + self._task.start[1]
@@ -275,23 +285,6 @@ class MazeEnv(ListedTasks[Any, tuple[int, ...]]):
             f"Find the goal G in this {self.size}x{self.size} maze. You are @.{fog}\n"
             + self._status()
         )
-
-    def _pick_task(self, task_id: object) -> MazeTask:
-        if task_id is not None:
-            difficulty, split, seed = parse_task_id(task_id)
-            if (difficulty, split) != (self.difficulty, self.split):
-                raise InvalidArgumentError(
-                    f"Task {task_id!r} is not a {self.difficulty} {self.split} task; make the "
-                    f"env with difficulty={difficulty!r}, split={split!r}."
-                )
-            if self.eval_set:
-                return listed_task(
-                    eval_set(self.difficulty), task_id, f"{self.difficulty} maze eval set"
-                )
-            return make_task(difficulty, split, seed)
-        if self.eval_set:
-            return self.next_listed(eval_set(self.difficulty))
-        return make_task(self.difficulty, self.split, int(self.np_random.integers(SEEDS_PER_SPLIT)))
 
     def _load_task(self) -> None:
         """Set the per-task constants (not snapshotted: they follow from ``_task``)."""

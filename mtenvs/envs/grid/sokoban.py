@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, ClassVar, Final
 
 import numpy as np
@@ -10,11 +9,12 @@ import numpy as np
 from mtenvs.core.env import MultiTurnEnv, ObsMode, Reply, Split, Transition
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
 from mtenvs.core.spaces import text_image_space, text_space
+from mtenvs.core.task_source import TaskSource
 from mtenvs.envs.grid.sokoban_image import make_sokoban_palette, render_level_image
 from mtenvs.envs.grid.sokoban_replies import ALLOWED_MOVES, parse_moves
 from mtenvs.envs.grid.sokoban_rules import DIRECTIONS, LEGEND, Level, MoveResult
 from mtenvs.envs.grid.sokoban_solver import SokobanSolver, solver_for
-from mtenvs.envs.grid.sokoban_tasks import DIFFICULTIES, SokobanTask, select_task
+from mtenvs.envs.grid.sokoban_tasks import DIFFICULTIES, SokobanTask, task_source
 from mtenvs.error import InvalidArgumentError, check_choice, check_int_range
 
 __all__ = ["SokobanEnv"]
@@ -34,7 +34,7 @@ _BLOCKED: Final = int(MoveResult.BLOCKED_BY_WALL)
 _PUSHED: Final = int(MoveResult.PUSHED)
 
 
-class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
+class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
     """Push every box onto a target in a procedurally generated, always solvable level.
 
     ## Description
@@ -135,7 +135,7 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
     | `difficulty` | `"easy"` | `"easy"`, `"medium"` or `"hard"` (table above) |
     | `obs_mode` | `"text"` | `"text"`, `"image"` or `"text+image"` |
     | `actions_per_turn` | `1` | most moves one reply may hold |
-    | `eval_set` | `False` | play the fixed eval set of the difficulty (50 test levels, `mtenvs/assets/grid/sokoban_<difficulty>.json`): `reset(seed=s)` plays level `s % 50`, `options={"task_id": id or index}` a given one |
+    | `eval_set` | `False` | play the fixed eval set of the difficulty (50 test levels, `mtenvs/assets/grid/sokoban_<difficulty>.json`): `reset(seed=s)` plays level `s % 50`, a reset without a seed the next one, `options={"task_id": id or index}` a given one |
     | `max_turns` | per difficulty | turn budget (60 / 120 / 180) |
     | `reward_mode` | `"outcome"` | `"outcome"` or `"process"` |
     | `split` | `"train"` (`"test"` with `eval_set`) | disjoint level sets |
@@ -151,7 +151,8 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
 
     ## Version History
 
-    * v0: initial release.
+    * v0: initial release. With `eval_set`, a reset without a seed plays the level after
+      the last one played (was a random level); seeded resets and scores are unchanged.
     """
 
     reference_configs: ClassVar[tuple[dict[str, Any], ...]] = (
@@ -163,7 +164,6 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
     # Not ClassVar-annotated: gym.Env declares metadata as an attribute, mypy rejects both.
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012
     default_max_turns: ClassVar[int] = DIFFICULTIES["easy"].default_max_turns
-    reset_options: ClassVar[frozenset[str]] = frozenset({"task_id"})
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
         "_task",
         "_level",
@@ -221,7 +221,6 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
         self.observation_space = (
             text_space() if obs_mode == "text" else text_image_space(rows * tile, cols * tile)
         )
-        self._reset_seed: int | None = None
         self._task: SokobanTask | None = None
         self._level: Level | None = None
         self._solver: SokobanSolver | None = None
@@ -236,23 +235,12 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...]]):
     def supported_obs_modes(cls) -> tuple[str, ...]:
         return ("text", "image", "text+image")
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[Any, dict[str, Any]]:
-        self._reset_seed = seed  # the eval set maps a seed straight to a level index
-        return super().reset(seed=seed, options=options)
-
     # ------------------------------------------------------------------ episode
 
-    def new_episode(self, options: Mapping[str, Any]) -> str:
-        task = select_task(
-            self.difficulty,
-            self.split,
-            self.np_random,
-            eval_set=self.eval_set,
-            task_id=options.get("task_id"),
-            seed=self._reset_seed,
-        )
+    def task_source(self) -> TaskSource[SokobanTask]:
+        return task_source(self.difficulty, self.split, use_eval_set=self.eval_set)
+
+    def new_episode(self, task: SokobanTask) -> str:
         level, start = task.parsed
         solver = solver_for(level)
         # The shared solver may hold an equal Level object from the generator: adopt it, so

@@ -30,6 +30,7 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
+from mtenvs.core.task_source import GeneratedTasks, TaskList, TaskSource
 from mtenvs.envs.grid.sokoban_rules import Level, MoveResult, State, box_cells
 from mtenvs.envs.grid.sokoban_solver import SokobanSolver, share_solver
 from mtenvs.error import InvalidArgumentError, check_choice
@@ -43,7 +44,7 @@ __all__ = [
     "layout_split",
     "load_eval_set",
     "parse_task_id",
-    "select_task",
+    "task_source",
 ]
 
 Difficulty = Literal["easy", "medium", "hard"]
@@ -380,45 +381,40 @@ def load_eval_set(difficulty: str) -> tuple[SokobanTask, ...]:
     )
 
 
-def select_task(
-    difficulty: str,
-    split: str,
-    rng: np.random.Generator,
-    *,
-    eval_set: bool = False,
-    task_id: object = None,
-    seed: int | None = None,
-) -> SokobanTask:
-    """The task an env resets to. From the eval set: level ``task_id`` (an id or an index),
-    else level ``seed % EVAL_SET_SIZE``, else a random one. Otherwise: the generated level
-    ``task_id``, else a random index drawn from ``rng``."""
-    if eval_set:
+def task_source(difficulty: str, split: str, *, use_eval_set: bool) -> TaskSource[SokobanTask]:
+    """The levels an env of ``difficulty`` and ``split`` plays: the fixed eval set (whose
+    levels ``options={"task_id": …}`` also names by index), else generated levels (a seed
+    draws the level index from the env's generator)."""
+    if use_eval_set:
         tasks = load_eval_set(difficulty)
-        if task_id is None:
-            return tasks[seed % len(tasks) if seed is not None else int(rng.integers(len(tasks)))]
-        if (
-            isinstance(task_id, int)
-            and not isinstance(task_id, bool)
-            and (0 <= task_id < len(tasks))
-        ):
-            return tasks[task_id]
-        for task in tasks:
-            if task.task_id == task_id:
-                return task
-        raise InvalidArgumentError(
-            f"task_id {task_id!r} is not in the {difficulty} eval set; pass an index "
-            f"0..{len(tasks) - 1} or an id such as {tasks[0].task_id!r}."
-        )
-    if task_id is None:
-        return generate_task(difficulty, split, int(rng.integers(2**31)))
-    got_difficulty, got_split, index = parse_task_id(task_id)  # type: ignore[arg-type]
-    if (got_difficulty, got_split) != (difficulty, split):
-        raise InvalidArgumentError(
-            f"task_id {task_id!r} is a {got_difficulty}/{got_split} level but this env plays "
-            f"{difficulty}/{split} levels; make the env with difficulty={got_difficulty!r}, "
-            f"split={got_split!r}."
-        )
-    return generate_task(difficulty, split, index)
+
+        def by_index(task_id: object) -> SokobanTask:
+            if (
+                isinstance(task_id, int)
+                and not isinstance(task_id, bool)
+                and 0 <= task_id < len(tasks)
+            ):
+                return tasks[task_id]
+            raise InvalidArgumentError(
+                f"task_id {task_id!r} is not in the {difficulty} eval set; pass an index "
+                f"0..{len(tasks) - 1} or an id such as {tasks[0].task_id!r}."
+            )
+
+        return TaskList(tasks, f"the {difficulty} eval set", lookup=by_index)
+
+    def by_id(task_id: object) -> SokobanTask:
+        got_difficulty, got_split, index = parse_task_id(task_id)  # type: ignore[arg-type]
+        if (got_difficulty, got_split) != (difficulty, split):
+            raise InvalidArgumentError(
+                f"task_id {task_id!r} is a {got_difficulty}/{got_split} level but this env "
+                f"plays {difficulty}/{split} levels; make the env with "
+                f"difficulty={got_difficulty!r}, split={got_split!r}."
+            )
+        return generate_task(difficulty, split, index)
+
+    return GeneratedTasks(
+        lambda rng: generate_task(difficulty, split, int(rng.integers(2**31))), by_id
+    )
 
 
 def build_eval_set(difficulty: str, size: int = EVAL_SET_SIZE) -> dict[str, Any]:

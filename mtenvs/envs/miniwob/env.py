@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -131,7 +130,9 @@ class MiniWobEnv(WebEnv):
     One per task page, ``mtenvs/MiniWob-<task>-v0``: {task_ids}.
 
     ## Version History
-    * v0: initial release (miniwob 1.1.0 pages).
+    * v0: initial release (miniwob 1.1.0 pages). With `eval_set`, a reset without a seed plays the task after
+      the last one played (replayed the last seeded task); seeded resets and scores are
+      unchanged.
     """
 
     site = "miniwob"
@@ -272,8 +273,8 @@ class MiniWobEnv(WebEnv):
 
     # ------------------------------------------------------------------ MultiTurnEnv hooks
 
-    def new_episode(self, options: Mapping[str, Any]) -> str:
-        self._task = self.pick_task(options)
+    def new_episode(self, task: Any) -> str:
+        self._task = task
         self._history = []
         self._subgoals = frozenset()
         self._answer = ""

@@ -2,49 +2,18 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar
 
-import numpy as np
-
-from mtenvs.core.env import EnvSnapshot, Transition
-from mtenvs.core.listed import ListedTasks, listed_task
-from mtenvs.core.parsing import ToolCall
-from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
-from mtenvs.core.spaces import text_space
-from mtenvs.envs.sql import prompts
-from mtenvs.envs.sql.backend import Database, open_database
-from mtenvs.envs.sql.data import DEFAULT_SCALE
-from mtenvs.envs.sql.dataset import DatasetDatabase, SqlDataset, load_dataset
-from mtenvs.envs.sql.engine import COUNT_CAP, format_table
-from mtenvs.envs.sql.env_args import DIALECTS, check_sql_env_args
-from mtenvs.envs.sql.execution import (
-    EXPLORE_TOOLS,
-    QueryRunner,
-    check_dataset_read,
-    check_write,
-    in_dialect,
-)
-from mtenvs.envs.sql.limits import SQLITE_HEAP
-from mtenvs.envs.sql.official import OFFICIAL_TIMEOUT_S
-from mtenvs.envs.sql.schemas import Schema, get_schema
-from mtenvs.envs.sql.sqlite_worker import SqliteWorker
-from mtenvs.envs.sql.task_choice import pick_sql_task
-from mtenvs.envs.sql.tasks import SqlTask, eval_set
-from mtenvs.envs.sql.tools import TOOL_SCHEMAS, parse_reply, random_reply
-from mtenvs.envs.sql.verify import GoldResult, overlap_score
-from mtenvs.error import InvalidArgumentError
+from mtenvs.core.task_source import TaskSource
+from mtenvs.envs.sql.env_args import DIALECTS
+from mtenvs.envs.sql.task_choice import sql_task_source
+from mtenvs.envs.sql.tasks import SqlTask
+from mtenvs.envs.sql.tool_env import SqlToolEnv
 
 __all__ = ["DIALECTS", "SqlEnv"]
 
-_TOOLS: Final = ("list_tables", "describe", "sample", "run_sql", "submit")
-#: Rows a gold query or a submission may return with ``dataset=`` (Spider/BIRD gold
-#: results can exceed the observation cap).
-_DATASET_COUNT_CAP: Final = 1_000_000
 
-
-class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
+class SqlEnv(SqlToolEnv[SqlTask]):
     """Explore a real SQLite or PostgreSQL database with tools, then submit one SQL statement.
 
     ## Description
@@ -141,7 +110,7 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
     | `render_mode` | `None` | `ansi`: the request and the last observation |
     | `turn_cost` | `0.0` | subtracted every turn |
     | `format_penalty` | `0.1` | subtracted for a malformed reply |
-    | `dataset` | `None` | path of a local Spider or BIRD directory (`tables.json`, question JSON, `database/<db_id>/<db_id>.sqlite` or BIRD's `dev_databases/`, `train_databases/`): its questions replace the built-in tasks (SQLite only; task ids `spider-test-00042`, `bird-train-00007`) |
+    | `dataset` | `None` | path of a local Spider or BIRD directory (`tables.json`, question JSON, `database/<db_id>/<db_id>.sqlite` or BIRD's `dev_databases/`, `train_databases/`): its questions replace the built-in tasks (SQLite only; reset plays question `seed % size`, or the next one when no seed; task ids `spider-test-00042`, `bird-train-00007`) |
     | `question_file` | `None` | with `dataset`: the question file to read (e.g. `train_others.json`) instead of the split's default |
 
     ## Registered ids
@@ -151,386 +120,21 @@ class SqlEnv(ListedTasks[str, tuple[ToolCall, ...]]):
     * v0: initial release (SQLite and PostgreSQL). With `dataset`, submissions are judged
       by the official Spider (test-suite) and BIRD rules and time limits (were the env's
       own: multiset rows, numbers to 2 decimals, columns in order); no reference score
-      changes.
+      changes. With `dataset`, `reset(seed=s)` plays question `s` modulo the file's size
+      and a reset without a seed the next question (were drawn at random).
     """
 
-    default_max_turns: ClassVar[int] = 10
-    tools: ClassVar[tuple[str, ...]] = _TOOLS
     reference_configs: ClassVar[tuple[dict[str, Any], ...]] = ({"eval_set": True},)
-    _snapshot_fields: ClassVar[tuple[str, ...]] = (
-        "_task",
-        "_gold_rows",
-        "_best",
-        "_queries",
-        "_writes",
-        "_eval_cursor",
-        "_db_image",
-        "_weight",
-    )
 
-    def __init__(
-        self,
-        *,
-        schema: str | None = None,
-        scale: int = DEFAULT_SCALE,
-        eval_set: bool = False,
-        dialect: str = "sqlite",
-        query_timeout_s: float = 2.0,
-        submit_timeout_s: float | None = None,
-        max_result_rows: int = 20,
-        obs_mode: str = "text",
-        max_turns: int | None = None,
-        reward_mode: RewardMode | str = RewardMode.OUTCOME,
-        split: str | None = None,
-        render_mode: str | None = None,
-        turn_cost: float = 0.0,
-        format_penalty: float = DEFAULT_FORMAT_PENALTY,
-        dataset: str | os.PathLike[str] | None = None,
-        question_file: str | None = None,
-        postgres_backend: str = "auto",
-    ) -> None:
-        split = check_sql_env_args(
-            schema=schema,
-            scale=scale,
-            eval_set=eval_set,
-            dialect=dialect,
-            split=split,
-            query_timeout_s=query_timeout_s,
-            submit_timeout_s=submit_timeout_s,
-            max_result_rows=max_result_rows,
-            dataset=dataset,
-            question_file=question_file,
-            postgres_backend=postgres_backend,
+    def task_source(self) -> TaskSource[SqlTask]:
+        return sql_task_source(
+            split=self.split,
+            schema=self.schema,
+            scale=self.scale,
+            dataset=self.dataset,
+            use_eval_set=self.eval_set,
         )
-        super().__init__(
-            max_turns=max_turns,
-            reward_mode=reward_mode,
-            split=split,  # type: ignore[arg-type]
-            obs_mode=obs_mode,  # type: ignore[arg-type]
-            render_mode=render_mode,  # type: ignore[arg-type]
-            turn_cost=turn_cost,
-            format_penalty=format_penalty,
-        )
-        self.observation_space = text_space()
-        self.schema = schema
-        self.scale = scale
-        self.eval_set = eval_set
-        self.dialect = dialect
-        self.postgres_backend = postgres_backend
-        self.query_timeout_s = float(query_timeout_s)
-        self.max_result_rows = max_result_rows
-        self._eval_cursor = 0
-        self._task: SqlTask | None = None
-        self._db: Database | None = None
-        #: The process running this env's SQLite statements (started on first use).
-        self._worker = SqliteWorker()
-        self._gold_rows: tuple[tuple[Any, ...], ...] = ()
-        self._gold_prepared: GoldResult | None = None
-        self._best = 0.0
-        self._queries = 0
-        self._writes: list[str] = []
-        self._db_image: bytes | None = None
-        self.dataset: SqlDataset | None = None
-        self._count_cap = COUNT_CAP
-        if dataset is not None:
-            self.dataset = load_dataset(dataset, self.split, question_file)
-            self._count_cap = _DATASET_COUNT_CAP
-        self.submit_timeout_s = float(
-            submit_timeout_s
-            if submit_timeout_s is not None
-            else OFFICIAL_TIMEOUT_S[self.dataset.format]
-            if self.dataset is not None
-            else query_timeout_s
-        )
-        #: Share of the episode's outcome (and process) the current request is worth.
-        self._weight = 1.0
 
-    # ------------------------------------------------------------------ task and episode
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[str, dict[str, Any]]:
-        obs, info = super().reset(seed=seed, options=options)
-        info["tools"] = [TOOL_SCHEMAS[name] for name in self.tools]
-        return obs, info
-
-    def new_episode(self, options: Mapping[str, Any]) -> str:
-        task_id = options.get("task_id")
-        if self.eval_set and self.dataset is None:
-            # the eval set maps a reset seed straight to an index (ListedTasks)
-            tasks = [t for t in eval_set() if self.schema in (None, t.schema)]
-            self._task = (
-                self.next_listed(tasks)
-                if task_id is None
-                else listed_task(tasks, task_id, "SQL eval set")
-            )
-        else:
-            self._task = pick_sql_task(
-                task_id,
-                split=self.split,
-                schema=self.schema,
-                scale=self.scale,
-                dataset=self.dataset,
-                rng=self.np_random,
-            )
-        self._open_database()
-        self._queries = 0
-        self._writes = []
-        self._start_request(self._task, 1.0)
+    def new_episode(self, task: SqlTask) -> str:
+        self.start_episode(task, 1.0)
         return self.first_observation()
-
-    def _start_request(self, task: SqlTask, weight: float) -> None:
-        """Make ``task`` the current request, worth ``weight`` of the episode's outcome."""
-        self._task = task
-        self._weight = weight
-        self._best = 0.0
-        self._gold_rows = ()
-        if task.kind == "read":
-            sql = in_dialect(task.gold_sql, self.dialect)
-            gold = self.database.execute(
-                sql, allow_writes=False, timeout_s=60.0, count_cap=self._count_cap
-            )
-            if not gold.ok:
-                # Never the gold SQL itself: exception texts end up in logs and transcripts.
-                raise InvalidArgumentError(
-                    f"The gold SQL of task {task.task_id} fails on database "
-                    f"{task.schema!r}: {gold.error}"
-                )
-            self._gold_rows = gold.rows
-
-    def task_schema(self) -> Schema:
-        """The schema of the current task's database."""
-        if self.dataset is not None:
-            return self.dataset.schemas[self.task.schema]
-        return get_schema(self.task.schema)
-
-    def first_observation(self) -> str:
-        return prompts.first_observation(self.task_schema(), self.task, self.max_turns)
-
-    def _open_database(self) -> None:
-        old = self._db
-        with SQLITE_HEAP.exempt():  # a copy may be larger than a statement's heap limit
-            if self.dataset is not None:
-                schema = self.task.schema
-                path, tables = self.dataset.databases[schema], self.dataset.schemas[schema]
-                self._db = DatasetDatabase(path, tables, self._worker)
-            else:
-                self._db = self._new_database()
-        if old is not None:  # closed after: the server stays held across episodes
-            old.close()
-
-    def _new_database(self) -> Database:
-        task = self.task
-        return open_database(
-            self.dialect, task.schema, self.scale, task.db_seed, self.postgres_backend, self._worker
-        )
-
-    @property
-    def database(self) -> Database:
-        """The episode's database (a fresh copy per episode)."""
-        if self._db is None:
-            self._require_started("database")
-            self._open_database()
-        assert self._db is not None
-        return self._db
-
-    def _runner(self, timeout_s: float | None = None) -> QueryRunner:
-        """The episode's database under the env's limits (``timeout_s``: a statement's
-        time limit, ``query_timeout_s`` by default)."""
-        limit = self.query_timeout_s if timeout_s is None else timeout_s
-        return QueryRunner(self.database, self.dialect, limit)
-
-    @property
-    def task(self) -> SqlTask:
-        if self._task is None:
-            self._require_started("task")
-        assert self._task is not None
-        return self._task
-
-    @property
-    def task_id(self) -> str:
-        return self._task.task_id if self._task is not None else ""
-
-    def episode_info(self) -> dict[str, Any]:
-        task = self._task
-        return {
-            "schema": task.schema if task else "",
-            "task_kind": task.kind if task else "",
-            "sql_queries": self._queries,
-        }
-
-    # ------------------------------------------------------------------ actions
-
-    def parse_action(self, reply: Any) -> tuple[ToolCall, ...]:
-        return parse_reply(reply, self.tools)
-
-    def apply_action(self, action: tuple[ToolCall, ...]) -> Transition:
-        outputs: list[str] = []
-        components: dict[str, float] = {}
-        names = [call.name for call in action]
-        for call in action:
-            if call.name == "submit":
-                transition = self._submit(str(call.arguments["sql"]))
-                transition.observation = "\n\n".join([*outputs, transition.observation])
-                transition.components = {**components, **transition.components}
-                transition.info["tools_called"] = names
-                return transition
-            text, gain = self.run_tool(call)
-            outputs.append(f"[{call.name}] {text}" if len(action) > 1 else text)
-            if gain:
-                components[PROCESS] = components.get(PROCESS, 0.0) + gain
-        left = self.max_turns - self.turn
-        outputs.append(f"({left} turn{'s' if left != 1 else ''} left.)")
-        return Transition("\n\n".join(outputs), components, info={"tools_called": names})
-
-    def run_tool(self, call: ToolCall) -> tuple[str, float]:
-        """Run one non-submit tool: (observation text, process gain)."""
-        schema = self.task_schema()
-        if call.name in EXPLORE_TOOLS:
-            return self._runner().explore(schema, call, self.max_result_rows), 0.0
-        if call.name == "run_sql":
-            return self._run_sql(str(call.arguments["query"]))
-        return self.run_extra_tool(call), 0.0
-
-    def run_extra_tool(self, call: ToolCall) -> str:
-        """Tools of subclasses (``ask_user``); the base env has none."""
-        raise NotImplementedError(call.name)
-
-    def _run_sql(self, query: str) -> tuple[str, float]:
-        self._queries += 1
-        writes = self.task.kind == "write"
-        result = self._runner().guarded(query, writes=writes)
-        if result.ok and result.changes:
-            self._writes.append(query)
-        gain = 0.0
-        if result.ok and result.columns and not writes and not result.capped:
-            gain = self._credit(overlap_score(self._gold(), result.rows))
-        return format_table(result, self.max_result_rows), gain
-
-    def _gold(self) -> GoldResult:
-        """The gold rows prepared for comparison (once per request, or after a restore)."""
-        prepared = self._gold_prepared
-        if prepared is None or prepared.source is not self._gold_rows:
-            prepared = self._gold_prepared = GoldResult(self._gold_rows)
-        return prepared
-
-    def _credit(self, score: float) -> float:
-        gain = max(0.0, score - self._best)
-        self._best = max(self._best, score)
-        return gain * self._weight
-
-    def _submit(self, sql: str) -> Transition:
-        task = self.task
-        if task.kind == "write":
-            correct, score, error = check_write(
-                task,
-                sql,
-                scale=self.scale,
-                dialect=self.dialect,
-                postgres_backend=self.postgres_backend,
-                timeout_s=self.submit_timeout_s,
-                worker=self._worker,
-            )
-        elif self.dataset is not None:
-            runner, gold = self._runner(self.submit_timeout_s), self._gold_rows
-            args = (runner, self.dataset, task, sql, gold, self._count_cap, self._worker)
-            correct, score, error = check_dataset_read(*args)
-        else:
-            runner = self._runner(self.submit_timeout_s)
-            correct, score, error = runner.check_read(
-                sql, self._gold(), task.gold_sql, self._count_cap
-            )
-        gain = (1.0 - self._best) * self._weight if correct else self._credit(score)
-        if correct:
-            self._best = 1.0
-        text = "Correct!" if correct else "Incorrect." + (f" Error: {error}" if error else "")
-        components = {OUTCOME: self._weight if correct else 0.0}
-        if gain:
-            components[PROCESS] = gain
-        return Transition(text, components, terminated=True, success=correct, final_answer=True)
-
-    # ------------------------------------------------------------------ prompts
-
-    def system_prompt(self) -> str:
-        rule = self.dataset.format if self.dataset is not None else None
-        return prompts.system_prompt(
-            self.dialect, self.query_timeout_s, self.submit_timeout_s, rule
-        )
-
-    def action_format(self) -> str:
-        return prompts.ACTION_FORMAT
-
-    def render_text(self) -> str:
-        return f"{self.first_observation()}\n\n--- last observation ---\n{self._last_observation}"
-
-    # ------------------------------------------------------------------ privileged
-
-    def oracle_action(self) -> str:
-        """Describe the first table of the gold query, then submit the gold SQL."""
-        self._require_started("oracle_action")
-        if self.turn == 0 and self.turns_left > 1:
-            tables = self.task_schema().table_names
-            table = next((t for t in tables if t in self.task.gold_sql), tables[0])
-            return (
-                f'<tool_call>{{"name": "describe", "arguments": {{"table": "{table}"}}}}'
-                "</tool_call>"
-            )
-        return f"<answer>{self.task.gold_sql}</answer>"
-
-    def privileged(self) -> dict[str, Any]:
-        self._require_started("privileged")
-        return {
-            "gold_sql": self.task.gold_sql,
-            "template": self.task.template,
-            "gold_row_count": len(self._gold_rows),
-        }
-
-    def random_action(self, rng: np.random.Generator) -> str:
-        if self._task is None:
-            return random_reply(rng, get_schema("shop"))
-        return random_reply(rng, self.task_schema())
-
-    # ------------------------------------------------------------------ state
-
-    def state_key_data(self) -> object:
-        return (tuple(self._writes), round(self._best, 9), self._eval_cursor)
-
-    def snapshot(self) -> EnvSnapshot:
-        """The episode state, the database's content included (SQLite: its serialised
-        image; PostgreSQL: a copy made with ``CREATE DATABASE … TEMPLATE``)."""
-        self._db_image = self.database.snapshot()
-        try:
-            return super().snapshot()
-        finally:
-            self._db_image = None
-
-    def restore(self, snapshot: EnvSnapshot) -> None:
-        super().restore(snapshot)
-        image, self._db_image = self._db_image, None
-        self._open_database()
-        if image is not None:
-            with SQLITE_HEAP.exempt():
-                self.database.restore(image)
-
-    def __getstate__(self) -> dict[str, Any]:
-        # A live connection cannot be pickled; the copy reopens the same content.
-        state = self.__dict__.copy()
-        state["_db_image"] = self._db.snapshot() if self._db is not None else None
-        state["_db"] = None
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        image = state.pop("_db_image", None)
-        self.__dict__.update(state)
-        self._db_image = None
-        if image is not None and self._task is not None:
-            self._open_database()
-            with SQLITE_HEAP.exempt():
-                self.database.restore(image)
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-        self._worker.close()
-        super().close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Final
 
-from mtenvs.core.listed import eval_set_split
+from mtenvs.core.tasks import eval_set_split
 from mtenvs.envs.sql.data import DEFAULT_SCALE, MAX_SCALE, MIN_SCALE
 from mtenvs.envs.sql.postgres import POSTGRES_BACKENDS
 from mtenvs.envs.sql.schemas import SCHEMA_NAMES

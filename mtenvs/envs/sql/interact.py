@@ -8,20 +8,16 @@ from typing import Any, ClassVar, Final
 import numpy as np
 
 from mtenvs.core.env import Transition
-from mtenvs.core.listed import listed_task
 from mtenvs.core.parsing import ToolCall
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
+from mtenvs.core.task_source import TaskSource
 from mtenvs.envs.sql.data import DEFAULT_SCALE
-from mtenvs.envs.sql.env import SqlEnv
-from mtenvs.envs.sql.interact_tasks import (
-    InteractTask,
-    interact_eval_set,
-    make_interact_task,
-    parse_interact_task_id,
-)
-from mtenvs.envs.sql.tasks import TASKS_PER_SPLIT
+from mtenvs.envs.sql.interact_tasks import InteractTask
+from mtenvs.envs.sql.task_choice import interact_task_source
+from mtenvs.envs.sql.tool_env import SqlToolEnv
+from mtenvs.envs.sql.tools import TOOL_SCHEMAS
 from mtenvs.envs.sql.user_sim import answer_question
-from mtenvs.error import InvalidArgumentError, check_int_range
+from mtenvs.error import check_int_range
 
 __all__ = ["MAIN_WEIGHT", "SqlInteractEnv"]
 
@@ -36,7 +32,7 @@ _QUESTIONS: Final = (
 )
 
 
-class SqlInteractEnv(SqlEnv):
+class SqlInteractEnv(SqlToolEnv[InteractTask]):
     """Resolve an ambiguous SQL request by asking a simulated user, then a follow-up.
 
     ## Description
@@ -131,8 +127,9 @@ class SqlInteractEnv(SqlEnv):
         "ask_user",
         "submit",
     )
+    tool_schemas: ClassVar[tuple[Mapping[str, Any], ...]] = tuple(TOOL_SCHEMAS[n] for n in tools)
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
-        *SqlEnv._snapshot_fields,
+        *SqlToolEnv._snapshot_fields,
         "_itask",
         "_phase",
         "_revealed",
@@ -180,34 +177,15 @@ class SqlInteractEnv(SqlEnv):
 
     # ------------------------------------------------------------------ episode
 
-    def _pick_interact_task(self, task_id: object) -> InteractTask:
-        if self.eval_set:
-            tasks = interact_eval_set()
-            if task_id is None:
-                return self.next_listed(tasks)
-            return listed_task(tasks, task_id, "SqlInteract eval set")
-        if task_id is not None:
-            split, index = parse_interact_task_id(task_id)
-            if split != self.split:
-                raise InvalidArgumentError(
-                    f"Task {task_id!r} is not a {self.split} task; make "
-                    f"the env with split={split!r}."
-                )
-            return make_interact_task(split, index, self.scale)
-        return make_interact_task(
-            self.split, int(self.np_random.integers(TASKS_PER_SPLIT)), self.scale
-        )
+    def task_source(self) -> TaskSource[InteractTask]:
+        return interact_task_source(split=self.split, scale=self.scale, use_eval_set=self.eval_set)
 
-    def new_episode(self, options: Mapping[str, Any]) -> str:
-        self._itask = self._pick_interact_task(options.get("task_id"))
-        self._task = self._itask.requests[0]
-        self._open_database()
-        self._queries = 0
-        self._writes = []
+    def new_episode(self, task: InteractTask) -> str:
+        self._itask = task
+        self.start_episode(task.requests[0], MAIN_WEIGHT)
         self._phase = 0
         self._revealed = ()
         self._asks = 0
-        self._start_request(self._itask.requests[0], MAIN_WEIGHT)
         return (
             self.first_observation() + "\nThe request may be ambiguous: ask_user(question)"
             " asks the user for clarification."

@@ -105,7 +105,9 @@ class WebAdminEnv(SiteEnv):
     * `mtenvs/WebAdmin-v0`
 
     ## Version History
-    * v0: initial release.
+    * v0: initial release. With `eval_set`, a reset without a seed plays the task after
+      the last one played (replayed the last seeded task); seeded resets and scores are
+      unchanged.
     """
 
     site = "admin"

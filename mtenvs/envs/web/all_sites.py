@@ -95,7 +95,9 @@ class WebAllEnv(WebEnv):
     * `mtenvs/Web-v0`
 
     ## Version History
-    * v0: initial release (shop, wiki and admin).
+    * v0: initial release (shop, wiki and admin). With `eval_set`, a reset without a seed plays the task after
+      the last one played (replayed the last seeded task); seeded resets and scores are
+      unchanged.
     """
 
     random_paths = ("/", "/search?q=a")

@@ -32,9 +32,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mtenvs.core.env import EnvSnapshot, MultiTurnEnv, Reply, Transition
-from mtenvs.core.listed import eval_set_split
 from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, FORMAT, OUTCOME, PROCESS, RewardMode
 from mtenvs.core.spaces import text_image_space, text_space
+from mtenvs.core.task_source import GeneratedTasks, TaskList, TaskSource
+from mtenvs.core.tasks import eval_set_split
 from mtenvs.envs.web.actions import (
     ACTION_FORMS,
     SITE_ORIGIN,
@@ -77,7 +78,7 @@ class _SiteSlot:
     start_image: np.ndarray | None = None
 
 
-class WebEnv(MultiTurnEnv[Any, WebAction]):
+class WebEnv(MultiTurnEnv[Any, WebAction, Any]):
     """Base of the web envs; see the module doc (subclasses document the contract)."""
 
     #: Module of ``sandboxes/web`` serving the site, and its seeded data.
@@ -95,14 +96,14 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
         "_history",
         "_subgoals",
         "_answer",
-        "_eval_cursor",
+        "_task_cursor",
     )
 
     #: What the system prompt calls the site ("a shop site").
     site_description: ClassVar[str] = "a web site"
     #: Task indices per split (``reset(seed)`` draws one).
     seeds_per_split: ClassVar[int] = 10_000
-    reset_options: ClassVar[frozenset[str]] = frozenset({"task_id"})
+    tool_schemas: ClassVar[tuple[Mapping[str, Any], ...]] = tuple(WEB_TOOLS)
 
     def __init__(
         self,
@@ -141,7 +142,7 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
             format_penalty=format_penalty,
         )
         self.eval_set = eval_set
-        self._eval_cursor = 0
+        self._eval_tasks: tuple[Any, ...] = ()
         self._task: Any = self.make_task(self.split, 0)
         self.viewport = VIEWPORT
         self.set_of_marks = set_of_marks
@@ -185,20 +186,24 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
     def eval_task_ids(self) -> list[str]:
         """The fixed evaluation set (test task ids)."""
 
-    def pick_task(self, options: Mapping[str, Any]) -> Any:
-        """``options["task_id"]``, else the eval set's next task, else a seeded draw."""
-        if "task_id" in options:
-            try:
-                return self.task_by_id(str(options["task_id"]))
-            except ValueError as e:
-                raise InvalidArgumentError(str(e)) from e
-        if self.eval_set:
-            ids = self.eval_task_ids()
-            seeded = self.np_random_seed is not None and self.np_random_seed >= 0
-            index = (self.np_random_seed if seeded else self._eval_cursor) % len(ids)
-            self._eval_cursor = index + 1
-            return self.task_by_id(ids[index])
-        return self.make_task(self.split, int(self.np_random.integers(self.seeds_per_split)))
+    def task_source(self) -> TaskSource[Any]:
+        """The eval set, or tasks of the split drawn with the env's generator; an id names
+        any task of the site."""
+        if not self.eval_set:
+            return GeneratedTasks(
+                lambda rng: self.make_task(self.split, int(rng.integers(self.seeds_per_split))),
+                self._task_named,
+            )
+        if not self._eval_tasks:
+            self._eval_tasks = tuple(self.task_by_id(i) for i in self.eval_task_ids())
+        name = f"the {type(self).__name__} eval set"
+        return TaskList(self._eval_tasks, name, lookup=self._task_named)
+
+    def _task_named(self, task_id: object) -> Any:
+        try:
+            return self.task_by_id(str(task_id))
+        except ValueError as e:
+            raise InvalidArgumentError(str(e)) from e
 
     @property
     def task_id(self) -> str:
@@ -207,13 +212,6 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
     def task_intent(self) -> str:
         """The task as told to the agent."""
         return str(self._task.intent)
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[Any, dict[str, Any]]:
-        obs, info = super().reset(seed=seed, options=options)
-        info["tools"] = WEB_TOOLS
-        return obs, info
 
     def system_prompt(self) -> str:
         spec = self.site_spec()
@@ -328,8 +326,8 @@ class WebEnv(MultiTurnEnv[Any, WebAction]):
 
     # ------------------------------------------------------------------ MultiTurnEnv hooks
 
-    def new_episode(self, options: Mapping[str, Any]) -> str:
-        self._task = self.pick_task(options)
+    def new_episode(self, task: Any) -> str:
+        self._task = task
         self._history = []
         self._subgoals = frozenset()
         self._answer = ""

@@ -110,7 +110,9 @@ class WebShopEnv(SiteEnv):
     * `mtenvs/WebShop-v0`
 
     ## Version History
-    * v0: initial release.
+    * v0: initial release. With `eval_set`, a reset without a seed plays the task after
+      the last one played (replayed the last seeded task); seeded resets and scores are
+      unchanged.
     """
 
     site = "shop"

@@ -90,7 +90,9 @@ class WebWikiEnv(SiteEnv):
     * `mtenvs/WebWiki-v0`
 
     ## Version History
-    * v0: initial release.
+    * v0: initial release. With `eval_set`, a reset without a seed plays the task after
+      the last one played (replayed the last seeded task); seeded resets and scores are
+      unchanged.
     """
 
     site = "wiki"
