@@ -27,6 +27,7 @@ import contextlib
 import itertools
 import os
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -165,6 +166,26 @@ def _private_interpreter(python: str) -> tuple[str, tuple[str, ...]] | None:
     return None
 
 
+def _hidden_sites() -> tuple[str, ...]:
+    """The host's site-packages that the private uid cannot reach only because a folder
+    above them is closed (a checkout's venv in a 0700 home or ``mktemp -d``), while they
+    themselves are open to others: each is bind-mounted into the sandbox's own mount
+    namespace at a path that uid can reach (see :meth:`LocalSandbox._command`), so agent
+    code has numpy and sympy there too. Nothing else of the closed folder becomes visible."""
+    if _private_interpreter(sys.executable) is None or not _unshare_works():
+        return ()
+    sites = dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))
+    hidden = []
+    for path in sites:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            continue
+        if mode & 0o005 == 0o005 and not _readable_by_others(path):
+            hidden.append(path)
+    return tuple(hidden)
+
+
 _runtime_copy: Path | None = None
 _runtime_lock = threading.Lock()
 
@@ -269,6 +290,13 @@ class LocalSandbox(ServerSandbox):
             plan = _private_interpreter(self.python)
             assert plan is not None
             (python, extra_paths), runtime = plan, _runtime_for_private_uid()
+        binds = []
+        if uid is not None and self.python == sys.executable:
+            for i, site in enumerate(_hidden_sites()):
+                target = workspace.parent / f"site-{i}"
+                target.mkdir(mode=0o755, exist_ok=True)
+                binds.append((site, str(target)))
+            extra_paths = (*extra_paths, *(target for _, target in binds))
         cmd = [
             python, "-I", "-u", str(runtime / "repl_server.py"),
             *(arg for p in extra_paths for arg in ("--sys-path", p)),
@@ -280,7 +308,11 @@ class LocalSandbox(ServerSandbox):
         if uid is not None:
             cmd += ["--uid", str(uid), "--gid", str(uid)]
         if _unshare_works():
-            private = _PRIVATE_MOUNTS.format(shm=lim.shm_bytes)
+            private = "".join(
+                f"mount --bind {shlex.quote(src)} {shlex.quote(dst)}"
+                f' || echo "mtenvs: {shlex.quote(src)} not mounted" >&2; '
+                for src, dst in binds
+            ) + _PRIVATE_MOUNTS.format(shm=lim.shm_bytes)
             cmd = ["unshare", "-n", "-p", "-f", "--mount-proc", "--kill-child",
                    "/bin/sh", "-c", private, "sh", *cmd]  # fmt: skip
         if self._cgroup is not None:  # joined before exec: everything started is inside
