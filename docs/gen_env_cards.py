@@ -4,13 +4,13 @@ Each card is the class docstring (the single source of truth, checked against th
 tests/test_all_envs.py) followed by reference scores of the random and oracle agents on the
 env's fixed evaluation sets, computed here so they always match the current code.
 
-Run: ``.venv/bin/python docs/gen_env_cards.py [--episodes N]`` (``make docs`` does it).
+Run: ``.venv/bin/python docs/gen_env_cards.py [--episodes N]`` (``make docs`` does it);
+``--docs-only`` rewrites the docstring part of every card and keeps its scores.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import re
 import time
@@ -75,19 +75,29 @@ def summary(cls: type) -> str:
     return parse_env_doc(cls).one_line
 
 
-def card(env_id: str, cls: type, scores: list[dict[str, Any]], episodes: int) -> str:
-    doc = inspect.cleandoc(cls.__doc__ or "")
-    title = summary(cls)
+def card_head(env_id: str, cls: type) -> list[str]:
+    """The card down to its scores: the title, the summary and the docstring's sections
+    (with the generated rows of the common arguments)."""
+    doc = parse_env_doc(cls).text
     body = doc[doc.index("##") :] if "##" in doc else ""
-    lines = [
+    return [
         f"# {env_id}",
         "",
-        f"*{title.strip()}*",
+        f"*{summary(cls).strip()}*",
         "",
         *([shot] if (shot := screenshot_markdown(env_id)) else []),
         body.strip(),
         "",
-        "## Reference scores",
+    ]
+
+
+_SCORES_HEADING = "## Reference scores"
+
+
+def card(env_id: str, cls: type, scores: list[dict[str, Any]], episodes: int) -> str:
+    lines = [
+        *card_head(env_id, cls),
+        _SCORES_HEADING,
         "",
         f"Fixed evaluation sets (`eval_set=True`) where the env has them, {episodes} "
         "episodes per row, seeds "
@@ -138,6 +148,19 @@ def trained_section(env_id: str) -> list[str]:
     return lines
 
 
+def rewrite_docs_only() -> None:
+    """Regenerate each existing card's head from the docstring, keeping its score sections."""
+    for env_id in mtenvs.list_envs(suite=True):
+        path = OUT / f"{_slug(env_id)}.md"
+        if not path.is_file():
+            continue
+        old = path.read_text()
+        tail = old[old.index(_SCORES_HEADING) :] if _SCORES_HEADING in old else ""
+        cls = type(gym.make(env_id).unwrapped)
+        path.write_text("\n".join(card_head(env_id, cls)) + "\n" + tail)
+        print(f"wrote docs/envs/{path.name}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--episodes", type=int, default=50)
@@ -150,7 +173,15 @@ def main() -> None:
     parser.add_argument(
         "--only", default="", help="comma-separated env ids: rewrite only their cards"
     )
+    parser.add_argument(
+        "--docs-only",
+        action="store_true",
+        help="rewrite the docstring part of every card, keep its scores (runs no episode)",
+    )
     args = parser.parse_args()
+    if args.docs_only:
+        rewrite_docs_only()
+        return
     only = {e for e in args.only.split(",") if e}
     OUT.mkdir(exist_ok=True)
     index = ["# Environments", "", "| id | description |", "|---|---|"]

@@ -12,6 +12,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import mtenvs
+from mtenvs.core.args import constructor_arguments
 from mtenvs.core.envdoc import parse_env_doc
 from mtenvs.core.registry import env_class
 from mtenvs.core.spaces import SAMPLE_CHARSET
@@ -277,11 +278,7 @@ def test_documented_info_keys_and_ids_match_the_code(env_id):
         if terminated or truncated:
             break
     assert set(doc.info_keys) == seen
-    documented_args = set(doc.table_keys("Argument"))
-    import inspect
-
-    params = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    assert documented_args == params
+    assert set(doc.table_keys("Argument")) == set(constructor_arguments(cls))
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)

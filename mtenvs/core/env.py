@@ -29,16 +29,16 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
-import inspect
 import pickle
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Literal, TypedDict, TypeVar, cast
+from typing import Any, ClassVar, Generic, TypedDict, TypeVar, cast
 
 import gymnasium as gym
 import numpy as np
 
+from mtenvs.core.args import ObsMode, constructor_arguments
 from mtenvs.core.rewards import (
     DEFAULT_FORMAT_PENALTY,
     FORMAT,
@@ -48,7 +48,7 @@ from mtenvs.core.rewards import (
 )
 from mtenvs.core.spaces import MAX_REPLY_CHARS, UnicodeText
 from mtenvs.core.task_source import TaskSource
-from mtenvs.core.tasks import SPLITS, Split
+from mtenvs.core.tasks import Split, eval_set_split
 from mtenvs.error import (
     InvalidArgumentError,
     ResetNeededError,
@@ -74,7 +74,6 @@ ActionT = TypeVar("ActionT")
 TaskT = TypeVar("TaskT")
 #: What ``step`` accepts: the raw model reply, or a tool-call / chat-message dict.
 Reply = str | Mapping[str, Any]
-ObsMode = Literal["text", "image", "text+image"]
 OBS_MODES: tuple[str, ...] = ("text", "image", "text+image")
 
 
@@ -216,11 +215,7 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT, TaskT]):
         # Runs before __init__ so a mistyped keyword names the allowed ones instead of
         # Python's bare TypeError (and gym.make keeps the env class as entry point).
         if kwargs:
-            allowed = [
-                name
-                for name, p in inspect.signature(cls.__init__).parameters.items()
-                if name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-            ]
+            allowed = constructor_arguments(cls)
             for name in kwargs:
                 if name not in allowed:
                     raise InvalidArgumentError(
@@ -229,12 +224,15 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT, TaskT]):
                     )
         return super().__new__(cls)
 
+    # The arguments every env shares, declared here once (mtenvs.core.args types them for
+    # the subclasses' **kwargs and documents them for the env cards).
     def __init__(
         self,
         *,
         max_turns: int | None = None,
         reward_mode: RewardMode | str = RewardMode.OUTCOME,
-        split: Split = "train",
+        split: Split | None = None,
+        eval_set: bool = False,
         obs_mode: ObsMode = "text",
         render_mode: str | None = None,
         turn_cost: float = 0.0,
@@ -245,7 +243,7 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT, TaskT]):
             str(getattr(reward_mode, "value", reward_mode)),
             [m.value for m in RewardMode],
         )
-        check_choice("split", split, SPLITS)
+        split = eval_set_split(split, eval_set, f"The {type(self).__name__} eval set holds")
         check_choice("obs_mode", obs_mode, self.supported_obs_modes())
         check_choice("render_mode", render_mode, [None, *self.metadata["render_modes"]])
         self.max_turns = check_int_range(
@@ -258,6 +256,8 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT, TaskT]):
                 )
         self.reward_mode = RewardMode(getattr(reward_mode, "value", reward_mode))
         self.split: Split = split
+        #: Whether resets play the env's fixed eval set (envs that have one).
+        self.eval_set = eval_set
         self.obs_mode: ObsMode = obs_mode
         self.render_mode = render_mode
         self.turn_cost = float(turn_cost)

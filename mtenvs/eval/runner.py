@@ -8,7 +8,6 @@ are computed.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from mtenvs.agents.base import Agent
+from mtenvs.core.args import constructor_arguments
 from mtenvs.core.registry import env_class
 from mtenvs.error import UnavailableError
 from mtenvs.rollout.engine import rollout
@@ -129,7 +129,7 @@ def episode_result(traj: Trajectory) -> EpisodeResult:
 
 def accepts_argument(env_id: str, name: str) -> bool:
     """Whether the env class registered as ``env_id`` takes constructor argument ``name``."""
-    return name in inspect.signature(env_class(env_id)).parameters
+    return name in constructor_arguments(env_class(env_id))
 
 
 #: The ``reason`` of a skipped env/agent pair whose agent has no policy for the env.

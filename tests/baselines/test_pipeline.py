@@ -33,16 +33,11 @@ def kuhn_data() -> list[Trajectory]:
 def test_each_trained_agent_trains_on_its_envs_headline_config(env_id: str) -> None:
     # `mtenvs eval --reference-config` (make demo) plays reference_configs[0]: the trained
     # agent must have been trained and scored on that very configuration
-    import inspect
-
+    from mtenvs.core.args import argument_defaults
     from mtenvs.core.registry import env_class
 
     cls = env_class(env_id)
-    defaults = {
-        name: p.default
-        for name, p in inspect.signature(cls.__init__).parameters.items()
-        if p.default is not inspect.Parameter.empty
-    }
+    defaults = argument_defaults(cls)
     spec = SPECS[env_id].env_kwargs
     headline = cls.reference_configs[0]
     for key in set(spec) | set(headline):

@@ -3,7 +3,6 @@ that plays a task list, and that the core alone implements ``reset``."""
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 
 import mtenvs
+from mtenvs.core.args import constructor_arguments
 from mtenvs.core.registry import env_class
 from mtenvs.core.task_source import GeneratedTasks, TaskList
 from mtenvs.error import InvalidArgumentError
@@ -59,8 +59,8 @@ def test_generated_envs_replay_a_seed_and_draw_afresh_without_one():
 
 def _listed_env(env_id: str) -> gym.Env:
     """The env of ``env_id`` playing its task list: its eval set where it has one."""
-    params = inspect.signature(env_class(env_id).__init__).parameters
-    return gym.make(env_id, **({"eval_set": True} if "eval_set" in params else {}))
+    takes = constructor_arguments(env_class(env_id))
+    return gym.make(env_id, **({"eval_set": True} if "eval_set" in takes else {}))
 
 
 def _plays_a_list(env_id: str) -> bool:
@@ -78,7 +78,7 @@ def test_every_env_with_an_eval_set_plays_it_as_a_list():
     with_eval_set = {
         env_id
         for env_id in mtenvs.list_envs(suite=True)
-        if "eval_set" in inspect.signature(env_class(env_id).__init__).parameters
+        if "eval_set" in constructor_arguments(env_class(env_id))
     }
     assert with_eval_set <= set(LISTED_IDS)
     assert "mtenvs/CodeTasks-v0" in LISTED_IDS  # a dataset env lists its records

@@ -1,7 +1,7 @@
 """Which cases a ``Clinical-v0`` env plays: knowledge-base patients or MediQ records.
 
-* :func:`check_case_source`: the ``split``, ``eval_set`` and ``dataset`` arguments, checked
-  together (the eval set holds test patients; a MediQ file is its own evaluation set);
+* :func:`check_case_source`: the ``eval_set`` and ``dataset`` arguments, checked together
+  (a MediQ file is its own evaluation set);
 * :func:`case_source`: the cases a reset picks from: a MediQ file, the fixed eval set or
   generated patients (:mod:`mtenvs.core.task_source` states the seed rule).
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mtenvs.core.task_source import GeneratedTasks, TaskList, TaskSource
-from mtenvs.core.tasks import Split, eval_set_split
 from mtenvs.envs.clinical.mediq import MediQRecord
 from mtenvs.envs.clinical.patients import (
     SEEDS_PER_SPLIT,
@@ -31,21 +30,18 @@ __all__ = ["Case", "case_source", "check_case_source"]
 Case = Patient | MediQRecord
 
 
-def check_case_source(split: Split | None, eval_set: object, dataset: str | None) -> Split:
-    """The split to play: ``split``, or by default ``"test"`` with the eval set, else
-    ``"train"``.
+def check_case_source(eval_set: object, dataset: str | None) -> None:
+    """Refuse ``eval_set=True`` with a ``dataset`` (the base class checks ``eval_set`` and
+    ``split`` themselves).
 
     Raises:
-        InvalidArgumentError: ``eval_set`` is not a bool, or is combined with a train split
-            or with a ``dataset``.
+        InvalidArgumentError: ``eval_set`` is combined with a ``dataset``.
     """
-    split = eval_set_split(split, eval_set, "The clinical eval set holds")
     if dataset is not None and eval_set:
         raise InvalidArgumentError(
             "eval_set=True plays the shipped knowledge-base patients; it cannot be combined "
             "with dataset=PATH (a MediQ file is its own evaluation set)."
         )
-    return split
 
 
 def case_source(

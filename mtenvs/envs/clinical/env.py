@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Unpack
 
 import numpy as np
 
-from mtenvs.core.env import MultiTurnEnv, ObsMode, Reply, Split, Transition
-from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
+from mtenvs.core.args import EvalSetArgs
+from mtenvs.core.env import MultiTurnEnv, Reply, Transition
+from mtenvs.core.rewards import OUTCOME, PROCESS
 from mtenvs.core.spaces import text_space
 from mtenvs.core.task_source import TaskSource
 from mtenvs.envs.clinical.actions import ActionKind, ClinicalAction, parse_reply
@@ -145,17 +146,11 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction, Case]):
     ## Arguments
     | Argument | Default | Description |
     |---|---|---|
-    | `split` | `"train"` (`"test"` with `eval_set`) | disjoint patient sets |
-    | `eval_set` | `False` | reset plays the fixed 100-patient eval set (`seed % 100`, or the next one when no seed) |
     | `category_credit` | `0.0` | outcome for a wrong diagnosis in the right category (0 to 1) |
     | `dataset` | `None` | path of a MediQ JSONL file to play instead of the knowledge base: reset plays record `seed % size` (the next one when no seed) |
     | `patient` | `"rule"` | `rule`, or an agent voicing the patient: `hf:PATH`, `openai:URL#MODEL` or an object with `act(batch)` |
-    | `obs_mode` | `"text"` | only `text` |
     | `max_turns` | `20` (`31` with `dataset`: MediQ's 30 questions and the answer) | turn budget |
-    | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the information gain) |
     | `render_mode` | `None` | `ansi` (the transcript plus the hidden condition) |
-    | `turn_cost` | `0.0` | subtracted every turn |
-    | `format_penalty` | `0.1` | subtracted for a malformed reply |
 
     ## Registered ids
     * `mtenvs/Clinical-v0`
@@ -191,32 +186,16 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction, Case]):
     def __init__(
         self,
         *,
-        split: Split | None = None,
-        eval_set: bool = False,
         category_credit: float = 0.0,
         dataset: str | None = None,
         patient: str | Agent = "rule",
-        obs_mode: ObsMode = "text",
-        max_turns: int | None = None,
-        reward_mode: RewardMode | str = RewardMode.OUTCOME,
-        render_mode: str | None = None,
-        turn_cost: float = 0.0,
-        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+        **kwargs: Unpack[EvalSetArgs],
     ) -> None:
-        split = check_case_source(split, eval_set, dataset)
+        check_case_source(kwargs.get("eval_set", False), dataset)
         credit = check_category_credit(category_credit)
-        if max_turns is None and dataset is not None:
-            max_turns = MEDIQ_MAX_QUESTIONS + 1
-        super().__init__(
-            max_turns=max_turns,
-            reward_mode=reward_mode,
-            split=split,
-            obs_mode=obs_mode,
-            render_mode=render_mode,
-            turn_cost=turn_cost,
-            format_penalty=format_penalty,
-        )
-        self.eval_set = eval_set
+        if kwargs.get("max_turns") is None and dataset is not None:
+            kwargs["max_turns"] = MEDIQ_MAX_QUESTIONS + 1
+        super().__init__(**kwargs)
         self.category_credit = credit
         self.dataset = dataset
         self.patient = patient

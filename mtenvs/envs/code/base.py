@@ -37,11 +37,12 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar, Unpack
 
+from mtenvs.core.args import EvalSetArgs, SplitArgs
 from mtenvs.core.env import EnvSnapshot, InvalidAction, MultiTurnEnv, Reply, Transition
 from mtenvs.core.parsing import extract_answer, extract_code_blocks, parse_tool_calls, reply_text
-from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
+from mtenvs.core.rewards import OUTCOME, PROCESS
 from mtenvs.core.spaces import MAX_OBS_CHARS, text_space
 from mtenvs.core.task_source import HasTaskId
 from mtenvs.envs.code.code_verify import parse_untrusted
@@ -56,6 +57,8 @@ __all__ = [
     "SUBMIT_TOOL",
     "AnswerCheck",
     "CodeAction",
+    "CodeArgs",
+    "CodeEvalSetArgs",
     "CodeInterpreterEnv",
     "FeedbackMode",
     "TurnType",
@@ -97,6 +100,19 @@ SUBMIT_TOOL: dict[str, Any] = {
         },
     },
 }
+
+
+class CodeArgs(SplitArgs, total=False):
+    """Arguments of every code-interpreter env: the common ones and the sandbox's."""
+
+    feedback: FeedbackMode | str
+    sandbox: str
+    timeout_s: float
+    max_output_chars: int
+
+
+class CodeEvalSetArgs(CodeArgs, EvalSetArgs, total=False):
+    """:class:`CodeArgs` of an env with a fixed eval set."""
 
 
 @dataclass(frozen=True)
@@ -142,13 +158,7 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction, CodeTaskT]):
         sandbox: str = "auto",
         timeout_s: float = 10.0,
         max_output_chars: int = 4000,
-        obs_mode: str = "text",
-        max_turns: int | None = None,
-        reward_mode: RewardMode | str = RewardMode.OUTCOME,
-        split: str = "train",
-        render_mode: str | None = None,
-        turn_cost: float = 0.0,
-        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+        **kwargs: Unpack[EvalSetArgs],
     ) -> None:
         check_choice("feedback", feedback, FEEDBACK_MODES)
         check_choice("sandbox", sandbox, BACKENDS)
@@ -159,15 +169,7 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction, CodeTaskT]):
         ):
             raise InvalidArgumentError(f"timeout_s must be in (0, 600] seconds, got {timeout_s!r}.")
         check_int_range("max_output_chars", max_output_chars, 200, MAX_OBS_CHARS // 8)
-        super().__init__(
-            max_turns=max_turns,
-            reward_mode=reward_mode,
-            split=split,  # type: ignore[arg-type]  # checked by the base class
-            obs_mode=obs_mode,  # type: ignore[arg-type]
-            render_mode=render_mode,
-            turn_cost=turn_cost,
-            format_penalty=format_penalty,
-        )
+        super().__init__(**kwargs)
         self.feedback: FeedbackMode = feedback  # type: ignore[assignment]
         self.sandbox_kind = sandbox
         self.timeout_s = float(timeout_s)

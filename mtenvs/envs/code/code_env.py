@@ -3,14 +3,12 @@ tests."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 
 import numpy as np
 
-from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
 from mtenvs.core.task_source import GeneratedTasks, TaskList, TaskSource
-from mtenvs.core.tasks import eval_set_split
-from mtenvs.envs.code.base import FeedbackMode
+from mtenvs.envs.code.base import CodeEvalSetArgs
 from mtenvs.envs.code.code_tasks import (
     CATEGORIES,
     CodeTask,
@@ -91,18 +89,10 @@ class PythonCodeEnv(UnitTestEnv):
     |---|---|---|
     | `category` | `"all"` | `all` or one of `strings`, `arrays`, `hashing`, `sorting`, `dp`, `graphs`, `parsing`, `simulation` |
     | `variants` | `True` | half of the tasks are procedural variants (`False`: authored problems only) |
-    | `eval_set` | `False` | reset picks from the fixed eval set (`seed % size`, or the next one when no seed) |
     | `feedback` | `"none"` | after a failing answer: `none` ends the episode; `unary` says "Let's try again."; `tests` shows how many tests passed and the first failures (call, expected, got) |
     | `sandbox` | `"auto"` | `auto` (Docker if usable, else local; `MTENVS_SANDBOX` overrides), `docker` or `local` |
     | `timeout_s` | `10.0` | wall-clock limit of one code cell (seconds); the tests get it plus 2 s per test |
     | `max_output_chars` | `4000` | characters shown per output stream (head and tail kept) |
-    | `obs_mode` | `"text"` | only `text` (there is no picture) |
-    | `max_turns` | `5` | turn budget (MINT's k) |
-    | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the `process` component) |
-    | `split` | `"train"` (`"test"` with `eval_set`) | disjoint task sets |
-    | `render_mode` | `None` | `ansi`: the task and the last observation |
-    | `turn_cost` | `0.0` | subtracted every turn |
-    | `format_penalty` | `0.1` | subtracted for a void turn |
 
     ## Registered ids
     * `mtenvs/PythonCode-v0`
@@ -118,39 +108,13 @@ class PythonCodeEnv(UnitTestEnv):
         *,
         category: str = "all",
         variants: bool = True,
-        eval_set: bool = False,
-        feedback: FeedbackMode | str = "none",
-        sandbox: str = "auto",
-        timeout_s: float = 10.0,
-        max_output_chars: int = 4000,
-        obs_mode: str = "text",
-        max_turns: int | None = None,
-        reward_mode: RewardMode | str = RewardMode.OUTCOME,
-        split: str | None = None,
-        render_mode: str | None = None,
-        turn_cost: float = 0.0,
-        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+        **kwargs: Unpack[CodeEvalSetArgs],
     ) -> None:
         check_choice("category", category, ("all", *CATEGORIES))
         check_flag("variants", variants)
-        check_flag("eval_set", eval_set)
-        split = eval_set_split(split, eval_set, "The PythonCode eval set holds")
-        super().__init__(
-            feedback=feedback,
-            sandbox=sandbox,
-            timeout_s=timeout_s,
-            max_output_chars=max_output_chars,
-            obs_mode=obs_mode,
-            max_turns=max_turns,
-            reward_mode=reward_mode,
-            split=split,
-            render_mode=render_mode,
-            turn_cost=turn_cost,
-            format_penalty=format_penalty,
-        )
+        super().__init__(**kwargs)
         self.category = category
         self.variants = variants
-        self.eval_set = eval_set
         self._init_unit_tests()
         self._authored = tuple(
             t

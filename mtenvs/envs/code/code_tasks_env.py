@@ -5,11 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 
-from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
 from mtenvs.core.task_source import TaskList, TaskSource
-from mtenvs.envs.code.base import FeedbackMode
+from mtenvs.envs.code.base import CodeArgs
 from mtenvs.envs.code.code_datasets import load_dataset
 from mtenvs.envs.code.code_tasks import CodeTask
 from mtenvs.envs.code.unit_test_env import UnitTestEnv
@@ -97,13 +96,7 @@ class CodeTasksEnv(UnitTestEnv):
     | `sandbox` | `"auto"` | `auto` (Docker if usable, else local; `MTENVS_SANDBOX` overrides), `docker` or `local` |
     | `timeout_s` | `10.0` | wall-clock limit of one code cell (seconds); the tests get it plus 2 s per test |
     | `max_output_chars` | `4000` | characters shown per output stream (head and tail kept) |
-    | `obs_mode` | `"text"` | only `text` |
-    | `max_turns` | `5` | turn budget (MINT's k) |
-    | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the `process` component) |
     | `split` | `"test"` | a label only: reset picks record `seed % size` (the next one when no seed) |
-    | `render_mode` | `None` | `ansi`: the task and the last observation |
-    | `turn_cost` | `0.0` | subtracted every turn |
-    | `format_penalty` | `0.1` | subtracted for a void turn |
 
     ## Registered ids
     * `mtenvs/CodeTasks-v0`
@@ -118,31 +111,11 @@ class CodeTasksEnv(UnitTestEnv):
         self,
         *,
         dataset: str | Path | None = None,
-        feedback: FeedbackMode | str = "none",
-        sandbox: str = "auto",
-        timeout_s: float = 10.0,
-        max_output_chars: int = 4000,
-        obs_mode: str = "text",
-        max_turns: int | None = None,
-        reward_mode: RewardMode | str = RewardMode.OUTCOME,
-        split: str = "test",
-        render_mode: str | None = None,
-        turn_cost: float = 0.0,
-        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+        **kwargs: Unpack[CodeArgs],
     ) -> None:
-        super().__init__(
-            feedback=feedback,
-            sandbox=sandbox,
-            timeout_s=timeout_s,
-            max_output_chars=max_output_chars,
-            obs_mode=obs_mode,
-            max_turns=max_turns,
-            reward_mode=reward_mode,
-            split=split,
-            render_mode=render_mode,
-            turn_cost=turn_cost,
-            format_penalty=format_penalty,
-        )
+        if kwargs.get("split") is None:
+            kwargs["split"] = "test"  # a label only: a dataset file is one task list
+        super().__init__(**kwargs)
         if dataset is not None and not isinstance(dataset, (str, Path)):
             raise InvalidArgumentError(
                 f"dataset must be a path (str or Path) or None, got {type(dataset).__name__}."

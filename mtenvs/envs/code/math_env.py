@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 
 import numpy as np
 
 from mtenvs.core.env import Transition
-from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
 from mtenvs.core.task_source import TaskList, TaskSource, seeded_tasks
-from mtenvs.core.tasks import eval_set_split
-from mtenvs.envs.code.base import AnswerCheck, CodeInterpreterEnv, FeedbackMode
+from mtenvs.envs.code.base import AnswerCheck, CodeEvalSetArgs, CodeInterpreterEnv
 from mtenvs.envs.code.math_checker import CHECK_MEMORY_MB, CHECK_TIMEOUT_S, MathChecker
 from mtenvs.envs.code.math_datasets import MathRecord, load_math_dataset
 from mtenvs.envs.code.math_tasks import (
@@ -25,7 +23,7 @@ from mtenvs.envs.code.math_tasks import (
     parse_task_id,
 )
 from mtenvs.envs.code.math_verify import LIMIT_REASONS, Verdict
-from mtenvs.error import InvalidArgumentError, check_choice, check_flag
+from mtenvs.error import InvalidArgumentError, check_choice
 
 __all__ = ["PythonMathEnv"]
 
@@ -162,19 +160,12 @@ class PythonMathEnv(CodeInterpreterEnv[MathTask | MathRecord]):
     | Argument | Default | Description |
     |---|---|---|
     | `difficulty` | `"easy"` | `easy`, `medium` or `hard` |
-    | `eval_set` | `False` | reset picks from the fixed eval set (`seed % 60`, or the next one when no seed) |
     | `dataset` | `None` | path of a local GSM8K or MATH file or folder (see Datasets): its problems replace the generated ones (`difficulty` and `eval_set` stay at their defaults) |
     | `feedback` | `"none"` | after a wrong answer: `none` ends the episode; `unary` says "Let's try again."; `tests` says what was wrong (shape, imprecise decimal, unparseable, how many parts are right) without the expected value |
     | `sandbox` | `"auto"` | `auto` (Docker if usable, else local; `MTENVS_SANDBOX` overrides), `docker` or `local` |
     | `timeout_s` | `10.0` | wall-clock limit of one code cell (seconds) |
     | `max_output_chars` | `4000` | characters shown per output stream (head and tail kept) |
-    | `obs_mode` | `"text"` | only `text` (there is no picture) |
-    | `max_turns` | `5` | turn budget (MINT's k) |
-    | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the `process` component) |
     | `split` | `"train"` (`"test"` with `eval_set` or `dataset`) | disjoint task sets; with `dataset` a label, except that a MATH folder holding `train/` and `test/` reads that folder |
-    | `render_mode` | `None` | `ansi`: the problem and the last observation |
-    | `turn_cost` | `0.0` | subtracted every turn |
-    | `format_penalty` | `0.1` | subtracted for a void turn |
 
     ## Registered ids
     * `mtenvs/PythonMath-v0`
@@ -201,41 +192,16 @@ class PythonMathEnv(CodeInterpreterEnv[MathTask | MathRecord]):
         self,
         *,
         difficulty: str = "easy",
-        eval_set: bool = False,
         dataset: str | os.PathLike[str] | None = None,
-        feedback: FeedbackMode | str = "none",
-        sandbox: str = "auto",
-        timeout_s: float = 10.0,
-        max_output_chars: int = 4000,
-        obs_mode: str = "text",
-        max_turns: int | None = None,
-        reward_mode: RewardMode | str = RewardMode.OUTCOME,
-        split: str | None = None,
-        render_mode: str | None = None,
-        turn_cost: float = 0.0,
-        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+        **kwargs: Unpack[CodeEvalSetArgs],
     ) -> None:
         check_choice("difficulty", difficulty, DIFFICULTIES)
-        check_flag("eval_set", eval_set)
         if dataset is not None:
-            _check_dataset_args(dataset, difficulty, eval_set)
-            split = "test" if split is None else split
-        split = eval_set_split(split, eval_set, "The math eval sets hold")
-        super().__init__(
-            feedback=feedback,
-            sandbox=sandbox,
-            timeout_s=timeout_s,
-            max_output_chars=max_output_chars,
-            obs_mode=obs_mode,
-            max_turns=max_turns,
-            reward_mode=reward_mode,
-            split=split,
-            render_mode=render_mode,
-            turn_cost=turn_cost,
-            format_penalty=format_penalty,
-        )
+            _check_dataset_args(dataset, difficulty, kwargs.get("eval_set", False))
+            if kwargs.get("split") is None:
+                kwargs["split"] = "test"
+        super().__init__(**kwargs)
         self.difficulty = difficulty
-        self.eval_set = eval_set
         self.dataset = dataset
         #: The dataset's problems (empty without ``dataset``).
         self.records: tuple[MathRecord, ...] = (

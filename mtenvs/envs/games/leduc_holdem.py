@@ -191,12 +191,6 @@ class LeducHoldemEnv(GameEnv):
     |---|---|---|
     | `opponent` | `"heuristic"` | `random`, `heuristic`, `optimal` or an agent with `act(batch)` |
     | `play_as` | `"random"` | seat 0 (acts first), 1, or `"random"` per episode |
-    | `obs_mode` | `"text"` | only `text` |
-    | `max_turns` | `20` | reply budget per hand |
-    | `reward_mode` | `"outcome"` | `outcome` or `process` (no process component here) |
-    | `render_mode` | `None` | `ansi` (the agent's view) |
-    | `turn_cost` | `0.0` | subtracted every turn |
-    | `format_penalty` | `0.1` | subtracted for a malformed or illegal reply |
 
     ## Registered ids
     * `mtenvs/LeducHoldem-v0`

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 
 import numpy as np
 
-from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
 from mtenvs.envs.games import liars_dice_rules as rules
 from mtenvs.envs.games.aec import (
     AGENTS,
@@ -15,7 +14,7 @@ from mtenvs.envs.games.aec import (
     TextGameEnv,
     wrapped_factory,
 )
-from mtenvs.envs.games.single import GameEnv
+from mtenvs.envs.games.single import GameArgs, GameEnv
 from mtenvs.error import check_int_range
 
 __all__ = ["MAX_DICE", "LiarsDiceEnv", "LiarsDiceGame", "env", "raw_env"]
@@ -227,12 +226,6 @@ class LiarsDiceEnv(GameEnv):
     | `num_dice` | `2` | dice per player, 1 to 5 |
     | `opponent` | `"heuristic"` | `random`, `heuristic`, `optimal` or an agent with `act(batch)` |
     | `play_as` | `"random"` | seat 0 (bids first), 1, or `"random"` per episode |
-    | `obs_mode` | `"text"` | only `text` |
-    | `max_turns` | `30` | reply budget per round |
-    | `reward_mode` | `"outcome"` | `outcome` or `process` (no process component here) |
-    | `render_mode` | `None` | `ansi` (the agent's view) |
-    | `turn_cost` | `0.0` | subtracted every turn |
-    | `format_penalty` | `0.1` | subtracted for a malformed or illegal reply |
 
     ## Registered ids
     * `mtenvs/LiarsDice-v0`
@@ -249,26 +242,10 @@ class LiarsDiceEnv(GameEnv):
         self,
         *,
         num_dice: int = 2,
-        opponent: str | Any = "heuristic",
-        play_as: int | str = "random",
-        obs_mode: str = "text",
-        max_turns: int | None = None,
-        reward_mode: RewardMode | str = RewardMode.OUTCOME,
-        render_mode: str | None = None,
-        turn_cost: float = 0.0,
-        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+        **kwargs: Unpack[GameArgs],
     ) -> None:
         self.num_dice = check_int_range("num_dice", num_dice, 1, MAX_DICE)
-        super().__init__(
-            opponent=opponent,
-            play_as=play_as,
-            obs_mode=obs_mode,
-            max_turns=max_turns,
-            reward_mode=reward_mode,
-            render_mode=render_mode,
-            turn_cost=turn_cost,
-            format_penalty=format_penalty,
-        )
+        super().__init__(**kwargs)
 
     def make_game(self) -> TextGameEnv[Any]:
         return LiarsDiceGame(num_dice=self.num_dice)

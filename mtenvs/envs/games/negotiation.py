@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 
 import numpy as np
 
 from mtenvs.core.env import Reply, Transition
 from mtenvs.core.parsing import reply_text
-from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
 from mtenvs.envs.games import negotiation_rules as rules
 from mtenvs.envs.games.aec import (
     AGENTS,
@@ -20,7 +19,7 @@ from mtenvs.envs.games.aec import (
     TextGameEnv,
     wrapped_factory,
 )
-from mtenvs.envs.games.single import GameEnv
+from mtenvs.envs.games.single import GameArgs, GameEnv
 from mtenvs.error import check_int_range
 
 __all__ = ["MAX_MESSAGE_CHARS", "NegotiationEnv", "NegotiationGame", "env", "raw_env"]
@@ -350,12 +349,6 @@ class NegotiationEnv(GameEnv):
     | `max_moves` | `10` | moves in all (both sides) before the game ends without a deal |
     | `opponent` | `"heuristic"` | `random`, `heuristic`, `optimal` or an agent with `act(batch)` |
     | `play_as` | `"random"` | seat 0 (moves first), 1, or `"random"` per episode |
-    | `obs_mode` | `"text"` | only `text` |
-    | `max_turns` | `20` | reply budget per game |
-    | `reward_mode` | `"outcome"` | `outcome` or `process` (no process component here) |
-    | `render_mode` | `None` | `ansi` (the agent's view) |
-    | `turn_cost` | `0.0` | subtracted every turn |
-    | `format_penalty` | `0.1` | subtracted for a malformed or illegal reply |
 
     ## Registered ids
     * `mtenvs/Negotiation-v0`
@@ -373,27 +366,11 @@ class NegotiationEnv(GameEnv):
         self,
         *,
         max_moves: int = 10,
-        opponent: str | Any = "heuristic",
-        play_as: int | str = "random",
-        obs_mode: str = "text",
-        max_turns: int | None = None,
-        reward_mode: RewardMode | str = RewardMode.OUTCOME,
-        render_mode: str | None = None,
-        turn_cost: float = 0.0,
-        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+        **kwargs: Unpack[GameArgs],
     ) -> None:
         self.max_moves = check_int_range("max_moves", max_moves, 2, 100)
         self._message: str | None = None
-        super().__init__(
-            opponent=opponent,
-            play_as=play_as,
-            obs_mode=obs_mode,
-            max_turns=max_turns,
-            reward_mode=reward_mode,
-            render_mode=render_mode,
-            turn_cost=turn_cost,
-            format_penalty=format_penalty,
-        )
+        super().__init__(**kwargs)
 
     def make_game(self) -> TextGameEnv[Any]:
         return NegotiationGame(max_moves=self.max_moves)

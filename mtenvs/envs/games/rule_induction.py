@@ -6,16 +6,16 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 
 import numpy as np
 
-from mtenvs.core.env import InvalidAction, MultiTurnEnv, ObsMode, Reply, Split, Transition
+from mtenvs.core.args import EvalSetArgs
+from mtenvs.core.env import InvalidAction, MultiTurnEnv, Reply, Transition
 from mtenvs.core.parsing import extract_action, extract_answer, parse_tool_calls, reply_text
-from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
+from mtenvs.core.rewards import OUTCOME, PROCESS
 from mtenvs.core.spaces import text_space
 from mtenvs.core.task_source import TaskSource
-from mtenvs.core.tasks import eval_set_split
 from mtenvs.envs.games import rule_induction_tasks as T
 from mtenvs.envs.games.rule_expr import Expr, RuleSyntaxError, parse_rule
 from mtenvs.error import ResetNeededError
@@ -131,14 +131,7 @@ class RuleInductionEnv(MultiTurnEnv[str, Action, T.RuleTask]):
     ## Arguments
     | Argument | Default | Description |
     |---|---|---|
-    | `split` | `"train"` (`"test"` with `eval_set`) | disjoint rule sets |
-    | `eval_set` | `False` | reset plays the fixed eval set (`seed % 40`, or the next one when no seed) |
-    | `obs_mode` | `"text"` | only `text` |
-    | `max_turns` | `20` | reply budget per episode |
-    | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the information gain) |
     | `render_mode` | `None` | `ansi` (the observation plus the hidden rule) |
-    | `turn_cost` | `0.0` | subtracted every turn |
-    | `format_penalty` | `0.1` | subtracted for a malformed reply |
 
     ## Registered ids
     * `mtenvs/RuleInduction-v0`
@@ -157,29 +150,8 @@ class RuleInductionEnv(MultiTurnEnv[str, Action, T.RuleTask]):
     default_max_turns: ClassVar[int] = 20
     reference_configs: ClassVar[tuple[dict[str, Any], ...]] = ({"reward_mode": "outcome"},)
 
-    def __init__(
-        self,
-        *,
-        split: Split | None = None,
-        eval_set: bool = False,
-        obs_mode: ObsMode = "text",
-        max_turns: int | None = None,
-        reward_mode: RewardMode | str = RewardMode.OUTCOME,
-        render_mode: str | None = None,
-        turn_cost: float = 0.0,
-        format_penalty: float = DEFAULT_FORMAT_PENALTY,
-    ) -> None:
-        split = eval_set_split(split, eval_set, "The RuleInduction eval set holds")
-        super().__init__(
-            max_turns=max_turns,
-            reward_mode=reward_mode,
-            split=split,
-            obs_mode=obs_mode,
-            render_mode=render_mode,
-            turn_cost=turn_cost,
-            format_penalty=format_penalty,
-        )
-        self.eval_set = eval_set
+    def __init__(self, **kwargs: Unpack[EvalSetArgs]) -> None:
+        super().__init__(**kwargs)
         self.observation_space = text_space()
         self._task: T.RuleTask = T.tasks(self.split)[0]
         self._tests: list[tuple[int, int, int, bool]] = []

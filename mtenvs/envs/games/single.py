@@ -12,22 +12,31 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 
 import numpy as np
 
+from mtenvs.core.args import CommonArgs
 from mtenvs.core.env import InvalidAction, MultiTurnEnv, Reply, Transition
-from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, RewardMode
+from mtenvs.core.rewards import OUTCOME
 from mtenvs.core.spaces import text_image_space, text_space
 from mtenvs.core.task_source import GeneratedTasks, TaskSource
 from mtenvs.envs.games.aec import AGENTS, TextGameEnv
 from mtenvs.error import InvalidArgumentError, ResetNeededError, check_choice
 
-__all__ = ["OPPONENT_LEVELS", "GameEnv", "GameTask"]
+__all__ = ["OPPONENT_LEVELS", "GameArgs", "GameEnv", "GameTask"]
 
 OPPONENT_LEVELS: tuple[str, ...] = ("random", "heuristic", "optimal")
 _TASK_ID = re.compile(r"([a-z]+)-(\d{10})-p([01])")
 _SEED_RANGE = 10**10
+
+
+class GameArgs(CommonArgs, total=False):
+    """Arguments of every single-agent game id: the common ones and the other seat's."""
+
+    #: ``"random"``, ``"heuristic"``, ``"optimal"``, or an agent with ``act(batch)``.
+    opponent: str | Any
+    play_as: int | str
 
 
 @dataclass(frozen=True)
@@ -68,12 +77,7 @@ class GameEnv(MultiTurnEnv[Any, int, GameTask]):
         *,
         opponent: str | Any = "heuristic",
         play_as: int | str = "random",
-        obs_mode: str = "text",
-        max_turns: int | None = None,
-        reward_mode: RewardMode | str = RewardMode.OUTCOME,
-        render_mode: str | None = None,
-        turn_cost: float = 0.0,
-        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+        **kwargs: Unpack[CommonArgs],
     ) -> None:
         if isinstance(opponent, str):
             check_choice("opponent", opponent, OPPONENT_LEVELS)
@@ -83,17 +87,10 @@ class GameEnv(MultiTurnEnv[Any, int, GameTask]):
                 f"with an act(batch) method (mtenvs.agents.Agent), got {opponent!r:.80}."
             )
         check_choice("play_as", play_as, [0, 1, "random"])
-        super().__init__(
-            max_turns=max_turns,
-            reward_mode=reward_mode,
-            obs_mode=obs_mode,  # type: ignore[arg-type]  # checked by the base class
-            render_mode=render_mode,
-            turn_cost=turn_cost,
-            format_penalty=format_penalty,
-        )
+        super().__init__(**kwargs)
         self.opponent = opponent
         self.play_as = play_as
-        if obs_mode != "text" and self.image_shape is not None:
+        if self.obs_mode != "text" and self.image_shape is not None:
             self.observation_space = text_image_space(*self.image_shape)
         else:
             self.observation_space = text_space()

@@ -177,12 +177,6 @@ class TicTacToeEnv(GameEnv):
     |---|---|---|
     | `opponent` | `"heuristic"` | `random`, `heuristic`, `optimal` or an agent with `act(batch)` |
     | `play_as` | `"random"` | seat 0 (moves first), 1, or `"random"` per episode |
-    | `obs_mode` | `"text"` | `text`, `image` or `text+image` |
-    | `max_turns` | `20` | reply budget per game |
-    | `reward_mode` | `"outcome"` | `outcome` or `process` (no process component here) |
-    | `render_mode` | `None` | `ansi` (the agent's view) or `rgb_array` (the board) |
-    | `turn_cost` | `0.0` | subtracted every turn |
-    | `format_penalty` | `0.1` | subtracted for a malformed or illegal reply |
 
     ## Registered ids
     * `mtenvs/TicTacToe-v0`

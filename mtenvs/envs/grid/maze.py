@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 
 import numpy as np
 
+from mtenvs.core.args import EvalSetArgs
 from mtenvs.core.env import InvalidAction, MultiTurnEnv, Reply, Transition
 from mtenvs.core.parsing import extract_action, parse_tool_calls, reply_text
-from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
+from mtenvs.core.rewards import OUTCOME, PROCESS
 from mtenvs.core.spaces import text_image_space, text_space
 from mtenvs.core.task_source import TaskSource, seeded_tasks
-from mtenvs.core.tasks import eval_set_split
 from mtenvs.envs.grid import render
 from mtenvs.envs.grid.maze_rules import (
     AGENT,
@@ -161,15 +161,8 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...], MazeTask]):
     |---|---|---|
     | `difficulty` | `"easy"` | `easy`, `medium` or `hard` (maze size and openings) |
     | `view_radius` | `None` | `None`: whole maze visible; `r >= 1`: fog beyond Chebyshev distance `r` |
-    | `obs_mode` | `"text"` | `text`, `image` or `text+image` |
     | `actions_per_turn` | `1` | most moves one reply may contain |
-    | `eval_set` | `False` | reset picks from the fixed eval set (`seed % 50`, or the next one when no seed) |
     | `max_turns` | move budget / `actions_per_turn` | 48 (easy), 100 (medium), 160 (hard) moves |
-    | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the `process` component) |
-    | `split` | `"train"` (`"test"` with `eval_set`) | disjoint task sets |
-    | `render_mode` | `None` | `ansi` (the text picture) or `rgb_array` (the image) |
-    | `turn_cost` | `0.0` | subtracted every turn |
-    | `format_penalty` | `0.1` | subtracted for a malformed reply |
 
     ## Registered ids
     * `mtenvs/Maze-v0`
@@ -200,37 +193,20 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...], MazeTask]):
         *,
         difficulty: str = "easy",
         view_radius: int | None = None,
-        obs_mode: str = "text",
         actions_per_turn: int = 1,
-        eval_set: bool = False,
-        max_turns: int | None = None,
-        reward_mode: RewardMode | str = RewardMode.OUTCOME,
-        split: str | None = None,
-        render_mode: str | None = None,
-        turn_cost: float = 0.0,
-        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+        **kwargs: Unpack[EvalSetArgs],
     ) -> None:
         check_choice("difficulty", difficulty, DIFFICULTIES)
         if view_radius is not None:
             check_int_range("view_radius", view_radius, 1)
         check_int_range("actions_per_turn", actions_per_turn, 1, 100)
-        split = eval_set_split(split, eval_set, "The maze eval sets hold")
         spec = DIFFICULTIES[difficulty]
-        if max_turns is None:
-            max_turns = -(-spec.move_budget // actions_per_turn)
-        super().__init__(
-            max_turns=max_turns,
-            reward_mode=reward_mode,
-            split=split,  # type: ignore[arg-type]  # checked by the base class
-            obs_mode=obs_mode,  # type: ignore[arg-type]
-            render_mode=render_mode,
-            turn_cost=turn_cost,
-            format_penalty=format_penalty,
-        )
+        if kwargs.get("max_turns") is None:
+            kwargs["max_turns"] = -(-spec.move_budget // actions_per_turn)
+        super().__init__(**kwargs)
         self.difficulty = difficulty
         self.view_radius = view_radius
         self.actions_per_turn = actions_per_turn
-        self.eval_set = eval_set
         self.size = spec.size
         self._stride = spec.size + 1
         self._offsets = move_offsets(spec.size)
@@ -240,7 +216,7 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...], MazeTask]):
         )
         pixels = spec.size * _PALETTE.tile_size
         self.observation_space = (
-            text_space() if obs_mode == "text" else text_image_space(pixels, pixels)
+            text_space() if self.obs_mode == "text" else text_image_space(pixels, pixels)
         )
         self._task: MazeTask | None = None
         self._board = bytearray()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, Unpack
 
 import numpy as np
 
-from mtenvs.core.env import MultiTurnEnv, ObsMode, Reply, Split, Transition
-from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
+from mtenvs.core.args import EvalSetArgs
+from mtenvs.core.env import MultiTurnEnv, Reply, Transition
+from mtenvs.core.rewards import OUTCOME, PROCESS
 from mtenvs.core.spaces import text_image_space, text_space
 from mtenvs.core.task_source import TaskSource
 from mtenvs.envs.grid.sokoban_image import make_sokoban_palette, render_level_image
@@ -15,7 +16,7 @@ from mtenvs.envs.grid.sokoban_replies import ALLOWED_MOVES, parse_moves
 from mtenvs.envs.grid.sokoban_rules import DIRECTIONS, LEGEND, Level, MoveResult
 from mtenvs.envs.grid.sokoban_solver import SokobanSolver, solver_for
 from mtenvs.envs.grid.sokoban_tasks import DIFFICULTIES, SokobanTask, task_source
-from mtenvs.error import InvalidArgumentError, check_choice, check_int_range
+from mtenvs.error import check_choice, check_int_range
 
 __all__ = ["SokobanEnv"]
 
@@ -133,15 +134,9 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
     | argument | default | meaning |
     |---|---|---|
     | `difficulty` | `"easy"` | `"easy"`, `"medium"` or `"hard"` (table above) |
-    | `obs_mode` | `"text"` | `"text"`, `"image"` or `"text+image"` |
     | `actions_per_turn` | `1` | most moves one reply may hold |
     | `eval_set` | `False` | play the fixed eval set of the difficulty (50 test levels, `mtenvs/assets/grid/sokoban_<difficulty>.json`): `reset(seed=s)` plays level `s % 50`, a reset without a seed the next one, `options={"task_id": id or index}` a given one |
     | `max_turns` | per difficulty | turn budget (60 / 120 / 180) |
-    | `reward_mode` | `"outcome"` | `"outcome"` or `"process"` |
-    | `split` | `"train"` (`"test"` with `eval_set`) | disjoint level sets |
-    | `render_mode` | `None` | `"ansi"` (text board) or `"rgb_array"` (image) |
-    | `turn_cost` | `0.0` | charged every turn |
-    | `format_penalty` | `0.1` | charged for a malformed reply |
 
     `reset(options={"task_id": "sokoban-easy-train-42"})` replays a level by id.
 
@@ -182,44 +177,23 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
         self,
         *,
         difficulty: str = "easy",
-        obs_mode: ObsMode = "text",
         actions_per_turn: int = 1,
-        eval_set: bool = False,
-        max_turns: int | None = None,
-        reward_mode: RewardMode | str = RewardMode.OUTCOME,
-        split: Split | None = None,
-        render_mode: str | None = None,
-        turn_cost: float = 0.0,
-        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+        **kwargs: Unpack[EvalSetArgs],
     ) -> None:
         check_choice("difficulty", difficulty, DIFFICULTIES)
         self.actions_per_turn = check_int_range(
             "actions_per_turn", actions_per_turn, 1, _MAX_ACTIONS_PER_TURN
         )
-        if not isinstance(eval_set, bool):
-            raise InvalidArgumentError(f"eval_set must be True or False, got {eval_set!r}.")
-        if eval_set and split == "train":
-            raise InvalidArgumentError(
-                "The Sokoban eval sets hold test-split levels; use split='test' (or leave "
-                "split unset) with eval_set=True, or eval_set=False for training levels."
-            )
         spec = DIFFICULTIES[difficulty]
-        super().__init__(
-            max_turns=spec.default_max_turns if max_turns is None else max_turns,
-            reward_mode=reward_mode,
-            split=split if split is not None else ("test" if eval_set else "train"),
-            obs_mode=obs_mode,
-            render_mode=render_mode,
-            turn_cost=turn_cost,
-            format_penalty=format_penalty,
-        )
+        if kwargs.get("max_turns") is None:
+            kwargs["max_turns"] = spec.default_max_turns
+        super().__init__(**kwargs)
         self.difficulty = difficulty
-        self.eval_set = eval_set
         self._room = rows, cols = spec.room
         self._palette = make_sokoban_palette()
         tile = self._palette.tile_size
         self.observation_space = (
-            text_space() if obs_mode == "text" else text_image_space(rows * tile, cols * tile)
+            text_space() if self.obs_mode == "text" else text_image_space(rows * tile, cols * tile)
         )
         self._task: SokobanTask | None = None
         self._level: Level | None = None

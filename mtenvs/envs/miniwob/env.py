@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 
 import numpy as np
 
 from mtenvs.core.env import EnvSnapshot, Transition
-from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, RewardMode
+from mtenvs.core.rewards import OUTCOME
 from mtenvs.core.spaces import text_image_space
 from mtenvs.envs.miniwob.page import PageState, read_state, shared_server, start_episode
 from mtenvs.envs.miniwob.tasks import (
@@ -21,7 +21,7 @@ from mtenvs.envs.miniwob.tasks import (
 )
 from mtenvs.envs.web.actions import WebAction
 from mtenvs.envs.web.browser import BrowserSession
-from mtenvs.envs.web.env import SiteSpec, WebEnv
+from mtenvs.envs.web.env import SiteSpec, WebArgs, WebEnv
 from mtenvs.error import Error, check_choice
 
 __all__ = ["DISPLAY_ORIGIN", "EVAL_SET_SIZE", "MiniWobEnv", "NoOracleError"]
@@ -115,24 +115,18 @@ class MiniWobEnv(WebEnv):
     | Argument | Default | Description |
     |---|---|---|
     | `task` | (per id) | the MiniWoB++ task page, e.g. `click-button` |
-    | `obs_mode` | `"text"` | `text`, `image` or `text+image` |
     | `set_of_marks` | `False` | draw the element ids on the screenshot |
     | `page_load_timeout` | `5.0` | seconds a page load or an action may take |
     | `eval_set` | `False` | reset picks from the fixed eval set, `<task>/test-0` … `-49` (`seed % 50`, or the next one when no seed) |
-    | `max_turns` | `20` | turn budget |
-    | `reward_mode` | `"outcome"` | `outcome` or `process` (the same here: there is no process component) |
     | `split` | `"train"` (`"test"` with `eval_set`) | disjoint page seeds (and the page's data mode) |
-    | `render_mode` | `None` | `ansi` (the text observation) or `rgb_array` (the screenshot) |
-    | `turn_cost` | `0.0` | subtracted every turn |
-    | `format_penalty` | `0.1` | subtracted for a malformed reply |
 
     ## Registered ids
     One per task page, ``mtenvs/MiniWob-<task>-v0``: {task_ids}.
 
     ## Version History
-    * v0: initial release (miniwob 1.1.0 pages). With `eval_set`, a reset without a seed plays the task after
-      the last one played (replayed the last seeded task); seeded resets and scores are
-      unchanged.
+    * v0: initial release (miniwob 1.1.0 pages).
+      With `eval_set`, a reset without a seed plays the task after the last one played
+      (replayed the last seeded task); seeded resets and scores are unchanged.
     """
 
     site = "miniwob"
@@ -149,34 +143,13 @@ class MiniWobEnv(WebEnv):
     def __init__(
         self,
         task: str = "click-button",
-        *,
-        obs_mode: str = "text",
-        set_of_marks: bool = False,
-        page_load_timeout: float = 5.0,
-        eval_set: bool = False,
-        max_turns: int | None = None,
-        reward_mode: RewardMode | str = RewardMode.OUTCOME,
-        split: str | None = None,
-        render_mode: str | None = None,
-        turn_cost: float = 0.0,
-        format_penalty: float = DEFAULT_FORMAT_PENALTY,
+        **kwargs: Unpack[WebArgs],
     ) -> None:
         check_choice("task", task, MINIWOB_TASKS)
         self.task = task
-        super().__init__(
-            obs_mode=obs_mode,
-            set_of_marks=set_of_marks,
-            page_load_timeout=page_load_timeout,
-            eval_set=eval_set,
-            max_turns=max_turns,
-            reward_mode=reward_mode,
-            split=split,
-            render_mode=render_mode,
-            turn_cost=turn_cost,
-            format_penalty=format_penalty,
-        )
+        super().__init__(**kwargs)
         self.viewport = MINIWOB_VIEWPORT
-        if obs_mode != "text":
+        if self.obs_mode != "text":
             self.observation_space = text_image_space(MINIWOB_VIEWPORT[1], MINIWOB_VIEWPORT[0])
         self._utterance = ""
         self._state = PageState()

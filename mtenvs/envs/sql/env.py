@@ -97,19 +97,12 @@ class SqlEnv(SqlToolEnv[SqlTask]):
     |---|---|---|
     | `schema` | `None` | restrict tasks to one database (`shop`, `hospital`, `flights`, `school`, `library`, `finance`); `None` uses all |
     | `scale` | `1000` | rows in the database, about (200 to 1,000,000; built once per process) |
-    | `eval_set` | `False` | reset picks from the fixed eval set (`seed % 102`, or the next one when no seed) |
     | `dialect` | `"sqlite"` | `sqlite` (embedded) or `postgres` (a private server, see `postgres_backend`; one database per episode via `CREATE DATABASE … TEMPLATE`; gold SQL transpiled with sqlglot) |
     | `postgres_backend` | `"auto"` | where the PostgreSQL server runs: `docker` (a container of `mtenvs/postgres:<version>`: no network, read-only root, removed on close and reaped if this process dies), `local` (Debian's `postgresql` started with `pg_ctl` on a private socket), `auto` (`MTENVS_POSTGRES_HOST` when set, else `docker` when the engine and image are there, else `local`) |
     | `query_timeout_s` | `2.0` | time limit of one statement (seconds) |
     | `submit_timeout_s` | `None` | time limit of the submitted statement (seconds); `None`: `query_timeout_s`, or with `dataset` the official limit (Spider 60, BIRD 30) |
     | `max_result_rows` | `20` | result rows shown in an observation |
-    | `obs_mode` | `"text"` | only `text` |
-    | `max_turns` | `10` | turn budget |
-    | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the `process` component) |
     | `split` | `"train"` (`"test"` with `eval_set` or `dataset`) | disjoint task sets (databases and phrasings); with `dataset`, `test` reads `dev.json` and `train` reads `train_spider.json` or `train.json` |
-    | `render_mode` | `None` | `ansi`: the request and the last observation |
-    | `turn_cost` | `0.0` | subtracted every turn |
-    | `format_penalty` | `0.1` | subtracted for a malformed reply |
     | `dataset` | `None` | path of a local Spider or BIRD directory (`tables.json`, question JSON, `database/<db_id>/<db_id>.sqlite` or BIRD's `dev_databases/`, `train_databases/`): its questions replace the built-in tasks (SQLite only; reset plays question `seed % size`, or the next one when no seed; task ids `spider-test-00042`, `bird-train-00007`) |
     | `question_file` | `None` | with `dataset`: the question file to read (e.g. `train_others.json`) instead of the split's default |
 

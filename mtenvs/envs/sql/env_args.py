@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from typing import Final
 
-from mtenvs.core.tasks import eval_set_split
 from mtenvs.envs.sql.data import DEFAULT_SCALE, MAX_SCALE, MIN_SCALE
 from mtenvs.envs.sql.postgres import POSTGRES_BACKENDS
 from mtenvs.envs.sql.schemas import SCHEMA_NAMES
@@ -24,16 +23,15 @@ def check_sql_env_args(
     scale: int,
     eval_set: bool,
     dialect: str,
-    split: str | None,
     query_timeout_s: float,
     submit_timeout_s: float | None,
     max_result_rows: int,
     dataset: str | os.PathLike[str] | None,
     question_file: str | None,
     postgres_backend: str,
-) -> str:
-    """Refuse bad or conflicting arguments of :class:`~mtenvs.envs.sql.env.SqlEnv`; return
-    the split they ask for (``test`` by default with ``eval_set`` or ``dataset``)."""
+) -> None:
+    """Refuse bad or conflicting arguments of the SQL envs (the base class checks the
+    common ones, ``eval_set`` and ``split`` among them)."""
     check_choice("postgres_backend", postgres_backend, POSTGRES_BACKENDS)
     if postgres_backend != "auto" and dialect != "postgres":
         raise InvalidArgumentError(
@@ -42,7 +40,6 @@ def check_sql_env_args(
         )
     if dataset is not None:
         _check_dataset_args(schema, scale, eval_set, dialect)
-        split = "test" if split is None else split
     elif question_file is not None:
         raise InvalidArgumentError(
             f"question_file={question_file!r} needs dataset=PATH (a Spider/BIRD directory)."
@@ -52,7 +49,6 @@ def check_sql_env_args(
     check_int_range("scale", scale, MIN_SCALE, MAX_SCALE)
     check_choice("dialect", dialect, DIALECTS)
     check_int_range("max_result_rows", max_result_rows, 1, 1000)
-    split = eval_set_split(split, eval_set, "The SQL eval set holds")
     if eval_set and scale != DEFAULT_SCALE:
         raise InvalidArgumentError(
             f"The SQL eval set is fixed at scale={DEFAULT_SCALE}; "
@@ -61,7 +57,6 @@ def check_sql_env_args(
     _check_seconds("query_timeout_s", query_timeout_s)
     if submit_timeout_s is not None:
         _check_seconds("submit_timeout_s", submit_timeout_s)
-    return split
 
 
 def _check_seconds(name: str, value: object) -> None:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, Unpack
 
 import numpy as np
 
 from mtenvs.core.env import Transition
 from mtenvs.core.parsing import ToolCall
-from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, RewardMode
 from mtenvs.core.task_source import TaskSource
-from mtenvs.envs.sql.data import DEFAULT_SCALE
 from mtenvs.envs.sql.interact_tasks import InteractTask
 from mtenvs.envs.sql.task_choice import interact_task_source
-from mtenvs.envs.sql.tool_env import SqlToolEnv
+from mtenvs.envs.sql.tool_env import SqlArgs, SqlToolEnv
 from mtenvs.envs.sql.tools import TOOL_SCHEMAS
 from mtenvs.envs.sql.user_sim import answer_question
 from mtenvs.error import check_int_range
@@ -100,16 +98,8 @@ class SqlInteractEnv(SqlToolEnv[InteractTask]):
     | `dialect` | `"sqlite"` | `sqlite` or `postgres`, as in `Sql-v0` |
     | `postgres_backend` | `"auto"` | `auto`, `docker` or `local`: where PostgreSQL runs, as in `Sql-v0` |
     | `scale` | `1000` | rows in the database, about (200 to 1,000,000) |
-    | `eval_set` | `False` | reset picks from the fixed eval set (`seed % 21`, or the next one when no seed) |
     | `query_timeout_s` | `2.0` | time limit of one statement (seconds) |
     | `max_result_rows` | `20` | result rows shown in an observation |
-    | `obs_mode` | `"text"` | only `text` |
-    | `max_turns` | `12` | turn budget |
-    | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the `process` component) |
-    | `split` | `"train"` (`"test"` with `eval_set`) | disjoint task sets (databases and phrasings) |
-    | `render_mode` | `None` | `ansi`: the request and the last observation |
-    | `turn_cost` | `0.0` | subtracted every turn |
-    | `format_penalty` | `0.1` | subtracted for a malformed reply |
 
     ## Registered ids
     * `mtenvs/SqlInteract-v0`
@@ -140,35 +130,9 @@ class SqlInteractEnv(SqlToolEnv[InteractTask]):
         self,
         *,
         ask_budget: int = 3,
-        dialect: str = "sqlite",
-        scale: int = DEFAULT_SCALE,
-        eval_set: bool = False,
-        query_timeout_s: float = 2.0,
-        max_result_rows: int = 20,
-        obs_mode: str = "text",
-        max_turns: int | None = None,
-        reward_mode: RewardMode | str = RewardMode.OUTCOME,
-        split: str | None = None,
-        render_mode: str | None = None,
-        turn_cost: float = 0.0,
-        format_penalty: float = DEFAULT_FORMAT_PENALTY,
-        postgres_backend: str = "auto",
+        **kwargs: Unpack[SqlArgs],
     ) -> None:
-        super().__init__(
-            dialect=dialect,
-            postgres_backend=postgres_backend,
-            scale=scale,
-            eval_set=eval_set,
-            query_timeout_s=query_timeout_s,
-            max_result_rows=max_result_rows,
-            obs_mode=obs_mode,
-            max_turns=max_turns,
-            reward_mode=reward_mode,
-            split=split,
-            render_mode=render_mode,
-            turn_cost=turn_cost,
-            format_penalty=format_penalty,
-        )
+        super().__init__(**kwargs)
         self.ask_budget = check_int_range("ask_budget", ask_budget, 0, 100)
         self._itask: InteractTask | None = None
         self._phase = 0

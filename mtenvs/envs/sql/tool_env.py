@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, ClassVar, Final, TypeVar
+from typing import Any, ClassVar, Final, TypeVar, Unpack
 
 import numpy as np
 
+from mtenvs.core.args import EvalSetArgs
 from mtenvs.core.env import EnvSnapshot, MultiTurnEnv, Transition
 from mtenvs.core.parsing import ToolCall
-from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, OUTCOME, PROCESS, RewardMode
+from mtenvs.core.rewards import OUTCOME, PROCESS
 from mtenvs.core.spaces import text_space
 from mtenvs.core.task_source import HasTaskId
 from mtenvs.envs.sql import prompts
@@ -38,12 +39,24 @@ from mtenvs.envs.sql.tools import TOOL_SCHEMAS, parse_reply, random_reply
 from mtenvs.envs.sql.verify import GoldResult, overlap_score
 from mtenvs.error import InvalidArgumentError
 
-__all__ = ["SqlToolEnv"]
+__all__ = ["SqlArgs", "SqlToolEnv"]
 
 _TOOLS: Final = ("list_tables", "describe", "sample", "run_sql", "submit")
 #: Rows a gold query or a submission may return with ``dataset=`` (Spider/BIRD gold
 #: results can exceed the observation cap).
 _DATASET_COUNT_CAP: Final = 1_000_000
+
+
+class SqlArgs(EvalSetArgs, total=False):
+    """Arguments that ``Sql-v0`` and ``SqlInteract-v0`` share beyond the common ones."""
+
+    dialect: str
+    scale: int
+    query_timeout_s: float
+    max_result_rows: int
+    postgres_backend: str
+
+
 #: What a reset hands the env: a request (``Sql-v0``) or an interactive task.
 EpisodeT = TypeVar("EpisodeT", bound=HasTaskId)
 
@@ -71,28 +84,20 @@ class SqlToolEnv(MultiTurnEnv[str, tuple[ToolCall, ...], EpisodeT]):
         *,
         schema: str | None = None,
         scale: int = DEFAULT_SCALE,
-        eval_set: bool = False,
         dialect: str = "sqlite",
         query_timeout_s: float = 2.0,
         submit_timeout_s: float | None = None,
         max_result_rows: int = 20,
-        obs_mode: str = "text",
-        max_turns: int | None = None,
-        reward_mode: RewardMode | str = RewardMode.OUTCOME,
-        split: str | None = None,
-        render_mode: str | None = None,
-        turn_cost: float = 0.0,
-        format_penalty: float = DEFAULT_FORMAT_PENALTY,
         dataset: str | os.PathLike[str] | None = None,
         question_file: str | None = None,
         postgres_backend: str = "auto",
+        **kwargs: Unpack[EvalSetArgs],
     ) -> None:
-        split = check_sql_env_args(
+        check_sql_env_args(
             schema=schema,
             scale=scale,
-            eval_set=eval_set,
+            eval_set=kwargs.get("eval_set", False),
             dialect=dialect,
-            split=split,
             query_timeout_s=query_timeout_s,
             submit_timeout_s=submit_timeout_s,
             max_result_rows=max_result_rows,
@@ -100,19 +105,12 @@ class SqlToolEnv(MultiTurnEnv[str, tuple[ToolCall, ...], EpisodeT]):
             question_file=question_file,
             postgres_backend=postgres_backend,
         )
-        super().__init__(
-            max_turns=max_turns,
-            reward_mode=reward_mode,
-            split=split,  # type: ignore[arg-type]
-            obs_mode=obs_mode,  # type: ignore[arg-type]
-            render_mode=render_mode,  # type: ignore[arg-type]
-            turn_cost=turn_cost,
-            format_penalty=format_penalty,
-        )
+        if dataset is not None and kwargs.get("split") is None:
+            kwargs["split"] = "test"
+        super().__init__(**kwargs)
         self.observation_space = text_space()
         self.schema = schema
         self.scale = scale
-        self.eval_set = eval_set
         self.dialect = dialect
         self.postgres_backend = postgres_backend
         self.query_timeout_s = float(query_timeout_s)

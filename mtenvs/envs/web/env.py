@@ -27,15 +27,15 @@ from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 
 import numpy as np
 
+from mtenvs.core.args import EvalSetArgs
 from mtenvs.core.env import EnvSnapshot, MultiTurnEnv, Reply, Transition
-from mtenvs.core.rewards import DEFAULT_FORMAT_PENALTY, FORMAT, OUTCOME, PROCESS, RewardMode
+from mtenvs.core.rewards import FORMAT, OUTCOME, PROCESS
 from mtenvs.core.spaces import text_image_space, text_space
 from mtenvs.core.task_source import GeneratedTasks, TaskList, TaskSource
-from mtenvs.core.tasks import eval_set_split
 from mtenvs.envs.web.actions import (
     ACTION_FORMS,
     SITE_ORIGIN,
@@ -51,10 +51,17 @@ from mtenvs.envs.web.random_replies import random_reply
 from mtenvs.envs.web.site import SITE_BACKENDS, SiteServer, start_site
 from mtenvs.error import InvalidArgumentError, check_choice, check_flag
 
-__all__ = ["VIEWPORT", "SiteSpec", "WebEnv"]
+__all__ = ["VIEWPORT", "SiteSpec", "WebArgs", "WebEnv"]
 
 #: Viewport (width, height) of the browser and of the screenshots.
 VIEWPORT = (800, 600)
+
+
+class WebArgs(EvalSetArgs, total=False):
+    """Arguments of every web env beyond the common ones: the browser's."""
+
+    set_of_marks: bool
+    page_load_timeout: float
 
 
 @dataclass(frozen=True)
@@ -108,17 +115,10 @@ class WebEnv(MultiTurnEnv[Any, WebAction, Any]):
     def __init__(
         self,
         *,
-        obs_mode: str = "text",
         set_of_marks: bool = False,
         page_load_timeout: float = 5.0,
-        eval_set: bool = False,
-        max_turns: int | None = None,
-        reward_mode: RewardMode | str = RewardMode.OUTCOME,
-        split: str | None = None,
-        render_mode: str | None = None,
-        turn_cost: float = 0.0,
-        format_penalty: float = DEFAULT_FORMAT_PENALTY,
         site_backend: str = "auto",
+        **kwargs: Unpack[EvalSetArgs],
     ) -> None:
         check_choice("site_backend", site_backend, SITE_BACKENDS)
         check_flag("set_of_marks", set_of_marks)
@@ -131,24 +131,14 @@ class WebEnv(MultiTurnEnv[Any, WebAction, Any]):
                 f"page_load_timeout must be a number of seconds in [0.1, 120], got "
                 f"{page_load_timeout!r}."
             )
-        split = eval_set_split(split, eval_set, f"The {type(self).__name__} eval set holds")
-        super().__init__(
-            max_turns=max_turns,
-            reward_mode=reward_mode,
-            split=split,
-            obs_mode=obs_mode,  # type: ignore[arg-type]  # checked by the base
-            render_mode=render_mode,
-            turn_cost=turn_cost,
-            format_penalty=format_penalty,
-        )
-        self.eval_set = eval_set
+        super().__init__(**kwargs)
         self._eval_tasks: tuple[Any, ...] = ()
         self._task: Any = self.make_task(self.split, 0)
         self.viewport = VIEWPORT
         self.set_of_marks = set_of_marks
         self.page_load_timeout = float(page_load_timeout)
         self.observation_space = (
-            text_space() if obs_mode == "text" else text_image_space(VIEWPORT[1], VIEWPORT[0])
+            text_space() if self.obs_mode == "text" else text_image_space(VIEWPORT[1], VIEWPORT[0])
         )
         #: Per site: its server process, browser session, whether actions may have changed
         #: it since its last reset, and its start page as every episode first sees it.

@@ -74,16 +74,8 @@ class WebWikiEnv(SiteEnv):
     ## Arguments
     | Argument | Default | Description |
     |---|---|---|
-    | `obs_mode` | `"text"` | `text`, `image` or `text+image` |
     | `set_of_marks` | `False` | draw the element ids on the screenshot |
     | `page_load_timeout` | `5.0` | seconds an action or page load may take before it is reported and the episode goes on |
-    | `eval_set` | `False` | reset picks from the fixed eval set (`seed % 40`, or the next one when no seed) |
-    | `max_turns` | `30` | turn budget |
-    | `reward_mode` | `"outcome"` | `outcome` or `process` (adds the `process` component) |
-    | `split` | `"train"` (`"test"` with `eval_set`) | disjoint task sets |
-    | `render_mode` | `None` | `ansi` (the text observation) or `rgb_array` (the screenshot) |
-    | `turn_cost` | `0.0` | subtracted every turn |
-    | `format_penalty` | `0.1` | subtracted for a malformed reply |
     | `site_backend` | `"auto"` | where the site server runs: `docker` (a `mtenvs/web` container with no network, reached through a forwarded loopback port), `local` (a child process on a loopback port), or `auto` (Docker when the engine is reachable and the image built, else local) |
 
     ## Registered ids

@@ -9,6 +9,7 @@ import gymnasium as gym
 import pytest
 
 import mtenvs  # registers the ids
+from mtenvs.core.args import constructor_arguments
 from mtenvs.core.envdoc import parse_env_doc
 from mtenvs.envs.miniwob import MINIWOB_IDS, REPRESENTATIVE_IDS
 from mtenvs.envs.miniwob.env import MiniWobEnv, NoOracleError
@@ -51,10 +52,7 @@ def test_docstring_lists_every_id_and_argument():
     doc = parse_env_doc(MiniWobEnv)
     listed = re.findall(r"`(mtenvs/MiniWob-[a-z0-9-]+-v0)`", doc.section("Registered"))
     assert listed == list(MINIWOB_IDS)
-    import inspect
-
-    params = set(inspect.signature(MiniWobEnv.__init__).parameters) - {"self"}
-    assert set(doc.table_keys("Argument")) == params
+    assert set(doc.table_keys("Argument")) == set(constructor_arguments(MiniWobEnv))
 
 
 def test_task_ids_round_trip_and_splits_never_share_a_page_seed():
