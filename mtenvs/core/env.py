@@ -149,14 +149,16 @@ _BASE_SNAPSHOT_FIELDS: tuple[str, ...] = (
 
 
 def _canonical(value: Any) -> Any:
-    """``value`` with every set in a fixed order (sets of strings iterate in an order that
-    changes with ``PYTHONHASHSEED``, so their pickle differs between processes), recursing
-    into containers, dataclasses and plain objects."""
+    """``value`` with every set and dict in a fixed order (sets of strings iterate in an
+    order that changes with ``PYTHONHASHSEED``, so their pickle differs between processes;
+    equal dicts built in another order are the same state), recursing into containers,
+    dataclasses and plain objects."""
     if isinstance(value, set | frozenset):
         items = [_canonical(v) for v in value]
         return ("set", sorted(items, key=lambda v: pickle.dumps(v, 4)))
     if isinstance(value, dict):
-        return ("dict", [(_canonical(k), _canonical(v)) for k, v in value.items()])
+        pairs = [(_canonical(k), _canonical(v)) for k, v in value.items()]
+        return ("dict", sorted(pairs, key=lambda kv: pickle.dumps(kv[0], 4)))
     if isinstance(value, list | tuple):
         return (type(value).__name__, [_canonical(v) for v in value])
     if isinstance(value, str | bytes | int | float | bool | np.ndarray | np.generic) or (

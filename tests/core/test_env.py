@@ -157,3 +157,11 @@ def test_state_key_digest_is_the_same_in_every_process():
         for hash_seed in range(6)
     }
     assert len(digests) == 1 and len(digests.pop()) == 16
+
+
+def test_state_key_digest_ignores_dict_order_and_tells_contents_apart() -> None:
+    from mtenvs.core.env import stable_digest
+
+    assert stable_digest({"a": 1, "b": [2, 3]}) == stable_digest({"b": [2, 3], "a": 1})
+    assert stable_digest({"a": 1, "b": [2, 3]}) != stable_digest({"a": 1, "b": [3, 2]})
+    assert stable_digest({"a": 1}) != stable_digest({"a": 2})
