@@ -2,6 +2,10 @@
 
 * :func:`content_split` assigns a task to ``train`` or ``test`` by a hash of its *content*,
   so the two splits never share a task even when two seeds generate the same one.
+* :func:`stable_rng` is a generator seeded from a hash of its arguments, the same in every
+  process (``hash`` is salted per process), for what must not depend on the episode's seed:
+  a task's shown example, a fixed set of check cases, the draw of an eval set, an oracle's
+  mixed strategy in a given state.
 * :func:`parse_task_id` reads ids shaped ``<prefix>-<difficulty>-<split>-<seed>``.
 * :func:`read_eval_set` / :func:`write_eval_set` read and write the fixed evaluation sets
   shipped in ``mtenvs/assets`` (``{"env", "difficulty", "split", "format_version", "tasks"}``).
@@ -19,6 +23,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Literal, cast
 
+import numpy as np
+
 from mtenvs.error import InvalidArgumentError, check_choice, check_flag
 
 __all__ = [
@@ -28,6 +34,7 @@ __all__ = [
     "eval_set_split",
     "parse_task_id",
     "read_eval_set",
+    "stable_rng",
     "write_eval_set",
 ]
 
@@ -40,6 +47,12 @@ def content_split(content: str) -> str:
     """``"train"`` or ``"test"``, from one bit of a hash of ``content``."""
     digest = hashlib.blake2b(content.encode("utf-8"), digest_size=1).digest()
     return SPLITS[digest[0] & 1]
+
+
+def stable_rng(*parts: object) -> np.random.Generator:
+    """A generator seeded from ``repr(parts)`` (stable across processes, unlike ``hash``)."""
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return np.random.default_rng(int.from_bytes(digest, "little"))
 
 
 def parse_task_id(

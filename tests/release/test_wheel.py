@@ -33,6 +33,7 @@ FAMILY_ENVS = {
     "miniwob": ["mtenvs/MiniWob-click-button-v0"],
     "grid": ["mtenvs/Sokoban-v0"],
     "games": ["mtenvs/TicTacToe-v0"],
+    "puzzles": ["mtenvs/RuleInduction-v0"],
     "clinical": ["mtenvs/Clinical-v0"],
 }
 
@@ -193,6 +194,7 @@ def test_one_episode_of_every_family_on_the_local_sandbox(venv: Path, tmp_path: 
         "mtenvs/Sql-v0",
         "mtenvs/WebShop-v0",
         "mtenvs/Sokoban-v0",
+        "mtenvs/RuleInduction-v0",
     ]:
         assert any(e["success"] for e in played[env_id] if e["agent"] == "oracle"), env_id
 

@@ -14,4 +14,3 @@ register_env("mtenvs/LeducHoldem-v0", "mtenvs.envs.games.leduc_holdem:LeducHolde
 register_env("mtenvs/LiarsDice-v0", "mtenvs.envs.games.liars_dice:LiarsDiceEnv")
 register_env("mtenvs/Hanabi-v0", "mtenvs.envs.games.hanabi:HanabiEnv")
 register_env("mtenvs/Negotiation-v0", "mtenvs.envs.games.negotiation:NegotiationEnv")
-register_env("mtenvs/RuleInduction-v0", "mtenvs.envs.games.rule_induction:RuleInductionEnv")

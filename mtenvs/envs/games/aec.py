@@ -24,7 +24,6 @@ observation's ``dtype`` with its space's, which a ``str`` does not have; keys ot
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
@@ -42,6 +41,7 @@ except ImportError as e:  # pragma: no cover - depends on the install
     ) from e
 
 from mtenvs.core.spaces import text_space
+from mtenvs.core.tasks import stable_rng
 from mtenvs.envs.games.move_parsing import match_move, move_text
 from mtenvs.error import InvalidArgumentError, check_choice, check_int_range
 
@@ -80,12 +80,6 @@ class GameState(Protocol):
 S = TypeVar("S", bound=GameState)
 #: An opponent policy over a rules state: ``policy(state, rng) -> action id``.
 Policy = Callable[[Any, np.random.Generator], int]
-
-
-def stable_rng(*parts: object) -> np.random.Generator:
-    """A generator seeded from ``parts`` (stable across processes, unlike ``hash``)."""
-    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
-    return np.random.default_rng(int.from_bytes(digest, "little"))
 
 
 class TextGameEnv(AECEnv, Generic[S]):  # type: ignore[type-arg]

@@ -16,8 +16,8 @@ from mtenvs.core.parsing import extract_action, extract_answer, parse_tool_calls
 from mtenvs.core.rewards import OUTCOME, PROCESS
 from mtenvs.core.spaces import text_space
 from mtenvs.core.task_source import TaskSource
-from mtenvs.envs.games import rule_induction_tasks as T
-from mtenvs.envs.games.rule_expr import Expr, RuleSyntaxError, parse_rule
+from mtenvs.envs.puzzles import rule_induction_tasks as T
+from mtenvs.envs.puzzles.rule_expr import Expr, RuleSyntaxError, parse_rule
 from mtenvs.error import ResetNeededError
 
 __all__ = ["RuleInductionEnv"]
@@ -68,10 +68,10 @@ class RuleInductionEnv(MultiTurnEnv[str, Action, T.RuleTask]):
     multiples, remainders, equalities, products, …), some with parameters; 6 whole families
     and every fourth parameter are held out for ``split="test"`` (the splits share no
     rule). ``eval_set=True`` plays the 40 fixed test rules shipped in
-    ``mtenvs/assets/games/rule_induction_eval.json``.
+    ``mtenvs/assets/puzzles/rule_induction_eval.json``.
 
     Guesses are parsed by a small recursive-descent parser
-    (:mod:`mtenvs.envs.games.rule_expr`), never by Python's ``eval``. The language: ``a``,
+    (:mod:`mtenvs.envs.puzzles.rule_expr`), never by Python's ``eval``. The language: ``a``,
     ``b``, ``c``, integers, ``+ - *``, ``%`` (remainder by a positive constant, always
     ``0..m-1``), comparisons ``< <= > >= == !=`` (``a < b < c`` chains as in Python),
     ``and``, ``or``, ``not``, parentheses; at most 500 characters.

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import mtenvs  # noqa: F401  (registers the ids)
-from mtenvs.envs.games import rule_induction_tasks as tasks
-from mtenvs.envs.games.rule_expr import RuleSyntaxError, parse_rule
-from mtenvs.envs.games.rule_induction import RuleInductionEnv
+from mtenvs.envs.puzzles import rule_induction_tasks as tasks
+from mtenvs.envs.puzzles.rule_expr import RuleSyntaxError, parse_rule
+from mtenvs.envs.puzzles.rule_induction import RuleInductionEnv
 from mtenvs.error import InvalidArgumentError
 from mtenvs.wrappers import TryAgain
 

@@ -1,14 +1,14 @@
 """Hidden rules for ``mtenvs/RuleInduction-v0``: families, splits, the equivalence check,
 the hypothesis set and the fixed evaluation set; no I/O outside :func:`write_eval_set`.
 
-Every hidden rule is an expression of :mod:`mtenvs.envs.games.rule_expr`, so the gold
+Every hidden rule is an expression of :mod:`mtenvs.envs.puzzles.rule_expr`, so the gold
 answer is itself a valid guess. Families and parameters are split once, here: whole
 families are held out for ``test`` (``TEST_FAMILIES``), and of the parameterised families
 every fourth parameter is too, so ``train`` and ``test`` share no rule.
 
 Regenerate the eval set (only when the families change; bump the env version then)::
 
-    python -m mtenvs.envs.games.rule_induction_tasks --write-eval-set
+    python -m mtenvs.envs.puzzles.rule_induction_tasks --write-eval-set
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from mtenvs.core.task_source import GeneratedTasks, TaskList, TaskSource
-from mtenvs.envs.games.aec import stable_rng
-from mtenvs.envs.games.rule_expr import Expr, parse_rule
+from mtenvs.core.tasks import stable_rng
+from mtenvs.envs.puzzles.rule_expr import Expr, parse_rule
 from mtenvs.error import InvalidArgumentError
 
 __all__ = [
@@ -154,7 +154,7 @@ def task_source(split: str, *, use_eval_set: bool) -> TaskSource[RuleTask]:
         if task is None:
             raise InvalidArgumentError(
                 f"Unknown rule task id {task_id!r}; ids look like 'rule-increasing' or "
-                f"'rule-sum_gt-12' (see mtenvs.envs.games.rule_induction_tasks)."
+                f"'rule-sum_gt-12' (see mtenvs.envs.puzzles.rule_induction_tasks)."
             )
         return task
 
@@ -279,10 +279,9 @@ def write_eval_set(directory: Path, size: int = EVAL_SET_SIZE) -> Path:
 
 
 @lru_cache(maxsize=1)
-@lru_cache(maxsize=1)
 def eval_set() -> tuple[RuleTask, ...]:
-    """The fixed evaluation set shipped in ``mtenvs/assets/games`` (test-split rules)."""
-    text = resources.files("mtenvs").joinpath("assets", "games", _EVAL_FILE).read_text("utf-8")
+    """The fixed evaluation set shipped in ``mtenvs/assets/puzzles`` (test-split rules)."""
+    text = resources.files("mtenvs").joinpath("assets", "puzzles", _EVAL_FILE).read_text("utf-8")
     return tuple(
         RuleTask(row["task_id"], row["family"], row["rule"], tuple(row["example"]), "test")
         for row in json.loads(text)
@@ -293,7 +292,7 @@ def main() -> None:  # pragma: no cover - a maintenance command
     parser = argparse.ArgumentParser(description="Write the RuleInduction eval set.")
     parser.add_argument("--write-eval-set", action="store_true")
     parser.add_argument(
-        "--out", type=Path, default=Path(__file__).resolve().parents[2] / "assets" / "games"
+        "--out", type=Path, default=Path(__file__).resolve().parents[2] / "assets" / "puzzles"
     )
     args = parser.parse_args()
     if args.write_eval_set:
