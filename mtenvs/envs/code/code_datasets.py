@@ -28,7 +28,7 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
-from mtenvs.envs.code.code_tasks import CodeTask
+from mtenvs.envs.code.code_task import CodeTask
 from mtenvs.envs.code.code_verify import CodeTest, encode_value
 from mtenvs.error import InvalidArgumentError
 

@@ -12,6 +12,10 @@
   first :data:`EVAL_VARIANTS_PER_TEMPLATE` test instances of each template, frozen so
   reference scores stay comparable. Regenerate with
   ``python -m mtenvs.envs.code.code_tasks --write-eval-set``.
+
+The task record (:class:`~mtenvs.envs.code.code_task.CodeTask`) and its JSON form live in
+:mod:`mtenvs.envs.code.code_task`, which the variants build on too; they are re-exported
+here.
 """
 
 from __future__ import annotations
@@ -19,13 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-from mtenvs.envs.code.code_verify import CodeTest
+from mtenvs.envs.code.code_task import CodeTask, task_from_dict, task_to_dict, tests_from_pairs
+from mtenvs.envs.code.code_variants import TEMPLATES, make_variant
 from mtenvs.error import InvalidArgumentError
 
 __all__ = [
@@ -52,57 +56,6 @@ CATEGORIES: Final = (
 EVAL_VARIANTS_PER_TEMPLATE: Final = 3
 _ASSET_DIR: Final = "assets/code"
 _VARIANT_ID = re.compile(r"code-var-([a-z_]+)-(train|test)-(\d{1,9})")
-
-
-@dataclass(frozen=True)
-class CodeTask:
-    """A programming task: what the agent sees, how it is checked, the reference."""
-
-    task_id: str
-    #: ``authored``, ``variant``, ``humaneval`` or ``mbpp``.
-    source: str
-    category: str
-    difficulty: str
-    split: str
-    #: The statement shown to the agent (signature and description).
-    prompt: str
-    #: Name of the function the solution must define.
-    entry_point: str
-    #: Reference solution (the oracle's answer); ``""`` when the dataset has none.
-    solution: str
-    tests: tuple[CodeTest, ...]
-    #: Code run after the solution, before the tests (MBPP ``test_setup_code``).
-    setup: str = ""
-    #: Prepended to the submitted source and run in the tests' namespace (a HumanEval
-    #: prompt's imports and helper functions: the tests call the prompt's own helpers, as the
-    #: official harness does, and a solution that redefines one cannot change what they see).
-    prelude: str = ""
-    #: Tuples match lists and floats match within 1e-6 (authored tasks); otherwise ``==``.
-    lenient: bool = True
-
-
-def tests_from_pairs(entry: str, pairs: list[dict[str, Any]]) -> tuple[CodeTest, ...]:
-    """Input/expected pairs as tests: ``candidate(*args) == expected``."""
-    del entry  # the harness binds the entry point to ``candidate``
-    return tuple(
-        CodeTest(f"candidate({', '.join(repr(a) for a in p['args'])})", p["expected"])
-        for p in pairs
-    )
-
-
-def task_to_dict(task: CodeTask) -> dict[str, Any]:
-    data = {name: getattr(task, name) for name in CodeTask.__dataclass_fields__}
-    data["tests"] = [
-        {"call": t.call, "expected": t.expected, "kind": t.kind, "tolerance": t.tolerance}
-        for t in task.tests
-    ]
-    return data
-
-
-def task_from_dict(data: dict[str, Any]) -> CodeTask:
-    fields = {name: data[name] for name in CodeTask.__dataclass_fields__ if name in data}
-    fields["tests"] = tuple(CodeTest(**t) for t in data["tests"])
-    return CodeTask(**fields)
 
 
 def _asset(name: str) -> str:
@@ -140,8 +93,6 @@ def _authored_by_id() -> dict[str, CodeTask]:
 
 def find_task(task_id: object) -> CodeTask:
     """The task named ``task_id`` (an authored problem or a variant)."""
-    from mtenvs.envs.code.code_variants import TEMPLATES, make_variant
-
     if isinstance(task_id, str):
         if task_id in _authored_by_id():
             return _authored_by_id()[task_id]
@@ -163,8 +114,6 @@ def eval_set() -> tuple[CodeTask, ...]:
 
 
 def build_eval_set() -> list[CodeTask]:
-    from mtenvs.envs.code.code_variants import TEMPLATES, make_variant
-
     tasks = [t for t in authored_problems() if t.split == "test"]
     for name in sorted(TEMPLATES):
         tasks += [make_variant(name, "test", seed) for seed in range(EVAL_VARIANTS_PER_TEMPLATE)]

@@ -18,7 +18,7 @@ from typing import Any, Final
 import numpy as np
 
 from mtenvs.core.tasks import content_split
-from mtenvs.envs.code.code_tasks import CodeTask, tests_from_pairs
+from mtenvs.envs.code.code_task import CodeTask, tests_from_pairs
 from mtenvs.error import InvalidArgumentError
 
 __all__ = ["SEEDS_PER_SPLIT", "TEMPLATES", "make_variant"]
