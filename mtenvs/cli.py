@@ -20,6 +20,7 @@ import mtenvs
 from mtenvs.agents import AGENT_SPECS, make_agent
 from mtenvs.core.envdoc import parse_env_doc
 from mtenvs.core.registry import env_class, env_spec, list_envs
+from mtenvs.core.spaces import obs_text
 from mtenvs.error import Error, InvalidArgumentError
 from mtenvs.eval import EpisodeResult, evaluate, write_report
 from mtenvs.eval.report import (
@@ -29,7 +30,6 @@ from mtenvs.eval.report import (
     write_comparison,
 )
 from mtenvs.eval.runner import agent_for
-from mtenvs.rollout.workers import obs_text
 from mtenvs.sandbox.cli import doctor_rows as sandbox_doctor_rows
 from mtenvs.sandbox.cli import images_app, sandbox_app
 

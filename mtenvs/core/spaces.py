@@ -6,12 +6,16 @@ Replies from a language model can hold any character, and some observations carr
 ``max_length`` while still sampling from a printable charset. Its ``contains`` is a type and
 length check, cheap enough for the step path (the character scan of ``Text`` costs ~0.4 ms
 on 5 k characters).
+
+An observation is a ``str``, or a ``{"text": …, "image": …}`` dict under
+``obs_mode="image"`` / ``"text+image"``; :func:`obs_text` reads its text part and
+:func:`with_text` replaces it, whichever the form.
 """
 
 from __future__ import annotations
 
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, overload
 
 import numpy as np
@@ -23,8 +27,10 @@ __all__ = [
     "SAMPLE_CHARSET",
     "UnicodeText",
     "image_space",
+    "obs_text",
     "text_image_space",
     "text_space",
+    "with_text",
 ]
 
 #: Printable ASCII plus newline and tab: enough for grid worlds and most prompts.
@@ -87,6 +93,26 @@ def image_space(height: int, width: int) -> spaces.Box:
 def text_image_space(height: int, width: int, max_length: int = MAX_OBS_CHARS) -> spaces.Dict:
     """``Dict({"text": UnicodeText, "image": Box(uint8, (H, W, 3))})``."""
     return spaces.Dict({"text": text_space(max_length), "image": image_space(height, width)})
+
+
+def obs_text(obs: object) -> str:
+    """The text part of an observation: the ``str`` itself, or the ``"text"`` entry of a
+    ``{"text": …, "image": …}`` dict (``""`` when it has none)."""
+    if isinstance(obs, Mapping):
+        return str(obs.get("text", ""))
+    return str(obs)
+
+
+@overload
+def with_text(obs: Mapping[str, Any], text: str) -> dict[str, Any]: ...
+@overload
+def with_text(obs: str, text: str) -> str: ...
+def with_text(obs: object, text: str) -> dict[str, Any] | str:
+    """``obs`` with its text part replaced by ``text``: a dict observation keeps its other
+    entries (the image) in a new dict; any other observation becomes ``text``."""
+    if isinstance(obs, Mapping):
+        return {**obs, "text": text}
+    return text
 
 
 # ``AsyncVectorEnv`` passes observations through shared memory. Gymnasium stores ``Text`` as

@@ -47,6 +47,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mtenvs.agents.base import Agent
+from mtenvs.core.spaces import obs_text
 from mtenvs.error import InvalidArgumentError, check_int_range
 from mtenvs.integrations.token_agent import EpisodeTokens, GenerateFn, TokenAgent
 from mtenvs.rollout.records import Trajectory
@@ -122,7 +123,7 @@ def make_prompt_dataset(
     try:
         for task_seed in range(seed, seed + n):
             obs, info = env.reset(seed=task_seed)
-            text = obs if isinstance(obs, str) else str(obs.get("text", ""))
+            text = obs_text(obs)
             tag = json.dumps({"env_id": env_id, "seed": task_seed})
             rows["prompt"].append(
                 [

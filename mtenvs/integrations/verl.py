@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
+from mtenvs.core.spaces import obs_text
 from mtenvs.error import InvalidArgumentError, check_int_range
 
 __all__ = ["MtenvsInteraction", "compute_score", "interaction_config", "make_verl_dataset"]
@@ -50,12 +51,6 @@ class _Episode:
     rewards: list[float] = field(default_factory=list)
     done: bool = False
     success: bool = False
-
-
-def _obs_text(obs: Any) -> str:
-    if isinstance(obs, Mapping):
-        return str(obs.get("text", ""))
-    return str(obs)
 
 
 def _last_assistant_text(messages: Sequence[Mapping[str, Any]]) -> str:
@@ -138,7 +133,7 @@ class MtenvsInteraction:
             return True, "", 0.0, {"success": episode.success, "already_done": True}
         reply = _last_assistant_text(messages)
         obs, reward, terminated, truncated, info = await asyncio.to_thread(episode.env.step, reply)
-        episode.observation = _obs_text(obs)
+        episode.observation = obs_text(obs)
         episode.rewards.append(float(reward))
         episode.done = bool(terminated or truncated)
         episode.success = bool(info.get("success", False))
@@ -175,7 +170,7 @@ class MtenvsInteraction:
             env=env,
             env_id=env_id,
             seed=seed,
-            observation=_obs_text(obs),
+            observation=obs_text(obs),
             system_prompt=str(info.get("system_prompt", "")),
         )
 
@@ -260,7 +255,7 @@ def make_verl_dataset(
                     "data_source": env_id,
                     "prompt": [
                         {"role": "system", "content": str(info.get("system_prompt", ""))},
-                        {"role": "user", "content": _obs_text(obs)},
+                        {"role": "user", "content": obs_text(obs)},
                     ],
                     "ability": "mtenvs",
                     "reward_model": {"style": "rule", "ground_truth": ""},

@@ -29,6 +29,7 @@ from typing import Any, Literal, NamedTuple, Protocol
 import gymnasium as gym
 import numpy as np
 
+from mtenvs.core.spaces import obs_text
 from mtenvs.error import Error, check_choice
 
 __all__ = ["EXECUTORS", "EnvWorker", "Executor", "StepOut", "WorkerGroup", "make_worker_group"]
@@ -54,13 +55,6 @@ def jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return repr(value)
-
-
-def obs_text(obs: object) -> str:
-    """The text part of an observation (``str`` or ``{"text": …, "image": …}``)."""
-    if isinstance(obs, dict):
-        return str(obs.get("text", ""))
-    return str(obs)
 
 
 class StepOut(NamedTuple):

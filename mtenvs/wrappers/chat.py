@@ -15,7 +15,7 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 from gymnasium import spaces
 
-from mtenvs.core.spaces import text_space
+from mtenvs.core.spaces import obs_text, text_space
 from mtenvs.error import InvalidArgumentError, check_int_range
 
 __all__ = ["ChatHistory", "ContextSummary", "message_space"]
@@ -28,10 +28,6 @@ def message_space() -> spaces.Sequence:
     return spaces.Sequence(
         spaces.Dict({"role": text_space(16), "content": text_space()}), stack=False
     )
-
-
-def _text(obs: Any) -> str:
-    return str(obs.get("text", "")) if isinstance(obs, dict) else str(obs)
 
 
 def _reply_text(action: Any) -> str:
@@ -80,7 +76,7 @@ class ChatHistory(
         if self._pending_reply is not None:
             self._messages.append({"role": "assistant", "content": self._pending_reply})
             self._pending_reply = None
-        self._messages.append({"role": "user", "content": _text(observation)})
+        self._messages.append({"role": "user", "content": obs_text(observation)})
         return tuple(dict(m) for m in self._messages)
 
 

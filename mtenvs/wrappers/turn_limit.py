@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
 
+from mtenvs.core.spaces import obs_text, with_text
 from mtenvs.error import check_int_range
 
 __all__ = ["TurnLimit"]
@@ -37,10 +39,8 @@ class TurnLimit(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs
         if not self.remind:
             return obs
         note = f"\n({turns_left} turn{'s' if turns_left != 1 else ''} left)"
-        if isinstance(obs, str):
-            return obs + note
-        if isinstance(obs, dict) and isinstance(obs.get("text"), str):
-            return {**obs, "text": obs["text"] + note}
+        if isinstance(obs, str) or (isinstance(obs, Mapping) and isinstance(obs.get("text"), str)):
+            return with_text(obs, obs_text(obs) + note)
         return obs
 
     def reset(

@@ -9,7 +9,7 @@ from gymnasium.vector.utils import (
     write_to_shared_memory,
 )
 
-from mtenvs.core.spaces import UnicodeText, text_image_space
+from mtenvs.core.spaces import UnicodeText, obs_text, text_image_space, with_text
 
 
 def test_unicode_text_contains_any_string_of_allowed_length():
@@ -36,3 +36,20 @@ def test_text_image_space_shape():
     space = text_image_space(4, 6)
     obs = {"text": "x", "image": np.zeros((4, 6, 3), np.uint8)}
     assert space.contains(obs)
+
+
+def test_obs_text_reads_the_text_of_either_form():
+    image = np.zeros((2, 2, 3), np.uint8)
+    assert obs_text("board") == "board"
+    assert obs_text({"text": "board", "image": image}) == "board"
+    assert obs_text({"image": image}) == ""
+
+
+def test_with_text_replaces_the_text_and_keeps_the_image():
+    image = np.zeros((2, 2, 3), np.uint8)
+    assert with_text("board", "note") == "note"
+    obs = {"text": "board", "image": image}
+    new = with_text(obs, "board\nnote")
+    assert set(new) == {"text", "image"}
+    assert new["text"] == "board\nnote" and new["image"] is image
+    assert new is not obs and obs["text"] == "board"  # the original is left as it was

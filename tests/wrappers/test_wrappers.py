@@ -46,6 +46,13 @@ def test_turn_limit_reminds_and_marks_cutoff():
     assert truncated and not terminated and info["turn_limit_reached"]
 
 
+def test_turn_limit_reminds_in_the_text_of_an_image_observation():
+    env = TurnLimit(gym.make("mtenvs/Maze-v0", obs_mode="text+image"), max_turns=3, remind=True)
+    obs, _ = env.reset(seed=0)
+    assert obs["text"].endswith("(3 turns left)") and obs["image"].ndim == 3
+    env.close()
+
+
 def test_turn_limit_not_reached_when_episode_terminates():
     env = TurnLimit(AddEnv(), max_turns=1)
     env.reset(seed=0)
