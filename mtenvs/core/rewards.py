@@ -3,7 +3,7 @@
 Every step reports ``info["reward_components"]``: a dict whose values add up to the step's
 ``reward``. Components an env computes but the chosen ``reward_mode`` does not count are
 reported in ``info["uncounted_components"]`` so a trainer can still log (or re-weight) them;
-:class:`mtenvs.wrappers.RewardMode` moves components between the two.
+:class:`mtenvs.wrappers.ReweightReward` moves components between the two.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@ from __future__ import annotations
 import gymnasium as gym
 import pytest
 
+from mtenvs.core.rewards import RewardMode
 from mtenvs.error import InvalidArgumentError
-from mtenvs.wrappers import RewardMode, TryAgain, TurnLimit
+from mtenvs.wrappers import ReweightReward, TryAgain, TurnLimit
 from tests.toy_envs import AddEnv
 
 
@@ -60,14 +61,27 @@ def test_turn_limit_not_reached_when_episode_terminates():
     assert terminated and not info["turn_limit_reached"]
 
 
-def test_reward_mode_recomputes_from_components():
-    env = RewardMode(AddEnv(reward_mode="outcome"), "process", weights={"process": 2.0})
+def test_reweight_reward_recomputes_from_components():
+    env = ReweightReward(AddEnv(reward_mode="outcome"), "process", weights={"process": 2.0})
     env.reset(seed=0)
     _, reward, *_, info = env.step("<action>hint</action>")
     assert reward == pytest.approx(0.5) and info["reward_components"] == {"process": 0.5}
-    back = RewardMode(AddEnv(reward_mode="process"), "outcome")
+    back = ReweightReward(AddEnv(reward_mode="process"), "outcome")
     back.reset(seed=0)
     _, reward, *_, info = back.step("<action>hint</action>")
     assert reward == 0.0 and info["uncounted_components"] == {"process": 0.25}
     with pytest.raises(InvalidArgumentError, match="Did you mean 'process'"):
-        RewardMode(AddEnv(), "proces")
+        ReweightReward(AddEnv(), "proces")
+    assert ReweightReward(AddEnv(), RewardMode.OUTCOME).mode is RewardMode.OUTCOME
+
+
+def test_the_old_wrapper_name_still_imports_with_a_deprecation_warning():
+    import mtenvs.wrappers
+
+    with pytest.warns(DeprecationWarning, match=r"renamed mtenvs\.wrappers\.ReweightReward"):
+        from mtenvs.wrappers import RewardMode as OldName
+    assert OldName is ReweightReward
+    with pytest.warns(DeprecationWarning, match="ReweightReward"):
+        assert mtenvs.wrappers.RewardMode is ReweightReward
+    with pytest.raises(AttributeError, match="NoSuchWrapper"):
+        mtenvs.wrappers.NoSuchWrapper  # noqa: B018
