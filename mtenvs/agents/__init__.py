@@ -1,24 +1,19 @@
 """Agents: the ``Agent`` protocol, reference agents, model agents and ``make_agent``.
 
-``HFAgent`` and ``OpenAIAgent`` import torch/transformers and httpx only when built, so
-importing this package stays light.
+The protocol (``Agent``, ``AgentInput``, ``Message``) is defined in :mod:`mtenvs.core.agent`
+and re-exported here; ``make_agent`` builds an agent from a spec string
+(:mod:`mtenvs.agents.factory`). ``HFAgent`` and ``OpenAIAgent`` import torch/transformers
+and httpx only when built, so importing this package stays light.
 """
 
 from __future__ import annotations
 
-from mtenvs.agents.base import (
-    AGENT_KINDS,
-    AGENT_SPECS,
-    Agent,
-    AgentInput,
-    OracleAgent,
-    RandomAgent,
-    ScriptedAgent,
-    make_agent,
-)
+from mtenvs.agents.base import OracleAgent, RandomAgent, ScriptedAgent
+from mtenvs.agents.factory import AGENT_KINDS, AGENT_SPECS, make_agent
 from mtenvs.agents.hf import HFAgent
 from mtenvs.agents.openai import AgentServerError, OpenAIAgent
 from mtenvs.agents.trained import TrainedAgent
+from mtenvs.core.agent import Agent, AgentInput, Message
 
 __all__ = [
     "AGENT_KINDS",
@@ -27,6 +22,7 @@ __all__ = [
     "AgentInput",
     "AgentServerError",
     "HFAgent",
+    "Message",
     "OpenAIAgent",
     "OracleAgent",
     "RandomAgent",

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from mtenvs.agents.base import AgentInput, Message
+from mtenvs.core.agent import AgentInput, Message
 from mtenvs.error import InvalidArgumentError, check_choice, check_int_range
 
 if TYPE_CHECKING:

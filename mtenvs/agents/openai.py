@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from mtenvs.agents.base import AgentInput, Message
+from mtenvs.core.agent import AgentInput, Message
 from mtenvs.error import Error, InvalidArgumentError, check_int_range
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mtenvs.agents.base import AgentInput
+from mtenvs.core.agent import AgentInput
 from mtenvs.error import InvalidArgumentError
 
 __all__ = ["WEIGHTS_DIR", "TrainedAgent", "trained_envs", "weights_dir_name", "weights_path"]

@@ -1,7 +1,9 @@
-"""Core API shared by every env: the env base class, spaces, parsing, rewards, registry."""
+"""Core API shared by every env: the env base class, the agent protocol, spaces, parsing,
+rewards, registry."""
 
 from __future__ import annotations
 
+from mtenvs.core.agent import Agent, AgentInput, Message, load_agent
 from mtenvs.core.env import (
     EnvSnapshot,
     InvalidAction,
@@ -19,8 +21,11 @@ __all__ = [
     "OUTCOME",
     "PROCESS",
     "TURN_COST",
+    "Agent",
+    "AgentInput",
     "EnvSnapshot",
     "InvalidAction",
+    "Message",
     "MultiTurnEnv",
     "Reply",
     "ResetInfo",
@@ -28,4 +33,5 @@ __all__ = [
     "StepInfo",
     "Transition",
     "UnicodeText",
+    "load_agent",
 ]

@@ -29,13 +29,14 @@ import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from mtenvs.agents.base import Agent, AgentInput
+from mtenvs.core.agent import Agent, AgentInput
+from mtenvs.core.env import StepInfo
 from mtenvs.core.registry import env_class, env_spec
 from mtenvs.error import InvalidArgumentError, check_int_range
 from mtenvs.rollout.records import Trajectory, Turn
-from mtenvs.rollout.workers import StepOut, jsonable, make_worker_group
+from mtenvs.rollout.workers import Executor, StepOut, jsonable, make_worker_group
 
 __all__ = ["Job", "TaskSpec", "make_jobs", "rollout", "task_jobs"]
 
@@ -71,7 +72,7 @@ class _Slot:
     traj: Trajectory
     messages: list[dict[str, Any]]
     observation: str
-    info: dict[str, Any]
+    info: StepInfo
     state_key: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -159,7 +160,7 @@ def rollout(
     group_size: int = 1,
     tasks: Sequence[TaskSpec] | None = None,
     env_kwargs: Mapping[str, Any] | None = None,
-    executor: str = "auto",
+    executor: Executor = "auto",
     workers: int | None = None,
     prefetch: int | None = None,
 ) -> Iterator[Trajectory]:
@@ -245,7 +246,7 @@ def _round(
     seconds are appended to ``timing``."""
     env = group.env
     batch = [
-        AgentInput(messages=slot.messages, env=env(i), info=slot.info)
+        AgentInput(messages=slot.messages, env=env(i), info=cast(dict[str, Any], slot.info))
         for i in waiting
         if (slot := slots[i]) is not None
     ]

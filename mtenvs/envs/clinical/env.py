@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Unpack
+from typing import Any, ClassVar, Final, Unpack
 
 import numpy as np
 
+from mtenvs.core.agent import Agent
 from mtenvs.core.args import EvalSetArgs
 from mtenvs.core.env import MultiTurnEnv, Reply, Transition
 from mtenvs.core.rewards import OUTCOME, PROCESS
@@ -48,9 +49,6 @@ from mtenvs.envs.clinical.simulator import (
 from mtenvs.envs.clinical.tools import CLINICAL_TOOLS, kb_system_prompt
 from mtenvs.envs.clinical.voice import make_patient_agent, voice_answer
 from mtenvs.error import ResetNeededError
-
-if TYPE_CHECKING:
-    from mtenvs.agents.base import Agent
 
 __all__ = ["TEST_COST", "ClinicalEnv"]
 

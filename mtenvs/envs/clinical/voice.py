@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
+from mtenvs.core.agent import AgentInput, load_agent
 from mtenvs.core.parsing import strip_think
 from mtenvs.error import InvalidArgumentError
 
@@ -35,9 +36,7 @@ def make_patient_agent(patient: object) -> Any | None:
                 f"Unknown patient {patient!r}; use 'rule', 'hf:PATH', 'openai:URL#MODEL' or an "
                 "agent object with an act(batch) method."
             )
-        from mtenvs.agents import make_agent
-
-        return make_agent(patient)
+        return load_agent(patient)
     if not callable(getattr(patient, "act", None)):
         raise InvalidArgumentError(
             f"patient must be 'rule', an agent spec or an agent object, got {patient!r:.80}."
@@ -49,8 +48,6 @@ def voice_answer(
     agent: Any, env: object, persona: str, facts: Sequence[str], question: str, fallback: str
 ) -> str:
     """The agent's wording of the answer (the rule-based text if it replies with nothing)."""
-    from mtenvs.agents.base import AgentInput
-
     listed = "\n".join(f"- {f}" for f in facts) or "(none)"
     messages = [
         {"role": "system", "content": PATIENT_PROMPT.format(persona=persona, facts=listed)},

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Unpack
 
 import numpy as np
 
+from mtenvs.core.agent import AgentInput
 from mtenvs.core.args import CommonArgs
 from mtenvs.core.env import InvalidAction, MultiTurnEnv, Reply, Transition
 from mtenvs.core.rewards import OUTCOME
@@ -151,8 +152,6 @@ class GameEnv(MultiTurnEnv[Any, int, GameTask]):
             return game.policies[self.opponent](game.game, self.np_random)
         # An agent opponent answers like a model: system prompt plus its observation, and
         # after an invalid reply the error, up to the game's max_illegal tries.
-        from mtenvs.agents.base import AgentInput
-
         player = game.current_player()
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": game.system_prompt(AGENTS[player])},

@@ -126,6 +126,9 @@ def test_an_agent_voices_the_patient_grounded_on_the_revealed_facts_only():
     assert obs.startswith("Patient: “Well… She has no cough.”")
     with pytest.raises(InvalidArgumentError, match="Unknown patient 'llm'"):
         ClinicalEnv(patient="llm")
+    # Spec strings go to the agent factory, whose errors name the expected form.
+    with pytest.raises(InvalidArgumentError, match="needs a model path: 'hf:PATH'"):
+        ClinicalEnv(patient="hf:")
 
 
 def test_mediq_abstain_and_the_all_env_checks_in_dataset_mode():

@@ -1,0 +1,42 @@
+"""mtenvs.agents has no import circle (function-local imports included): the protocol is
+in the core, the reference agents in ``base``; ``factory`` (``make_agent``) imports the
+agents and only the package ``__init__`` imports the factory."""
+
+from __future__ import annotations
+
+import mtenvs.agents
+from mtenvs.core.agent import AGENT_FACTORY
+from tests._imports import find_cycle, package_graph
+
+PACKAGE = "mtenvs.agents"
+
+
+def test_no_import_circle_in_the_agents_package() -> None:
+    graph = package_graph(PACKAGE)
+    assert f"{PACKAGE}.factory" in graph
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+
+
+def test_only_the_package_imports_the_factory() -> None:
+    graph = package_graph(PACKAGE)
+    importers = {m for m, imported in graph.items() if f"{PACKAGE}.factory" in imported}
+    assert importers == {PACKAGE}
+    for module in ("base", "hf", "openai"):
+        assert graph[f"{PACKAGE}.{module}"] == set(), module
+    assert graph[f"{PACKAGE}.trained"] == {f"{PACKAGE}.hf"}  # a trained agent is an HFAgent
+
+
+def test_the_cycle_finder_finds_one() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_protocol_is_the_cores() -> None:
+    from mtenvs.core import agent as core
+
+    assert mtenvs.agents.Agent is core.Agent
+    assert mtenvs.agents.AgentInput is core.AgentInput
+    assert mtenvs.agents.base.AgentInput is core.AgentInput
+    module, _, attr = AGENT_FACTORY.partition(":")
+    assert f"{module}.{attr}" == "mtenvs.agents.factory.make_agent"
+    assert mtenvs.agents.factory.make_agent is mtenvs.agents.make_agent
