@@ -7,8 +7,8 @@ import pytest
 
 from mtenvs.agents import OracleAgent, RandomAgent
 from mtenvs.envs.games import tictactoe
-from mtenvs.envs.games.selfplay import GAMES, collect_selfplay, compute_advantages
 from mtenvs.error import InvalidArgumentError
+from mtenvs.rollout.selfplay import GAMES, collect_selfplay, compute_advantages
 
 
 class CountingAgent(RandomAgent):

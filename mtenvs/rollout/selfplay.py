@@ -5,7 +5,7 @@ through self-play in strategic games").
 ::
 
     from mtenvs.agents import RandomAgent
-    from mtenvs.envs.games.selfplay import collect_selfplay, compute_advantages
+    from mtenvs.rollout import collect_selfplay, compute_advantages
 
     episodes = collect_selfplay("tictactoe", RandomAgent(), episodes=64, seed=0)
     advantages = compute_advantages(episodes)      # advantages[i]["player_0"][t]
@@ -16,6 +16,9 @@ which player it is), then for each of its turns the observation (user) and the r
 round with one :class:`~mtenvs.agents.AgentInput` per game waiting for a move (one GPU batch
 for a model). ``AgentInput.env`` is the AEC game itself, whose ``random_action`` and
 ``oracle_action`` answer for the player to act, so ``RandomAgent``/``OracleAgent`` work.
+
+Self-play is a driver above the envs (like :func:`~mtenvs.rollout.rollout`): it takes a
+game by name or any factory returning an unwrapped :class:`TextGameEnv`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mtenvs.core.agent import AgentInput
 from mtenvs.envs.games.aec import AGENTS, TextGameEnv
 from mtenvs.error import InvalidArgumentError, check_choice, check_int_range
 
@@ -103,8 +107,6 @@ def collect_selfplay(
     an unwrapped :class:`TextGameEnv`, e.g. ``lambda: tictactoe.raw_env(max_illegal=0)``)
     with ``agent`` (an :class:`mtenvs.agents.Agent`) in every seat; game ``i`` is reset
     with ``seed + i``."""
-    from mtenvs.agents.base import AgentInput
-
     check_int_range("episodes", episodes, 1)
     if not callable(getattr(agent, "act", None)):
         raise InvalidArgumentError(
