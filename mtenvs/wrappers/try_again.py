@@ -6,12 +6,11 @@ from typing import Any, SupportsFloat
 
 import gymnasium as gym
 
+from mtenvs.core.feedback import UNARY_FEEDBACK
 from mtenvs.core.rewards import OUTCOME
 from mtenvs.error import InvalidArgumentError, check_int_range
 
 __all__ = ["TryAgain"]
-
-DEFAULT_FEEDBACK = "Let's try again."
 
 
 class TryAgain(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs):
@@ -28,7 +27,8 @@ class TryAgain(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs)
         env: An env derived from :class:`mtenvs.core.MultiTurnEnv` that gives final answers.
         max_attempts: Final answers allowed per episode (>= 1; 1 = no retry).
         decay: Outcome multiplier per extra attempt, in ``(0, 1]``.
-        feedback: The observation after a wrong answer.
+        feedback: The observation after a wrong answer (by default
+            :data:`~mtenvs.core.feedback.UNARY_FEEDBACK`, ``"Let's try again."``).
 
     Info keys added: ``attempt`` (1-based index of the current answer attempt),
     ``retried`` (True on the step whose wrong answer was turned into a retry).
@@ -40,7 +40,7 @@ class TryAgain(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs)
         max_attempts: int = 3,
         *,
         decay: float = 0.5,
-        feedback: str = DEFAULT_FEEDBACK,
+        feedback: str = UNARY_FEEDBACK,
     ) -> None:
         gym.utils.RecordConstructorArgs.__init__(
             self, max_attempts=max_attempts, decay=decay, feedback=feedback

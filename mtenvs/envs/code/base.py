@@ -12,8 +12,9 @@ episode's persistent sandbox, or gives its final answer.
 * **answer turn** (``turn_type="answer"``): ``<answer>…</answer>`` or a ``submit`` tool call
   is final. An answer wins over code in the same reply (the code is not run). A wrong answer
   ends the episode (``feedback="none"``) or, while turns remain, is followed by unary
-  feedback (``"unary"``: the :class:`~mtenvs.wrappers.TryAgain` text) or by feedback
-  generated from the failed checks (``"tests"``), and the episode goes on.
+  feedback (``"unary"``: :data:`~mtenvs.core.feedback.UNARY_FEEDBACK`, the text of the
+  :class:`~mtenvs.wrappers.TryAgain` wrapper) or by feedback generated from the failed
+  checks (``"tests"``), and the episode goes on.
 * **void turn** (``turn_type="void"``, SimpleTIR's name): neither runnable code nor an
   answer. It is a malformed reply: a ``format`` penalty, an observation with the expected
   format, the turn is used and the episode goes on.
@@ -41,6 +42,7 @@ from typing import Any, ClassVar, Literal, TypeVar, Unpack
 
 from mtenvs.core.args import EvalSetArgs, SplitArgs
 from mtenvs.core.env import EnvSnapshot, InvalidAction, MultiTurnEnv, Reply, Transition
+from mtenvs.core.feedback import UNARY_FEEDBACK
 from mtenvs.core.parsing import extract_answer, extract_code_blocks, parse_tool_calls, reply_text
 from mtenvs.core.rewards import OUTCOME, PROCESS
 from mtenvs.core.spaces import MAX_OBS_CHARS, text_space
@@ -48,7 +50,6 @@ from mtenvs.core.task_source import HasTaskId
 from mtenvs.envs.code.code_verify import parse_untrusted
 from mtenvs.error import InvalidArgumentError, check_choice, check_int_range
 from mtenvs.sandbox import BACKENDS, ExecResult, Sandbox, SandboxLimits, make_sandbox
-from mtenvs.wrappers.try_again import DEFAULT_FEEDBACK
 
 __all__ = [
     "FEEDBACK_MODES",
@@ -410,7 +411,7 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction, CodeTaskT]):
                 "Your answer is incorrect.", components, terminated=True, final_answer=True
             )
         message = (
-            DEFAULT_FEEDBACK
+            UNARY_FEEDBACK
             if self.feedback == "unary"
             else (f"Your answer is incorrect. {check.feedback}")
         )
