@@ -30,6 +30,7 @@ from mtenvs.eval.report import (
     write_comparison,
 )
 from mtenvs.eval.runner import agent_for
+from mtenvs.rollout.workers import as_executor
 from mtenvs.sandbox.cli import doctor_rows as sandbox_doctor_rows
 from mtenvs.sandbox.cli import images_app, sandbox_app
 
@@ -172,6 +173,7 @@ def eval_cmd(
             env_spec(env_id)
         agents = [make_agent(a.strip(), seed=seed) for a in agent.split(",") if a.strip()]
         env_kwargs = _parse_args(arg)
+        executor_kind = as_executor(executor)
     except Error as e:
         raise _fail(e) from e
     run_name = name or time.strftime("eval-%Y%m%d-%H%M%S")
@@ -212,7 +214,7 @@ def eval_cmd(
                 name=run_name,
                 on_episode=on_episode,
                 num_envs=num_envs,
-                executor=executor,
+                executor=executor_kind,
                 reference_config=reference_config,
             )
         except Error as e:

@@ -21,6 +21,7 @@ from mtenvs.core.registry import env_class
 from mtenvs.error import UnavailableError
 from mtenvs.rollout.engine import rollout
 from mtenvs.rollout.records import Trajectory
+from mtenvs.rollout.workers import Executor
 
 __all__ = ["EnvSummary", "EpisodeResult", "EvalRun", "agent_for", "episode_result", "evaluate"]
 
@@ -157,7 +158,7 @@ def evaluate(
     name: str = "eval",
     on_episode: Callable[[EpisodeResult], None] | None = None,
     num_envs: int = 1,
-    executor: str = "sync",
+    executor: Executor = "sync",
     reference_config: bool = False,
 ) -> EvalRun:
     """Play ``episodes`` episodes of every env with every agent; see the module doc.

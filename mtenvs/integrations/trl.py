@@ -51,6 +51,7 @@ from mtenvs.core.spaces import obs_text
 from mtenvs.error import InvalidArgumentError, check_int_range
 from mtenvs.integrations.token_agent import EpisodeTokens, GenerateFn, TokenAgent
 from mtenvs.rollout.records import Trajectory
+from mtenvs.rollout.workers import Executor
 
 __all__ = [
     "TASK_KEY",
@@ -170,7 +171,7 @@ def play_task_groups(
     *,
     env_kwargs: Mapping[str, Any] | None = None,
     num_envs: int | None = None,
-    executor: str = "thread",
+    executor: Executor = "thread",
     workers: int | None = None,
 ) -> list[list[Trajectory]]:
     """Play ``count`` episodes of each ``(env_id, seed, count)`` task, all groups at once.
@@ -223,7 +224,7 @@ def make_rollout_func(
     env_kwargs: Mapping[str, Any] | None = None,
     max_turns: int | None = None,
     num_envs: int | None = None,
-    executor: str = "thread",
+    executor: Executor = "thread",
     workers: int | None = None,
     generate: Callable[[Any], GenerateFn] = trainer_generate,
 ) -> Callable[[list[Any], Any], dict[str, Any]]:

@@ -22,20 +22,30 @@ import time
 import traceback
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol, cast, get_args
 
 import gymnasium as gym
 import numpy as np
 
+from mtenvs.core.env import StepInfo
 from mtenvs.core.spaces import obs_text
 from mtenvs.error import Error, check_choice
 
-__all__ = ["EXECUTORS", "EnvWorker", "Executor", "StepOut", "WorkerGroup", "make_worker_group"]
+__all__ = [
+    "EXECUTORS",
+    "EnvWorker",
+    "Executor",
+    "StepOut",
+    "WorkerGroup",
+    "as_executor",
+    "make_worker_group",
+]
 
+#: How env steps run (see the module doc); ``auto`` picks ``thread`` or ``sync``.
 Executor = Literal["auto", "sync", "thread", "process", "ray"]
-EXECUTORS: tuple[str, ...] = ("auto", "sync", "thread", "process", "ray")
+EXECUTORS: tuple[Executor, ...] = get_args(Executor)
 
 
 class WorkerError(Error, RuntimeError):
@@ -57,19 +67,33 @@ def jsonable(value: Any) -> Any:
     return repr(value)
 
 
+def as_executor(name: str) -> Executor:
+    """``name`` as an :data:`Executor` (a command-line value, say), or
+    :class:`~mtenvs.error.InvalidArgumentError` naming the allowed ones."""
+    check_choice("executor", name, EXECUTORS)
+    return cast(Executor, name)
+
+
 class StepOut(NamedTuple):
     """A reset or step result in plain data (a named tuple: built once per step, cheaply)."""
 
+    #: The observation's text (:func:`~mtenvs.core.spaces.obs_text`).
     observation: str
-    info: dict[str, Any]
+    #: The env's reset or step info (a reset's is a :class:`~mtenvs.core.env.ResetInfo`,
+    #: whose keys :class:`~mtenvs.core.env.StepInfo` has too), with its env-specific keys.
+    info: StepInfo
     reward: float = 0.0
     terminated: bool = False
     truncated: bool = False
     env_s: float = 0.0
 
 
-def _same(info: dict[str, Any]) -> dict[str, Any]:
-    return info
+def _same(info: dict[str, Any]) -> StepInfo:
+    return cast(StepInfo, info)
+
+
+def _plain(info: dict[str, Any]) -> StepInfo:
+    return cast(StepInfo, jsonable(info))
 
 
 class EnvWorker:
@@ -88,7 +112,7 @@ class EnvWorker:
 
     def __init__(self, env_kwargs: Mapping[str, Any] | None = None, *, plain: bool = True) -> None:
         self._env_kwargs = dict(env_kwargs or {})
-        self._info = jsonable if plain else _same
+        self._info: Callable[[dict[str, Any]], StepInfo] = _plain if plain else _same
         self._idle: dict[str, list[gym.Env[Any, Any]]] = {}
         #: slot -> (env id, env, unwrapped env) of the episode it plays.
         self._current: dict[int, tuple[str, gym.Env[Any, Any], Any]] = {}
@@ -452,7 +476,7 @@ class _RayWorker:
 
 
 def make_worker_group(
-    executor: str,
+    executor: Executor,
     num_envs: int,
     env_kwargs: Mapping[str, Any] | None = None,
     *,
