@@ -81,9 +81,9 @@ def _timed(samples: Samples, name: str, fn: Callable[[], Any]) -> Any:
 
 def measure_ours(task: str, rounds: int, resets: int, steps: int) -> Samples:
     """Our env and the bare Playwright calls it wraps, alternating in rounds."""
-    from mtenvs.envs.miniwob.env import MINIWOB_VIEWPORT, MiniWobEnv
-    from mtenvs.envs.miniwob.page import shared_server
     from mtenvs.envs.web.browser import on_browser_thread, shared_browser
+    from mtenvs.envs.web.miniwob import MINIWOB_VIEWPORT, MiniWobEnv
+    from mtenvs.envs.web.miniwob_page import shared_server
 
     envs = {
         mode: MiniWobEnv(task=task, obs_mode=mode, max_turns=1_000_000)
@@ -299,7 +299,7 @@ def _ratio(results: dict[str, dict[str, float]], a: str, b: str) -> float | None
 
 
 def main(args: argparse.Namespace) -> None:
-    from mtenvs.envs.miniwob.tasks import html_dir
+    from mtenvs.envs.web.miniwob_tasks import html_dir
 
     load_before = os.getloadavg()
     ours = measure_ours(args.task, args.rounds, args.resets, args.steps)

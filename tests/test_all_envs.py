@@ -18,7 +18,7 @@ from mtenvs.core.registry import env_class
 from mtenvs.core.spaces import SAMPLE_CHARSET
 
 #: The suite: every id except the bulk of adapter families (MiniWoB++ keeps 3 representative
-#: pages here; tests/envs/miniwob opens every page).
+#: pages here; tests/envs/web/test_miniwob.py opens every page).
 ENV_IDS = mtenvs.list_envs(suite=True)
 
 

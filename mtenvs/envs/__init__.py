@@ -7,7 +7,6 @@ from mtenvs.envs import (
     code,  # noqa: F401
     games,  # noqa: F401
     grid,  # noqa: F401
-    miniwob,  # noqa: F401
     puzzles,  # noqa: F401
     sql,  # noqa: F401
     web,  # noqa: F401

@@ -16,7 +16,7 @@ def test_list_envs_is_sorted_and_namespaced():
 
 
 def test_suite_leaves_out_adapter_ids_but_keeps_representatives():
-    from mtenvs.envs.miniwob import MINIWOB_IDS, REPRESENTATIVE_IDS
+    from mtenvs.envs.web.miniwob_tasks import MINIWOB_IDS, REPRESENTATIVE_IDS
 
     suite = mtenvs.list_envs(suite=True)
     assert set(REPRESENTATIVE_IDS) <= set(suite)

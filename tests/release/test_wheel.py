@@ -25,12 +25,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]
 
 REPO = Path(__file__).resolve().parents[2]
 EXTRAS = "code,sql,web,games"
-#: One env per family (played by the oracle, and by random where there is no oracle: MiniWoB).
+#: An env or two per family (played by the oracle, and by random where there is no oracle:
+#: MiniWoB).
 FAMILY_ENVS = {
     "code": ["mtenvs/PythonMath-v0", "mtenvs/CodeTasks-v0"],
     "sql": ["mtenvs/Sql-v0"],
-    "web": ["mtenvs/WebShop-v0"],
-    "miniwob": ["mtenvs/MiniWob-click-button-v0"],
+    "web": ["mtenvs/WebShop-v0", "mtenvs/MiniWob-click-button-v0"],
     "grid": ["mtenvs/Sokoban-v0"],
     "games": ["mtenvs/TicTacToe-v0"],
     "puzzles": ["mtenvs/RuleInduction-v0"],

@@ -10,8 +10,11 @@ import numpy as np
 from mtenvs.core.env import EnvSnapshot, Transition
 from mtenvs.core.rewards import OUTCOME
 from mtenvs.core.spaces import text_image_space
-from mtenvs.envs.miniwob.page import PageState, read_state, shared_server, start_episode
-from mtenvs.envs.miniwob.tasks import (
+from mtenvs.envs.web.actions import WebAction
+from mtenvs.envs.web.browser import BrowserSession
+from mtenvs.envs.web.env import SiteSpec, WebArgs, WebEnv
+from mtenvs.envs.web.miniwob_page import PageState, read_state, shared_server, start_episode
+from mtenvs.envs.web.miniwob_tasks import (
     MINIWOB_TASKS,
     SEEDS_PER_SPLIT,
     MiniWobTask,
@@ -19,9 +22,6 @@ from mtenvs.envs.miniwob.tasks import (
     make_task,
     task_from_id,
 )
-from mtenvs.envs.web.actions import WebAction
-from mtenvs.envs.web.browser import BrowserSession
-from mtenvs.envs.web.env import SiteSpec, WebArgs, WebEnv
 from mtenvs.error import Error, check_choice
 
 __all__ = ["DISPLAY_ORIGIN", "EVAL_SET_SIZE", "MiniWobEnv", "NoOracleError"]

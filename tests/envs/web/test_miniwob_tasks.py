@@ -11,11 +11,12 @@ import pytest
 import mtenvs  # registers the ids
 from mtenvs.core.args import constructor_arguments
 from mtenvs.core.envdoc import parse_env_doc
-from mtenvs.envs.miniwob import MINIWOB_IDS, REPRESENTATIVE_IDS
-from mtenvs.envs.miniwob.env import MiniWobEnv, NoOracleError
-from mtenvs.envs.miniwob.tasks import (
+from mtenvs.envs.web.miniwob import MiniWobEnv, NoOracleError
+from mtenvs.envs.web.miniwob_tasks import (
+    MINIWOB_IDS,
     MINIWOB_TASKS,
     REAL_TIME_TASKS,
+    REPRESENTATIVE_IDS,
     REPRESENTATIVE_TASKS,
     SEEDS_PER_SPLIT,
     html_dir,

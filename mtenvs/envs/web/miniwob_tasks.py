@@ -1,5 +1,9 @@
 """MiniWoB++ task pages: the ids, the task specs and where the pages are on disk.
 
+``mtenvs/MiniWob-<task>-v0`` for every task in :data:`MINIWOB_TASKS` (registered by
+:mod:`mtenvs.envs.web`, one id per page); :data:`REPRESENTATIVE_TASKS` are the few that
+project-wide tests open.
+
 The task names are the page files ``miniwob/html/miniwob/<task>.html`` of the ``miniwob``
 PyPI package (1.1.0), listed here so the ids register without importing that package (it
 pulls in Selenium); a test checks the list against the installed package. No I/O at import.
@@ -15,7 +19,9 @@ from pathlib import Path
 from mtenvs.error import Error
 
 __all__ = [
+    "MINIWOB_IDS",
     "MINIWOB_TASKS",
+    "REPRESENTATIVE_IDS",
     "REPRESENTATIVE_TASKS",
     "SEEDS_PER_SPLIT",
     "MiniWobTask",
@@ -185,6 +191,12 @@ class MiniWobUnavailableError(Error, RuntimeError):
 def env_id(task: str) -> str:
     """The Gymnasium id of a task page: ``mtenvs/MiniWob-<task>-v0``."""
     return f"mtenvs/MiniWob-{task}-v0"
+
+
+#: Every registered id, in :data:`MINIWOB_TASKS` order.
+MINIWOB_IDS: tuple[str, ...] = tuple(env_id(task) for task in MINIWOB_TASKS)
+#: The ids of :data:`REPRESENTATIVE_TASKS`.
+REPRESENTATIVE_IDS: tuple[str, ...] = tuple(env_id(task) for task in REPRESENTATIVE_TASKS)
 
 
 @dataclass(frozen=True)

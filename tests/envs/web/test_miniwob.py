@@ -12,8 +12,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import mtenvs  # noqa: F401  # registers the ids
-from mtenvs.envs.miniwob.env import MiniWobEnv
-from mtenvs.envs.miniwob.tasks import MINIWOB_TASKS, REPRESENTATIVE_TASKS
+from mtenvs.envs.web.miniwob import MiniWobEnv
+from mtenvs.envs.web.miniwob_tasks import MINIWOB_TASKS, REPRESENTATIVE_TASKS
 from tests.envs.web._support import PARTS, parts, require_browser
 
 pytestmark = pytest.mark.xdist_group("miniwob")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from mtenvs.envs.miniwob.tasks import html_dir
+from mtenvs.envs.web.miniwob_tasks import html_dir
 from mtenvs.error import Error
 
 if TYPE_CHECKING:
