@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mtenvs.core.agent import AgentInput
+from mtenvs.core.spaces import obs_text
 from mtenvs.envs.games.aec import AGENTS, TextGameEnv
 from mtenvs.error import InvalidArgumentError, check_choice, check_int_range
 
@@ -139,7 +140,7 @@ def collect_selfplay(
             agent_name = env.agent_selection
             traj = trajectories[i][agent_name]
             obs = env.observe(agent_name)
-            traj.messages.append({"role": "user", "content": obs["text"]})
+            traj.messages.append({"role": "user", "content": obs_text(obs)})
             info = {"agent": agent_name, "action_mask": obs["action_mask"], "game": name}
             batch.append(AgentInput(list(traj.messages), env, info))  # type: ignore[arg-type]
         replies = agent.act(batch)

@@ -8,6 +8,7 @@ import gymnasium as gym
 
 from mtenvs.core.feedback import UNARY_FEEDBACK
 from mtenvs.core.rewards import OUTCOME
+from mtenvs.core.spaces import with_text
 from mtenvs.error import InvalidArgumentError, check_int_range
 
 __all__ = ["TryAgain"]
@@ -84,6 +85,6 @@ class TryAgain(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs)
             inner.resume()  # type: ignore[attr-defined]
             self._attempt += 1
             info["retried"] = True
-            obs = {**obs, "text": self.feedback} if isinstance(obs, dict) else self.feedback
+            obs = with_text(obs, self.feedback)
             return obs, reward, False, False, info
         return obs, reward, terminated, truncated, info
