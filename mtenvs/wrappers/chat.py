@@ -15,6 +15,7 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 from gymnasium import spaces
 
+from mtenvs.core.agent import AgentInput
 from mtenvs.core.spaces import obs_text, text_space
 from mtenvs.error import InvalidArgumentError, check_int_range
 
@@ -170,8 +171,6 @@ class ContextSummary(ChatHistory):
                 text = m["content"][: self.max_chars_per_turn]
                 parts.append(f"[{m['role']}] {text}")
             return "\n".join(parts)[-self.max_summary_chars :]
-        from mtenvs.agents.base import AgentInput
-
         transcript = "\n".join(f"[{m['role']}] {m['content']}" for m in messages)
         request = [
             {"role": "system", "content": SUMMARY_PROMPT},
