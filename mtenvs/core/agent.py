@@ -15,16 +15,31 @@ random-legal) use and model-backed agents ignore.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, runtime_checkable
 
+import numpy as np
+
 from mtenvs.core.env import MultiTurnEnv
+from mtenvs.core.spaces import obs_text
 from mtenvs.error import InvalidArgumentError
 
-__all__ = ["AGENT_FACTORY", "Agent", "AgentInput", "Message", "load_agent"]
+__all__ = [
+    "AGENT_FACTORY",
+    "Agent",
+    "AgentInput",
+    "Message",
+    "load_agent",
+    "message_images",
+    "message_text",
+    "user_message",
+]
 
 #: Chat messages in the OpenAI format: ``{"role": "system"|"user"|"assistant", "content": …}``.
+#: ``content`` is a ``str``, or, for an observation with an image, a list of content parts
+#: in the Hugging Face multimodal chat format: ``[{"type": "image", "image": PIL.Image},
+#: {"type": "text", "text": …}]`` (see :func:`user_message`).
 Message = dict[str, Any]
 
 #: Entry point (``"module:attr"``) of the function that builds an agent from a spec string
@@ -75,3 +90,37 @@ def load_agent(spec: str, *, seed: int = 0, entry_point: str = AGENT_FACTORY) ->
         )
     factory: Callable[..., Agent] = getattr(importlib.import_module(module_name), attr)
     return factory(spec, seed=seed)
+
+
+def user_message(observation: Any) -> Message:
+    """The user message of an observation: plain text, or, when the observation carries an
+    image (``{"text": …, "image": HxWx3 uint8 array}``), an image part (a ``PIL.Image``)
+    then a text part, the order Hugging Face chat templates and OpenAI's API expect."""
+    if isinstance(observation, Mapping) and observation.get("image") is not None:
+        from PIL import Image  # Pillow comes with matplotlib, a core dependency
+
+        image = observation["image"]
+        if not isinstance(image, Image.Image):
+            image = Image.fromarray(np.asarray(image, dtype=np.uint8))
+        parts: list[dict[str, Any]] = [{"type": "image", "image": image}]
+        parts.append({"type": "text", "text": str(observation.get("text", ""))})
+        return {"role": "user", "content": parts}
+    return {"role": "user", "content": obs_text(observation)}
+
+
+def message_text(message: Mapping[str, Any]) -> str:
+    """The text of a message, whether its content is a string or a list of parts."""
+    content = message.get("content")
+    if isinstance(content, list):
+        return "".join(
+            str(p.get("text", "")) for p in content if isinstance(p, Mapping) and "text" in p
+        )
+    return "" if content is None else str(content)
+
+
+def message_images(message: Mapping[str, Any]) -> list[Any]:
+    """The images of a message's content parts, in order (none for string content)."""
+    content = message.get("content")
+    if not isinstance(content, list):
+        return []
+    return [p["image"] for p in content if isinstance(p, Mapping) and p.get("type") == "image"]

@@ -41,3 +41,24 @@ class _Named:
 
 def _factory(spec: str, *, seed: int = 0) -> _Named:
     return _Named(f"{spec}-{seed}")
+
+
+def test_user_message_puts_an_observation_image_before_its_text() -> None:
+    import numpy as np
+    from PIL import Image
+
+    from mtenvs.core.agent import message_images, message_text, user_message
+
+    pixels = np.zeros((6, 8, 3), np.uint8)
+    pixels[0, 0] = (255, 0, 0)
+    message = user_message({"text": "Push the box.", "image": pixels})
+    image, text = message["content"]
+    assert image["type"] == "image" and isinstance(image["image"], Image.Image)
+    assert image["image"].size == (8, 6) and image["image"].getpixel((0, 0)) == (255, 0, 0)
+    assert text == {"type": "text", "text": "Push the box."}
+    assert message_text(message) == "Push the box."
+    assert message_images(message) == [image["image"]]
+    # text observations (and image-less dicts) stay plain strings
+    assert user_message("Move.") == {"role": "user", "content": "Move."}
+    assert user_message({"text": "Move.", "image": None})["content"] == "Move."
+    assert message_images(user_message("Move.")) == []
