@@ -8,7 +8,9 @@
         obs, reward, terminated, truncated, info = env.last()
         env.step(None if terminated or truncated else "<action>4</action>")
 
-Each module re-exports ``env()`` / ``raw_env()`` from :mod:`mtenvs.envs.games`.
+Each module re-exports ``env()`` / ``raw_env()`` from :mod:`mtenvs.envs.games`. Their names
+are the ``import_path`` of the rows of :data:`mtenvs.envs.games.table.GAMES`; a test checks
+the modules and ``__all__`` against the table.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ import numpy as np
 from mtenvs.core.agent import AgentInput
 from mtenvs.core.spaces import obs_text
 from mtenvs.envs.games.aec import AGENTS, TextGameEnv
+from mtenvs.envs.games.table import GAMES as GAME_TABLE
 from mtenvs.error import InvalidArgumentError, check_choice, check_int_range
 
 __all__ = [
@@ -43,16 +44,9 @@ __all__ = [
     "compute_advantages",
 ]
 
-#: Game names accepted by :func:`collect_selfplay`, and their modules.
-GAMES: dict[str, str] = {
-    "tictactoe": "mtenvs.envs.games.tictactoe",
-    "connect_four": "mtenvs.envs.games.connect_four",
-    "kuhn_poker": "mtenvs.envs.games.kuhn_poker",
-    "leduc_holdem": "mtenvs.envs.games.leduc_holdem",
-    "liars_dice": "mtenvs.envs.games.liars_dice",
-    "hanabi": "mtenvs.envs.games.hanabi",
-    "negotiation": "mtenvs.envs.games.negotiation",
-}
+#: Game names accepted by :func:`collect_selfplay`, and their modules: the names of
+#: :data:`mtenvs.envs.games.table.GAMES`.
+GAMES: dict[str, str] = {name: game.module for name, game in GAME_TABLE.items()}
 Normalize = Literal["role", "global", "none"]
 
 

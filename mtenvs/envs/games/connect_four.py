@@ -13,8 +13,12 @@ from mtenvs.envs.games.aec import (
 )
 from mtenvs.envs.games.draw import canvas, disc
 from mtenvs.envs.games.single import GameEnv
+from mtenvs.envs.games.table import GAMES
 
 __all__ = ["ConnectFourEnv", "ConnectFourGame", "env", "raw_env"]
+
+#: This game's row of the games table: every name it goes by derives from it.
+GAME = GAMES["connect_four"]
 
 _CELL = 32
 _MARKS = ("X", "O")
@@ -31,11 +35,11 @@ class ConnectFourGame(TextGameEnv[rules.ConnectFourState]):
 
     metadata = {  # noqa: RUF012
         "render_modes": ["human", "ansi", "rgb_array"],
-        "name": "connect_four_v0",
+        "name": GAME.pettingzoo_name,
         "is_parallelizable": False,
         "render_fps": 1,
     }
-    title = "Connect Four"
+    title = GAME.title
     num_actions = rules.COLS
     roles = ("X, moves first", "O")
     policies = {  # noqa: RUF012
@@ -191,7 +195,7 @@ class ConnectFourEnv(GameEnv):
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 1}  # noqa: RUF012
     game_class = ConnectFourGame
-    game_name = "connectfour"
+    game_name = GAME.task_name
     image_shape = (rules.ROWS * _CELL, rules.COLS * _CELL)
     default_max_turns: ClassVar[int] = 40
     # headline (first): the heuristic opponent (random opponents lose to almost anything)

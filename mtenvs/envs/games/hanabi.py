@@ -15,9 +15,13 @@ from mtenvs.envs.games.aec import (
     wrapped_factory,
 )
 from mtenvs.envs.games.single import GameArgs, GameEnv
+from mtenvs.envs.games.table import GAMES
 from mtenvs.error import check_int_range
 
 __all__ = ["HanabiEnv", "HanabiGame", "env", "raw_env"]
+
+#: This game's row of the games table: every name it goes by derives from it.
+GAME = GAMES["hanabi"]
 
 _SLOT_MOVE = re.compile(r"\b(play|discard)\w*\s*(?:card|slot|#|position)?\s*(\d+)\b")
 _HINT = re.compile(r"\b(?:hint|tell|reveal|clue)\w*\b(.*)")
@@ -40,11 +44,11 @@ class HanabiGame(TextGameEnv[rules.HanabiState]):
 
     metadata = {  # noqa: RUF012
         "render_modes": ["human", "ansi"],
-        "name": "hanabi_v0",
+        "name": GAME.pettingzoo_name,
         "is_parallelizable": False,
         "render_fps": 1,
     }
-    title = "Hanabi"
+    title = GAME.title
     zero_sum = False
     roles = ("moves first", "moves second")
     policies = {  # noqa: RUF012
@@ -304,7 +308,7 @@ class HanabiEnv(GameEnv):
     """
 
     game_class = HanabiGame
-    game_name = "hanabi"
+    game_name = GAME.task_name
     default_max_turns: ClassVar[int] = 40
 
     def __init__(

@@ -13,8 +13,12 @@ from mtenvs.envs.games.aec import (
     wrapped_factory,
 )
 from mtenvs.envs.games.single import GameEnv
+from mtenvs.envs.games.table import GAMES
 
 __all__ = ["KuhnPokerEnv", "KuhnPokerGame", "env", "raw_env"]
+
+#: This game's row of the games table: every name it goes by derives from it.
+GAME = GAMES["kuhn_poker"]
 
 
 class KuhnPokerGame(TextGameEnv[rules.KuhnState]):
@@ -28,11 +32,11 @@ class KuhnPokerGame(TextGameEnv[rules.KuhnState]):
 
     metadata = {  # noqa: RUF012
         "render_modes": ["human", "ansi"],
-        "name": "kuhn_poker_v0",
+        "name": GAME.pettingzoo_name,
         "is_parallelizable": False,
         "render_fps": 1,
     }
-    title = "Kuhn poker"
+    title = GAME.title
     num_actions = 2
     roles = ("acts first", "acts second")
     policies = {  # noqa: RUF012
@@ -191,7 +195,7 @@ class KuhnPokerEnv(GameEnv):
     """
 
     game_class = KuhnPokerGame
-    game_name = "kuhnpoker"
+    game_name = GAME.task_name
     reward_scale = 2.0
     default_max_turns: ClassVar[int] = 10
     # headline (first): the heuristic opponent (the trained reference agent plays this one)

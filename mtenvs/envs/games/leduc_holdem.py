@@ -13,8 +13,12 @@ from mtenvs.envs.games.aec import (
     wrapped_factory,
 )
 from mtenvs.envs.games.single import GameEnv
+from mtenvs.envs.games.table import GAMES
 
 __all__ = ["LeducHoldemEnv", "LeducHoldemGame", "env", "raw_env"]
+
+#: This game's row of the games table: every name it goes by derives from it.
+GAME = GAMES["leduc_holdem"]
 
 
 class LeducHoldemGame(TextGameEnv[rules.LeducState]):
@@ -28,11 +32,11 @@ class LeducHoldemGame(TextGameEnv[rules.LeducState]):
 
     metadata = {  # noqa: RUF012
         "render_modes": ["human", "ansi"],
-        "name": "leduc_holdem_v0",
+        "name": GAME.pettingzoo_name,
         "is_parallelizable": False,
         "render_fps": 1,
     }
-    title = "Leduc Hold'em"
+    title = GAME.title
     num_actions = 3
     roles = ("acts first each round", "acts second each round")
     policies = {  # noqa: RUF012
@@ -200,6 +204,6 @@ class LeducHoldemEnv(GameEnv):
     """
 
     game_class = LeducHoldemGame
-    game_name = "leducholdem"
+    game_name = GAME.task_name
     reward_scale = float(rules.MAX_WIN)
     default_max_turns: ClassVar[int] = 20

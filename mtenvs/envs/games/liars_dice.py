@@ -15,9 +15,13 @@ from mtenvs.envs.games.aec import (
     wrapped_factory,
 )
 from mtenvs.envs.games.single import GameArgs, GameEnv
+from mtenvs.envs.games.table import GAMES
 from mtenvs.error import check_int_range
 
 __all__ = ["MAX_DICE", "LiarsDiceEnv", "LiarsDiceGame", "env", "raw_env"]
+
+#: This game's row of the games table: every name it goes by derives from it.
+GAME = GAMES["liars_dice"]
 
 #: Most dice per player.
 MAX_DICE = 5
@@ -39,11 +43,11 @@ class LiarsDiceGame(TextGameEnv[rules.LiarsDiceState]):
 
     metadata = {  # noqa: RUF012
         "render_modes": ["human", "ansi"],
-        "name": "liars_dice_v0",
+        "name": GAME.pettingzoo_name,
         "is_parallelizable": False,
         "render_fps": 1,
     }
-    title = "Liar's Dice"
+    title = GAME.title
     roles = ("bids first", "bids second")
     policies = {  # noqa: RUF012
         "random": rules.random_policy,
@@ -235,7 +239,7 @@ class LiarsDiceEnv(GameEnv):
     """
 
     game_class = LiarsDiceGame
-    game_name = "liarsdice"
+    game_name = GAME.task_name
     default_max_turns: ClassVar[int] = 30
 
     def __init__(

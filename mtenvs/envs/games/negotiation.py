@@ -20,9 +20,13 @@ from mtenvs.envs.games.aec import (
     wrapped_factory,
 )
 from mtenvs.envs.games.single import GameArgs, GameEnv
+from mtenvs.envs.games.table import GAMES
 from mtenvs.error import check_int_range
 
 __all__ = ["MAX_MESSAGE_CHARS", "NegotiationEnv", "NegotiationGame", "env", "raw_env"]
+
+#: This game's row of the games table: every name it goes by derives from it.
+GAME = GAMES["negotiation"]
 
 #: Messages are cut to this many characters.
 MAX_MESSAGE_CHARS = 300
@@ -69,11 +73,11 @@ class NegotiationGame(TextGameEnv[rules.NegotiationState]):
 
     metadata = {  # noqa: RUF012
         "render_modes": ["human", "ansi"],
-        "name": "negotiation_v0",
+        "name": GAME.pettingzoo_name,
         "is_parallelizable": False,
         "render_fps": 1,
     }
-    title = "Negotiation"
+    title = GAME.title
     zero_sum = False
     num_actions = rules.NUM_ACTIONS
     roles = ("moves first", "moves second")
@@ -358,7 +362,7 @@ class NegotiationEnv(GameEnv):
     """
 
     game_class = NegotiationGame
-    game_name = "negotiation"
+    game_name = GAME.task_name
     reward_scale = float(rules.TOTAL_VALUE)
     default_max_turns: ClassVar[int] = 20
 

@@ -13,8 +13,12 @@ from mtenvs.envs.games.aec import (
 )
 from mtenvs.envs.games.draw import canvas, ring, segment
 from mtenvs.envs.games.single import GameEnv
+from mtenvs.envs.games.table import GAMES
 
 __all__ = ["TicTacToeEnv", "TicTacToeGame", "env", "raw_env"]
+
+#: This game's row of the games table: every name it goes by derives from it.
+GAME = GAMES["tictactoe"]
 
 _CELL = 48
 
@@ -30,11 +34,11 @@ class TicTacToeGame(TextGameEnv[rules.TicTacToeState]):
 
     metadata = {  # noqa: RUF012
         "render_modes": ["human", "ansi", "rgb_array"],
-        "name": "tictactoe_v0",
+        "name": GAME.pettingzoo_name,
         "is_parallelizable": False,
         "render_fps": 1,
     }
-    title = "Tic-Tac-Toe"
+    title = GAME.title
     num_actions = 9
     roles = ("X, moves first", "O")
     policies = {  # noqa: RUF012
@@ -187,6 +191,6 @@ class TicTacToeEnv(GameEnv):
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 1}  # noqa: RUF012
     game_class = TicTacToeGame
-    game_name = "tictactoe"
+    game_name = GAME.task_name
     image_shape = (3 * _CELL, 3 * _CELL)
     default_max_turns: ClassVar[int] = 20
