@@ -1,6 +1,9 @@
-"""``HFAgent``: batched generation with a local 🤗 transformers causal language model.
+"""``HFAgent``: batched generation with a local 🤗 transformers model.
 
-torch and transformers are imported when an ``HFAgent`` is built, never by ``import mtenvs``.
+A causal language model answers from the text of the conversation; a vision-language model
+(a checkpoint saved with a processor that takes images) also sees the images of
+observations with a picture. torch and transformers are imported when an ``HFAgent`` is
+built, never by ``import mtenvs``.
 """
 
 from __future__ import annotations
@@ -8,99 +11,83 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from mtenvs.core.agent import AgentInput, Message
-from mtenvs.error import InvalidArgumentError, check_choice, check_int_range
+from mtenvs.agents.content import has_images, parts_message, text_message
+from mtenvs.agents.hf_loading import (
+    FALLBACK_CHAT_TEMPLATE,
+    DTypeName,
+    import_backend,
+    load_checkpoint,
+    resolve_device,
+    resolve_dtype,
+)
+from mtenvs.core.agent import AgentInput, Message, message_images, message_text
+from mtenvs.error import InvalidArgumentError, check_int_range
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["FALLBACK_CHAT_TEMPLATE", "FALLBACK_STOP", "HFAgent"]
-
-#: Template used when the tokenizer has none (base models): one ``<|role|>`` header line per
-#: message, then ``<|assistant|>`` and a newline as the generation prompt, e.g.
-#: ``<|system|>\nRules…\n<|user|>\nYou are at…\n<|assistant|>\n``. The tokenizer's BOS token,
-#: if it has one, comes first.
-FALLBACK_CHAT_TEMPLATE = (
-    "{% if bos_token %}{{ bos_token }}{% endif %}"
-    "{% for message in messages %}"
-    "<|{{ message['role'] }}|>\n{{ message['content'] }}\n"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
-)
+__all__ = [
+    "FALLBACK_CHAT_TEMPLATE",
+    "FALLBACK_STOP",
+    "HFAgent",
+    "ImagesIgnoredWarning",
+    "resolve_device",
+    "resolve_dtype",
+]
 
 #: Default stop strings with :data:`FALLBACK_CHAT_TEMPLATE`: a base model otherwise goes on
 #: to write the next user turn itself.
 FALLBACK_STOP: tuple[str, ...] = ("<|user|>", "<|system|>")
 
-DTypeName = Literal["auto", "float32", "float16", "bfloat16"]
-_DTYPES: tuple[str, ...] = ("auto", "float32", "float16", "bfloat16")
+_Prompt = TypeVar("_Prompt")
 
 
-def _import_backend() -> tuple[Any, Any]:
-    try:
-        import torch
-        import transformers
-    except ImportError as e:
-        raise ImportError(
-            f"HFAgent needs torch and transformers ({e.name} is missing): "
-            'pip install "mtenvs[baselines]"'
-        ) from e
-    return torch, transformers
+class ImagesIgnoredWarning(UserWarning):
+    """A text-only model was given images: it answers from the text parts alone.
+
+    Shown once per :class:`HFAgent`. Make it an error with
+    ``warnings.simplefilter("error", ImagesIgnoredWarning)``.
+    """
 
 
-def resolve_device(device: str, torch: Any) -> torch.device:
-    """``"auto"`` → ``cuda`` when available, else ``mps`` when available, else ``cpu``."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise InvalidArgumentError(
-            f"Unknown device {device!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'."
-        ) from e
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidArgumentError(
-            f"device={device!r} but torch sees no CUDA device; use device='auto' or 'cpu'."
-        )
-    return resolved
+@dataclass
+class _VisionPrompt:
+    """A conversation rendered for a processor: the template's text and its images, in
+    order; ``length`` counts the text's tokens before image tokens are expanded."""
 
-
-def resolve_dtype(dtype: str | torch.dtype, device: torch.device, torch: Any) -> torch.dtype:
-    """``"auto"`` → ``bfloat16`` on a CUDA device that supports it, else ``float32``."""
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    check_choice("dtype", dtype, _DTYPES)
-    if dtype == "auto":
-        if device.type == "cuda" and torch.cuda.is_bf16_supported():
-            return torch.bfloat16
-        return torch.float32
-    return getattr(torch, str(dtype))  # type: ignore[no-any-return]
-
-
-def _dtype_kwarg(transformers: Any) -> str:
-    # transformers renamed ``torch_dtype`` to ``dtype`` in 4.56 and dropped the old name in 5.
-    major, minor = (int(p) for p in transformers.__version__.split(".")[:2])
-    return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+    text: str
+    images: list[Any]
+    length: int
 
 
 class HFAgent:
     """Answers a batch of conversations with one left-padded ``generate`` call.
+
+    **Images.** A message's content is a string or, for an observation with an image, a
+    list of Hugging Face content parts (``{"type": "image", "image": PIL.Image}``,
+    ``{"type": "text", …}``; see :func:`mtenvs.core.agent.user_message`). When the
+    checkpoint has a processor that takes images (``AutoProcessor`` gives one with an
+    ``image_processor``: LLaVA, Qwen2-VL, Idefics3, …), the model is loaded with
+    ``AutoModelForImageTextToText``, each conversation is rendered by the processor's chat
+    template (string contents become one text part) and the batch's images go to the
+    processor with the texts, so the vision tower sees them (``pixel_values`` reach
+    ``generate``). Otherwise the model is a text-only ``AutoModelForCausalLM``: the text
+    parts of each message are joined and its images are left out, with an
+    :class:`ImagesIgnoredWarning` the first time (use a vision-language checkpoint, or an
+    env's ``obs_mode="text"``). The attribute ``processor`` is the processor, or ``None``.
 
     Each conversation is rendered with the tokenizer's chat template
     (``add_generation_prompt=True``), or :data:`FALLBACK_CHAT_TEMPLATE` when the tokenizer
     has none. If a template rejects the ``system`` role, the system message is merged into
     the first user message. Prompts are left-padded so every reply starts right after its
     prompt: a prompt's greedy reply does not depend on what else is in the batch (up to
-    floating-point round-off, which half-precision GPU kernels can show).
+    floating-point round-off, which half-precision GPU kernels can show). With a processor,
+    the processor tokenizes and pads (its tokenizer's ``padding_side`` is set to left).
 
     Each reply is cut at the first stop string (the stop string itself is dropped unless
     ``include_stop=True``) and decoded without special tokens. Generation also ends at the
@@ -133,7 +120,9 @@ class HFAgent:
         max_prompt_tokens: Longer prompts are shortened from the left: whole early turns
             are dropped first (the system message and the last message are kept), then the
             start of the last message; only if the system message alone does not fit is it
-            cut too. ``None``: prompts are never shortened.
+            cut too. With a processor only whole turns are dropped (image tokens cannot be
+            cut), counting each image's expanded tokens. ``None``: prompts are never
+            shortened.
         allow_download: Let transformers fetch files from the Hugging Face Hub. Off by
             default: only local files (and the local Hub cache) are read.
         name: Name recorded in trajectories (default ``hf:<last path component>``).
@@ -157,7 +146,7 @@ class HFAgent:
         allow_download: bool = False,
         name: str | None = None,
     ) -> None:
-        torch, transformers = _import_backend()
+        torch, _ = import_backend()
         check_int_range("max_new_tokens", max_new_tokens, 1)
         if batch_size is not None:
             check_int_range("batch_size", batch_size, 1)
@@ -182,45 +171,14 @@ class HFAgent:
         self.dtype = resolve_dtype(dtype, self.device, torch)
         source = os.fspath(model_name_or_path)
         self.name = name if name is not None else f"hf:{Path(source).name or source}"
-        if source.startswith(("/", ".", "~")):
-            # Clearly a path, not a Hub id: say so plainly rather than through the Hub
-            # client's complaint about repo id syntax.
-            source = os.path.expanduser(source)
-            if not Path(source).is_dir():
-                raise InvalidArgumentError(
-                    f"No model directory at {source!r}; pass a directory written by "
-                    "save_pretrained (config.json, weights and tokenizer files)."
-                )
-        local_only = not allow_download
-        try:
-            with _no_progress_bars(transformers):
-                tokenizer = transformers.AutoTokenizer.from_pretrained(
-                    source, local_files_only=local_only
-                )
-                model = transformers.AutoModelForCausalLM.from_pretrained(
-                    source,
-                    local_files_only=local_only,
-                    **{_dtype_kwarg(transformers): self.dtype},
-                )
-        except OSError as e:
-            hint = (
-                ""
-                if allow_download
-                else " Pass a directory written by save_pretrained, or allow_download=True "
-                "to fetch it from the Hugging Face Hub."
-            )
-            reason = str(e).rstrip(".")
-            raise InvalidArgumentError(
-                f"Could not load a model and tokenizer from {source!r}: {reason}.{hint}"
-            ) from e
+        checkpoint = load_checkpoint(source, dtype=self.dtype, allow_download=allow_download)
+        tokenizer, processor = checkpoint.tokenizer, checkpoint.processor
         self.tokenizer = tokenizer
-        self.model = model.to(self.device).eval()
-
-        self._chat_template: str | None = (
-            None if getattr(tokenizer, "chat_template", None) else FALLBACK_CHAT_TEMPLATE
-        )
+        self.processor = processor
+        self.model = checkpoint.model.to(self.device).eval()
+        self._chat_template = checkpoint.chat_template
         if stop is None:
-            stop = FALLBACK_STOP if self._chat_template is not None else ()
+            stop = FALLBACK_STOP if checkpoint.fallback_template else ()
         self.stop: tuple[str, ...] = tuple(stop)
         self.include_stop = include_stop
         # Base models often lack a pad token; EOS is the usual stand-in and is masked anyway.
@@ -233,6 +191,12 @@ class HFAgent:
                 "tokenizer.pad_token and save it again."
             )
         self._pad_id = int(pad_id)
+        if processor is not None:
+            # The processor pads the batch itself.
+            tokenizer.padding_side = "left"
+            if tokenizer.pad_token_id is None:
+                tokenizer.pad_token = tokenizer.eos_token
+        self._warned_images = False
         self.max_new_tokens = max_new_tokens
         self.temperature = float(temperature)
         self.top_p = top_p
@@ -243,6 +207,21 @@ class HFAgent:
         self._seed_stream = torch.Generator().manual_seed(seed) if seed is not None else None
 
     # ------------------------------------------------------------------ prompts
+
+    def _text_only(self, messages: Sequence[Message]) -> list[Message]:
+        """String contents for a text-only model: the text parts joined, images dropped
+        (with a warning the first time)."""
+        if not self._warned_images and any(has_images(m) for m in messages):
+            self._warned_images = True
+            warnings.warn(
+                f"{self.name} is a text-only model (its checkpoint has no processor that "
+                "takes images): the images in its conversations are left out and it "
+                "answers from their text alone. Use a vision-language checkpoint saved "
+                "with its processor, or the env's obs_mode='text'. (Shown once per agent.)",
+                ImagesIgnoredWarning,
+                stacklevel=4,
+            )
+        return [text_message(m) for m in messages]
 
     def _render(self, messages: Sequence[Message]) -> list[int]:
         """Token ids of ``messages`` under the chat template, generation prompt included."""
@@ -263,14 +242,12 @@ class HFAgent:
             if len(messages) < 2 or messages[0].get("role") != "system":
                 raise
             system, first, *rest = messages
-            merged = {
-                "role": first["role"],
-                "content": f"{system['content']}\n\n{first['content']}",
-            }
-            return self._apply_template([merged, *rest])
+            return self._apply_template([_merge_system(system, first), *rest])
 
     def _apply_template(self, messages: list[Message]) -> str:
-        text = self.tokenizer.apply_chat_template(
+        # A processor's template iterates over content parts and places image tokens.
+        renderer = self.tokenizer if self.processor is None else self.processor
+        text = renderer.apply_chat_template(
             messages,
             chat_template=self._chat_template,
             tokenize=False,
@@ -279,7 +256,11 @@ class HFAgent:
         return str(text)
 
     def prompt_ids(self, messages: Sequence[Message]) -> list[int]:
-        """The prompt token ids for one conversation, shortened to ``max_prompt_tokens``."""
+        """The prompt token ids for one conversation, shortened to ``max_prompt_tokens``
+        (with a processor: as the processor gives them, each image's tokens expanded)."""
+        if self.processor is not None:
+            return self._vision_ids(self._vision_prompt(messages))
+        messages = self._text_only(messages)
         ids = self._render(messages)
         limit = self.max_prompt_tokens
         if limit is None or len(ids) <= limit:
@@ -322,21 +303,83 @@ class HFAgent:
             budget -= len(ids) - limit
         return None
 
+    def _vision_prompt(self, messages: Sequence[Message]) -> _VisionPrompt:
+        """The processor's prompt for one conversation, shortened to ``max_prompt_tokens``
+        by dropping whole early turns."""
+        conversation = [parts_message(m) for m in messages]
+        prompt = self._vision_render(conversation)
+        limit = self.max_prompt_tokens
+        if limit is None:
+            return prompt
+        n = len(self._vision_ids(prompt))
+        if n <= limit:
+            return prompt
+        has_system = bool(conversation) and conversation[0].get("role") == "system"
+        head = conversation[:1] if has_system else []
+        rest = conversation[len(head) :]
+        while len(rest) > 1:
+            rest = rest[2:] if len(rest) > 2 else rest[1:]
+            prompt = self._vision_render(head + rest)
+            if len(self._vision_ids(prompt)) <= limit:
+                break
+        warnings.warn(
+            f"{self.name}: a prompt of {n} tokens was shortened to max_prompt_tokens={limit} "
+            "by dropping early turns (the last turn is kept whole: image tokens cannot be "
+            "cut).",
+            stacklevel=3,
+        )
+        return prompt
+
+    def _vision_render(self, conversation: list[Message]) -> _VisionPrompt:
+        text = self._render_text(conversation)
+        images = [image for m in conversation for image in message_images(m)]
+        length = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return _VisionPrompt(text=text, images=images, length=length)
+
+    def _processor_inputs(self, prompts: Sequence[_VisionPrompt]) -> Any:
+        """The processor's model inputs for a batch: left-padded ids, each image's tokens
+        expanded, ``pixel_values`` (and whatever else the model takes) for every image."""
+        images = [image for p in prompts for image in p.images]
+        processor: Any = self.processor
+        return processor(
+            text=[p.text for p in prompts],
+            images=images or None,
+            padding=True,
+            return_tensors="pt",
+            # The template already wrote BOS and the other special tokens.
+            add_special_tokens=False,
+        )
+
+    def _vision_ids(self, prompt: _VisionPrompt) -> list[int]:
+        return [int(i) for i in self._processor_inputs([prompt])["input_ids"][0]]
+
     # ------------------------------------------------------------------ generation
 
     def act(self, batch: Sequence[AgentInput]) -> list[str]:
         """Return one reply per conversation, in order (see the class doc)."""
         if not batch:
             return []
+        if self.processor is not None:
+            vision = [self._vision_prompt(item.messages) for item in batch]
+            return self._in_batches(vision, [p.length for p in vision], self._generate_vision)
         prompts = [self.prompt_ids(item.messages) for item in batch]
+        return self._in_batches(prompts, [len(p) for p in prompts], self._generate)
+
+    def _in_batches(
+        self,
+        prompts: list[_Prompt],
+        lengths: list[int],
+        generate: Callable[[list[_Prompt]], list[str]],
+    ) -> list[str]:
+        """``generate`` over sub-batches of at most ``batch_size``; replies in input order."""
         if self.batch_size is None or len(prompts) <= self.batch_size:
-            return self._generate(prompts)
+            return generate(prompts)
         # Similar lengths in one sub-batch waste less compute on padding.
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        order = sorted(range(len(prompts)), key=lambda i: lengths[i])
         replies: list[str] = [""] * len(prompts)
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
-            for i, reply in zip(chunk, self._generate([prompts[i] for i in chunk])):
+            for i, reply in zip(chunk, generate([prompts[i] for i in chunk])):
                 replies[i] = reply
         return replies
 
@@ -350,9 +393,23 @@ class HFAgent:
             if ids:
                 input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
                 attention_mask[row, width - len(ids) :] = 1
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        return self._run_generate({k: v.to(self.device) for k, v in inputs.items()})
+
+    def _generate_vision(self, prompts: list[_VisionPrompt]) -> list[str]:
+        inputs = {
+            # pixel_values in the model's dtype; ids and masks stay integers.
+            k: v.to(self.device, dtype=self.dtype) if v.is_floating_point() else v.to(self.device)
+            for k, v in self._processor_inputs(prompts).items()
+        }
+        return self._run_generate(inputs)
+
+    def _run_generate(self, inputs: dict[str, Any]) -> list[str]:
+        """``generate`` on left-padded model inputs; the decoded replies, cut at stops."""
+        torch = self._torch
+        width = inputs["input_ids"].shape[1]
         kwargs: dict[str, Any] = {
-            "input_ids": input_ids.to(self.device),
-            "attention_mask": attention_mask.to(self.device),
+            **inputs,
             "max_new_tokens": self.max_new_tokens,
             "pad_token_id": self._pad_id,
             "do_sample": self.temperature > 0.0,
@@ -407,15 +464,11 @@ class HFAgent:
         )
 
 
-@contextlib.contextmanager
-def _no_progress_bars(transformers: Any) -> Iterator[None]:
-    """transformers' own "Loading weights" bars off while an agent loads (they would print
-    between the rollout's live display lines); the caller's setting is restored after."""
-    hf_logging = transformers.utils.logging
-    was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_on:
-            hf_logging.enable_progress_bar()
+def _merge_system(system: Message, first: Message) -> Message:
+    """``first`` with the system message's text in front (for templates without a system
+    role); a list of parts stays a list."""
+    head = f"{message_text(system)}\n\n"
+    content = first.get("content")
+    if isinstance(content, list):
+        return {**first, "content": [{"type": "text", "text": head}, *content]}
+    return {**first, "content": f"{head}{'' if content is None else content}"}

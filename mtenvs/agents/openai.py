@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from mtenvs.agents.content import openai_message
 from mtenvs.core.agent import AgentInput, Message
 from mtenvs.error import Error, InvalidArgumentError, check_int_range
 
@@ -118,6 +119,13 @@ class OpenAIAgent:
     HTTP error, a reply that is not a chat completion, or a request still failing after its
     retries raises :class:`AgentServerError` naming the URL and the status: those are
     infrastructure failures, not agent mistakes.
+
+    Messages go out in the OpenAI chat format: a string content as it is; a list of Hugging
+    Face content parts (an observation with an image, see
+    :func:`mtenvs.core.agent.user_message`) as OpenAI parts, each image an ``image_url``
+    part holding a lossless ``data:image/png;base64,…`` URL and each text a
+    ``{"type": "text", "text": …}`` part (:func:`mtenvs.agents.content.openai_message`).
+    The server must serve a vision-language model for those.
 
     A reply is the message ``content``; tool calls the server returns (when tools were
     passed in ``extra_body``) are appended as ``<tool_call>{json}</tool_call>`` text, which
@@ -231,7 +239,11 @@ class OpenAIAgent:
                 f.cancel()
 
     def _complete(self, messages: Sequence[Message], index: int) -> str:
-        body: dict[str, Any] = {"model": self.model, "messages": list(messages), **self._params}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [openai_message(m) for m in messages],
+            **self._params,
+        }
         if self.seed is not None:
             body["seed"] = self.seed + index
         httpx = self._httpx

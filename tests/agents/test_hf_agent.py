@@ -1,18 +1,28 @@
-"""HFAgent on a tiny randomly initialised Llama saved locally (no hub access)."""
+"""HFAgent on a tiny randomly initialised Llama, and a tiny LLaVA for images, saved locally
+(no hub access)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from mtenvs.agents import AgentInput, HFAgent, make_agent
-from mtenvs.agents.hf import FALLBACK_STOP
+from mtenvs.agents.hf import FALLBACK_STOP, ImagesIgnoredWarning
+from mtenvs.core.agent import user_message
 from mtenvs.error import InvalidArgumentError
-from tests.agents.tiny_model import build_tiny_model
+from tests.agents.tiny_model import (
+    VLM_IMAGE_SIZE,
+    VLM_IMAGE_TOKENS,
+    build_tiny_model,
+    build_tiny_vlm,
+)
 
 SYSTEM = "You are in a maze. Reply with <action>up</action>."
 
@@ -212,3 +222,117 @@ def test_importing_mtenvs_does_not_import_heavy_deps():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------------- images
+
+
+def _image(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+
+
+def _image_inp(seed: int = 0, text: str = "You are at the @.") -> AgentInput:
+    messages = [
+        {"role": "system", "content": SYSTEM},
+        user_message({"text": text, "image": _image(seed)}),
+    ]
+    return AgentInput(messages=messages, env=None)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def vlm(tmp_path_factory) -> HFAgent:
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    path = build_tiny_vlm(tmp_path_factory.mktemp("tiny-vlm") / "tiny-vlm")
+    return HFAgent(path, max_new_tokens=6)
+
+
+def test_vlm_images_reach_the_vision_tower(vlm, monkeypatch):
+    import torch
+
+    assert vlm.processor is not None and vlm.name == "hf:tiny-vlm"
+    seen: list[torch.Tensor] = []
+    tower = vlm.model.model.vision_tower
+    hook = tower.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.append(args[0] if args else kwargs["pixel_values"]),
+        with_kwargs=True,
+    )
+    calls: list[dict] = []
+    real = vlm.model.generate
+
+    def recording_generate(**kwargs):
+        calls.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(vlm.model, "generate", recording_generate)
+    image_token = vlm.tokenizer.convert_tokens_to_ids("<image>")
+    try:
+        replies = vlm.act([_image_inp(0), BATCH[0]])
+        assert len(replies) == 2 and all(isinstance(r, str) for r in replies)
+        (kwargs,) = calls
+        ids = kwargs["input_ids"]
+        # The image conversation carries the image's expanded tokens, the text one none.
+        assert (ids[0] == image_token).sum() == VLM_IMAGE_TOKENS
+        assert (ids[1] == image_token).sum() == 0
+        # The pixels the vision tower saw are the observation's image, processed.
+        expected = vlm.processor.image_processor(Image.fromarray(_image(0)), return_tensors="pt")[
+            "pixel_values"
+        ]
+        assert kwargs["pixel_values"].shape == (1, 3, VLM_IMAGE_SIZE, VLM_IMAGE_SIZE)
+        assert len(seen) == 1 and torch.allclose(seen[0], expected)
+
+        # Text-only conversations: no pixels, and the vision tower does not run.
+        calls.clear()
+        seen.clear()
+        assert len(vlm.act(BATCH[:2])) == 2
+        assert "pixel_values" not in calls[0] and seen == []
+    finally:
+        hook.remove()
+
+
+def test_vlm_prompt_and_batch_independence(vlm):
+    text = vlm.tokenizer.decode(vlm.prompt_ids(_image_inp(1).messages))
+    assert text == (
+        f"<s><|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n"
+        + "<image>" * VLM_IMAGE_TOKENS
+        + "You are at the @.<|im_end|>\n<|im_start|>assistant\n"
+    )
+    # Left padding by the processor: a reply does not depend on the rest of the batch.
+    batch = [_image_inp(1), BATCH[2], _image_inp(2, "A longer observation: the wall is north.")]
+    together = vlm.act(batch)
+    assert together == [vlm.act([item])[0] for item in batch]
+
+
+def test_vlm_max_prompt_tokens_drops_whole_turns(vlm, model_dirs):
+    agent = HFAgent(vlm.model.name_or_path, max_new_tokens=2, max_prompt_tokens=80)
+    messages = _image_inp(0).messages
+    for k in range(4):
+        messages += [{"role": "assistant", "content": "<action>up</action>"}]
+        messages += [user_message({"text": f"turn {k}", "image": _image(k + 1)})]
+    with pytest.warns(UserWarning, match="shortened"):
+        ids = agent.prompt_ids(messages)
+    text = agent.tokenizer.decode(ids)
+    assert len(ids) <= 80 and text.startswith(f"<s><|im_start|>system\n{SYSTEM}")
+    assert "turn 3" in text and "turn 0" not in text
+    with pytest.warns(UserWarning, match="shortened"):
+        assert len(agent.act([AgentInput(messages=messages, env=None)])) == 1  # type: ignore[arg-type]
+
+
+def test_vlm_without_chat_template_gets_the_parts_fallback(tmp_path):
+    agent = HFAgent(build_tiny_vlm(tmp_path / "base-vlm", chat_template=False), max_new_tokens=4)
+    assert agent.stop == FALLBACK_STOP
+    text = agent.tokenizer.decode(agent.prompt_ids(_image_inp(0).messages))
+    image = "<image>" * VLM_IMAGE_TOKENS
+    assert text == f"<s><|system|>\n{SYSTEM}\n<|user|>\n{image}You are at the @.\n<|assistant|>\n"
+    assert len(agent.act([_image_inp(0), BATCH[0]])) == 2
+
+
+def test_text_only_model_joins_text_and_warns_once_about_images(model_dirs):
+    agent = HFAgent(model_dirs["chat"], max_new_tokens=4)
+    text_only = _inp("You are at the @.")
+    with pytest.warns(ImagesIgnoredWarning, match="obs_mode='text'"):
+        ids = agent.prompt_ids(_image_inp(0).messages)
+    assert ids == agent.prompt_ids(text_only.messages)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ImagesIgnoredWarning)  # shown once per agent
+        assert len(agent.act([_image_inp(1), text_only])) == 2

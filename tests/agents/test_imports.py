@@ -21,8 +21,11 @@ def test_only_the_package_imports_the_factory() -> None:
     graph = package_graph(PACKAGE)
     importers = {m for m, imported in graph.items() if f"{PACKAGE}.factory" in imported}
     assert importers == {PACKAGE}
-    for module in ("base", "hf", "openai"):
+    for module in ("base", "content", "hf_loading"):
         assert graph[f"{PACKAGE}.{module}"] == set(), module
+    # Both convert image content parts with ``content``.
+    assert graph[f"{PACKAGE}.openai"] == {f"{PACKAGE}.content"}
+    assert graph[f"{PACKAGE}.hf"] == {f"{PACKAGE}.content", f"{PACKAGE}.hf_loading"}
     assert graph[f"{PACKAGE}.trained"] == {f"{PACKAGE}.hf"}  # a trained agent is an HFAgent
 
 

@@ -267,3 +267,38 @@ def test_rollout_end_to_end(stub):
     # Every request carried the whole conversation so far, system prompt first.
     assert all(r["body"]["messages"][0]["role"] == "system" for r in stub.requests)
     assert len(stub.requests) == len(turns)
+
+
+def test_image_parts_are_sent_as_png_data_urls(stub):
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from mtenvs.core.agent import user_message
+
+    pixels = np.random.default_rng(0).integers(0, 256, (12, 17, 3), dtype=np.uint8)
+    stub.reply = lambda body: "<action>up</action>"
+    messages = [
+        {"role": "system", "content": "rules"},
+        user_message({"text": "You are at the @.", "image": pixels}),
+        {"role": "assistant", "content": "<action>up</action>"},
+        {"role": "user", "content": "text only"},
+    ]
+    with OpenAIAgent(stub.url, "stub") as agent:
+        assert agent.act([AgentInput(messages=messages, env=None)]) == ["<action>up</action>"]  # type: ignore[arg-type]
+    sent = stub.requests[0]["body"]["messages"]
+    # String contents go as they are; the image message as OpenAI parts, image first.
+    assert sent[0] == {"role": "system", "content": "rules"}
+    assert sent[2:] == messages[2:]
+    image_part, text_part = sent[1]["content"]
+    assert text_part == {"type": "text", "text": "You are at the @."}
+    assert image_part["type"] == "image_url"
+    prefix = "data:image/png;base64,"
+    url = image_part["image_url"]["url"]
+    assert url.startswith(prefix)
+    decoded = Image.open(io.BytesIO(base64.b64decode(url[len(prefix) :])))
+    assert decoded.format == "PNG" and np.array_equal(np.asarray(decoded), pixels)
+    # The caller's messages still hold the PIL image (the conversion makes new dicts).
+    assert isinstance(messages[1]["content"][0]["image"], Image.Image)
