@@ -1,5 +1,6 @@
 """Drivers above the envs: vectorized rollouts (many episodes at once, one batched agent
-call per round) and self-play collection (one policy in every seat of a text game)."""
+call per round) of any env (an id, a spec or a factory of a wrapped env: env sources) and
+self-play collection (one policy in every seat of a text game)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,22 @@ from mtenvs.rollout.selfplay import (
     collect_selfplay,
     compute_advantages,
 )
+from mtenvs.rollout.sources import EnvLike, EnvSource, WrappedEnv, env_source, env_sources
 from mtenvs.rollout.workers import EXECUTORS
 
 __all__ = [
     "EXECUTORS",
     "AgentTrajectory",
+    "EnvLike",
+    "EnvSource",
     "SelfPlayEpisode",
     "Trajectory",
     "Turn",
+    "WrappedEnv",
     "collect_selfplay",
     "compute_advantages",
+    "env_source",
+    "env_sources",
     "read_jsonl",
     "rollout",
     "to_hf_dataset",

@@ -8,8 +8,18 @@ schedule is lock-step and slot-ordered, so the trajectories are the same for eve
 (sync, thread, process, Ray) and every ``prefetch`` depth, given the same seeds and a
 deterministic agent.
 
-Tasks: by default task ``k`` is env id ``env_ids[k % len(env_ids)]`` with seed
-``seed + k // len(env_ids)``; ``tasks=[(env_id, seed), …]`` gives the list instead. With
+Envs: an id, a list of ids, a Gymnasium ``EnvSpec`` or a zero-argument factory returning an
+env wrapped as the caller likes (:mod:`mtenvs.rollout.sources`); trajectories carry the
+innermost registered id (``Trajectory.env_id``) and the wrappers (``Trajectory.wrappers``).
+
+Conversations: the engine keeps each episode's chat (system prompt, then each observation as
+a user message built by :func:`mtenvs.core.agent.user_message`, with its image where it has
+one, and each reply). An env whose observation already is the conversation (the
+:class:`~mtenvs.wrappers.ChatHistory` / :class:`~mtenvs.wrappers.ContextSummary`
+transcript) is sent that transcript instead, so a summarising wrapper bounds the prompt.
+
+Tasks: by default task ``k`` is env ``env_ids[k % len(env_ids)]`` with seed
+``seed + k // len(env_ids)``; ``tasks=[(env, seed), …]`` gives the list instead. With
 ``group_size=G`` each task is played ``G`` times (GRPO/GiGPO groups; a task
 ``(env_id, seed, n)`` is played ``n`` times) and its trajectories share ``Trajectory.group``
 (the task's index).
@@ -27,15 +37,19 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from mtenvs.core.agent import Agent, AgentInput
+import gymnasium as gym
+import numpy as np
+from gymnasium.envs.registration import EnvSpec
+
+from mtenvs.core.agent import Agent, AgentInput, Message, user_message
 from mtenvs.core.env import StepInfo
-from mtenvs.core.registry import env_class, env_spec
 from mtenvs.error import InvalidArgumentError, check_int_range
 from mtenvs.rollout.records import Trajectory, Turn
+from mtenvs.rollout.sources import EnvLike, EnvSource, probe_source
 from mtenvs.rollout.workers import Executor, StepOut, jsonable, make_worker_group
 
 __all__ = ["Job", "TaskSpec", "make_jobs", "rollout", "task_jobs"]
@@ -49,18 +63,23 @@ _DROP_FINAL = {
     "system_prompt",
 }
 
+#: Keys of a step's info not kept in ``Turn.info`` (recorded in their own fields, or the
+#: same on every step).
+_DROP_TURN = _DROP_FINAL | {"success", "turn", "tools", "task_id", "max_turns", "split"}
+
 #: Share of the last agent call's duration that resets ahead may use in the next one.
 _AHEAD_SHARE = 0.8
 
-#: A task for ``rollout(tasks=…)``: ``(env_id, seed)``, played ``group_size`` times, or
-#: ``(env_id, seed, n)``, played ``n`` times.
-TaskSpec = tuple[str, int] | tuple[str, int, int]
+#: A task for ``rollout(tasks=…)``: ``(env, seed)``, played ``group_size`` times, or
+#: ``(env, seed, n)``, played ``n`` times; ``env`` is an id, an ``EnvSpec`` or a factory.
+TaskSpec = tuple[EnvLike, int] | tuple[EnvLike, int, int]
 
 
 @dataclass(frozen=True)
 class Job:
     """One episode to play."""
 
+    #: The env's key: its id, or for a spec or factory a key the engine gave it.
     env_id: str
     seed: int
     group: int
@@ -70,11 +89,55 @@ class Job:
 class _Slot:
     job: Job
     traj: Trajectory
-    messages: list[dict[str, Any]]
+    #: The conversation the agent is sent.
+    messages: list[Message]
     observation: str
     info: StepInfo
     state_key: str = ""
+    image: np.ndarray | None = None
+    #: The env supplies the conversation (a transcript observation).
+    env_chat: bool = False
+    #: ``messages`` can be rebuilt from the records (no summary replaced older turns).
+    verbatim: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _is_single(envs: object) -> bool:
+    return isinstance(envs, (str, EnvSpec)) or callable(envs)
+
+
+class _Sources:
+    """The env sources of one rollout call: a key per distinct env (an id is its own key;
+    specs and factories, told apart by identity, get ``name#n``), probed once each."""
+
+    def __init__(self, env_kwargs: Mapping[str, Any] | None) -> None:
+        self._kwargs = dict(env_kwargs or {})
+        self._keys: dict[object, str] = {}
+        self.by_key: dict[str, EnvSource] = {}
+        #: The env each probe built, handed to an in-process worker (or closed).
+        self.probes: dict[str, list[gym.Env[Any, Any]]] = {}
+
+    def key(self, env_like: EnvLike) -> str:
+        ident: object = env_like if isinstance(env_like, str) else id(env_like)
+        known = self._keys.get(ident)
+        if known is not None:
+            return known
+        source, probe = probe_source(env_like, self._kwargs)
+        if isinstance(env_like, str):
+            key = env_like
+        else:
+            n = sum(k.startswith(f"{source.name}#") for k in self.by_key)
+            key = f"{source.name}#{n}"
+        self._keys[ident] = key
+        self.by_key[key] = source
+        self.probes[key] = [probe]
+        return key
+
+    def close(self) -> None:
+        for envs in self.probes.values():
+            for env in envs:
+                env.close()
+        self.probes.clear()
 
 
 def make_jobs(env_ids: Sequence[str], episodes: int, seed: int, group_size: int) -> list[Job]:
@@ -91,39 +154,47 @@ def make_jobs(env_ids: Sequence[str], episodes: int, seed: int, group_size: int)
     return jobs
 
 
-def task_jobs(tasks: Sequence[TaskSpec], group_size: int) -> list[Job]:
+def task_jobs(
+    tasks: Sequence[TaskSpec], group_size: int, key: Callable[[EnvLike], str] | None = None
+) -> list[Job]:
     """The jobs of ``rollout(tasks=…)``: task ``k`` played ``group_size`` (or its own ``n``)
-    times as group ``k``, in list order."""
+    times as group ``k``, in list order; ``key`` names each task's env (default: its id)."""
     jobs: list[Job] = []
     for k, task in enumerate(tasks):
         ok = isinstance(task, (tuple, list)) and len(task) in (2, 3)
-        ok = ok and isinstance(task[0], str)
+        ok = ok and (isinstance(task[0], str) or (key is not None and _is_single(task[0])))
         ok = ok and all(isinstance(v, int) and not isinstance(v, bool) for v in task[1:])
         ok = ok and (len(task) == 2 or task[2] >= 1)
         if not ok:
             raise InvalidArgumentError(
-                f"tasks[{k}] is {task!r}; each task must be (env_id, seed) or (env_id, seed, "
-                "n) with an int seed and an int n >= 1, e.g. ('mtenvs/Sokoban-v0', 3)."
+                f"tasks[{k}] is {task!r}; each task must be (env, seed) or (env, seed, n) "
+                "with an env id, EnvSpec or env factory, an int seed and an int n >= 1, "
+                "e.g. ('mtenvs/Sokoban-v0', 3)."
             )
         count = group_size if len(task) == 2 else task[2]  # type: ignore[misc]
-        jobs.extend(Job(task[0], task[1], k) for _ in range(count))
+        env_key = key(task[0]) if key is not None else str(task[0])
+        jobs.extend(Job(env_key, task[1], k) for _ in range(count))
     if not jobs:
         raise InvalidArgumentError("tasks is empty; give at least one (env_id, seed) task.")
     return jobs
 
 
 def _schedule(
-    env_ids: str | Sequence[str] | None,
+    env_ids: EnvLike | Sequence[EnvLike] | None,
     episodes: int | None,
     seed: int | None,
     group_size: int,
     tasks: Sequence[TaskSpec] | None,
+    sources: _Sources,
 ) -> list[Job]:
-    """The job list of a ``rollout`` call, with its arguments checked."""
+    """The job list of a ``rollout`` call, with its arguments checked and its envs
+    probed into ``sources``."""
     check_int_range("group_size", group_size, 1)
     if tasks is None:
-        ids = [env_ids] if isinstance(env_ids, str) else list(env_ids or [])
-        if not ids:
+        # One env (the probe checks what it is) or a list of them.
+        given = list(env_ids) if isinstance(env_ids, (list, tuple)) else [env_ids]
+        envs = [cast(EnvLike, e) for e in given if e is not None]
+        if not envs:
             raise InvalidArgumentError(
                 "rollout() needs at least one env id (or tasks=[(env_id, seed), ...])."
             )
@@ -132,26 +203,25 @@ def _schedule(
                 "rollout() needs episodes (the number of trajectories) with env_ids."
             )
         check_int_range("episodes", episodes, 1)
-        jobs = make_jobs(ids, episodes, 0 if seed is None else seed, group_size)
+        keys = [sources.key(e) for e in envs]
+        jobs = make_jobs(keys, episodes, 0 if seed is None else seed, group_size)
     else:
         if env_ids is not None or seed is not None:
             raise InvalidArgumentError(
                 "rollout(tasks=...) takes the env ids and seeds from the tasks; pass "
                 f"env_ids=None and no seed (got env_ids={env_ids!r}, seed={seed!r})."
             )
-        jobs = task_jobs(tasks, group_size)
+        jobs = task_jobs(tasks, group_size, sources.key)
         if episodes is not None and episodes != len(jobs):
             raise InvalidArgumentError(
                 f"episodes={episodes!r} but the tasks make {len(jobs)} episodes; leave "
                 "episodes unset with tasks."
             )
-    for env_id in dict.fromkeys(j.env_id for j in jobs):
-        env_spec(env_id)
     return jobs
 
 
 def rollout(
-    env_ids: str | Sequence[str] | None,
+    env_ids: EnvLike | Sequence[EnvLike] | None,
     agent: Agent,
     episodes: int | None = None,
     *,
@@ -169,9 +239,12 @@ def rollout(
     Either ``env_ids`` and ``episodes`` (tasks numbered from ``seed``, see the module doc)
     or ``tasks``: ``rollout(None, agent, tasks=[("mtenvs/Maze-v0", 7), ...], group_size=4)``
     plays exactly those task seeds (a TRL batch of prompts, a curriculum, a retry list).
+    An env is an id, a Gymnasium ``EnvSpec`` or a zero-argument factory returning an env
+    wrapped as you like: ``rollout(lambda: TryAgain(gym.make(id)), agent, 64)``.
 
     Args:
-        env_ids: One id or several (tasks alternate between them); ``None`` with ``tasks``.
+        env_ids: One env or several (tasks alternate between them): ids, ``EnvSpec`` s or
+            factories; ``None`` with ``tasks``.
         agent: Any :class:`mtenvs.agents.Agent`; called once per round with every waiting slot.
         episodes: Trajectories to produce (a multiple of ``group_size``); implied by ``tasks``.
         num_envs: Episodes in flight at once.
@@ -180,11 +253,13 @@ def rollout(
         tasks: ``(env_id, seed)`` pairs, each played ``group_size`` times, or
             ``(env_id, seed, n)`` triples, each played ``n`` times; ``Trajectory.group`` is
             the task's index in this list. Episodes start in list order.
-        env_kwargs: Constructor arguments for every env.
+        env_kwargs: Constructor arguments for every env given by id or spec (a factory
+            builds its env itself: passing them with one is an error).
         executor: ``"sync"``, ``"thread"`` (I/O-bound envs), ``"process"`` (CPU-bound) or
-            ``"ray"`` (Ray actors, local or on a cluster). ``"auto"``: ``thread`` when any
-            env declares ``io_bound``, else ``sync`` (thread hand-offs cost more than fast
-            pure-Python steps, which hold the GIL anyway).
+            ``"ray"`` (Ray actors, local or on a cluster); ``process`` and ``ray`` send
+            factories to their workers with cloudpickle. ``"auto"``: ``thread`` when any
+            env declares ``io_bound`` (read through its wrappers), else ``sync`` (thread
+            hand-offs cost more than fast pure-Python steps, which hold the GIL anyway).
         workers: Threads / processes / actors (default: ``num_envs`` threads, or one
             process or actor per CPU).
         prefetch: How many upcoming episodes to reset ahead of time, on spare envs, while
@@ -193,24 +268,36 @@ def rollout(
             resets generate levels), else 0 (a spare env would hold a sandbox or browser).
             Trajectories do not depend on it.
     """
-    jobs = deque(_schedule(env_ids, episodes, seed, group_size, tasks))
-    check_int_range("num_envs", num_envs, 1)
-    ids = list(dict.fromkeys(j.env_id for j in jobs))
-    io_bound = any(env_class(i).io_bound for i in ids)
-    if executor == "auto":
-        executor = "thread" if io_bound else "sync"
-    if prefetch is None:
-        prefetch = 0 if io_bound else num_envs
-    check_int_range("prefetch", prefetch, 0)
-    num_envs = min(num_envs, len(jobs))
-    group = make_worker_group(executor, num_envs, env_kwargs, workers=workers)
+    sources = _Sources(env_kwargs)
+    try:
+        jobs = deque(_schedule(env_ids, episodes, seed, group_size, tasks, sources))
+        check_int_range("num_envs", num_envs, 1)
+        io_bound = any(s.io_bound for s in sources.by_key.values())
+        if executor == "auto":
+            executor = "thread" if io_bound else "sync"
+        if prefetch is None:
+            prefetch = 0 if io_bound else num_envs
+        check_int_range("prefetch", prefetch, 0)
+        num_envs = min(num_envs, len(jobs))
+        group = make_worker_group(
+            executor,
+            num_envs,
+            env_kwargs,
+            workers=workers,
+            sources={k: s.target for k, s in sources.by_key.items()},
+            spare=sources.probes,
+        )
+        sources.probes = {}  # the group owns (or closed) them now
+    finally:
+        sources.close()
+    named = sources.by_key
     if not group.local:
         prefetch = 0  # remote workers answer one call at a time: nothing runs ahead there
     slots: list[_Slot | None] = [None] * num_envs
     stop = threading.Event()
     agent_s: float | None = None  # the last agent call's seconds
     try:
-        _install(slots, _start_fill(group, slots, jobs).result(), agent)
+        _install(slots, _start_fill(group, slots, jobs).result(), agent, named)
         while any(s is not None for s in slots) or jobs:
             # Refills (and resets ahead) start now and run while the agent thinks; the
             # refilled slots join from the next round. Every executor follows this schedule.
@@ -228,7 +315,7 @@ def rollout(
                 yield from _round(group, slots, waiting, agent, stop, timing)
                 agent_s = timing[0] if timing else agent_s
             stop.set()
-            _install(slots, refill.result(), agent)
+            _install(slots, refill.result(), agent, named)
     finally:
         stop.set()
         group.close()
@@ -271,12 +358,31 @@ def _round(
         _record(slot, reply, out, agent_s)
         if out.terminated or out.truncated:
             slot.traj.final_observation = out.observation
+            slot.traj.final_image = out.image
             slot.traj.success = bool(out.info.get("success", False))
             slot.traj.final_info = jsonable(
                 {k: v for k, v in out.info.items() if k not in _DROP_FINAL}
             )
             slots[i] = None
             yield slot.traj
+
+
+_SCALARS = (bool, int, float, str, type(None))
+
+
+def _turn_info(info: StepInfo) -> dict[str, Any]:
+    """The scalar env-specific entries of a step's info: what wrappers add (``attempt``,
+    ``retried``, ``turn_limit_reached``, ``summarised_turns``, …) and the env's own flags.
+    Scalars only, so it stays cheap on every step; ``final_info`` keeps the rest."""
+    out: dict[str, Any] = {}
+    for key, value in info.items():
+        if key in _DROP_TURN:
+            continue
+        if isinstance(value, _SCALARS):
+            out[key] = value
+        elif isinstance(value, np.generic):  # the same record from every executor
+            out[key] = value.item()
+    return out
 
 
 def _record(slot: _Slot, reply: Any, out: StepOut, agent_s: float) -> None:
@@ -293,13 +399,36 @@ def _record(slot: _Slot, reply: Any, out: StepOut, agent_s: float) -> None:
             truncated=out.truncated,
             agent_s=agent_s,
             env_s=out.env_s,
+            image=slot.image,
+            info=_turn_info(out.info),
+            context=None if slot.verbatim else list(slot.messages),
         )
     )
-    slot.messages.append({"role": "assistant", "content": text})
-    slot.messages.append({"role": "user", "content": out.observation})
+    if slot.env_chat and out.messages is not None:
+        sent = slot.messages
+        messages = list(out.messages)
+        # Still the plain transcript when the env only added the reply and the observation.
+        slot.verbatim = (
+            slot.verbatim
+            and len(messages) == len(sent) + 2
+            and messages[: len(sent)] == sent
+            and messages[-2] == {"role": "assistant", "content": text}
+        )
+        slot.messages = messages
+    else:
+        slot.messages.append({"role": "assistant", "content": text})
+        slot.messages.append(_user(out))
     slot.observation = out.observation
+    slot.image = out.image
     slot.info = out.info
     slot.state_key = str(out.info.get("state_key", ""))
+
+
+def _user(out: StepOut) -> Message:
+    """The user message of an observation: its text, with its image as a content part."""
+    if out.image is None:
+        return {"role": "user", "content": out.observation}
+    return user_message({"text": out.observation, "image": out.image})
 
 
 @dataclass
@@ -324,25 +453,30 @@ def _install(
     slots: list[_Slot | None],
     done: tuple[list[tuple[int, Job]], list[StepOut]],
     agent: Agent,
+    sources: Mapping[str, EnvSource],
 ) -> None:
     assigned, results = done
     for (i, job), out in zip(assigned, results):
         prompt = str(out.info.get("system_prompt", ""))
+        source = sources.get(job.env_id)
+        own: list[Message] = [{"role": "system", "content": prompt}, _user(out)]
+        messages = own if out.messages is None else list(out.messages)
         slots[i] = _Slot(
             job=job,
             traj=Trajectory(
-                env_id=job.env_id,
+                env_id=job.env_id if source is None else source.name,
                 seed=job.seed,
                 task_id=str(out.info.get("task_id", "")),
                 agent=getattr(agent, "name", type(agent).__name__),
                 system_prompt=prompt,
                 group=job.group,
+                wrappers=[] if source is None else list(source.wrappers),
             ),
-            messages=[
-                {"role": "system", "content": prompt},
-                {"role": "user", "content": out.observation},
-            ],
+            messages=messages,
             observation=out.observation,
             info=out.info,
             state_key=str(out.info.get("state_key", "")),
+            image=out.image,
+            env_chat=out.messages is not None,
+            verbatim=messages == own,
         )

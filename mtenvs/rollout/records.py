@@ -4,20 +4,109 @@ A :class:`Trajectory` is one episode: the system prompt, the first observation a
 :class:`Turn` per agent reply. It converts to chat ``messages`` (SFT, multi-turn RL), gives
 per-turn rewards and returns, and round-trips through JSONL. :func:`to_hf_dataset` builds a
 🤗 ``datasets.Dataset`` with those columns.
+
+Observation images (``obs_mode="image"`` / ``"text+image"``) are kept as RGB ``uint8``
+arrays (``Turn.image``, ``Trajectory.final_image``); JSONL stores them as base64 PNG, which
+reads back to the same pixels, and :func:`to_hf_dataset` puts them in an ``images`` column
+of ``datasets.Image`` features.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Trajectory", "Turn", "read_jsonl", "to_hf_dataset", "write_jsonl"]
+import numpy as np
+
+from mtenvs.core.agent import Message, user_message
+
+__all__ = [
+    "Trajectory",
+    "Turn",
+    "decode_png",
+    "encode_png",
+    "read_jsonl",
+    "to_hf_dataset",
+    "write_jsonl",
+]
 
 
-@dataclass
+def encode_png(image: np.ndarray) -> bytes:
+    """An RGB ``uint8`` array as PNG bytes (lossless)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """PNG bytes as an RGB ``uint8`` array."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def _image_to_json(image: np.ndarray | None) -> str | None:
+    return None if image is None else base64.b64encode(encode_png(image)).decode("ascii")
+
+
+def _image_from_json(data: Any) -> np.ndarray | None:
+    if data is None or isinstance(data, np.ndarray):
+        return data
+    return decode_png(base64.b64decode(data))
+
+
+def _same_fields(a: object, b: object) -> bool:
+    """Dataclass equality that compares image arrays by their pixels."""
+    for f in fields(a):  # type: ignore[arg-type]
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            if not (
+                isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and np.array_equal(x, y)
+            ):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+def _message_to_json(message: Message) -> dict[str, Any]:
+    """A message with its image parts (PIL images) as base64 PNG."""
+    content = message.get("content")
+    if not isinstance(content, list):
+        return dict(message)
+    parts = [
+        {"type": "image", "png": _image_to_json(np.asarray(p["image"]))}
+        if isinstance(p, dict) and p.get("type") == "image"
+        else dict(p)
+        for p in content
+    ]
+    return {**message, "content": parts}
+
+
+def _message_from_json(message: dict[str, Any]) -> Message:
+    content = message.get("content")
+    if not isinstance(content, list):
+        return message
+    from PIL import Image
+
+    parts = [
+        {"type": "image", "image": Image.fromarray(decode_png(base64.b64decode(p["png"])))}
+        if isinstance(p, dict) and "png" in p
+        else p
+        for p in content
+    ]
+    return {**message, "content": parts}
+
+
+@dataclass(eq=False)
 class Turn:
     """One agent reply and what the env made of it."""
 
@@ -37,9 +126,42 @@ class Turn:
     agent_s: float = 0.0
     #: Seconds the env step took.
     env_s: float = 0.0
+    #: The image of the observation the agent replied to (RGB ``uint8``, H x W x 3), if any.
+    image: np.ndarray | None = None
+    #: The step's scalar env-specific info: what wrappers add (``attempt``, ``retried``,
+    #: ``turn_limit_reached``, ``turns_left``, ``summarised_turns``) and the env's flags.
+    info: dict[str, Any] = field(default_factory=dict)
+    #: The conversation the agent was sent, when it cannot be rebuilt from the records:
+    #: the env supplied it and a summary replaced older turns (ContextSummary).
+    context: list[Message] | None = None
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return _same_fields(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The turn in JSON types (the image as base64 PNG)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["reward_components"] = dict(self.reward_components)
+        out["info"] = dict(self.info)
+        out["image"] = _image_to_json(self.image)
+        if self.context is not None:
+            out["context"] = [_message_to_json(m) for m in self.context]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Turn:
+        data = dict(data)
+        data["image"] = _image_from_json(data.get("image"))
+        if data.get("context") is not None:
+            data["context"] = [_message_from_json(m) for m in data["context"]]
+        return cls(**data)
 
 
-@dataclass
+@dataclass(eq=False)
 class Trajectory:
     """One episode of one env id from one seed."""
 
@@ -56,6 +178,18 @@ class Trajectory:
     group: int = 0
     #: Env-specific info of the last step (JSON-serialisable values only).
     final_info: dict[str, Any] = field(default_factory=dict)
+    #: The image of the observation after the last turn, if any.
+    final_image: np.ndarray | None = None
+    #: The wrappers around the registered env, innermost first, with their arguments
+    #: (``["TryAgain(max_attempts=3, ...)"]``; empty for a plain id).
+    wrappers: list[str] = field(default_factory=list)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return _same_fields(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def episode_return(self) -> float:
@@ -74,23 +208,47 @@ class Trajectory:
             out[i] = running
         return out
 
-    def messages(self, *, include_final: bool = False) -> list[dict[str, str]]:
-        """The episode as OpenAI-style chat messages (system, user, assistant, …)."""
-        msgs = [{"role": "system", "content": self.system_prompt}]
+    def messages(self, *, include_final: bool = False, images: bool = False) -> list[Message]:
+        """The episode as OpenAI-style chat messages (system, user, assistant, …).
+
+        With ``images``, a user message whose observation had an image carries it as a
+        content part (:func:`mtenvs.core.agent.user_message`: Hugging Face multimodal
+        format, a ``PIL.Image``), as the agent was sent it; else every content is text.
+        """
+
+        def user(text: str, image: np.ndarray | None) -> Message:
+            if images and image is not None:
+                return user_message({"text": text, "image": image})
+            return {"role": "user", "content": text}
+
+        msgs: list[Message] = [{"role": "system", "content": self.system_prompt}]
         for turn in self.turns:
-            msgs.append({"role": "user", "content": turn.observation})
+            msgs.append(user(turn.observation, turn.image))
             msgs.append({"role": "assistant", "content": turn.reply})
         if include_final:
-            msgs.append({"role": "user", "content": self.final_observation})
+            msgs.append(user(self.final_observation, self.final_image))
         return msgs
 
+    @property
+    def images(self) -> list[np.ndarray]:
+        """The observation images the agent was shown, in order (one per turn that had
+        one; the final observation's is ``final_image``)."""
+        return [t.image for t in self.turns if t.image is not None]
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The trajectory in JSON types (images as base64 PNG)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["turns"] = [t.to_dict() for t in self.turns]
+        out["final_info"] = dict(self.final_info)
+        out["final_image"] = _image_to_json(self.final_image)
+        out["wrappers"] = list(self.wrappers)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Trajectory:
         data = dict(data)
-        data["turns"] = [Turn(**t) for t in data.get("turns", [])]
+        data["turns"] = [Turn.from_dict(t) for t in data.get("turns", [])]
+        data["final_image"] = _image_from_json(data.get("final_image"))
         return cls(**data)
 
 
@@ -114,7 +272,9 @@ def read_jsonl(path: str | Path) -> Iterator[Trajectory]:
 
 def to_hf_dataset(trajectories: Iterable[Trajectory], *, gamma: float = 1.0) -> Any:
     """A 🤗 ``datasets.Dataset``: one row per trajectory with chat ``messages``, per-turn
-    ``rewards`` and ``returns``, ``success``, ``episode_return`` and identifiers."""
+    ``rewards`` and ``returns``, ``success``, ``episode_return``, identifiers, the
+    ``wrappers`` and ``images``: the observation images the agent was shown, in order
+    (a sequence of ``datasets.Image``; empty for text-only envs)."""
     try:
         import datasets
     except ImportError as e:  # pragma: no cover - depends on the extra
@@ -136,6 +296,8 @@ def to_hf_dataset(trajectories: Iterable[Trajectory], *, gamma: float = 1.0) -> 
             "success",
             "episode_return",
             "num_turns",
+            "wrappers",
+            "images",
         )
     }
     for t in trajectories:
@@ -151,4 +313,30 @@ def to_hf_dataset(trajectories: Iterable[Trajectory], *, gamma: float = 1.0) -> 
         rows["success"].append(t.success)
         rows["episode_return"].append(t.episode_return)
         rows["num_turns"].append(len(t.turns))
-    return datasets.Dataset.from_dict(rows)
+        rows["wrappers"].append(list(t.wrappers))
+        rows["images"].append([{"bytes": encode_png(im), "path": None} for im in t.images])
+    return datasets.Dataset.from_dict(rows, features=_features(datasets))
+
+
+def _features(datasets: Any) -> Any:
+    """The columns' types, declared (lists that may all be empty infer no type). A list
+    feature is written ``[feature]``, which every datasets version (2.20 on) reads."""
+    string, floats = datasets.Value("string"), [datasets.Value("float64")]
+    return datasets.Features(
+        {
+            "env_id": string,
+            "seed": datasets.Value("int64"),
+            "task_id": string,
+            "group": datasets.Value("int64"),
+            "agent": string,
+            "messages": [{"role": string, "content": string}],
+            "rewards": floats,
+            "returns": floats,
+            "state_keys": [string],
+            "success": datasets.Value("bool"),
+            "episode_return": datasets.Value("float64"),
+            "num_turns": datasets.Value("int64"),
+            "wrappers": [string],
+            "images": [datasets.Image()],
+        }
+    )

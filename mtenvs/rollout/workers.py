@@ -9,7 +9,14 @@ a :class:`WorkerGroup`, which runs a batch of calls concurrently:
 * ``process``: workers in subprocesses, slots spread over them (CPU-bound envs);
 * ``ray``: workers as Ray actors, on one machine or a cluster.
 
-Every call returns plain picklable data, so all four give identical results.
+Every call returns plain picklable data, so all four give identical results. Envs come from
+env sources (:mod:`mtenvs.rollout.sources`): ids, specs or factories; workers in other
+processes receive them cloudpickled.
+
+A step's observation comes back as its text, its image (an RGB ``uint8`` array, for
+``{"text", "image"}`` observations) and, when the env's observation is a chat transcript
+(the :class:`~mtenvs.wrappers.ChatHistory` / :class:`~mtenvs.wrappers.ContextSummary`
+observation), its messages.
 """
 
 from __future__ import annotations
@@ -29,9 +36,11 @@ from typing import Any, Literal, NamedTuple, Protocol, cast, get_args
 import gymnasium as gym
 import numpy as np
 
+from mtenvs.core.agent import Message, message_text
 from mtenvs.core.env import StepInfo
 from mtenvs.core.spaces import obs_text
 from mtenvs.error import Error, check_choice
+from mtenvs.rollout.sources import EnvLike, build_env, pickle_sources
 
 __all__ = [
     "EXECUTORS",
@@ -40,7 +49,9 @@ __all__ = [
     "StepOut",
     "WorkerGroup",
     "as_executor",
+    "chat_messages",
     "make_worker_group",
+    "observation_parts",
 ]
 
 #: How env steps run (see the module doc); ``auto`` picks ``thread`` or ``sync``.
@@ -77,7 +88,8 @@ def as_executor(name: str) -> Executor:
 class StepOut(NamedTuple):
     """A reset or step result in plain data (a named tuple: built once per step, cheaply)."""
 
-    #: The observation's text (:func:`~mtenvs.core.spaces.obs_text`).
+    #: The observation's text (:func:`~mtenvs.core.spaces.obs_text`; for a chat transcript
+    #: observation, the text of its last message).
     observation: str
     #: The env's reset or step info (a reset's is a :class:`~mtenvs.core.env.ResetInfo`,
     #: whose keys :class:`~mtenvs.core.env.StepInfo` has too), with its env-specific keys.
@@ -86,6 +98,36 @@ class StepOut(NamedTuple):
     terminated: bool = False
     truncated: bool = False
     env_s: float = 0.0
+    #: The observation's image (RGB ``uint8``, H x W x 3), if it has one.
+    image: np.ndarray | None = None
+    #: The observation as chat messages, when the env gives a transcript (ChatHistory,
+    #: ContextSummary): the conversation to send to the agent as it is.
+    messages: tuple[Message, ...] | None = None
+
+
+def chat_messages(obs: Any) -> tuple[Message, ...] | None:
+    """``obs`` as chat messages when it is a transcript (a list or tuple of
+    ``{"role", "content"}`` mappings, the :class:`~mtenvs.wrappers.ChatHistory`
+    observation), else ``None``."""
+    if not isinstance(obs, (list, tuple)) or not obs:
+        return None
+    if not all(isinstance(m, Mapping) and "role" in m and "content" in m for m in obs):
+        return None
+    return tuple(dict(m) for m in obs)
+
+
+def observation_parts(obs: Any) -> tuple[str, np.ndarray | None, tuple[Message, ...] | None]:
+    """An observation as ``(text, image, messages)`` (see :class:`StepOut`)."""
+    if isinstance(obs, str):  # the common case first: it is on every step's path
+        return obs, None, None
+    if isinstance(obs, Mapping):
+        image = obs.get("image")
+        pixels = None if image is None else np.array(image, dtype=np.uint8)
+        return obs_text(obs), pixels, None
+    messages = chat_messages(obs)
+    if messages is not None:
+        return message_text(messages[-1]), None, messages
+    return obs_text(obs), None, None
 
 
 def _same(info: dict[str, Any]) -> StepInfo:
@@ -110,10 +152,22 @@ class EnvWorker:
     dict every step; JSON conversion cost ~11 µs a step).
     """
 
-    def __init__(self, env_kwargs: Mapping[str, Any] | None = None, *, plain: bool = True) -> None:
+    def __init__(
+        self,
+        env_kwargs: Mapping[str, Any] | None = None,
+        *,
+        plain: bool = True,
+        sources: Mapping[str, EnvLike] | None = None,
+        spare: Mapping[str, Sequence[gym.Env[Any, Any]]] | None = None,
+    ) -> None:
         self._env_kwargs = dict(env_kwargs or {})
         self._info: Callable[[dict[str, Any]], StepInfo] = _plain if plain else _same
-        self._idle: dict[str, list[gym.Env[Any, Any]]] = {}
+        #: Env key -> what builds it (an id, spec or factory); a key not here is an id.
+        self._sources: dict[str, EnvLike] = dict(sources or {})
+        #: Idle envs per env key; ``spare`` are envs built already (the engine's probes).
+        self._idle: dict[str, list[gym.Env[Any, Any]]] = {
+            key: list(envs) for key, envs in (spare or {}).items()
+        }
         #: slot -> (env id, env, unwrapped env) of the episode it plays.
         self._current: dict[int, tuple[str, gym.Env[Any, Any], Any]] = {}
         #: Envs reset ahead of time, per (env id, seed), with their reset result.
@@ -125,14 +179,14 @@ class EnvWorker:
         idle = self._idle.get(env_id)
         if idle:
             return idle.pop()
-        import mtenvs  # noqa: F401  (registers ids in a fresh worker process)
-
-        return gym.make(env_id, **self._env_kwargs)
+        return build_env(self._sources.get(env_id, env_id), self._env_kwargs)
 
     def _reset_env(self, env: gym.Env[Any, Any], seed: int) -> StepOut:
         start = time.perf_counter()
         obs, info = env.reset(seed=seed)
-        return StepOut(obs_text(obs), self._info(info), env_s=time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        text, image, messages = observation_parts(obs)
+        return StepOut(text, self._info(info), 0.0, False, False, elapsed, image, messages)
 
     def reset(self, slot: int, env_id: str, seed: int) -> StepOut:
         previous = self._current.pop(slot, None)
@@ -190,13 +244,16 @@ class EnvWorker:
         start = time.perf_counter()
         obs, reward, terminated, truncated, info = env.step(reply)
         elapsed = time.perf_counter() - start
+        text, image, messages = observation_parts(obs)
         return StepOut(
-            obs_text(obs),
+            text,
             self._info(info),
             float(reward),
             bool(terminated),
             bool(truncated),
             elapsed,
+            image,
+            messages,
         )
 
     def call(self, slot: int, method: str, *args: Any) -> Any:
@@ -277,8 +334,14 @@ class WorkerGroup(Protocol):
 class _LocalGroup:
     local = True
 
-    def __init__(self, env_kwargs: Mapping[str, Any], threads: int | None) -> None:
-        self._worker = EnvWorker(env_kwargs, plain=False)
+    def __init__(
+        self,
+        env_kwargs: Mapping[str, Any],
+        threads: int | None,
+        sources: Mapping[str, EnvLike] | None = None,
+        spare: Mapping[str, Sequence[gym.Env[Any, Any]]] | None = None,
+    ) -> None:
+        self._worker = EnvWorker(env_kwargs, plain=False, sources=sources, spare=spare)
         self._threads = threads or 1
         self._pool = ThreadPoolExecutor(threads) if threads else None
         self._background = ThreadPoolExecutor(1, thread_name_prefix="mtenvs-reset")
@@ -397,8 +460,15 @@ class _RemoteGroup(ABC):
         return RemoteEnv(self, slot)
 
 
-def _worker_main(conn: Any, env_kwargs: Mapping[str, Any]) -> None:
-    worker = EnvWorker(env_kwargs)
+def _load_sources(payload: bytes) -> dict[str, EnvLike]:
+    import cloudpickle
+
+    sources: dict[str, EnvLike] = cloudpickle.loads(payload)
+    return sources
+
+
+def _worker_main(conn: Any, env_kwargs: Mapping[str, Any], payload: bytes) -> None:
+    worker = EnvWorker(env_kwargs, sources=_load_sources(payload))
     try:
         while True:
             msg = conn.recv()
@@ -412,13 +482,17 @@ def _worker_main(conn: Any, env_kwargs: Mapping[str, Any]) -> None:
 
 
 class _ProcessGroup(_RemoteGroup):
-    def __init__(self, env_kwargs: Mapping[str, Any], workers: int, context: str | None) -> None:
+    def __init__(
+        self, env_kwargs: Mapping[str, Any], workers: int, context: str | None, payload: bytes
+    ) -> None:
         ctx: Any = mp.get_context(context)
         self._conns: list[Any] = []
         self._procs: list[Any] = []
         for _ in range(workers):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker_main, args=(child, dict(env_kwargs)), daemon=True)
+            proc = ctx.Process(
+                target=_worker_main, args=(child, dict(env_kwargs), payload), daemon=True
+            )
             proc.start()
             child.close()
             self._conns.append(parent)
@@ -442,7 +516,7 @@ class _ProcessGroup(_RemoteGroup):
 
 
 class _RayGroup(_RemoteGroup):
-    def __init__(self, env_kwargs: Mapping[str, Any], workers: int) -> None:
+    def __init__(self, env_kwargs: Mapping[str, Any], workers: int, payload: bytes) -> None:
         try:
             import ray
         except ImportError as e:
@@ -451,7 +525,7 @@ class _RayGroup(_RemoteGroup):
             ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
         self._ray = ray
         actor: Any = ray.remote(_RayWorker)
-        self._actors: list[Any] = [actor.remote(dict(env_kwargs)) for _ in range(workers)]
+        self._actors: list[Any] = [actor.remote(dict(env_kwargs), payload) for _ in range(workers)]
 
     def run(self, calls: Sequence[Call]) -> list[Any]:
         futures = [
@@ -468,8 +542,8 @@ class _RayGroup(_RemoteGroup):
 class _RayWorker:
     """The Ray actor: an :class:`EnvWorker` behind one ``run`` method."""
 
-    def __init__(self, env_kwargs: Mapping[str, Any]) -> None:
-        self._worker = EnvWorker(env_kwargs)
+    def __init__(self, env_kwargs: Mapping[str, Any], payload: bytes) -> None:
+        self._worker = EnvWorker(env_kwargs, sources=_load_sources(payload))
 
     def run(self, slot: int, method: str, args: tuple[Any, ...]) -> tuple[str, Any]:
         return _answer(self._worker, slot, method, args)
@@ -482,15 +556,27 @@ def make_worker_group(
     *,
     workers: int | None = None,
     mp_context: str | None = None,
+    sources: Mapping[str, EnvLike] | None = None,
+    spare: Mapping[str, Sequence[gym.Env[Any, Any]]] | None = None,
 ) -> WorkerGroup:
-    """Build the worker group for ``executor`` (see the module doc)."""
+    """Build the worker group for ``executor`` (see the module doc).
+
+    ``sources`` maps the env keys of the calls to what builds their envs (ids, specs,
+    factories; a key not in it is an id); ``process`` and ``ray`` send them cloudpickled,
+    and a factory that cannot be pickled raises :class:`~mtenvs.error.InvalidArgumentError`
+    naming it and the executor. ``spare`` envs (already built, per key) join an in-process
+    worker's idle envs; remote groups close them.
+    """
     check_choice("executor", executor, EXECUTORS)
     kwargs = dict(env_kwargs or {})
-    if executor == "sync":
-        return _LocalGroup(kwargs, threads=None)
-    if executor == "thread":
-        return _LocalGroup(kwargs, threads=workers or min(num_envs, 64))
+    if executor in ("sync", "thread"):
+        threads = None if executor == "sync" else workers or min(num_envs, 64)
+        return _LocalGroup(kwargs, threads, sources, spare)
+    payload = pickle_sources(sources or {}, executor)
+    for envs in (spare or {}).values():
+        for env in envs:
+            env.close()
     n = max(1, min(num_envs, workers or os.cpu_count() or 1))
     if executor == "process":
-        return _ProcessGroup(kwargs, n, mp_context)
-    return _RayGroup(kwargs, n)
+        return _ProcessGroup(kwargs, n, mp_context, payload)
+    return _RayGroup(kwargs, n, payload)

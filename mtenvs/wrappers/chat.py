@@ -47,6 +47,9 @@ class ChatHistory(
     ``(system, user, assistant, user, …)``: the system prompt from the reset info, then
     each observation's text as a ``user`` message and each reply as an ``assistant`` one.
     Image parts of ``text+image`` observations are dropped (the text is kept).
+
+    :func:`mtenvs.rollout.rollout` sends this transcript to the agent as the conversation
+    (instead of building its own), so what the wrapper keeps is what the agent sees.
     """
 
     def __init__(self, env: gym.Env[Any, Any], *, include_system: bool = True) -> None:
@@ -112,14 +115,17 @@ class ContextSummary(ChatHistory):
         max_chars_per_turn: int = 200,
         max_summary_chars: int = 2000,
     ) -> None:
-        super().__init__(env)
+        # Recorded before ChatHistory records its own (the first record wins); not
+        # deep-copied: the summarizer may hold a model.
         gym.utils.RecordConstructorArgs.__init__(
             self,
             keep_last=keep_last,
             summarizer=summarizer,
             max_chars_per_turn=max_chars_per_turn,
             max_summary_chars=max_summary_chars,
+            _disable_deepcopy=True,
         )
+        super().__init__(env)
         self.keep_last = check_int_range("keep_last", keep_last, 1)
         if summarizer is not None and not callable(getattr(summarizer, "act", None)):
             raise InvalidArgumentError(
