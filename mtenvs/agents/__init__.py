@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mtenvs.agents.base import OracleAgent, RandomAgent, ScriptedAgent
 from mtenvs.agents.factory import AGENT_KINDS, AGENT_SPECS, make_agent
-from mtenvs.agents.hf import HFAgent
+from mtenvs.agents.hf import HFAgent, ImagesIgnoredWarning
 from mtenvs.agents.openai import AgentServerError, OpenAIAgent
 from mtenvs.agents.trained import TrainedAgent
 from mtenvs.core.agent import Agent, AgentInput, Message
@@ -22,6 +22,7 @@ __all__ = [
     "AgentInput",
     "AgentServerError",
     "HFAgent",
+    "ImagesIgnoredWarning",
     "Message",
     "OpenAIAgent",
     "OracleAgent",

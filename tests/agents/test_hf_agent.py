@@ -336,3 +336,23 @@ def test_text_only_model_joins_text_and_warns_once_about_images(model_dirs):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ImagesIgnoredWarning)  # shown once per agent
         assert len(agent.act([_image_inp(1), text_only])) == 2
+
+
+def test_rollout_with_image_observations_end_to_end(vlm, monkeypatch):
+    from mtenvs.rollout import rollout
+
+    shapes: list[tuple[int, ...]] = []
+    real = vlm.model.generate
+
+    def recording_generate(**kwargs):
+        shapes.append(tuple(kwargs["pixel_values"].shape))
+        return real(**kwargs)
+
+    monkeypatch.setattr(vlm.model, "generate", recording_generate)
+    env_kwargs = {"max_turns": 2, "obs_mode": "image"}
+    trajs = list(rollout("mtenvs/Maze-v0", vlm, 2, num_envs=2, env_kwargs=env_kwargs))
+    assert len(trajs) == 2 and all(len(t.turns) == 2 for t in trajs)
+    # One generate per turn for both episodes; each prompt carries every observation's
+    # image so far: one per conversation on the first turn, two on the second.
+    size = (3, VLM_IMAGE_SIZE, VLM_IMAGE_SIZE)
+    assert shapes == [(2, *size), (4, *size)]

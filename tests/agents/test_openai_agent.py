@@ -302,3 +302,41 @@ def test_image_parts_are_sent_as_png_data_urls(stub):
     assert decoded.format == "PNG" and np.array_equal(np.asarray(decoded), pixels)
     # The caller's messages still hold the PIL image (the conversion makes new dicts).
     assert isinstance(messages[1]["content"][0]["image"], Image.Image)
+
+
+def _pixels(url: str) -> bytes:
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    prefix = "data:image/png;base64,"
+    assert url.startswith(prefix)
+    image = Image.open(io.BytesIO(base64.b64decode(url[len(prefix) :])))
+    return np.asarray(image.convert("RGB")).tobytes()
+
+
+def test_rollout_with_image_observations_end_to_end(stub):
+    import gymnasium as gym
+
+    from mtenvs.rollout import rollout
+
+    stub.reply = lambda body: "<action>up</action>"
+    env_kwargs = {"max_turns": 2, "obs_mode": "image"}
+    with OpenAIAgent(stub.url, "stub") as agent:
+        trajs = list(rollout("mtenvs/Maze-v0", agent, 2, num_envs=2, env_kwargs=env_kwargs))
+    assert len(trajs) == 2 and len(stub.requests) == sum(len(t.turns) for t in trajs)
+    first_images = set()
+    for request in stub.requests:
+        users = [m for m in request["body"]["messages"] if m["role"] == "user"]
+        for message in users:  # every observation: its picture, then its text
+            image_part, text_part = message["content"]
+            assert image_part["type"] == "image_url" and text_part["type"] == "text"
+        if len(users) == 1:
+            first_images.add(_pixels(users[0]["content"][0]["image_url"]["url"]))
+    # The first request of each episode shows the very pixels of the env's first picture.
+    env = gym.make("mtenvs/Maze-v0", **env_kwargs)
+    expected = {env.reset(seed=t.seed)[0]["image"].tobytes() for t in trajs}
+    env.close()
+    assert first_images == expected
