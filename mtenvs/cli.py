@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import shutil
 import sys
 import time
@@ -30,6 +31,7 @@ from mtenvs.eval.report import (
     write_comparison,
 )
 from mtenvs.eval.runner import agent_for
+from mtenvs.rollout.sources import check_wrapper_args, resolve_wrapper
 from mtenvs.rollout.workers import as_executor
 from mtenvs.sandbox.cli import doctor_rows as sandbox_doctor_rows
 from mtenvs.sandbox.cli import images_app, sandbox_app
@@ -45,18 +47,34 @@ app.add_typer(images_app, name="images")
 app.add_typer(sandbox_app, name="sandbox")
 
 
-def _parse_args(pairs: list[str] | None) -> dict[str, Any]:
+def _parse_args(pairs: list[str] | None, option: str = "--arg") -> dict[str, Any]:
     """``["difficulty=hard", "max_turns=10"]`` → ``{"difficulty": "hard", "max_turns": 10}``."""
     out: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, raw = pair.partition("=")
+        key = key.strip()
         if not sep or not key:
-            raise InvalidArgumentError(f"--arg expects KEY=VALUE, got {pair!r}.")
+            raise InvalidArgumentError(f"{option} expects KEY=VALUE, got {pair!r}.")
         try:
             out[key] = json.loads(raw)
         except ValueError:
             out[key] = raw
     return out
+
+
+def _parse_wrapper(spec: str, *, seed: int = 0) -> tuple[str, dict[str, Any]]:
+    """``"TurnLimit:max_turns=8,remind=true"`` → ``("TurnLimit", {"max_turns": 8,
+    "remind": True})``: a public name of :mod:`mtenvs.wrappers` and its arguments, parsed
+    like ``--arg`` values. ContextSummary's ``summarizer`` is an agent spec (``random``)."""
+    name, _, rest = spec.partition(":")
+    wrapper = resolve_wrapper(name.strip())
+    # Split at commas that start the next KEY=, so a value may hold commas ("a, b").
+    pairs = [p for p in re.split(r",(?=\s*[A-Za-z_]\w*=)", rest) if p.strip()]
+    kwargs = _parse_args(pairs, option=f"--wrapper {name.strip()}")
+    check_wrapper_args(wrapper, kwargs)
+    if isinstance(kwargs.get("summarizer"), str):
+        kwargs["summarizer"] = make_agent(kwargs["summarizer"], seed=seed)
+    return name.strip(), kwargs
 
 
 def _summary_line(env_id: str) -> str:
@@ -150,6 +168,14 @@ def eval_cmd(
     out: Annotated[Path, typer.Option(help="Where run folders go.")] = Path("runs"),
     plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
     arg: Annotated[list[str] | None, typer.Option(help="Env argument KEY=VALUE (repeat).")] = None,
+    wrapper: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Wrap every env: NAME[:KEY=VALUE,KEY=VALUE] with NAME a wrapper of "
+            "mtenvs.wrappers (TryAgain, TurnLimit, ContextSummary, ...), values parsed like "
+            "--arg; repeat to stack them, the first innermost."
+        ),
+    ] = None,
     num_envs: Annotated[int, typer.Option(min=1, help="Episodes in flight at once.")] = 8,
     executor: Annotated[
         str, typer.Option(help="How env steps run: auto, sync, thread, process or ray.")
@@ -173,6 +199,7 @@ def eval_cmd(
             env_spec(env_id)
         agents = [make_agent(a.strip(), seed=seed) for a in agent.split(",") if a.strip()]
         env_kwargs = _parse_args(arg)
+        wrappers = [_parse_wrapper(w, seed=seed) for w in wrapper or []]
         executor_kind = as_executor(executor)
     except Error as e:
         raise _fail(e) from e
@@ -216,6 +243,7 @@ def eval_cmd(
                 num_envs=num_envs,
                 executor=executor_kind,
                 reference_config=reference_config,
+                wrappers=wrappers,
             )
         except Error as e:
             raise _fail(e) from e

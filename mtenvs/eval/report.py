@@ -39,9 +39,11 @@ def _configs_markdown(config: dict[str, Any]) -> str:
     lines = ["", "## Env configurations", ""]
     if config.get("reference_config"):
         lines += ["Each env's headline reference configuration.", ""]
+    wrappers = config.get("env_wrappers") or {}
     for env_id, kwargs in configs.items():
         shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items()) or "defaults"
-        lines.append(f"- `{env_id}`: {shown}")
+        wrapped = ", ".join(f"`{w}`" for w in wrappers.get(env_id) or [])
+        lines.append(f"- `{env_id}`: {shown}" + (f"; wrapped in {wrapped}" if wrapped else ""))
     skipped = skipped_line(config, limit=0)
     if skipped:
         lines += ["", skipped]

@@ -1,6 +1,8 @@
-"""Evaluation runner: play episodes of registered envs with an agent and collect results.
+"""Evaluation runner: play episodes of envs with an agent and collect results.
 
 Episodes run through the rollout engine (``mtenvs.rollout``), ``num_envs`` at a time.
+An env is an id, a Gymnasium ``EnvSpec`` or a factory of a wrapped env (what ``rollout``
+takes); ``wrappers`` wraps every env the same way (``mtenvs eval --wrapper``).
 Seeds are ``seed, seed + 1, …``; envs with a fixed evaluation set (``eval_set=True``) map
 seed ``i`` to the ``i``-th task of that set, which is how the reference scores in the docs
 are computed.
@@ -8,12 +10,14 @@ are computed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import EnvSpec
 
 from mtenvs.agents.base import Agent
 from mtenvs.core.args import constructor_arguments
@@ -21,7 +25,12 @@ from mtenvs.core.registry import env_class
 from mtenvs.error import UnavailableError
 from mtenvs.rollout.engine import rollout
 from mtenvs.rollout.records import Trajectory
+from mtenvs.rollout.sources import EnvLike, WrappedEnv, env_source
 from mtenvs.rollout.workers import Executor
+
+#: A wrapper to apply around every evaluated env: a public name of :mod:`mtenvs.wrappers`
+#: (or a wrapper class) and its constructor arguments.
+WrapperArg = tuple[str | type[gym.Wrapper[Any, Any, Any, Any]], Mapping[str, Any]]
 
 __all__ = ["EnvSummary", "EpisodeResult", "EvalRun", "agent_for", "episode_result", "evaluate"]
 
@@ -148,7 +157,7 @@ def agent_for(agent: Agent, env_id: str) -> Agent | None:
 
 
 def evaluate(
-    env_ids: Sequence[str],
+    env_ids: Sequence[EnvLike],
     agents: Sequence[Agent],
     episodes: int,
     *,
@@ -160,6 +169,7 @@ def evaluate(
     num_envs: int = 1,
     executor: Executor = "sync",
     reference_config: bool = False,
+    wrappers: Sequence[WrapperArg] = (),
 ) -> EvalRun:
     """Play ``episodes`` episodes of every env with every agent; see the module doc.
 
@@ -167,11 +177,15 @@ def evaluate(
     ``reference_config`` each env plays its headline configuration (the first of its
     ``reference_configs``, which its trained reference agent was trained on) under
     ``env_kwargs``; ``run.config["env_configs"]`` records what each env was built with.
+    Envs given by id or spec get these constructor arguments (and ``eval_set``); a factory
+    builds its env itself. ``wrappers`` (``[("TryAgain", {"max_attempts": 3})]``, the first
+    innermost) wrap every env; ``run.config["env_wrappers"]`` records each env's wrappers.
     """
+    names = [env if isinstance(env, str) else env_source(env).name for env in env_ids]
     run = EvalRun(
         name=name,
         config={
-            "envs": list(env_ids),
+            "envs": names,
             "agents": [a.name for a in agents],
             "episodes": episodes,
             "seed": seed,
@@ -181,16 +195,29 @@ def evaluate(
             "executor": executor,
             "reference_config": reference_config,
             "env_configs": {},
+            "env_wrappers": {},
         },
     )
-    for env_id in env_ids:
-        kwargs = dict(env_class(env_id).reference_configs[0]) if reference_config else {}
+    for env, env_id in zip(env_ids, names):
+        by_id = isinstance(env, (str, EnvSpec)) and env_id in gym.registry
+        kwargs: dict[str, Any] = {}
+        if by_id and reference_config:
+            kwargs.update(env_class(env_id).reference_configs[0])
         kwargs.update(env_kwargs or {})
-        if eval_set and accepts_argument(env_id, "eval_set"):
+        if by_id and eval_set and accepts_argument(env_id, "eval_set"):
             kwargs.setdefault("eval_set", True)
         run.config["env_configs"][env_id] = dict(kwargs)
+        source: EnvLike = env
+        rollout_kwargs: dict[str, Any] | None = kwargs
+        registered, applied = by_id, []
+        if wrappers or not isinstance(env, str):
+            if wrappers:
+                source, rollout_kwargs = WrappedEnv(env, tuple(wrappers), kwargs), None
+            described = env_source(source, rollout_kwargs)
+            registered, applied = described.registered, list(described.wrappers)
+        run.config["env_wrappers"][env_id] = applied
         for agent in agents:
-            playing = agent_for(agent, env_id)
+            playing = agent_for(agent, env_id) if registered else agent
             if playing is None:
                 run.config.setdefault("skipped", []).append(
                     {"env_id": env_id, "agent": agent.name, "reason": NO_POLICY}
@@ -199,12 +226,12 @@ def evaluate(
             results = []
             try:
                 for traj in rollout(
-                    env_id,
+                    source,
                     playing,
                     episodes,
                     num_envs=num_envs,
                     seed=seed,
-                    env_kwargs=kwargs,
+                    env_kwargs=rollout_kwargs,
                     executor=executor,
                 ):
                     results.append(episode_result(traj))

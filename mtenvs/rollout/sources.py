@@ -30,6 +30,7 @@ The verl adapter (or any other driver) uses the same normalisation::
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -47,6 +48,7 @@ __all__ = [
     "EnvSource",
     "WrappedEnv",
     "build_env",
+    "check_wrapper_args",
     "env_name",
     "env_source",
     "env_sources",
@@ -276,6 +278,21 @@ def resolve_wrapper(name: str) -> type[gym.Wrapper[Any, Any, Any, Any]]:
     return wrapper
 
 
+def check_wrapper_args(wrapper: type, kwargs: Mapping[str, Any]) -> None:
+    """Raise :class:`InvalidArgumentError` naming the allowed arguments when ``kwargs``
+    has one ``wrapper``'s constructor does not take (the env is its first argument)."""
+    params = list(inspect.signature(wrapper).parameters.values())[1:]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return
+    allowed = [p.name for p in params if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    for name in kwargs:
+        if name not in allowed:
+            raise InvalidArgumentError(
+                f"Unknown argument {name!r} for wrapper {wrapper.__name__}; allowed "
+                f"arguments: {', '.join(allowed)}.{did_you_mean(name, allowed)}"
+            )
+
+
 @dataclass(frozen=True)
 class WrappedEnv:
     """A picklable env factory: ``base`` (an id, spec or factory) built with ``env_kwargs``,
@@ -294,7 +311,7 @@ class WrappedEnv:
         _check_env_like(self.base)
         for wrapper, kwargs in self.wrappers:
             if isinstance(wrapper, str):
-                resolve_wrapper(wrapper)
+                wrapper = resolve_wrapper(wrapper)
             elif not (isinstance(wrapper, type) and issubclass(wrapper, gym.Wrapper)):
                 raise InvalidArgumentError(
                     f"{wrapper!r} is not a wrapper; give a name of mtenvs.wrappers or a "
@@ -302,8 +319,10 @@ class WrappedEnv:
                 )
             if not isinstance(kwargs, Mapping):
                 raise InvalidArgumentError(
-                    f"The arguments of wrapper {wrapper!r} must be a mapping, got {kwargs!r}."
+                    f"The arguments of wrapper {wrapper.__name__} must be a mapping, got "
+                    f"{kwargs!r}."
                 )
+            check_wrapper_args(wrapper, kwargs)
 
     def __call__(self) -> gym.Env[Any, Any]:
         env = build_env(self.base, self.env_kwargs)

@@ -96,12 +96,36 @@ def test_eval_reference_config_plays_each_envs_headline_config(tmp_path: Path):
     assert config["env_configs"] == {"mtenvs/TicTacToe-v0": {}}
 
 
+def test_eval_wraps_every_env_as_the_wrapper_options_say(tmp_path: Path):
+    args = ["eval", "--env", "mtenvs/Maze-v0,mtenvs/PythonMath-v0", "--agent", "random"]
+    args += ["--episodes", "2", "--name", "w", "--out", str(tmp_path), "--no-plots"]
+    args += ["--wrapper", "TryAgain:max_attempts=2,feedback=No, try again."]
+    args += ["--wrapper", "TurnLimit:max_turns=2"]
+    result = runner.invoke(app, [*args, "--arg", "max_turns=5"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "w" / "report.json").read_text())
+    wrappers = report["config"]["env_wrappers"]
+    assert wrappers["mtenvs/Maze-v0"] == [
+        "TryAgain(max_attempts=2, decay=0.5, feedback='No, try again.')",
+        "TurnLimit(max_turns=2, remind=False)",
+    ]
+    assert wrappers["mtenvs/PythonMath-v0"] == wrappers["mtenvs/Maze-v0"]
+    assert report["config"]["env_configs"]["mtenvs/Maze-v0"]["max_turns"] == 5
+    assert {e["env_id"] for e in report["episodes"]} == {"mtenvs/Maze-v0", "mtenvs/PythonMath-v0"}
+    assert all(e["turns"] <= 2 for e in report["episodes"])  # TurnLimit cut them
+    md = (tmp_path / "w" / "report.md").read_text()
+    assert "wrapped in `TryAgain(max_attempts=2" in md
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["eval", "--env", "mtenvs/Sokobn-v0"], "Did you mean 'mtenvs/Sokoban-v0'"),
         (["eval", "--env", "mtenvs/Maze-v0", "--agent", "orcale"], "Did you mean 'oracle'"),
         (["play", "mtenvs/Maze-v0", "--arg", "difficulty=hrad"], "Did you mean 'hard'"),
+        (["eval", "--wrapper", "TryAgian"], "choose one of ChatHistory, ContextSummary"),
+        (["eval", "--wrapper", "TurnLimit:max_turn=3"], "Did you mean 'max_turns'"),
+        (["eval", "--wrapper", "TurnLimit:3"], "--wrapper TurnLimit expects KEY=VALUE"),
     ],
 )
 def test_bad_arguments_exit_with_a_helpful_message(args, message):
