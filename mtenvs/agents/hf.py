@@ -397,12 +397,18 @@ class HFAgent:
         return self._run_generate({k: v.to(self.device) for k, v in inputs.items()})
 
     def _generate_vision(self, prompts: list[_VisionPrompt]) -> list[str]:
-        inputs = {
-            # pixel_values in the model's dtype; ids and masks stay integers.
-            k: v.to(self.device, dtype=self.dtype) if v.is_floating_point() else v.to(self.device)
-            for k, v in self._processor_inputs(prompts).items()
-        }
+        inputs = {k: self._to_device(v) for k, v in self._processor_inputs(prompts).items()}
         return self._run_generate(inputs)
+
+    def _to_device(self, value: Any) -> Any:
+        """A tensor on the model's device: pixel values in its dtype, ids and masks integers
+        still; anything else (some processors add lists) as it is."""
+        torch = self._torch
+        if not isinstance(value, torch.Tensor):
+            return value
+        if value.is_floating_point():
+            return value.to(self.device, dtype=self.dtype)
+        return value.to(self.device)
 
     def _run_generate(self, inputs: dict[str, Any]) -> list[str]:
         """``generate`` on left-padded model inputs; the decoded replies, cut at stops."""
