@@ -7,6 +7,11 @@ provides one that plays whole multi-turn episodes:
 * :func:`make_prompt_dataset` builds the training set: one row per task seed, whose
   ``prompt`` is the episode's start (system prompt and first observation) tagged with the
   env id and seed.
+
+Envs are what :func:`mtenvs.rollout.rollout` takes: an id, a list, a Gymnasium ``EnvSpec``
+or a factory returning an env wrapped as you like (``lambda: TryAgain(gym.make(id))``);
+give :func:`make_prompt_dataset` and :func:`make_rollout_func` the same one. Prompts are
+tagged with the env's registered id, and the rollout function plays that id's source.
 * :func:`make_rollout_func` returns the ``rollout_func``. For each prompt it plays that
   task through :func:`mtenvs.rollout.rollout` (one call for the whole batch, with
   ``tasks=``: one generate call per round, see :func:`play_task_groups`) with a
@@ -47,11 +52,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mtenvs.agents.base import Agent
-from mtenvs.core.spaces import obs_text
 from mtenvs.error import InvalidArgumentError, check_int_range
 from mtenvs.integrations.token_agent import EpisodeTokens, GenerateFn, TokenAgent
 from mtenvs.rollout.records import Trajectory
-from mtenvs.rollout.workers import Executor
+from mtenvs.rollout.sources import EnvLike, EnvSource, env_sources
+from mtenvs.rollout.workers import Executor, observation_parts
 
 __all__ = [
     "TASK_KEY",
@@ -92,55 +97,72 @@ def import_trl() -> Any:
 # ---------------------------------------------------------------------------- dataset
 
 
+def _sources_by_name(
+    env: EnvLike | Sequence[EnvLike], env_kwargs: Mapping[str, Any] | None
+) -> dict[str, EnvSource]:
+    """The env sources of ``env`` by registered name (the name tags the prompts)."""
+    by_name: dict[str, EnvSource] = {}
+    for source in env_sources(env, env_kwargs):
+        if source.name in by_name:
+            raise InvalidArgumentError(
+                f"Two of the envs are {source.name!r}: prompts are tagged with the env's "
+                "registered id, so each may appear once (train the variants in separate runs)."
+            )
+        by_name[source.name] = source
+    return by_name
+
+
 def make_prompt_dataset(
-    env_id: str,
+    env_id: EnvLike | Sequence[EnvLike],
     n: int,
     seed: int = 0,
     *,
     env_kwargs: Mapping[str, Any] | None = None,
 ) -> Any:
-    """A 🤗 ``datasets.Dataset`` with one row per task: seeds ``seed, seed + 1, …, seed + n - 1``.
+    """A 🤗 ``datasets.Dataset`` with one row per task: seeds ``seed, seed + 1, …, seed + n - 1``
+    (with several envs, row ``k`` is env ``k % m`` with seed ``seed + k // m``, as in
+    :func:`mtenvs.rollout.rollout`).
 
     Columns: ``prompt`` (conversational: the system prompt and the first observation, the
-    first message tagged with :data:`TASK_KEY`), ``env_id``, ``seed`` and ``task_id``. TRL
-    repeats each row ``num_generations`` times, which makes the GRPO group: several episodes
-    of the same task.
+    first message tagged with :data:`TASK_KEY`), ``env_id`` (the registered id), ``seed``
+    and ``task_id``. TRL repeats each row ``num_generations`` times, which makes the GRPO
+    group: several episodes of the same task.
 
     Args:
-        env_id: A registered mtenvs id, e.g. ``"mtenvs/Maze-v0"``.
+        env_id: The env: a registered mtenvs id (``"mtenvs/Maze-v0"``), an ``EnvSpec``, a
+            factory returning a wrapped env, or a list of them.
         n: Number of tasks (rows).
         seed: Seed of the first task.
-        env_kwargs: Constructor arguments; pass the same ones to :func:`make_rollout_func`
-            so that episodes start from the prompts shown here.
+        env_kwargs: Constructor arguments (ids and specs); pass the same ones to
+            :func:`make_rollout_func` so that episodes start from the prompts shown here.
     """
-    import gymnasium as gym
-
-    import mtenvs  # noqa: F401  (registers the ids)
-
     check_int_range("n", n, 1)
     datasets = _require("datasets")
-    env = gym.make(env_id, **dict(env_kwargs or {}))
+    sources = list(_sources_by_name(env_id, env_kwargs).values())
+    envs = [s.make() for s in sources]
     rows: dict[str, list[Any]] = {"prompt": [], "env_id": [], "seed": [], "task_id": []}
     try:
-        for task_seed in range(seed, seed + n):
+        for k in range(n):
+            source, env = sources[k % len(envs)], envs[k % len(envs)]
+            task_seed = seed + k // len(envs)
             obs, info = env.reset(seed=task_seed)
-            text = obs_text(obs)
-            tag = json.dumps({"env_id": env_id, "seed": task_seed})
-            rows["prompt"].append(
-                [
-                    {
-                        "role": "system",
-                        "content": str(info.get("system_prompt", "")),
-                        TASK_KEY: tag,
-                    },
+            text, _, chat = observation_parts(obs)
+            tag = json.dumps({"env_id": source.name, "seed": task_seed})
+            if chat is not None:  # the env's observation is the conversation (ChatHistory)
+                prompt = [{**m, TASK_KEY: tag if i == 0 else None} for i, m in enumerate(chat)]
+            else:
+                system = str(info.get("system_prompt", ""))
+                prompt = [
+                    {"role": "system", "content": system, TASK_KEY: tag},
                     {"role": "user", "content": text, TASK_KEY: None},
                 ]
-            )
-            rows["env_id"].append(env_id)
+            rows["prompt"].append(prompt)
+            rows["env_id"].append(source.name)
             rows["seed"].append(task_seed)
             rows["task_id"].append(str(info.get("task_id", "")))
     finally:
-        env.close()
+        for env in envs:
+            env.close()
     return datasets.Dataset.from_dict(rows)
 
 
@@ -167,14 +189,15 @@ def task_of(prompt: Any, default_env_id: str | None = None) -> tuple[str, int]:
 
 def play_task_groups(
     agent: Agent,
-    tasks: Sequence[tuple[str, int, int]],
+    tasks: Sequence[tuple[EnvLike, int, int]],
     *,
     env_kwargs: Mapping[str, Any] | None = None,
     num_envs: int | None = None,
     executor: Executor = "thread",
     workers: int | None = None,
 ) -> list[list[Trajectory]]:
-    """Play ``count`` episodes of each ``(env_id, seed, count)`` task, all groups at once.
+    """Play ``count`` episodes of each ``(env, seed, count)`` task, all groups at once
+    (``env``: an id, an ``EnvSpec`` or a factory).
 
     One :func:`mtenvs.rollout.rollout` call with ``tasks=``: every round makes **one**
     ``agent.act`` call for every episode waiting in any group. ``num_envs`` episodes are in
@@ -219,7 +242,7 @@ def trainer_generate(trainer: Any) -> GenerateFn:
 
 
 def make_rollout_func(
-    env_id: str | None = None,
+    env_id: EnvLike | Sequence[EnvLike] | None = None,
     *,
     env_kwargs: Mapping[str, Any] | None = None,
     max_turns: int | None = None,
@@ -249,7 +272,10 @@ def make_rollout_func(
     covers the whole episode.
 
     Args:
-        env_id: Env of prompts without an ``env_id`` in their tag (normally unused).
+        env_id: The env(s) the prompts were made from (as given to
+            :func:`make_prompt_dataset`): a prompt tagged with a registered id plays the
+            env (id, spec or factory of a wrapped env) of that name, or the id itself when
+            none is given here; an untagged env_id plays the only env given.
         env_kwargs: Constructor arguments of every env (as given to
             :func:`make_prompt_dataset`).
         max_turns: Shorthand for ``env_kwargs["max_turns"]``: the turn limit per episode.
@@ -264,6 +290,8 @@ def make_rollout_func(
         kwargs["max_turns"] = check_int_range("max_turns", max_turns, 1)
     if num_envs is not None:
         check_int_range("num_envs", num_envs, 1)
+    by_name = {} if env_id is None else _sources_by_name(env_id, kwargs)
+    default = next(iter(by_name)) if len(by_name) == 1 else None
 
     def rollout_func(prompts: list[Any], trainer: Any) -> dict[str, Any]:
         tokenizer = getattr(trainer, "processing_class", None)
@@ -276,13 +304,16 @@ def make_rollout_func(
             chat_template=getattr(trainer, "chat_template", None),
             template_kwargs=getattr(trainer, "chat_template_kwargs", None),
         )
-        tasks = [task_of(p, env_id) for p in prompts]
+        tasks = [task_of(p, default) for p in prompts]
         groups: dict[tuple[str, int], list[int]] = {}
         for i, task in enumerate(tasks):
             groups.setdefault(task, []).append(i)
         played = play_task_groups(
             agent,
-            [(env, seed, len(indices)) for (env, seed), indices in groups.items()],
+            [
+                (by_name[name].target if name in by_name else name, seed, len(indices))
+                for (name, seed), indices in groups.items()
+            ],
             env_kwargs=kwargs,
             num_envs=num_envs,
             executor=executor,
