@@ -23,6 +23,7 @@ test: setup
 	@scripts/ensure_docker.sh
 	@scripts/ensure_postgres.sh
 	@scripts/ensure_chromium.sh
+	@scripts/ensure_verl_venv.sh
 	@$(PY) -m pytest -q -n 2 --dist loadgroup --durations=25
 
 bench: setup
@@ -54,4 +55,4 @@ docs: setup
 	@echo "Docs built in site/"
 
 clean:
-	rm -rf $(VENV) .venv-bench site runs .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .venv-bench .venv-verl site runs .pytest_cache .ruff_cache .mypy_cache

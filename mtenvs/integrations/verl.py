@@ -11,10 +11,12 @@ budget used) ends the rollout. :func:`compute_score` turns the per-turn scores v
 collects (``extra_info["turn_scores"]``) into the episode return, and
 :func:`make_verl_dataset` writes the parquet rows verl reads.
 
-verl is never imported: the class implements the methods of
-``verl.interactions.base.BaseInteraction`` (``start_interaction``, ``generate_response``,
-``calculate_score``, ``finalize_interaction``, all ``async``) with the same signatures, and
-verl loads it by its dotted name from the interaction config::
+With verl installed (``pip install "mtenvs[verl]"``), :class:`MtenvsInteraction` subclasses
+``verl.interactions.base.BaseInteraction``; without it, a stand-in base with the same
+constructor, so the module imports (and the class can be driven) without verl. verl 0.8
+removed interactions (``verl.interactions`` and ``multi_turn.interaction_config_path``), so
+this path needs verl 0.5 to 0.7 (tested with 0.7.1). verl loads the class by its dotted name
+from the interaction config (:func:`interaction_config` writes it)::
 
     interaction:
       - name: mtenvs
@@ -23,34 +25,82 @@ verl loads it by its dotted name from the interaction config::
           env_id: mtenvs/Maze-v0
           env_kwargs: {max_turns: 16}
 
+The env is one of (exactly one key): ``env_id`` (a registered id), ``env_spec`` (a
+Gymnasium ``EnvSpec`` as its JSON mapping: a wrapped env's ``env.spec`` carries its wrappers,
+e.g. ``TryAgain``), ``env_factory`` (``"module:attr"``, a zero-argument function returning
+the env, wrapped as you like) or, from Python, ``env`` (an id, an ``EnvSpec`` or a
+zero-argument callable).
+
 See docs/integrations.md for the trainer options.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
 from uuid import uuid4
+
+from gymnasium.envs.registration import EnvSpec
 
 from mtenvs.core.spaces import obs_text
 from mtenvs.error import InvalidArgumentError, check_int_range
 
-__all__ = ["MtenvsInteraction", "compute_score", "interaction_config", "make_verl_dataset"]
+__all__ = [
+    "VERL_BASE",
+    "EnvSource",
+    "MtenvsInteraction",
+    "compute_score",
+    "interaction_config",
+    "make_verl_dataset",
+]
+
+#: What the adapter can play: a registered id, a Gymnasium ``EnvSpec`` (``env.spec`` of a
+#: wrapped env carries its wrappers), or a zero-argument factory returning an env.
+EnvSource: TypeAlias = str | EnvSpec | Callable[[], Any]
+
+#: The config keys that name the env; exactly one may be given.
+ENV_KEYS = ("env", "env_id", "env_spec", "env_factory")
 
 
-@dataclass
+class _StandInBaseInteraction:
+    """``verl.interactions.base.BaseInteraction``'s constructor, for use without verl."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.name: str = config.get("name", "interaction_agent")
+
+
+if TYPE_CHECKING:
+    _BaseInteraction = _StandInBaseInteraction
+else:
+    try:  # verl <= 0.7; verl 0.8 removed verl.interactions
+        from verl.interactions.base import BaseInteraction as _BaseInteraction
+    except ImportError:
+        _BaseInteraction = _StandInBaseInteraction
+
+#: Whether :class:`MtenvsInteraction` subclasses verl's own ``BaseInteraction`` (verl 0.5
+#: to 0.7 installed) rather than the stand-in.
+VERL_BASE: bool = _BaseInteraction is not _StandInBaseInteraction
+
+
 class _Episode:
-    env: Any
-    env_id: str
-    seed: int | None
-    observation: str
-    system_prompt: str
-    rewards: list[float] = field(default_factory=list)
-    done: bool = False
-    success: bool = False
+    """One rollout's env and what it returned so far. (Not a dataclass: verl may load this
+    module from its file path, outside ``sys.modules``, where dataclasses cannot be built.)"""
+
+    __slots__ = ("done", "env", "observation", "rewards", "seed", "success", "system_prompt")
+
+    def __init__(self, env: Any, seed: int | None, observation: str, system_prompt: str) -> None:
+        self.env = env
+        self.seed = seed
+        self.observation = observation
+        self.system_prompt = system_prompt
+        self.rewards: list[float] = []
+        self.done = False
+        self.success = False
 
 
 def _last_assistant_text(messages: Sequence[Mapping[str, Any]]) -> str:
@@ -71,29 +121,162 @@ def _jsonable(value: Any) -> Any:
     return jsonable(value)
 
 
-class MtenvsInteraction:
+# ---------------------------------------------------------------------- env sources
+
+
+def resolve_factory(path: str) -> Callable[[], Any]:
+    """The zero-argument env factory named by ``"module:attr"`` (``attr`` may be dotted)."""
+    module_name, sep, attr = str(path).partition(":")
+    if not sep or not module_name or not attr:
+        raise InvalidArgumentError(
+            f"env_factory {path!r} is not an import string; write 'module:attr', e.g. "
+            "'my_project.envs:make_env' for a module-level function returning the env."
+        )
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as e:
+        raise InvalidArgumentError(
+            f"env_factory {path!r}: cannot import module {module_name!r} ({e})."
+        ) from e
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError as e:
+            raise InvalidArgumentError(
+                f"env_factory {path!r}: module {module_name!r} has no attribute {attr!r}."
+            ) from e
+    if not callable(obj):
+        raise InvalidArgumentError(f"env_factory {path!r} is a {type(obj).__name__}, not callable.")
+    return obj  # type: ignore[no-any-return]
+
+
+def factory_path(factory: Callable[[], Any]) -> str:
+    """``"module:attr"`` naming ``factory``, checked to import back to the same object."""
+    module = getattr(factory, "__module__", None)
+    qualname = getattr(factory, "__qualname__", None)
+    if not module or not qualname or "<" in qualname or module == "__main__":
+        raise InvalidArgumentError(
+            f"The env factory {factory!r} has no import name a YAML config can hold (a lambda, "
+            "a local function or a __main__ function); define it at module level in an "
+            "importable module and pass it (or env_factory='module:attr')."
+        )
+    path = f"{module}:{qualname}"
+    try:
+        same = resolve_factory(path) is factory
+    except InvalidArgumentError:
+        same = False
+    if not same:
+        raise InvalidArgumentError(f"The env factory {factory!r} does not import back as {path!r}.")
+    return path
+
+
+def _spec_from_config(value: Any) -> EnvSpec:
+    if isinstance(value, EnvSpec):
+        return value
+    text = value if isinstance(value, str) else json.dumps(dict(value))
+    try:
+        return EnvSpec.from_json(text)
+    except Exception as e:  # gymnasium raises ValueError/TypeError/KeyError alike
+        raise InvalidArgumentError(
+            f"env_spec is not a Gymnasium EnvSpec in JSON form ({e}); "
+            "write json.loads(spec.to_json())."
+        ) from e
+
+
+def env_source_from_config(config: Mapping[str, Any]) -> EnvSource | None:
+    """The env an interaction config names (``None`` when it names none)."""
+    given = [key for key in ENV_KEYS if config.get(key) is not None]
+    if len(given) > 1:
+        raise InvalidArgumentError(
+            f"The interaction config names its env twice ({', '.join(given)}); keep one of "
+            f"{', '.join(ENV_KEYS)}."
+        )
+    if not given:
+        return None
+    key = given[0]
+    value = config[key]
+    if key == "env_id":
+        return str(value)
+    if key == "env_spec":
+        return _spec_from_config(value)
+    if key == "env_factory":
+        return resolve_factory(str(value))
+    if isinstance(value, (str, EnvSpec)) or callable(value):
+        return value  # type: ignore[no-any-return]
+    raise InvalidArgumentError(
+        f"env must be an id, an EnvSpec or a zero-argument factory, got {type(value).__name__}."
+    )
+
+
+def make_env(source: EnvSource, env_kwargs: Mapping[str, Any] | None = None) -> Any:
+    """A fresh env from ``source``; ``env_kwargs`` go to ``gym.make`` (ids and specs only)."""
+    import gymnasium as gym
+
+    import mtenvs  # noqa: F401  (registers the ids)
+
+    kwargs = dict(env_kwargs or {})
+    if isinstance(source, (str, EnvSpec)):
+        return gym.make(source, **kwargs)
+    if callable(source):
+        if kwargs:
+            raise InvalidArgumentError(
+                f"env_kwargs {sorted(kwargs)} cannot be passed to a zero-argument env factory; "
+                "set them inside the factory."
+            )
+        return source()
+    raise InvalidArgumentError(
+        f"An env source must be an id, an EnvSpec or a zero-argument factory, got {source!r}."
+    )
+
+
+def _source_name(source: EnvSource, env: Any) -> str:
+    if isinstance(source, str):
+        return source
+    spec = getattr(env, "spec", None)
+    if spec is not None and getattr(spec, "id", None):
+        return str(spec.id)
+    if isinstance(source, EnvSpec):
+        return source.id
+    return f"{getattr(source, '__module__', '?')}:{getattr(source, '__qualname__', source)!s}"
+
+
+# ---------------------------------------------------------------------- the interaction
+
+
+class MtenvsInteraction(_BaseInteraction):
     """A verl interaction playing one mtenvs episode per rollout.
 
     Args:
         config: The ``config`` mapping of the interaction entry (verl passes it with
-            ``name`` added). Keys: ``env_id`` (default env of rollouts whose
-            ``interaction_kwargs`` name none), ``env_kwargs`` (constructor arguments of
-            every env), ``name`` (the interaction's name, default ``"mtenvs"``).
+            ``name`` added). Keys: the env (one of ``env_id``, ``env_spec``, ``env_factory``
+            or ``env``: see the module docstring; the default of rollouts whose
+            ``interaction_kwargs`` name no ``env_id``), ``env_kwargs`` (``gym.make``
+            arguments for an id or a spec), ``name`` (default ``"mtenvs"``).
 
     ``interaction_kwargs`` of a dataset row (passed to :meth:`start_interaction` and
-    :meth:`generate_response`): ``name``, ``env_id`` and ``seed`` (the task), as written by
-    :func:`make_verl_dataset`.
+    :meth:`generate_response`): ``name``, ``seed`` (the task) and, for an id, ``env_id``, as
+    written by :func:`make_verl_dataset`.
 
     Env resets and steps run in a worker thread (``asyncio.to_thread``), so envs that block
     on sandboxes or browsers do not stall verl's event loop.
     """
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        self.config: dict[str, Any] = dict(config or {})
-        self.name: str = str(self.config.get("name", "mtenvs"))
-        self.env_id: str | None = self.config.get("env_id")
-        self.env_kwargs: dict[str, Any] = dict(self.config.get("env_kwargs") or {})
+        config = dict(config or {})
+        config.setdefault("name", "mtenvs")
+        super().__init__(config)
+        self.config: dict[str, Any] = config
+        self.name = str(config["name"])
+        self.env_source: EnvSource | None = env_source_from_config(config)
+        self.env_kwargs: dict[str, Any] = dict(config.get("env_kwargs") or {})
+        if self.env_kwargs and self.env_source is not None and not _takes_kwargs(self.env_source):
+            raise InvalidArgumentError(
+                "env_kwargs apply to env_id/env_spec; a zero-argument env_factory sets its own."
+            )
         self._episodes: dict[str, _Episode] = {}
+        # verl stops some rollouts before their episode ends (turn or token budget) and never
+        # finalizes them; close their envs when verl drops the interaction.
+        weakref.finalize(self, _close_all, self._episodes)
 
     # ------------------------------------------------------------------ verl API
 
@@ -101,21 +284,22 @@ class MtenvsInteraction:
         """Make and reset the env of one rollout; returns its instance id.
 
         Keyword args: ``env_id`` and ``seed`` (the task; ``env_id`` defaults to the
-        config's), other ``interaction_kwargs`` (such as ``name``) are ignored.
+        config's env), other ``interaction_kwargs`` (such as ``name``) are ignored.
         """
         if instance_id is None:
             instance_id = str(uuid4())
-        env_id = kwargs.get("env_id") or self.env_id
-        if not env_id:
+        source: EnvSource | None = kwargs.get("env_id") or self.env_source
+        if source is None:
             raise InvalidArgumentError(
-                "MtenvsInteraction needs an env id: set 'env_id' in the interaction config "
-                "or in the row's interaction_kwargs."
+                "MtenvsInteraction needs an env: set one of "
+                f"{', '.join(ENV_KEYS)} in the interaction config, or 'env_id' in the row's "
+                "interaction_kwargs."
             )
         seed = kwargs.get("seed")
         seed = None if seed is None else int(seed)
         if instance_id in self._episodes:
             await self.finalize_interaction(instance_id)
-        self._episodes[instance_id] = await asyncio.to_thread(self._reset, str(env_id), seed)
+        self._episodes[instance_id] = await asyncio.to_thread(self._reset, source, seed)
         return instance_id
 
     async def generate_response(
@@ -145,30 +329,30 @@ class MtenvsInteraction:
             "terminated": bool(terminated),
             "truncated": bool(truncated),
         }
+        if episode.done:
+            # verl's tool_agent loop (0.7) never calls finalize_interaction: release the env
+            # (a sandbox, a browser) as soon as its episode is over.
+            await asyncio.to_thread(_close, episode)
         return episode.done, episode.observation, float(reward), metadata
 
-    async def calculate_score(self, instance_id: str, **kwargs: Any) -> float:
+    async def calculate_score(self, instance_id: str, **kwargs: Any) -> float:  # type: ignore[override]
         """The episode return so far (the sum of the step rewards)."""
         return float(sum(self._episode(instance_id).rewards))
 
-    async def finalize_interaction(self, instance_id: str, **kwargs: Any) -> None:
-        """Close the rollout's env and forget it (a no-op for unknown ids)."""
+    async def finalize_interaction(self, instance_id: str, **kwargs: Any) -> None:  # type: ignore[override]
+        """Close the rollout's env (if still open) and forget the rollout (a no-op for
+        unknown ids)."""
         episode = self._episodes.pop(instance_id, None)
         if episode is not None:
-            await asyncio.to_thread(episode.env.close)
+            await asyncio.to_thread(_close, episode)
 
     # ------------------------------------------------------------------ helpers
 
-    def _reset(self, env_id: str, seed: int | None) -> _Episode:
-        import gymnasium as gym
-
-        import mtenvs  # noqa: F401  (registers the ids)
-
-        env = gym.make(env_id, **self.env_kwargs)
+    def _reset(self, source: EnvSource, seed: int | None) -> _Episode:
+        env = make_env(source, self.env_kwargs if _takes_kwargs(source) else None)
         obs, info = env.reset(seed=seed)
         return _Episode(
             env=env,
-            env_id=env_id,
             seed=seed,
             observation=obs_text(obs),
             system_prompt=str(info.get("system_prompt", "")),
@@ -194,6 +378,24 @@ class MtenvsInteraction:
         return len(self._episodes)
 
 
+def _close(episode: _Episode) -> None:
+    env, episode.env = episode.env, None
+    if env is not None:
+        env.close()
+
+
+def _close_all(episodes: dict[str, _Episode]) -> None:
+    for episode in list(episodes.values()):
+        _close(episode)
+
+
+def _takes_kwargs(source: EnvSource) -> bool:
+    return isinstance(source, (str, EnvSpec))
+
+
+# ---------------------------------------------------------------------- reward, data, config
+
+
 def compute_score(
     data_source: str,
     solution_str: str,
@@ -202,7 +404,8 @@ def compute_score(
     **kwargs: Any,
 ) -> float:
     """verl ``custom_reward_function``: the episode return, i.e. the sum of the turn scores
-    :class:`MtenvsInteraction` returned (verl passes them as ``extra_info["turn_scores"]``).
+    :class:`MtenvsInteraction` returned (verl's reward loop passes the agent loop's
+    ``turn_scores`` in ``extra_info``).
 
     Returns 0.0 when verl passed no turn scores (an episode that never stepped).
     """
@@ -213,7 +416,7 @@ def compute_score(
 
 
 def make_verl_dataset(
-    env_id: str,
+    env: EnvSource,
     n: int,
     seed: int = 0,
     *,
@@ -223,36 +426,40 @@ def make_verl_dataset(
 ) -> Any:
     """Rows in verl's RL dataset format, one per task seed (write with ``.to_parquet``).
 
-    Columns: ``data_source`` (the env id), ``prompt`` (system prompt and first
-    observation), ``ability`` (``"mtenvs"``), ``reward_model`` (``{"style": "rule",
-    "ground_truth": ""}``: the env is the judge), ``agent_name`` and ``extra_info`` with
-    ``index`` and ``interaction_kwargs`` (``name``, ``env_id``, ``seed``).
+    Columns: ``data_source`` (the env id, or the factory's name when its env has no spec),
+    ``prompt`` (system prompt and first observation), ``ability`` (``"mtenvs"``),
+    ``reward_model`` (``{"style": "rule", "ground_truth": ""}``: the env is the judge),
+    ``agent_name`` and ``extra_info`` with ``index``, ``task_id`` and ``interaction_kwargs``
+    (``name``, ``seed`` and, when ``env`` is an id, ``env_id``; otherwise the interaction
+    config names the env).
 
     Args:
-        env_id: A registered mtenvs id.
+        env: A registered id, an ``EnvSpec`` or a zero-argument env factory; the same env
+            the interaction config names.
         n: Number of tasks.
         seed: Seed of the first task.
-        env_kwargs: Constructor arguments; use the same ones in the interaction config.
+        env_kwargs: ``gym.make`` arguments (ids and specs); use the same ones in the
+            interaction config.
         interaction_name: The ``name`` of the interaction entry in the config.
         agent_name: verl agent loop that plays the rows.
     """
-    import gymnasium as gym
-
-    import mtenvs  # noqa: F401  (registers the ids)
-
     check_int_range("n", n, 1)
     try:
         import datasets
     except ImportError as e:  # pragma: no cover - depends on the extra
-        raise ImportError("make_verl_dataset needs 🤗 datasets: pip install datasets") from e
-    env = gym.make(env_id, **dict(env_kwargs or {}))
+        raise ImportError('make_verl_dataset needs 🤗 datasets: pip install "mtenvs[verl]"') from e
+    instance = make_env(env, env_kwargs)
+    data_source = _source_name(env, instance)
     rows: list[dict[str, Any]] = []
     try:
         for index, task_seed in enumerate(range(seed, seed + n)):
-            obs, info = env.reset(seed=task_seed)
+            obs, info = instance.reset(seed=task_seed)
+            interaction_kwargs: dict[str, Any] = {"name": interaction_name, "seed": task_seed}
+            if isinstance(env, str):
+                interaction_kwargs["env_id"] = env
             rows.append(
                 {
-                    "data_source": env_id,
+                    "data_source": data_source,
                     "prompt": [
                         {"role": "system", "content": str(info.get("system_prompt", ""))},
                         {"role": "user", "content": obs_text(obs)},
@@ -263,27 +470,50 @@ def make_verl_dataset(
                     "extra_info": {
                         "index": index,
                         "task_id": str(info.get("task_id", "")),
-                        "interaction_kwargs": {
-                            "name": interaction_name,
-                            "env_id": env_id,
-                            "seed": task_seed,
-                        },
+                        "interaction_kwargs": interaction_kwargs,
                     },
                 }
             )
     finally:
-        env.close()
+        instance.close()
     return datasets.Dataset.from_list(rows)
 
 
 def interaction_config(
-    env_id: str, *, env_kwargs: Mapping[str, Any] | None = None, name: str = "mtenvs"
+    env: EnvSource, *, env_kwargs: Mapping[str, Any] | None = None, name: str = "mtenvs"
 ) -> str:
     """The interaction config file verl reads (``multi_turn.interaction_config_path``),
-    as YAML text (JSON is valid YAML)."""
+    as YAML text (JSON is valid YAML).
+
+    ``env`` is written as ``env_id`` (an id), ``env_spec`` (an ``EnvSpec``, e.g. a wrapped
+    env's ``env.spec``, with its wrappers) or ``env_factory`` (a module-level zero-argument
+    function, as ``"module:attr"``; a lambda cannot be written).
+    """
+    entry_config: dict[str, Any]
+    if isinstance(env, str):
+        entry_config = {"env_id": env}
+    elif isinstance(env, EnvSpec):
+        try:
+            entry_config = {"env_spec": json.loads(env.to_json())}
+        except Exception as e:  # gymnasium refuses callable entry points and odd kwargs
+            raise InvalidArgumentError(
+                f"EnvSpec {env.id!r} cannot be written as JSON ({e}); register its entry point "
+                "as a 'module:Class' string or pass a module-level env factory instead."
+            ) from e
+    elif callable(env):
+        if env_kwargs:
+            raise InvalidArgumentError(
+                "env_kwargs apply to ids and specs; a zero-argument env factory sets its own."
+            )
+        entry_config = {"env_factory": factory_path(env)}
+    else:
+        raise InvalidArgumentError(
+            f"env must be an id, an EnvSpec or a zero-argument factory, got {env!r}."
+        )
+    entry_config["env_kwargs"] = dict(env_kwargs or {})
     entry = {
         "name": name,
         "class_name": f"{MtenvsInteraction.__module__}.{MtenvsInteraction.__qualname__}",
-        "config": {"env_id": env_id, "env_kwargs": dict(env_kwargs or {})},
+        "config": entry_config,
     }
     return json.dumps({"interaction": [entry]}, indent=2) + "\n"

@@ -103,7 +103,7 @@ def test_malformed_reply_and_errors():
     interaction = MtenvsInteraction({"env_kwargs": {"max_turns": 2}})
 
     async def main():
-        with pytest.raises(InvalidArgumentError, match="env id"):
+        with pytest.raises(InvalidArgumentError, match="needs an env"):
             await interaction.start_interaction("x")
         rid = await interaction.start_interaction(None, env_id=ENV, seed=0)
         done, response, _, meta = await interaction.generate_response(
@@ -123,3 +123,100 @@ def test_malformed_reply_and_errors():
 
     asyncio.run(main())
     assert compute_score(ENV, "", "", None) == 0.0
+
+
+# ---------------------------------------------------------------------- env sources
+
+
+def make_try_again_maze():
+    """A module-level zero-argument factory, so a YAML config can name it."""
+    import gymnasium as gym
+
+    from mtenvs.wrappers import TryAgain
+
+    return TryAgain(gym.make(ENV, max_turns=4))
+
+
+def _first_step(interaction: MtenvsInteraction, reply: str = "no idea", **row):
+    async def main():
+        rid = await interaction.start_interaction(None, seed=1, **row)
+        env = interaction._episode(rid).env
+        result = await interaction.generate_response(rid, [{"role": "assistant", "content": reply}])
+        await interaction.finalize_interaction(rid)
+        return repr(env), result
+
+    return asyncio.run(main())
+
+
+def test_config_takes_an_id_a_spec_a_factory_or_its_import_string():
+    import gymnasium as gym
+
+    from mtenvs.wrappers import TryAgain
+
+    spec = TryAgain(gym.make(ENV, max_turns=4)).spec
+    configs = {
+        "id": json.loads(interaction_config(ENV, env_kwargs={"max_turns": 4})),
+        "spec": json.loads(interaction_config(spec)),
+        "factory": json.loads(interaction_config(make_try_again_maze)),
+    }
+    factory_path = f"{__name__}:make_try_again_maze"
+    assert configs["factory"]["interaction"][0]["config"]["env_factory"] == factory_path
+    assert configs["spec"]["interaction"][0]["config"]["env_spec"]["additional_wrappers"]
+    sources = {name: c["interaction"][0]["config"] for name, c in configs.items()}
+    sources["callable"] = {"env": make_try_again_maze}
+    sources["EnvSpec"] = {"env": spec}
+    for name, config in sources.items():
+        wrappers, (done, _obs, reward, meta) = _first_step(MtenvsInteraction(config))
+        assert ("TryAgain" in wrappers) == (name != "id"), (name, wrappers)
+        assert not done and meta["parse_error"] and reward < 0
+
+
+def test_dataset_rows_of_a_factory_name_no_env_id():
+    ds = make_verl_dataset(make_try_again_maze, 2, seed=3)
+    row = ds[0]
+    assert row["data_source"] == ENV  # the env's spec id
+    assert row["extra_info"]["interaction_kwargs"] == {"name": "mtenvs", "seed": 3}
+    interaction = MtenvsInteraction({"env_factory": f"{__name__}:make_try_again_maze"})
+    rid = asyncio.run(
+        interaction.start_interaction(None, **row["extra_info"]["interaction_kwargs"])
+    )
+    assert interaction.first_messages(rid) == row["prompt"]
+
+
+def test_env_closes_when_the_episode_ends():
+    """verl 0.7's tool_agent loop never calls finalize_interaction."""
+    interaction = MtenvsInteraction({"env_id": ENV, "env_kwargs": {"max_turns": 1}})
+
+    async def main():
+        rid = await interaction.start_interaction("r", seed=0)
+        done, *_ = await interaction.generate_response(rid, [{"role": "assistant", "content": "?"}])
+        return done, interaction._episode(rid)
+
+    done, episode = asyncio.run(main())
+    assert done and episode.env is None
+    assert asyncio.run(interaction.calculate_score("r")) == pytest.approx(sum(episode.rewards))
+
+
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        ({"env_id": ENV, "env_factory": "x:y"}, "names its env twice"),
+        ({"env_factory": "no_colon"}, "not an import string"),
+        ({"env_factory": "mtenvs.nope:make"}, "cannot import module"),
+        ({"env_factory": "mtenvs:nope"}, "has no attribute"),
+        ({"env_factory": "mtenvs:__version__"}, "not callable"),
+        ({"env_spec": {"id": 3}}, "EnvSpec in JSON form"),
+        ({"env": 3}, "an id, an EnvSpec or a zero-argument factory"),
+        ({"env": make_try_again_maze, "env_kwargs": {"max_turns": 2}}, "env_kwargs"),
+    ],
+)
+def test_config_errors_say_what_to_write(config, match):
+    with pytest.raises(InvalidArgumentError, match=match):
+        MtenvsInteraction(config)
+
+
+def test_a_lambda_cannot_be_written_to_yaml():
+    with pytest.raises(InvalidArgumentError, match="module level"):
+        interaction_config(lambda: make_try_again_maze())
+    with pytest.raises(InvalidArgumentError, match="env_kwargs"):
+        interaction_config(make_try_again_maze, env_kwargs={"max_turns": 2})
