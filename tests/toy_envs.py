@@ -6,6 +6,7 @@ Task: "what is a + b?". Replies: ``<action>hint</action>`` (not final: reveals t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -17,19 +18,31 @@ from mtenvs.core.task_source import GeneratedTasks, TaskSource
 from mtenvs.error import InvalidArgumentError
 
 
-def _sum_task(rng: np.random.Generator) -> tuple[int, int]:
+@dataclass(frozen=True)
+class AddTask:
+    """What is ``a + b``?"""
+
+    a: int
+    b: int
+
+    @property
+    def task_id(self) -> str:
+        return f"add-{self.a}-{self.b}"
+
+
+def _sum_task(rng: np.random.Generator) -> AddTask:
     a, b = (int(x) for x in rng.integers(10, 100, size=2))
-    return a, b
+    return AddTask(a, b)
 
 
-def _sum_by_id(task_id: object) -> tuple[int, int]:
+def _sum_by_id(task_id: object) -> AddTask:
     parts = str(task_id).split("-")
     if len(parts) != 3 or parts[0] != "add" or not all(p.isdigit() for p in parts[1:]):
         raise InvalidArgumentError(f"Unknown task id {task_id!r}; ids look like 'add-12-34'.")
-    return int(parts[1]), int(parts[2])
+    return AddTask(int(parts[1]), int(parts[2]))
 
 
-class AddEnv(MultiTurnEnv[str, tuple[str, int], tuple[int, int]]):
+class AddEnv(MultiTurnEnv[str, tuple[str, int], AddTask]):
     """Add two numbers, with an optional hint."""
 
     default_max_turns: ClassVar[int] = 5
@@ -52,11 +65,11 @@ class AddEnv(MultiTurnEnv[str, tuple[str, int], tuple[int, int]]):
         self._a = self._b = 0
         self._hinted = False
 
-    def task_source(self) -> TaskSource[tuple[int, int]]:
+    def task_source(self) -> TaskSource[AddTask]:
         return GeneratedTasks(_sum_task, _sum_by_id)
 
-    def new_episode(self, task: tuple[int, int]) -> str:
-        self._a, self._b = task
+    def new_episode(self, task: AddTask) -> str:
+        self._a, self._b = task.a, task.b
         self._hinted = False
         return f"What is {self._a} + {self._b}?"
 
@@ -98,10 +111,6 @@ class AddEnv(MultiTurnEnv[str, tuple[str, int], tuple[int, int]]):
 
     def action_format(self) -> str:
         return "<answer>INTEGER</answer> or <action>hint</action>"
-
-    @property
-    def task_id(self) -> str:
-        return f"add-{self._a}-{self._b}"
 
     def oracle_action(self) -> str:
         return f"<answer>{self._a + self._b}</answer>"

@@ -15,9 +15,11 @@ The base class owns what is the same in every env, so families only write their 
 
 The base class also owns episode set-up: ``reset`` picks the task from the env's
 :meth:`~MultiTurnEnv.task_source` by the one seed rule of :mod:`mtenvs.core.task_source`
-(``options={"task_id": …}`` looks one up) and hands it to :meth:`~MultiTurnEnv.new_episode`;
-no env overrides ``reset``. The env declares its reply surface (``tool_schemas``,
-:meth:`episode_info`, :meth:`step_info`) and the base class fills the info dicts.
+(``options={"task_id": …}`` looks one up), keeps it as :attr:`~MultiTurnEnv.task` (whose
+``task_id`` is the env's :attr:`~MultiTurnEnv.task_id`; snapshots carry it) and hands it to
+:meth:`~MultiTurnEnv.new_episode`; no env overrides ``reset`` or stores the task again.
+The env declares its reply surface (``tool_schemas``, :meth:`episode_info`,
+:meth:`step_info`) and the base class fills the info dicts.
 
 A subclass implements :meth:`task_source`, :meth:`new_episode`, :meth:`parse_action`,
 :meth:`apply_action`, :meth:`system_prompt`, :meth:`action_format`, :meth:`oracle_action`,
@@ -47,7 +49,7 @@ from mtenvs.core.rewards import (
     split_components,
 )
 from mtenvs.core.spaces import MAX_REPLY_CHARS, UnicodeText
-from mtenvs.core.task_source import TaskSource
+from mtenvs.core.task_source import HasTaskId, TaskSource
 from mtenvs.core.tasks import Split, eval_set_split
 from mtenvs.error import (
     InvalidArgumentError,
@@ -71,7 +73,8 @@ __all__ = [
 
 ObsT = TypeVar("ObsT")
 ActionT = TypeVar("ActionT")
-TaskT = TypeVar("TaskT")
+#: What a reset hands :meth:`MultiTurnEnv.new_episode`: any task that knows its id.
+TaskT = TypeVar("TaskT", bound=HasTaskId)
 #: What ``step`` accepts: the raw model reply, or a tool-call / chat-message dict.
 Reply = str | Mapping[str, Any]
 OBS_MODES: tuple[str, ...] = ("text", "image", "text+image")
@@ -139,6 +142,7 @@ class EnvSnapshot:
 
 
 _BASE_SNAPSHOT_FIELDS: tuple[str, ...] = (
+    "_task",
     "_task_cursor",
     "_turn",
     "_active",
@@ -265,6 +269,8 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT, TaskT]):
         self.turn_cost = float(turn_cost)
         self.format_penalty = float(format_penalty)
         self.action_space = UnicodeText(MAX_REPLY_CHARS)
+        #: The task being played (``None`` before the first reset); see :attr:`task`.
+        self._task: TaskT | None = None
         #: The list position a reset without a seed plays (task lists; see task_source).
         self._task_cursor = 0
         self._turn = 0
@@ -290,8 +296,9 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT, TaskT]):
 
     @abstractmethod
     def new_episode(self, task: TaskT) -> str:
-        """Set up the episode of ``task`` (chosen by ``reset``; more randomness, if any,
-        comes from ``self.np_random``) and return the first observation's text."""
+        """Set up the episode of ``task`` (chosen by ``reset``, which already keeps it as
+        :attr:`task`; more randomness, if any, comes from ``self.np_random``) and return
+        the first observation's text."""
 
     @abstractmethod
     def parse_action(self, reply: Reply) -> ActionT:
@@ -310,9 +317,10 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT, TaskT]):
         """A short statement of the expected reply format, shown after a malformed reply."""
 
     @property
-    @abstractmethod
     def task_id(self) -> str:
-        """Stable id of the current task (same seed and split give the same id)."""
+        """Stable id of the current task (same seed and split give the same id): the
+        task's own ``task_id``, ``""`` before the first reset."""
+        return "" if self._task is None else self._task.task_id
 
     @abstractmethod
     def oracle_action(self) -> str:
@@ -356,9 +364,10 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT, TaskT]):
         return cls.scripted_action is not MultiTurnEnv.scripted_action
 
     def state_key_data(self) -> object:
-        """What ``state_key`` hashes: by default every snapshot field except the turn
-        counter, so identical situations reached at different turns share a key."""
-        return [getattr(self, name) for name in self._snapshot_fields]
+        """What ``state_key`` hashes: by default the task and every snapshot field of the
+        env (not the turn counter), so identical situations reached at different turns
+        share a key."""
+        return [self._task, *(getattr(self, name) for name in self._snapshot_fields)]
 
     # ------------------------------------------------------------------ gymnasium API
 
@@ -382,6 +391,7 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT, TaskT]):
             task, self._task_cursor = source.choose(seed, self._task_cursor, self.np_random)
         else:
             task = source.find(task_id)
+        self._task = task
         self._turn = 0
         self._success = False
         self._last_final_answer_wrong = False
@@ -459,6 +469,18 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT, TaskT]):
         return self.render_text()
 
     # ------------------------------------------------------------------ shared helpers
+
+    @property
+    def task(self) -> TaskT:
+        """The task being played, as :meth:`task_source` gave it to the last reset (or as a
+        restored snapshot holds it); raises :class:`~mtenvs.error.ResetNeededError` before
+        the first reset."""
+        if self._task is None:
+            raise ResetNeededError(
+                f"{type(self).__name__}.task read before reset(): no task is chosen yet; "
+                "call env.reset() first."
+            )
+        return self._task
 
     @property
     def turn(self) -> int:

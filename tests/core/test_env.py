@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
 from mtenvs.core.env import EnvSnapshot
 from mtenvs.error import Error, InvalidArgumentError, ResetNeededError
-from tests.toy_envs import AddEnv
+from tests.toy_envs import AddEnv, AddTask
 
 
 def test_check_env_passes():
@@ -119,6 +120,46 @@ def test_snapshot_restore_gives_identical_continuations():
         env.restore(EnvSnapshot(env_class="Other", state={}))
     with pytest.raises(ResetNeededError):
         AddEnv().snapshot()
+
+
+def test_task_before_the_first_reset_raises_naming_the_fix():
+    env = AddEnv()
+    with pytest.raises(
+        ResetNeededError, match=r"AddEnv\.task read before reset\(\).*env\.reset\(\)"
+    ):
+        _ = env.task
+    assert env.task_id == ""
+
+
+def test_task_and_task_id_are_the_task_reset_chose():
+    env = AddEnv()
+    obs, info = env.reset(options={"task_id": "add-12-34"})
+    assert env.task == AddTask(12, 34)
+    assert env.task_id == info["task_id"] == "add-12-34"
+    obs, info = env.reset(seed=3)
+    task = env.task
+    assert isinstance(task, AddTask) and obs == f"What is {task.a} + {task.b}?"
+    assert env.task_id == info["task_id"] == task.task_id
+    assert env.task_source().choose(3, 0, np.random.default_rng(3))[0] == task
+
+
+def test_snapshot_restore_keeps_the_task():
+    env = AddEnv()
+    env.reset(seed=4)
+    env.step("<action>hint</action>")
+    task, key = env.task, env.state_key()
+    snap = env.snapshot()
+    env.reset(seed=5)
+    assert env.task != task
+    env.restore(snap)
+    assert env.task == task and env.task_id == task.task_id and env.state_key() == key
+    fresh = AddEnv()  # never reset: the snapshot alone brings the task
+    fresh.restore(snap)
+    assert fresh.task == task and fresh.task_id == task.task_id
+    assert (
+        fresh.step("<answer>0</answer>")[4]["state_key"]
+        == env.step("<answer>0</answer>")[4]["state_key"]
+    )
 
 
 def test_resume_only_after_wrong_final_answer():

@@ -13,7 +13,7 @@ import mtenvs
 from mtenvs.core.args import constructor_arguments
 from mtenvs.core.registry import env_class
 from mtenvs.core.task_source import GeneratedTasks, TaskList
-from mtenvs.error import InvalidArgumentError
+from mtenvs.error import InvalidArgumentError, ResetNeededError
 from tests.toy_envs import AddEnv
 
 
@@ -96,6 +96,25 @@ def test_a_reset_without_a_seed_plays_the_next_listed_task(env_id):
         # a task id plays that task and leaves the walk where it was
         assert env.reset(options={"task_id": played[0]})[1]["task_id"] == played[0]
         assert env.reset()[1]["task_id"] == env.reset(seed=6)[1]["task_id"]
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("env_id", mtenvs.list_envs(suite=True))
+def test_every_env_keeps_the_task_it_played_and_its_snapshots_carry_it(env_id):
+    env = gym.make(env_id)
+    base = env.unwrapped
+    try:
+        with pytest.raises(ResetNeededError, match="before reset"):
+            _ = base.task
+        _, info = env.reset(seed=5)
+        task = base.task
+        assert base.task_id == info["task_id"] == task.task_id
+        snap = base.snapshot()
+        assert env.reset(seed=6)[1]["task_id"] != info["task_id"]
+        base.restore(snap)
+        assert base.task == task and base.task_id == info["task_id"]
+        assert base.state_key() == info["state_key"]
     finally:
         env.close()
 

@@ -162,7 +162,6 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction, Case]):
     """
 
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
-        "_patient",
         "_post",
         "_known",
         "_asked",
@@ -205,7 +204,6 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction, Case]):
         self.kb: KnowledgeBase = load_kb()
         self.lexicon = Lexicon(self.kb)
         self._norm = math.log2(len(self.kb.conditions))
-        self._patient: Patient | None = None
         self._post = np.zeros(len(self.kb.conditions))
         self._known: dict[int, bool] = {}
         self._asked: set[int] = set()
@@ -226,7 +224,7 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction, Case]):
     def new_episode(self, task: Case) -> str:
         self._examined, self._tests, self._test_cost_total = [], [], 0.0
         self._diagnosis, self._last_kind, self._gain_bits = None, None, 0.0
-        self._patient, self._mediq = None, None
+        self._mediq = None
         if isinstance(task, MediQRecord):
             self._mediq = MediQEpisode(task, [])
             opening = self._mediq.record.opening()
@@ -235,15 +233,21 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction, Case]):
                 f"{opening}\nAsk the patient questions, then answer with a letter. "
                 f"Turn 0 of {self.max_turns}."
             )
-        self._patient = task
-        chief, self._post = opening_posterior(self.kb, self._patient)
+        chief, self._post = opening_posterior(self.kb, task)
         self._known, self._asked = {chief: True}, {chief}
-        opening = opening_statement(self.kb, self._patient)
+        opening = opening_statement(self.kb, task)
         self._log = [opening]
         return (
             f"{opening}\nInterview, examine and test the patient, then diagnose. "
             f"Turn 0 of {self.max_turns}."
         )
+
+    @property
+    def _patient(self) -> Patient | None:
+        """The simulated patient of a knowledge-base episode: the task itself (``None``
+        in MediQ episodes and before the first reset)."""
+        task = self._task
+        return task if isinstance(task, Patient) else None
 
     @property
     def _lik(self) -> np.ndarray:
@@ -368,12 +372,6 @@ class ClinicalEnv(MultiTurnEnv[str, ClinicalAction, Case]):
             "<action>abstain()</action>; or call the ask / examine / order_test / diagnose / "
             "abstain tools."
         )
-
-    @property
-    def task_id(self) -> str:
-        if self._mediq is not None:
-            return self._mediq.record.task_id
-        return self._patient.task_id if self._patient is not None else ""
 
     def render_text(self) -> str:
         self._require_started("render")

@@ -176,7 +176,6 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction, CodeTaskT]):
         self.timeout_s = float(timeout_s)
         self.max_output_chars = max_output_chars
         self.observation_space = text_space()
-        self._task: CodeTaskT | None = None
         self._sandbox: Sandbox | None = None
         #: Cells run in the interpreter since its last reset (what restore() replays).
         self._cells: list[str] = []
@@ -186,18 +185,6 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction, CodeTaskT]):
         self._best_score = 0.0
 
     # ------------------------------------------------------------------ family hooks
-
-    @property
-    def task(self) -> CodeTaskT:
-        """The episode's task."""
-        if self._task is None:
-            self._require_started("task")
-        assert self._task is not None
-        return self._task
-
-    @property
-    def task_id(self) -> str:
-        return self._task.task_id if self._task is not None else ""
 
     @abstractmethod
     def task_text(self) -> str:
@@ -256,7 +243,6 @@ class CodeInterpreterEnv(MultiTurnEnv[str, CodeAction, CodeTaskT]):
 
     def new_episode(self, task: CodeTaskT) -> str:
         self._reset_interpreter()
-        self._task = task
         self._turn_type = "void"
         self._answers = 0
         self._best_score = 0.0

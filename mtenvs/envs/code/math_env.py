@@ -184,7 +184,6 @@ class PythonMathEnv(CodeInterpreterEnv[MathTask | MathRecord]):
     )
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
         *CodeInterpreterEnv._snapshot_fields,
-        "_task",
         "_task_cursor",
     )
 

@@ -27,7 +27,6 @@ class UnitTestEnv(CodeInterpreterEnv[CodeTask]):
     io_bound: ClassVar[bool] = True
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
         *CodeInterpreterEnv._snapshot_fields,
-        "_task",
         "_task_cursor",
         "_tests_passed",
     )

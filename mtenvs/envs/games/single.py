@@ -97,7 +97,6 @@ class GameEnv(MultiTurnEnv[Any, int, GameTask]):
             self.observation_space = text_space()
         self._game: TextGameEnv[Any] = self.make_game()
         self._seat = 0
-        self._seed = 0
         self._opponent_moves: list[str] = []
 
     def make_game(self) -> TextGameEnv[Any]:
@@ -133,8 +132,8 @@ class GameEnv(MultiTurnEnv[Any, int, GameTask]):
         return GameTask(self.game_name, int(match.group(2)), int(match.group(3)))
 
     def new_episode(self, task: GameTask) -> str:
-        self._seed, self._seat = task.seed, task.seat
-        self._game.reset(seed=self._seed)
+        self._seat = task.seat
+        self._game.reset(seed=task.seed)
         self._opponent_moves = []
         self._play_opponent()
         return self._game.observation_text(self._seat)
@@ -199,10 +198,6 @@ class GameEnv(MultiTurnEnv[Any, int, GameTask]):
 
     def action_format(self) -> str:
         return self._game.action_format()
-
-    @property
-    def task_id(self) -> str:
-        return f"{self.game_name}-{self._seed:010d}-p{self._seat}"
 
     def render_text(self) -> str:
         self._require_started("render")

@@ -180,7 +180,6 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...], MazeTask]):
     # Not ClassVar-annotated: gym.Env declares metadata as an attribute, mypy rejects both.
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
-        "_task",
         "_board",
         "_pos",
         "_invalid_moves",
@@ -218,7 +217,6 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...], MazeTask]):
         self.observation_space = (
             text_space() if self.obs_mode == "text" else text_image_space(pixels, pixels)
         )
-        self._task: MazeTask | None = None
         self._board = bytearray()
         self._pos = 0
         self._invalid_moves = 0
@@ -246,10 +244,9 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...], MazeTask]):
         )
 
     def new_episode(self, task: MazeTask) -> str:
-        self._task = task
         self._load_task()
-        self._board = bytearray(_derived(self._task, self.view_radius)[1])
-        self._pos = self._task.start[0] * self._stride + self._task.start[1]
+        self._board = bytearray(_derived(task, self.view_radius)[1])
+        self._pos = task.start[0] * self._stride + task.start[1]
         self._invalid_moves = 0
         self._effective_moves = 0
         fog = (
@@ -263,11 +260,11 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...], MazeTask]):
         )
 
     def _load_task(self) -> None:
-        """Set the per-task constants (not snapshotted: they follow from ``_task``)."""
-        assert self._task is not None
-        self._base, _, self._dist = _derived(self._task, self.view_radius)
-        self._goal_idx = self._task.goal[0] * self._stride + self._task.goal[1]
-        self._d0 = max(self._task.optimal_length, 1)
+        """Set the per-task constants (not snapshotted: they follow from :attr:`task`)."""
+        task = self.task
+        self._base, _, self._dist = _derived(task, self.view_radius)
+        self._goal_idx = task.goal[0] * self._stride + task.goal[1]
+        self._d0 = max(task.optimal_length, 1)
 
     def restore(self, snapshot: Any) -> None:
         super().restore(snapshot)
@@ -415,10 +412,6 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...], MazeTask]):
             "left, right separated by spaces, played in order, e.g. <action>up up left</action>."
         )
 
-    @property
-    def task_id(self) -> str:
-        return self._task.task_id if self._task is not None else ""
-
     def episode_info(self) -> dict[str, Any]:
         return {"invalid_moves": self._invalid_moves, "effective_moves": self._effective_moves}
 
@@ -438,7 +431,7 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...], MazeTask]):
         return {
             "optimal_remaining": self._dist[self._pos],
             "optimal_plan": optimal_plan(self._dist, self._pos, self.size),
-            "optimal_length": self._task.optimal_length if self._task is not None else 0,
+            "optimal_length": self.task.optimal_length,
             "goal": divmod(self._goal_idx, self._stride),
             "position": divmod(self._pos, self._stride),
             "maze": full.decode("ascii"),

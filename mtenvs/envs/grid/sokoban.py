@@ -160,7 +160,6 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012
     default_max_turns: ClassVar[int] = DIFFICULTIES["easy"].default_max_turns
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
-        "_task",
         "_level",
         "_player",
         "_boxes",
@@ -195,7 +194,6 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
         self.observation_space = (
             text_space() if self.obs_mode == "text" else text_image_space(rows * tile, cols * tile)
         )
-        self._task: SokobanTask | None = None
         self._level: Level | None = None
         self._solver: SokobanSolver | None = None
         self._player = self._boxes = 0
@@ -225,7 +223,7 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
         solver.prepare()
         # The stored solution is optimal: an agent that follows it never waits on a search.
         solver.learn_path(start.player, start.boxes, task.solution_moves)
-        self._task, self._level, self._solver = task, level, solver
+        self._level, self._solver = level, solver
         self._player, self._boxes = start
         self._board = level.board(start.player, start.boxes)
         self._remaining = task.optimal_length
@@ -277,7 +275,7 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
             )
             if boxes == goal:
                 break  # later moves could only push a box off its target again
-        d0 = self._task.optimal_length  # type: ignore[union-attr]
+        d0 = self.task.optimal_length
         before = self._remaining
         if effective:
             distance = solver.distance(player, boxes)
@@ -334,10 +332,6 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
             f"one of {ALLOWED_MOVES}, e.g. <action>up left</action>"
         )
 
-    @property
-    def task_id(self) -> str:
-        return self._task.task_id if self._task is not None else ""
-
     def episode_info(self) -> dict[str, Any]:
         level = self._level
         return {
@@ -369,8 +363,7 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
 
     def privileged(self) -> dict[str, Any]:
         solver = self._current_solver()
-        task = self._task
-        assert task is not None
+        task = self.task
         distance = solver.distance(self._player, self._boxes)
         return {
             "optimal_remaining": distance,  # -1 when unsolvable

@@ -141,7 +141,6 @@ class RuleInductionEnv(MultiTurnEnv[str, Action, T.RuleTask]):
     """
 
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
-        "_task",
         "_tests",
         "_consistent",
         "_guess",
@@ -153,7 +152,6 @@ class RuleInductionEnv(MultiTurnEnv[str, Action, T.RuleTask]):
     def __init__(self, **kwargs: Unpack[EvalSetArgs]) -> None:
         super().__init__(**kwargs)
         self.observation_space = text_space()
-        self._task: T.RuleTask = T.tasks(self.split)[0]
         self._tests: list[tuple[int, int, int, bool]] = []
         self._consistent = np.ones(len(T.hypotheses()[0]), dtype=bool)
         self._guess: str | None = None
@@ -165,10 +163,9 @@ class RuleInductionEnv(MultiTurnEnv[str, Action, T.RuleTask]):
         return T.task_source(self.split, use_eval_set=self.eval_set)
 
     def new_episode(self, task: T.RuleTask) -> str:
-        self._task = task
-        a, b, c = self._task.example
+        a, b, c = task.example
         self._tests = [(a, b, c, True)]
-        self._consistent = _verdicts(self._task.example).copy()
+        self._consistent = _verdicts(task.example).copy()
         self._guess = None
         self._verdict = ""
         return (
@@ -239,7 +236,7 @@ class RuleInductionEnv(MultiTurnEnv[str, Action, T.RuleTask]):
         kind, value = action
         if kind == "test":
             a, b, c = value
-            verdict = self._task.expr.holds(a, b, c)
+            verdict = self.task.expr.holds(a, b, c)
             self._tests.append((a, b, c, verdict))
             before = int(self._consistent.sum())
             self._consistent &= _verdicts(value) == verdict
@@ -249,14 +246,14 @@ class RuleInductionEnv(MultiTurnEnv[str, Action, T.RuleTask]):
             return Transition(text, {PROCESS: gain})
         guess: Expr = value
         self._guess = str(guess)
-        same, witness = T.equivalent(self._task.expr, guess)
+        same, witness = T.equivalent(self.task.expr, guess)
         if same:
             self._verdict = f"Correct: {self._guess} is the hidden rule."
             return Transition(
                 self._verdict, {OUTCOME: 1.0}, terminated=True, success=True, final_answer=True
             )
         x, y, z = witness or (0, 0, 0)
-        truth = self._task.expr.holds(x, y, z)
+        truth = self.task.expr.holds(x, y, z)
         self._verdict = (
             f"Wrong: {self._guess} is not the hidden rule; e.g. ({x}, {y}, {z}) is {truth} "
             f"under the hidden rule and {not truth} under yours."
@@ -291,13 +288,9 @@ class RuleInductionEnv(MultiTurnEnv[str, Action, T.RuleTask]):
     def action_format(self) -> str:
         return "<action>test A B C</action> to test a triple, or <answer>RULE</answer> to guess."
 
-    @property
-    def task_id(self) -> str:
-        return self._task.task_id
-
     def render_text(self) -> str:
         self._require_started("render")
-        return f"Hidden rule: {self._task.rule}\n{self._progress()}\n{self._verdict}".rstrip()
+        return f"Hidden rule: {self.task.rule}\n{self._progress()}\n{self._verdict}".rstrip()
 
     def episode_info(self) -> dict[str, Any]:
         last = self._tests[-1] if len(self._tests) > 1 else None
@@ -323,7 +316,7 @@ class RuleInductionEnv(MultiTurnEnv[str, Action, T.RuleTask]):
         self._require_started("oracle_action")
         if not self.episode_active:
             raise ResetNeededError("oracle_action() called after the episode ended; reset.")
-        return self._best_test() or f"<answer>{self._task.rule}</answer>"
+        return self._best_test() or f"<answer>{self.task.rule}</answer>"
 
     def scripted_action(self, rng: np.random.Generator) -> str:
         """The oracle's tests (they use only the verdicts seen so far), then the first
@@ -351,6 +344,6 @@ class RuleInductionEnv(MultiTurnEnv[str, Action, T.RuleTask]):
         self._require_started("privileged")
         rules = T.hypotheses()[0]
         return {
-            "hidden_rule": self._task.rule,
+            "hidden_rule": self.task.rule,
             "consistent_hypotheses": [r for r, ok in zip(rules, self._consistent) if ok],
         }

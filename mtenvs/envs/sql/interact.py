@@ -120,7 +120,6 @@ class SqlInteractEnv(SqlToolEnv[InteractTask]):
     tool_schemas: ClassVar[tuple[Mapping[str, Any], ...]] = tuple(TOOL_SCHEMAS[n] for n in tools)
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
         *SqlToolEnv._snapshot_fields,
-        "_itask",
         "_phase",
         "_revealed",
         "_asks",
@@ -134,7 +133,6 @@ class SqlInteractEnv(SqlToolEnv[InteractTask]):
     ) -> None:
         super().__init__(**kwargs)
         self.ask_budget = check_int_range("ask_budget", ask_budget, 0, 100)
-        self._itask: InteractTask | None = None
         self._phase = 0
         self._revealed: tuple[str, ...] = ()
         self._asks = 0
@@ -145,7 +143,6 @@ class SqlInteractEnv(SqlToolEnv[InteractTask]):
         return interact_task_source(split=self.split, scale=self.scale, use_eval_set=self.eval_set)
 
     def new_episode(self, task: InteractTask) -> str:
-        self._itask = task
         self.start_episode(task.requests[0], MAIN_WEIGHT)
         self._phase = 0
         self._revealed = ()
@@ -155,19 +152,8 @@ class SqlInteractEnv(SqlToolEnv[InteractTask]):
             " asks the user for clarification."
         )
 
-    @property
-    def interact_task(self) -> InteractTask:
-        if self._itask is None:
-            self._require_started("interact_task")
-        assert self._itask is not None
-        return self._itask
-
-    @property
-    def task_id(self) -> str:
-        return self._itask.task_id if self._itask is not None else ""
-
     def episode_info(self) -> dict[str, Any]:
-        total = len(self._itask.clarifications) if self._itask else 0
+        total = len(self._task.clarifications) if self._task is not None else 0
         return {
             **super().episode_info(),
             "phase": "follow_up" if self._phase else "main",
@@ -181,9 +167,7 @@ class SqlInteractEnv(SqlToolEnv[InteractTask]):
 
     def run_extra_tool(self, call: ToolCall) -> str:
         question = str(call.arguments["question"])
-        reply = answer_question(
-            question, self.interact_task.clarifications, self.ask_budget - self._asks
-        )
+        reply = answer_question(question, self.task.clarifications, self.ask_budget - self._asks)
         self._asks += 1
         self._revealed = tuple(sorted({*self._revealed, *reply.revealed}))
         return f"User: {reply.text}"
@@ -192,7 +176,7 @@ class SqlInteractEnv(SqlToolEnv[InteractTask]):
         transition = super()._submit(sql)
         if transition.success and self._phase == 0:
             self._phase = 1
-            follow = self.interact_task.requests[1]
+            follow = self.task.requests[1]
             self._start_request(follow, 1.0 - MAIN_WEIGHT)
             left = self.max_turns - self.turn
             return Transition(
@@ -213,16 +197,14 @@ class SqlInteractEnv(SqlToolEnv[InteractTask]):
         )
 
     def render_text(self) -> str:
-        return f"{self.task.question}\n\n--- last observation ---\n{self._last_observation}"
+        return f"{self.request.question}\n\n--- last observation ---\n{self._last_observation}"
 
     # ------------------------------------------------------------------ privileged
 
     def oracle_action(self) -> str:
         """Ask about each hidden ambiguity (while turns allow), then submit the gold SQL."""
         self._require_started("oracle_action")
-        missing = [
-            c.facet for c in self.interact_task.clarifications if c.facet not in self._revealed
-        ]
+        missing = [c.facet for c in self.task.clarifications if c.facet not in self._revealed]
         needed = len(missing) + (2 if self._phase == 0 else 1)
         if (
             missing
@@ -234,14 +216,14 @@ class SqlInteractEnv(SqlToolEnv[InteractTask]):
                 '<tool_call>{"name": "ask_user", "arguments": {"question": '
                 f"\"What exactly do you mean by '{missing[0]}'?\"}}}}</tool_call>"
             )
-        return f"<answer>{self.task.gold_sql}</answer>"
+        return f"<answer>{self.request.gold_sql}</answer>"
 
     def privileged(self) -> dict[str, Any]:
         self._require_started("privileged")
         return {
             **super().privileged(),
-            "clarifications": [c.answer for c in self.interact_task.clarifications],
-            "follow_up_sql": self.interact_task.requests[1].gold_sql,
+            "clarifications": [c.answer for c in self.task.clarifications],
+            "follow_up_sql": self.task.requests[1].gold_sql,
         }
 
     def random_action(self, rng: np.random.Generator) -> str:

@@ -69,7 +69,7 @@ class SqlToolEnv(MultiTurnEnv[str, tuple[ToolCall, ...], EpisodeT]):
     tools: ClassVar[tuple[str, ...]] = _TOOLS
     tool_schemas: ClassVar[tuple[Mapping[str, Any], ...]] = tuple(TOOL_SCHEMAS[n] for n in _TOOLS)
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
-        "_task",
+        "_request",
         "_gold_rows",
         "_best",
         "_queries",
@@ -115,7 +115,7 @@ class SqlToolEnv(MultiTurnEnv[str, tuple[ToolCall, ...], EpisodeT]):
         self.postgres_backend = postgres_backend
         self.query_timeout_s = float(query_timeout_s)
         self.max_result_rows = max_result_rows
-        self._task: SqlTask | None = None
+        self._request: SqlTask | None = None
         self._db: Database | None = None
         #: The process running this env's SQLite statements (started on first use).
         self._worker = SqliteWorker()
@@ -145,7 +145,7 @@ class SqlToolEnv(MultiTurnEnv[str, tuple[ToolCall, ...], EpisodeT]):
     def start_episode(self, request: SqlTask, weight: float) -> None:
         """Open a fresh copy of ``request``'s database and make it the current request,
         worth ``weight`` of the outcome."""
-        self._task = request
+        self._request = request
         self._open_database()
         self._queries = 0
         self._writes = []
@@ -153,7 +153,7 @@ class SqlToolEnv(MultiTurnEnv[str, tuple[ToolCall, ...], EpisodeT]):
 
     def _start_request(self, task: SqlTask, weight: float) -> None:
         """Make ``task`` the current request, worth ``weight`` of the episode's outcome."""
-        self._task = task
+        self._request = task
         self._weight = weight
         self._best = 0.0
         self._gold_rows = ()
@@ -171,19 +171,19 @@ class SqlToolEnv(MultiTurnEnv[str, tuple[ToolCall, ...], EpisodeT]):
             self._gold_rows = gold.rows
 
     def task_schema(self) -> Schema:
-        """The schema of the current task's database."""
+        """The schema of the current request's database."""
         if self.dataset is not None:
-            return self.dataset.schemas[self.task.schema]
-        return get_schema(self.task.schema)
+            return self.dataset.schemas[self.request.schema]
+        return get_schema(self.request.schema)
 
     def first_observation(self) -> str:
-        return prompts.first_observation(self.task_schema(), self.task, self.max_turns)
+        return prompts.first_observation(self.task_schema(), self.request, self.max_turns)
 
     def _open_database(self) -> None:
         old = self._db
         with SQLITE_HEAP.exempt():  # a copy may be larger than a statement's heap limit
             if self.dataset is not None:
-                schema = self.task.schema
+                schema = self.request.schema
                 path, tables = self.dataset.databases[schema], self.dataset.schemas[schema]
                 self._db = DatasetDatabase(path, tables, self._worker)
             else:
@@ -192,7 +192,7 @@ class SqlToolEnv(MultiTurnEnv[str, tuple[ToolCall, ...], EpisodeT]):
             old.close()
 
     def _new_database(self) -> Database:
-        task = self.task
+        task = self.request
         return open_database(
             self.dialect, task.schema, self.scale, task.db_seed, self.postgres_backend, self._worker
         )
@@ -213,18 +213,16 @@ class SqlToolEnv(MultiTurnEnv[str, tuple[ToolCall, ...], EpisodeT]):
         return QueryRunner(self.database, self.dialect, limit)
 
     @property
-    def task(self) -> SqlTask:
-        if self._task is None:
-            self._require_started("task")
-        assert self._task is not None
-        return self._task
-
-    @property
-    def task_id(self) -> str:
-        return self._task.task_id if self._task is not None else ""
+    def request(self) -> SqlTask:
+        """The request being worked on: the task itself in ``Sql-v0``; in
+        ``SqlInteract-v0`` its main request, then its follow-up."""
+        if self._request is None:
+            self._require_started("request")
+        assert self._request is not None
+        return self._request
 
     def episode_info(self) -> dict[str, Any]:
-        task = self._task
+        task = self._request
         return {
             "schema": task.schema if task else "",
             "task_kind": task.kind if task else "",
@@ -270,7 +268,7 @@ class SqlToolEnv(MultiTurnEnv[str, tuple[ToolCall, ...], EpisodeT]):
 
     def _run_sql(self, query: str) -> tuple[str, float]:
         self._queries += 1
-        writes = self.task.kind == "write"
+        writes = self.request.kind == "write"
         result = self._runner().guarded(query, writes=writes)
         if result.ok and result.changes:
             self._writes.append(query)
@@ -292,7 +290,7 @@ class SqlToolEnv(MultiTurnEnv[str, tuple[ToolCall, ...], EpisodeT]):
         return gain * self._weight
 
     def _submit(self, sql: str) -> Transition:
-        task = self.task
+        task = self.request
         if task.kind == "write":
             correct, score, error = check_write(
                 task,
@@ -342,23 +340,23 @@ class SqlToolEnv(MultiTurnEnv[str, tuple[ToolCall, ...], EpisodeT]):
         self._require_started("oracle_action")
         if self.turn == 0 and self.turns_left > 1:
             tables = self.task_schema().table_names
-            table = next((t for t in tables if t in self.task.gold_sql), tables[0])
+            table = next((t for t in tables if t in self.request.gold_sql), tables[0])
             return (
                 f'<tool_call>{{"name": "describe", "arguments": {{"table": "{table}"}}}}'
                 "</tool_call>"
             )
-        return f"<answer>{self.task.gold_sql}</answer>"
+        return f"<answer>{self.request.gold_sql}</answer>"
 
     def privileged(self) -> dict[str, Any]:
         self._require_started("privileged")
         return {
-            "gold_sql": self.task.gold_sql,
-            "template": self.task.template,
+            "gold_sql": self.request.gold_sql,
+            "template": self.request.template,
             "gold_row_count": len(self._gold_rows),
         }
 
     def random_action(self, rng: np.random.Generator) -> str:
-        if self._task is None:
+        if self._request is None:
             return random_reply(rng, get_schema("shop"))
         return random_reply(rng, self.task_schema())
 
@@ -395,7 +393,7 @@ class SqlToolEnv(MultiTurnEnv[str, tuple[ToolCall, ...], EpisodeT]):
         image = state.pop("_db_image", None)
         self.__dict__.update(state)
         self._db_image = None
-        if image is not None and self._task is not None:
+        if image is not None and self._request is not None:
             self._open_database()
             with SQLITE_HEAP.exempt():
                 self.database.restore(image)

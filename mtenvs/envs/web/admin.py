@@ -121,8 +121,8 @@ class WebAdminEnv(SiteEnv):
     )
 
     def site_oracle_action(self, view: PageView) -> str:
-        return admin_oracle_action(self._task, view)
+        return admin_oracle_action(self.task, view)
 
     def privileged_target(self) -> dict[str, Any]:
-        task = self._task
+        task = self.task
         return {"target": {"user": task.user_id, "ticket": task.ticket_id, "team": task.team_id}}

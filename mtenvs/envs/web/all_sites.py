@@ -96,9 +96,11 @@ class WebAllEnv(WebEnv):
     random_paths = ("/", "/search?q=a")
 
     def _site(self) -> str:
-        if isinstance(self._task, shop_tasks.WebShopTask):
+        task = self._task
+        # before the first reset: the shop, the site of task 0
+        if task is None or isinstance(task, shop_tasks.WebShopTask):
             return "shop"
-        return "admin" if isinstance(self._task, admin_tasks.WebAdminTask) else "wiki"
+        return "admin" if isinstance(task, admin_tasks.WebAdminTask) else "wiki"
 
     def _shop(self) -> bool:
         return self._site() == "shop"
@@ -122,33 +124,31 @@ class WebAllEnv(WebEnv):
         return [t for triple in zip(*sets, strict=True) for t in triple]
 
     def check_success(self, state: dict[str, Any], answer: str) -> bool:
-        return _TASKS[self._site()].verify(self._task, state, answer)
+        return _TASKS[self._site()].verify(self.task, state, answer)
 
     def subgoals(self, state: dict[str, Any], path: str) -> set[str]:
-        return _TASKS[self._site()].reached_subgoals(self._task, state, path)
+        return _TASKS[self._site()].reached_subgoals(self.task, state, path)
 
     def subgoal_total(self) -> int:
-        return _TASKS[self._site()].subgoal_count(self._task)
+        return _TASKS[self._site()].subgoal_count(self.task)
 
     def oracle_action(self) -> str:
         self._require_started("oracle_action")
         if self._view is None:
             return "<action>goto(/)</action>"
         if self._site() == "admin":  # reads the page only, not the server state
-            action = admin_oracle_action(self._task, self._view)
+            action = admin_oracle_action(self.task, self._view)
         elif self._shop():
-            action = shop_oracle_action(
-                self._task, self._view, self.server_state(), product_names()
-            )
+            action = shop_oracle_action(self.task, self._view, self.server_state(), product_names())
         else:
-            action = wiki_oracle_action(self._task, self._view, self.server_state())
+            action = wiki_oracle_action(self.task, self._view, self.server_state())
         return f"<action>{action}</action>"
 
     def privileged(self) -> dict[str, Any]:
         self._require_started("privileged")
         return {
-            "template": self._task.template,
-            "gold_answer": self._task.answer,
+            "template": self.task.template,
+            "gold_answer": self.task.answer,
             "site": self.site_spec().site,
             "server_state": self.server_state(),
         }

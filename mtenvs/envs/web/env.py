@@ -99,7 +99,6 @@ class WebEnv(MultiTurnEnv[Any, WebAction, Any]):
     default_max_turns: ClassVar[int] = 30
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 1}  # noqa: RUF012
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
-        "_task",
         "_history",
         "_subgoals",
         "_answer",
@@ -133,7 +132,6 @@ class WebEnv(MultiTurnEnv[Any, WebAction, Any]):
             )
         super().__init__(**kwargs)
         self._eval_tasks: tuple[Any, ...] = ()
-        self._task: Any = self.make_task(self.split, 0)
         self.viewport = VIEWPORT
         self.set_of_marks = set_of_marks
         self.page_load_timeout = float(page_load_timeout)
@@ -195,13 +193,9 @@ class WebEnv(MultiTurnEnv[Any, WebAction, Any]):
         except ValueError as e:
             raise InvalidArgumentError(str(e)) from e
 
-    @property
-    def task_id(self) -> str:
-        return str(self._task.task_id)
-
     def task_intent(self) -> str:
         """The task as told to the agent."""
-        return str(self._task.intent)
+        return str(self.task.intent)
 
     def system_prompt(self) -> str:
         spec = self.site_spec()
@@ -317,7 +311,6 @@ class WebEnv(MultiTurnEnv[Any, WebAction, Any]):
     # ------------------------------------------------------------------ MultiTurnEnv hooks
 
     def new_episode(self, task: Any) -> str:
-        self._task = task
         self._history = []
         self._subgoals = frozenset()
         self._answer = ""

@@ -146,7 +146,9 @@ class MiniWobEnv(WebEnv):
         **kwargs: Unpack[WebArgs],
     ) -> None:
         check_choice("task", task, MINIWOB_TASKS)
-        self.task = task
+        #: The MiniWoB++ task page (the ``task`` argument), e.g. ``click-button``; the
+        #: episode's problem on it is :attr:`task`.
+        self.task_name = task
         super().__init__(**kwargs)
         self.viewport = MINIWOB_VIEWPORT
         if self.obs_mode != "text":
@@ -157,13 +159,13 @@ class MiniWobEnv(WebEnv):
     # ------------------------------------------------------------------ task hooks
 
     def make_task(self, split: str, index: int) -> MiniWobTask:
-        return make_task(self.task, split, index)
+        return make_task(self.task_name, split, index)
 
     def task_by_id(self, task_id: str) -> MiniWobTask:
-        return task_from_id(self.task, task_id)
+        return task_from_id(self.task_name, task_id)
 
     def eval_task_ids(self) -> list[str]:
-        return [f"{self.task}/test-{k}" for k in range(EVAL_SET_SIZE)]
+        return [f"{self.task_name}/test-{k}" for k in range(EVAL_SET_SIZE)]
 
     def task_intent(self) -> str:
         return self._utterance
@@ -173,7 +175,7 @@ class MiniWobEnv(WebEnv):
             self.site,
             self.site_data,
             self.display_origin,
-            f"/miniwob/{self.task}.html",
+            f"/miniwob/{self.task_name}.html",
             self.site_description,
         )
 
@@ -234,7 +236,7 @@ class MiniWobEnv(WebEnv):
     def _fresh_page(self) -> None:
         """A fresh context on the task page, its episode started with the task's seed."""
         _, session = self._ensure_started()
-        task: MiniWobTask = self._task
+        task: MiniWobTask = self.task
         session.open(task.path)
         timeout_ms = self.page_load_timeout * 1000
         self._utterance = session.call(
@@ -247,7 +249,6 @@ class MiniWobEnv(WebEnv):
     # ------------------------------------------------------------------ MultiTurnEnv hooks
 
     def new_episode(self, task: Any) -> str:
-        self._task = task
         self._history = []
         self._subgoals = frozenset()
         self._answer = ""
@@ -296,13 +297,13 @@ class MiniWobEnv(WebEnv):
 
     def oracle_action(self) -> str:
         raise NoOracleError(
-            f"{env_id(self.task)} has no scripted oracle (MiniWoB++ pages judge the task in "
+            f"{env_id(self.task_name)} has no scripted oracle (MiniWoB++ pages judge the task in "
             "their own script); check has_oracle, use random_action() or an agent."
         )
 
     def privileged(self) -> dict[str, Any]:
         self._require_started("privileged")
-        task: MiniWobTask = self._task
+        task: MiniWobTask = self.task
         return {
             "page_seed": task.seed,
             "data_mode": task.split,

@@ -115,10 +115,10 @@ class WebShopEnv(SiteEnv):
     random_paths = ("/", "/search", "/cart", "/orders", "/account", "/checkout")
 
     def site_oracle_action(self, view: PageView) -> str:
-        return oracle.shop_oracle_action(self._task, view, self.server_state(), product_names())
+        return oracle.shop_oracle_action(self.task, view, self.server_state(), product_names())
 
     def privileged_target(self) -> dict[str, Any]:
-        return {"target_product_id": self._task.product_id}
+        return {"target_product_id": self.task.product_id}
 
 
 @lru_cache(maxsize=1)

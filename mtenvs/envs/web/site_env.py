@@ -61,13 +61,13 @@ class SiteEnv(WebEnv):
         return self.tasks.eval_set()
 
     def check_success(self, state: dict[str, Any], answer: str) -> bool:
-        return self.tasks.verify(self._task, state, answer)
+        return self.tasks.verify(self.task, state, answer)
 
     def subgoals(self, state: dict[str, Any], path: str) -> set[str]:
-        return self.tasks.reached_subgoals(self._task, state, path)
+        return self.tasks.reached_subgoals(self.task, state, path)
 
     def subgoal_total(self) -> int:
-        return self.tasks.subgoal_count(self._task)
+        return self.tasks.subgoal_count(self.task)
 
     # ------------------------------------------------------------------ privileged
 
@@ -88,7 +88,7 @@ class SiteEnv(WebEnv):
 
     def privileged(self) -> dict[str, Any]:
         self._require_started("privileged")
-        task = self._task
+        task = self.task
         return {
             "template": task.template,
             "gold_answer": task.answer,

@@ -102,7 +102,7 @@ class WebWikiEnv(SiteEnv):
     )
 
     def site_oracle_action(self, view: PageView) -> str:
-        return wiki_oracle_action(self._task, view, self.server_state())
+        return wiki_oracle_action(self.task, view, self.server_state())
 
     def privileged_target(self) -> dict[str, Any]:
-        return {"article_path": self._task.path}
+        return {"article_path": self.task.path}

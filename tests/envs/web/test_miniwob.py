@@ -235,7 +235,7 @@ def test_every_task_page_loads_and_resets(part):
     env = MiniWobEnv(task=tasks[0])
     try:
         for task in tasks:
-            env.task = task
+            env.task_name = task
             obs, info = env.reset(seed=0)
             utterance = _task_line(obs)
             if not utterance or info["task_id"] != f"{task}/train-{info['task_id'].split('-')[-1]}":

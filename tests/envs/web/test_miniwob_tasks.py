@@ -46,7 +46,7 @@ def test_every_task_has_an_id_and_representatives_are_tasks():
     assert set(REAL_TIME_TASKS) <= set(MINIWOB_TASKS)
     assert tuple(f"mtenvs/MiniWob-{t}-v0" for t in REPRESENTATIVE_TASKS) == REPRESENTATIVE_IDS
     env = gym.make("mtenvs/MiniWob-enter-text-v0")
-    assert isinstance(env.unwrapped, MiniWobEnv) and env.unwrapped.task == "enter-text"
+    assert isinstance(env.unwrapped, MiniWobEnv) and env.unwrapped.task_name == "enter-text"
 
 
 def test_docstring_lists_every_id_and_argument():
