@@ -275,3 +275,33 @@ def test_verl_loads_compute_score(path):
     score = get_custom_reward_fn(config)
     assert score(ENV, "", "", {"turn_scores": [0.5, -0.1, 1.0]}) == pytest.approx(1.4)
     assert score(ENV, "", "", {"num_turns": 3}) == 0.0
+
+
+@needs_verl
+def test_example_gpu_command_composes_with_verls_config(tmp_path):
+    """examples/verl_grpo.py's options are verl's: Hydra composes verl's own ppo_trainer
+    config with them (an unknown key fails here), and the files it points at load."""
+    from hydra import compose, initialize_config_dir
+    from verl.interactions.utils.interaction_registry import initialize_interactions_from_config
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+
+    path = ROOT / "examples" / "verl_grpo.py"
+    spec = importlib.util.spec_from_file_location("verl_grpo_example", path)
+    example = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(example)  # type: ignore[union-attr]
+    run = str(tmp_path / "run")
+    extra = ["--", "trainer.logger=[console,wandb]"]
+    args = example.parse_args(["--model", "m", "--output-dir", run, "--tasks", "3", *extra])
+    paths = example.write_inputs(args)
+    overrides = example.verl_overrides(args, paths)
+    verl_dir = Path(importlib.util.find_spec("verl").origin).parent  # type: ignore[union-attr]
+    with initialize_config_dir(config_dir=str(verl_dir / "trainer/config"), version_base=None):
+        config = compose(config_name="ppo_trainer", overrides=overrides)
+    multi_turn = config.actor_rollout_ref.rollout.multi_turn
+    assert multi_turn.enable and multi_turn.max_user_turns == args.max_turns + 1
+    assert list(config.trainer.logger) == ["console", "wandb"]
+    (interaction,) = initialize_interactions_from_config(
+        multi_turn.interaction_config_path
+    ).values()
+    assert isinstance(interaction, MtenvsInteraction) and interaction.env_source == args.env
+    assert get_custom_reward_fn(config)(ENV, "", "", {"turn_scores": [1.0, 2.0]}) == 3.0
