@@ -15,7 +15,7 @@ With verl installed (``pip install "mtenvs[verl]"``), :class:`MtenvsInteraction`
 ``verl.interactions.base.BaseInteraction``; without it, a stand-in base with the same
 constructor, so the module imports (and the class can be driven) without verl. verl 0.8
 removed interactions (``verl.interactions`` and ``multi_turn.interaction_config_path``), so
-this path needs verl 0.5 to 0.7 (tested with 0.7.1). verl loads the class by its dotted name
+this path needs verl <= 0.7 (tested with 0.7.1). verl loads the class by its dotted name
 from the interaction config (:func:`interaction_config` writes it)::
 
     interaction:
@@ -82,8 +82,8 @@ else:
     except ImportError:
         _BaseInteraction = _StandInBaseInteraction
 
-#: Whether :class:`MtenvsInteraction` subclasses verl's own ``BaseInteraction`` (verl 0.5
-#: to 0.7 installed) rather than the stand-in.
+#: Whether :class:`MtenvsInteraction` subclasses verl's own ``BaseInteraction`` (verl <= 0.7
+#: installed) rather than the stand-in.
 VERL_BASE: bool = _BaseInteraction is not _StandInBaseInteraction
 
 
