@@ -68,6 +68,11 @@ def test_no_import_circle_anywhere_in_the_package() -> None:
     assert found is None, " -> ".join(found or [])
 
 
+def test_the_cycle_finder_finds_one() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
 def test_every_part_has_a_floor() -> None:
     parts = {part(m) for m in graph()}
     missing = sorted(p for p in parts if p not in FLOORS and not p.startswith("envs."))
