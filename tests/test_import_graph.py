@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from tests._imports import ROOT, find_cycle, imported_modules, module_name
+from tests._imports import ROOT, find_cycle, imported_modules, imports_in, is_under, module_name
 
 ARCHITECTURE = ROOT.parent / "docs" / "architecture.md"
 
@@ -127,3 +127,33 @@ def test_docs_architecture_draws_every_floor() -> None:
     drawn = floors_in_the_picture(ARCHITECTURE.read_text())
     assert {"core", "envs", "rollout"} <= drawn
     assert sorted(set(FLOORS) - drawn - {"envs.*", "mtenvs"}) == []
+
+
+#: Packages above the envs (for the walker's test).
+ABOVE = ("mtenvs.agents", "mtenvs.rollout")
+
+
+def test_the_import_walk_sees_local_relative_and_from_package_imports() -> None:
+    source = (
+        "import os\n"
+        "from . import maze_rules\n"
+        "from ..code import base\n"
+        "def f():\n"
+        "    from mtenvs import agents\n"
+        "    import mtenvs.rollout.engine\n"
+    )
+    found = imports_in(source, "mtenvs.envs.grid.probe")
+    assert {
+        "os",
+        "mtenvs.envs.grid.maze_rules",
+        "mtenvs.envs.code.base",
+        "mtenvs.agents",
+        "mtenvs.rollout.engine",
+    } <= found
+    assert sorted(m for m in found if is_under(m, ABOVE)) == [
+        "mtenvs.agents",
+        "mtenvs.rollout.engine",
+    ]
+    assert "mtenvs.envs.grid.maze_rules" in imports_in(
+        "from .maze_rules import x", "mtenvs.envs.grid", is_package=True
+    )
