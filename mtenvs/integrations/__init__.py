@@ -10,7 +10,9 @@ beyond mtenvs itself:
 * :mod:`mtenvs.integrations.token_agent`: ``TokenAgent``/``EpisodeTokens``, an agent that keeps
   each episode as exact token ids (used by the TRL bridge; trainer-agnostic).
 * :mod:`mtenvs.integrations.verl`: ``MtenvsInteraction``, an interaction for verl's
-  multi-turn agent loop with one mtenvs env per rollout (verl itself is not a dependency).
+  multi-turn agent loop with one mtenvs env per rollout; it subclasses verl's
+  ``BaseInteraction`` when verl 0.7 is installed (``pip install "mtenvs[verl]"``) and
+  imports without it.
 """
 
 from __future__ import annotations
