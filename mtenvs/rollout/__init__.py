@@ -1,9 +1,11 @@
 """Drivers above the envs: vectorized rollouts (many episodes at once, one batched agent
 call per round) of any env (an id, a spec or a factory of a wrapped env: env sources) and
-self-play collection (one policy in every seat of a text game)."""
+self-play collection (one policy in every seat of a text game); branch rollouts
+(``rollout(..., branch=Branching(turns=[2, 5], n=4))``: continuations from chosen turns)."""
 
 from __future__ import annotations
 
+from mtenvs.rollout.branching import Branching, BranchingError, branch_groups
 from mtenvs.rollout.engine import rollout
 from mtenvs.rollout.records import Trajectory, Turn, read_jsonl, to_hf_dataset, write_jsonl
 from mtenvs.rollout.selfplay import (
@@ -18,12 +20,15 @@ from mtenvs.rollout.workers import EXECUTORS
 __all__ = [
     "EXECUTORS",
     "AgentTrajectory",
+    "Branching",
+    "BranchingError",
     "EnvLike",
     "EnvSource",
     "SelfPlayEpisode",
     "Trajectory",
     "Turn",
     "WrappedEnv",
+    "branch_groups",
     "collect_selfplay",
     "compute_advantages",
     "env_source",

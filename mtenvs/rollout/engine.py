@@ -29,6 +29,12 @@ the agent call and run while it thinks, and with ``prefetch`` (local executors, 
 for envs that are not ``io_bound``) spare envs are reset for the next tasks in the queue in
 the same idle time, so a round in which many episodes end at once (a turn limit) finds them
 ready.
+
+Branches: with ``branch=Branching(turns=[2, 5], n=4)`` an episode that reaches a listed turn
+(or where a rule says so) is snapshotted in its worker and ``n`` branches continue from that
+state, each a trajectory of its own with ``parent`` and ``branch_turn``
+(:mod:`mtenvs.rollout.branching`). Branch jobs go to the front of the queue, in order, so
+branching keeps the schedule, and the trajectories, the same on every executor.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -48,11 +54,12 @@ from gymnasium.envs.registration import EnvSpec
 from mtenvs.core.agent import Agent, AgentInput, Message, user_message
 from mtenvs.core.env import StepInfo
 from mtenvs.error import InvalidArgumentError, check_int_range
+from mtenvs.rollout.branching import Branching, check_branchable
 from mtenvs.rollout.records import Trajectory, Turn
 from mtenvs.rollout.sources import EnvLike, EnvSource, probe_source
 from mtenvs.rollout.workers import Executor, StepOut, jsonable, make_worker_group
 
-__all__ = ["Job", "TaskSpec", "make_jobs", "rollout", "task_jobs"]
+__all__ = ["Branching", "Job", "TaskSpec", "make_jobs", "rollout", "task_jobs"]
 
 #: Keys of the last step's info kept in ``Trajectory.final_info`` (the rest is per-turn).
 _DROP_FINAL = {
@@ -100,6 +107,113 @@ class _Slot:
     #: ``messages`` can be rebuilt from the records (no summary replaced older turns).
     verbatim: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    #: How many times this episode's line branched (0: an episode, 1: its branch, ...).
+    depth: int = 0
+    #: The first turn at which it may branch (a branch not again at its own branch turn).
+    branch_from: int = 0
+
+
+@dataclass(eq=False)
+class _BranchPoint:
+    """A state an episode branches from; its worker keeps the env snapshot ``snap_id``."""
+
+    snap_id: int
+    turn: int
+    #: The parent's slot at the branch point (its messages copied, its turns in ``turns``).
+    parent: _Slot
+    turns: list[Turn]
+    #: Branches not started yet (the last to start frees the snapshot).
+    left: int
+
+    def slot(self, index: int) -> _Slot:
+        """The slot of branch ``index``: the parent's state at the branch point."""
+        parent, traj = self.parent, self.parent.traj
+        return _Slot(
+            job=parent.job,
+            traj=Trajectory(
+                env_id=traj.env_id,
+                seed=traj.seed,
+                task_id=traj.task_id,
+                agent=traj.agent,
+                system_prompt=traj.system_prompt,
+                turns=list(self.turns),
+                group=traj.group,
+                wrappers=list(traj.wrappers),
+                id=f"{traj.id}/{self.turn}.{index}",
+                parent=traj.id,
+                branch_turn=self.turn,
+            ),
+            messages=list(parent.messages),
+            observation=parent.observation,
+            info=parent.info,
+            state_key=parent.state_key,
+            image=parent.image,
+            env_chat=parent.env_chat,
+            verbatim=parent.verbatim,
+            depth=parent.depth + 1,
+            branch_from=self.turn + 1,
+        )
+
+
+@dataclass(eq=False)
+class _BranchJob:
+    """One branch to play from a branch point."""
+
+    point: _BranchPoint
+    index: int
+
+    @property
+    def env_id(self) -> str:
+        return self.point.parent.job.env_id
+
+    @property
+    def seed(self) -> int:
+        return self.point.parent.job.seed
+
+
+class _Brancher:
+    """Finds the branch points of a rollout, snapshots them and queues their branches."""
+
+    def __init__(self, branching: Branching) -> None:
+        self.branching = branching
+        self._snap_ids = itertools.count()
+
+    def branch(
+        self, group: Any, slots: list[_Slot | None], indices: Iterable[int], jobs: deque[Any]
+    ) -> None:
+        """Branch the slots at ``indices`` whose turn is a branch point: one batch of
+        snapshots, then their branches at the front of ``jobs`` in slot order."""
+        points: list[tuple[int, _BranchPoint]] = []
+        for i in indices:
+            slot = slots[i]
+            if slot is None:
+                continue
+            turn = len(slot.traj.turns)
+            if turn < slot.branch_from or not self.branching.wants(
+                slot.traj, turn, slot.info, slot.depth
+            ):
+                continue
+            parent = _Slot(
+                job=slot.job,
+                traj=slot.traj,
+                messages=list(slot.messages),
+                observation=slot.observation,
+                info=slot.info,
+                state_key=slot.state_key,
+                image=slot.image,
+                env_chat=slot.env_chat,
+                verbatim=slot.verbatim,
+                depth=slot.depth,
+            )
+            point = _BranchPoint(
+                next(self._snap_ids), turn, parent, list(slot.traj.turns), self.branching.n
+            )
+            points.append((i, point))
+        if not points:
+            return
+        group.run([(i, "snapshot", (point.snap_id,)) for i, point in points])
+        branches = [_BranchJob(point, k) for _, point in points for k in range(point.left)]
+        jobs.extendleft(reversed(branches))
 
 
 def _is_single(envs: object) -> bool:
@@ -233,6 +347,7 @@ def rollout(
     executor: Executor = "auto",
     workers: int | None = None,
     prefetch: int | None = None,
+    branch: Branching | None = None,
 ) -> Iterator[Trajectory]:
     """Play episodes with ``num_envs`` in flight; yield each trajectory as it finishes.
 
@@ -267,18 +382,34 @@ def rollout(
             instance). Default: ``num_envs`` when no env is ``io_bound`` (cheap envs whose
             resets generate levels), else 0 (a spare env would hold a sandbox or browser).
             Trajectories do not depend on it.
+        branch: Branch episodes (:class:`~mtenvs.rollout.branching.Branching`): at the
+            chosen turns snapshot the env and play ``n`` more continuations from there,
+            yielded as trajectories of their own (``parent``, ``branch_turn``) besides the
+            ``episodes``; ``rollout(id, agent, 8, branch=Branching(turns=[2], n=4))``
+            yields 8 episodes and the 32 branches of those that reach turn 2. The envs
+            must support ``snapshot()`` / ``restore()`` (every mtenvs env does).
     """
+    if branch is not None and not isinstance(branch, Branching):
+        raise InvalidArgumentError(
+            f"branch={branch!r}; give a Branching, e.g. branch=Branching(turns=[2, 5], n=4)."
+        )
     sources = _Sources(env_kwargs)
     try:
-        jobs = deque(_schedule(env_ids, episodes, seed, group_size, tasks, sources))
+        jobs: deque[Job | _BranchJob] = deque(
+            _schedule(env_ids, episodes, seed, group_size, tasks, sources)
+        )
         check_int_range("num_envs", num_envs, 1)
+        if branch is not None:
+            for key, probes in sources.probes.items():
+                check_branchable(probes[0], key)
         io_bound = any(s.io_bound for s in sources.by_key.values())
         if executor == "auto":
             executor = "thread" if io_bound else "sync"
         if prefetch is None:
             prefetch = 0 if io_bound else num_envs
         check_int_range("prefetch", prefetch, 0)
-        num_envs = min(num_envs, len(jobs))
+        if branch is None:  # branches add jobs: keep the slots asked for
+            num_envs = min(num_envs, len(jobs))
         group = make_worker_group(
             executor,
             num_envs,
@@ -296,8 +427,12 @@ def rollout(
     slots: list[_Slot | None] = [None] * num_envs
     stop = threading.Event()
     agent_s: float | None = None  # the last agent call's seconds
+    ids = itertools.count()  # the episodes' trajectory ids, in start order
+    brancher = None if branch is None else _Brancher(branch)
     try:
-        _install(slots, _start_fill(group, slots, jobs).result(), agent, named)
+        started = _install(slots, _start_fill(group, slots, jobs).result(), agent, named, ids)
+        if brancher is not None:
+            brancher.branch(group, slots, started, jobs)
         while any(s is not None for s in slots) or jobs:
             # Refills (and resets ahead) start now and run while the agent thinks; the
             # refilled slots join from the next round. Every executor follows this schedule.
@@ -307,15 +442,24 @@ def rollout(
                 # Resets ahead stop in time to leave the CPU (and the GIL) to the steps that
                 # follow the agent's reply, judged by the last agent call.
                 deadline = None if agent_s is None else time.perf_counter() + _AHEAD_SHARE * agent_s
-                upcoming = [(j.env_id, j.seed) for j in itertools.islice(jobs, prefetch)]
+                upcoming = [
+                    (j.env_id, j.seed)
+                    for j in itertools.islice(jobs, prefetch)
+                    if isinstance(j, Job)  # a branch restores a snapshot instead
+                ]
                 group.prefetch(upcoming, stop, deadline)
             waiting = [i for i, s in enumerate(slots) if s is not None]
             if waiting:
                 timing: list[float] = []
-                yield from _round(group, slots, waiting, agent, stop, timing)
+                done = _round(group, slots, waiting, agent, stop, timing)
                 agent_s = timing[0] if timing else agent_s
+                if brancher is not None:
+                    brancher.branch(group, slots, waiting, jobs)
+                yield from done
             stop.set()
-            _install(slots, refill.result(), agent, named)
+            started = _install(slots, refill.result(), agent, named, ids)
+            if brancher is not None:
+                brancher.branch(group, slots, started, jobs)
     finally:
         stop.set()
         group.close()
@@ -328,9 +472,9 @@ def _round(
     agent: Agent,
     stop: threading.Event,
     timing: list[float],
-) -> Iterator[Trajectory]:
+) -> list[Trajectory]:
     """One batched agent call for ``waiting`` slots, then their env steps; the call's
-    seconds are appended to ``timing``."""
+    seconds are appended to ``timing``. Returns the trajectories that ended."""
     env = group.env
     batch = [
         AgentInput(messages=slot.messages, env=env(i), info=cast(dict[str, Any], slot.info))
@@ -352,6 +496,7 @@ def _round(
     results: list[StepOut] = group.run(
         [(i, "step", (reply,)) for i, reply in zip(waiting, replies)]
     )
+    done = []
     for i, reply, out in zip(waiting, replies, results):
         slot = slots[i]
         assert slot is not None
@@ -364,7 +509,8 @@ def _round(
                 {k: v for k, v in out.info.items() if k not in _DROP_FINAL}
             )
             slots[i] = None
-            yield slot.traj
+            done.append(slot.traj)
+    return done
 
 
 _SCALARS = (bool, int, float, str, type(None))
@@ -433,30 +579,44 @@ def _user(out: StepOut) -> Message:
 
 @dataclass
 class _Fill:
-    assigned: list[tuple[int, Job]]
+    assigned: list[tuple[int, Job | _BranchJob]]
     pending: Any
 
-    def result(self) -> tuple[list[tuple[int, Job]], list[StepOut]]:
+    def result(self) -> tuple[list[tuple[int, Job | _BranchJob]], list[Any]]:
         return self.assigned, self.pending.result() if self.assigned else []
 
 
-def _start_fill(group: Any, slots: list[_Slot | None], jobs: deque[Job]) -> _Fill:
-    """Take jobs for the free slots and start their resets."""
+def _start_fill(group: Any, slots: list[_Slot | None], jobs: deque[Job | _BranchJob]) -> _Fill:
+    """Take jobs for the free slots and start their resets (a branch's: its restore)."""
     free = [i for i, s in enumerate(slots) if s is None][: len(jobs)]
     assigned = [(i, jobs.popleft()) for i in free]
-    calls = [(i, "reset", (j.env_id, j.seed)) for i, j in assigned]
+    calls: list[tuple[int, str, tuple[Any, ...]]] = []
+    for i, job in assigned:
+        if isinstance(job, _BranchJob):
+            point = job.point
+            point.left -= 1  # the last branch to start frees the snapshot
+            args = (job.env_id, job.seed, point.snap_id, point.left == 0)
+            calls.append((i, "restore", args))
+        else:
+            calls.append((i, "reset", (job.env_id, job.seed)))
     pending = group.start(calls) if assigned else None
     return _Fill(assigned, pending)
 
 
 def _install(
     slots: list[_Slot | None],
-    done: tuple[list[tuple[int, Job]], list[StepOut]],
+    done: tuple[list[tuple[int, Job | _BranchJob]], list[Any]],
     agent: Agent,
     sources: Mapping[str, EnvSource],
-) -> None:
+    ids: Iterator[int],
+) -> list[int]:
+    """Put the filled slots' episodes in place (an episode takes the next id); returns
+    the slots filled."""
     assigned, results = done
     for (i, job), out in zip(assigned, results):
+        if isinstance(job, _BranchJob):
+            slots[i] = job.point.slot(job.index)
+            continue
         prompt = str(out.info.get("system_prompt", ""))
         source = sources.get(job.env_id)
         own: list[Message] = [{"role": "system", "content": prompt}, _user(out)]
@@ -471,6 +631,7 @@ def _install(
                 system_prompt=prompt,
                 group=job.group,
                 wrappers=[] if source is None else list(source.wrappers),
+                id=str(next(ids)),
             ),
             messages=messages,
             observation=out.observation,
@@ -480,3 +641,4 @@ def _install(
             env_chat=out.messages is not None,
             verbatim=messages == own,
         )
+    return [i for i, _ in assigned]

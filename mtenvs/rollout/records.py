@@ -183,6 +183,13 @@ class Trajectory:
     #: The wrappers around the registered env, innermost first, with their arguments
     #: (``["TryAgain(max_attempts=3, ...)"]``; empty for a plain id).
     wrappers: list[str] = field(default_factory=list)
+    #: A stable id, the same on every executor: ``"7"`` for the 8th episode a rollout
+    #: started, ``"7/2.1"`` for its branch 1 from turn 2 (:mod:`mtenvs.rollout.branching`).
+    id: str = ""
+    #: The id of the trajectory this one branched from (``None`` unless a branch).
+    parent: str | None = None
+    #: The turn it branched at: its first ``branch_turn`` turns are the parent's.
+    branch_turn: int | None = None
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -194,6 +201,11 @@ class Trajectory:
     @property
     def episode_return(self) -> float:
         return float(sum(t.reward for t in self.turns))
+
+    @property
+    def own_turns(self) -> list[Turn]:
+        """The turns this trajectory played itself (a branch's after its branch turn)."""
+        return self.turns[self.branch_turn or 0 :]
 
     @property
     def rewards(self) -> list[float]:
@@ -273,8 +285,9 @@ def read_jsonl(path: str | Path) -> Iterator[Trajectory]:
 def to_hf_dataset(trajectories: Iterable[Trajectory], *, gamma: float = 1.0) -> Any:
     """A 🤗 ``datasets.Dataset``: one row per trajectory with chat ``messages``, per-turn
     ``rewards`` and ``returns``, ``success``, ``episode_return``, identifiers, the
-    ``wrappers`` and ``images``: the observation images the agent was shown, in order
-    (a sequence of ``datasets.Image``; empty for text-only envs)."""
+    ``wrappers``, ``images`` (the observation images the agent was shown, in order: a
+    sequence of ``datasets.Image``; empty for text-only envs) and the branch records
+    ``id``, ``parent`` and ``branch_turn`` (``None`` unless a branch)."""
     try:
         import datasets
     except ImportError as e:  # pragma: no cover - depends on the extra
@@ -298,6 +311,9 @@ def to_hf_dataset(trajectories: Iterable[Trajectory], *, gamma: float = 1.0) -> 
             "num_turns",
             "wrappers",
             "images",
+            "id",
+            "parent",
+            "branch_turn",
         )
     }
     for t in trajectories:
@@ -315,6 +331,9 @@ def to_hf_dataset(trajectories: Iterable[Trajectory], *, gamma: float = 1.0) -> 
         rows["num_turns"].append(len(t.turns))
         rows["wrappers"].append(list(t.wrappers))
         rows["images"].append([{"bytes": encode_png(im), "path": None} for im in t.images])
+        rows["id"].append(t.id)
+        rows["parent"].append(t.parent)
+        rows["branch_turn"].append(t.branch_turn)
     return datasets.Dataset.from_dict(rows, features=_features(datasets))
 
 
@@ -338,5 +357,8 @@ def _features(datasets: Any) -> Any:
             "num_turns": datasets.Value("int64"),
             "wrappers": [string],
             "images": [datasets.Image()],
+            "id": string,
+            "parent": string,
+            "branch_turn": datasets.Value("int64"),
         }
     )

@@ -9,7 +9,14 @@ a :class:`WorkerGroup`, which runs a batch of calls concurrently:
 * ``process``: workers in subprocesses, slots spread over them (CPU-bound envs);
 * ``ray``: workers as Ray actors, on one machine or a cluster.
 
-Every call returns plain picklable data, so all four give identical results. Envs come from
+Every call returns plain picklable data, so all four give identical results.
+
+Branch rollouts (:mod:`mtenvs.rollout.branching`): ``snapshot`` keeps a slot's env state in
+the worker that owns the env, under an id the engine gives; ``restore`` puts another env of
+that worker in it for a branch's slot. Process and Ray groups route a slot's calls to the
+worker its episode lives in: a branch's slot moves to the worker holding the snapshot (its
+env there released first), and goes home (``slot % workers``) at its next reset. Snapshots
+never travel, so they need not pickle. Envs come from
 env sources (:mod:`mtenvs.rollout.sources`): ids, specs or factories; workers in other
 processes receive them cloudpickled.
 
@@ -27,6 +34,7 @@ import os
 import threading
 import time
 import traceback
+import weakref
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -40,6 +48,7 @@ from mtenvs.core.agent import Message, message_text
 from mtenvs.core.env import StepInfo
 from mtenvs.core.spaces import obs_text
 from mtenvs.error import Error, check_choice
+from mtenvs.rollout.branching import EnvState, restore_env, snapshot_env
 from mtenvs.rollout.sources import EnvLike, build_env, pickle_sources
 
 __all__ = [
@@ -174,6 +183,10 @@ class EnvWorker:
         self._ready: dict[tuple[str, int], deque[tuple[gym.Env[Any, Any], StepOut]]] = {}
         #: Running mean of the prefetched resets' seconds.
         self._reset_s = 0.0
+        #: Env states kept for branches, by the engine's snapshot id: (env key, state).
+        self._snapshots: dict[int, EnvState] = {}
+        #: Envs reset at least once (a restore into one never reset resets it first).
+        self._was_reset: weakref.WeakSet[gym.Env[Any, Any]] = weakref.WeakSet()
 
     def _take(self, env_id: str) -> gym.Env[Any, Any]:
         idle = self._idle.get(env_id)
@@ -185,13 +198,18 @@ class EnvWorker:
         start = time.perf_counter()
         obs, info = env.reset(seed=seed)
         elapsed = time.perf_counter() - start
+        self._was_reset.add(env)
         text, image, messages = observation_parts(obs)
         return StepOut(text, self._info(info), 0.0, False, False, elapsed, image, messages)
 
-    def reset(self, slot: int, env_id: str, seed: int) -> StepOut:
+    def release(self, slot: int) -> None:
+        """Return the slot's env (if any) to the idle envs of its key."""
         previous = self._current.pop(slot, None)
         if previous is not None:
             self._idle.setdefault(previous[0], []).append(previous[1])
+
+    def reset(self, slot: int, env_id: str, seed: int) -> StepOut:
+        self.release(slot)
         ready = self._ready.get((env_id, seed))
         if ready:
             env, out = ready.popleft()
@@ -256,6 +274,29 @@ class EnvWorker:
             messages,
         )
 
+    def snapshot(self, slot: int, snap_id: int) -> None:
+        """Keep the state of the slot's env (and its wrappers) as snapshot ``snap_id``."""
+        self._snapshots[snap_id] = snapshot_env(self._current[slot][1])
+
+    def restore(self, slot: int, env_id: str, seed: int, snap_id: int, release: bool) -> float:
+        """Play snapshot ``snap_id`` in ``slot`` on an idle (or new) env of ``env_id``
+        (one never reset is reset with ``seed`` first, so it is fully set up); with
+        ``release`` the snapshot is dropped after. Returns the seconds it took."""
+        start = time.perf_counter()
+        self.release(slot)
+        state = self._snapshots.pop(snap_id) if release else self._snapshots[snap_id]
+        env = self._take(env_id)
+        if env not in self._was_reset:
+            env.reset(seed=seed)
+            self._was_reset.add(env)
+        restore_env(env, state)
+        self._current[slot] = (env_id, env, env.unwrapped)
+        return time.perf_counter() - start
+
+    def drop_snapshot(self, slot: int, snap_id: int) -> None:
+        """Forget snapshot ``snap_id`` (``slot`` only routes the call)."""
+        self._snapshots.pop(snap_id, None)
+
     def call(self, slot: int, method: str, *args: Any) -> Any:
         """Call a method of the slot's unwrapped env (``oracle_action``, ``random_action``…)."""
         return getattr(self._current[slot][2], method)(*args)
@@ -279,6 +320,7 @@ class EnvWorker:
         self._current.clear()
         self._idle.clear()
         self._ready.clear()
+        self._snapshots.clear()
         for env in envs:
             env.close()
 
@@ -433,14 +475,63 @@ def _results(calls: Sequence[Call], replies: Iterable[tuple[str, Any]], who: str
     return out
 
 
+#: A routed call: (worker index, call, whether its result is the caller's).
+_Routed = tuple[int, Call, bool]
+
+
 class _RemoteGroup(ABC):
-    """What process and Ray groups share: every batch runs at once, nothing ahead, and the
-    agent reaches a slot's env through a :class:`RemoteEnv`."""
+    """What process and Ray groups share: every batch runs at once, nothing ahead, the
+    agent reaches a slot's env through a :class:`RemoteEnv`, and each call goes to the
+    worker the slot's episode lives in (see the module doc)."""
 
     local = False
+    #: Who failed, in a :class:`WorkerError`.
+    _who = "env worker"
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        #: Slots whose episode lives away from their home worker (branches).
+        self._away: dict[int, int] = {}
+        #: Snapshot id -> the worker keeping it.
+        self._kept: dict[int, int] = {}
+
+    def _route(self, calls: Sequence[Call]) -> list[_Routed]:
+        routed: list[_Routed] = []
+        for call in calls:
+            slot, method, args = call
+            home = slot % self._workers
+            now = self._away.get(slot, home)
+            if method == "restore":
+                target = self._kept[args[2]]
+                if args[3]:
+                    del self._kept[args[2]]
+            elif method == "drop_snapshot":
+                target = self._kept.pop(args[0], now)
+            elif method == "reset":
+                target = home
+            else:
+                target = now
+            if target != now:
+                # The slot's env on the worker it leaves goes back to that worker's idle envs.
+                routed.append((now, (slot, "release", ()), False))
+            if target == home:
+                self._away.pop(slot, None)
+            else:
+                self._away[slot] = target
+            if method == "snapshot":
+                self._kept[args[0]] = target
+            routed.append((target, call, True))
+        return routed
+
+    def run(self, calls: Sequence[Call]) -> list[Any]:
+        routed = self._route(calls)
+        results = _results([call for _, call, _ in routed], self._exchange(routed), self._who)
+        return [result for result, (_, _, mine) in zip(results, routed) if mine]
 
     @abstractmethod
-    def run(self, calls: Sequence[Call]) -> list[Any]: ...
+    def _exchange(self, routed: Sequence[_Routed]) -> list[tuple[str, Any]]:
+        """Run the routed calls (concurrently across workers, in order on each); their
+        replies (see :func:`_answer`) in order."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -485,6 +576,7 @@ class _ProcessGroup(_RemoteGroup):
     def __init__(
         self, env_kwargs: Mapping[str, Any], workers: int, context: str | None, payload: bytes
     ) -> None:
+        super().__init__(workers)
         ctx: Any = mp.get_context(context)
         self._conns: list[Any] = []
         self._procs: list[Any] = []
@@ -498,12 +590,11 @@ class _ProcessGroup(_RemoteGroup):
             self._conns.append(parent)
             self._procs.append(proc)
 
-    def run(self, calls: Sequence[Call]) -> list[Any]:
+    def _exchange(self, routed: Sequence[_Routed]) -> list[tuple[str, Any]]:
         # Send everything first so workers run concurrently, then collect in call order.
-        for slot, method, args in calls:
-            self._conns[slot % len(self._conns)].send((slot, method, args))
-        replies = (self._conns[slot % len(self._conns)].recv() for slot, _, _ in calls)
-        return _results(calls, replies, "env worker")
+        for worker, call, _ in routed:
+            self._conns[worker].send(call)
+        return [self._conns[worker].recv() for worker, _, _ in routed]
 
     def close(self) -> None:
         for conn in self._conns:
@@ -516,6 +607,8 @@ class _ProcessGroup(_RemoteGroup):
 
 
 class _RayGroup(_RemoteGroup):
+    _who = "Ray env worker"
+
     def __init__(self, env_kwargs: Mapping[str, Any], workers: int, payload: bytes) -> None:
         try:
             import ray
@@ -523,16 +616,17 @@ class _RayGroup(_RemoteGroup):
             raise Error('backend "ray" needs Ray: pip install "mtenvs[ray]".') from e
         if not ray.is_initialized():
             ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+        super().__init__(workers)
         self._ray = ray
         actor: Any = ray.remote(_RayWorker)
         self._actors: list[Any] = [actor.remote(dict(env_kwargs), payload) for _ in range(workers)]
 
-    def run(self, calls: Sequence[Call]) -> list[Any]:
+    def _exchange(self, routed: Sequence[_Routed]) -> list[tuple[str, Any]]:
         futures = [
-            self._actors[slot % len(self._actors)].run.remote(slot, method, args)
-            for slot, method, args in calls
+            self._actors[worker].run.remote(slot, method, args)
+            for worker, (slot, method, args), _ in routed
         ]
-        return _results(calls, self._ray.get(futures), "Ray env worker")
+        return list(self._ray.get(futures))
 
     def close(self) -> None:
         for actor in self._actors:
