@@ -249,3 +249,37 @@ def test_the_rollouts_page_shows_a_branch_rollout():
     page = (Path(__file__).resolve().parents[2] / "docs" / "rollouts.md").read_text()
     blocks = page.split("```python")[1:]
     assert any("branch=Branching(" in block.split("```")[0] for block in blocks)
+
+
+class _VariableAgent:
+    """Sets a variable in the REPL, then reads it back on every later turn."""
+
+    name = "variable"
+
+    def act(self, batch: Any) -> list[str]:
+        replies = []
+        for item in batch:
+            turn = sum(m["role"] == "assistant" for m in item.messages)
+            code = "x = 41" if turn == 0 else f"print(x + {turn})"
+            replies.append(f"```python\n{code}\n```")
+        return replies
+
+
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_a_sandbox_env_branches_with_its_interpreter_state(executor):
+    trajs = list(
+        rollout(
+            "mtenvs/PythonMath-v0",
+            _VariableAgent(),
+            2,
+            num_envs=2,
+            executor=executor,
+            env_kwargs={"max_turns": 3, "sandbox": "local"},
+            branch=Branching(turns=[1], n=2),
+        )
+    )
+    branches = [t for t in trajs if t.parent is not None]
+    assert len(branches) == 4
+    for branch in branches:
+        # The restored REPL still holds x from the parent's first cell.
+        assert "42" in branch.turns[2].observation and "NameError" not in str(branch.turns)
