@@ -24,7 +24,8 @@ def test_the_page_has_the_examples():
     blocks = python_blocks(PAGE.read_text())
     assert len(blocks) >= 6
     text = "\n".join(blocks)
-    for needed in ("TryAgain(", 'obs_mode": "text+image"', "ContextSummary(", "to_hf_dataset"):
+    needed_examples = ("TryAgain(", 'obs_mode": "text+image"', "ContextSummary(", "Branching(")
+    for needed in (*needed_examples, "to_hf_dataset"):
         assert needed in text
 
 
