@@ -191,6 +191,15 @@ class TextGameEnv(AECEnv, Generic[S]):  # type: ignore[type-arg]
     def render_image(self) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} has no image rendering.")
 
+    def picture_view(self, player: int) -> str:
+        """What stands for :meth:`view` in ``player``'s observation when the board is shown
+        as a picture (:meth:`render_image`): the player's own pieces, never the board."""
+        raise NotImplementedError(f"{type(self).__name__} has no image rendering.")
+
+    def picture_legend(self) -> str:
+        """How to read :meth:`render_image`, for system prompts (colours, shapes, numbering)."""
+        raise NotImplementedError(f"{type(self).__name__} has no image rendering.")
+
     # ------------------------------------------------------------------ PettingZoo API
 
     @property
@@ -289,10 +298,19 @@ class TextGameEnv(AECEnv, Generic[S]):  # type: ignore[type-arg]
 
     # ------------------------------------------------------------------ text interface
 
-    def observation_text(self, player: int) -> str:
-        """``player``'s text observation (role, view, history, legal moves or result)."""
-        lines = [f"{self.title}. You are {self._who(player)}.", self.view(player)]
-        lines.append(self.history_text())
+    def observation_text(self, player: int, *, picture: bool = False) -> str:
+        """``player``'s text observation (role, view, history, legal moves or result).
+
+        ``picture``: the board is shown to the player as a picture (:meth:`render_image`),
+        so the text draws none of it: :meth:`picture_view` replaces the view, and neither the
+        move history nor the legal moves (which redraw the board) are written; only the
+        moves played since the player's last one are, as feedback."""
+        if picture:
+            lines = [f"{self.title}. You are {self._who(player)}.", self.picture_view(player)]
+            lines.append(self._recent_moves_text(player))
+        else:
+            lines = [f"{self.title}. You are {self._who(player)}.", self.view(player)]
+            lines.append(self.history_text())
         if self._errors[player] is not None:
             left = self.max_illegal - self._tries[player] + 1
             tail = (
@@ -304,20 +322,24 @@ class TextGameEnv(AECEnv, Generic[S]):  # type: ignore[type-arg]
         if self.is_over():
             lines.append(self.result_text(player))
         elif self.current_player() == player:
-            lines.append(
-                f"Your turn. Legal moves: {', '.join(self.legal_labels())}. "
-                f"Reply with {self.action_format()}"
-            )
+            legal = "" if picture else f" Legal moves: {', '.join(self.legal_labels())}."
+            lines.append(f"Your turn.{legal} Reply with {self.action_format()}")
         else:
             lines.append(f"Waiting for {self._who(self.current_player())} to move.")
         return "\n".join(line for line in lines if line)
 
-    def system_prompt(self, agent: str) -> str:
-        """The role-conditioned system prompt of ``agent``."""
+    def system_prompt(self, agent: str, *, picture: bool = False) -> str:
+        """The role-conditioned system prompt of ``agent`` (``picture``: for observations
+        that show the board as a picture, see :meth:`observation_text`)."""
         player = AGENTS.index(agent)
+        seen = (
+            f"Each turn you see the board as a picture. {self.picture_legend()}"
+            if picture
+            else "Each turn you see the game from your side and the legal moves."
+        )
         return (
             f"You are playing {self.title} as {self._who(player)} against one opponent.\n"
-            f"{self.rules()}\nEach turn you see the game from your side and the legal moves. "
+            f"{self.rules()}\n{seen} "
             f"Reply format: {self.action_format()}"
         )
 
@@ -325,6 +347,18 @@ class TextGameEnv(AECEnv, Generic[S]):  # type: ignore[type-arg]
         if not self._log:
             return "Moves so far: none."
         return "Moves so far: " + "; ".join(f"{AGENTS[p]} {m}" for p, m in self._log) + "."
+
+    def _recent_moves_text(self, player: int) -> str:
+        """The moves played since ``player``'s last move (all of them before it moved)."""
+        start = len(self._log)
+        while start and self._log[start - 1][0] != player:
+            start -= 1
+        if not self._log:
+            return "No move played yet."
+        if start == len(self._log):
+            return ""
+        moves = "; ".join(f"{AGENTS[p]} {m}" for p, m in self._log[start:])
+        return f"Since your last move: {moves}."
 
     def render_text(self) -> str:
         status = (

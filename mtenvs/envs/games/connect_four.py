@@ -23,6 +23,8 @@ GAME = GAMES["connect_four"]
 _CELL = 32
 _MARKS = ("X", "O")
 _COLORS = ((220, 50, 40), (240, 200, 30))
+#: How each seat's stones look in the picture (told under obs_mode="image").
+_PICTURED = ("red discs", "yellow discs")
 
 
 class ConnectFourGame(TextGameEnv[rules.ConnectFourState]):
@@ -62,6 +64,15 @@ class ConnectFourGame(TextGameEnv[rules.ConnectFourState]):
             + "\n".join(rows)
             + "\n"
             + " ".join(str(c) for c in range(rules.COLS))
+        )
+
+    def picture_view(self, player: int) -> str:
+        return f"You play {_MARKS[player]} ({_PICTURED[player]}). The board is in the picture."
+
+    def picture_legend(self) -> str:
+        return (
+            f"X stones are {_PICTURED[0]}, O stones {_PICTURED[1]}, empty cells white; "
+            "column 0 is the leftmost, column 6 the rightmost."
         )
 
     def rules(self) -> str:
@@ -130,12 +141,17 @@ class ConnectFourEnv(GameEnv):
     column or an unreadable reply is a malformed reply.
 
     ## Observation Space
-    ``str``: the board as text (top row first, ``.`` empty, ``X``, ``O``, column numbers
-    below), the moves so far and the legal moves, or the result at the end.
-    ``obs_mode="image"``/``"text+image"``: ``Dict({"text", "image"})`` with a 192 x 224 RGB
-    picture of the board.
+    ``obs_mode="text"``: a ``str``. ``"image"``/``"text+image"``: ``Dict({"text", "image"})``
+    with a 192 x 224 RGB picture of the board (X red discs, O yellow discs, empty cells
+    white, on blue).
 
-    Example (seat 1, after the opponent's first move)::
+    | `obs_mode` | the text holds |
+    |---|---|
+    | `text` | the agent's seat and mark, the board as text (top row first, `.` empty, `X`, `O`, column numbers below), the moves so far and the legal moves, or the result at the end |
+    | `image` | the agent's seat and mark (and its colour in the picture), the moves played since the agent's last move, and "Your turn" with the reply format, or the result at the end. No board, no move history and no legal moves (they would redraw the board): the board is only in the picture, whose legend is in the system prompt |
+    | `text+image` | the same text as `text`, with the picture |
+
+    Example (``text``, seat 1, after the opponent's first move)::
 
         Connect Four. You are player_1 (O).
         You play O. Board (top row first; stones fall to the lowest free cell):
@@ -149,6 +165,13 @@ class ConnectFourEnv(GameEnv):
         Moves so far: player_0 column 2.
         Your turn. Legal moves: column 0, column 1, column 2, column 3, column 4, column 5,
         column 6. Reply with …
+
+    The same under ``obs_mode="image"``::
+
+        Connect Four. You are player_1 (O).
+        You play O (yellow discs). The board is in the picture.
+        Since your last move: player_0 column 2.
+        Your turn. Reply with …
 
     ## Rewards
     | Component | Value |
@@ -164,7 +187,7 @@ class ConnectFourEnv(GameEnv):
     ## Info keys
     | Key | Description |
     |---|---|
-    | `system_prompt` | rules and reply format for the agent's seat (reset only) |
+    | `system_prompt` | rules and reply format for the agent's seat, under `obs_mode="image"` with the picture's legend (reset only) |
     | `task_id` | `connectfour-<seed>-p<seat>` (reset only) |
     | `max_turns` | reply budget (reset only) |
     | `split` | always `train` (games have no task split; reset only) |

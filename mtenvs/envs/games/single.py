@@ -136,7 +136,7 @@ class GameEnv(MultiTurnEnv[Any, int, GameTask]):
         self._game.reset(seed=task.seed)
         self._opponent_moves = []
         self._play_opponent()
-        return self._game.observation_text(self._seat)
+        return self._observation_text()
 
     def _play_opponent(self) -> None:
         game = self._game
@@ -180,7 +180,7 @@ class GameEnv(MultiTurnEnv[Any, int, GameTask]):
         self._opponent_moves = []
         self._game.step(action)
         self._play_opponent()
-        text = self._game.observation_text(self._seat)
+        text = self._observation_text()
         if not self._game.is_over():
             return Transition(text, {OUTCOME: 0.0})
         payoffs = self._game.payoffs()
@@ -193,8 +193,12 @@ class GameEnv(MultiTurnEnv[Any, int, GameTask]):
 
     # ------------------------------------------------------------------ text
 
+    def _observation_text(self) -> str:
+        # obs_mode="image": the board is only in the picture (see TextGameEnv.observation_text).
+        return self._game.observation_text(self._seat, picture=self.obs_mode == "image")
+
     def system_prompt(self) -> str:
-        return self._game.system_prompt(AGENTS[self._seat])
+        return self._game.system_prompt(AGENTS[self._seat], picture=self.obs_mode == "image")
 
     def action_format(self) -> str:
         return self._game.action_format()

@@ -21,6 +21,8 @@ __all__ = ["TicTacToeEnv", "TicTacToeGame", "env", "raw_env"]
 GAME = GAMES["tictactoe"]
 
 _CELL = 48
+#: How each mark looks in :meth:`TicTacToeGame.render_image` (told under obs_mode="image").
+_PICTURED = {"X": "red crosses", "O": "blue rings"}
 
 
 class TicTacToeGame(TextGameEnv[rules.TicTacToeState]):
@@ -56,6 +58,16 @@ class TicTacToeGame(TextGameEnv[rules.TicTacToeState]):
         rows = [" " + " | ".join(cells[r * 3 : r * 3 + 3]) for r in range(3)]
         mark = f"You play {rules.MARKS[player]}. " if player >= 0 else ""
         return f"{mark}Board (free cells show their number):\n" + "\n---+---+---\n".join(rows)
+
+    def picture_view(self, player: int) -> str:
+        mark = rules.MARKS[player]
+        return f"You play {mark} ({_PICTURED[mark]}). The board is in the picture."
+
+    def picture_legend(self) -> str:
+        return (
+            f"X marks are {_PICTURED['X']}, O marks {_PICTURED['O']}; a free cell is empty. "
+            "Cell 0 is the top left, cell 8 the bottom right."
+        )
 
     def rules(self) -> str:
         return (
@@ -130,11 +142,17 @@ class TicTacToeEnv(GameEnv):
     An occupied cell or an unreadable reply is a malformed reply.
 
     ## Observation Space
-    ``str``: the board (X, O, and the number of each free cell), the moves so far, and the
-    legal moves, or the result at the end. ``obs_mode="image"``/``"text+image"``:
-    ``Dict({"text", "image"})`` with a 144 x 144 RGB picture of the board.
+    ``obs_mode="text"``: a ``str``. ``"image"``/``"text+image"``: ``Dict({"text", "image"})``
+    with a 144 x 144 RGB picture of the board (X red crosses, O blue rings, free cells
+    empty).
 
-    Example (seat 1, after the opponent's first move)::
+    | `obs_mode` | the text holds |
+    |---|---|
+    | `text` | the agent's seat and mark, the board (X, O, and the number of each free cell), the moves so far, and the legal moves, or the result at the end |
+    | `image` | the agent's seat and mark (and its colour in the picture), the moves played since the agent's last move, and "Your turn" with the reply format, or the result at the end. No board, no move history and no legal moves (they would redraw the board): the board is only in the picture, whose legend is in the system prompt |
+    | `text+image` | the same text as `text`, with the picture |
+
+    Example (``text``, seat 1, after the opponent's first move)::
 
         Tic-Tac-Toe. You are player_1 (O).
         You play O. Board (free cells show their number):
@@ -145,6 +163,13 @@ class TicTacToeEnv(GameEnv):
          6 | 7 | 8
         Moves so far: player_0 4.
         Your turn. Legal moves: 0, 1, 2, 3, 5, 6, 7, 8. Reply with …
+
+    The same under ``obs_mode="image"``::
+
+        Tic-Tac-Toe. You are player_1 (O).
+        You play O (blue rings). The board is in the picture.
+        Since your last move: player_0 4.
+        Your turn. Reply with …
 
     ## Rewards
     | Component | Value |
@@ -160,7 +185,7 @@ class TicTacToeEnv(GameEnv):
     ## Info keys
     | Key | Description |
     |---|---|
-    | `system_prompt` | rules and reply format for the agent's seat (reset only) |
+    | `system_prompt` | rules and reply format for the agent's seat, under `obs_mode="image"` with the picture's legend (reset only) |
     | `task_id` | `tictactoe-<seed>-p<seat>` (reset only) |
     | `max_turns` | reply budget (reset only) |
     | `split` | always `train` (games have no task split; reset only) |

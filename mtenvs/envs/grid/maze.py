@@ -119,11 +119,17 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...], MazeTask]):
     malformed reply.
 
     ## Observation Space
-    ``obs_mode="text"``: a ``str`` with feedback on the last moves, the maze picture, the
-    agent's (row, column) — row 0 is the top — the goal's once seen, and the turns left.
-    ``"image"`` / ``"text+image"``: ``Dict({"text": str, "image": uint8 (H, W, 3)})``
-    whose image draws exactly the text picture (fog included), 16 px per cell: 112 px
-    (easy), 176 px (medium), 240 px (hard) square.
+    ``obs_mode="text"``: a ``str``; ``"image"`` / ``"text+image"``:
+    ``Dict({"text": str, "image": uint8 (H, W, 3)})`` whose image draws exactly the text
+    maze (fog included), 16 px per cell: 112 px (easy), 176 px (medium), 240 px (hard)
+    square; brown brick walls, beige floor, a blue disc for the agent, a yellow square for
+    the goal, dark dotted cells not seen yet.
+
+    | `obs_mode` | the text holds |
+    |---|---|
+    | `text` | feedback on the last moves, the maze drawn in characters, the agent's (row, column) — row 0 is the top — the goal's once seen, and the turns left |
+    | `image` | feedback on the last moves and the turns left (the first one: the maze size and the task); no maze, no positions: they are only in the picture, whose legend is in the system prompt |
+    | `text+image` | the same text as `text`, with the picture |
 
     ## Rewards
     | Component | Value |
@@ -140,7 +146,7 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...], MazeTask]):
     ## Info keys
     | Key | Description |
     |---|---|
-    | `system_prompt` | rules, legend and reply format (reset only) |
+    | `system_prompt` | rules, legend (of the characters, or of the picture under `obs_mode="image"`) and reply format (reset only) |
     | `task_id` | e.g. `maze-medium-test-00012` (reset only) |
     | `max_turns` | turn budget (reset only) |
     | `split` | `train` or `test` (reset only) |
@@ -249,6 +255,17 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...], MazeTask]):
         self._pos = task.start[0] * self._stride + task.start[1]
         self._invalid_moves = 0
         self._effective_moves = 0
+        if self.obs_mode == "image":
+            fog = (
+                ""
+                if self.view_radius is None
+                else f" You see {self.view_radius} cell(s) around you; dark dotted cells are "
+                "not seen yet."
+            )
+            return (
+                f"Find the goal (yellow square) in the {self.size}x{self.size} maze of the "
+                f"picture. You are the blue disc.{fog}\n{self._status()}"
+            )
         fog = (
             ""
             if self.view_radius is None
@@ -335,8 +352,13 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...], MazeTask]):
         components = {OUTCOME: 0.0, PROCESS: (before - dist[self._pos]) / self._d0}
         if self._pos == self._goal_idx:
             components[OUTCOME] = 1.0
+            end = (
+                "You reached the goal!"
+                if self.obs_mode == "image"
+                else f"You reached the goal G!\n{self._board_text()}"
+            )
             return Transition(
-                f"{self._feedback(action, moved)} You reached the goal G!\n{self._board_text()}",
+                f"{self._feedback(action, moved)} {end}",
                 components,
                 terminated=True,
                 success=True,
@@ -363,6 +385,9 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...], MazeTask]):
         return self._board.decode("ascii")
 
     def _status(self) -> str:
+        if self.obs_mode == "image":
+            # The picture alone shows the maze, the agent and the goal: no text copy of them.
+            return f"Turns left: {self.max_turns - self._turn}."
         row, col = divmod(self._pos, self._stride)
         if self._board[self._goal_idx] == ord(UNSEEN):
             goal = "The goal is not in sight yet."
@@ -386,6 +411,8 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...], MazeTask]):
         return render.render_tiles(_CODE_OF_BYTE[chars[:, : self.size]], _PALETTE)
 
     def system_prompt(self) -> str:
+        if self.obs_mode == "image":
+            return self._image_system_prompt()
         fog = (
             ""
             if self.view_radius is None
@@ -398,6 +425,23 @@ class MazeEnv(MultiTurnEnv[Any, tuple[int, ...], MazeTask]):
             "`?` unseen. Row 0 is the top row and column 0 the left column.\n"
             f"{fog}Reach G in as few turns as possible; you have {self.max_turns} turns. "
             "Moving into a wall wastes the move.\n"
+            f"Reply format: {self.action_format()}"
+        )
+
+    def _image_system_prompt(self) -> str:
+        fog = (
+            ""
+            if self.view_radius is None
+            else f"You only see cells at most {self.view_radius} rows and columns away (a square "
+            "around you, through walls); dark dotted cells are cells you have not seen yet, "
+            "and cells you have seen stay drawn.\n"
+        )
+        return (
+            f"You are in a maze shown as a picture of {self.size}x{self.size} square cells: "
+            "brown brick cells are walls, beige cells floor, the blue disc is you and the "
+            "yellow square the goal. Up is toward the top of the picture.\n"
+            f"{fog}Reach the goal in as few turns as possible; you have {self.max_turns} "
+            "turns. Moving into a wall wastes the move.\n"
             f"Reply format: {self.action_format()}"
         )
 

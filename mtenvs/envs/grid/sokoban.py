@@ -30,6 +30,14 @@ _FEEDBACK: Final[tuple[tuple[str, ...], ...]] = tuple(
     )
     for d in DIRECTIONS
 )
+#: The system prompt's legend under ``obs_mode="image"``: the picture's tiles, not the text
+#: symbols (colours from :mod:`mtenvs.envs.grid.render`).
+_IMAGE_LEGEND: Final = (
+    "The board is shown as a picture of square cells, up toward the top: brown brick cells "
+    "are walls, beige cells floor, a red ring marks a target, an orange wooden crate is a "
+    "box, a green crate a box on a target, and the blue disc is you (on a red ring when you "
+    "stand on a target). The room is padded with walls to a fixed size."
+)
 # Plain ints: enum member lookups cost more than the comparisons in the step loop.
 _BLOCKED: Final = int(MoveResult.BLOCKED_BY_WALL)
 _PUSHED: Final = int(MoveResult.PUSHED)
@@ -69,13 +77,17 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
 
     ## Observation Space
 
-    `obs_mode="text"`: a `str`: feedback on the last move(s), the board in the standard
-    symbols (`#` wall, ` ` floor, `.` target, `$` box, `*` box on target, `@` player, `+`
-    player on target; the legend is in the system prompt) and a status line (boxes on
-    targets, moves made, turns left). `obs_mode="image"` or `"text+image"`: a
-    `Dict({"text": str, "image": Box(0, 255, (H, W, 3), uint8)})` with 16 px tiles; the image
-    has a fixed size per difficulty (128x128 easy, 160x160 medium, 192x192 hard), smaller
-    rooms padded with walls.
+    `obs_mode="text"`: a `str`. `obs_mode="image"` or `"text+image"`: a
+    `Dict({"text": str, "image": Box(0, 255, (H, W, 3), uint8)})` with 16 px tiles (brown
+    brick walls, beige floor, red target rings, orange crates, green crates on targets, a
+    blue disc for the player); the image has a fixed size per difficulty (128x128 easy,
+    160x160 medium, 192x192 hard), smaller rooms padded with walls.
+
+    | `obs_mode` | the text holds |
+    |---|---|
+    | `text` | feedback on the last move(s), the board in the standard symbols (`#` wall, ` ` floor, `.` target, `$` box, `*` box on target, `@` player, `+` player on target; the legend is in the system prompt) and a status line (boxes on targets, moves made, turns left); the first one also the level id, size and box count |
+    | `image` | feedback on the last move(s) and a status line (moves made, turns left); the first one the level id and box count. No board and no count of boxes on targets: they are only in the picture, whose legend is in the system prompt |
+    | `text+image` | the same text as `text`, with the picture |
 
     ## Rewards
 
@@ -107,7 +119,7 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
 
     | key | meaning |
     |---|---|
-    | `system_prompt` | reset only: rules, legend and reply format |
+    | `system_prompt` | reset only: rules, legend (of the symbols, or of the picture under `obs_mode="image"`) and reply format |
     | `task_id` | reset only: the level id, e.g. `sokoban-easy-train-123` |
     | `max_turns` | reset only: the turn budget |
     | `split` | reset only: `train` or `test` |
@@ -232,6 +244,11 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
         self._total_effective = self._total_invalid = 0
         n = level.num_boxes
         goal = "the box onto the target" if n == 1 else f"all {n} boxes onto the targets"
+        if self.obs_mode == "image":
+            return (
+                f"Level {task.task_id} ({n} box{'es' if n > 1 else ''}), shown in the "
+                f"picture. Push {goal}.\n\n{self._status()}"
+            )
         return (
             f"Level {task.task_id} ({level.height}x{level.width}, {n} box"
             f"{'es' if n > 1 else ''}). Push {goal}.\n\n{self._status()}"
@@ -240,6 +257,11 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
     def _status(self) -> str:
         level = self._level
         assert level is not None
+        if self.obs_mode == "image":
+            # The board and the boxes on targets are only in the picture.
+            return (
+                f"Moves made: {self._total_effective}. Turns left: {self.max_turns - self._turn}."
+            )
         on = (self._boxes & level.targets_mask).bit_count()
         return (
             f"{self._board.decode()}\n\nBoxes on targets: {on}/"
@@ -310,6 +332,7 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
             else f"Reply with up to {k} moves per turn, separated by spaces and played in "
             "order, e.g. <action>up left left</action>."
         )
+        legend = _IMAGE_LEGEND if self.obs_mode == "image" else LEGEND
         return (
             "You are playing Sokoban on a grid. Push every box onto a target.\n"
             "Each move takes you one cell up, down, left or right. Walking into a box pushes "
@@ -317,7 +340,7 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
             "cannot pull boxes, push two boxes at once or walk through walls. A box pushed "
             "into a corner or against a wall may never get out again, and the game ends "
             "when the level can no longer be solved: plan ahead.\n"
-            f"{LEGEND}\n"
+            f"{legend}\n"
             f"Moves: up, down, left, right. {how} "
             f"You have {self.max_turns} turns."
         )

@@ -54,6 +54,12 @@ class WebAdminEnv(SiteEnv):
     or ``Dict({"text": str, "image": uint8 (600, 800, 3)})`` for ``"image"`` /
     ``"text+image"``.
 
+    | `obs_mode` | the text holds |
+    |---|---|
+    | `text` | the task, the URL, title, open tabs, the last action and its result, events, and the page outline (headings, text, table rows, interactive elements with values and options) |
+    | `image` | the task, the URL, title, open tabs, the last action and its result, events, and the options of the page's lists (a `<select>`'s list is a native popup no screenshot shows; `select()` names an option). No page outline: the page is only in the screenshot, whose set-of-marks boxes (on by default) carry the ids the actions name |
+    | `text+image` | the same text as `text`, with the same screenshot as `image` |
+
     ## Rewards
     | Component | Value |
     |---|---|
@@ -89,7 +95,7 @@ class WebAdminEnv(SiteEnv):
     ## Arguments
     | Argument | Default | Description |
     |---|---|---|
-    | `set_of_marks` | `False` | draw the element ids on the screenshot |
+    | `set_of_marks` | `None` | draw the element ids on the screenshot; `None`: on with a screenshot (`obs_mode` `"image"`, whose text has no outline to read the ids from, or `"text+image"`), off otherwise |
     | `page_load_timeout` | `5.0` | seconds an action or page load may take before it is reported and the episode goes on |
     | `site_backend` | `"auto"` | where the site server runs: `docker` (a `mtenvs/web` container with no network, reached through a forwarded loopback port), `local` (a child process on a loopback port), or `auto` (Docker when the engine is reachable and the image built, else local) |
 

@@ -60,7 +60,7 @@ VIEWPORT = (800, 600)
 class WebArgs(EvalSetArgs, total=False):
     """Arguments of every web env beyond the common ones: the browser's."""
 
-    set_of_marks: bool
+    set_of_marks: bool | None
     page_load_timeout: float
 
 
@@ -114,13 +114,14 @@ class WebEnv(MultiTurnEnv[Any, WebAction, Any]):
     def __init__(
         self,
         *,
-        set_of_marks: bool = False,
+        set_of_marks: bool | None = None,
         page_load_timeout: float = 5.0,
         site_backend: str = "auto",
         **kwargs: Unpack[EvalSetArgs],
     ) -> None:
         check_choice("site_backend", site_backend, SITE_BACKENDS)
-        check_flag("set_of_marks", set_of_marks)
+        if set_of_marks is not None:
+            check_flag("set_of_marks", set_of_marks)
         if (
             isinstance(page_load_timeout, bool)
             or not isinstance(page_load_timeout, (int, float))
@@ -133,7 +134,10 @@ class WebEnv(MultiTurnEnv[Any, WebAction, Any]):
         super().__init__(**kwargs)
         self._eval_tasks: tuple[Any, ...] = ()
         self.viewport = VIEWPORT
-        self.set_of_marks = set_of_marks
+        # Under obs_mode="image" the text has no outline: the marks are where the agent
+        # reads the ids its actions name, so they are on unless turned off; "text+image"
+        # shows the same screenshot as "image".
+        self.set_of_marks = self.obs_mode != "text" if set_of_marks is None else set_of_marks
         self.page_load_timeout = float(page_load_timeout)
         self.observation_space = (
             text_space() if self.obs_mode == "text" else text_image_space(VIEWPORT[1], VIEWPORT[0])
@@ -199,7 +203,12 @@ class WebEnv(MultiTurnEnv[Any, WebAction, Any]):
 
     def system_prompt(self) -> str:
         spec = self.site_spec()
-        return system_prompt_text(spec.description, spec.display_origin)
+        return system_prompt_text(
+            spec.description,
+            spec.display_origin,
+            outline=self.obs_mode != "image",
+            marks=self.set_of_marks,
+        )
 
     # ------------------------------------------------------------------ site hooks
 
@@ -444,4 +453,5 @@ class WebEnv(MultiTurnEnv[Any, WebAction, Any]):
             last_error=self._last_error,
             events=events,
             note=note,
+            outline=self.obs_mode != "image",
         )

@@ -22,6 +22,7 @@ from mtenvs.envs.web.miniwob_tasks import (
     make_task,
     task_from_id,
 )
+from mtenvs.envs.web.observation import page_shown_text
 from mtenvs.error import Error, check_choice
 
 __all__ = ["DISPLAY_ORIGIN", "EVAL_SET_SIZE", "MiniWobEnv", "NoOracleError"]
@@ -64,8 +65,8 @@ class MiniWobEnv(WebEnv):
     ``hover(id)``, ``press(key)``, ``scroll(up|down)``, ``back()``, ``tab(n)``;
     ``goto(url)`` is parsed but answered with an error (the task is one page);
     ``answer(text)`` (also ``<answer>…</answer>``) gives up: it ends the episode with the
-    page's result so far. ``id`` is the ``[number]`` of an element in the page outline. A
-    malformed reply is a parse error (the browser is not touched); a well-formed action that
+    page's result so far. ``id`` is the ``[number]`` of an element in the page outline (or on
+    its set-of-marks box in the screenshot). A malformed reply is a parse error (the browser is not touched); a well-formed action that
     fails (unknown id, wrong element kind, timeout) is reported in the ``Last action`` line.
 
     ## Observation Space
@@ -74,8 +75,14 @@ class MiniWobEnv(WebEnv):
     as ``[id] kind "name"`` with values and options). ``"image"`` / ``"text+image"``:
     ``Dict({"text": str, "image": uint8 (320, 500, 3)})``, a screenshot of MiniWoB's
     500 x 320 window (the task is in its top-left corner), with set-of-marks boxes when
-    ``set_of_marks=True``; a native popup an action opened (a ``<select>``'s list, a date
-    picker) is closed after the action.
+    ``set_of_marks`` is on (by default with a screenshot); a native popup an action
+    opened (a ``<select>``'s list, a date picker) is closed after the action.
+
+    | `obs_mode` | the text holds |
+    |---|---|
+    | `text` | `Task:` the page's utterance, the URL, title, tabs, the last action and its result, events, and the page outline (text, interactive elements with values and options) |
+    | `image` | `Task:` the page's utterance, the URL, title, tabs, the last action and its result, events, and the options of the page's lists (no screenshot shows a `<select>`'s list). No page outline: the page is only in the screenshot, whose set-of-marks boxes (on by default) carry the ids the actions name |
+    | `text+image` | the same text as `text`, with the same screenshot as `image` |
 
     ## Rewards
     | Component | Value |
@@ -115,7 +122,7 @@ class MiniWobEnv(WebEnv):
     | Argument | Default | Description |
     |---|---|---|
     | `task` | (per id) | the MiniWoB++ task page, e.g. `click-button` |
-    | `set_of_marks` | `False` | draw the element ids on the screenshot |
+    | `set_of_marks` | `None` | draw the element ids on the screenshot; `None`: on with a screenshot (`obs_mode` `"image"`, whose text has no outline to read the ids from, or `"text+image"`), off otherwise |
     | `page_load_timeout` | `5.0` | seconds a page load or an action may take |
     | `eval_set` | `False` | reset picks from the fixed eval set, `<task>/test-0` … `-49` (`seed % 50`, or the next one when no seed) |
     | `split` | `"train"` (`"test"` with `eval_set`) | disjoint page seeds (and the page's data mode) |
@@ -180,10 +187,11 @@ class MiniWobEnv(WebEnv):
         )
 
     def system_prompt(self) -> str:
+        shown = page_shown_text(outline=self.obs_mode != "image", marks=self.set_of_marks)
         return (
             f"You operate a web browser on a MiniWoB++ task page ({DISPLAY_ORIGIN}). "
-            "Each observation shows the task, the URL, the result of your last action and an "
-            "outline of the page where interactive elements carry a [number] id.\n"
+            f"Each observation shows the task, the URL, the result of your last action and "
+            f"{shown}.\n"
             "Reply with exactly one action per turn inside <action>…</action>:\n"
             "  click(id) | type(id, text) | select(id, option) | hover(id) | press(key) | "
             "scroll(up|down) | back() | tab(n) | answer(text)\n"

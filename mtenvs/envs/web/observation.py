@@ -14,6 +14,12 @@ example); a radio button shows its group, the legend of its fieldset or else its
 (``radio "Yes" (group "Subscribe?") checked``). A well-formed action that fails (unknown
 id, wrong kind, bad option or date format, timeout) is reported in the ``Last action``
 line and ``info["last_action_error"]``; the episode goes on.
+
+Under ``obs_mode="image"`` the text has no outline (``outline=False``): the page is only
+in the screenshot, whose set-of-marks boxes carry the element ids. What the screenshot
+cannot show stays in the text: the task, the URL, the title and tabs, the last action's
+result, the browser's events, and the options of the page's lists (a ``<select>``'s list
+is a native popup, closed before every screenshot, and ``select()`` names an option).
 """
 
 from __future__ import annotations
@@ -22,25 +28,54 @@ from collections.abc import Sequence
 
 from mtenvs.envs.web.browser import PageView
 
-__all__ = ["MAX_PAGE_CHARS", "render_observation", "system_prompt_text"]
+__all__ = [
+    "MAX_PAGE_CHARS",
+    "list_options_text",
+    "page_shown_text",
+    "render_observation",
+    "system_prompt_text",
+]
 
 #: Longest page outline shown, in characters (the rest is cut with a note).
 MAX_PAGE_CHARS = 16_000
 
 
-def system_prompt_text(description: str, display_origin: str) -> str:
+def page_shown_text(*, outline: bool, marks: bool) -> str:
+    """How an observation shows the page, for system prompts: the outline, or (``outline``
+    false) the screenshot, with set-of-marks ids when ``marks``."""
+    if outline:
+        return "an outline of the page where interactive elements carry a [number] id"
+    ids = (
+        "interactive elements are boxed with their [number] id"
+        if marks
+        else "element ids are not drawn (set_of_marks is off)"
+    )
+    return (
+        f"a screenshot of the page, where {ids}; the text holds no outline of the page, "
+        "only the options of its lists"
+    )
+
+
+def system_prompt_text(
+    description: str, display_origin: str, *, outline: bool = True, marks: bool = False
+) -> str:
     """The rules and action grammar for browsing ``description`` (``"a shop site"``) at
-    ``display_origin``."""
+    ``display_origin``; ``outline``/``marks``: see :func:`page_shown_text`."""
+    formats = (
+        "the format shown on their line, e.g. YYYY-MM-DD"
+        if outline
+        else "ISO formats, e.g. YYYY-MM-DD for a date, HH:MM for a time"
+    )
     return (
         f"You operate a web browser on {description} "
         f"({display_origin}). "
         "Each observation shows the task, the URL, the open tabs, the result of your last "
-        "action and an outline of the page where interactive elements carry a [number] "
-        "id.\nReply with exactly one action per turn inside <action>…</action>:\n"
+        f"action and {page_shown_text(outline=outline, marks=marks)}.\n"
+        "Reply with exactly one action per turn inside <action>…</action>:\n"
         "  click(id) | type(id, text) | select(id, option) | hover(id) | press(key) | "
         "scroll(up|down) | goto(url) | back() | tab(n) | answer(text)\n"
-        "type() replaces the text of a textbox (date and time inputs take the format shown "
-        "on their line, e.g. YYYY-MM-DD); select() takes the option's text; "
+        f"type() replaces the text of a textbox (date and time inputs take {formats}); "
+        "select() takes the option's text; "
         "goto() only opens pages of this site (e.g. goto(/)). End the task with "
         "answer(...): the answer to a question, or answer(done) once the requested "
         "change is made. Example: <action>click(12)</action>"
@@ -56,18 +91,17 @@ def render_observation(
     last_error: str | None,
     events: Sequence[str] = (),
     note: str | None = None,
+    outline: bool = True,
 ) -> str:
     """One turn's observation: the task ``intent``, ``url``, the page's title and tabs, the
     last action and its error, the browser's ``events`` since then, an optional ``note``
-    and the outline (cut at :data:`MAX_PAGE_CHARS`)."""
+    and the outline (cut at :data:`MAX_PAGE_CHARS`); without ``outline`` (the page is in the
+    screenshot), the options of the page's lists in its place."""
     tabs = "  ".join(
         f"[{i}] {t[:60]}{' (active)' if i == view.active_tab else ''}"
         for i, t in enumerate(view.tabs)
     )
     status = f"error: {last_error}" if last_error else "ok"
-    page = "\n".join(view.lines)
-    if len(page) > MAX_PAGE_CHARS:
-        page = page[:MAX_PAGE_CHARS] + "\n… (page cut)"
     parts = [
         f"Task: {intent}",
         f"URL: {url}",
@@ -79,5 +113,29 @@ def render_observation(
         parts.append("Events: " + " | ".join(events))
     if note:
         parts.append(note)
+    if not outline:
+        lists = list_options_text(view)
+        if lists:
+            parts.append(lists)
+        return "\n".join(parts)
+    page = "\n".join(view.lines)
+    if len(page) > MAX_PAGE_CHARS:
+        page = page[:MAX_PAGE_CHARS] + "\n… (page cut)"
     parts.append("Page:\n" + page)
     return "\n".join(parts)
+
+
+def list_options_text(view: PageView) -> str:
+    """The options of the page's lists (``<select>``), which no screenshot shows, as
+    ``[id] "name": a | b | c`` lines under a heading; ``""`` when the page has none."""
+    lists = [
+        f'  [{e.id}] "{e.name[:60]}": {" | ".join(o[:60] for o in e.options)}'
+        for e in view.elements.values()
+        if e.options
+    ]
+    if not lists:
+        return ""
+    text = "\n".join(lists)
+    if len(text) > MAX_PAGE_CHARS:
+        text = text[:MAX_PAGE_CHARS] + "\n… (cut)"
+    return "Options of the page's lists (for select()):\n" + text

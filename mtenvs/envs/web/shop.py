@@ -42,7 +42,8 @@ class WebShopEnv(SiteEnv):
     (option text), ``hover(id)``, ``press(key)``, ``scroll(up|down)``, ``goto(url)`` (a
     path such as ``/cart`` or a ``http://shop.local/…`` URL only), ``back()``, ``tab(n)``,
     ``answer(text)`` (also ``<answer>…</answer>``) ends the episode. ``id`` is the
-    ``[number]`` of an element in the page outline. A malformed reply is a parse error (the
+    ``[number]`` of an element in the page outline (or on its set-of-marks box in the
+    screenshot). A malformed reply is a parse error (the
     browser is not touched), and so is a ``type()`` text that does not fit a date/time
     input's format (with the ``format`` penalty); a well-formed action that fails (unknown
     id, wrong element kind, bad option, timeout) is reported in the observation's ``Last
@@ -55,10 +56,17 @@ class WebShopEnv(SiteEnv):
     outline: headings, text, table rows, and interactive elements as ``[id] kind "name"``
     with values and options; date and time inputs show their value format (``[12] textbox
     "Due date" (date, YYYY-MM-DD) value="2024-03-01"``) and radio buttons their group
-    (``[7] radio "Yes" (group "Subscribe?") checked``). ``"image"`` / ``"text+image"``: ``Dict({"text": str, "image":
-    uint8 (600, 800, 3)})``, a viewport screenshot, with set-of-marks boxes labelled by the
-    same ids when ``set_of_marks=True``. Screenshots show the page only: a native popup an
-    action opened (a ``<select>``'s list, a date picker) is closed after the action.
+    (``[7] radio "Yes" (group "Subscribe?") checked``). ``"image"`` / ``"text+image"``:
+    ``Dict({"text": str, "image": uint8 (600, 800, 3)})``, a viewport screenshot, with
+    set-of-marks boxes labelled by the same ids when ``set_of_marks`` is on (by default
+    with a screenshot). Screenshots show the page only: a native popup an action opened
+    (a ``<select>``'s list, a date picker) is closed after the action.
+
+    | `obs_mode` | the text holds |
+    |---|---|
+    | `text` | the task, the URL, title, open tabs, the last action and its result, events, and the page outline (headings, text, table rows, interactive elements with values and options) |
+    | `image` | the task, the URL, title, open tabs, the last action and its result, events, and the options of the page's lists (a `<select>`'s list is a native popup no screenshot shows; `select()` names an option). No page outline: the page is only in the screenshot, whose set-of-marks boxes (on by default) carry the ids the actions name |
+    | `text+image` | the same text as `text`, with the same screenshot as `image` |
 
     ## Rewards
     | Component | Value |
@@ -94,7 +102,7 @@ class WebShopEnv(SiteEnv):
     ## Arguments
     | Argument | Default | Description |
     |---|---|---|
-    | `set_of_marks` | `False` | draw the element ids on the screenshot |
+    | `set_of_marks` | `None` | draw the element ids on the screenshot; `None`: on with a screenshot (`obs_mode` `"image"`, whose text has no outline to read the ids from, or `"text+image"`), off otherwise |
     | `page_load_timeout` | `5.0` | seconds an action or page load may take before it is reported and the episode goes on |
     | `site_backend` | `"auto"` | where the site server runs: `docker` (a `mtenvs/web` container with no network, reached through a forwarded loopback port), `local` (a child process on a loopback port), or `auto` (Docker when the engine is reachable and the image built, else local) |
 

@@ -158,8 +158,8 @@ def test_two_concurrent_episodes_are_isolated(env):
 
 def test_image_observation_and_set_of_marks():
     require_browser()
-    plain = WebShopEnv(obs_mode="image")
-    marked = WebShopEnv(obs_mode="text+image", set_of_marks=True)
+    plain = WebShopEnv(obs_mode="text+image", set_of_marks=False)
+    marked = WebShopEnv(obs_mode="text+image")  # marks are on by default with a screenshot
     try:
         a, _ = plain.reset(seed=0)
         b, _ = marked.reset(seed=0)
@@ -185,6 +185,29 @@ def test_image_observation_and_set_of_marks():
     finally:
         plain.close()
         marked.close()
+
+
+def test_image_mode_text_has_no_outline():
+    """Under obs_mode="image" the page is only in the (marked) screenshot; the text keeps
+    the task, URL, tabs, last action and the options of the page's lists."""
+    require_browser()
+    image = WebShopEnv(obs_mode="image")
+    text = WebShopEnv()
+    try:
+        assert image.set_of_marks and not text.set_of_marks
+        obs, info = image.reset(seed=0)
+        outline, text_info = text.reset(seed=0)
+        assert "Page:" not in obs["text"] and "Page:" in outline
+        head = outline.split("\nPage:\n")[0]
+        assert obs["text"].startswith(head)
+        assert '[10] "Sort by": Relevance | Price: low to high' in obs["text"]
+        assert "screenshot" in info["system_prompt"] and "outline" in text_info["system_prompt"]
+        # select() still works by the listed option's text
+        obs, *_ = image.step("<action>select(10, Rating)</action>")
+        assert "Last action: select(10, 'Rating') -> ok" in obs["text"]
+    finally:
+        image.close()
+        text.close()
 
 
 @pytest.mark.slow
