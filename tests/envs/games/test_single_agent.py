@@ -193,3 +193,22 @@ def test_reference_configs_cover_every_opponent_level(env_id):
     for config in cls.reference_configs:
         env = gym.make(env_id, **config)
         play(env, random_policy(np.random.default_rng(0)), 0)
+
+
+@pytest.mark.parametrize("env_id", IDS[:2])
+def test_image_mode_text_has_no_board(env_id):
+    """Under obs_mode="image" the board is only in the picture: no board rows, no move
+    history, no legal moves; the moves since the agent's last one are told."""
+    env = gym.make(env_id, obs_mode="image", play_as=0)
+    obs, info = env.reset(seed=0)
+    assert "picture" in info["system_prompt"]
+    assert "No move played yet." in obs["text"] and "Your turn." in obs["text"]
+    game = env.unwrapped._game
+    while env.unwrapped.episode_active:
+        text = obs["text"]
+        assert "Legal moves" not in text and "Moves so far" not in text
+        assert not [row for row in game.view(0).splitlines()[1:] if row in text.splitlines()]
+        obs, *_ = env.step(env.unwrapped.oracle_action())
+        if env.unwrapped.episode_active:
+            assert obs["text"].splitlines()[2].startswith("Since your last move: player_1 ")
+    assert "Game over" in obs["text"]

@@ -353,3 +353,18 @@ def test_check_env_image(obs_mode):
     check_env(env.unwrapped)  # made by gym.make so the checker also tries render_mode="ansi"
     obs, _ = env.reset(seed=0)
     assert env.observation_space.contains(obs)
+
+
+@pytest.mark.parametrize("view_radius", [None, 2])
+def test_image_mode_text_has_no_maze(view_radius):
+    """Under obs_mode="image" the maze, the agent and the goal are only in the picture:
+    the text keeps the task, the feedback and the turns left, to the last step."""
+    env = MazeEnv(obs_mode="image", view_radius=view_radius)
+    obs, info = env.reset(seed=1)
+    assert "picture" in info["system_prompt"] and "`#` wall" not in info["system_prompt"]
+    assert "blue disc" in obs["text"] and obs["text"].endswith(f"Turns left: {env.max_turns}.")
+    while env.episode_active:
+        obs, _, terminated, _, _ = env.step(env.oracle_action())
+        assert board_of(obs) == [] and "row" not in obs["text"]
+    assert terminated and obs["text"].startswith("You moved ")
+    assert obs["text"].endswith("You reached the goal!")

@@ -376,3 +376,27 @@ def test_privileged_and_oracle():
     assert facts["optimal_remaining"] == facts["task"]["optimal_length"]
     assert env.oracle_action() == f"<action>{' '.join(facts['optimal_plan'][:2])}</action>"
     assert gym.make("mtenvs/Sokoban-v0").reset(seed=4)[1]["task_id"] == info["task_id"]
+
+
+def test_image_mode_text_has_no_board():
+    """Under obs_mode="image" the board is only in the picture; the text keeps the level,
+    the feedback and the counters, and the system prompt's legend is the picture's."""
+    env = SokobanEnv(obs_mode="image")
+    text_env = SokobanEnv()
+    obs, info = env.reset(seed=0)
+    _, text_info = text_env.reset(seed=0)
+    assert LEGEND_TEXT not in info["system_prompt"] and LEGEND_TEXT in text_info["system_prompt"]
+    assert "red ring marks a target" in info["system_prompt"]
+    board = text_env.render_text().splitlines()
+    while env.episode_active:
+        lines = obs["text"].splitlines()
+        assert not [row for row in board if row in lines]
+        assert "Boxes on targets" not in obs["text"] and "Turns left:" in obs["text"]
+        reply = env.oracle_action()
+        obs, *_ = env.step(reply)
+        text_env.step(reply)
+        board = text_env.render_text().splitlines()
+    assert "solved in" in obs["text"]
+
+
+LEGEND_TEXT = "'#' wall"
