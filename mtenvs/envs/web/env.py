@@ -96,6 +96,8 @@ class WebEnv(MultiTurnEnv[Any, WebAction, Any]):
     display_origin: ClassVar[str] = SITE_ORIGIN
     #: Paths ``random_action`` may ``goto``.
     random_paths: ClassVar[tuple[str, ...]] = ("/",)
+    #: The last observation's note on an ``answer`` action (``{answer}``: its repr).
+    answer_note: ClassVar[str] = "Final answer given: {answer}."
     default_max_turns: ClassVar[int] = 30
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 1}  # noqa: RUF012
     _snapshot_fields: ClassVar[tuple[str, ...]] = (
@@ -343,20 +345,7 @@ class WebEnv(MultiTurnEnv[Any, WebAction, Any]):
 
     def apply_action(self, action: WebAction) -> Transition:
         if action.name == "answer":
-            self._answer = str(action.args[0])
-            self._history.append(action)
-            self._last_action, self._last_error = str(action), None
-            success = self.check_success(self.server_state(), self._answer)
-            text = self._render_observation(
-                self._view, note=f"Final answer given: {self._answer!r:.200}."
-            )
-            return Transition(
-                observation=text,
-                components={OUTCOME: float(success)},
-                terminated=True,
-                success=success,
-                final_answer=True,
-            )
+            return self._answered(action)
         components = self._browser_step(action)
         text = self._render_observation()
         path = site_path(self._url(), self.site_spec().display_origin) or ""
@@ -366,6 +355,21 @@ class WebEnv(MultiTurnEnv[Any, WebAction, Any]):
         if new:
             components[PROCESS] = len(new) / max(1, self.subgoal_total())
         return Transition(observation=text, components=components)
+
+    def _answered(self, action: WebAction) -> Transition:
+        """End the episode on an ``answer`` action, judged by :meth:`check_success`."""
+        self._answer = str(action.args[0])
+        self._history.append(action)
+        self._last_action, self._last_error = str(action), None
+        success = self.check_success(self.server_state(), self._answer)
+        note = self.answer_note.format(answer=f"{self._answer!r:.200}")
+        return Transition(
+            observation=self._render_observation(self._view, note=note),
+            components={OUTCOME: float(success)},
+            terminated=True,
+            success=success,
+            final_answer=True,
+        )
 
     def _browser_step(self, action: WebAction) -> dict[str, float]:
         """Run a browser action and record it; returns the ``format`` penalty when the

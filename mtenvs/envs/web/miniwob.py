@@ -139,6 +139,7 @@ class MiniWobEnv(WebEnv):
     site = "miniwob"
     display_origin = DISPLAY_ORIGIN
     site_description = "a MiniWoB++ task page"
+    answer_note = "Gave up with answer {answer}."
     default_max_turns: ClassVar[int] = 20
     seeds_per_split: ClassVar[int] = SEEDS_PER_SPLIT
     #: The pages are judged by their own script: no privileged solver to imitate.
@@ -267,21 +268,8 @@ class MiniWobEnv(WebEnv):
 
     def apply_action(self, action: WebAction) -> Transition:
         if action.name == "answer":
-            self._answer = str(action.args[0])
-            self._history.append(action)
-            self._last_action, self._last_error = str(action), None
-            self._state = self._read_state()
-            success = self.check_success({}, self._answer)
-            text = self._render_observation(
-                self._view, note=f"Gave up with answer {self._answer!r:.200}."
-            )
-            return Transition(
-                observation=text,
-                components={OUTCOME: float(success)},
-                terminated=True,
-                success=success,
-                final_answer=True,
-            )
+            self._state = self._read_state()  # the page may have ended the task already
+            return self._answered(action)
         components = self._browser_step(action)
         self._state = self._read_state()
         text = self._render_observation()

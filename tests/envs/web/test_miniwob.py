@@ -173,8 +173,9 @@ def test_bad_actions_give_error_observations_and_the_episode_goes_on(envs):
 def test_answer_gives_up_and_max_turns_truncates(envs):
     env = _env(envs, "enter-text")
     env.reset(seed=0)
-    _, reward, terminated, _, info = env.step("<answer>done</answer>")
+    obs, reward, terminated, _, info = env.step("<answer>done</answer>")
     assert terminated and info["final_answer"] and not info["success"] and reward == 0.0
+    assert "Gave up with answer 'done'." in obs
     short = MiniWobEnv(task="enter-text", max_turns=2)
     try:
         short.reset(seed=0)
