@@ -36,6 +36,7 @@ bench: setup
 	@$(PY) benchmarks/bench_code.py
 	@$(PY) benchmarks/bench_web.py
 	@$(PY) benchmarks/bench_miniwob.py
+	@$(PY) benchmarks/bench_llm.py
 
 # Train the reference agents (weights -> mtenvs/assets/baselines/), then score all four tiers
 # (baselines/RESULTS.md, baselines/results.json, docs/img/baselines_curves.png).

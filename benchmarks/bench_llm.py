@@ -19,7 +19,8 @@ every row generates the same number of tokens):
   ``model.generate(…)``, no decoding.
 
 tokens/s = batch × new tokens / median wall time of ``--repeats`` timed calls (after one
-untimed warm-up call per row). The JSON (machine, versions, every timing) goes to
+untimed warm-up call per row); the two rows take turns call by call, so load from other
+processes hits both alike. The JSON (machine, versions, every timing) goes to
 ``benchmarks/results/bench_llm.json`` (``bench_llm_quick.json`` with ``--quick``).
 """
 
@@ -61,13 +62,18 @@ def env_prompts(env_ids: list[str]) -> list[list[dict[str, Any]]]:
     return prompts
 
 
-def time_calls(fn: Any, repeats: int) -> list[float]:
-    fn()  # warm-up: first-call allocations, lazy imports
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def time_interleaved(fns: dict[str, Any], repeats: int) -> dict[str, list[float]]:
+    """Wall times of ``repeats`` calls of each function, taking turns (one call of each per
+    repeat), so a change in the machine's load hits every row alike; one untimed warm-up
+    call of each first (first-call allocations, lazy imports)."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - start)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
     return times
 
 
@@ -130,8 +136,8 @@ def main() -> int:
             agent.act(inputs)
 
         prompt_tokens = [len(agent.prompt_ids(c)) for c in conversations]
-        for name, fn in (("llm agent", act), ("bare generate", bare)):
-            times = time_calls(fn, repeats)
+        timed = time_interleaved({"llm agent": act, "bare generate": bare}, repeats)
+        for name, times in timed.items():
             median = statistics.median(times)
             rows.append(
                 {
