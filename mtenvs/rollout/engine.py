@@ -35,6 +35,10 @@ Branches: with ``branch=Branching(turns=[2, 5], n=4)`` an episode that reaches a
 state, each a trajectory of its own with ``parent`` and ``branch_turn``
 (:mod:`mtenvs.rollout.branching`). Branch jobs go to the front of the queue, in order, so
 branching keeps the schedule, and the trajectories, the same on every executor.
+
+Async: ``schedule="async"`` drops the rounds: each episode moves on as soon as its reply is
+ready and the agent is called with every slot then waiting (continuous batching), with the
+same trajectories for the same replies (:mod:`mtenvs.rollout.async_engine`).
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from gymnasium.envs.registration import EnvSpec
 from mtenvs.core.agent import Agent, AgentInput, Message, user_message
 from mtenvs.core.env import StepInfo
 from mtenvs.error import InvalidArgumentError, check_int_range
+from mtenvs.rollout.async_engine import Schedule, as_schedule, async_rollout
 from mtenvs.rollout.branching import Branching, check_branchable
 from mtenvs.rollout.records import Trajectory, Turn
 from mtenvs.rollout.sources import EnvLike, EnvSource, probe_source
@@ -348,6 +353,7 @@ def rollout(
     workers: int | None = None,
     prefetch: int | None = None,
     branch: Branching | None = None,
+    schedule: Schedule = "lockstep",
 ) -> Iterator[Trajectory]:
     """Play episodes with ``num_envs`` in flight; yield each trajectory as it finishes.
 
@@ -388,7 +394,31 @@ def rollout(
             ``episodes``; ``rollout(id, agent, 8, branch=Branching(turns=[2], n=4))``
             yields 8 episodes and the 32 branches of those that reach turn 2. The envs
             must support ``snapshot()`` / ``restore()`` (every mtenvs env does).
+        schedule: ``"lockstep"`` (rounds, above) or ``"async"``: each episode moves on as
+            soon as its reply is ready and the agent is called with every slot then
+            waiting (continuous batching; ``thread`` executor, no ``branch``); an
+            :class:`~mtenvs.rollout.async_engine.AsyncSchedule` caps the batch or lets it
+            wait for more (:mod:`mtenvs.rollout.async_engine`). The same trajectories for
+            the same replies; they are yielded as they finish.
     """
+    asynchronous = as_schedule(schedule)
+    if asynchronous is not None:
+        yield from async_rollout(
+            env_ids,
+            agent,
+            episodes,
+            num_envs=num_envs,
+            seed=seed,
+            group_size=group_size,
+            tasks=tasks,
+            env_kwargs=env_kwargs,
+            executor=executor,
+            workers=workers,
+            prefetch=prefetch,
+            branch=branch,
+            schedule=asynchronous,
+        )
+        return
     if branch is not None and not isinstance(branch, Branching):
         raise InvalidArgumentError(
             f"branch={branch!r}; give a Branching, e.g. branch=Branching(turns=[2, 5], n=4)."
@@ -501,16 +531,22 @@ def _round(
         slot = slots[i]
         assert slot is not None
         _record(slot, reply, out, agent_s)
-        if out.terminated or out.truncated:
-            slot.traj.final_observation = out.observation
-            slot.traj.final_image = out.image
-            slot.traj.success = bool(out.info.get("success", False))
-            slot.traj.final_info = jsonable(
-                {k: v for k, v in out.info.items() if k not in _DROP_FINAL}
-            )
+        if _finish(slot, out):
             slots[i] = None
             done.append(slot.traj)
     return done
+
+
+def _finish(slot: _Slot, out: StepOut) -> bool:
+    """Whether the step ``out`` ended the slot's episode; if so, its trajectory's final
+    fields are set."""
+    if not (out.terminated or out.truncated):
+        return False
+    slot.traj.final_observation = out.observation
+    slot.traj.final_image = out.image
+    slot.traj.success = bool(out.info.get("success", False))
+    slot.traj.final_info = jsonable({k: v for k, v in out.info.items() if k not in _DROP_FINAL})
+    return True
 
 
 _SCALARS = (bool, int, float, str, type(None))
