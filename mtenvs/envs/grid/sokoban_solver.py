@@ -177,34 +177,47 @@ class SokobanSolver:
         return dist
 
     def _build_full_table(self) -> None:
-        """Backward BFS from every solved state: afterwards a missing state is unsolvable."""
-        level, shift = self.level, self.shift
-        wall, deltas, pmask = level.wall, level.deltas, self._pmask
-        goal = level.targets_mask
+        """Backward BFS from every solved state: afterwards a missing state is unsolvable.
+
+        Layer by layer (the FIFO order of a queue, so each state keeps the move it was
+        first reached by), with each cell's possible predecessors listed once: this runs
+        on every reset onto a new level."""
+        level, shift, pmask = self.level, self.shift, self._pmask
+        wall, goal = level.wall, level.targets_mask
+        # For a player on p: (move, q, b), the player stood on q = p - d (not a wall) and
+        # made ``move``; b = p + d is where a box it pushed from p now stands.
+        into = [
+            ()
+            if w
+            else tuple((m, p - d, p + d) for m, d in enumerate(level.deltas) if not wall[p - d])
+            for p, w in enumerate(wall)
+        ]
         table: dict[int, int] = {}
-        queue: deque[int] = deque()
+        frontier: list[int] = []
         for p in level.floor_cells():
             if not goal >> p & 1:
                 table[goal << shift | p] = 0
-                queue.append(goal << shift | p)
-        while queue:
-            key = queue.popleft()
-            nxt = ((table[key] >> 2) + 1) << 2
-            p, boxes = key & pmask, key >> shift
-            for move, d in enumerate(deltas):
-                q = p - d  # the player stood on q and made ``move``
-                if wall[q] or boxes >> q & 1:
-                    continue
-                k = boxes << shift | q
-                if k not in table:
-                    table[k] = nxt | move
-                    queue.append(k)
-                b = p + d
-                if boxes >> b & 1:  # ... and pushed the box now on b from p
-                    k = (boxes ^ (1 << b) ^ (1 << p)) << shift | q
+                frontier.append(goal << shift | p)
+        distance = 0
+        while frontier:
+            distance += 1
+            nxt = distance << 2
+            reached: list[int] = []
+            for key in frontier:
+                p, boxes = key & pmask, key >> shift
+                for move, q, b in into[p]:
+                    if boxes >> q & 1:
+                        continue
+                    k = boxes << shift | q
                     if k not in table:
                         table[k] = nxt | move
-                        queue.append(k)
+                        reached.append(k)
+                    if boxes >> b & 1:  # ... and pushed the box now on b from p
+                        k = (boxes ^ (1 << b) ^ (1 << p)) << shift | q
+                        if k not in table:
+                            table[k] = nxt | move
+                            reached.append(k)
+            frontier = reached
         self._table = table
         self._full = True
 

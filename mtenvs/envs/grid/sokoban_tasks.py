@@ -31,6 +31,7 @@ from typing import Any, Final, Literal
 import numpy as np
 
 from mtenvs.core.task_source import GeneratedTasks, TaskList, TaskSource
+from mtenvs.envs.grid.sokoban_bank import BANK_SPLIT, banked_level
 from mtenvs.envs.grid.sokoban_rules import Level, MoveResult, State, box_cells
 from mtenvs.envs.grid.sokoban_solver import SokobanSolver, share_solver
 from mtenvs.error import InvalidArgumentError, check_choice
@@ -44,6 +45,7 @@ __all__ = [
     "layout_split",
     "load_eval_set",
     "parse_task_id",
+    "run_generator",
     "task_source",
 ]
 
@@ -322,11 +324,36 @@ def _lurd(level: Level, state: State, moves: tuple[int, ...]) -> str:
 
 @lru_cache(maxsize=256)
 def generate_task(difficulty: str, split: str, index: int) -> SokobanTask:
-    """Level ``index`` of ``split`` at ``difficulty`` (deterministic, cached)."""
+    """Level ``index`` of ``split`` at ``difficulty`` (deterministic, cached): from the
+    shipped bank when it holds the level (see :mod:`.sokoban_bank`), else generated."""
+    _check_index(difficulty, split, index)
+    if split == BANK_SPLIT:
+        banked = banked_level(difficulty, index)
+        if banked is not None:
+            rows, solution = banked
+            return SokobanTask(
+                task_id=task_id_for(difficulty, split, index),
+                difficulty=difficulty,
+                split=split,
+                seed=index,
+                rows=rows,
+                optimal_length=len(solution),
+                solution=solution,
+            )
+    return run_generator(difficulty, split, index)
+
+
+def _check_index(difficulty: str, split: str, index: int) -> None:
     check_choice("difficulty", difficulty, DIFFICULTIES)
     check_choice("split", split, _SPLIT_IDS)
     if isinstance(index, bool) or not isinstance(index, int) or index < 0:
         raise InvalidArgumentError(f"index must be a non-negative int, got {index!r}.")
+
+
+def run_generator(difficulty: str, split: str, index: int) -> SokobanTask:
+    """Level ``index`` of ``split`` at ``difficulty``, always generated (never from the
+    bank, not cached): what the bank is built from and checked against."""
+    _check_index(difficulty, split, index)
     spec = DIFFICULTIES[difficulty]
     rng = np.random.default_rng([SEED_ROOT, _SPLIT_IDS[split], _DIFFICULTY_IDS[difficulty], index])
     for _ in range(_MAX_ATTEMPTS):
