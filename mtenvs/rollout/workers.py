@@ -607,6 +607,13 @@ class _ProcessGroup(_RemoteGroup):
 
 
 class _RayGroup(_RemoteGroup):
+    """Env workers as Ray actors, on whatever cluster this process is connected to.
+
+    An already initialised Ray (``ray.init(address=…)``) is used as it is; otherwise
+    ``ray.init()`` connects to the cluster ``RAY_ADDRESS`` names, or else starts Ray on this
+    machine. So the same ``rollout(..., executor="ray")`` runs on one machine or many.
+    """
+
     _who = "Ray env worker"
 
     def __init__(self, env_kwargs: Mapping[str, Any], workers: int, payload: bytes) -> None:
@@ -615,11 +622,19 @@ class _RayGroup(_RemoteGroup):
         except ImportError as e:
             raise Error('backend "ray" needs Ray: pip install "mtenvs[ray]".') from e
         if not ray.is_initialized():
+            # No address: Ray reads RAY_ADDRESS itself (a cluster), else starts locally.
             ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
         super().__init__(workers)
         self._ray = ray
-        actor: Any = ray.remote(_RayWorker)
+        # SPREAD places the actors over the cluster's nodes (best effort); Ray's default
+        # fills one node first until half its CPUs look claimed (4 actors all landed on the
+        # head of a 2 x 8-CPU cluster). On one machine it changes nothing.
+        actor: Any = ray.remote(_RayWorker).options(scheduling_strategy="SPREAD")
         self._actors: list[Any] = [actor.remote(dict(env_kwargs), payload) for _ in range(workers)]
+
+    def node_ids(self) -> list[str]:
+        """The Ray node id of each env worker, in worker order."""
+        return list(self._ray.get([actor.node_id.remote() for actor in self._actors]))
 
     def _exchange(self, routed: Sequence[_Routed]) -> list[tuple[str, Any]]:
         futures = [
@@ -641,6 +656,12 @@ class _RayWorker:
 
     def run(self, slot: int, method: str, args: tuple[Any, ...]) -> tuple[str, Any]:
         return _answer(self._worker, slot, method, args)
+
+    def node_id(self) -> str:
+        """The id of the Ray node this actor runs on (its envs, sandboxes, browsers too)."""
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
 
 
 def make_worker_group(
