@@ -41,7 +41,7 @@ import time
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common
@@ -138,11 +138,13 @@ def _plain(traj: Trajectory) -> dict[str, Any]:
     return data
 
 
-def run_once(schedule: str, tasks: list[tuple[Any, int]], num_envs: int) -> tuple[dict, dict]:
+def run_once(
+    schedule: Literal["lockstep", "async"], tasks: list[tuple[Any, int]], num_envs: int
+) -> tuple[dict, dict]:
     agent = StandInAgent(AGENT_BASE_S, AGENT_PER_ITEM_S)
     start = time.perf_counter()
     trajs = list(
-        rollout(None, agent, tasks=tasks, num_envs=num_envs, executor="thread", schedule=schedule)  # type: ignore[arg-type]
+        rollout(None, agent, tasks=tasks, num_envs=num_envs, executor="thread", schedule=schedule)
     )
     wall = time.perf_counter() - start
     turns = sum(len(t.turns) for t in trajs)
