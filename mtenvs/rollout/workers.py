@@ -626,11 +626,11 @@ class _RayGroup(_RemoteGroup):
             ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
         super().__init__(workers)
         self._ray = ray
-        # SPREAD places the actors over the cluster's nodes (best effort); Ray's default
-        # fills one node first until half its CPUs look claimed (4 actors all landed on the
-        # head of a 2 x 8-CPU cluster). On one machine it changes nothing.
-        actor: Any = ray.remote(_RayWorker).options(scheduling_strategy="SPREAD")
-        self._actors: list[Any] = [actor.remote(dict(env_kwargs), payload) for _ in range(workers)]
+        actor: Any = ray.remote(_RayWorker)
+        self._actors: list[Any] = [
+            actor.options(scheduling_strategy=strategy).remote(dict(env_kwargs), payload)
+            for strategy in _placements(ray, workers)
+        ]
 
     def node_ids(self) -> list[str]:
         """The Ray node id of each env worker, in worker order."""
@@ -646,6 +646,29 @@ class _RayGroup(_RemoteGroup):
     def close(self) -> None:
         for actor in self._actors:
             self._ray.kill(actor)
+
+
+def _placements(ray: Any, workers: int) -> list[Any]:
+    """A Ray scheduling strategy per env worker: the cluster's nodes that have CPUs in
+    turn, this process's node first (soft: a node that cannot take one lets Ray choose).
+
+    Ray's default fills one node until half its CPUs look claimed (4 workers all landed
+    on the head of a 2 x 8-CPU cluster), and ``"SPREAD"`` is best effort (3 on one node
+    and 1 on the other, or 2 and 0 just after the cluster started); taking the nodes in
+    turn is even and deterministic. On one machine every worker goes to it, as before.
+    """
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = ray.get_runtime_context().get_node_id()
+    nodes = sorted(
+        (node["NodeID"] for node in ray.nodes() if node["Alive"] and node["Resources"].get("CPU")),
+        key=lambda node_id: (node_id != here, node_id),
+    )
+    if not nodes:
+        return ["SPREAD"] * workers
+    return [
+        NodeAffinitySchedulingStrategy(nodes[i % len(nodes)], soft=True) for i in range(workers)
+    ]
 
 
 class _RayWorker:

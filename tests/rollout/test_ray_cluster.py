@@ -5,6 +5,7 @@ worker node, separate raylets on this machine), reached the way a real cluster i
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,8 +38,8 @@ def cluster() -> Iterator[dict[str, str]]:
     before = _children()
     cluster = Cluster(
         initialize_head=True,
-        # Logical CPUs (nothing is reserved): with this many, Ray's default scheduling would
-        # pack every env worker onto the head node, which the executor must not do.
+        # Logical CPUs (nothing is reserved): with this many, Ray's default scheduling packs
+        # the env workers onto the head node, which the executor must not leave it to do.
         head_node_args={"num_cpus": 16, "resources": {HEAD: 1}, "include_dashboard": False},
     )
     try:
@@ -113,7 +114,7 @@ def test_same_rollout_call_runs_on_a_two_node_cluster(
         _key(t) for t in rollout("mtenvs/Sokoban-v0", OracleAgent(), 4, num_envs=4)
     ]
     assert all(t.success for t in oracle)
-    # Env workers landed on both nodes, in every rollout.
+    # In every rollout the env workers took the nodes in turn: two on each.
     assert len(node_ids) == 2
     for ids in node_ids:
-        assert set(ids) == {cluster[HEAD], cluster[WORKER]}, ids
+        assert Counter(ids) == {cluster[HEAD]: 2, cluster[WORKER]: 2}, ids
