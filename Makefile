@@ -32,6 +32,7 @@ bench: setup
 	@$(PY) benchmarks/bench_sandbox.py
 	@$(PY) benchmarks/bench_games.py
 	@$(PY) benchmarks/bench_rollout.py
+	@$(PY) benchmarks/bench_ray.py
 	@$(PY) benchmarks/bench_async.py
 	@$(PY) benchmarks/bench_sql.py --postgres
 	@$(PY) benchmarks/bench_code.py

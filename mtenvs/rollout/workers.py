@@ -659,11 +659,12 @@ def _placements(ray: Any, workers: int) -> list[Any]:
     """
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    here = ray.get_runtime_context().get_node_id()
-    nodes = sorted(
-        (node["NodeID"] for node in ray.nodes() if node["Alive"] and node["Resources"].get("CPU")),
-        key=lambda node_id: (node_id != here, node_id),
-    )
+    try:
+        here = ray.get_runtime_context().get_node_id()
+        alive = [n for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU")]
+    except Exception:  # a connection that cannot list nodes (Ray Client, say)
+        alive = []
+    nodes = sorted((n["NodeID"] for n in alive), key=lambda node_id: (node_id != here, node_id))
     if not nodes:
         return ["SPREAD"] * workers
     return [
