@@ -94,7 +94,6 @@ def test_same_rollout_call_runs_on_a_two_node_cluster(
     cluster: dict[str, str], node_ids: list[list[str]]
 ) -> None:
     kwargs: dict[str, Any] = {"env_kwargs": {"max_turns": 6}, "num_envs": 4, "seed": 3}
-    workers = {"workers": 4}
     reference = [
         _key(t)
         for t in rollout("mtenvs/Maze-v0", RandomAgent(seed=1), 8, executor="sync", **kwargs)
@@ -102,13 +101,13 @@ def test_same_rollout_call_runs_on_a_two_node_cluster(
     got = [
         _key(t)
         for t in rollout(
-            "mtenvs/Maze-v0", RandomAgent(seed=1), 8, executor="ray", **kwargs, **workers
+            "mtenvs/Maze-v0", RandomAgent(seed=1), 8, executor="ray", **kwargs, workers=4
         )
     ]
     assert got == reference
     # The agent reaches the env through the workers (oracle_action on the remote env).
     oracle = list(
-        rollout("mtenvs/Sokoban-v0", OracleAgent(), 4, num_envs=4, executor="ray", **workers)
+        rollout("mtenvs/Sokoban-v0", OracleAgent(), 4, num_envs=4, executor="ray", workers=4)
     )
     assert [_key(t) for t in oracle] == [
         _key(t) for t in rollout("mtenvs/Sokoban-v0", OracleAgent(), 4, num_envs=4)
