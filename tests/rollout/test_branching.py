@@ -108,6 +108,7 @@ def test_executors_give_the_same_branches(executor):
     assert [_key(t) for t in _maze_branches(executor, workers=2)] == reference
 
 
+@pytest.mark.xdist_group("ray")  # one Ray instance at a time: a second ray.init joins it
 def test_ray_gives_the_same_branches():
     ray = pytest.importorskip("ray")
     reference = [_key(t) for t in _maze_branches("sync")]

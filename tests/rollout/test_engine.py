@@ -118,6 +118,7 @@ def test_to_hf_dataset():
     assert row["messages"][0]["role"] == "system" and len(row["rewards"]) == row["num_turns"]
 
 
+@pytest.mark.xdist_group("ray")  # one Ray instance at a time: a second ray.init joins it
 def test_ray_backend_matches_local():
     ray = pytest.importorskip("ray")
     kwargs = {"env_kwargs": {"max_turns": 5}, "num_envs": 3, "seed": 7}

@@ -20,7 +20,12 @@ from mtenvs.agents import OracleAgent, RandomAgent  # noqa: E402
 from mtenvs.rollout import Trajectory, rollout  # noqa: E402
 from mtenvs.rollout import workers as workers_module  # noqa: E402
 
-pytestmark = pytest.mark.slow  # starting two raylets takes ~10 s
+pytestmark = [
+    pytest.mark.slow,  # starting two raylets takes ~10 s
+    # One Ray instance at a time on this machine: a ray.init() without an address joins the
+    # latest cluster started here (Ray's address resolution), so Ray tests share one worker.
+    pytest.mark.xdist_group("ray"),
+]
 
 #: A custom resource per node, so the test knows which node is which.
 HEAD, WORKER = "mtenvs_test_head", "mtenvs_test_worker"

@@ -117,7 +117,9 @@ def test_env_facts_are_read_through_the_wrapper_stack():
     assert traj.success
 
 
-@pytest.mark.parametrize("executor", ["process", "ray"])
+@pytest.mark.parametrize(
+    "executor", ["process", pytest.param("ray", marks=pytest.mark.xdist_group("ray"))]
+)
 def test_a_factory_that_cannot_be_sent_names_the_executor(executor):
     lock = threading.Lock()
 
