@@ -113,7 +113,10 @@ def test_ray_gives_the_same_branches():
     ray = pytest.importorskip("ray")
     reference = [_key(t) for t in _maze_branches("sync")]
     try:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+        # address="local": a new instance of its own, never a cluster another process started
+        if ray.is_initialized():
+            ray.shutdown()
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
         assert [_key(t) for t in _maze_branches("ray", workers=2)] == reference
     finally:
         ray.shutdown()

@@ -127,7 +127,10 @@ def test_ray_backend_matches_local():
         for t in rollout("mtenvs/Maze-v0", RandomAgent(seed=2), 6, executor="sync", **kwargs)
     ]
     try:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+        # address="local": a new instance of its own, never a cluster another process started
+        if ray.is_initialized():
+            ray.shutdown()
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
         got = [
             _key(t)
             for t in rollout(
