@@ -27,6 +27,7 @@ __all__ = [
     "DTypeName",
     "import_backend",
     "load_checkpoint",
+    "no_progress_bars",
     "resolve_device",
     "resolve_dtype",
 ]
@@ -148,7 +149,7 @@ def load_checkpoint(
             )
     local_only = not allow_download
     try:
-        with _no_progress_bars(transformers):
+        with no_progress_bars(transformers):
             processor, tokenizer, processor_error = _load_processor(
                 transformers, source, local_only
             )
@@ -236,7 +237,7 @@ def _processor_template(processor: Any, tokenizer: Any, source: str) -> str | No
 
 
 @contextlib.contextmanager
-def _no_progress_bars(transformers: Any) -> Iterator[None]:
+def no_progress_bars(transformers: Any) -> Iterator[None]:
     """transformers' own "Loading weights" bars off while an agent loads (they would print
     between the rollout's live display lines); the caller's setting is restored after."""
     hf_logging = transformers.utils.logging

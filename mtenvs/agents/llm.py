@@ -18,7 +18,6 @@ float32 on the CPU.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -26,12 +25,11 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtenvs.agents.hf import HFAgent
-from mtenvs.agents.hf_loading import DTypeName, dtype_kwarg
+from mtenvs.agents.hf_loading import DTypeName, dtype_kwarg, no_progress_bars
 from mtenvs.error import UnavailableError
 
 if TYPE_CHECKING:
@@ -223,7 +221,7 @@ def _convert(path: Path, target: Path, reinstall: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        with _quiet(transformers):
+        with no_progress_bars(transformers):
             try:
                 tokenizer = transformers.AutoTokenizer.from_pretrained(
                     path.parent, gguf_file=path.name
@@ -257,19 +255,6 @@ def _convert(path: Path, target: Path, reinstall: str) -> None:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _quiet(transformers: Any) -> Iterator[None]:
-    """No progress bars while converting (they would print between the rollout's lines)."""
-    hf_logging = transformers.utils.logging
-    was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_on:
-            hf_logging.enable_progress_bar()
 
 
 class LLMAgent(HFAgent):
