@@ -43,12 +43,13 @@ same trajectories for the same replies (:mod:`mtenvs.rollout.async_engine`).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 import gymnasium as gym
@@ -111,7 +112,6 @@ class _Slot:
     env_chat: bool = False
     #: ``messages`` can be rebuilt from the records (no summary replaced older turns).
     verbatim: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
     #: How many times this episode's line branched (0: an episode, 1: its branch, ...).
     depth: int = 0
     #: The first turn at which it may branch (a branch not again at its own branch turn).
@@ -133,8 +133,8 @@ class _BranchPoint:
     def slot(self, index: int) -> _Slot:
         """The slot of branch ``index``: the parent's state at the branch point."""
         parent, traj = self.parent, self.parent.traj
-        return _Slot(
-            job=parent.job,
+        return dataclasses.replace(
+            parent,
             traj=Trajectory(
                 env_id=traj.env_id,
                 seed=traj.seed,
@@ -149,12 +149,6 @@ class _BranchPoint:
                 branch_turn=self.turn,
             ),
             messages=list(parent.messages),
-            observation=parent.observation,
-            info=parent.info,
-            state_key=parent.state_key,
-            image=parent.image,
-            env_chat=parent.env_chat,
-            verbatim=parent.verbatim,
             depth=parent.depth + 1,
             branch_from=self.turn + 1,
         )
@@ -198,18 +192,7 @@ class _Brancher:
                 slot.traj, turn, slot.info, slot.depth
             ):
                 continue
-            parent = _Slot(
-                job=slot.job,
-                traj=slot.traj,
-                messages=list(slot.messages),
-                observation=slot.observation,
-                info=slot.info,
-                state_key=slot.state_key,
-                image=slot.image,
-                env_chat=slot.env_chat,
-                verbatim=slot.verbatim,
-                depth=slot.depth,
-            )
+            parent = dataclasses.replace(slot, messages=list(slot.messages), branch_from=0)
             point = _BranchPoint(
                 next(self._snap_ids), turn, parent, list(slot.traj.turns), self.branching.n
             )
