@@ -44,6 +44,7 @@ import gymnasium as gym
 
 from mtenvs.core.agent import Agent, AgentInput
 from mtenvs.error import InvalidArgumentError, check_int_range
+from mtenvs.rollout.episodes import _finish, _install, _record, _schedule, _Slot, _Sources
 from mtenvs.rollout.records import Trajectory
 from mtenvs.rollout.sources import EnvLike, build_env
 from mtenvs.rollout.workers import EnvWorker, Executor, StepOut
@@ -140,7 +141,7 @@ class _SharedWorker(EnvWorker):
 @dataclass(frozen=True)
 class _Reset:
     slot: int
-    job: Any  # engine.Job
+    job: Any  # episodes.Job
     traj_id: int
 
 
@@ -168,8 +169,6 @@ def async_rollout(
     schedule: AsyncSchedule,
 ) -> Iterator[Trajectory]:
     """``rollout(..., schedule=…)`` with an async schedule (see the module doc)."""
-    # The engine's pieces; imported here because the engine imports this module lazily.
-    from mtenvs.rollout.engine import _finish, _install, _record, _schedule, _Slot, _Sources
 
     check_async(executor, prefetch, branch)
     sources = _Sources(env_kwargs)
