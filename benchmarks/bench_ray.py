@@ -43,7 +43,7 @@ import gymnasium as gym
 # The helpers sit beside this file (benchmarks/ is no package).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common
-from bench_rollout import RoundClock, StandInAgent, _Stop
+from bench_rollout import RoundClock, StandInAgent, drain
 
 ENV_ID = "mtenvs/Sokoban-v0"
 AGENT_SLEEP_S = 0.050
@@ -178,12 +178,8 @@ def measure(
         workers=w.workers,
     )
     try:
-        for _ in gen:
-            clock.episode_done()
-    except _Stop:
-        pass
+        drain(gen, clock)
     finally:
-        gen.close()
         workers_module._RayGroup = original  # type: ignore[misc]
     startup = None if clock.t_open is None else clock.t_open - t0
     return clock.result(startup_s=startup), placed

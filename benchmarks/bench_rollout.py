@@ -46,7 +46,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,18 @@ PEERS = ("gem",)
 
 class _Stop(Exception):
     """Raised by the stand-in agent when the measured rounds are done."""
+
+
+def drain(gen: Generator[Any, None, None], clock: RoundClock) -> None:
+    """Count ``gen``'s finished episodes on ``clock`` until the stand-in agent stops the
+    run (or the episodes run out); the rollout is closed either way."""
+    try:
+        for _ in gen:
+            clock.episode_done()
+    except _Stop:
+        pass
+    finally:
+        gen.close()
 
 
 class RoundClock:
@@ -226,13 +238,7 @@ def measure_engine(
         executor=executor,
         prefetch=prefetch,
     )
-    try:
-        for _ in gen:
-            clock.episode_done()
-    except _Stop:
-        pass
-    finally:
-        gen.close()
+    drain(gen, clock)
     if clock.t_open is not None:
         startup = clock.t_open - t0
     return clock.result(startup_s=startup, close_s=time.perf_counter() - (clock.t_close or t0))
