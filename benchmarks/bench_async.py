@@ -51,7 +51,7 @@ import numpy as np
 import mtenvs  # noqa: F401  (registers the ids)
 from mtenvs.agents import AgentInput
 from mtenvs.core.agent import message_text
-from mtenvs.rollout import Trajectory, rollout
+from mtenvs.rollout import rollout
 
 TARGET_RATIO = 1.5
 AGENT_BASE_S = 0.020
@@ -131,13 +131,6 @@ def make_tasks(mix: dict[str, int], episodes: int, seed: int) -> list[tuple[Any,
     return tasks
 
 
-def _plain(traj: Trajectory) -> dict[str, Any]:
-    data = traj.to_dict()
-    for turn in data["turns"]:
-        del turn["agent_s"], turn["env_s"]
-    return data
-
-
 def run_once(
     schedule: Literal["lockstep", "async"], tasks: list[tuple[Any, int]], num_envs: int
 ) -> tuple[dict, dict]:
@@ -167,7 +160,7 @@ def run_once(
         file=sys.stderr,
         flush=True,
     )
-    return row, {t.id: _plain(t) for t in trajs}
+    return row, {t.id: t.to_dict(timings=False) for t in trajs}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

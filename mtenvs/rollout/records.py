@@ -142,9 +142,12 @@ class Turn:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def to_dict(self) -> dict[str, Any]:
-        """The turn in JSON types (the image as base64 PNG)."""
+    def to_dict(self, *, timings: bool = True) -> dict[str, Any]:
+        """The turn in JSON types (the image as base64 PNG); ``timings=False`` leaves out
+        ``agent_s`` and ``env_s``, which differ from run to run (to compare two runs)."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if not timings:
+            del out["agent_s"], out["env_s"]
         out["reward_components"] = dict(self.reward_components)
         out["info"] = dict(self.info)
         out["image"] = _image_to_json(self.image)
@@ -247,10 +250,11 @@ class Trajectory:
         one; the final observation's is ``final_image``)."""
         return [t.image for t in self.turns if t.image is not None]
 
-    def to_dict(self) -> dict[str, Any]:
-        """The trajectory in JSON types (images as base64 PNG)."""
+    def to_dict(self, *, timings: bool = True) -> dict[str, Any]:
+        """The trajectory in JSON types (images as base64 PNG); ``timings=False`` leaves
+        out the turns' timings, so two runs of the same replies give equal dicts."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["turns"] = [t.to_dict() for t in self.turns]
+        out["turns"] = [t.to_dict(timings=timings) for t in self.turns]
         out["final_info"] = dict(self.final_info)
         out["final_image"] = _image_to_json(self.final_image)
         out["wrappers"] = list(self.wrappers)

@@ -39,16 +39,8 @@ class ConversationSeededAgent:
         return replies
 
 
-def _plain(traj: Trajectory) -> dict[str, Any]:
-    """The trajectory's record without the timings (they differ from run to run)."""
-    data = traj.to_dict()
-    for turn in data["turns"]:
-        del turn["agent_s"], turn["env_s"]
-    return data
-
-
 def _by_id(trajs: list[Trajectory]) -> dict[str, dict[str, Any]]:
-    return {t.id: _plain(t) for t in trajs}
+    return {t.id: t.to_dict(timings=False) for t in trajs}
 
 
 @pytest.mark.parametrize("agent", [OracleAgent(), ConversationSeededAgent()], ids=lambda a: a.name)
