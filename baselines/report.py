@@ -13,7 +13,7 @@ from baselines.specs import BaselineSpec, Scale
 from mtenvs.agents import Agent, OracleAgent, RandomAgent, ScriptedAgent, TrainedAgent
 from mtenvs.eval.runner import agent_for, evaluate
 
-__all__ = ["score", "wilson", "write_results"]
+__all__ = ["beats_random", "retire", "score", "wilson", "write_results"]
 
 TIERS = ("random", "scripted", "oracle", "trained")
 
@@ -73,6 +73,37 @@ def score(
     return rows
 
 
+def beats_random(rows: Sequence[dict[str, Any]], env_id: str) -> tuple[bool, str]:
+    """Whether ``env_id``'s ``trained`` row beats its ``random`` row beyond the 95 %
+    intervals (success or return: the trained interval's low end above random's high end),
+    and the sentence that says so; ``(True, "")`` when either row is missing."""
+    by_agent = {r["agent"]: r for r in rows if r["env_id"] == env_id}
+    trained, rand = by_agent.get("trained"), by_agent.get("random")
+    if trained is None or rand is None:
+        return True, ""
+    success = trained["success_ci95"][0] > rand["success_ci95"][1]
+    ret = trained["return_ci95"][0] > rand["return_ci95"][1]
+    if success or ret:
+        return True, ""
+    return False, (
+        f"at random level: success {_fmt_rate(trained)} vs random {_fmt_rate(rand)}, "
+        f"return {_fmt_return(trained)} vs random {_fmt_return(rand)}"
+    )
+
+
+def retire(weights_dir: Path, reason: str) -> None:
+    """Retire the trained agent in ``weights_dir``: its model files go, ``training.json``
+    stays with ``retired`` (the reason), so ``TrainedAgent`` has no policy for the env and
+    says why, and ``RESULTS.md`` keeps the scores that retired it."""
+    meta = weights_dir / "training.json"
+    record = json.loads(meta.read_text())
+    record["retired"] = reason
+    meta.write_text(json.dumps(record, indent=2) + "\n")
+    for path in weights_dir.iterdir():
+        if path.name != "training.json":
+            path.unlink()
+
+
 def _fmt_rate(row: dict[str, Any]) -> str:
     lo, hi = row["success_ci95"]
     return f"{row['success_rate']:.1%} [{lo:.0%}, {hi:.0%}]"
@@ -105,7 +136,9 @@ def write_results(
         "`random` (uniform well-formed action), `scripted` (a hand-written policy that sees only",
         "the observations: the games' heuristic player, RuleInduction's hypothesis eliminator),",
         "`oracle` (privileged optimal policy), `trained` (the small transformer in",
-        "`mtenvs/assets/baselines/<env>/`, greedy).",
+        "`mtenvs/assets/baselines/<env>/`, greedy). A trained agent ships only where it beats",
+        "`random` beyond the 95 % intervals (success or return); elsewhere it is retired (its",
+        "weights are removed, its scores stay below and under *Retired*).",
         "",
         "| env | config | agent | episodes | success [95 % CI] | return [95 % CI] | turns |",
         "|---|---|---|---:|---:|---:|---:|",
@@ -116,6 +149,10 @@ def write_results(
             f"| {r['env_id'].removeprefix('mtenvs/')} | {config} | {r['agent']} | {r['episodes']} "
             f"| {_fmt_rate(r)} | {_fmt_return(r)} | {r['mean_turns']:.1f} |"
         )
+    retired = {k: t["retired"] for k, t in trainings.items() if t.get("retired")}
+    if retired:
+        lines += ["", "## Retired", "", "| env | why |", "|---|---|"]
+        lines += [f"| {k.removeprefix('mtenvs/')} | {why} |" for k, why in retired.items()]
     lines += [
         "",
         "## Training",

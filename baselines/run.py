@@ -224,8 +224,9 @@ def evaluate_cmd(
     out: Annotated[Path, typer.Option(help="Where results.json, RESULTS.md go.")] = RESULTS_DIR,
     plot: Annotated[Path, typer.Option(help="Learning-curve figure.")] = CURVES_PNG,
 ) -> None:
-    """Score random / scripted / oracle / trained agents; write RESULTS.md and plots."""
-    from baselines.report import score, write_results
+    """Score random / scripted / oracle / trained agents, retire each trained agent at
+    random level (see ``beats_random``); write RESULTS.md and plots."""
+    from baselines.report import beats_random, retire, score, write_results
 
     sc = _scale(scale)
     chosen = _specs(envs)
@@ -249,6 +250,11 @@ def evaluate_cmd(
                 f"  {row['agent']:>9}: success {row['success_rate']:.1%}  "
                 f"return {row['mean_return']:+.3f}  ({row['episodes']} episodes)"
             )
+        ships, why = beats_random(rows, spec.env_id)
+        if not ships:
+            retire(weights / spec.name, why)
+            trainings[spec.env_id] = json.loads(meta.read_text())
+            typer.echo(f"  retired the trained agent of {spec.env_id}: {why}")
     order = list(SPECS)
     rows.sort(key=lambda r: order.index(r["env_id"]) if r["env_id"] in order else len(order))
     trainings = dict(sorted(trainings.items(), key=lambda kv: order.index(kv[0])))

@@ -5,7 +5,8 @@ tests/test_all_envs.py) followed by reference scores of the random and oracle ag
 env's fixed evaluation sets, computed here so they always match the current code.
 
 Run: ``.venv/bin/python docs/gen_env_cards.py [--episodes N]`` (``make docs`` does it);
-``--docs-only`` rewrites the docstring part of every card and keeps its scores.
+``--docs-only`` rewrites the docstring part of every card and its trained-agent section
+(from ``baselines/results.json``) and keeps its reference scores.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def card_head(env_id: str, cls: type) -> list[str]:
 
 
 _SCORES_HEADING = "## Reference scores"
+_TRAINED_HEADING = "## Trained reference agent"
 
 
 def card(env_id: str, cls: type, scores: list[dict[str, Any]], episodes: int) -> str:
@@ -128,12 +130,22 @@ def trained_section(env_id: str) -> list[str]:
         return []
     lines = [
         "",
-        "## Trained reference agent",
+        _TRAINED_HEADING,
         "",
         "A small transformer trained from scratch (behaviour cloning on oracle trajectories, "
         "then multi-turn RL), shipped in `mtenvs/assets/baselines/` and played with "
         "`--agent trained`; all four tiers on the same episodes, 95 % intervals. Details and "
         "learning curves: [Baselines](../baselines.md); regenerate with `make baselines`.",
+    ]
+    retired = json.loads(path.read_text())["training"].get(env_id, {}).get("retired")
+    if retired:
+        lines += [
+            "",
+            "**Retired** (it does not beat `random` beyond the 95 % intervals, so no weights "
+            f"ship and `--agent trained` skips this env): {retired}. The scores that retired "
+            "it:",
+        ]
+    lines += [
         "",
         "| configuration | agent | episodes | success [95 % CI] | return [95 % CI] |",
         "|---|---|---:|---:|---:|",
@@ -156,6 +168,9 @@ def rewrite_docs_only() -> None:
             continue
         old = path.read_text()
         tail = old[old.index(_SCORES_HEADING) :] if _SCORES_HEADING in old else ""
+        if _TRAINED_HEADING in tail:  # from baselines/results.json: rewritten, no episodes
+            tail = tail[: tail.index(_TRAINED_HEADING)].rstrip("\n") + "\n"
+            tail += "\n".join(trained_section(env_id)) + "\n"
         cls = type(gym.make(env_id).unwrapped)
         path.write_text("\n".join(card_head(env_id, cls)) + "\n" + tail)
         print(f"wrote docs/envs/{path.name}")

@@ -4,7 +4,9 @@
 ``mtenvs/assets/baselines/<env>/`` (``sokoban-v0`` for ``mtenvs/Sokoban-v0``) with
 ``training.json`` recording its training config. :class:`TrainedAgent` is a *per-env* agent:
 the evaluation runner asks it :meth:`~TrainedAgent.for_env` for each env and skips the envs
-that have no trained weights. The model is an :class:`~mtenvs.agents.hf.HFAgent` (greedy);
+that have no trained weights. ``make baselines`` retires an agent that does not beat
+``random`` beyond the 95 % intervals: its weights go and ``training.json`` keeps the reason
+(:meth:`~TrainedAgent.why_not`). The model is an :class:`~mtenvs.agents.hf.HFAgent` (greedy);
 its tokenizer's chat template renders only the last observation, as in training.
 """
 
@@ -59,6 +61,16 @@ class TrainedAgent:
         self.root = Path(root) if root is not None else WEIGHTS_DIR
         self.device = device
         self._agents: dict[str, Any] = {}
+
+    def why_not(self, env_id: str) -> str | None:
+        """Why :meth:`for_env` has no policy for ``env_id``: ``"retired: …"`` for an agent
+        that ``make baselines`` retired at random level (its ``training.json`` keeps the
+        reason), ``None`` otherwise."""
+        meta = self.root / weights_dir_name(env_id) / "training.json"
+        if not meta.is_file():
+            return None
+        retired = json.loads(meta.read_text()).get("retired")
+        return f"retired: {retired}" if retired else None
 
     def for_env(self, env_id: str) -> Any | None:
         """The :class:`~mtenvs.agents.hf.HFAgent` playing ``env_id``; ``None`` without weights."""

@@ -148,7 +148,8 @@ NO_POLICY = "no policy for this env"
 
 def agent_for(agent: Agent, env_id: str) -> Agent | None:
     """The agent that plays ``env_id`` for ``agent``: per-env agents (scripted, trained)
-    have ``for_env(env_id)``, which is ``None`` where they have no policy."""
+    have ``for_env(env_id)``, which is ``None`` where they have no policy (and may say why
+    with ``why_not(env_id)``, e.g. a retired trained agent)."""
     for_env = getattr(agent, "for_env", None)
     if for_env is None:
         return agent
@@ -219,8 +220,10 @@ def evaluate(
         for agent in agents:
             playing = agent_for(agent, env_id) if registered else agent
             if playing is None:
+                why_not = getattr(agent, "why_not", None)
+                reason = (why_not(env_id) if why_not is not None else None) or NO_POLICY
                 run.config.setdefault("skipped", []).append(
-                    {"env_id": env_id, "agent": agent.name, "reason": NO_POLICY}
+                    {"env_id": env_id, "agent": agent.name, "reason": reason}
                 )
                 continue
             results = []

@@ -12,7 +12,7 @@ pytest.importorskip("torch")
 import mtenvs  # noqa: F401
 from baselines.data import collect, corpus, examples
 from baselines.model import build_model, render_prompt, reply_ids, train_tokenizer
-from baselines.report import score, wilson
+from baselines.report import beats_random, retire, score, wilson
 from baselines.run import train_one
 from baselines.specs import SCALES, SPECS, TRAIN_SEED_BASE
 from baselines.train import advantages, bc_train
@@ -183,8 +183,59 @@ def test_scripted_policies_use_only_public_information() -> None:
     assert all(e.success for e in run.episodes)
 
 
-def test_every_covered_env_ships_weights() -> None:
-    assert sorted(trained_envs()) == sorted(SPECS)
+def test_every_covered_env_ships_weights_or_says_why_it_retired() -> None:
+    agent = TrainedAgent()
+    retired = {e: agent.why_not(e) for e in SPECS if agent.why_not(e)}
+    assert sorted(trained_envs()) == sorted(set(SPECS) - set(retired))
+    assert all(why.startswith("retired: at random level") for why in retired.values())
+
+
+def test_no_shipped_trained_agent_is_at_random_level() -> None:
+    """The ship gate of ``make baselines``, checked on the published results: every trained
+    agent that ships beats random beyond the 95 % intervals; every retired one does not."""
+    from pathlib import Path
+
+    rows = json.loads((Path(__file__).parents[2] / "baselines" / "results.json").read_text())
+    for env_id in SPECS:
+        ships, why = beats_random(rows["scores"], env_id)
+        assert ships == (env_id in trained_envs()), (env_id, why)
+
+
+def test_a_trained_agent_at_random_level_is_retired_and_says_why(tmp_path) -> None:
+    rows = [
+        {
+            "env_id": KUHN.env_id,
+            "agent": agent,
+            "success_ci95": s,
+            "return_ci95": r,
+            "success_rate": sum(s) / 2,
+            "mean_return": sum(r) / 2,
+        }
+        for agent, s, r in [
+            ("random", [0.45, 0.55], [-0.2, -0.1]),
+            ("trained", [0.44, 0.56], [-0.12, 0.0]),  # the intervals overlap on both
+        ]
+    ]
+    ships, why = beats_random(rows, KUHN.env_id)
+    assert not ships and "at random level" in why
+    rows[1]["return_ci95"] = [-0.05, 0.05]  # the return's interval clears random's
+    assert beats_random(rows, KUHN.env_id) == (True, "")
+
+    out = tmp_path / KUHN.name
+    out.mkdir()
+    (out / "model.safetensors").write_bytes(b"weights")
+    (out / "training.json").write_text(json.dumps({"env_id": KUHN.env_id}))
+    assert trained_envs(tmp_path) == [KUHN.env_id]
+    retire(out, why)
+    assert [p.name for p in out.iterdir()] == ["training.json"]
+    assert trained_envs(tmp_path) == []
+    agent = TrainedAgent(tmp_path)
+    assert agent.for_env(KUHN.env_id) is None
+    assert agent.why_not(KUHN.env_id) == f"retired: {why}"
+    run = evaluate([KUHN.env_id], [agent], 1)
+    assert run.config["skipped"] == [
+        {"env_id": KUHN.env_id, "agent": "trained", "reason": f"retired: {why}"}
+    ]
 
 
 @pytest.mark.parametrize("env_id", trained_envs())
