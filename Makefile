@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
-EXTRAS ?= dev,games,ray,code,sql,web,baselines,trl,llm
+EXTRAS ?= dev,games,ray,code,sql,web,baselines,trl,llm,search,search-dense
 DEMO_EPISODES ?= 10
 # cpu (what the shipped weights were trained with) or gpu (a wider model, more steps).
 BASELINES_SCALE ?= cpu

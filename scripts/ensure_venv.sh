@@ -40,7 +40,7 @@ pip_install() {
   fi
 }
 pip_install --upgrade pip
-if [[ ",${EXTRAS}," == *",baselines,"* || ",${EXTRAS}," == *",trl,"* || ",${EXTRAS}," == *",llm,"* ]]; then
+if [[ ",${EXTRAS}," =~ ,(baselines|trl|llm|search-dense), ]]; then
   # Exactly this pin: a CPU wheel on disk here; any other torch spec pulls GBs of CUDA.
   pip_install "torch==2.13.0"
 fi
