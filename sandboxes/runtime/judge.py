@@ -5,35 +5,42 @@ Three processes, none of which the REPL server's user code or the solution can w
 
 *template*
     Started with ``exec`` by the REPL server (a fresh interpreter: nothing the server ever
-    received is in its memory), not dumpable. On each ``J`` byte on its socket it forks a
-    judge and waits for it; the judge owns the socket until it exits.
+    received is in its memory), not dumpable. It imports what the judge and the solutions
+    commonly use (:data:`WARM_MODULES`) once, then keeps one *spare judge* forked and
+    waiting: at start, and after each judge has exited, when the server sends a ``J`` byte
+    (which it does only once every process the last answer started is dead).
 *judge*
-    Receives the solution (source, setup, entry point), forks the *solution* process, then
-    receives the tests **one at a time** and answers each with a verdict item. So a solution
-    process (forked again after a crash or a timeout) holds in memory only the tests that
-    already ran, never the ones to come. Not dumpable: the solution, running as the same
-    user, can neither open its ``/proc/<pid>/fd`` nor ptrace it or read its memory.
+    Forked by the template before it has received anything, it first forks its *solution*
+    process (so that process holds nothing of any request), tells the server it is ready,
+    and waits for one request: the solution and all its tests. It sends the source to the
+    solution process, runs the tests against it one at a time, answers with every verdict in
+    one frame, kills the solution process and exits. Not dumpable: the solution, running as
+    the same user, can neither open its ``/proc/<pid>/fd`` nor ptrace it or read its memory.
 *solution*
-    Closes every descriptor it inherited but its two call pipes, applies the rlimits, runs
-    the source and the setup, then serves calls: pickled arguments in, the JSON of a plain
-    value out (:mod:`plain_values`).
+    Closes every descriptor it inherited but its two call pipes, applies the rlimits, then
+    waits for the source; it runs the source and the setup, then serves calls: pickled
+    arguments in, the JSON of a plain value out (:mod:`plain_values`). A solution process
+    that crashed, broke the call protocol or ran out of time is replaced by a *fresh
+    interpreter* (``fork`` + ``exec`` of this file with ``--solution-fds``), so no solution
+    process ever holds a test: the first was forked before the judge received them, and the
+    others start from an empty memory.
 
 The tests and the comparisons run in the judge, on decoded plain values; value tests are
 compared on the host, where the expected values stay. The solution can lie only about its
 own return values, and lying right is solving the task.
 
-Judge protocol (frames of :mod:`frames` on the socket), after the ``J`` byte:
-``→ {"pid": int}``; ``← {"source", "setup", "entry", "test_setup"}`` (``test_setup`` runs
-in the tests' namespace only); ``→ {"loaded": true}`` or
-``{"load_error": str}``; then per test ``← {"kind", "code", "per_test", "lenient", "cap"}``
-``→ [status, body]`` with status ``ok`` / ``digest`` / ``error``; ``← {"done": true}``
-``→ {"bye": true}``.
+Judge protocol (frames of :mod:`frames` on the socket): ``→ {"ready": judge pid,
+"solution": solution pid}``; ``← {"source", "setup", "entry", "test_setup", "tests":
+[[kind, code], …], "per_test", "lenient", "cap"}`` (``test_setup`` runs in the tests'
+namespace only); ``→ {"results": [[status, body], …]}`` (status ``ok`` / ``digest`` /
+``error``, one per test) or ``{"load_error": str}``; the judge then exits.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import os
 import pickle
@@ -56,10 +63,29 @@ from frames import (
 )
 from plain_values import decode_value, encode_value
 
+JUDGE_PATH = os.path.realpath(__file__)
 #: Largest reply the solution may send for one call (bytes of JSON).
 MAX_MESSAGE = 64 * 1024 * 1024
-#: Largest frame the judge accepts from the REPL server (a solution and its setup).
-MAX_SPEC = 8 * 1024 * 1024
+#: Largest frame the judge accepts from the REPL server (a solution, its setup and tests).
+MAX_SPEC = 128 * 1024 * 1024
+#: Standard-library modules the template imports once, so that neither the judge nor a
+#: solution pays for them per answer. Only modules without state drawn at import time
+#: (``random`` seeds itself on import: every solution would share one sequence).
+WARM_MODULES = (
+    "bisect",
+    "collections",
+    "copy",
+    "dataclasses",
+    "functools",
+    "heapq",
+    "itertools",
+    "math",
+    "operator",
+    "re",
+    "resource",
+    "string",
+    "typing",
+)
 
 
 class _Timeout(BaseException):
@@ -79,16 +105,18 @@ def _alarm(signum: int, frame: object) -> None:
 
 
 class Solution:
-    """The solution process, as the judge sees it: start, call, kill."""
+    """The solution process, as the judge sees it: prepare, load, call, kill."""
 
-    def __init__(self, spec: dict[str, str], limits: argparse.Namespace) -> None:
-        self.spec = spec
+    def __init__(self, limits: argparse.Namespace) -> None:
         self.limits = limits
+        self.spec: dict[str, str] | None = None
         self.pid: int | None = None
         self.w = -1
         self.reader: FrameReader | None = None
 
-    def start(self) -> None:
+    def _fork(self, fresh: bool) -> None:
+        """A solution process waiting for its spec: forked from this judge (``fresh``
+        false: only before the judge has received anything) or a fresh interpreter."""
         child_r, parent_w = os.pipe()
         parent_r, child_w = os.pipe()
         pid = os.fork()
@@ -96,13 +124,34 @@ class Solution:
             try:
                 close_fds_except(child_r, child_w)
                 null_stdio()
-                _serve_solution(self.spec, self.limits, child_r, child_w)
+                if fresh:
+                    os.set_inheritable(child_r, True)
+                    os.set_inheritable(child_w, True)
+                    os.execv(sys.executable, _solution_argv(self.limits, child_r, child_w))
+                _serve_solution(self.limits, child_r, child_w)
             finally:
                 os._exit(0)
         os.close(child_r)
         os.close(child_w)
         self.pid, self.w, self.reader = pid, parent_w, FrameReader(parent_r, MAX_MESSAGE)
-        first = self.reader.read()
+
+    def prepare(self) -> None:
+        """Fork the first solution process now, while this judge holds no request."""
+        self._fork(fresh=False)
+
+    def load(self, spec: dict[str, str]) -> None:
+        """Send the source to the solution process (a fresh one if there is none) and wait
+        until it has run it (``_LoadError`` with the reason when it could not)."""
+        self.spec = spec
+        if self.pid is None:
+            self._fork(fresh=True)
+        assert self.reader is not None
+        try:
+            _send(self.w, json.dumps(spec).encode())
+            first = self.reader.read()
+        except BaseException as e:
+            self.kill()
+            raise _LoadError(f"the solution process was lost ({type(e).__name__})") from e
         if not (isinstance(first, list) and first and first[0] == "ready"):
             self.kill()
             why = first[1] if isinstance(first, list) and len(first) == 2 else "no answer"
@@ -123,13 +172,15 @@ class Solution:
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
         payload = pickle.dumps((args, kwargs))
-        if self.pid is None:
-            self.start()
+        if self.pid is None:  # the last one crashed or timed out: a fresh interpreter
+            assert self.spec is not None
+            try:
+                self.load(self.spec)
+            except _LoadError as e:
+                raise _SolutionError(f"the solution could not be restarted: {e}") from e
         assert self.reader is not None
         try:
-            view = memoryview(len(payload).to_bytes(4, "big") + payload)
-            while view:
-                view = view[os.write(self.w, view) :]
+            _send(self.w, payload)
             reply = self.reader.read()
         except BaseException:
             self.kill()
@@ -142,6 +193,21 @@ class Solution:
         return decode_value(reply[1])
 
 
+def _solution_argv(limits: argparse.Namespace, rfd: int, wfd: int) -> list[str]:
+    return [
+        sys.executable, "-I", "-u", JUDGE_PATH, "--solution-fds", f"{rfd},{wfd}",
+        "--rlimit-as", str(limits.rlimit_as), "--rlimit-cpu", str(limits.rlimit_cpu),
+        "--rlimit-fsize", str(limits.rlimit_fsize), "--rlimit-nproc", str(limits.rlimit_nproc),
+        *(arg for p in limits.sys_path for arg in ("--sys-path", p)),
+    ]  # fmt: skip
+
+
+def _send(fd: int, payload: bytes) -> None:
+    view = memoryview(len(payload).to_bytes(4, "big") + payload)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def _read_exact(fd: int, n: int) -> bytes:
     buf = b""
     while len(buf) < n:
@@ -152,11 +218,19 @@ def _read_exact(fd: int, n: int) -> bytes:
     return buf
 
 
-def _serve_solution(spec: dict[str, str], limits: argparse.Namespace, rfd: int, wfd: int) -> None:
-    """The solution process: load the source, then answer calls until killed."""
+def _read_message(fd: int, limit: int) -> bytes:
+    size = int.from_bytes(_read_exact(fd, 4), "big")
+    if size > limit:
+        raise EOFError("an oversized message")
+    return _read_exact(fd, size)
+
+
+def _serve_solution(limits: argparse.Namespace, rfd: int, wfd: int) -> None:
+    """The solution process: wait for the source, load it, then answer calls until killed."""
     os.setpgid(0, 0)
     apply_rlimits(limits)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    spec = json.loads(_read_message(rfd, MAX_SPEC))
     entry = spec["entry"]
     ns: dict[str, Any] = {"__name__": "__solution__"}
     try:
@@ -168,10 +242,10 @@ def _serve_solution(spec: dict[str, str], limits: argparse.Namespace, rfd: int, 
     except BaseException as e:
         write_frame(wfd, ["load_error", f"{type(e).__name__}: {str(e)[:300]}"])
         return
+    del spec
     write_frame(wfd, ["ready"])
     while True:
-        size = int.from_bytes(_read_exact(rfd, 4), "big")
-        args, kwargs = pickle.loads(_read_exact(rfd, size))
+        args, kwargs = pickle.loads(_read_message(rfd, MAX_SPEC))
         try:
             out = ["ok", encode_value(fn(*args, **kwargs), False)]
         except BaseException as e:
@@ -182,26 +256,28 @@ def _serve_solution(spec: dict[str, str], limits: argparse.Namespace, rfd: int, 
             write_frame(wfd, ["error", f"unsendable result: {str(e)[:100]}"])
 
 
-def run_test(solution: Solution, test_ns: dict[str, Any], test: dict[str, Any]) -> list[Any]:
+def run_test(
+    solution: Solution, test_ns: dict[str, Any], kind: str, code: str, opts: dict[str, Any]
+) -> list[Any]:
     """One test, under its alarm: ``[status, body]``."""
-    kind, code = test["kind"], test["code"]
+    per_test = float(opts["per_test"])
     try:
-        signal.setitimer(signal.ITIMER_REAL, float(test["per_test"]))
+        signal.setitimer(signal.ITIMER_REAL, per_test)
         try:
             if kind == "assert":
                 exec(compile(code, "<test>", "exec"), dict(test_ns))
                 return ["ok", None]
             value = eval(compile(code, "<test>", "eval"), dict(test_ns))
-            enc = encode_value(value, bool(test["lenient"]))
+            enc = encode_value(value, bool(opts["lenient"]))
             text = json.dumps(enc, sort_keys=True)
-            if len(text) <= int(test["cap"]):
+            if len(text) <= int(opts["cap"]):
                 return ["ok", enc]
             return ["digest", hashlib.sha256(text.encode()).hexdigest()]
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     except _Timeout:
         solution.kill()
-        return ["error", f"timed out after {float(test['per_test']):g} s"]
+        return ["error", f"timed out after {per_test:g} s"]
     except _SolutionError as e:
         return ["error", str(e)]
     except BaseException as e:
@@ -211,44 +287,33 @@ def run_test(solution: Solution, test_ns: dict[str, Any], test: dict[str, Any]) 
 def judge_main(sock: int, limits: argparse.Namespace) -> None:
     """One judge: the protocol of the module doc over ``sock``."""
     prctl(PR_SET_DUMPABLE, 0)
+    solution = Solution(limits)
+    solution.prepare()  # before anything is read: the solution process holds no request
+    write_frame(sock, {"ready": os.getpid(), "solution": solution.pid})
+    req = FrameReader(sock, MAX_SPEC).read()
     signal.signal(signal.SIGALRM, _alarm)
-    reader = FrameReader(sock, MAX_SPEC)
-    write_frame(sock, {"pid": os.getpid()})
-    spec = reader.read()
-    solution = Solution({k: str(spec[k]) for k in ("source", "setup", "entry")}, limits)
     try:
-        solution.start()
+        solution.load({k: str(req[k]) for k in ("source", "setup", "entry")})
     except _LoadError as e:
         write_frame(sock, {"load_error": str(e)})
         return
-    except BaseException as e:
-        write_frame(sock, {"load_error": f"{type(e).__name__}: {str(e)[:300]}"})
-        return
-    write_frame(sock, {"loaded": True})
     test_ns: dict[str, Any] = {"__name__": "__test__"}
-    exec(compile(spec["setup"], "<test setup>", "exec"), test_ns)
-    exec(compile(spec["test_setup"], "<test helpers>", "exec"), test_ns)
-    test_ns["candidate"] = test_ns[spec["entry"]] = solution.call
-    del spec
-    while True:
-        test = reader.read()
-        if not isinstance(test, dict) or test.get("done"):
-            solution.kill()
-            write_frame(sock, {"bye": True})  # the server sends nothing more until it reads this
-            return
-        write_frame(sock, run_test(solution, test_ns, test))
+    exec(compile(req["setup"], "<test setup>", "exec"), test_ns)
+    exec(compile(req["test_setup"], "<test helpers>", "exec"), test_ns)
+    test_ns["candidate"] = test_ns[req["entry"]] = solution.call
+    results = [run_test(solution, test_ns, kind, code, req) for kind, code in req["tests"]]
+    write_frame(sock, {"results": results})
+    solution.kill()
 
 
 def template_main(sock: int, limits: argparse.Namespace) -> None:
-    """Fork a judge per ``J`` byte on ``sock``; exit when the REPL server goes away."""
+    """Keep a spare judge: fork one, and another per ``J`` byte on ``sock`` once the last
+    has exited; exit when the REPL server goes away."""
     prctl(PR_SET_DUMPABLE, 0)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    for name in WARM_MODULES:
+        importlib.import_module(name)
     while True:
-        try:
-            if os.read(sock, 1) != b"J":
-                return
-        except OSError:
-            return
         pid = os.fork()
         if pid == 0:
             code = 0
@@ -259,11 +324,18 @@ def template_main(sock: int, limits: argparse.Namespace) -> None:
             finally:
                 os._exit(code)
         os.waitpid(pid, 0)
+        try:
+            if os.read(sock, 1) != b"J":
+                return
+        except OSError:
+            return
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--socket", type=int, required=True, help="fd of the REPL server's socket")
+    role = p.add_mutually_exclusive_group(required=True)
+    role.add_argument("--socket", type=int, help="fd of the REPL server's socket (template)")
+    role.add_argument("--solution-fds", help="'r,w': a restarted solution process's pipes")
     p.add_argument("--rlimit-as", type=int, default=0)
     p.add_argument("--rlimit-cpu", type=int, default=0)
     p.add_argument("--rlimit-fsize", type=int, default=0)
@@ -281,6 +353,12 @@ def main(argv: list[str] | None = None) -> None:
         ]
         at = sites[0] if sites else len(sys.path)
         sys.path[at:at] = args.sys_path
+    if args.solution_fds is not None:
+        rfd, wfd = (int(fd) for fd in args.solution_fds.split(","))
+        try:
+            _serve_solution(args, rfd, wfd)
+        finally:
+            os._exit(0)
     template_main(args.socket, args)
 
 

@@ -1,10 +1,16 @@
 """The REPL server's side of the hidden-test judge (standard library only).
 
 The server starts the judge *template* (:mod:`judge`) with ``exec``, over a socket pair only
-the two of them hold, and plays the judge protocol for each ``judge`` request: the solution,
-then the tests one at a time, each answer checked (schema, sizes). Anything unexpected (a
-lost judge, a malformed frame, the time budget spent) stops the template; the next request
-starts a fresh one.
+the two of them hold. The template keeps a spare judge forked and waiting, with its solution
+process forked too, so an answer costs no fork and no import: the server checks that the
+spare is alive and not stopped, sends it the solution and every test in one frame and checks
+the verdicts that come back (schema, sizes). Anything unexpected (a lost judge, a malformed
+frame, the time budget spent) stops the template; a fresh one is started at once.
+
+After the reply has gone to the host, :meth:`JudgeClient.clean_up` kills every process the
+answer started (the judge, the solution and whatever it forked, orphans included: the server
+is their subreaper) and only then asks the template for the next spare judge, so no process
+of one answer is alive when the judge of the next one is forked.
 """
 
 from __future__ import annotations
@@ -33,8 +39,13 @@ from frames import (
 JUDGE_PATH = os.path.join(os.path.dirname(os.path.realpath(__file__)), "judge.py")
 #: Longest error text of one test the host is shown.
 MAX_ERROR = 2000
-#: Largest solution + setup the server passes on (bytes of each).
+#: Largest solution + setup the server passes on (characters of each, and of all the
+#: tests together).
 MAX_SOURCE = 4 * 1024 * 1024
+#: Seconds the clean-up after an answer may spend killing what the answer started.
+CLEAN_UP_S = 3.0
+#: Process states of a spare judge that can serve (``/proc/<pid>/stat``): sleeping or running.
+_SERVING = (b"S", b"R", b"D")
 
 
 class JudgeLost(Exception):
@@ -64,6 +75,8 @@ def _check_request(req: dict[str, Any]) -> None:
         isinstance(t, list) and len(t) == 2 and all(isinstance(x, str) for x in t) for t in tests
     ):
         raise ValueError("judge: tests must be a list of [kind, code] strings")
+    if sum(len(code) for _, code in tests) > MAX_SOURCE:
+        raise ValueError(f"judge: the tests must total at most {MAX_SOURCE} characters")
     for key in ("timeout", "per_test"):
         if not isinstance(req.get(key), (int, float)) or req[key] <= 0:
             raise ValueError(f"judge: {key} must be a positive number")
@@ -72,12 +85,24 @@ def _check_request(req: dict[str, Any]) -> None:
 class JudgeClient:
     """Owns the judge template and runs one judge per request."""
 
-    def __init__(self, args: argparse.Namespace, host_gone: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        host_gone: Callable[[], None],
+        reap: Callable[[], None],
+    ) -> None:
         self.args = args
+        #: Called while waiting on the judge when the host's channel is readable.
         self.host_gone = host_gone
+        #: Collects the server's exited children (the server's own reaper).
+        self.reap = reap
         self.template_pid: int | None = None
         self.sock: socket.socket | None = None
         self.reader: FrameReader | None = None
+        #: The waiting spare judge's pid, once its ``ready`` frame has been read.
+        self.spare: int | None = None
+        #: A judge has been used since the template last forked one (``J`` is due).
+        self.used = False
 
     def _spawn(self) -> None:
         ours, theirs = socket.socketpair()
@@ -101,6 +126,7 @@ class JudgeClient:
         theirs.close()
         self.template_pid, self.sock = pid, ours
         self.reader = FrameReader(ours.fileno(), 8 * self.args.max_output + (1 << 20))
+        self.spare, self.used = None, False
 
     def reaped(self, pid: int) -> None:
         """The server collected ``pid``; forget the template if it was that."""
@@ -119,22 +145,57 @@ class JudgeClient:
                 os.waitpid(pid, 0)
         if self.sock is not None:
             self.sock.close()
-        self.sock, self.reader = None, None
+        self.sock, self.reader, self.spare, self.used = None, None, None, False
+
+    def _template_state(self) -> bytes:
+        fields = None if self.template_pid is None else proc_stat(self.template_pid)
+        return b"X" if fields is None else fields[0]
 
     def recover(self) -> None:
         """After a run: the solution (same uid) may have stopped or killed the template,
         which serves the next answers. A stopped one is continued; a dead one is replaced
         on the next run."""
-        pid = self.template_pid
-        if pid is None:
-            return
-        fields = proc_stat(pid)
-        state = b"X" if fields is None else fields[0]
-        if state in (b"Z", b"X"):
+        state = self._template_state()
+        if self.template_pid is not None and state in (b"Z", b"X"):
             self.stop()
         elif state in (b"T", b"t"):
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGCONT)
+                os.kill(self.template_pid or 0, signal.SIGCONT)
+
+    def clean_up(self, keep: set[int]) -> None:
+        """After an answer's reply went out: kill every descendant of this server but the
+        template and ``keep`` (the worker's tree), until none is left; then have the next
+        spare judge forked (or a fresh template started), so it is forked only once nothing
+        the answer started is alive."""
+        me = os.getpid()
+        deadline = time.monotonic() + CLEAN_UP_S
+        while True:
+            tree = process_tree()
+            victims = [
+                pid
+                for pid in descendants(tree, me)
+                if pid != self.template_pid and pid not in keep and tree[pid][1] != b"Z"
+            ]
+            for pid in victims:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            self.reap()
+            if not victims:
+                break
+            if time.monotonic() > deadline:  # still forking: no spare beside it
+                self.stop()
+                return
+        self.recover()
+        if self.template_pid is None:
+            self._spawn()
+        elif self.used:
+            try:
+                assert self.sock is not None
+                self.sock.sendall(b"J")
+                self.used = False
+            except OSError:
+                self.stop()
+                self._spawn()
 
     def _read(self, deadline: float) -> Any:
         assert self.reader is not None
@@ -163,44 +224,90 @@ class JudgeClient:
         except OSError as e:
             raise JudgeLost(f"the judge was lost ({e})") from e
 
+    def _spare_judge(self, deadline: float) -> None:
+        """Make sure a spare judge is waiting, alive and not stopped (a fresh template
+        otherwise); ``JudgeLost`` when none can be had."""
+        for attempt in range(2):
+            if self.template_pid is None:
+                self._spawn()
+            try:
+                if self.spare is None:
+                    hello = self._read(deadline)
+                    if not (isinstance(hello, dict) and type(hello.get("ready")) is int):
+                        raise JudgeLost("a malformed greeting")
+                    self.spare = hello["ready"]
+                fields = proc_stat(self.spare)
+                if (
+                    fields is not None
+                    and fields[0] in _SERVING
+                    and int(fields[1]) == self.template_pid
+                    and self._template_state() in _SERVING
+                ):
+                    return
+                why = "the spare judge was stopped or killed"
+            except JudgeLost as e:
+                why = str(e)
+            self.stop()
+            if attempt or time.monotonic() >= deadline:
+                raise JudgeLost(why)
+
     def run(self, req: dict[str, Any]) -> dict[str, Any]:
         """``{"results": [...]}``, ``{"load_error": str}`` or ``{"problem": str}``."""
         _check_request(req)
         deadline = time.monotonic() + float(req["timeout"])
-        if self.template_pid is None:
-            self._spawn()
-        assert self.sock is not None
         try:
-            try:
-                self.sock.sendall(b"J")
-            except OSError as e:
-                raise JudgeLost(f"the judge template was lost ({e})") from e
-            hello = self._read(deadline)
-            if not (isinstance(hello, dict) and isinstance(hello.get("pid"), int)):
-                raise JudgeLost("a malformed greeting")
-            self._send({k: req[k] for k in ("source", "setup", "entry", "test_setup")})
-            loaded = self._read(deadline)
-            if isinstance(loaded, dict) and isinstance(loaded.get("load_error"), str):
-                return {"load_error": loaded["load_error"][:MAX_ERROR]}
-            if loaded != {"loaded": True}:
-                raise JudgeLost("a malformed load report")
-            results = []
-            cap = int(req.get("cap", 2000))
-            for kind, code in req["tests"]:
-                self._send(
-                    {
-                        "kind": kind,
-                        "code": code,
-                        "per_test": req["per_test"],
-                        "lenient": bool(req.get("lenient", False)),
-                        "cap": cap,
-                    }
-                )
-                results.append(_check_item(self._read(deadline)))
-            self._send({"done": True})
-            if self._read(deadline) != {"bye": True}:
-                raise JudgeLost("a malformed goodbye")
-            return {"results": results}
+            self._spare_judge(deadline)
+            assert self.reader is not None
+            self.spare, self.used = None, True
+            self._send(
+                {
+                    **{k: req[k] for k in ("source", "setup", "entry", "test_setup", "tests")},
+                    "per_test": req["per_test"],
+                    "lenient": bool(req.get("lenient", False)),
+                    "cap": int(req.get("cap", 2000)),
+                }
+            )
+            # Each item is an error (MAX_ERROR characters), a digest or a value of at most
+            # ``cap`` characters: UTF-8 at 4 bytes a character, and room for the framing.
+            per_item = 4 * max(MAX_ERROR, int(req.get("cap", 2000))) + 64
+            self.reader.max_frame = (1 << 16) + per_item * len(req["tests"])
+            reply = self._read(deadline)
+            if (
+                isinstance(reply, dict)
+                and set(reply) == {"load_error"}
+                and isinstance(reply["load_error"], str)
+            ):
+                return {"load_error": reply["load_error"][:MAX_ERROR]}
+            if not (isinstance(reply, dict) and set(reply) == {"results"}):
+                raise JudgeLost("a malformed verdict")
+            results = reply["results"]
+            if not (isinstance(results, list) and len(results) == len(req["tests"])):
+                raise JudgeLost("a verdict for another number of tests")
+            return {"results": [_check_item(item) for item in results]}
         except JudgeLost as e:
             self.stop()
             return {"problem": str(e)}
+
+
+def process_tree() -> dict[int, tuple[int, bytes]]:
+    """Every process in /proc: its parent and its state."""
+    tree: dict[int, tuple[int, bytes]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            fields = proc_stat(name)
+            if fields is not None:
+                tree[int(name)] = (int(fields[1]), fields[0])
+    return tree
+
+
+def descendants(tree: dict[int, tuple[int, bytes]], root: int) -> list[int]:
+    """Every descendant of ``root`` in ``tree``."""
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in tree.items():
+        children.setdefault(parent, []).append(pid)
+    out, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out

@@ -22,9 +22,10 @@ Processes
     more; no grade is ever read from a cell.
 
     Hidden tests are judged by ``judge.py`` (op ``judge``): a template started with
-    ``exec`` forks a judge per request, which runs the tests against a solution process of
+    ``exec`` keeps a spare judge forked, which runs the tests against a solution process of
     its own. No descriptor the supervisor reads is held by, inherited by or reachable from
-    the solution (see judge.py).
+    the solution (see judge.py). The reply goes to the host first; then everything the
+    answer started is killed and only after that is the next spare judge forked.
 
 Framing
     Each message is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON
@@ -62,6 +63,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 
 sys.path.append(os.path.dirname(os.path.realpath(__file__)))
 
@@ -343,7 +345,9 @@ class Supervisor:
         self.pid1 = os.getpid() == 1
         # Four strings at the cap, each JSON-escaped at worst 6 bytes a byte, and the keys.
         self.max_reply = 24 * (args.max_output + _MARK_ROOM) + 4096
-        self.judge = JudgeClient(args, self.host_gone)
+        self.judge = JudgeClient(args, self.host_gone, self.reap)
+        #: Work done after the current reply has been written (the clean-up of a judge run).
+        self.after_reply: Callable[[], None] | None = None
 
     # -- worker lifecycle
     def spawn(self) -> None:
@@ -377,20 +381,23 @@ class Supervisor:
     def kill_all(self, *, keep_template: bool = True) -> None:
         """Kill the worker and everything it started, then reap them (the judge template,
         which never runs user code, is kept unless ``keep_template`` is false)."""
-        spare = self.judge.template_pid if keep_template else None
+        template = self.judge.template_pid if keep_template else None
         if not keep_template:
             self.judge.stop()
         deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline:
-            if self.pid1 and spare is None:
+            if self.pid1 and template is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(-1, signal.SIGKILL)  # everything in the container but us
-            victims = [p for p in children_of(os.getpid()) if p != spare]
+            # The template and its spare judge run no user code (whatever a judge run
+            # started was killed right after it), and no orphan is ever re-parented to them.
+            spare = set() if template is None else {template, *children_of(template)}
+            victims = [p for p in children_of(os.getpid()) if p not in spare]
             for pid in victims:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
             self.reap()
-            if not victims and not [p for p in children_of(os.getpid()) if p != spare]:
+            if not victims:
                 break
             time.sleep(0.002)
         for fd in (self.to_worker, self.from_worker.fd if self.from_worker else -1):
@@ -493,20 +500,15 @@ class Supervisor:
         return _failed(msg, 137, time.monotonic() - start)
 
     def op_judge(self, req: dict) -> dict:
-        """Hidden tests of a solution, in the judge (see judge.py); then whatever the
-        solution left running (an orphan comes back to us) is killed."""
+        """Hidden tests of a solution, in a spare judge (see judge.py). Once the reply is
+        out, whatever the answer left running (an orphan comes back to us) is killed, and
+        then the next spare judge is forked."""
         result = self.judge.run(req)
-        template = self.judge.template_pid
-        spare = {self.worker_pid, *children_of(self.worker_pid)}
-        if template is not None:  # its judge may still be on its way out
-            spare |= {template, *children_of(template)}
-        for pid in children_of(os.getpid()):
-            if pid not in spare:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
-        self.reap()
-        self.judge.recover()
+        self.after_reply = self._judge_clean_up
         return {"ok": True, **result}
+
+    def _judge_clean_up(self) -> None:
+        self.judge.clean_up({self.worker_pid, *children_of(self.worker_pid)})
 
     def op_put_file(self, req: dict) -> dict:
         path = self._path(req["path"])
@@ -576,6 +578,9 @@ class Supervisor:
                 write_frame(1, reply)
             except OSError:  # the host is gone
                 self.shutdown()
+            after, self.after_reply = self.after_reply, None
+            if after is not None:
+                after()
 
 
 def _failed(error: str, exit_code: int, duration: float, *, timed_out: bool = False) -> dict:
