@@ -179,8 +179,18 @@ def generate_task(world: World, split: str, index: int) -> SearchTask:
 
 
 def eval_set(world: World, n: int = EVAL_SET_SIZE) -> list[SearchTask]:
-    """The fixed evaluation set: the first ``n`` test tasks (all kinds, 1-4 hops)."""
-    return [generate_task(world, "test", i) for i in range(n)]
+    """The fixed evaluation set: the first ``n`` test tasks, skipping a task whose question
+    repeats an earlier one (small worlds have few test entities); all kinds, 1-4 hops."""
+    out: list[SearchTask] = []
+    seen: set[str] = set()
+    index = 0
+    while len(out) < n and index < 50 * n:
+        task = generate_task(world, "test", index)
+        index += 1
+        if task.question not in seen:
+            seen.add(task.question)
+            out.append(task)
+    return out
 
 
 def plan_task(world: World, split: str, index: int) -> QuestionPlan:
