@@ -187,8 +187,18 @@ def eval_cmd(
             "agent was trained on; --arg values override it) instead of its defaults."
         ),
     ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue the run OUT/NAME from its journal (episodes.jsonl): keep the "
+            "episodes it finished, play only the missing ones. Needs --name."
+        ),
+    ] = False,
 ) -> None:
-    """Evaluate agents on envs; writes report.json, report.md and plots to OUT/NAME/."""
+    """Evaluate agents on envs; writes report.json, report.md and plots to OUT/NAME/.
+
+    Every finished episode is appended to OUT/NAME/episodes.jsonl as it finishes, so a run
+    that is stopped continues with ``--resume`` (same settings, same --name)."""
     try:
         env_ids = (
             list_envs(suite=True)
@@ -201,6 +211,10 @@ def eval_cmd(
         env_kwargs = _parse_args(arg)
         wrappers = [_parse_wrapper(w, seed=seed) for w in wrapper or []]
         executor_kind = as_executor(executor)
+        if resume and name is None:
+            raise InvalidArgumentError(
+                "--resume continues a named run: pass --name NAME (the folder under --out)."
+            )
     except Error as e:
         raise _fail(e) from e
     run_name = name or time.strftime("eval-%Y%m%d-%H%M%S")
@@ -244,6 +258,8 @@ def eval_cmd(
                 executor=executor_kind,
                 reference_config=reference_config,
                 wrappers=wrappers,
+                journal=out / run_name / "episodes.jsonl",
+                resume=resume,
             )
         except Error as e:
             raise _fail(e) from e

@@ -10,7 +10,8 @@ are computed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from mtenvs.agents.base import Agent
 from mtenvs.core.args import constructor_arguments
 from mtenvs.core.registry import env_class
 from mtenvs.error import UnavailableError
+from mtenvs.eval.journal import Journal
 from mtenvs.rollout.engine import rollout
 from mtenvs.rollout.records import Trajectory
 from mtenvs.rollout.sources import EnvLike, WrappedEnv, env_source
@@ -171,6 +173,8 @@ def evaluate(
     executor: Executor = "sync",
     reference_config: bool = False,
     wrappers: Sequence[WrapperArg] = (),
+    journal: str | os.PathLike[str] | None = None,
+    resume: bool = False,
 ) -> EvalRun:
     """Play ``episodes`` episodes of every env with every agent; see the module doc.
 
@@ -181,6 +185,9 @@ def evaluate(
     Envs given by id or spec get these constructor arguments (and ``eval_set``); a factory
     builds its env itself. ``wrappers`` (``[("TryAgain", {"max_attempts": 3})]``, the first
     innermost) wrap every env; ``run.config["env_wrappers"]`` records each env's wrappers.
+    ``journal`` (a path) records every finished episode as it finishes; with ``resume`` the
+    episodes already in it are kept and only the missing seeds are played
+    (:mod:`mtenvs.eval.journal`).
     """
     names = [env if isinstance(env, str) else env_source(env).name for env in env_ids]
     run = EvalRun(
@@ -199,6 +206,57 @@ def evaluate(
             "env_wrappers": {},
         },
     )
+    log = None
+    if journal is not None:
+        settings = {
+            "eval_set": eval_set,
+            "env_kwargs": env_kwargs or {},
+            "reference_config": reference_config,
+            "wrappers": [(getattr(w, "__name__", w), dict(a)) for w, a in wrappers],
+        }
+        log = Journal(journal, settings)
+        if resume:
+            log.load()
+        log.start(resume=resume)
+    try:
+        _play(
+            run,
+            env_ids,
+            names,
+            agents,
+            episodes,
+            seed,
+            eval_set,
+            env_kwargs,
+            on_episode,
+            num_envs,
+            executor,
+            reference_config,
+            wrappers,
+            log,
+        )
+    finally:
+        if log is not None:
+            log.close()
+    return run
+
+
+def _play(
+    run: EvalRun,
+    env_ids: Sequence[EnvLike],
+    names: Sequence[str],
+    agents: Sequence[Agent],
+    episodes: int,
+    seed: int,
+    eval_set: bool,
+    env_kwargs: dict[str, Any] | None,
+    on_episode: Callable[[EpisodeResult], None] | None,
+    num_envs: int,
+    executor: Executor,
+    reference_config: bool,
+    wrappers: Sequence[WrapperArg],
+    log: Journal | None,
+) -> None:
     for env, env_id in zip(env_ids, names):
         by_id = isinstance(env, (str, EnvSpec)) and env_id in gym.registry
         kwargs: dict[str, Any] = {}
@@ -226,18 +284,29 @@ def evaluate(
                     {"env_id": env_id, "agent": agent.name, "reason": reason}
                 )
                 continue
-            results = []
+            played = log.played(env_id, agent.name) if log is not None else {}
+            seeds = range(seed, seed + episodes)
+            results = [EpisodeResult(**played[s]) for s in seeds if s in played]
+            if on_episode is not None:
+                for result in results:
+                    on_episode(result)
+            record = log.recorder(env_id) if log is not None else None
+            todo = [s for s in seeds if s not in played]
+            common: dict[str, Any] = {
+                "num_envs": num_envs,
+                "env_kwargs": rollout_kwargs,
+                "executor": executor,
+            }
+            plays: Iterable[Trajectory] = ()
+            if len(todo) == episodes:
+                plays = rollout(source, playing, episodes, seed=seed, **common)
+            elif todo:  # resumed: only the seeds the journal does not have
+                plays = rollout(None, playing, tasks=[(source, s) for s in todo], **common)
             try:
-                for traj in rollout(
-                    source,
-                    playing,
-                    episodes,
-                    num_envs=num_envs,
-                    seed=seed,
-                    env_kwargs=rollout_kwargs,
-                    executor=executor,
-                ):
+                for traj in plays:
                     results.append(episode_result(traj))
+                    if record is not None:
+                        record(results[-1])
                     if on_episode is not None:
                         on_episode(results[-1])
             except UnavailableError as e:  # a missing browser, engine, server: play the rest
@@ -246,4 +315,3 @@ def evaluate(
                 )
                 continue
             run.episodes.extend(sorted(results, key=lambda r: r.seed))
-    return run

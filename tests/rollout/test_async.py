@@ -5,38 +5,17 @@ and the combinations it does not do are refused."""
 from __future__ import annotations
 
 import time
-import zlib
-from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
-from mtenvs.agents import AgentInput, OracleAgent
-from mtenvs.core.agent import message_text
+from mtenvs.agents import OracleAgent
 from mtenvs.error import InvalidArgumentError
 from mtenvs.rollout import Branching, Trajectory, rollout
 from mtenvs.rollout.async_engine import AsyncSchedule
-
-
-class ConversationSeededAgent:
-    """Random legal moves, each drawn from a generator seeded by the conversation: the
-    reply depends only on the input, whatever else is in the batch."""
-
-    name = "conversation-seeded"
-
-    def __init__(self) -> None:
-        self.batches: list[int] = []
-
-    def act(self, batch: Sequence[AgentInput]) -> list[str]:
-        self.batches.append(len(batch))
-        replies = []
-        for item in batch:
-            text = "\n".join(message_text(m) for m in item.messages)
-            rng = np.random.default_rng(zlib.crc32(text.encode()))
-            replies.append(item.env.random_action(rng))
-        return replies
+from tests.agents_support import ConversationSeededAgent
 
 
 def _by_id(trajs: list[Trajectory]) -> dict[str, dict[str, Any]]:
