@@ -8,6 +8,7 @@ from mtenvs.envs import (
     games,  # noqa: F401
     grid,  # noqa: F401
     puzzles,  # noqa: F401
+    search,  # noqa: F401
     sql,  # noqa: F401
     web,  # noqa: F401
 )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +69,7 @@ def _fail(where: str, message: str, layout: str) -> InvalidArgumentError:
     return InvalidArgumentError(f"{where}: {message}. Expected layout: {layout}.")
 
 
-def _existing(path: str | Path, what: str, layout: str) -> Path:
+def _existing(path: str | os.PathLike[str], what: str, layout: str) -> Path:
     file = Path(path)
     if not file.is_file():
         raise InvalidArgumentError(
@@ -117,7 +118,9 @@ def _string(value: Any, name: str, where: str, layout: str) -> str:
     return value.strip()
 
 
-def load_dataset(path: str | Path, corpus: str | Path | None = None) -> LoadedDataset:
+def load_dataset(
+    path: str | os.PathLike[str], corpus: str | os.PathLike[str] | None = None
+) -> LoadedDataset:
     """The tasks of ``path`` (layout detected from its first record; see the module doc)."""
     file = _existing(path, "Dataset", f"{HOTPOTQA_LAYOUT}; or {QUESTIONS_LAYOUT}")
     records = _records(file, HOTPOTQA_LAYOUT)
@@ -252,7 +255,7 @@ def _question_task(record: dict[str, Any], where: str, number: int) -> SearchTas
     )
 
 
-def iter_corpus(path: str | Path) -> Iterator[Document]:
+def iter_corpus(path: str | os.PathLike[str]) -> Iterator[Document]:
     """The documents of a corpus JSONL (see :data:`CORPUS_LAYOUT`), in file order."""
     file = _existing(path, "Corpus", CORPUS_LAYOUT)
     for number, record in _records(file, CORPUS_LAYOUT):
