@@ -6,9 +6,10 @@ Three processes, none of which the REPL server's user code or the solution can w
 *template*
     Started with ``exec`` by the REPL server (a fresh interpreter: nothing the server ever
     received is in its memory), not dumpable. It imports what the judge and the solutions
-    commonly use (:data:`WARM_MODULES`) once, then keeps one *spare judge* forked and
-    waiting: at start, and after each judge has exited, when the server sends a ``J`` byte
-    (which it does only once every process the last answer started is dead).
+    commonly use (:data:`WARM_MODULES`) once, then forks one judge per ``J`` byte the
+    server sends on its socket, handing it the descriptor that came with the byte: a socket
+    of that judge's own, whose other end only the server holds. The server orders judges
+    ahead of use (spares) and only while nothing an answer started is alive.
 *judge*
     Forked by the template before it has received anything, it first forks its *solution*
     process (so that process holds nothing of any request), tells the server it is ready,
@@ -29,7 +30,7 @@ The tests and the comparisons run in the judge, on decoded plain values; value t
 compared on the host, where the expected values stay. The solution can lie only about its
 own return values, and lying right is solving the task.
 
-Judge protocol (frames of :mod:`frames` on the socket): ``→ {"ready": judge pid,
+Judge protocol (frames of :mod:`frames` on the judge's own socket): ``→ {"ready": judge pid,
 "solution": solution pid}``; ``← {"source", "setup", "entry", "test_setup", "tests":
 [[kind, code], …], "per_test", "lenient", "cap"}`` (``test_setup`` runs in the tests'
 namespace only); ``→ {"results": [[status, body], …]}`` (status ``ok`` / ``digest`` /
@@ -39,12 +40,14 @@ namespace only); ``→ {"results": [[status, body], …]}`` (status ``ok`` / ``d
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import importlib
 import json
 import os
 import pickle
 import signal
+import socket
 import sys
 from typing import Any
 
@@ -307,28 +310,34 @@ def judge_main(sock: int, limits: argparse.Namespace) -> None:
 
 
 def template_main(sock: int, limits: argparse.Namespace) -> None:
-    """Keep a spare judge: fork one, and another per ``J`` byte on ``sock`` once the last
-    has exited; exit when the REPL server goes away."""
+    """Fork a judge per ``J`` byte on ``sock``, handing it the descriptor that came with the
+    byte (its own channel to the server); exit when the REPL server goes away."""
     prctl(PR_SET_DUMPABLE, 0)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     for name in WARM_MODULES:
         importlib.import_module(name)
+    control = socket.socket(fileno=sock)
     while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(control, 1, 1)
+        except OSError:
+            return
+        if msg != b"J" or len(fds) != 1:
+            return
         pid = os.fork()
         if pid == 0:
             code = 0
             try:
-                judge_main(sock, limits)
+                close_fds_except(fds[0])
+                judge_main(fds[0], limits)
             except BaseException:
                 code = 70
             finally:
                 os._exit(code)
-        os.waitpid(pid, 0)
-        try:
-            if os.read(sock, 1) != b"J":
-                return
-        except OSError:
-            return
+        os.close(fds[0])
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -1,16 +1,21 @@
 """The REPL server's side of the hidden-test judge (standard library only).
 
 The server starts the judge *template* (:mod:`judge`) with ``exec``, over a socket pair only
-the two of them hold. The template keeps a spare judge forked and waiting, with its solution
-process forked too, so an answer costs no fork and no import: the server checks that the
-spare is alive and not stopped, sends it the solution and every test in one frame and checks
-the verdicts that come back (schema, sizes). Anything unexpected (a lost judge, a malformed
-frame, the time budget spent) stops the template; a fresh one is started at once.
+the two of them hold, and orders judges from it ahead of use: a ``J`` byte with one end of a
+fresh socket pair, the judge's own channel. A spare judge waits with its solution process
+forked too, so an answer costs no fork and no import: the server checks that the spare and
+its solution process are alive, not stopped and children of the template and of the judge,
+sends the solution and every test in one frame and checks the verdicts that come back
+(schema, sizes). Anything unexpected (a lost judge, a malformed frame, the time budget spent)
+stops the template; a fresh one is started right after the reply.
 
 After the reply has gone to the host, :meth:`JudgeClient.clean_up` kills every process the
 answer started (the judge, the solution and whatever it forked, orphans included: the server
-is their subreaper) and only then asks the template for the next spare judge, so no process
-of one answer is alive when the judge of the next one is forked.
+is their subreaper), and only then orders new spares. So a judge is forked only while no
+process of any answer is alive; a spare that waited through an answer is used only after
+that answer's processes are dead and its state checked (the answer's code, same uid, could
+only signal it: it cannot ptrace a process that is not dumpable, open its descriptors or
+read its memory, and the spare holds nothing of any request anyway).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from frames import (
@@ -44,8 +50,21 @@ MAX_ERROR = 2000
 MAX_SOURCE = 4 * 1024 * 1024
 #: Seconds the clean-up after an answer may spend killing what the answer started.
 CLEAN_UP_S = 3.0
+#: Spare judges kept ready: the second one lets an answer that follows at once (an eval
+#: loop) find a judge forked while the last answer ran.
+SPARES = 2
 #: Process states of a spare judge that can serve (``/proc/<pid>/stat``): sleeping or running.
 _SERVING = (b"S", b"R", b"D")
+
+
+@dataclass
+class Spare:
+    """A judge forked ahead of use, with its own socket."""
+
+    sock: socket.socket
+    reader: FrameReader
+    #: The judge's and its solution process's pids, once its ``ready`` frame was read.
+    pids: tuple[int, int] | None = None
 
 
 class JudgeLost(Exception):
@@ -83,7 +102,7 @@ def _check_request(req: dict[str, Any]) -> None:
 
 
 class JudgeClient:
-    """Owns the judge template and runs one judge per request."""
+    """Owns the judge template and its spare judges; runs one judge per request."""
 
     def __init__(
         self,
@@ -98,11 +117,7 @@ class JudgeClient:
         self.reap = reap
         self.template_pid: int | None = None
         self.sock: socket.socket | None = None
-        self.reader: FrameReader | None = None
-        #: The waiting spare judge's pid, once its ``ready`` frame has been read.
-        self.spare: int | None = None
-        #: A judge has been used since the template last forked one (``J`` is due).
-        self.used = False
+        self.spares: list[Spare] = []
 
     def _spawn(self) -> None:
         ours, theirs = socket.socketpair()
@@ -125,8 +140,20 @@ class JudgeClient:
                 os._exit(70)
         theirs.close()
         self.template_pid, self.sock = pid, ours
-        self.reader = FrameReader(ours.fileno(), 8 * self.args.max_output + (1 << 20))
-        self.spare, self.used = None, False
+        self._order()
+
+    def _order(self) -> None:
+        """Order spares from the template until :data:`SPARES` wait."""
+        assert self.sock is not None
+        while len(self.spares) < SPARES:
+            ours, theirs = socket.socketpair()
+            try:
+                socket.send_fds(self.sock, [b"J"], [theirs.fileno()])
+            finally:
+                theirs.close()
+            self.spares.append(
+                Spare(ours, FrameReader(ours.fileno(), 8 * self.args.max_output + (1 << 20)))
+            )
 
     def reaped(self, pid: int) -> None:
         """The server collected ``pid``; forget the template if it was that."""
@@ -135,7 +162,7 @@ class JudgeClient:
             self.stop()
 
     def stop(self) -> None:
-        """Kill the template and any judge it runs; close the socket."""
+        """Kill the template and every judge it forked; close the sockets."""
         pid, self.template_pid = self.template_pid, None
         if pid is not None:
             for victim in [pid, *children_of(pid)]:
@@ -143,18 +170,19 @@ class JudgeClient:
                     os.kill(victim, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError, OSError):
                 os.waitpid(pid, 0)
+        for spare in self.spares:
+            spare.sock.close()
         if self.sock is not None:
             self.sock.close()
-        self.sock, self.reader, self.spare, self.used = None, None, None, False
+        self.sock, self.spares = None, []
 
     def _template_state(self) -> bytes:
         fields = None if self.template_pid is None else proc_stat(self.template_pid)
         return b"X" if fields is None else fields[0]
 
     def recover(self) -> None:
-        """After a run: the solution (same uid) may have stopped or killed the template,
-        which serves the next answers. A stopped one is continued; a dead one is replaced
-        on the next run."""
+        """After a run: the solution (same uid) may have stopped or killed the template.
+        A stopped one is continued; a dead one is forgotten (replaced by the caller)."""
         state = self._template_state()
         if self.template_pid is not None and state in (b"Z", b"X"):
             self.stop()
@@ -162,19 +190,57 @@ class JudgeClient:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(self.template_pid or 0, signal.SIGCONT)
 
+    def _hello(self, spare: Spare, deadline: float) -> tuple[int, int]:
+        """The spare's pids, from its ``ready`` frame (``JudgeLost`` if none comes)."""
+        if spare.pids is None:
+            hello = self._read(spare.reader, deadline)
+            if not (
+                isinstance(hello, dict)
+                and set(hello) == {"ready", "solution"}
+                and all(type(v) is int for v in hello.values())
+            ):
+                raise JudgeLost("a malformed greeting")
+            spare.pids = (hello["ready"], hello["solution"])
+        return spare.pids
+
+    def _intact(self, spare: Spare, deadline: float) -> bool:
+        """The spare's judge and solution process are alive, not stopped, and the
+        template's and the judge's children (a pid taken over by another process is not)."""
+        try:
+            judge, solution = self._hello(spare, deadline)
+        except JudgeLost:
+            return False
+        j, s = proc_stat(judge), proc_stat(solution)
+        return (
+            self._template_state() in _SERVING
+            and j is not None
+            and j[0] in _SERVING
+            and int(j[1]) == self.template_pid
+            and s is not None
+            and s[0] in _SERVING
+            and int(s[1]) == judge
+        )
+
     def clean_up(self, keep: set[int]) -> None:
         """After an answer's reply went out: kill every descendant of this server but the
-        template and ``keep`` (the worker's tree), until none is left; then have the next
-        spare judge forked (or a fresh template started), so it is forked only once nothing
-        the answer started is alive."""
+        template, intact spares and ``keep`` (the worker's tree), until none is left; then
+        order new spares (or start a fresh template)."""
+        self.recover()
+        soon = time.monotonic() + 1.0
+        intact = [spare for spare in self.spares if self._intact(spare, soon)]
+        for spare in self.spares:
+            if spare not in intact:
+                spare.sock.close()
+        self.spares = intact
         me = os.getpid()
         deadline = time.monotonic() + CLEAN_UP_S
         while True:
             tree = process_tree()
+            spared = self._spared(tree)
             victims = [
                 pid
                 for pid in descendants(tree, me)
-                if pid != self.template_pid and pid not in keep and tree[pid][1] != b"Z"
+                if pid not in spared and pid not in keep and tree[pid][1] != b"Z"
             ]
             for pid in victims:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -182,96 +248,95 @@ class JudgeClient:
             self.reap()
             if not victims:
                 break
-            if time.monotonic() > deadline:  # still forking: no spare beside it
+            if time.monotonic() > deadline:  # still forking: no judge beside it
                 self.stop()
                 return
         self.recover()
-        if self.template_pid is None:
-            self._spawn()
-        elif self.used:
-            try:
-                assert self.sock is not None
-                self.sock.sendall(b"J")
-                self.used = False
-            except OSError:
-                self.stop()
+        try:
+            if self.template_pid is None:
                 self._spawn()
+            else:
+                self._order()
+        except OSError:
+            self.stop()
 
-    def _read(self, deadline: float) -> Any:
-        assert self.reader is not None
+    def _spared(self, tree: dict[int, tuple[int, bytes]]) -> set[int]:
+        """The template and the spares' processes, each only while its parent is the one it
+        must be (a pid another process took over is not spared)."""
+        spared: set[int] = set() if self.template_pid is None else {self.template_pid}
+        for spare in self.spares:
+            if spare.pids is None:
+                continue
+            judge, solution = spare.pids
+            if tree.get(judge, (0, b""))[0] == self.template_pid:
+                spared.add(judge)
+                if tree.get(solution, (0, b""))[0] == judge:
+                    spared.add(solution)
+        return spared
+
+    def _read(self, reader: FrameReader, deadline: float) -> Any:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise JudgeLost("the tests timed out")
-            frame = self.reader.read(timeout=0) if self.reader.buf else None
+            frame = reader.read(timeout=0) if reader.buf else None
             if frame is not None:
                 return frame
-            ready = select.select([self.reader.fd, 0], [], [], left)[0]
+            ready = select.select([reader.fd, 0], [], [], left)[0]
             if 0 in ready:
                 self.host_gone()
-            if self.reader.fd in ready:
+            if reader.fd in ready:
                 try:
-                    frame = self.reader.read(timeout=0)
+                    frame = reader.read(timeout=0)
                 except (EOFError, ProtocolError) as e:
                     raise JudgeLost(f"the judge was lost ({type(e).__name__})") from e
                 if frame is not None:
                     return frame
 
-    def _send(self, obj: Any) -> None:
-        assert self.sock is not None
-        try:
-            write_frame(self.sock.fileno(), obj)
-        except OSError as e:
-            raise JudgeLost(f"the judge was lost ({e})") from e
-
-    def _spare_judge(self, deadline: float) -> None:
-        """Make sure a spare judge is waiting, alive and not stopped (a fresh template
-        otherwise); ``JudgeLost`` when none can be had."""
+    def _take(self, deadline: float) -> Spare:
+        """An intact spare judge (from a fresh template if need be); ``JudgeLost`` when
+        none can be had."""
         for attempt in range(2):
-            if self.template_pid is None:
-                self._spawn()
             try:
-                if self.spare is None:
-                    hello = self._read(deadline)
-                    if not (isinstance(hello, dict) and type(hello.get("ready")) is int):
-                        raise JudgeLost("a malformed greeting")
-                    self.spare = hello["ready"]
-                fields = proc_stat(self.spare)
-                if (
-                    fields is not None
-                    and fields[0] in _SERVING
-                    and int(fields[1]) == self.template_pid
-                    and self._template_state() in _SERVING
-                ):
-                    return
-                why = "the spare judge was stopped or killed"
-            except JudgeLost as e:
-                why = str(e)
+                if self.template_pid is None:
+                    self._spawn()
+                self._order()
+            except OSError as e:
+                self.stop()
+                raise JudgeLost(f"no judge could be started ({e})") from e
+            spare = self.spares.pop(0)
+            if self._intact(spare, deadline):
+                return spare
+            spare.sock.close()
             self.stop()
             if attempt or time.monotonic() >= deadline:
-                raise JudgeLost(why)
+                break
+        raise JudgeLost("no intact judge could be had")
 
     def run(self, req: dict[str, Any]) -> dict[str, Any]:
         """``{"results": [...]}``, ``{"load_error": str}`` or ``{"problem": str}``."""
         _check_request(req)
         deadline = time.monotonic() + float(req["timeout"])
+        spare = None
         try:
-            self._spare_judge(deadline)
-            assert self.reader is not None
-            self.spare, self.used = None, True
-            self._send(
-                {
-                    **{k: req[k] for k in ("source", "setup", "entry", "test_setup", "tests")},
-                    "per_test": req["per_test"],
-                    "lenient": bool(req.get("lenient", False)),
-                    "cap": int(req.get("cap", 2000)),
-                }
-            )
+            spare = self._take(deadline)
+            try:
+                write_frame(
+                    spare.sock.fileno(),
+                    {
+                        **{k: req[k] for k in ("source", "setup", "entry", "test_setup", "tests")},
+                        "per_test": req["per_test"],
+                        "lenient": bool(req.get("lenient", False)),
+                        "cap": int(req.get("cap", 2000)),
+                    },
+                )
+            except OSError as e:
+                raise JudgeLost(f"the judge was lost ({e})") from e
             # Each item is an error (MAX_ERROR characters), a digest or a value of at most
             # ``cap`` characters: UTF-8 at 4 bytes a character, and room for the framing.
             per_item = 4 * max(MAX_ERROR, int(req.get("cap", 2000))) + 64
-            self.reader.max_frame = (1 << 16) + per_item * len(req["tests"])
-            reply = self._read(deadline)
+            spare.reader.max_frame = (1 << 16) + per_item * len(req["tests"])
+            reply = self._read(spare.reader, deadline)
             if (
                 isinstance(reply, dict)
                 and set(reply) == {"load_error"}
@@ -287,6 +352,9 @@ class JudgeClient:
         except JudgeLost as e:
             self.stop()
             return {"problem": str(e)}
+        finally:
+            if spare is not None:
+                spare.sock.close()
 
 
 def process_tree() -> dict[int, tuple[int, bytes]]:
