@@ -39,6 +39,7 @@ bench: setup
 	@$(PY) benchmarks/bench_web.py
 	@$(PY) benchmarks/bench_miniwob.py
 	@$(PY) benchmarks/bench_llm.py
+	@$(PY) benchmarks/bench_search.py
 
 # Train the reference agents (weights -> mtenvs/assets/baselines/), then score all four tiers
 # (baselines/RESULTS.md, baselines/results.json, docs/img/baselines_curves.png).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create /work/main/.venv-bench (the repository's .venv-bench) with the peer environments that
 # benchmarks/bench_grid.py and benchmarks/bench_games.py compare against: gym-sokoban, GEM
-# (gem-llm), TextArena and PettingZoo (classic Tic-Tac-Toe / Connect Four, with pygame), pinned
+# (gem-llm), TextArena and PettingZoo (classic Tic-Tac-Toe / Connect Four, with pygame), and the
+# BM25 libraries of benchmarks/bench_search.py (bm25s, rank-bm25), pinned
 # in benchmarks/requirements-peers.txt; and BrowserGym's MiniWoB++ env for
 # benchmarks/bench_miniwob.py (BROWSERGYM_PINS below; it brings its own Playwright, which only
 # ever launches Debian's /usr/bin/chromium: `playwright install` is never run). A venv of its
@@ -73,6 +74,13 @@ for game in (tictactoe_v3, connect_four_v3):
     env.reset(seed=0)
     env.step(3)
     env.last()
+import bm25s
+from rank_bm25 import BM25Okapi
+
+corpus = [["capital", "of", "france"], ["river", "seine"]]
+assert BM25Okapi(corpus).get_scores(["seine"])[1] > 0
+retriever = bm25s.BM25()
+retriever.index(bm25s.tokenize(["capital of france", "river seine"], show_progress=False), show_progress=False)
 import browsergym.miniwob  # noqa: F401  (registers browsergym/miniwob.*)
 import gymnasium
 

@@ -48,6 +48,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+
 from mtenvs.envs.search.types import Document, Hit, SearchEngine, iter_unique
 from mtenvs.error import InvalidArgumentError, UnavailableError, check_choice
 
@@ -81,7 +83,7 @@ MAX_K = 100
 #: In-memory builds up to this many documents use the pure-Python backend.
 SMALL_CORPUS = 2000
 #: Version of the on-disk layout; a cache entry of another version is rebuilt.
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 
 #: Which ranking :func:`open_engine` builds.
 EngineKind = Literal["bm25", "dense", "hybrid"]
@@ -173,7 +175,8 @@ def _tantivy() -> Any:
 def _schema() -> tantivy.Schema:
     tantivy = _tantivy()
     sb = tantivy.SchemaBuilder()
-    sb.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("id", stored=False, tokenizer_name="raw", index_option="basic")
+    sb.add_integer_field("pos", stored=False, indexed=False, fast=True)
     # Terms come from tokenize(): whitespace-joined, so the index never re-tokenizes them.
     sb.add_text_field("body", stored=False, tokenizer_name="whitespace", index_option="freq")
     sb.add_bytes_field("title", stored=True, indexed=False, fast=False)
@@ -181,40 +184,83 @@ def _schema() -> tantivy.Schema:
     return sb.build()
 
 
+class _Ids:
+    """Document ids by build position: in memory, or two memory-mapped files (``ids.bin``:
+    the UTF-8 ids end to end; ``ids.off``: their offsets), shared by every process that
+    opens the index. A hit's position comes from a Tantivy fast field: reading the stored
+    document for its id would decompress a block of the document store per hit."""
+
+    def __init__(self, ids: list[str] | None, blob: Any = None, offsets: Any = None) -> None:
+        self.ids, self.blob, self.offsets = ids, blob, offsets
+
+    @staticmethod
+    def write(path: Path, ids: Iterable[str]) -> int:
+        offsets = [0]
+        with (path / "ids.bin").open("wb") as f:
+            for doc_id in ids:
+                raw = doc_id.encode("utf-8", "surrogatepass")
+                f.write(raw)
+                offsets.append(offsets[-1] + len(raw))
+        np.asarray(offsets, dtype=np.uint64).tofile(path / "ids.off")
+        return len(offsets) - 1
+
+    @classmethod
+    def open(cls, path: Path) -> _Ids:
+        offsets = np.memmap(path / "ids.off", dtype=np.uint64, mode="r")
+        size = (path / "ids.bin").stat().st_size
+        blob = np.memmap(path / "ids.bin", dtype=np.uint8, mode="r") if size else b""
+        return cls(None, blob, offsets)
+
+    def __getitem__(self, pos: int) -> str:
+        if self.ids is not None:
+            return self.ids[pos]
+        start, end = int(self.offsets[pos]), int(self.offsets[pos + 1])
+        return bytes(self.blob[start:end]).decode("utf-8", "surrogatepass")
+
+    def __len__(self) -> int:
+        return len(self.ids) if self.ids is not None else len(self.offsets) - 1
+
+
 class _TantivyIndex:
     """A Tantivy index (a folder of memory-mapped files, or RAM when ``path`` is None)."""
 
-    def __init__(self, index: tantivy.Index) -> None:
+    def __init__(self, index: tantivy.Index, ids: _Ids) -> None:
         self.tantivy = _tantivy()
         self.index = index
         self.schema = index.schema
         self.searcher = index.searcher()
         self.n_docs = int(self.searcher.num_docs)
+        self.ids = ids
 
     @classmethod
     def build(cls, documents: Iterable[Document], path: Path | None) -> _TantivyIndex:
         tantivy = _tantivy()
-        schema = _schema()
-        index = tantivy.Index(schema, path=None if path is None else str(path))
+        index = tantivy.Index(_schema(), path=None if path is None else str(path))
         # One indexing thread: documents keep their order, so ties rank the same every build.
         writer = index.writer(heap_size=_WRITER_HEAP, num_threads=1)
-        for doc in documents:
+        ids: list[str] = []
+        for pos, doc in enumerate(documents):
             writer.add_document(
                 tantivy.Document(
                     id=doc.id,
+                    pos=pos,
                     body=" ".join(tokenize(f"{doc.title} {doc.text}")),
                     title=doc.title.encode("utf-8", "surrogatepass"),
                     text=doc.text.encode("utf-8", "surrogatepass"),
                 )
             )
+            ids.append(doc.id)
         writer.commit()
         writer.wait_merging_threads()
         index.reload()
-        return cls(index)
+        if path is None:
+            return cls(index, _Ids(ids))
+        _Ids.write(path, ids)
+        return cls(index, _Ids.open(path))
 
     @classmethod
     def open(cls, path: Path) -> _TantivyIndex:
-        return cls(_tantivy().Index.open(str(path)))
+        return cls(_tantivy().Index.open(str(path)), _Ids.open(path))
 
     def search(self, terms: list[str], k: int) -> list[Hit]:
         t = self.tantivy
@@ -222,7 +268,10 @@ class _TantivyIndex:
             [(t.Occur.Should, t.Query.term_query(self.schema, "body", term)) for term in terms]
         )
         found = self.searcher.search(query, k, count=False).hits
-        hits = [Hit(self.searcher.doc(addr)["id"][0], float(score)) for score, addr in found]
+        if not found:
+            return []
+        positions = self.searcher.fast_field_values("pos", [addr for _, addr in found])
+        hits = [Hit(self.ids[p], float(score)) for (score, _), p in zip(found, positions)]
         hits.sort(key=lambda h: -h.score)  # stable: Tantivy's order among ties stays
         return hits
 
@@ -278,9 +327,10 @@ class BM25Engine:
         path = Path(path)
         marker = check_marker(path, "bm25")
         backend = _TantivyIndex.open(path)
-        if len(backend) != marker.get("documents"):
+        if not len(backend) == len(backend.ids) == marker.get("documents"):
             raise InvalidArgumentError(
-                f"{path} holds {len(backend)} documents where its marker says "
+                f"{path} holds {len(backend)} documents and {len(backend.ids)} ids where "
+                "its marker says "
                 f"{marker.get('documents')}: the index is damaged; rebuild it."
             )
         return cls(backend, path)

@@ -14,6 +14,7 @@ import pytest
 
 from mtenvs.envs.search import engine as engine_mod
 from mtenvs.envs.search.engine import (
+    INDEX_FORMAT,
     MAX_K,
     MAX_QUERY_TERMS,
     SMALL_CORPUS,
@@ -258,7 +259,7 @@ def test_open_engine_uses_mtenvs_cache_dir(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "damage",
-    ["no marker", "other format", "wrong count", "garbage files", "partial build left"],
+    ["no marker", "other format", "wrong count", "ids lost", "garbage files", "partial build left"],
 )
 def test_a_damaged_cache_is_rebuilt(tmp_path, damage):
     corpus = CountingCorpus(CORPUS)
@@ -269,9 +270,12 @@ def test_a_damaged_cache_is_rebuilt(tmp_path, damage):
     if damage == "no marker":
         marker.unlink()
     elif damage == "other format":
-        marker.write_text(json.dumps({"format": 0, "kind": "bm25", "documents": len(CORPUS)}))
+        other = {"format": INDEX_FORMAT - 1, "kind": "bm25", "documents": len(CORPUS)}
+        marker.write_text(json.dumps(other))
     elif damage == "wrong count":
-        marker.write_text(json.dumps({"format": 1, "kind": "bm25", "documents": 3}))
+        marker.write_text(json.dumps({"format": INDEX_FORMAT, "kind": "bm25", "documents": 3}))
+    elif damage == "ids lost":
+        (folder / "ids.off").unlink()
     elif damage == "garbage files":
         for f in folder.iterdir():
             if f.name != marker.name:
@@ -422,3 +426,45 @@ def test_open_engine_caches_dense_and_hybrid(dense_engine, tmp_path):
     assert corpus.calls == 2
     assert reopened.search("musician", 2) == dense.search("musician", 2)
     assert reopened.get("harbor") == PARAPHRASE_CORPUS[3]
+
+
+# -- a server engine plugs in (docs/search-engines.md) -----------------------------------------
+
+
+class StandInServer:
+    """What docs/search-engines.md's OpenSearchEngine does, over an in-process BM25: the
+    three methods of the protocol, counting the searches it answers."""
+
+    def __init__(self, documents) -> None:
+        self.inner = BM25Engine.build(documents)
+        self.searches: list[str] = []
+
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        self.searches.append(query)
+        return self.inner.search(query, k)
+
+    def get(self, doc_id: str) -> Document | None:
+        return self.inner.get(doc_id)
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+
+def test_a_server_engine_plugs_in_through_engine_for():
+    from mtenvs.envs.search.env import SearchEnv
+
+    class ServerSearchEnv(SearchEnv):
+        def engine_for(self, task):
+            return server
+
+    env = ServerSearchEnv(world="tiny")
+    server = StandInServer(env.world.documents())
+    assert isinstance(server, SearchEngine)
+    env.reset(seed=0)
+    obs, _, _, _, info = env.step(
+        '<tool_call>{"name": "search", "arguments": {"query": "born"}}</tool_call>'
+    )
+    assert info["parse_error"] is None
+    assert server.searches == ["born"]
+    first = server.inner.search("born", 1)[0].doc_id
+    assert f"[{first}]" in obs
