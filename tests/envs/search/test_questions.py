@@ -251,3 +251,23 @@ def test_other_seeds_and_sizes_generate_valid_tasks():
     tasks = [generate_task(world, "train", i) for i in range(100)]
     assert all(verify(world, t) for t in tasks)
     assert {t.task_id.split("-")[2] for t in tasks} == {"s7"}
+
+
+#: Digest of one small world's documents and first test questions. Engines cache their
+#: index under ``spec.key``, so a generator change that keeps the key would serve stale
+#: indexes: if this fails, bump ``WORLD_FORMAT`` in world.py, then update the digest.
+_PINNED_DIGEST = "20a02a4af29f3f22"
+
+
+def test_generator_output_is_pinned_to_the_format_version():
+    from mtenvs.envs.search.world import WORLD_FORMAT
+
+    world = World(WorldSpec(seed=3, n_entities=400))
+    h = hashlib.sha256()
+    for d in world.documents():
+        h.update(f"{d.id}\t{d.title}\t{d.text}\n".encode())
+    for i in range(20):
+        t = generate_task(world, "test", i)
+        h.update(repr((t.question, t.answer, t.aliases, t.supporting_doc_ids)).encode())
+    assert WORLD_FORMAT == 1
+    assert h.hexdigest()[:16] == _PINNED_DIGEST
