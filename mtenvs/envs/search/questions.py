@@ -142,8 +142,9 @@ def task_id(spec: WorldSpec, split: str, index: int) -> str:
     return f"search-{spec.key}-{split}-{index}"
 
 
+_NUMBER: Final = r"(0|[1-9]\d{0,18})"  # no leading zeros: one spelling per task
 _ID_PATTERN: Final = re.compile(
-    r"search-w-s(\d{1,19})-n(\d{1,9})-v(\d+)-(train|validation|test)-(\d{1,10})"
+    rf"search-w-s{_NUMBER}-n{_NUMBER}-v{_NUMBER}-(train|validation|test)-{_NUMBER}"
 )
 
 

@@ -289,9 +289,10 @@ class World:
     # -- construction and documents -------------------------------------------------------
 
     @classmethod
-    def generate(cls, spec: WorldSpec) -> World:
-        """The world of ``spec`` (the last few are kept, so asking again is free)."""
-        return _generate(spec)
+    def generate(cls, spec: WorldSpec | str) -> World:
+        """The world of ``spec`` or of a named size (``"small"``); the last few worlds are
+        kept, so asking again is free."""
+        return _generate(world_spec(spec) if isinstance(spec, str) else spec)
 
     @property
     def num_documents(self) -> int:
@@ -430,7 +431,10 @@ _CACHE_SIZE: Final = 4
 
 def _generate(spec: WorldSpec) -> World:
     if not isinstance(spec, WorldSpec):
-        raise InvalidArgumentError(f"expected a WorldSpec, got {spec!r}")
+        raise InvalidArgumentError(
+            f"expected a WorldSpec or a size name ({', '.join(map(repr, WORLD_SIZES))}), "
+            f"got {spec!r}"
+        )
     world = _CACHE.pop(spec, None) or World(spec)
     _CACHE[spec] = world
     while len(_CACHE) > _CACHE_SIZE:

@@ -75,6 +75,8 @@ def test_task_ids_round_trip(small):
         "search-w-s0-n3000-v1-dev-3",
         "search-w-s0-n3000-v9-test-3",
         "search-w-s0-n3000-v1-test-x",
+        "search-w-s0-n3000-v1-test-007",
+        "search-w-s00-n3000-v1-test-7",
         "search-w-s0-n3000-v1-test-99999999999",
         "sokoban-easy-test-1",
         "",

@@ -229,5 +229,8 @@ def test_sizes_and_specs():
     for bad in ({"seed": -1, "n_entities": 300}, {"seed": 0, "n_entities": 10}):
         with pytest.raises(InvalidArgumentError, match="must be an int in"):
             WorldSpec(**bad)
-    with pytest.raises(InvalidArgumentError, match="WorldSpec"):
-        World.generate("small")  # type: ignore[arg-type]
+    assert World.generate("small") is World.generate(SMALL)
+    with pytest.raises(InvalidArgumentError, match="'tiny', 'small'"):
+        World.generate("huge")
+    with pytest.raises(InvalidArgumentError, match="WorldSpec or a size name"):
+        World.generate(3000)  # type: ignore[arg-type]
