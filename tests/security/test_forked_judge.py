@@ -1,0 +1,303 @@
+"""The warm judge path keeps every guarantee of the hidden-test grader, on real sandboxes.
+
+A code answer is judged by a spare judge that the judge template forked ahead of use, with
+its solution process forked before any request reached it (sandboxes/runtime/judge.py).
+These tests play, as a submitted answer or as code in the same sandbox, what could break
+that: forging a verdict to any judge, leaving state or processes for the next answer,
+bombs, and killing or stopping the template and the spare judges. Each checks the answer's
+own grade and that the next answers are graded right, on the warm path again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from mtenvs.envs.code.code_verify import CodeTest, Verdict, run_tests
+from mtenvs.sandbox import LocalSandbox, Sandbox, SandboxLimits
+from tests.sandbox._support import BACKENDS
+
+pytestmark = pytest.mark.xdist_group("security")
+
+LIMITS = SandboxLimits(timeout_s=5.0)
+RIGHT = "def add(a, b):\n    return a + b\n"
+WRONG = "def add(a, b):\n    return a - b\n"
+TESTS = (
+    CodeTest("candidate(1, 2)", 3),
+    CodeTest("candidate(-5, 5)", 0),
+    CodeTest("add(10, 20)", 30),
+)
+#: What a solution can learn of the judge processes from /proc (same uid, same pid space).
+ANCESTRY = """
+import os
+
+def _stat(pid):
+    s = open(f'/proc/{pid}/stat').read()
+    return s[s.rindex(')') + 2:].split()
+
+def judge_processes():
+    judge = os.getppid()
+    template = int(_stat(judge)[1])
+    pids = [int(p) for p in os.listdir('/proc') if p.isdigit()]
+    spares = [p for p in pids if p != judge and _ppid(p) == template and not _zombie(p)]
+    spare_solutions = [p for p in pids if _ppid(p) in spares]
+    return judge, template, spares, spare_solutions
+
+def _ppid(pid):
+    try:
+        return int(_stat(pid)[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+def _zombie(pid):
+    try:
+        return _stat(pid)[0] == 'Z'
+    except OSError:
+        return True
+"""
+
+
+@pytest.fixture(params=BACKENDS)
+def verifier(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    """A sandbox of its own per test (these tests kill and stop its judges)."""
+    if request.param == "docker":
+        request.getfixturevalue("docker_engine")
+        from mtenvs.sandbox.docker_sandbox import DockerSandbox
+
+        sb: Sandbox = DockerSandbox(limits=LIMITS)
+    else:
+        sb = LocalSandbox(limits=LIMITS)
+    yield sb
+    sb.close()
+
+
+def grade(sb: Sandbox, source: str, tests: tuple[CodeTest, ...] = TESTS) -> Verdict:
+    return run_tests(sb, source, "add", tests, timeout_s=5.0)
+
+
+def probe(sb: Sandbox, body: str) -> object:
+    """What ``body`` (the body of ``add``, after :data:`ANCESTRY`) returns in a solution
+    process, read back from the verdict's feedback."""
+    source = ANCESTRY + "def add(a, b):\n" + "".join(f"    {line}\n" for line in body.splitlines())
+    verdict = grade(sb, source, (CodeTest("candidate(0, 0)", "never equal"),))
+    assert not verdict.problem, verdict.feedback()
+    return eval(verdict.outcomes[0].got)  # a repr of plain values
+
+
+def graded_right(sb: Sandbox) -> None:
+    """The next answers are judged right: the right one passes every test, the wrong none."""
+    assert grade(sb, RIGHT).correct
+    wrong = grade(sb, WRONG)
+    assert wrong.passed == 0 and not wrong.problem, wrong.feedback()
+
+
+def test_answers_run_in_processes_forked_from_one_warm_template(verifier):
+    seen = [
+        probe(
+            verifier,
+            "judge, template, spares, _ = judge_processes()\n"
+            "return [os.getpid(), judge, template, len(spares),\n"
+            "        '--socket' in open('/proc/self/cmdline').read()]",
+        )
+        for _ in range(4)
+    ]
+    pids, judges, templates, spares, forked = zip(*seen, strict=True)
+    assert len(set(templates)) == 1  # no template was started again: the warm path
+    assert len(set(pids)) == 4 and len(set(judges)) == 4  # a new judge and process each time
+    assert set(spares) <= {0, 1}  # at most the other spare waits beside this answer
+    assert all(forked)  # forked from the template, not a fresh interpreter
+
+
+def test_a_restarted_solution_process_is_a_fresh_interpreter(verifier):
+    """After a crash the judge starts a fresh interpreter (exec): no memory of the judge,
+    which holds the tests, is in it."""
+    source = (
+        "import os\n_calls = []\n"
+        "def add(a, b):\n"
+        "    if a == 1:\n        os._exit(3)\n"
+        "    return open('/proc/self/cmdline').read().split('\\0')\n"
+    )
+    tests = (CodeTest("candidate(1, 0)", 0), CodeTest("candidate(2, 0)", "never equal"))
+    verdict = grade(verifier, source, tests)
+    assert "EOFError" in verdict.outcomes[0].got
+    argv = eval(verdict.outcomes[1].got)
+    assert "--solution-fds" in argv and "--socket" not in argv
+
+
+def test_a_forged_verdict_reaches_no_judge(verifier):
+    """A wrong answer writes verdicts that would pass (it guesses the expected values) and
+    greetings to every descriptor it can open, its own and under /proc, and tries to read or
+    write the memory of its judge, the template and the spares: nothing passes, now or in
+    the next answers."""
+    forged = '{"results": [["ok", 3], ["ok", 0], ["ok", 30]]}'
+    source = ANCESTRY + (
+        "import json\n"
+        f"FRAMES = [{forged!r}, json.dumps({{'ready': 1, 'solution': 2}}), json.dumps(['ok', 3])]\n"
+        "def forge():\n"
+        "    judge, template, spares, spare_solutions = judge_processes()\n"
+        "    touched = []\n"
+        "    for pid in [judge, template, *spares, *spare_solutions]:\n"
+        "        try:\n"
+        "            open(f'/proc/{pid}/mem', 'rb').read(1)\n"
+        "            touched.append(pid)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    paths = [f'/proc/self/fd/{fd}' for fd in range(3, 64)]\n"
+        "    for pid in os.listdir('/proc'):\n"
+        "        try:\n"
+        "            paths += [f'/proc/{pid}/fd/{fd}' for fd in os.listdir(f'/proc/{pid}/fd')]\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    for path in paths:\n"
+        "        for frame in FRAMES:\n"
+        "            data = frame.encode()\n"
+        "            try:\n"
+        "                fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)\n"
+        "                os.write(fd, len(data).to_bytes(4, 'big') + data)\n"
+        "                os.close(fd)\n"
+        "            except OSError:\n"
+        "                pass\n"
+        "    for fd in range(3, 64):\n"
+        "        for frame in FRAMES:\n"
+        "            data = frame.encode()\n"
+        "            try:\n"
+        "                os.write(fd, len(data).to_bytes(4, 'big') + data)\n"
+        "            except OSError:\n"
+        "                pass\n"
+        "    return touched\n"
+        "TOUCHED = forge()\n"
+        "def add(a, b):\n"
+        "    forge()\n"
+        "    return TOUCHED or a - b\n"
+    )
+    verdict = grade(verifier, source)
+    assert verdict.passed == 0, verdict.feedback()
+    assert all("[" not in o.got or o.got == "[]" for o in verdict.outcomes), verdict.feedback()
+    graded_right(verifier)
+    graded_right(verifier)
+
+
+def test_no_state_of_an_answer_reaches_the_next(verifier):
+    """An answer patches modules and builtins (warm modules included) and leaves a process
+    behind; the next answer sees none of it."""
+    polluter = (
+        "import builtins, collections, ctypes, math, os, sys, time\n"
+        "builtins.LEAK = 1\ncollections.LEAK = 1\nmath.pi = 3\nsys.modules['leak_mark'] = sys\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        "        ctypes.CDLL(None).prctl(15, b'mtenvs-leftover', 0, 0, 0)\n"
+        "        time.sleep(60)\n"
+        "    os._exit(0)\n" + RIGHT
+    )
+    assert grade(verifier, polluter).correct
+    seen = probe(
+        verifier,
+        "import builtins, collections, math, sys\n"
+        "comms = []\n"
+        "for pid in os.listdir('/proc'):\n"
+        "    try:\n"
+        "        comms.append(open(f'/proc/{pid}/comm').read().strip())\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "return [hasattr(builtins, 'LEAK'), hasattr(collections, 'LEAK'), math.pi == 3,\n"
+        "        'leak_mark' in sys.modules, 'mtenvs-leftover' in comms]",
+    )
+    assert seen == [False, False, False, False, False]
+
+
+BOMBS = {
+    "infinite_loop": "def add(a, b):\n    while True:\n        pass\n",
+    "infinite_loop_at_load": "while True:\n    pass\n" + RIGHT,
+    "memory_bomb": (
+        "def add(a, b):\n    x = []\n    while True:\n        x.append(bytearray(1 << 24))\n"
+    ),
+    "fork_bomb": (
+        "import os\n"
+        "def add(a, b):\n"
+        "    while True:\n"
+        "        try:\n"
+        "            os.fork()\n"
+        "        except OSError:\n"
+        "            pass\n"
+    ),
+    "huge_output": (
+        "import os, sys\n"
+        "def add(a, b):\n"
+        "    for _ in range(100):\n"
+        "        sys.stdout.write('x' * (1 << 20))\n"
+        "        os.write(2, b'y' * (1 << 20))\n"
+        "    return 'z' * (100 << 20)\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOMBS))
+def test_bombs_are_contained_and_the_next_answer_is_graded(verifier, name):
+    if name == "fork_bomb" and isinstance(verifier, LocalSandbox):
+        from tests.sandbox._support import require_local
+
+        require_local("private_uid")  # RLIMIT_NPROC does not bind root
+    tests = TESTS[:2]
+    start = time.monotonic()
+    verdict = grade(verifier, BOMBS[name], tests)
+    # The budget of run_tests (5 s + 2 s a test) and the clean-up; never a pass.
+    assert time.monotonic() - start < 5.0 + 2.0 * len(tests) + 10.0
+    assert verdict.passed == 0, verdict.feedback()
+    graded_right(verifier)
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "os.kill(template, signal.SIGKILL)",
+        "os.kill(template, signal.SIGSTOP)",
+        "[os.kill(p, signal.SIGKILL) for p in spares]",
+        "[os.kill(p, signal.SIGSTOP) for p in spares]",
+        "[os.kill(p, signal.SIGKILL) for p in spare_solutions]",
+        "[os.kill(p, signal.SIGSTOP) for p in spare_solutions]",
+        "[os.kill(p, signal.SIGALRM) for p in [template, *spares]]",
+    ],
+)
+@pytest.mark.parametrize("by", ["the answer", "a REPL cell"])
+def test_a_killed_or_stopped_template_or_spare_is_replaced(verifier, attack, by):
+    """The template and the spare judges run as the same user as the solution (and as the
+    sandbox's REPL): killed or stopped, they are replaced, and the grading stays right."""
+    assert grade(verifier, RIGHT).correct  # the template and its spares are up
+    code = "import signal\njudge, template, spares, spare_solutions = judge_processes()\n"
+    if by == "the answer":
+        source = ANCESTRY + code + attack + "\n" + WRONG
+        verdict = grade(verifier, source)
+        assert verdict.passed == 0, verdict.feedback()
+    else:
+        # From the REPL the judge processes are found by their command line.
+        result = verifier.run(
+            "import os, signal, time\n"
+            "def _stat(pid):\n"
+            "    s = open(f'/proc/{pid}/stat').read()\n"
+            "    return s[s.rindex(')') + 2:].split()\n"
+            "def judge_processes():\n"
+            "    procs = {}\n"
+            "    for p in os.listdir('/proc'):\n"
+            "        try:\n"
+            "            stat = _stat(p)\n"
+            "            if stat[0] != 'Z':\n"
+            "                procs[int(p)] = (int(stat[1]), open(f'/proc/{p}/cmdline').read())\n"
+            "        except (OSError, ValueError):\n"
+            "            pass\n"
+            "    template = next(p for p, (pp, cmd) in procs.items()\n"
+            "                    if '--socket' in cmd and '--socket' not in procs[pp][1])\n"
+            "    spares = [p for p, (pp, _) in procs.items() if pp == template]\n"
+            "    return template, spares, [p for p, (pp, _) in procs.items() if pp in spares]\n"
+            "for _ in range(300):  # the second spare may still be on its way\n"
+            "    template, spares, spare_solutions = judge_processes()\n"
+            "    if len(spares) == len(spare_solutions) == 2:\n"
+            "        break\n"
+            "    time.sleep(0.01)\n"
+            "assert len(spares) == len(spare_solutions) == 2, (spares, spare_solutions)\n" + attack
+        )
+        assert result.error is None, result.error
+    graded_right(verifier)
+    graded_right(verifier)
