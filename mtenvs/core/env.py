@@ -423,7 +423,9 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT, TaskT]):
                 + ("after the episode ended" if self._started else "before reset()")
                 + "; call env.reset() first."
             )
-        self._turn += 1
+        # This body runs on every step of every env: it is written for speed (no copies
+        # that are not needed, no calls of hooks the env does not override).
+        self._turn = turn = self._turn + 1
         parse_error: str | None = None
         try:
             parsed = self.parse_action(action)
@@ -435,31 +437,35 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT, TaskT]):
             )
         else:
             transition = self.apply_action(parsed)
-        components = dict(transition.components)
+        components = transition.components
         if self.turn_cost:
+            components = dict(components)  # the transition's own dict stays as it was
             components[TURN_COST] = components.get(TURN_COST, 0.0) - self.turn_cost
         terminated = bool(transition.terminated)
-        truncated = not terminated and self._turn >= self.max_turns
+        truncated = not terminated and turn >= self.max_turns
         counted, uncounted = split_components(components, self.reward_mode)
         reward = float(sum(counted.values()))
-        self._success = bool(transition.success)
-        self._last_final_answer_wrong = transition.final_answer and not transition.success
+        self._success = success = bool(transition.success)
+        final_answer = transition.final_answer
+        self._last_final_answer_wrong = final_answer and not success
         self._active = not (terminated or truncated)
-        self._last_observation = transition.observation
+        self._last_observation = text = transition.observation
         info: dict[str, Any] = {
-            "turn": self._turn,
-            "success": self._success,
+            "turn": turn,
+            "success": success,
             "reward_components": counted,
             "uncounted_components": uncounted,
             "parse_error": parse_error,
-            "final_answer": transition.final_answer,
+            "final_answer": final_answer,
             "state_key": self.state_key(),
         }
         info.update(self.episode_info())
-        info.update(transition.info)
-        info.update(self.step_info())
-        observation = self._observation(transition.observation)
-        return observation, reward, terminated, truncated, cast(StepInfo, info)
+        if transition.info:
+            info.update(transition.info)
+        if type(self).step_info is not MultiTurnEnv.step_info:
+            info.update(self.step_info())
+        observation = self._observation(text)
+        return observation, reward, terminated, truncated, info  # type: ignore[return-value]
 
     def render(self) -> str | np.ndarray | None:  # type: ignore[override]
         if self.render_mode is None:

@@ -53,8 +53,11 @@ def split_components(
     components: Mapping[str, float], mode: RewardMode
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Split ``components`` into (counted, uncounted) under ``mode``."""
-    counted: dict[str, float] = {}
-    uncounted: dict[str, float] = {}
-    for name, value in components.items():
-        (counted if mode.counts(name) else uncounted)[name] = float(value)
-    return counted, uncounted
+    # Runs on every step of every env: comprehensions instead of a loop calling
+    # ``mode.counts`` per component (same dicts, same key order).
+    if mode == RewardMode.PROCESS:
+        return {name: float(value) for name, value in components.items()}, {}
+    counted = {name: float(value) for name, value in components.items() if name != PROCESS}
+    if PROCESS not in components:
+        return counted, {}
+    return counted, {PROCESS: float(components[PROCESS])}

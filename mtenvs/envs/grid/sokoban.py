@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Final, Unpack
 import numpy as np
 
 from mtenvs.core.args import EvalSetArgs
-from mtenvs.core.env import MultiTurnEnv, Reply, Transition
+from mtenvs.core.env import EnvSnapshot, MultiTurnEnv, Reply, Transition
 from mtenvs.core.rewards import OUTCOME, PROCESS
 from mtenvs.core.spaces import text_image_space, text_space
 from mtenvs.core.task_source import TaskSource
@@ -218,6 +218,8 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
         self._deadlock = False
         self._last_effective = self._last_invalid = 0
         self._total_effective = self._total_invalid = 0
+        #: state_key of each (player, boxes) of this episode's task seen so far.
+        self._state_keys: dict[tuple[int, int], str] = {}
 
     @classmethod
     def supported_obs_modes(cls) -> tuple[str, ...]:
@@ -240,6 +242,7 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
         # The stored solution is optimal: an agent that follows it never waits on a search.
         solver.learn_path(start.player, start.boxes, task.solution_moves)
         self._level, self._solver = level, solver
+        self._state_keys = {}
         self._player, self._boxes = start
         self._board = level.board(start.player, start.boxes)
         self._remaining = task.optimal_length
@@ -279,15 +282,15 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
         return parse_moves(reply, self.actions_per_turn)
 
     def apply_action(self, action: tuple[int, ...]) -> Transition:
-        level, solver, board = self._level, self._solver, self._board
-        assert level is not None
+        level, solver, board, task = self._level, self._solver, self._board, self._task
+        assert level is not None and task is not None
         if solver is None or solver.level is not level:
             solver = self._current_solver()  # restore() brought back another level
             level = solver.level
         goal, deltas = level.targets_mask, level.deltas
         player, boxes = self._player, self._boxes
         effective = invalid = 0
-        feedback = []
+        feedback: list[str] = []
         for move in action:
             old_player = player
             player, boxes, result = level.move_raw(player, boxes, move)
@@ -301,7 +304,7 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
             )
             if boxes == goal:
                 break  # later moves could only push a box off its target again
-        d0 = self.task.optimal_length
+        d0 = task.optimal_length
         before = self._remaining
         if effective:
             distance = solver.distance(player, boxes)
@@ -319,11 +322,21 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
             text += f" Every box is on a target: solved in {self._total_effective} moves!"
         elif deadlock:
             text += " The level can no longer be solved (a box is stuck); the episode is over."
+        if self.obs_mode != "image":  # _status(), inlined: this is the step's hot path
+            text = (
+                f"{text}\n\n{board.decode()}\n\nBoxes on targets: "
+                f"{(boxes & goal).bit_count()}/{level.num_boxes}. Moves made: "
+                f"{self._total_effective}. Turns left: {self.max_turns - self._turn}."
+            )
+        else:
+            text = f"{text}\n\n{self._status()}"
+        # Positional: keywords cost more on a path this hot (observation, components,
+        # terminated, success).
         return Transition(
-            observation=f"{text}\n\n{self._status()}",
-            components={OUTCOME: 1.0 if solved else 0.0, PROCESS: (before - after) / d0},
-            terminated=solved or deadlock,
-            success=solved,
+            text,
+            {OUTCOME: 1.0 if solved else 0.0, PROCESS: (before - after) / d0},
+            solved or deadlock,
+            solved,
         )
 
     # ------------------------------------------------------------------ prompts and views
@@ -378,12 +391,23 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
         # The base's stable_digest((class name, task id, (player, boxes))), written out:
         # its generic canonical form of these strs and ints is exactly this, and walking it
         # cost more than the rest of a step. Two distinct "tuple" objects, as the base's
-        # type(v).__name__ gives, so pickle's memo writes the same bytes.
-        data = (
-            _TUPLE,
-            [type(self).__name__, self.task_id, (_TUPLE_INNER, [self._player, self._boxes])],
-        )
-        return hashlib.blake2b(pickle.dumps(data, 4), digest_size=8).hexdigest()
+        # type(v).__name__ gives, so pickle's memo writes the same bytes. Keys of the
+        # episode's states are kept (an episode revisits states: every no-op, every step
+        # back), which saves the hash on most steps; new_episode and restore empty it.
+        state = (self._player, self._boxes)
+        key = self._state_keys.get(state)
+        if key is None:
+            data = (
+                _TUPLE,
+                [type(self).__name__, self.task_id, (_TUPLE_INNER, [self._player, self._boxes])],
+            )
+            key = hashlib.blake2b(pickle.dumps(data, 4), digest_size=8).hexdigest()
+            self._state_keys[state] = key
+        return key
+
+    def restore(self, snapshot: EnvSnapshot) -> None:
+        super().restore(snapshot)
+        self._state_keys = {}  # the snapshot may hold another task
 
     def _current_solver(self) -> SokobanSolver:
         self._require_started("privileged")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -32,6 +33,15 @@ WALL, FLOOR, TARGET, BOX, BOX_ON_TARGET, PLAYER, PLAYER_ON_TARGET = "# .$*@+"
 _TARGET_B, _BOX_B, _BOX_ON_TARGET_B, _PLAYER_B, _PLAYER_ON_TARGET_B = b".$*@+"
 #: ``bytes.translate`` table: wall flag 0 -> floor symbol, 1 -> wall symbol.
 _WALL_OR_FLOOR = bytes([ord(FLOOR), ord(WALL)]) + bytes(254)
+#: ``bytes.translate`` table: wall flag 0 -> b"1" (floor), 1 -> b"0".
+_FLOOR_DIGITS = b"10" + bytes(254)
+#: Every symbol a level picture may hold (``-`` and ``_`` are floor, as in XSB files).
+_SYMBOLS = "# .$*@+-_"
+#: ``str.translate`` tables: a picture to a string of bits, ``1`` where the cell is not a
+#: wall / holds a box / is a target ("+" is the player on a target).
+_FREE_BITS = str.maketrans({ch: "0" if ch == WALL else "1" for ch in _SYMBOLS})
+_BOX_BITS = str.maketrans({ch: "1" if ch in "$*" else "0" for ch in _SYMBOLS})
+_TARGET_BITS = str.maketrans({ch: "1" if ch in ".*+" else "0" for ch in _SYMBOLS})
 LEGEND = (
     "Legend: '#' wall, ' ' floor, '.' target, '$' box, '*' box on a target, "
     "'@' you, '+' you on a target."
@@ -61,6 +71,17 @@ def box_cells(boxes: int) -> Iterator[int]:
         low = boxes & -boxes
         yield low.bit_length() - 1
         boxes ^= low
+
+
+@lru_cache(maxsize=64)
+def _border_mask(height: int, width: int) -> int:
+    """Bitmask of the cells on the outer rows and columns of a ``height x width`` grid."""
+    mask = 0
+    for r in range(height):
+        for c in range(width):
+            if r in (0, height - 1) or c in (0, width - 1):
+                mask |= 1 << (r * width + c)
+    return mask
 
 
 @dataclass(frozen=True)
@@ -93,10 +114,9 @@ class Level:
         for c in self.walls:
             if 0 <= c < n:
                 wall[c] = 1
-        border = [*range(width), *range(n - width, n)]
-        if width:
-            border += [*range(0, n, width), *range(width - 1, n, width)]
-        if not all(wall[c] for c in border):
+        # The outer rows and columns, as byte slices (every level is built on a reset).
+        edges = (wall[:width], wall[n - width :], wall[::width], wall[width - 1 :: width])
+        if width and any(edge.count(0) for edge in edges):
             raise ValueError("a level's border cells must all be walls")
         if self.targets & self.walls:
             raise ValueError("a target cannot be on a wall")
@@ -105,7 +125,9 @@ class Level:
         set_(self, "deltas", (-width, width, -1, 1))
         set_(self, "targets_mask", sum(1 << t for t in self.targets))
         set_(self, "num_boxes", len(self.targets))
-        set_(self, "floor_mask", sum(1 << c for c in range(n) if not wall[c]))
+        # Bit c set where wall[c] is 0: the flags as a string of binary digits, last first.
+        floor_digits = wall.translate(_FLOOR_DIGITS)[::-1]
+        set_(self, "floor_mask", int(floor_digits, 2) if n else 0)
         cells = bytearray(wall.translate(_WALL_OR_FLOOR))
         for t in self.targets:
             if 0 <= t < n:
@@ -128,48 +150,50 @@ class Level:
         """
         height = len(rows)
         width = max((len(r) for r in rows), default=0)
-        grid = [row.ljust(width) for row in rows]
-        players = [(r, c) for r in range(height) for c in range(width) if grid[r][c] in "@+"]
-        if len(players) != 1:
-            raise ValueError(f"a level needs exactly one player ('@' or '+'), found {len(players)}")
-        for r, row in enumerate(grid):
-            for c, ch in enumerate(row):
-                if ch not in "# .$*@+-_":
-                    raise ValueError(f"unknown symbol {ch!r} at row {r}, column {c}")
-        # Flood the region the player can ever reach (boxes move, so they do not block it).
-        inside = set()
-        stack = [players[0]]
-        while stack:
-            r, c = stack.pop()
-            if (r, c) in inside:
-                continue
-            if not (0 <= r < height and 0 <= c < width) or grid[r][c] == WALL:
-                continue
-            if r in (0, height - 1) or c in (0, width - 1):
+        # One flat string, cell c = row * width + col: str methods and bit masks instead
+        # of a loop over (row, col) pairs (this runs on every reset onto a new level).
+        grid = "".join([row.ljust(width) for row in rows])
+        players = grid.count(PLAYER) + grid.count(PLAYER_ON_TARGET)
+        if players != 1:
+            raise ValueError(f"a level needs exactly one player ('@' or '+'), found {players}")
+        if grid.strip(_SYMBOLS):
+            bad = next(i for i, ch in enumerate(grid) if ch not in _SYMBOLS)
+            r, c = divmod(bad, width)
+            raise ValueError(f"unknown symbol {grid[bad]!r} at row {r}, column {c}")
+        player = grid.find(PLAYER)
+        if player < 0:
+            player = grid.find(PLAYER_ON_TARGET)
+        # Flood the region the player can ever reach (boxes move, so they do not block it),
+        # all cells at once; reaching the border means the room is open. Shifts by one
+        # wrap into the next row only from a border cell, and the flood stops there.
+        n = height * width
+        border = _border_mask(height, width)
+        free = int(grid.translate(_FREE_BITS)[::-1], 2) if n else 0
+        inside = 1 << player
+        while True:
+            if inside & border:
                 raise ValueError("the level is not enclosed by walls")
-            inside.add((r, c))
-            stack.extend(((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)))
-        walls, targets, boxes = set(), set(), 0
-        for r in range(height):
-            for c in range(width):
-                cell, ch = r * width + c, grid[r][c]
-                if (r, c) not in inside:
-                    if ch in ".$*":
-                        raise ValueError(f"{ch!r} at row {r}, column {c} is outside the room")
-                    walls.add(cell)
-                    continue
-                if ch in ".*+":
-                    targets.add(cell)
-                if ch in "$*":
-                    boxes |= 1 << cell
+            grown = (inside | inside << 1 | inside >> 1 | inside << width | inside >> width) & free
+            if grown == inside:
+                break
+            inside = grown
+        outside = ~inside
+        boxes = int(grid.translate(_BOX_BITS)[::-1], 2) & inside
+        targets_bits = int(grid.translate(_TARGET_BITS)[::-1], 2)
+        stray = (targets_bits | int(grid.translate(_BOX_BITS)[::-1], 2)) & outside
+        if stray:
+            cell = (stray & -stray).bit_length() - 1
+            r, c = divmod(cell, width)
+            raise ValueError(f"{grid[cell]!r} at row {r}, column {c} is outside the room")
+        targets = frozenset(box_cells(targets_bits & inside))
         if boxes.bit_count() != len(targets):
             raise ValueError(
                 f"a level needs as many boxes as targets, got {boxes.bit_count()} boxes and "
                 f"{len(targets)} targets"
             )
-        pr, pc = players[0]
-        level = cls(height, width, frozenset(walls), frozenset(targets))
-        return level, State(pr * width + pc, boxes)
+        walls = frozenset(box_cells(((1 << n) - 1) & outside))
+        level = cls(height, width, walls, targets)
+        return level, State(player, boxes)
 
     def to_rows(self, state: State) -> tuple[str, ...]:
         """The XSB picture of ``state``, one string per row (inverse of :meth:`from_rows`)."""

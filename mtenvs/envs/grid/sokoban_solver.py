@@ -24,7 +24,7 @@ import heapq
 import itertools
 import math
 import threading
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -65,14 +65,18 @@ class SokobanSolver:
         self.shift = max(8, (n - 1).bit_length())
         self._pmask = (1 << self.shift) - 1
         self._push_dist = [self._push_distances(t) for t in sorted(level.targets)]
-        self.dead = bytes(
-            0 if not level.wall[c] and any(d[c] < _INF for d in self._push_dist) else 1
-            for c in range(n)
-        )
-        self._rows = [c // level.width for c in range(n)]
-        self._cols = [c % level.width for c in range(n)]
-        floor = sum(1 for w in level.wall if not w)
-        live = sum(1 for d in self.dead if not d)
+        # Dead: a wall, or a cell from which no push brings a box to any target (written
+        # with C-level loops: a solver is built on every reset onto a new level).
+        dead = bytearray(b"\x01") * n
+        for dist in self._push_dist:
+            for c in itertools.compress(range(n), map(_INF.__gt__, dist)):
+                dead[c] = 0  # pushes never start on a wall, so c is floor
+        self.dead = bytes(dead)
+        width = level.width
+        self._rows = list(itertools.chain.from_iterable([r] * width for r in range(level.height)))
+        self._cols = list(range(width)) * level.height
+        floor = n - sum(level.wall)
+        live = self.dead.count(0)
         self.estimated_states = floor * math.comb(live, level.num_boxes)
         self.use_full_table = self.estimated_states <= full_table_limit
         self._full = False
@@ -132,9 +136,20 @@ class SokobanSolver:
         triggers a search and :meth:`plan` from this state replays it, whatever the table
         held before."""
         states, moves = [], list(moves)
+        wall, deltas, shift = self.level.wall, self.level.deltas, self.shift
         for move in moves:
-            states.append(boxes << self.shift | player)
-            player, boxes, _ = self.level.move_raw(player, boxes, move)
+            states.append(boxes << shift | player)
+            # Level.move_raw, inlined (this runs on every reset): a blocked move is a no-op.
+            d = deltas[move]
+            t = player + d
+            if wall[t]:
+                continue
+            if boxes >> t & 1:
+                u = t + d
+                if wall[u] or boxes >> u & 1:
+                    continue
+                boxes ^= 1 << t | 1 << u
+            player = t
         if boxes != self.level.targets_mask:
             raise ValueError("the plan does not solve the level")
         table = self._table
@@ -165,14 +180,14 @@ class SokobanSolver:
         wall, deltas = self.level.wall, self.level.deltas
         dist = [_INF] * (self.level.height * self.level.width)
         dist[target] = 0
-        queue = deque([target])
-        while queue:
-            x = queue.popleft()
+        queue = [target]
+        for x in queue:  # a list read while it grows: a FIFO queue
+            step = dist[x] + 1
             for d in deltas:
                 # The box came from y = x - d, pushed by a player standing on y - d.
                 y = x - d
                 if dist[y] == _INF and not wall[y] and not wall[y - d]:
-                    dist[y] = dist[x] + 1
+                    dist[y] = step
                     queue.append(y)
         return dist
 
@@ -182,42 +197,59 @@ class SokobanSolver:
         Layer by layer (the FIFO order of a queue, so each state keeps the move it was
         first reached by), with each cell's possible predecessors listed once: this runs
         on every reset onto a new level."""
-        level, shift, pmask = self.level, self.shift, self._pmask
-        wall, goal = level.wall, level.targets_mask
-        # For a player on p: (move, q, b), the player stood on q = p - d (not a wall) and
+        level, shift = self.level, self.shift
+        wall, goal, n = level.wall, level.targets_mask, len(level.wall)
+        # The search runs on small ints, ``c * n + player`` with ``c`` the index of the box
+        # set in ``configs`` (in order of discovery), and converts to the table's keys
+        # (``boxes << shift | player``, ints of several machine words) once at the end:
+        # arithmetic on small ints is several times cheaper.
+        configs = [goal]
+        config_index = {goal: 0}
+        # occupied[c][cell] is 1 where box set c has a box.
+        occupied = [_occupancy(goal, n)]
+        # For a player on p: (move, d, q, b), the player stood on q = p - d (not a wall) and
         # made ``move``; b = p + d is where a box it pushed from p now stands.
-        into = [
-            ()
-            if w
-            else tuple((m, p - d, p + d) for m, d in enumerate(level.deltas) if not wall[p - d])
-            for p, w in enumerate(wall)
-        ]
-        table: dict[int, int] = {}
+        into: list[tuple[tuple[int, int, int, int], ...]] = [()] * n
+        floor = level.floor_cells()
+        for p in floor:
+            into[p] = tuple(
+                [(m, d, p - d, p + d) for m, d in enumerate(level.deltas) if not wall[p - d]]
+            )
+        found: dict[int, int] = {}
         frontier: list[int] = []
-        for p in level.floor_cells():
+        for p in floor:
             if not goal >> p & 1:
-                table[goal << shift | p] = 0
-                frontier.append(goal << shift | p)
+                found[p] = 0
+                frontier.append(p)
         distance = 0
         while frontier:
             distance += 1
             nxt = distance << 2
             reached: list[int] = []
             for key in frontier:
-                p, boxes = key & pmask, key >> shift
-                for move, q, b in into[p]:
-                    if boxes >> q & 1:
+                c, p = divmod(key, n)
+                occ = occupied[c]
+                for move, d, q, b in into[p]:
+                    if occ[q]:
                         continue
-                    k = boxes << shift | q
-                    if k not in table:
-                        table[k] = nxt | move
+                    k = key - d
+                    if k not in found:
+                        found[k] = nxt | move
                         reached.append(k)
-                    if boxes >> b & 1:  # ... and pushed the box now on b from p
-                        k = (boxes ^ (1 << b) ^ (1 << p)) << shift | q
-                        if k not in table:
-                            table[k] = nxt | move
+                    if occ[b]:  # ... and pushed the box now on b from p
+                        pulled = configs[c] ^ (1 << b | 1 << p)
+                        c2 = config_index.get(pulled)
+                        if c2 is None:
+                            c2 = config_index[pulled] = len(configs)
+                            configs.append(pulled)
+                            occupied.append(_occupancy(pulled, n))
+                        k = c2 * n + q
+                        if k not in found:
+                            found[k] = nxt | move
                             reached.append(k)
             frontier = reached
+        keys = [boxes << shift for boxes in configs]
+        table = {keys[k // n] | k % n: value for k, value in found.items()}
         self._table = table
         self._full = True
 
@@ -365,6 +397,14 @@ class SokobanSolver:
             table[end] = 0
         for steps, (key, move) in enumerate(chain, start=1):
             table[key] = (rest + steps) << 2 | move
+
+
+def _occupancy(boxes: int, cells: int) -> bytearray:
+    """``cells`` bytes, 1 where ``boxes`` has a box."""
+    occupied = bytearray(cells)
+    for b in box_cells(boxes):
+        occupied[b] = 1
+    return occupied
 
 
 #: Levels whose solver (and tables) :func:`solver_for` keeps, least recently used dropped.

@@ -58,6 +58,11 @@ _DIFFICULTY_IDS: Final = {"easy": 1, "medium": 2, "hard": 3}
 #: LURD notation: lowercase walks, uppercase pushes, in DIRECTIONS order.
 _LURD: Final = "udlr"
 _MAX_ATTEMPTS: Final = 10_000
+#: ``bytes.translate`` table: a LURD letter (either case) to its move index, else 255.
+_NOT_LURD: Final = 255
+_LURD_CODES: Final = bytes(
+    _LURD.find(chr(b).lower()) if chr(b).lower() in _LURD else _NOT_LURD for b in range(256)
+)
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,10 @@ class SokobanTask:
     @property
     def solution_moves(self) -> tuple[int, ...]:
         """The solution as move indices into ``DIRECTIONS``."""
-        return tuple(_LURD.index(ch) for ch in self.solution.lower())
+        codes = self.solution.encode("ascii", "replace").translate(_LURD_CODES)
+        if _NOT_LURD in codes:
+            raise ValueError(f"solution {self.solution!r} holds a letter other than LURD")
+        return tuple(codes)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -408,6 +416,7 @@ def load_eval_set(difficulty: str) -> tuple[SokobanTask, ...]:
     )
 
 
+@cache  # immutable, and an env asks for it on every reset
 def task_source(difficulty: str, split: str, *, use_eval_set: bool) -> TaskSource[SokobanTask]:
     """The levels an env of ``difficulty`` and ``split`` plays: the fixed eval set (whose
     levels ``options={"task_id": …}`` also names by index), else generated levels (a seed

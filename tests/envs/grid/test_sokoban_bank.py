@@ -64,3 +64,16 @@ def test_state_key_is_the_base_digest():
             move = rng.choice(["up", "down", "left", "right"])
             if any(env.step(f"<action>{move}</action>")[2:4]):
                 break
+
+
+def test_state_key_after_restoring_another_level_is_the_base_digest():
+    env = gym.make("mtenvs/Sokoban-v0").unwrapped
+    env.reset(seed=1)
+    other = env.snapshot()
+    env.reset(seed=2)
+    env.step("<action>up</action>")
+    env.state_key()  # keys of seed 2's level are now kept
+    env.restore(other)
+    base = stable_digest((type(env).__name__, env.task_id, env.state_key_data()))
+    assert env.task_id == other.state["_task"].task_id
+    assert env.state_key() == base

@@ -225,3 +225,45 @@ def test_generator_hands_its_solver_to_the_env():
     level, _ = task.parsed
     shared = solver_module.solver_for(level)
     assert shared._full and shared.level == level  # the generator's table, not a new one
+
+
+def reference_table(level: Level) -> dict[int, int]:
+    """The full table by a plain FIFO backward search over (player, boxes) pairs: each
+    state keeps the move it was first reached by (the order the oracle's plans follow)."""
+    shift = SokobanSolver(level).shift
+    goal = level.targets_mask
+    table: dict[int, int] = {}
+    queue: deque[tuple[int, int, int]] = deque()
+    for p in level.floor_cells():
+        if not goal >> p & 1:
+            table[goal << shift | p] = 0
+            queue.append((p, goal, 0))
+    while queue:
+        p, boxes, distance = queue.popleft()
+        for move, d in enumerate(level.deltas):
+            q, b = p - d, p + d  # the player came from q; a box pushed from p is on b
+            if level.wall[q] or boxes >> q & 1:
+                continue
+            predecessors = [boxes]
+            if boxes >> b & 1:
+                predecessors.append(boxes ^ (1 << b) ^ (1 << p))
+            for before in predecessors:
+                key = before << shift | q
+                if key not in table:
+                    table[key] = (distance + 1) << 2 | move
+                    queue.append((q, before, distance + 1))
+    return table
+
+
+@pytest.mark.parametrize("difficulty", ["easy", "medium"])
+def test_full_table_equals_a_plain_fifo_search(difficulty):
+    checked = 0
+    for task in load_eval_set(difficulty)[:12]:
+        level, _ = task.parsed
+        solver = SokobanSolver(level)
+        if not solver.use_full_table:
+            continue
+        solver.prepare()
+        assert solver._table == reference_table(level)  # distances and best moves
+        checked += 1
+    assert checked > 0
