@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from typing import Any, ClassVar, Final, Literal, Unpack
 
 import numpy as np
@@ -13,11 +12,12 @@ from mtenvs.core.args import EvalSetArgs
 from mtenvs.core.env import InvalidAction, MultiTurnEnv, Reply, Transition
 from mtenvs.core.rewards import OUTCOME, PROCESS
 from mtenvs.core.spaces import text_space
-from mtenvs.core.task_source import GeneratedTasks, TaskList, TaskSource
-from mtenvs.envs.search import questions
+from mtenvs.core.task_source import TaskSource
+from mtenvs.envs.search import tasks
 from mtenvs.envs.search.answers import best_exact_match, best_f1, normalize_answer
 from mtenvs.envs.search.engine import BM25Engine, open_engine, snippet
 from mtenvs.envs.search.loaders import LoadedDataset, corpus_key, iter_corpus, load_dataset
+from mtenvs.envs.search.tasks import EVAL_SET_SIZE
 from mtenvs.envs.search.tools import (
     MAX_K,
     TOOL_SCHEMAS,
@@ -33,27 +33,15 @@ from mtenvs.envs.search.types import Document, SearchEngine, SearchTask
 from mtenvs.envs.search.world import WORLD_SIZES, World, WorldSpec
 from mtenvs.error import InvalidArgumentError, ResetNeededError, check_choice, check_int_range
 
-__all__ = ["F1", "SearchEnv"]
+__all__ = ["EVAL_SET_SIZE", "F1", "SearchEnv"]
 
 #: Reward component: token F1 of the answer times ``f1_weight`` (reported when non-zero).
 F1: Final = "f1"
 EngineKind = Literal["bm25", "dense", "hybrid"]
 ENGINES: Final = ("bm25", "dense", "hybrid")
-#: Eval-set size of the generated world (its first test questions).
-EVAL_SET_SIZE: Final = questions.EVAL_SET_SIZE
 #: Per-episode engines (HotpotQA records) an env keeps built.
 _EPISODE_ENGINES: Final = 8
 _SNIPPET_CHARS: Final = 200
-
-
-@lru_cache(maxsize=4)
-def _world(spec: WorldSpec) -> World:
-    return World.generate(spec)
-
-
-@lru_cache(maxsize=4)
-def _eval_tasks(spec: WorldSpec) -> tuple[SearchTask, ...]:
-    return tuple(questions.eval_set(_world(spec), n=EVAL_SET_SIZE))
 
 
 def _pages(text: str, size: int) -> list[str]:
@@ -230,6 +218,7 @@ class SearchEnv(MultiTurnEnv[str, tuple[Call, ...], SearchTask]):
         self.engine_kind: EngineKind = engine
         self.f1_weight = float(f1_weight)
         self.dataset: LoadedDataset | None = None
+        self.dataset_path = "" if dataset is None else os.fspath(dataset)
         if dataset is not None:
             self.dataset = load_dataset(dataset, corpus)
         self._source: TaskSource[SearchTask] | None = None
@@ -249,7 +238,7 @@ class SearchEnv(MultiTurnEnv[str, tuple[Call, ...], SearchTask]):
     @property
     def world(self) -> World:
         """The generated world (built on first use, shared by the process's envs)."""
-        return _world(self.world_spec)
+        return tasks.world(self.world_spec)
 
     def task_source(self) -> TaskSource[SearchTask]:
         if self._source is None:
@@ -258,40 +247,8 @@ class SearchEnv(MultiTurnEnv[str, tuple[Call, ...], SearchTask]):
 
     def _make_source(self) -> TaskSource[SearchTask]:
         if self.dataset is not None:
-            return TaskList(self.dataset.tasks, "the dataset file")
-        if self.eval_set:
-            return TaskList(
-                _eval_tasks(self.world_spec),
-                f"the {self.world_name} Search eval set",
-                lookup=self._by_id,
-                hint="pass eval_set=False to play it.",
-            )
-        split = self.split
-
-        def generate(rng: np.random.Generator) -> SearchTask:
-            return questions.generate_task(
-                self.world, split, int(rng.integers(questions.MAX_INDEX + 1))
-            )
-
-        return GeneratedTasks(generate, self._by_id)
-
-    def _by_id(self, task_id: object) -> SearchTask:
-        spec, split, index = questions.parse_task_id(task_id)
-        if spec != self.world_spec:
-            raise InvalidArgumentError(
-                f"Task {task_id!r} belongs to the world {spec.key!r}, not to this env's world "
-                f"{self.world_spec.key!r}; make the env with the world that made it."
-            )
-        if self.eval_set:
-            raise InvalidArgumentError(
-                f"Task {task_id!r} is not in the {self.world_name} Search eval set; pass "
-                "eval_set=False to play it."
-            )
-        if split not in (self.split, "validation"):
-            raise InvalidArgumentError(
-                f"Task {task_id!r} is a {split} task; make the env with split={split!r}."
-            )
-        return questions.generate_task(self.world, split, index)
+            return tasks.dataset_source(self.dataset.tasks, self.dataset_path)
+        return tasks.world_source(self.world_spec, self.world_name, self.split, self.eval_set)
 
     def engine_for(self, task: SearchTask) -> SearchEngine:
         """The engine a task is searched with: its own documents' (HotpotQA records, built
