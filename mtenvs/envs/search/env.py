@@ -155,7 +155,7 @@ class SearchEnv(MultiTurnEnv[str, tuple[Call, ...], SearchTask]):
     | `top_k` | `5` | results a search returns when it gives no `k`; a supporting document in the first `top_k` results earns its process reward |
     | `page_chars` | `1000` | characters per page of an opened document (100-100,000) |
     | `f1_weight` | `0.0` | weight of the `f1` reward component (0: not reported) |
-    | `split` | `"train"` (`"test"` with `eval_set` or `dataset`) | disjoint sets of questions (about disjoint entities) |
+    | `split` | `"train"` (`"test"` with `eval_set` or `dataset`) | disjoint sets of questions about disjoint entities of the world; its third split, `validation`, plays by task id (`reset(options={"task_id": "search-w-s0-n3000-v1-validation-7"})`) |
 
     ## Registered ids
     * `mtenvs/Search-v0`
