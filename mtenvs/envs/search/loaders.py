@@ -1,12 +1,19 @@
-"""Question sets from local files: HotpotQA's JSON, and question JSONL with a corpus JSONL.
+"""Question sets from local files: HotpotQA's JSON, MuSiQue's JSONL, and question JSONL with
+a corpus JSONL.
 
-Two layouts (``dataset=PATH``, and ``corpus=PATH`` for the second):
+Three layouts (``dataset=PATH``, and ``corpus=PATH`` for the last), told apart by the first
+record's fields:
 
 * **HotpotQA** (distractor setting): a JSON list of records (or one record per line) with
   ``_id``, ``question``, ``answer``, ``context`` (a list of ``[title, [sentence, …]]``) and
   ``supporting_facts`` (a list of ``[title, sentence_index]``). Each record's ``context`` is
   the corpus of its episode (document id = title, text = the sentences joined); the titles
   named in ``supporting_facts`` are the supporting documents of the process reward.
+  2WikiMultihopQA's own JSON has this layout too.
+* **MuSiQue** (its own JSONL): ``id``, ``question``, ``answer``, ``answer_aliases`` and
+  ``paragraphs`` (``{"idx", "title", "paragraph_text", "is_supporting"}``): the paragraphs
+  are the episode's corpus (document id = ``idx``), the supporting ones drive the process
+  reward.
 * **Question JSONL** (Search-R1 / FlashRAG: NQ, TriviaQA, 2Wiki, MuSiQue…): one record per
   line with ``id`` (or ``_id``), ``question`` and ``golden_answers`` (a list: the first is
   the answer, the rest aliases) or ``answer`` (a string or a list); optional
@@ -33,6 +40,7 @@ from mtenvs.error import InvalidArgumentError
 __all__ = [
     "CORPUS_LAYOUT",
     "HOTPOTQA_LAYOUT",
+    "MUSIQUE_LAYOUT",
     "QUESTIONS_LAYOUT",
     "LoadedDataset",
     "corpus_key",
@@ -43,6 +51,11 @@ __all__ = [
 HOTPOTQA_LAYOUT: Final = (
     'HotpotQA JSON: a list of {"_id": str, "question": str, "answer": str, "context": '
     '[[title, [sentence, ...]], ...], "supporting_facts": [[title, sentence_index], ...]}'
+)
+MUSIQUE_LAYOUT: Final = (
+    'MuSiQue JSONL: one {"id": str, "question": str, "answer": str, "answer_aliases": [str, '
+    '...], "paragraphs": [{"idx": int, "title": str, "paragraph_text": str, "is_supporting": '
+    "bool}, ...]} per line"
 )
 QUESTIONS_LAYOUT: Final = (
     'question JSONL: one {"id": str, "question": str, "golden_answers": [str, ...]} '
@@ -59,7 +72,8 @@ class LoadedDataset:
     """The tasks of a dataset file and where their documents are."""
 
     tasks: tuple[SearchTask, ...]
-    #: ``hotpotqa`` (each task carries its corpus) or ``jsonl`` (the shared ``corpus``).
+    #: ``hotpotqa`` or ``musique`` (each task carries its corpus), or ``jsonl`` (the shared
+    #: ``corpus``).
     layout: str
     #: The shared corpus file (``jsonl`` layout), else ``None``.
     corpus: Path | None = None
@@ -122,20 +136,23 @@ def load_dataset(
     path: str | os.PathLike[str], corpus: str | os.PathLike[str] | None = None
 ) -> LoadedDataset:
     """The tasks of ``path`` (layout detected from its first record; see the module doc)."""
-    file = _existing(path, "Dataset", f"{HOTPOTQA_LAYOUT}; or {QUESTIONS_LAYOUT}")
+    every = f"{HOTPOTQA_LAYOUT}; or {MUSIQUE_LAYOUT}; or {QUESTIONS_LAYOUT}"
+    file = _existing(path, "Dataset", every)
     records = _records(file, HOTPOTQA_LAYOUT)
     first = next(records, None)
     if first is None:
-        raise _fail(str(file), "no records", f"{HOTPOTQA_LAYOUT}; or {QUESTIONS_LAYOUT}")
-    hotpot = isinstance(first[1], dict) and "context" in first[1]
-    layout = HOTPOTQA_LAYOUT if hotpot else QUESTIONS_LAYOUT
-    if hotpot and corpus is not None:
+        raise _fail(str(file), "no records", every)
+    head = first[1] if isinstance(first[1], dict) else {}
+    kind = "hotpotqa" if "context" in head else "musique" if "paragraphs" in head else "jsonl"
+    layout = {"hotpotqa": HOTPOTQA_LAYOUT, "musique": MUSIQUE_LAYOUT}.get(kind, QUESTIONS_LAYOUT)
+    if kind != "jsonl" and corpus is not None:
+        field = "context" if kind == "hotpotqa" else "paragraphs"
         raise InvalidArgumentError(
-            f"{file} is HotpotQA JSON: each record's 'context' is the corpus of its episode, "
-            f"so corpus={str(corpus)!r} is not used; leave corpus unset."
+            f"{file} is {layout.split(':')[0]}: each record's {field!r} is the corpus of its "
+            f"episode, so corpus={str(corpus)!r} is not used; leave corpus unset."
         )
     corpus_file: Path | None = None
-    if not hotpot:
+    if kind == "jsonl":
         if corpus is None:
             raise InvalidArgumentError(
                 f"{file} is a question file ({QUESTIONS_LAYOUT}); its questions need a "
@@ -148,12 +165,17 @@ def load_dataset(
         where = f"{file} record {number}"
         if not isinstance(record, dict):
             raise _fail(where, f"not a JSON object ({type(record).__name__})", layout)
-        task = _hotpot_task(record, where) if hotpot else _question_task(record, where, number)
+        if kind == "hotpotqa":
+            task = _hotpot_task(record, where)
+        elif kind == "musique":
+            task = _musique_task(record, where)
+        else:
+            task = _question_task(record, where, number)
         if task.task_id in seen:
             raise _fail(where, f"the id {task.task_id!r} appears twice", layout)
         seen.add(task.task_id)
         tasks.append(task)
-    return LoadedDataset(tuple(tasks), "hotpotqa" if hotpot else "jsonl", corpus_file)
+    return LoadedDataset(tuple(tasks), kind, corpus_file)
 
 
 def _chain(first: tuple[int, Any], rest: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
@@ -209,6 +231,46 @@ def _hotpot_task(record: dict[str, Any], where: str) -> SearchTask:
         task_id=task_id,
         question=question,
         answer=answer,
+        supporting_doc_ids=tuple(supporting),
+        hops=max(1, len(supporting)),
+        kind="loaded",
+        split="test",
+        documents=tuple(documents),
+    )
+
+
+def _musique_task(record: dict[str, Any], where: str) -> SearchTask:
+    layout = MUSIQUE_LAYOUT
+    task_id = _string(_field(record, ("id", "_id"), where, layout), "id", where, layout)
+    question = _string(_field(record, ("question",), where, layout), "question", where, layout)
+    answer = _string(_field(record, ("answer",), where, layout), "answer", where, layout)
+    aliases = record.get("answer_aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise _fail(where, "'answer_aliases' must be a list of strings", layout)
+    paragraphs = _field(record, ("paragraphs",), where, layout)
+    if not isinstance(paragraphs, list) or not paragraphs:
+        raise _fail(where, "'paragraphs' must be a non-empty list", layout)
+    documents: list[Document] = []
+    supporting: list[str] = []
+    for i, para in enumerate(paragraphs):
+        if not isinstance(para, dict) or not isinstance(para.get("paragraph_text"), str):
+            raise _fail(where, f"paragraphs[{i}] must have a string 'paragraph_text'", layout)
+        doc_id = str(para.get("idx", i))
+        title = para.get("title", "")
+        documents.append(
+            Document(
+                doc_id, title.strip() if isinstance(title, str) else "", para["paragraph_text"]
+            )
+        )
+        if para.get("is_supporting") is True:
+            supporting.append(doc_id)
+    if len({d.id for d in documents}) != len(documents):
+        raise _fail(where, "two paragraphs share one 'idx'", layout)
+    return SearchTask(
+        task_id=task_id,
+        question=question,
+        answer=answer,
+        aliases=tuple(a.strip() for a in aliases if a.strip() and a.strip() != answer),
         supporting_doc_ids=tuple(supporting),
         hops=max(1, len(supporting)),
         kind="loaded",

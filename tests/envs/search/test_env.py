@@ -19,7 +19,14 @@ from mtenvs.envs.search.tools import tool_call_text
 from mtenvs.envs.search.world import WorldSpec
 from mtenvs.error import InvalidArgumentError
 from mtenvs.wrappers import TryAgain
-from tests.envs.search.test_loaders import CORPUS, HOTPOT, QUESTIONS, write_json, write_jsonl
+from tests.envs.search.test_loaders import (
+    CORPUS,
+    HOTPOT,
+    MUSIQUE,
+    QUESTIONS,
+    write_json,
+    write_jsonl,
+)
 
 
 def call(name: str, **arguments: object) -> str:
@@ -404,3 +411,16 @@ def test_question_jsonl_over_a_corpus(tmp_path):
     env.reset(seed=2)
     _, _reward, *_ = env.step("<open>7</open>")
     assert env.unwrapped.privileged()["supporting_found"] == ["7"]
+
+
+def test_musique_dataset_episodes(tmp_path):
+    env = SearchEnv(dataset=write_jsonl(tmp_path / "dev.jsonl", MUSIQUE), reward_mode="process")
+    obs, info = env.reset(seed=0)
+    assert info["task_id"] == "2hop__1_2" and "(3 documents)" in obs
+    obs, reward, *_ = env.step("<open>2</open>")
+    assert obs.startswith("[2] Ida Kresh (page 1 of 1)") and reward == pytest.approx(0.5)
+    _, _, terminated, _, info = env.step("<answer>melk town</answer>")
+    assert terminated and info["success"]
+    env.reset(seed=0)
+    total, info, turns = play_oracle(env)
+    assert info["success"] and total == pytest.approx(2.0) and turns == 5  # search, open x 2

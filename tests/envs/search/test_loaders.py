@@ -204,3 +204,49 @@ def test_corpus_errors_and_cache_key(tmp_path):
     assert key == corpus_key(good) and key.startswith("corpus-")
     write_jsonl(good, CORPUS[:2])
     assert corpus_key(good) != key  # an edited corpus gets a fresh index
+
+
+MUSIQUE = [
+    {
+        "id": "2hop__1_2",
+        "question": "Where was the author of The Velvet Ledger born?",
+        "answer": "Melk",
+        "answer_aliases": ["Melk town", "Melk"],
+        "answerable": True,
+        "paragraphs": [
+            {"idx": 0, "title": "Moons", "paragraph_text": "The planet has two moons."},
+            {
+                "idx": 1,
+                "title": "The Velvet Ledger",
+                "paragraph_text": "The Velvet Ledger is a novel by Ida Kresh.",
+                "is_supporting": True,
+            },
+            {
+                "idx": 2,
+                "title": "Ida Kresh",
+                "paragraph_text": "Ida Kresh was born in Melk.",
+                "is_supporting": True,
+            },
+        ],
+    }
+]
+
+
+def test_musique_records_carry_their_paragraphs(tmp_path):
+    loaded = load_dataset(write_jsonl(tmp_path / "musique_ans_dev.jsonl", MUSIQUE))
+    assert loaded.layout == "musique" and loaded.corpus is None
+    (task,) = loaded.tasks
+    assert (task.task_id, task.answer, task.aliases) == ("2hop__1_2", "Melk", ("Melk town",))
+    assert task.supporting_doc_ids == ("1", "2") and task.hops == 2
+    assert [(d.id, d.title) for d in task.documents] == [
+        ("0", "Moons"),
+        ("1", "The Velvet Ledger"),
+        ("2", "Ida Kresh"),
+    ]
+    broken = json.loads(json.dumps(MUSIQUE))
+    del broken[0]["paragraphs"][1]["paragraph_text"]
+    with pytest.raises(InvalidArgumentError, match=r"paragraphs\[1\] must have a string") as err:
+        load_dataset(write_jsonl(tmp_path / "bad.jsonl", broken))
+    assert "record 1" in str(err.value) and "Expected layout: MuSiQue JSONL" in str(err.value)
+    with pytest.raises(InvalidArgumentError, match="leave corpus unset"):
+        load_dataset(tmp_path / "musique_ans_dev.jsonl", write_jsonl(tmp_path / "c.jsonl", CORPUS))
