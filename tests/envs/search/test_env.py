@@ -394,7 +394,8 @@ def test_hotpotqa_dataset_episodes_search_their_own_context(tmp_path):
     assert "[Arthur's Magazine]" in env.step("<search>Arthur</search>")[0]
 
 
-def test_question_jsonl_over_a_corpus(tmp_path):
+def test_question_jsonl_over_a_corpus(tmp_path, monkeypatch):
+    monkeypatch.setenv("MTENVS_CACHE_DIR", str(tmp_path / "cache"))  # the corpus's index
     questions = write_jsonl(tmp_path / "nq.jsonl", QUESTIONS)
     corpus = write_jsonl(tmp_path / "corpus.jsonl", CORPUS)
     env = gym.make("mtenvs/Search-v0", dataset=str(questions), corpus=str(corpus))
@@ -409,8 +410,9 @@ def test_question_jsonl_over_a_corpus(tmp_path):
         _total, info, _ = play_oracle(env.unwrapped)
         assert info["success"]
     env.reset(seed=2)
-    _, _reward, *_ = env.step("<open>7</open>")
+    env.step("<open>7</open>")
     assert env.unwrapped.privileged()["supporting_found"] == ["7"]
+    assert [p.name[:7] for p in (tmp_path / "cache" / "search").iterdir()] == ["corpus-"]
 
 
 def test_musique_dataset_episodes(tmp_path):
