@@ -14,12 +14,13 @@ every worker reads before anything is timed.
 Measured per row: **build** (index from the documents in memory to a searchable index;
 ours and FTS5 write it to disk), **open** (a fresh handle on the built index, what each
 new process pays), **query** p50/p99/mean over ``--queries`` queries (one at a time, top 5,
-after 20 warm-up queries), **peak** and **retained** memory over the worker's size with
-the corpus loaded (``VmHWM`` after resetting it, ``VmRSS``), **disk**, and two quality
-checks: **self@5** (queries are a document's title plus three words of its text; the
-share whose document is in the top 5) and **agree@5** (mean overlap of the top 5 with
-ours). Sizes above an engine's cap (``--caps``; rank_bm25 scores every document in Python
-for each query) are skipped and say so.
+after up to 20 warm-up queries; an engine still answering when ``--query-budget`` seconds
+are up stops there, after at least 50 queries: the row's ``n``), **peak** and **retained**
+memory over the worker's size with the corpus loaded (``VmHWM`` after resetting it,
+``VmRSS``), **disk**, and two quality checks: **self@5** (queries are a document's title
+plus three words of its text; the share whose document is in the top 5) and **agree@5**
+(mean overlap of the top 5 with ours). Sizes above an engine's cap (``--caps``; rank_bm25
+scores every document in Python for each query) are skipped and say so.
 
     .venv/bin/python benchmarks/bench_search.py            # 10k, 100k, 1M: ~25 min, 2 cores
     .venv/bin/python benchmarks/bench_search.py --quick    # 2k and 10k, ~1 min
@@ -61,6 +62,7 @@ PEER_ENGINES = ("bm25s", "rank_bm25")
 DEFAULT_CAPS = {"rank_bm25": 100_000}
 TOP_K = 5
 WARMUP = 20
+MIN_QUERIES = 50
 _TOKEN = re.compile(r"[^\W_]+")
 
 
@@ -235,14 +237,22 @@ def worker(args: argparse.Namespace) -> None:
         start = time.perf_counter()
         engine.open()
         open_ms = (time.perf_counter() - start) * 1000
+        warm_until = time.perf_counter() + args.query_budget / 10
         for q in queries[:WARMUP]:
             engine.search(q["query"])
+            if time.perf_counter() > warm_until:
+                break
         samples, results = [], []
+        stop_at = time.perf_counter() + args.query_budget
         for q in queries:
             start_ns = time.perf_counter_ns()
             ids = engine.search(q["query"])
             samples.append(time.perf_counter_ns() - start_ns)
             results.append(ids)
+            # A slow engine answers fewer queries (at least MIN_QUERIES), not for an hour.
+            if len(results) >= MIN_QUERIES and time.perf_counter() > stop_at:
+                break
+        queries = queries[: len(results)]
         disk = engine.disk_mib()
         row = {
             "engine": args.worker,
@@ -403,7 +413,10 @@ def orchestrate(args: argparse.Namespace) -> int:
                     here,
                     python,
                     name,
-                    ["--corpus", str(corpus), "--queries-file", str(qfile), "--tmp", str(tmp_root)],
+                    [
+                        *("--corpus", str(corpus), "--queries-file", str(qfile)),
+                        *("--tmp", str(tmp_root), "--query-budget", str(args.query_budget)),
+                    ],
                     timeout=args.peer_timeout,
                 )
                 if payload is None:
@@ -434,7 +447,7 @@ def orchestrate(args: argparse.Namespace) -> int:
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
     env = _env_overhead(args.env_steps, args.env_world) if args.env_steps else {"skipped": True}
-    _print(rows, env)
+    _print(rows, env, args.queries)
     record = {
         "benchmark": "bench_search",
         "timestamp": utc_timestamp(),
@@ -457,7 +470,7 @@ def orchestrate(args: argparse.Namespace) -> int:
     return 1 if args.strict and failed else 0
 
 
-def _print(rows: list[dict[str, Any]], env: dict[str, Any]) -> None:
+def _print(rows: list[dict[str, Any]], env: dict[str, Any], n_queries: int) -> None:
     ours_p50 = {
         r["documents"]: r["query"]["median_us"]
         for r in rows
@@ -496,7 +509,7 @@ def _print(rows: list[dict[str, Any]], env: dict[str, Any]) -> None:
                 "–" if r["disk_mib"] is None else f"{r['disk_mib']:.0f}",
                 f"{r['self_at_5']:.2f}",
                 "n/a" if r.get("agree_at_5") is None else f"{r['agree_at_5']:.2f}",
-                "",
+                f"{q['n']} queries (--query-budget)" if q["n"] < n_queries else "",
             ]
         )
     columns = [
@@ -538,6 +551,13 @@ def main() -> int:
     parser.add_argument("--engines", default=",".join(ENGINES), help=f"default {','.join(ENGINES)}")
     parser.add_argument(
         "--caps", default="", help="per-engine size caps, e.g. rank_bm25=100000,bm25s=100000"
+    )
+    parser.add_argument(
+        "--query-budget",
+        type=float,
+        default=120.0,
+        help="seconds of timed queries per row; a slower engine stops after at least "
+        f"{MIN_QUERIES} queries (default 120)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
