@@ -368,6 +368,10 @@ PARAPHRASE_CORPUS = [
 ]
 
 
+#: One xdist worker runs the dense tests: the model loads once (~5 s), not on each worker.
+DENSE_GROUP = pytest.mark.xdist_group("search-dense")
+
+
 @pytest.fixture(scope="module")
 def dense_engine():
     pytest.importorskip("faiss", reason='needs pip install "mtenvs[search-dense]"')
@@ -377,6 +381,7 @@ def dense_engine():
     return DenseEngine.build(PARAPHRASE_CORPUS)
 
 
+@DENSE_GROUP
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
@@ -391,6 +396,7 @@ def test_dense_finds_a_paraphrase_that_bm25_misses(dense_engine, query, expected
     assert not bm25_hits or bm25_hits[0].doc_id != expected
 
 
+@DENSE_GROUP
 def test_dense_is_safe_and_complete(dense_engine):
     assert len(dense_engine) == len(PARAPHRASE_CORPUS)
     assert dense_engine.get("orin") == PARAPHRASE_CORPUS[1]
@@ -402,6 +408,7 @@ def test_dense_is_safe_and_complete(dense_engine):
     assert len(dense_engine.search("lake", 100)) == len(PARAPHRASE_CORPUS)
 
 
+@DENSE_GROUP
 def test_hybrid_fuses_both_rankings(dense_engine):
     from mtenvs.envs.search.dense import RRF_K, HybridEngine
 
@@ -414,6 +421,7 @@ def test_hybrid_fuses_both_rankings(dense_engine):
     assert hybrid.get("wren") == PARAPHRASE_CORPUS[2] and len(hybrid) == 5
 
 
+@DENSE_GROUP
 def test_open_engine_caches_dense_and_hybrid(dense_engine, tmp_path):
     corpus = CountingCorpus(PARAPHRASE_CORPUS)
     dense = open_engine(corpus, "p", kind="dense", cache_dir=tmp_path)
