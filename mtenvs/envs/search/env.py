@@ -42,6 +42,10 @@ ENGINES: Final = ("bm25", "dense", "hybrid")
 #: Per-episode engines (HotpotQA records) an env keeps built.
 _EPISODE_ENGINES: Final = 8
 _SNIPPET_CHARS: Final = 200
+#: Largest page: three opens in one reply stay inside the observation space's length.
+MAX_PAGE_CHARS: Final = 50_000
+#: Longest title shown (titles of user corpora may be anything).
+_TITLE_CHARS: Final = 300
 
 
 def _pages(text: str, size: int) -> list[str]:
@@ -154,7 +158,7 @@ class SearchEnv(MultiTurnEnv[str, tuple[Call, ...], SearchTask]):
     | `dataset` | `None` | a HotpotQA / 2Wiki JSON, MuSiQue JSONL or question JSONL file whose questions replace the world's (reset plays record `seed % size`) |
     | `corpus` | `None` | with a question JSONL `dataset`: the corpus JSONL its questions search |
     | `top_k` | `5` | results a search returns when it gives no `k`; a supporting document in the first `top_k` results earns its process reward |
-    | `page_chars` | `1000` | characters per page of an opened document (100-100,000) |
+    | `page_chars` | `1000` | characters per page of an opened document (100-50,000) |
     | `f1_weight` | `0.0` | weight of the `f1` reward component (0: not reported) |
     | `split` | `"train"` (`"test"` with `eval_set` or `dataset`) | disjoint sets of questions about disjoint entities of the world; its third split, `validation`, plays by task id (`reset(options={"task_id": "search-w-s0-n3000-v1-validation-7"})`) |
 
@@ -195,7 +199,7 @@ class SearchEnv(MultiTurnEnv[str, tuple[Call, ...], SearchTask]):
             check_choice("world", world, list(WORLD_SIZES))
         check_choice("engine", engine, ENGINES)
         self.top_k = check_int_range("top_k", top_k, 1, MAX_K)
-        self.page_chars = check_int_range("page_chars", page_chars, 100, 100_000)
+        self.page_chars = check_int_range("page_chars", page_chars, 100, MAX_PAGE_CHARS)
         if not isinstance(f1_weight, int | float) or isinstance(f1_weight, bool) or f1_weight < 0:
             raise InvalidArgumentError(
                 f"f1_weight must be a non-negative number, got {f1_weight!r}."
@@ -365,7 +369,7 @@ class SearchEnv(MultiTurnEnv[str, tuple[Call, ...], SearchTask]):
             self._last_hits.append((doc.id, doc.title))
             if rank <= self.top_k:
                 credit += self._credit(doc.id)
-            lines.append(f"{rank}. [{doc.id}] {doc.title}")
+            lines.append(f"{rank}. [{doc.id}] {doc.title[:_TITLE_CHARS]}")
             lines.append(f"   {snippet(doc.text, call.query, width=_SNIPPET_CHARS)}")
         return "\n".join(lines), credit
 
@@ -378,7 +382,7 @@ class SearchEnv(MultiTurnEnv[str, tuple[Call, ...], SearchTask]):
         if doc.id not in self._opened:
             self._opened.append(doc.id)
         more = f"\n(open page {call.page + 1} for more)" if call.page < len(pages) else ""
-        head = f"[{doc.id}] {doc.title} (page {call.page} of {len(pages)})"
+        head = f"[{doc.id}] {doc.title[:_TITLE_CHARS]} (page {call.page} of {len(pages)})"
         return f"{head}\n{pages[call.page - 1]}{more}", self._credit(doc.id)
 
     def _grade(self, answer: str) -> Transition:

@@ -426,3 +426,22 @@ def test_musique_dataset_episodes(tmp_path):
     env.reset(seed=0)
     total, info, turns = play_oracle(env)
     assert info["success"] and total == pytest.approx(2.0) and turns == 5  # search, open x 2
+
+
+def test_observations_stay_inside_the_observation_space(tmp_path, monkeypatch):
+    monkeypatch.setenv("MTENVS_CACHE_DIR", str(tmp_path / "cache"))
+    long_text = " ".join(f"word{i}" for i in range(40_000))
+    corpus = write_jsonl(
+        tmp_path / "corpus.jsonl",
+        [{"id": f"d{i}", "title": "T" * 5000, "text": long_text} for i in range(3)],
+    )
+    questions = write_jsonl(tmp_path / "q.jsonl", [{"id": "q", "question": "q?", "answer": "x"}])
+    env = SearchEnv(dataset=questions, corpus=corpus, page_chars=50_000)
+    env.reset(seed=0)
+    opens = "".join(call("open", doc_id=f"d{i}") for i in range(3))
+    obs, _, _, _, info = env.step(opens)
+    assert info["parse_error"] is None and env.observation_space.contains(obs)
+    obs, *_ = env.step(call("search", query="word7 word8", k=20))
+    assert env.observation_space.contains(obs) and "T" * 301 not in obs
+    with pytest.raises(InvalidArgumentError, match="page_chars must be >= 100 and <= 50000"):
+        SearchEnv(page_chars=60_000)
