@@ -50,7 +50,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from mtenvs.core.agent import Agent, AgentInput
 from mtenvs.error import InvalidArgumentError, check_int_range
@@ -281,8 +281,9 @@ def _round(
     """One batched agent call for ``waiting`` slots, then their env steps; the call's
     seconds are appended to ``timing``. Returns the trajectories that ended."""
     env = group.env
+    # Positional (messages, env, info): one per waiting slot, every round.
     batch = [
-        AgentInput(messages=slot.messages, env=env(i), info=cast(dict[str, Any], slot.info))
+        AgentInput(slot.messages, env(i), slot.info)  # type: ignore[arg-type]
         for i in waiting
         if (slot := slots[i]) is not None
     ]

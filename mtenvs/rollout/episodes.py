@@ -255,6 +255,9 @@ def _finish(slot: _Slot, out: StepOut) -> bool:
 
 
 _SCALARS = (bool, int, float, str, type(None))
+#: The scalar types themselves: a set lookup of ``type(value)`` is the common case's test
+#: (subclasses, such as an IntEnum, take the isinstance path).
+_SCALAR_TYPES = frozenset(_SCALARS)
 
 
 def _turn_info(info: StepInfo) -> dict[str, Any]:
@@ -265,7 +268,7 @@ def _turn_info(info: StepInfo) -> dict[str, Any]:
     for key, value in info.items():
         if key in _DROP_TURN:
             continue
-        if isinstance(value, _SCALARS):
+        if type(value) in _SCALAR_TYPES or isinstance(value, _SCALARS):
             out[key] = value
         elif isinstance(value, np.generic):  # the same record from every executor
             out[key] = value.item()
@@ -274,21 +277,25 @@ def _turn_info(info: StepInfo) -> dict[str, Any]:
 
 def _record(slot: _Slot, reply: Any, out: StepOut, agent_s: float) -> None:
     text = reply if isinstance(reply, str) else repr(reply)
+    info = out.info
+    # Positional, in Turn's field order (this runs once per env step): observation,
+    # reply, reward, reward_components, state_key, parse_error, terminated, truncated,
+    # agent_s, env_s, image, info, context.
     slot.traj.turns.append(
         Turn(
-            observation=slot.observation,
-            reply=text,
-            reward=out.reward,
-            reward_components=dict(out.info.get("reward_components", {})),
-            state_key=slot.state_key,
-            parse_error=out.info.get("parse_error"),
-            terminated=out.terminated,
-            truncated=out.truncated,
-            agent_s=agent_s,
-            env_s=out.env_s,
-            image=slot.image,
-            info=_turn_info(out.info),
-            context=None if slot.verbatim else list(slot.messages),
+            slot.observation,
+            text,
+            out.reward,
+            dict(info.get("reward_components", {})),
+            slot.state_key,
+            info.get("parse_error"),
+            out.terminated,
+            out.truncated,
+            agent_s,
+            out.env_s,
+            slot.image,
+            _turn_info(info),
+            None if slot.verbatim else list(slot.messages),
         )
     )
     if slot.env_chat and out.messages is not None:
@@ -307,8 +314,9 @@ def _record(slot: _Slot, reply: Any, out: StepOut, agent_s: float) -> None:
         slot.messages.append(_user(out))
     slot.observation = out.observation
     slot.image = out.image
-    slot.info = out.info
-    slot.state_key = str(out.info.get("state_key", ""))
+    slot.info = info
+    key = info.get("state_key", "")
+    slot.state_key = key if type(key) is str else str(key)
 
 
 def _user(out: StepOut) -> Message:

@@ -262,7 +262,10 @@ class EnvWorker:
         start = time.perf_counter()
         obs, reward, terminated, truncated, info = env.step(reply)
         elapsed = time.perf_counter() - start
-        text, image, messages = observation_parts(obs)
+        if type(obs) is str:  # the common case, without a call (one per env step)
+            text, image, messages = obs, None, None
+        else:
+            text, image, messages = observation_parts(obs)
         return StepOut(
             text,
             self._info(info),
