@@ -78,6 +78,16 @@ def test_search_open_and_answer_in_every_reply_shape(env):
     assert info["tools_called"] == ["search"]
     obs, *_ = env.step(f"<search>{title}</search>")
     assert f"[{first}]" in obs
+    message = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "search", "arguments": "{}"}},
+        ],
+    }
+    message["tool_calls"][0]["function"]["arguments"] = json.dumps({"query": title})
+    obs, *_ = env.step(message)
+    assert f"[{first}]" in obs
     obs, _, _, _, info = env.step(f"<open>{first}</open>")
     assert obs.startswith(f"[{first}] {title} (page 1 of ")
     assert info["num_opened"] == 1 and info["docs_seen"] >= 1
