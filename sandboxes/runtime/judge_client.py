@@ -53,6 +53,8 @@ CLEAN_UP_S = 3.0
 #: Spare judges kept ready: the second one lets an answer that follows at once (an eval
 #: loop) find a judge forked while the last answer ran.
 SPARES = 2
+#: Seconds a spare judge may take to greet before it is given up for a fresh template.
+HELLO_S = 2.0
 #: Process states of a spare judge that can serve (``/proc/<pid>/stat``): sleeping or running.
 _SERVING = (b"S", b"R", b"D")
 
@@ -118,6 +120,8 @@ class JudgeClient:
         self.template_pid: int | None = None
         self.sock: socket.socket | None = None
         self.spares: list[Spare] = []
+        #: The pid of the judge of the last answer, until its clean-up.
+        self.used: int | None = None
 
     def _spawn(self) -> None:
         ours, theirs = socket.socketpair()
@@ -221,26 +225,33 @@ class JudgeClient:
             and int(s[1]) == judge
         )
 
-    def clean_up(self, keep: set[int]) -> None:
-        """After an answer's reply went out: kill every descendant of this server but the
-        template, intact spares and ``keep`` (the worker's tree), until none is left; then
-        order new spares (or start a fresh template)."""
+    def clean_up(self, worker: int) -> None:
+        """After an answer's reply went out: kill what the answer started, until nothing is
+        left; then order new spares (or start a fresh template).
+
+        What an answer starts is the judge it used and its descendants, and orphans: the
+        server is the subreaper, so a process whose parent died becomes a child of the
+        server. So the victims are that judge's tree and the tree of every child of the
+        server but the template and ``worker`` (the REPL's interpreter); the template and
+        the spares it forked are never among them, whatever their state."""
         self.recover()
-        soon = time.monotonic() + 1.0
-        intact = [spare for spare in self.spares if self._intact(spare, soon)]
-        for spare in self.spares:
-            if spare not in intact:
-                spare.sock.close()
-        self.spares = intact
         me = os.getpid()
         deadline = time.monotonic() + CLEAN_UP_S
         while True:
             tree = process_tree()
-            spared = self._spared(tree)
+            roots = [
+                pid
+                for pid, (parent, _) in tree.items()
+                if parent == me and pid not in (self.template_pid, worker)
+            ]
+            judge = self.used
+            if judge is not None and tree.get(judge, (0, b""))[0] == self.template_pid:
+                roots.append(judge)
             victims = [
                 pid
-                for pid in descendants(tree, me)
-                if pid not in spared and pid not in keep and tree[pid][1] != b"Z"
+                for root in roots
+                for pid in (root, *descendants(tree, root))
+                if tree[pid][1] != b"Z"
             ]
             for pid in victims:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -251,6 +262,7 @@ class JudgeClient:
             if time.monotonic() > deadline:  # still forking: no judge beside it
                 self.stop()
                 return
+        self.used = None
         self.recover()
         try:
             if self.template_pid is None:
@@ -259,20 +271,6 @@ class JudgeClient:
                 self._order()
         except OSError:
             self.stop()
-
-    def _spared(self, tree: dict[int, tuple[int, bytes]]) -> set[int]:
-        """The template and the spares' processes, each only while its parent is the one it
-        must be (a pid another process took over is not spared)."""
-        spared: set[int] = set() if self.template_pid is None else {self.template_pid}
-        for spare in self.spares:
-            if spare.pids is None:
-                continue
-            judge, solution = spare.pids
-            if tree.get(judge, (0, b""))[0] == self.template_pid:
-                spared.add(judge)
-                if tree.get(solution, (0, b""))[0] == judge:
-                    spared.add(solution)
-        return spared
 
     def _read(self, reader: FrameReader, deadline: float) -> Any:
         while True:
@@ -288,7 +286,7 @@ class JudgeClient:
             if reader.fd in ready:
                 try:
                     frame = reader.read(timeout=0)
-                except (EOFError, ProtocolError) as e:
+                except (EOFError, OSError, ProtocolError) as e:
                     raise JudgeLost(f"the judge was lost ({type(e).__name__})") from e
                 if frame is not None:
                     return frame
@@ -305,7 +303,12 @@ class JudgeClient:
                 self.stop()
                 raise JudgeLost(f"no judge could be started ({e})") from e
             spare = self.spares.pop(0)
-            if self._intact(spare, deadline):
+            # A spare waiting since the last clean-up has greeted long ago; one that has not
+            # within HELLO_S was stopped (or the machine is swamped): a fresh template then.
+            wait = deadline if attempt else min(deadline, time.monotonic() + HELLO_S)
+            if self._intact(spare, wait):
+                assert spare.pids is not None
+                self.used = spare.pids[0]
                 return spare
             spare.sock.close()
             self.stop()

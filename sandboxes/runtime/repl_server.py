@@ -508,7 +508,7 @@ class Supervisor:
         return {"ok": True, **result}
 
     def _judge_clean_up(self) -> None:
-        self.judge.clean_up({self.worker_pid, *children_of(self.worker_pid)})
+        self.judge.clean_up(self.worker_pid)
 
     def op_put_file(self, req: dict) -> dict:
         path = self._path(req["path"])

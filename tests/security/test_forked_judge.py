@@ -88,7 +88,8 @@ def probe(sb: Sandbox, body: str) -> object:
 
 def graded_right(sb: Sandbox) -> None:
     """The next answers are judged right: the right one passes every test, the wrong none."""
-    assert grade(sb, RIGHT).correct
+    right = grade(sb, RIGHT)
+    assert right.correct, right.feedback()
     wrong = grade(sb, WRONG)
     assert wrong.passed == 0 and not wrong.problem, wrong.feedback()
 
@@ -250,31 +251,33 @@ def test_bombs_are_contained_and_the_next_answer_is_graded(verifier, name):
 
 
 @pytest.mark.parametrize(
-    "attack",
+    ("targets", "signal"),
     [
-        "os.kill(template, signal.SIGKILL)",
-        "os.kill(template, signal.SIGSTOP)",
-        "[os.kill(p, signal.SIGKILL) for p in spares]",
-        "[os.kill(p, signal.SIGSTOP) for p in spares]",
-        "[os.kill(p, signal.SIGKILL) for p in spare_solutions]",
-        "[os.kill(p, signal.SIGSTOP) for p in spare_solutions]",
-        "[os.kill(p, signal.SIGALRM) for p in [template, *spares]]",
+        ("[template]", "SIGKILL"),
+        ("[template]", "SIGSTOP"),
+        ("spares", "SIGKILL"),
+        ("spares", "SIGSTOP"),
+        ("spare_solutions", "SIGKILL"),
+        ("spare_solutions", "SIGSTOP"),
+        ("[template, *spares]", "SIGALRM"),
     ],
 )
 @pytest.mark.parametrize("by", ["the answer", "a REPL cell"])
-def test_a_killed_or_stopped_template_or_spare_is_replaced(verifier, attack, by):
+def test_a_killed_or_stopped_template_or_spare_is_replaced(verifier, targets, signal, by):
     """The template and the spare judges run as the same user as the solution (and as the
     sandbox's REPL): killed or stopped, they are replaced, and the grading stays right."""
     assert grade(verifier, RIGHT).correct  # the template and its spares are up
-    code = "import signal\njudge, template, spares, spare_solutions = judge_processes()\n"
+    attack = f"import signal\nfor p in {targets}:\n    os.kill(p, signal.{signal})\n"
     if by == "the answer":
-        source = ANCESTRY + code + attack + "\n" + WRONG
-        verdict = grade(verifier, source)
+        code = "judge, template, spares, spare_solutions = judge_processes()\n"
+        verdict = grade(verifier, ANCESTRY + code + attack + WRONG)
         assert verdict.passed == 0, verdict.feedback()
     else:
-        # From the REPL the judge processes are found by their command line.
+        # From the REPL the judge processes are found by their command line; signals take
+        # effect asynchronously, so the attack is over once the targets are stopped or dead.
+        want = "T" if signal == "SIGSTOP" else "Z"
         result = verifier.run(
-            "import os, signal, time\n"
+            "import os, time\n"
             "def _stat(pid):\n"
             "    s = open(f'/proc/{pid}/stat').read()\n"
             "    return s[s.rindex(')') + 2:].split()\n"
@@ -296,7 +299,18 @@ def test_a_killed_or_stopped_template_or_spare_is_replaced(verifier, attack, by)
             "    if len(spares) == len(spare_solutions) == 2:\n"
             "        break\n"
             "    time.sleep(0.01)\n"
-            "assert len(spares) == len(spare_solutions) == 2, (spares, spare_solutions)\n" + attack
+            "assert len(spares) == len(spare_solutions) == 2, (spares, spare_solutions)\n"
+            + attack
+            + f"for _ in range(500):\n"
+            f"    states = []\n"
+            f"    for p in {targets}:\n"
+            f"        try:\n"
+            f"            states.append(_stat(p)[0])\n"
+            f"        except OSError:\n"
+            f"            states.append('X')\n"
+            f"    if all(st in ({want!r}, 'X') for st in states):\n"
+            f"        break\n"
+            f"    time.sleep(0.01)\n"
         )
         assert result.error is None, result.error
     graded_right(verifier)
