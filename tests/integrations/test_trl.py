@@ -308,3 +308,52 @@ def test_example_recipe_runs(model_dir, tmp_path, monkeypatch):
     )
     assert rc == 0
     assert (out / "config.json").exists()
+    assert [p["step"] for p in json.loads((out / "curve.json").read_text())] == [1]
+
+
+def test_example_recipe_trains_lora_adapters_and_resumes(model_dir, tmp_path, monkeypatch):
+    """--lora-r trains adapters only; a run stopped after step 1 continues with --resume."""
+    pytest.importorskip("trl")
+    pytest.importorskip("peft")
+    import importlib.util
+
+    monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")
+    path = Path(__file__).resolve().parents[2] / "examples" / "trl_grpo.py"
+    spec = importlib.util.spec_from_file_location("trl_grpo_example_lora", path)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    out = tmp_path / "run"
+    args = [
+        "--env",
+        "mtenvs/Maze-v0",
+        "--model",
+        str(model_dir),
+        "--output-dir",
+        str(out),
+        "--group-size",
+        "2",
+        "--batch-size",
+        "4",
+        "--tasks",
+        "4",
+        "--max-turns",
+        "2",
+        "--max-new-tokens",
+        "6",
+        "--max-completion-length",
+        "128",
+        "--executor",
+        "sync",
+        "--learning-rate",
+        "1e-3",
+        "--lora-r",
+        "4",
+    ]
+    assert example.main([*args, "--steps", "1"]) == 0
+    assert (out / "adapter_config.json").exists() and not (out / "model.safetensors").exists()
+    assert (out / "checkpoint-1").is_dir()
+    assert example.main([*args, "--steps", "2", "--resume"]) == 0
+    assert (out / "checkpoint-2").is_dir()
+    assert [p["step"] for p in json.loads((out / "curve.json").read_text())] == [1, 2]
+    assert (out / "curve.png").stat().st_size > 0
