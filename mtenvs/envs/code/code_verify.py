@@ -6,21 +6,25 @@ value is not a literal, an ``assert`` statement. Verification runs in the *judge
 sandbox of its own (the *verifier*: nothing the agent ran or wrote in its interpreter is in
 it, and nothing from it reaches the agent); sandboxes/runtime/judge.py has the details:
 
-1. the REPL server (which never runs user code) asks a judge template, started with
-   ``exec`` and so holding nothing the server ever received, for a judge; the judge forks
-   the *solution* process, which closes every descriptor but its two call pipes, runs the
-   submitted source and serves calls: arguments go down pickled, each return value comes
-   back as JSON of a plain value, encoded with exact type checks (``type(v) is int``, …):
-   only ``None``, ``bool``, ``int``, ``float``, ``str``, ``list``, ``tuple``, ``dict``,
-   ``set`` and ``frozenset`` survive, so an object with a forged ``__eq__`` cannot pass;
-2. the judge receives the tests one at a time (a solution process restarted after a crash
-   or a timeout holds only the tests already run) and evaluates each with ``candidate``
-   bound to that proxy, under a per-test alarm; ``assert`` tests run there too, on the
-   decoded plain values;
+1. the REPL server (which never runs user code) hands the answer to a spare judge: forked
+   ahead of use from a judge template started with ``exec`` (so holding nothing the server
+   ever received), with its *solution* process forked before any request reached it; that
+   process closes every descriptor but its two call pipes, runs the submitted source and
+   serves calls: arguments go down pickled, each return value comes back as JSON of a plain
+   value, encoded with exact type checks (``type(v) is int``, …): only ``None``, ``bool``,
+   ``int``, ``float``, ``str``, ``list``, ``tuple``, ``dict``, ``set`` and ``frozenset``
+   survive, so an object with a forged ``__eq__`` cannot pass;
+2. the judge receives all the tests in one frame and evaluates them one at a time with
+   ``candidate`` bound to that proxy, under a per-test alarm; ``assert`` tests run there
+   too, on the decoded plain values. No solution process ever holds a test: one restarted
+   after a crash or a timeout is a fresh interpreter, not a copy of the judge;
 3. the verdict items travel judge → server → host over descriptors the solution cannot
    reach (not inherited, not in its /proc, the judge and the server not dumpable); the
    server and the host check every frame; the host compares value tests with the expected
-   values, which never enter the sandbox.
+   values, which never enter the sandbox;
+4. once the reply is out, the server kills everything the answer started before it has
+   the next spare judges forked: no state or process of one answer reaches the next
+   (docs/sandbox.md, "Each answer starts clean, fast").
 
 So the solution can lie only about its own return values, and lying right is solving the
 task: exiting early, printing "PASSED", patching builtins, ``assert``, ``json`` or ``repr``

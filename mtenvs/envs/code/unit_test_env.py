@@ -1,10 +1,11 @@
 """``UnitTestEnv``: what the programming envs share on top of the code-interpreter loop.
 
 The final answer is a complete solution source; it is checked by hidden unit tests in a
-*verifier* sandbox of its own, reset (a fresh interpreter) before every answer, so nothing
-the agent ran or wrote in its own interpreter is visible to the tests and the hidden tests
-never reach the agent's interpreter (see :mod:`mtenvs.envs.code.code_verify`). Garbage is
-rejected on the host (syntax, no entry point) without a sandbox round trip.
+*verifier* sandbox of its own, which runs no agent cell, in a fresh process per answer
+(forked ahead of use from a clean judge template), so nothing the agent ran or wrote in its
+own interpreter is visible to the tests and the hidden tests never reach the agent's
+interpreter (see :mod:`mtenvs.envs.code.code_verify`). Garbage is rejected on the host
+(syntax, no entry point) without a sandbox round trip.
 """
 
 from __future__ import annotations
