@@ -50,7 +50,7 @@ from mtenvs.core.rewards import (
 )
 from mtenvs.core.spaces import MAX_REPLY_CHARS, UnicodeText
 from mtenvs.core.task_source import HasTaskId, TaskSource
-from mtenvs.core.tasks import Split, eval_set_split
+from mtenvs.core.tasks import SPLITS, Split, eval_set_split
 from mtenvs.error import (
     InvalidArgumentError,
     ResetNeededError,
@@ -216,6 +216,9 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT, TaskT]):
     #: --reference-config`` (and so ``make demo``) plays, and what its trained reference
     #: agent (``baselines/``) is trained and scored on.
     reference_configs: ClassVar[tuple[dict[str, Any], ...]] = ({},)
+    #: The task splits ``split=`` accepts: ``train`` and ``test`` everywhere; a family with
+    #: a held-out set for model selection adds ``validation`` (Search).
+    splits: ClassVar[tuple[Split, ...]] = SPLITS
 
     def __new__(cls, *args: Any, **kwargs: Any) -> MultiTurnEnv[Any, Any, Any]:
         # Runs before __init__ so a mistyped keyword names the allowed ones instead of
@@ -249,7 +252,9 @@ class MultiTurnEnv(gym.Env[ObsT, Reply], Generic[ObsT, ActionT, TaskT]):
             str(getattr(reward_mode, "value", reward_mode)),
             [m.value for m in RewardMode],
         )
-        split = eval_set_split(split, eval_set, f"The {type(self).__name__} eval set holds")
+        split = eval_set_split(
+            split, eval_set, f"The {type(self).__name__} eval set holds", choices=self.splits
+        )
         check_choice("obs_mode", obs_mode, self.supported_obs_modes())
         check_choice("render_mode", render_mode, [None, *self.metadata["render_modes"]])
         self.max_turns = check_int_range(

@@ -38,9 +38,11 @@ __all__ = [
     "write_eval_set",
 ]
 
-Split = Literal["train", "test"]
+Split = Literal["train", "validation", "test"]
 
-SPLITS: Final = ("train", "test")
+#: The splits of every family; :attr:`MultiTurnEnv.splits` adds ``validation`` where a
+#: family has one.
+SPLITS: Final[tuple[Split, ...]] = ("train", "test")
 
 
 def content_split(content: str) -> str:
@@ -98,18 +100,20 @@ def write_eval_set(
     return path
 
 
-def eval_set_split(split: str | None, eval_set: object, holder: str) -> Split:
+def eval_set_split(
+    split: str | None, eval_set: object, holder: str, *, choices: Sequence[str] = SPLITS
+) -> Split:
     """The split of an env whose eval set holds test tasks: ``split``, or by default
     ``"test"`` with ``eval_set`` and ``"train"`` without.
 
     Raises :class:`~mtenvs.error.InvalidArgumentError` when ``eval_set`` is not a bool,
-    ``split`` is not ``"train"`` or ``"test"``, or for an eval set with another split,
+    ``split`` is not one of ``choices``, or for an eval set with another split,
     naming the fix; ``holder`` begins that message (``"The math eval sets hold"``).
     """
     check_flag("eval_set", eval_set)
     if split is None:
         return "test" if eval_set else "train"
-    check_choice("split", split, SPLITS)
+    check_choice("split", split, choices)
     if eval_set and split != "test":
         raise InvalidArgumentError(
             f"{holder} test tasks; use split='test' (or leave split unset) with "

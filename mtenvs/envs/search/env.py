@@ -13,6 +13,7 @@ from mtenvs.core.env import InvalidAction, MultiTurnEnv, Reply, Transition
 from mtenvs.core.rewards import OUTCOME, PROCESS
 from mtenvs.core.spaces import text_space
 from mtenvs.core.task_source import TaskSource
+from mtenvs.core.tasks import Split
 from mtenvs.envs.search import tasks
 from mtenvs.envs.search.answers import best_exact_match, best_f1, normalize_answer
 from mtenvs.envs.search.engine import BM25Engine, open_engine, snippet
@@ -160,7 +161,7 @@ class SearchEnv(MultiTurnEnv[str, tuple[Call, ...], SearchTask]):
     | `top_k` | `5` | results a search returns when it gives no `k`; a supporting document in the first `top_k` results earns its process reward |
     | `page_chars` | `1000` | characters per page of an opened document (100-50,000) |
     | `f1_weight` | `0.0` | weight of the `f1` reward component (0: not reported) |
-    | `split` | `"train"` (`"test"` with `eval_set` or `dataset`) | disjoint sets of questions about disjoint entities of the world; its third split, `validation`, plays by task id (`reset(options={"task_id": "search-w-s0-n3000-v1-validation-7"})`) |
+    | `split` | `"train"` (`"test"` with `eval_set` or `dataset`) | `train`, `validation` or `test`: disjoint sets of questions about disjoint entities of the world (validation: for model selection; a dataset's records are all `test`) |
 
     ## Registered ids
     * `mtenvs/Search-v0`
@@ -170,6 +171,7 @@ class SearchEnv(MultiTurnEnv[str, tuple[Call, ...], SearchTask]):
     """
 
     default_max_turns: ClassVar[int] = 12
+    splits: ClassVar[tuple[Split, ...]] = ("train", "validation", "test")
     tool_schemas: ClassVar[tuple[dict[str, Any], ...]] = TOOL_SCHEMAS
     reference_configs: ClassVar[tuple[dict[str, Any], ...]] = ({"eval_set": True},)
     _snapshot_fields: ClassVar[tuple[str, ...]] = (

@@ -4,7 +4,6 @@ set, or a dataset file; and the world itself, generated once per process.
 Generated questions are :func:`~mtenvs.envs.search.questions.generate_task` of the env's
 split at an index drawn from the env's ``np_random``; a task id names the world, the split
 and the index (``search-w-s0-n3000-v1-test-7``), so any env of the same world plays it.
-Validation questions (the world's third split) are played by id.
 """
 
 from __future__ import annotations
@@ -53,7 +52,7 @@ def world_source(spec: WorldSpec, name: str, split: str, eval_set: bool) -> Task
                 f"Task {task_id!r} is not in the {name} Search eval set; pass eval_set=False "
                 "to play it."
             )
-        if got_split not in (split, "validation"):
+        if got_split != split:
             raise InvalidArgumentError(
                 f"Task {task_id!r} is a {got_split} task; make the env with split={got_split!r}."
             )

@@ -303,8 +303,17 @@ def test_splits_task_ids_and_the_eval_set():
     # a task id plays that task in any env of the same world and split
     _, again = SearchEnv().reset(options={"task_id": info["task_id"]})
     assert again["task_id"] == info["task_id"]
+    _, info_val = SearchEnv(split="validation").reset(seed=0)
+    assert "-validation-" in info_val["task_id"] and info_val["split"] == "validation"
     validation = info["task_id"].replace("-train-", "-validation-")
-    assert SearchEnv().reset(options={"task_id": validation})[1]["task_id"] == validation
+    env_val = SearchEnv(split="validation")
+    assert env_val.reset(options={"task_id": validation})[1]["task_id"] == validation
+    with pytest.raises(InvalidArgumentError, match="make the env with split='validation'"):
+        SearchEnv().reset(options={"task_id": validation})
+    with pytest.raises(InvalidArgumentError, match="'train', 'validation', 'test'"):
+        SearchEnv(split="dev")
+    with pytest.raises(InvalidArgumentError, match="'train', 'test'"):
+        gym.make("mtenvs/Maze-v0", split="validation")
     with pytest.raises(InvalidArgumentError, match="make the env with split='test'"):
         train.reset(options={"task_id": info_test["task_id"]})
     with pytest.raises(InvalidArgumentError, match="not to this env's world"):
