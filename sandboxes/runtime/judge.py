@@ -14,19 +14,27 @@ Three processes, none of which the REPL server's user code or the solution can w
     Forked by the template before it has received anything, it first forks its *solution*
     process (so that process holds nothing of any request), tells the server it is ready,
     and waits for one request: the solution and all its tests. It sends the source to the
-    solution process, runs the tests against it one at a time, answers with every verdict in
-    one frame, kills the solution process and exits. Not dumpable: the solution, running as
-    the same user, can neither open its ``/proc/<pid>/fd`` nor ptrace it or read its memory.
+    solution process, runs the tests against it, answers with every verdict in one frame,
+    kills the solution process and exits. Not dumpable: the solution, running as the same
+    user, can neither open its ``/proc/<pid>/fd`` nor ptrace it or read its memory.
 *solution*
-    Closes every descriptor it inherited but its two call pipes, applies the rlimits, then
-    waits for the source; it runs the source and the setup, then serves calls: pickled
-    arguments in, the JSON of a plain value out (:mod:`plain_values`). A solution process
-    that crashed, broke the call protocol or ran out of time is replaced by a *fresh
-    interpreter* (``fork`` + ``exec`` of this file with ``--solution-fds``), so no solution
-    process ever holds a test: the first was forked before the judge received them, and the
-    others start from an empty memory.
+    Closes every descriptor it inherited but its two call pipes, applies the rlimits, warms
+    up (:func:`_warm_up`), then waits for the source; it runs the source and the setup, then
+    serves calls: pickled arguments in, the JSON of a plain value out (:mod:`plain_values`).
+    A solution process that crashed, broke the call protocol or ran out of time is replaced
+    by a *fresh interpreter* (``fork`` + ``exec`` of this file with ``--solution-fds``), so
+    no solution process ever holds a test: the first was forked before the judge received
+    them, and the others start from an empty memory.
 
-The tests and the comparisons run in the judge, on decoded plain values; value tests are
+A test that only calls the candidate with literal arguments (``candidate(3, [1, 2])``, most
+value tests) is a *call*: the judge evaluates the arguments and sends a run of such calls in
+one message (the first run with the source), and reads each reply under that test's own
+alarm, as if it had made the calls one by one. Every other test (``assert`` tests, tests
+that compute with trusted helpers) is evaluated in the judge, the candidate being a proxy
+that calls the solution process; so nothing the solution patches (builtins, modules) touches
+how a test is computed.
+
+The comparisons run in the judge, on decoded plain values; value tests are
 compared on the host, where the expected values stay. The solution can lie only about its
 own return values, and lying right is solving the task.
 
@@ -40,7 +48,9 @@ namespace only); ``→ {"results": [[status, body], …]}`` (status ``ok`` / ``d
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
+import gc
 import hashlib
 import importlib
 import json
@@ -60,6 +70,7 @@ from frames import (
     FrameReader,
     apply_rlimits,
     close_fds_except,
+    encode_frame,
     null_stdio,
     prctl,
     write_frame,
@@ -91,6 +102,41 @@ WARM_MODULES = (
 )
 
 
+#: A stand-in answer that each spare judge and solution process runs once while it waits
+#: (our code, in a namespace thrown away): the interpreter state and module objects a real
+#: answer writes to are then the process's own pages, no longer copy-on-write pages shared
+#: with the template (a fault each, ~3 us, a few hundred per answer).
+_WARM_SOURCE = (
+    "def f(xs, k=1):\n"
+    "    seen = {}\n"
+    "    for x in xs:\n"
+    "        seen[x] = seen.get(x, 0) + k\n"
+    "    out = sorted(seen.items(), key=lambda kv: (-kv[1], kv[0]))\n"
+    "    return [list(p) for p in out[:3]], {'n': len(xs), 's': str(xs)}, (0.5, None, True)\n"
+)
+
+
+def _warm_up(judge: bool) -> None:
+    """Run :data:`_WARM_SOURCE` as a solution process (``judge`` false) or as a judge would
+    judge it (pickled calls, plain values, a value and an assert test, the verdict frame)."""
+    ns: dict[str, Any] = {"__name__": "__warm__"}
+    exec(compile(_WARM_SOURCE, "<warm>", "exec"), ns)
+    args, kwargs = pickle.loads(pickle.dumps((([3, 1, 2, 3],), {"k": 2})))
+    value = decode_value(json.loads(json.dumps(encode_value(ns["f"](*args, **kwargs)))))
+    if judge:
+        test_ns = {"__name__": "__test__", "candidate": ns["f"]}
+        exec(compile("assert candidate([1]) is not None", "<test>", "exec"), dict(test_ns))
+        value = eval(compile("candidate([2, 2], k=3)", "<test>", "eval"), dict(test_ns))
+        text = json.dumps(encode_value(value, True), sort_keys=True)
+        hashlib.sha256(text.encode()).hexdigest()
+        json.loads(encode_frame({"results": [["ok", value]], "tests": [["value", text]]})[4:])
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+#: A call of the candidate: positional and keyword arguments.
+Call = tuple[tuple[Any, ...], dict[str, Any]]
+
+
 class _Timeout(BaseException):
     pass
 
@@ -108,7 +154,7 @@ def _alarm(signum: int, frame: object) -> None:
 
 
 class Solution:
-    """The solution process, as the judge sees it: prepare, load, call, kill."""
+    """The solution process, as the judge sees it: prepare, start, batch, call, kill."""
 
     def __init__(self, limits: argparse.Namespace) -> None:
         self.limits = limits
@@ -116,6 +162,8 @@ class Solution:
         self.pid: int | None = None
         self.w = -1
         self.reader: FrameReader | None = None
+        #: The spec was sent and its ``ready`` not read yet.
+        self.loading = False
 
     def _fork(self, fresh: bool) -> None:
         """A solution process waiting for its spec: forked from this judge (``fresh``
@@ -131,7 +179,7 @@ class Solution:
                     os.set_inheritable(child_r, True)
                     os.set_inheritable(child_w, True)
                     os.execv(sys.executable, _solution_argv(self.limits, child_r, child_w))
-                _serve_solution(self.limits, child_r, child_w)
+                _serve_solution(self.limits, child_r, child_w, warm=True)
             finally:
                 os._exit(0)
         os.close(child_r)
@@ -142,15 +190,26 @@ class Solution:
         """Fork the first solution process now, while this judge holds no request."""
         self._fork(fresh=False)
 
-    def load(self, spec: dict[str, str]) -> None:
-        """Send the source to the solution process (a fresh one if there is none) and wait
-        until it has run it (``_LoadError`` with the reason when it could not)."""
+    def start(self, spec: dict[str, str], batch: list[Call] | None = None) -> None:
+        """Send the source (and ``batch``, calls it makes once loaded) to the solution
+        process, a fresh one if there is none; :meth:`loaded` waits for it."""
         self.spec = spec
         if self.pid is None:
             self._fork(fresh=True)
+        self.loading = True
+        with contextlib.suppress(OSError):  # one that died shows in loaded()
+            _send(self.w, json.dumps(spec).encode())
+            if batch is not None:
+                _send(self.w, pickle.dumps(("batch", batch)))
+
+    def loaded(self) -> None:
+        """Wait until the solution process has run the source (``_LoadError`` with the
+        reason when it could not)."""
+        if not self.loading:
+            return
+        self.loading = False
         assert self.reader is not None
         try:
-            _send(self.w, json.dumps(spec).encode())
             first = self.reader.read()
         except BaseException as e:
             self.kill()
@@ -160,7 +219,17 @@ class Solution:
             why = first[1] if isinstance(first, list) and len(first) == 2 else "no answer"
             raise _LoadError(str(why)[:400])
 
+    def restart(self, batch: list[Call] | None = None) -> None:
+        """A fresh interpreter after a crash or a timeout (``_SolutionError`` if it fails)."""
+        assert self.spec is not None
+        try:
+            self.start(self.spec, batch)
+            self.loaded()
+        except _LoadError as e:
+            raise _SolutionError(f"the solution could not be restarted: {e}") from e
+
     def kill(self) -> None:
+        self.loading = False
         if self.pid is None:
             return
         try:
@@ -173,17 +242,18 @@ class Solution:
             os.close(self.reader.fd)
         self.pid, self.reader = None, None
 
-    def call(self, *args: Any, **kwargs: Any) -> Any:
-        payload = pickle.dumps((args, kwargs))
-        if self.pid is None:  # the last one crashed or timed out: a fresh interpreter
-            assert self.spec is not None
-            try:
-                self.load(self.spec)
-            except _LoadError as e:
-                raise _SolutionError(f"the solution could not be restarted: {e}") from e
-        assert self.reader is not None
+    def send(self, message: tuple[Any, ...]) -> None:
+        payload = pickle.dumps(message)
         try:
             _send(self.w, payload)
+        except BaseException:
+            self.kill()
+            raise
+
+    def receive(self) -> Any:
+        """The next reply: a plain value, or ``_SolutionError``."""
+        assert self.reader is not None
+        try:
             reply = self.reader.read()
         except BaseException:
             self.kill()
@@ -194,6 +264,13 @@ class Solution:
             self.kill()
             raise _SolutionError("the solution sent a malformed reply")
         return decode_value(reply[1])
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        """``candidate(*args, **kwargs)`` in the solution process (for ``assert`` tests)."""
+        if self.pid is None:  # the last one crashed or timed out: a fresh interpreter
+            self.restart()
+        self.send(("call", args, kwargs))
+        return self.receive()
 
 
 def _solution_argv(limits: argparse.Namespace, rfd: int, wfd: int) -> list[str]:
@@ -228,11 +305,14 @@ def _read_message(fd: int, limit: int) -> bytes:
     return _read_exact(fd, size)
 
 
-def _serve_solution(limits: argparse.Namespace, rfd: int, wfd: int) -> None:
-    """The solution process: wait for the source, load it, then answer calls until killed."""
+def _serve_solution(limits: argparse.Namespace, rfd: int, wfd: int, *, warm: bool = False) -> None:
+    """The solution process: wait for the source, load it, then answer calls and batches of
+    value tests until killed (``warm``: a spare, which warms up while it waits)."""
     os.setpgid(0, 0)
     apply_rlimits(limits)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    if warm:
+        _warm_up(judge=False)
     spec = json.loads(_read_message(rfd, MAX_SPEC))
     entry = spec["entry"]
     ns: dict[str, Any] = {"__name__": "__solution__"}
@@ -245,24 +325,77 @@ def _serve_solution(limits: argparse.Namespace, rfd: int, wfd: int) -> None:
     except BaseException as e:
         write_frame(wfd, ["load_error", f"{type(e).__name__}: {str(e)[:300]}"])
         return
-    del spec
     write_frame(wfd, ["ready"])
     while True:
-        args, kwargs = pickle.loads(_read_message(rfd, MAX_SPEC))
-        try:
-            out = ["ok", encode_value(fn(*args, **kwargs), False)]
-        except BaseException as e:
-            out = ["error", f"{type(e).__name__}: {str(e)[:200]}"]
-        try:
-            write_frame(wfd, out)
-        except BaseException as e:
-            write_frame(wfd, ["error", f"unsendable result: {str(e)[:100]}"])
+        message = pickle.loads(_read_message(rfd, MAX_SPEC))
+        calls = [message[1:]] if message[0] == "call" else message[1]
+        for args, kwargs in calls:
+            _reply(wfd, fn, *args, **kwargs)
+
+
+def _reply(wfd: int, compute: Any, *args: Any, **kwargs: Any) -> None:
+    """One reply of the solution process: ``["ok", plain value]`` or ``["error", why]``."""
+    try:
+        out = ["ok", encode_value(compute(*args, **kwargs), False)]
+    except BaseException as e:
+        out = ["error", f"{type(e).__name__}: {str(e)[:200]}"]
+    try:
+        write_frame(wfd, out)
+    except BaseException as e:
+        write_frame(wfd, ["error", f"unsendable result: {str(e)[:100]}"])
+
+
+def _verdict(value: Any, opts: dict[str, Any]) -> list[Any]:
+    """A value test's verdict item: the value, or its digest when its JSON is over ``cap``."""
+    enc = encode_value(value, bool(opts["lenient"]))
+    text = json.dumps(enc, sort_keys=True)
+    if len(text) <= int(opts["cap"]):
+        return ["ok", enc]
+    return ["digest", hashlib.sha256(text.encode()).hexdigest()]
+
+
+def _failure(e: BaseException, per_test: float) -> list[Any]:
+    if isinstance(e, _Timeout):
+        return ["error", f"timed out after {per_test:g} s"]
+    if isinstance(e, _SolutionError):
+        return ["error", str(e)]
+    return ["error", f"{type(e).__name__}: {str(e)[:200]}"]
+
+
+def literal_call(code: str, entry: str) -> Call | None:
+    """The arguments of a test that only calls the candidate with literals
+    (``candidate(3, [1, 2])``), else ``None``: such calls can go to the solution process
+    in one batch, as the judge would have made them one by one."""
+    try:
+        node = ast.parse(code, "<test>", "eval").body
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("candidate", entry)
+            and all(k.arg is not None for k in node.keywords)
+        ):
+            return None
+        args = tuple(ast.literal_eval(a) for a in node.args)
+        kwargs = {str(k.arg): ast.literal_eval(k.value) for k in node.keywords}
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        return None
+    return args, kwargs
+
+
+def _leading_calls(calls: list[Call | None]) -> list[Call]:
+    run: list[Call] = []
+    for call in calls:
+        if call is None:
+            break
+        run.append(call)
+    return run
 
 
 def run_test(
     solution: Solution, test_ns: dict[str, Any], kind: str, code: str, opts: dict[str, Any]
 ) -> list[Any]:
-    """One test, under its alarm: ``[status, body]``."""
+    """One test evaluated here, under its alarm, the candidate being the solution process:
+    ``[status, body]``."""
     per_test = float(opts["per_test"])
     try:
         signal.setitimer(signal.ITIMER_REAL, per_test)
@@ -270,21 +403,66 @@ def run_test(
             if kind == "assert":
                 exec(compile(code, "<test>", "exec"), dict(test_ns))
                 return ["ok", None]
-            value = eval(compile(code, "<test>", "eval"), dict(test_ns))
-            enc = encode_value(value, bool(opts["lenient"]))
-            text = json.dumps(enc, sort_keys=True)
-            if len(text) <= int(opts["cap"]):
-                return ["ok", enc]
-            return ["digest", hashlib.sha256(text.encode()).hexdigest()]
+            return _verdict(eval(compile(code, "<test>", "eval"), dict(test_ns)), opts)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-    except _Timeout:
-        solution.kill()
-        return ["error", f"timed out after {per_test:g} s"]
-    except _SolutionError as e:
-        return ["error", str(e)]
     except BaseException as e:
-        return ["error", f"{type(e).__name__}: {str(e)[:200]}"]
+        if isinstance(e, _Timeout):
+            solution.kill()
+        return _failure(e, per_test)
+
+
+def run_batch(
+    solution: Solution, calls: list[Call], opts: dict[str, Any], sent: bool
+) -> list[list[Any]]:
+    """Calls sent to the solution process at once, each reply read here under its test's
+    own alarm (``sent``: the batch went with the source). After a crash, a broken reply or
+    a timeout the rest go to a fresh interpreter."""
+    per_test = float(opts["per_test"])
+    out: list[list[Any]] = []
+    while len(out) < len(calls):
+        rest = calls[len(out) :]
+        try:
+            signal.setitimer(signal.ITIMER_REAL, per_test)
+            try:
+                if not sent:
+                    if solution.pid is None:
+                        solution.restart(rest)
+                    else:
+                        solution.send(("batch", rest))
+                sent = False
+                while len(out) < len(calls):
+                    try:
+                        item = _verdict(solution.receive(), opts)
+                    except _SolutionError as e:
+                        if solution.pid is None:  # a broken reply: the process is gone
+                            raise
+                        item = ["error", str(e)]  # the call raised; the next replies follow
+                    out.append(item)
+                    signal.setitimer(signal.ITIMER_REAL, per_test)  # the next test's own
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except BaseException as e:
+            solution.kill()
+            out.append(_failure(e, per_test))
+    return out
+
+
+def run_tests(
+    solution: Solution, test_ns: dict[str, Any], req: dict[str, Any], calls: list[Call | None]
+) -> list[Any]:
+    """Every test in order: runs of literal calls (``calls``) as batches, the others one by
+    one here."""
+    tests, results, i = req["tests"], [], 0
+    while i < len(tests):
+        if calls[i] is None:
+            results.append(run_test(solution, test_ns, tests[i][0], tests[i][1], req))
+            i += 1
+            continue
+        run = _leading_calls(calls[i:])
+        results += run_batch(solution, run, req, sent=i == 0)
+        i += len(run)
+    return results
 
 
 def judge_main(sock: int, limits: argparse.Namespace) -> None:
@@ -292,20 +470,24 @@ def judge_main(sock: int, limits: argparse.Namespace) -> None:
     prctl(PR_SET_DUMPABLE, 0)
     solution = Solution(limits)
     solution.prepare()  # before anything is read: the solution process holds no request
+    _warm_up(judge=True)  # after the fork: the pages it writes become this judge's own
     write_frame(sock, {"ready": os.getpid(), "solution": solution.pid})
     req = FrameReader(sock, MAX_SPEC).read()
     signal.signal(signal.SIGALRM, _alarm)
-    try:
-        solution.load({k: str(req[k]) for k in ("source", "setup", "entry")})
-    except _LoadError as e:
-        write_frame(sock, {"load_error": str(e)})
-        return
+    entry = str(req["entry"])
+    calls = [None if k == "assert" else literal_call(c, entry) for k, c in req["tests"]]
+    first = _leading_calls(calls)
+    solution.start({k: str(req[k]) for k in ("source", "setup", "entry")}, first or None)
     test_ns: dict[str, Any] = {"__name__": "__test__"}
     exec(compile(req["setup"], "<test setup>", "exec"), test_ns)
     exec(compile(req["test_setup"], "<test helpers>", "exec"), test_ns)
-    test_ns["candidate"] = test_ns[req["entry"]] = solution.call
-    results = [run_test(solution, test_ns, kind, code, req) for kind, code in req["tests"]]
-    write_frame(sock, {"results": results})
+    test_ns["candidate"] = test_ns[entry] = solution.call
+    try:
+        solution.loaded()
+    except _LoadError as e:
+        write_frame(sock, {"load_error": str(e)})
+        return
+    write_frame(sock, {"results": run_tests(solution, test_ns, req, calls)})
     solution.kill()
 
 
@@ -316,6 +498,7 @@ def template_main(sock: int, limits: argparse.Namespace) -> None:
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     for name in WARM_MODULES:
         importlib.import_module(name)
+    gc.freeze()  # the collector of a judge or solution never walks (so never copies) these
     control = socket.socket(fileno=sock)
     while True:
         try:

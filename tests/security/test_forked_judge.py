@@ -315,3 +315,46 @@ def test_a_killed_or_stopped_template_or_spare_is_replaced(verifier, targets, si
         assert result.error is None, result.error
     graded_right(verifier)
     graded_right(verifier)
+
+
+def test_tests_that_compute_run_in_the_judge_not_in_the_solution(verifier):
+    """Only tests that call the candidate with literal arguments go to the solution process
+    in a batch; a test that computes (a trusted helper, builtins) runs in the judge, on the
+    plain values, so patching builtins in the solution forges nothing."""
+    helper = "def check(v):\n    return len(v) == 3 and sorted(v) == [1, 2, 3]\n"
+    source = (
+        "import builtins\n"
+        "builtins.len = lambda v: 3\n"
+        "builtins.sorted = lambda v: [1, 2, 3]\n"
+        "def add(a, b):\n    return 'not a permutation'\n"
+    )
+    tests = (CodeTest("check(candidate(1, 2))", kind="truthy"), CodeTest("candidate(1, 2)", 3))
+    verdict = run_tests(verifier, source, "add", tests, test_setup=helper, timeout_s=5.0)
+    assert verdict.passed == 0, verdict.feedback()
+    good = "def add(a, b):\n    return [3, 1, 2] if a == 1 else a + b\n"
+    tests = (CodeTest("check(candidate(1, 2))", kind="truthy"), CodeTest("candidate(2, 2)", 4))
+    assert run_tests(verifier, good, "add", tests, test_setup=helper, timeout_s=5.0).correct
+
+
+def test_a_batch_of_calls_survives_errors_crashes_and_timeouts_in_the_middle(verifier):
+    """Each call of a batch keeps its own verdict and its own time limit: an exception
+    leaves the process serving the next calls, a crash or a timeout sends the rest to a
+    fresh interpreter."""
+    source = (
+        "import os\n"
+        "def add(a, b):\n"
+        "    if a == 'raise':\n        raise ValueError('no')\n"
+        "    if a == 'crash':\n        os._exit(1)\n"
+        "    if a == 'loop':\n        while True:\n            pass\n"
+        "    return [a + b, os.getpid()]\n"
+    )
+    calls = ["(1, 2)", "('raise', 0)", "(3, 4)", "('crash', 0)", "(5, 6)", "('loop', 0)", "(7, 8)"]
+    tests = tuple(CodeTest(f"candidate{c}", "never equal") for c in calls)
+    start = time.monotonic()
+    verdict = grade(verifier, source, tests)
+    assert time.monotonic() - start < 2.0 + 5.0  # one per-test timeout, not more
+    got = [o.got for o in verdict.outcomes]
+    assert "ValueError: no" in got[1] and "EOFError" in got[3] and "timed out" in got[5], got
+    pids = [eval(got[i])[1] for i in (0, 2, 4, 6)]
+    assert [eval(got[i])[0] for i in (0, 2, 4, 6)] == [3, 7, 11, 15]
+    assert pids[0] == pids[1] != pids[2] != pids[3]  # a new process after the crash, the loop
