@@ -215,6 +215,46 @@ _PACKAGES = {
 }
 
 
+def _fresh_process(args: argparse.Namespace, engine: Any, n_queries: int) -> dict[str, Any]:
+    """Open the built index in a new process and run the same queries there: what one more
+    env process pays (its private memory, and the index's file pages it maps and shares
+    with every other process through the page cache)."""
+    import subprocess
+
+    out = Path(args.tmp) / f"probe-{args.worker}-{os.getpid()}.json"
+    cmd = [sys.executable, "-W", "ignore", __file__, "--probe", args.worker]
+    cmd += ["--index", str(engine.path), "--queries-file", args.queries_file]
+    cmd += ["--probe-queries", str(n_queries), "--json-out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.query_budget * 3)
+    if proc.returncode != 0 or not out.exists():
+        return {"error": proc.stderr[-500:]}
+    probe: dict[str, Any] = json.loads(out.read_text("utf-8"))
+    out.unlink()
+    return probe
+
+
+def probe(args: argparse.Namespace) -> None:
+    """``--probe ENGINE``: open an index built by a worker, run its queries, report memory."""
+    queries = json.loads(Path(args.queries_file).read_text("utf-8"))[: args.probe_queries]
+    for module in _IMPORTS[args.probe]:
+        importlib.import_module(module)
+    anon, file = _proc_kib("RssAnon"), _proc_kib("RssFile") + _proc_kib("RssShmem")
+    engine = _WORKERS[args.probe].__new__(_WORKERS[args.probe])
+    engine.path = Path(args.index)
+    start = time.perf_counter()
+    engine.open()
+    open_ms = (time.perf_counter() - start) * 1000
+    for q in queries:
+        engine.search(q["query"])
+    record = {
+        "open_ms": open_ms,
+        "queries": len(queries),
+        "private_mib": (_proc_kib("RssAnon") - anon) / 1024,
+        "shared_file_mib": (_proc_kib("RssFile") + _proc_kib("RssShmem") - file) / 1024,
+    }
+    Path(args.json_out).write_text(json.dumps(record), "utf-8")
+
+
 def worker(args: argparse.Namespace) -> None:
     """Build, open and query one engine over the corpus file; write the payload JSON."""
     from importlib import metadata
@@ -254,6 +294,7 @@ def worker(args: argparse.Namespace) -> None:
                 break
         queries = queries[: len(results)]
         disk = engine.disk_mib()
+        fresh = _fresh_process(args, engine, len(results)) if disk is not None else None
         row = {
             "engine": args.worker,
             "documents": len(docs),
@@ -264,6 +305,7 @@ def worker(args: argparse.Namespace) -> None:
             "retained_mib": (_proc_kib("VmRSS") - base_kib) / 1024,
             "disk_mib": disk,
             "self_at_5": sum(q["doc_id"] in r for q, r in zip(queries, results)) / len(queries),
+            "fresh_process": fresh,
             "results": results,
         }
     versions = {}
@@ -470,6 +512,14 @@ def orchestrate(args: argparse.Namespace) -> int:
     return 1 if args.strict and failed else 0
 
 
+def _fresh_cell(fresh: dict[str, Any] | None) -> str:
+    if not fresh:
+        return "–"
+    if "error" in fresh:
+        return "error"
+    return f"{fresh['private_mib']:.0f} + {fresh['shared_file_mib']:.0f}"
+
+
 def _print(rows: list[dict[str, Any]], env: dict[str, Any], n_queries: int) -> None:
     ours_p50 = {
         r["documents"]: r["query"]["median_us"]
@@ -507,6 +557,7 @@ def _print(rows: list[dict[str, Any]], env: dict[str, Any], n_queries: int) -> N
                 "n/a" if r["peak_mib"] is None else f"{r['peak_mib']:.0f}",
                 f"{r['retained_mib']:.0f}",
                 "–" if r["disk_mib"] is None else f"{r['disk_mib']:.0f}",
+                _fresh_cell(r.get("fresh_process")),
                 f"{r['self_at_5']:.2f}",
                 "n/a" if r.get("agree_at_5") is None else f"{r['agree_at_5']:.2f}",
                 f"{q['n']} queries (--query-budget)" if q["n"] < n_queries else "",
@@ -523,6 +574,7 @@ def _print(rows: list[dict[str, Any]], env: dict[str, Any], n_queries: int) -> N
         ("peak MiB", "right"),
         ("kept MiB", "right"),
         ("disk MiB", "right"),
+        ("new process: private + shared MiB", "right"),
         ("self@5", "right"),
         ("agree@5", "right"),
         ("note", "left"),
@@ -575,7 +627,13 @@ def main() -> int:
     parser.add_argument("--json-out", help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
     parser.add_argument("--queries-file", help=argparse.SUPPRESS)
+    parser.add_argument("--probe", choices=ENGINES, help=argparse.SUPPRESS)
+    parser.add_argument("--index", help=argparse.SUPPRESS)
+    parser.add_argument("--probe-queries", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.probe:
+        probe(args)
+        return 0
     if args.worker:
         worker(args)
         return 0
