@@ -29,10 +29,17 @@ class ProtocolError(ValueError):
     """The peer sent something that is not a well-formed frame."""
 
 
+_libc: ctypes.CDLL | None = None
+
+
 def prctl(option: int, value: int) -> None:
-    """``prctl(2)``; off Linux the guarantee is simply absent."""
+    """``prctl(2)``; off Linux the guarantee is simply absent. The C library is looked up
+    once per process (forked judges inherit it: a lookup costs a symbol search)."""
+    global _libc
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.prctl(option, value, 0, 0, 0)
 
 
 def encode_frame(obj: Any) -> bytes:

@@ -18,8 +18,8 @@ Three processes, none of which the REPL server's user code or the solution can w
     kills the solution process and exits. Not dumpable: the solution, running as the same
     user, can neither open its ``/proc/<pid>/fd`` nor ptrace it or read its memory.
 *solution*
-    Closes every descriptor it inherited but its two call pipes, applies the rlimits, warms
-    up (:func:`_warm_up`), then waits for the source; it runs the source and the setup, then
+    Closes every descriptor it inherited but its two call pipes, applies the rlimits, then
+    waits for the source; it runs the source and the setup, then
     serves calls: pickled arguments in, the JSON of a plain value out (:mod:`plain_values`).
     A solution process that crashed, broke the call protocol or ran out of time is replaced
     by a *fresh interpreter* (``fork`` + ``exec`` of this file with ``--solution-fds``), so
@@ -70,7 +70,6 @@ from frames import (
     FrameReader,
     apply_rlimits,
     close_fds_except,
-    encode_frame,
     null_stdio,
     prctl,
     write_frame,
@@ -100,37 +99,6 @@ WARM_MODULES = (
     "string",
     "typing",
 )
-
-
-#: A stand-in answer that each spare judge and solution process runs once while it waits
-#: (our code, in a namespace thrown away): the interpreter state and module objects a real
-#: answer writes to are then the process's own pages, no longer copy-on-write pages shared
-#: with the template (a fault each, ~3 us, a few hundred per answer).
-_WARM_SOURCE = (
-    "def f(xs, k=1):\n"
-    "    seen = {}\n"
-    "    for x in xs:\n"
-    "        seen[x] = seen.get(x, 0) + k\n"
-    "    out = sorted(seen.items(), key=lambda kv: (-kv[1], kv[0]))\n"
-    "    return [list(p) for p in out[:3]], {'n': len(xs), 's': str(xs)}, (0.5, None, True)\n"
-)
-
-
-def _warm_up(judge: bool) -> None:
-    """Run :data:`_WARM_SOURCE` as a solution process (``judge`` false) or as a judge would
-    judge it (pickled calls, plain values, a value and an assert test, the verdict frame)."""
-    ns: dict[str, Any] = {"__name__": "__warm__"}
-    exec(compile(_WARM_SOURCE, "<warm>", "exec"), ns)
-    args, kwargs = pickle.loads(pickle.dumps((([3, 1, 2, 3],), {"k": 2})))
-    value = decode_value(json.loads(json.dumps(encode_value(ns["f"](*args, **kwargs)))))
-    if judge:
-        test_ns = {"__name__": "__test__", "candidate": ns["f"]}
-        exec(compile("assert candidate([1]) is not None", "<test>", "exec"), dict(test_ns))
-        value = eval(compile("candidate([2, 2], k=3)", "<test>", "eval"), dict(test_ns))
-        text = json.dumps(encode_value(value, True), sort_keys=True)
-        hashlib.sha256(text.encode()).hexdigest()
-        json.loads(encode_frame({"results": [["ok", value]], "tests": [["value", text]]})[4:])
-        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 #: A call of the candidate: positional and keyword arguments.
@@ -179,7 +147,7 @@ class Solution:
                     os.set_inheritable(child_r, True)
                     os.set_inheritable(child_w, True)
                     os.execv(sys.executable, _solution_argv(self.limits, child_r, child_w))
-                _serve_solution(self.limits, child_r, child_w, warm=True)
+                _serve_solution(self.limits, child_r, child_w)
             finally:
                 os._exit(0)
         os.close(child_r)
@@ -305,14 +273,11 @@ def _read_message(fd: int, limit: int) -> bytes:
     return _read_exact(fd, size)
 
 
-def _serve_solution(limits: argparse.Namespace, rfd: int, wfd: int, *, warm: bool = False) -> None:
-    """The solution process: wait for the source, load it, then answer calls and batches of
-    value tests until killed (``warm``: a spare, which warms up while it waits)."""
+def _serve_solution(limits: argparse.Namespace, rfd: int, wfd: int) -> None:
+    """The solution process: wait for the source, load it, then answer calls until killed."""
     os.setpgid(0, 0)
     apply_rlimits(limits)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    if warm:
-        _warm_up(judge=False)
     spec = json.loads(_read_message(rfd, MAX_SPEC))
     entry = spec["entry"]
     ns: dict[str, Any] = {"__name__": "__solution__"}
@@ -470,7 +435,6 @@ def judge_main(sock: int, limits: argparse.Namespace) -> None:
     prctl(PR_SET_DUMPABLE, 0)
     solution = Solution(limits)
     solution.prepare()  # before anything is read: the solution process holds no request
-    _warm_up(judge=True)  # after the fork: the pages it writes become this judge's own
     write_frame(sock, {"ready": os.getpid(), "solution": solution.pid})
     req = FrameReader(sock, MAX_SPEC).read()
     signal.signal(signal.SIGALRM, _alarm)
