@@ -137,6 +137,13 @@ def test_repeated_ids_keep_the_first_document(tmp_path):
         assert built.search("beta") == []
 
 
+def test_an_empty_corpus_finds_nothing(tmp_path):
+    for built in (BM25Engine.build([]), BM25Engine.build([], tmp_path / "i")):
+        assert len(built) == 0
+        assert built.search("anything", 5) == [] and built.get("a") is None
+    assert len(BM25Engine.open(tmp_path / "i")) == 0
+
+
 def test_backends_rank_and_score_alike(tmp_path, monkeypatch):
     python = BM25Engine.build(CORPUS)
     on_disk = BM25Engine.build(CORPUS, tmp_path / "i")
