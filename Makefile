@@ -34,6 +34,7 @@ bench: setup
 	@$(PY) benchmarks/bench_rollout.py
 	@$(PY) benchmarks/bench_ray.py
 	@$(PY) benchmarks/bench_async.py
+	@$(PY) benchmarks/bench_capacity.py
 	@$(PY) benchmarks/bench_sql.py --postgres
 	@$(PY) benchmarks/bench_code.py
 	@$(PY) benchmarks/bench_web.py
