@@ -6,7 +6,8 @@
 
 Each entry is the generator's own output (``run_generator``: carved, reverse-played and
 solved optimally by the solver) for the level index that ``reset(seed=s)`` draws, for the
-first ``--seeds`` seeds. The files are gzip'd with a fixed mtime, so a rebuild of an
+first ``--seeds`` seeds; for the difficulties in ``TABLE_DIFFICULTIES`` also the level's
+full solver table, packed. The files are gzip'd with a fixed mtime, so a rebuild of an
 unchanged generator writes identical bytes.
 """
 
@@ -23,11 +24,13 @@ from pathlib import Path
 from mtenvs.envs.grid.sokoban_bank import (
     BANK_SEEDS,
     BANK_SPLIT,
+    TABLE_DIFFICULTIES,
     bank_header,
     format_entry,
     load_bank,
     seed_index,
 )
+from mtenvs.envs.grid.sokoban_solver import SokobanSolver
 from mtenvs.envs.grid.sokoban_tasks import DIFFICULTIES, run_generator
 
 OUT = Path(__file__).resolve().parent.parent / "mtenvs" / "assets" / "grid"
@@ -37,7 +40,12 @@ def entry(job: tuple[str, int]) -> str:
     difficulty, index = job
     task = run_generator(difficulty, BANK_SPLIT, index)
     assert task.optimal_length == len(task.solution)
-    return format_entry(index, task.rows, task.solution)
+    table = None
+    if difficulty in TABLE_DIFFICULTIES:
+        solver = SokobanSolver(task.parsed[0])  # a fresh one: the table as a reset builds it
+        if solver.use_full_table:
+            table = solver.pack_table()
+    return format_entry(index, task.rows, task.solution, table)
 
 
 def indices(seeds: int) -> list[int]:

@@ -13,6 +13,7 @@ from mtenvs.core.env import EnvSnapshot, MultiTurnEnv, Reply, Transition
 from mtenvs.core.rewards import OUTCOME, PROCESS
 from mtenvs.core.spaces import text_image_space, text_space
 from mtenvs.core.task_source import TaskSource
+from mtenvs.envs.grid.sokoban_bank import BANK_SPLIT, TABLE_DIFFICULTIES, banked_table
 from mtenvs.envs.grid.sokoban_image import make_sokoban_palette, render_level_image
 from mtenvs.envs.grid.sokoban_replies import ALLOWED_MOVES, parse_moves
 from mtenvs.envs.grid.sokoban_rules import DIRECTIONS, LEGEND, Level, MoveResult
@@ -237,7 +238,12 @@ class SokobanEnv(MultiTurnEnv[Any, tuple[int, ...], SokobanTask]):
         # the identity check in apply_action holds.
         level = solver.level
         # Any table build happens here, in reset (which the rollout engine overlaps with the
-        # agent's turn), not in the first step off the stored solution.
+        # agent's turn), not in the first step off the stored solution; a banked level's
+        # table is read from the bank instead of built.
+        if task.split == BANK_SPLIT and task.difficulty in TABLE_DIFFICULTIES:
+            packed = banked_table(task.difficulty, task.seed, task.rows)
+            if packed is not None:
+                solver.load_table(packed)
         solver.prepare()
         # The stored solution is optimal: an agent that follows it never waits on a search.
         solver.learn_path(start.player, start.boxes, task.solution_moves)

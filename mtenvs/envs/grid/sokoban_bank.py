@@ -10,10 +10,17 @@ index is generated as before.
 Files: ``mtenvs/assets/grid/sokoban_bank_<difficulty>.txt.gz``, one level a line,
 ``index<TAB>rows joined by '/'<TAB>solution`` (LURD; its length is the optimal length),
 after one ``#`` header line. Written and checked by ``scripts/build_sokoban_bank.py``.
+
+Lines of the difficulties in :data:`TABLE_DIFFICULTIES` carry a fourth field: the level's
+full solver table (:meth:`~mtenvs.envs.grid.sokoban_solver.SokobanSolver.pack_table`,
+base64), the solver's own output for that level too. Building it is most of a reset onto a
+new level (a backward search over every state, about 100 µs for an easy level); reading it
+costs a fifth of that. Harder levels' tables are thousands of states each: not shipped.
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
 from functools import cache
 from importlib import resources
@@ -21,13 +28,24 @@ from typing import Final
 
 import numpy as np
 
-__all__ = ["BANK_SEEDS", "BANK_SPLIT", "bank_header", "banked_level", "load_bank", "seed_index"]
+__all__ = [
+    "BANK_SEEDS",
+    "BANK_SPLIT",
+    "TABLE_DIFFICULTIES",
+    "bank_header",
+    "banked_level",
+    "banked_table",
+    "load_bank",
+    "seed_index",
+]
 
 #: Seeds ``0 .. BANK_SEEDS - 1`` of each difficulty are banked.
 BANK_SEEDS: Final = 2048
 #: Only training levels are banked (the test split has its fixed eval sets).
 BANK_SPLIT: Final = "train"
 BANK_VERSION: Final = 1
+#: Difficulties whose bank lines carry the level's packed solver table.
+TABLE_DIFFICULTIES: Final = ("easy",)
 _ROW_SEP: Final = "/"
 
 
@@ -45,9 +63,12 @@ def bank_header(difficulty: str, seeds: int = BANK_SEEDS) -> str:
     )
 
 
-def format_entry(index: int, rows: tuple[str, ...], solution: str) -> str:
-    """One line of a bank file."""
-    return f"{index}\t{_ROW_SEP.join(rows)}\t{solution}"
+def format_entry(
+    index: int, rows: tuple[str, ...], solution: str, table: bytes | None = None
+) -> str:
+    """One line of a bank file (``table``: the packed solver table, if shipped)."""
+    line = f"{index}\t{_ROW_SEP.join(rows)}\t{solution}"
+    return line if table is None else f"{line}\t{base64.b64encode(table).decode('ascii')}"
 
 
 def bank_resource(difficulty: str) -> resources.abc.Traversable:
@@ -73,5 +94,17 @@ def banked_level(difficulty: str, index: int) -> tuple[tuple[str, ...], str] | N
     line = load_bank(difficulty).get(index)
     if line is None:
         return None
-    _, rows, solution = line.split("\t")
+    _, rows, solution, *_ = line.split("\t")
     return tuple(rows.split(_ROW_SEP)), solution
+
+
+def banked_table(difficulty: str, index: int, rows: tuple[str, ...]) -> bytes | None:
+    """The packed solver table of train level ``index`` if the bank ships one for a level
+    with these ``rows`` (see :meth:`SokobanSolver.load_table`), else ``None``."""
+    line = load_bank(difficulty).get(index)
+    if line is None:
+        return None
+    fields = line.split("\t")
+    if len(fields) < 4 or fields[1] != _ROW_SEP.join(rows):
+        return None
+    return base64.b64decode(fields[3])

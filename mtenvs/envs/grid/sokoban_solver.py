@@ -23,7 +23,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import sys
 import threading
+from array import array
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -157,6 +159,47 @@ class SokobanSolver:
         total = len(moves)
         for i, (key, move) in enumerate(zip(states, moves)):
             table[key] = (total - i) << 2 | move
+
+    def pack_table(self) -> bytes:
+        """The full table as bytes (built first if need be), for a bank to ship; read back
+        by :meth:`load_table`. Entries in table order; columns: the player's cell of each
+        (one byte), its box cells (``num_boxes`` bytes each, ascending), its value
+        (``distance << 2 | move``, two bytes little-endian)."""
+        if not self.use_full_table:
+            raise ValueError("only a full table can be packed; this level is searched lazily")
+        self.prepare()
+        pmask, shift = self._pmask, self.shift
+        players, cells, values = bytearray(), bytearray(), array("H")
+        for key, value in self._table.items():
+            players.append(key & pmask)
+            cells.extend(box_cells(key >> shift))
+            values.append(value)  # OverflowError past 65535: a 16-bit field cannot hold it
+        if sys.byteorder == "big":
+            values.byteswap()
+        return bytes(players) + bytes(cells) + values.tobytes()
+
+    def load_table(self, packed: bytes) -> None:
+        """Take a full table packed by :meth:`pack_table` (of this level) instead of building
+        it; a no-op once the table is built."""
+        if self._full or not self.use_full_table:
+            return
+        k, n = self.level.num_boxes, len(self.level.wall)
+        count = len(packed) // (k + 3)
+        if count * (k + 3) != len(packed):
+            raise ValueError(f"a packed table of {len(packed)} bytes is not whole entries")
+        bits = [1 << (c + self.shift) for c in range(n)]
+        players, cells = packed[:count], packed[count : count * (k + 1)]
+        values = array("H", packed[count * (k + 1) :])
+        if sys.byteorder == "big":
+            values.byteswap()
+        if k == 1:
+            keys = [bits[b] | p for p, b in zip(players, cells, strict=True)]
+        else:
+            keys = [
+                sum(bits[b] for b in cells[i * k : i * k + k]) | p for i, p in enumerate(players)
+            ]
+        self._table = dict(zip(keys, values, strict=True))
+        self._full = True
 
     def prepare(self) -> None:
         """Build the full table now if this level uses one, so that no later query waits on

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import OrderedDict
 from importlib import resources
 
 import gymnasium as gym
@@ -10,7 +11,17 @@ import pytest
 
 import mtenvs  # noqa: F401  (registers the ids)
 from mtenvs.core.env import stable_digest
-from mtenvs.envs.grid.sokoban_bank import BANK_SEEDS, banked_level, load_bank, seed_index
+from mtenvs.envs.grid import sokoban_solver
+from mtenvs.envs.grid.sokoban_bank import (
+    BANK_SEEDS,
+    TABLE_DIFFICULTIES,
+    banked_level,
+    banked_table,
+    load_bank,
+    seed_index,
+)
+from mtenvs.envs.grid.sokoban_rules import Level
+from mtenvs.envs.grid.sokoban_solver import SokobanSolver
 from mtenvs.envs.grid.sokoban_tasks import DIFFICULTIES, generate_task, run_generator
 
 #: Entries regenerated per difficulty (hard levels take tens of ms each).
@@ -77,3 +88,40 @@ def test_state_key_after_restoring_another_level_is_the_base_digest():
     base = stable_digest((type(env).__name__, env.task_id, env.state_key_data()))
     assert env.task_id == other.state["_task"].task_id
     assert env.state_key() == base
+
+
+def test_shipped_solver_tables_equal_the_tables_a_reset_builds():
+    assert TABLE_DIFFICULTIES == ("easy",)
+    indices = random.Random(1).sample(sorted(load_bank("easy")), 40)
+    for index in [seed_index(0), *indices]:
+        rows, _ = banked_level("easy", index)  # type: ignore[misc]
+        level, _ = Level.from_rows(rows)
+        built, shipped = SokobanSolver(level), SokobanSolver(level)
+        built.prepare()
+        packed = banked_table("easy", index, rows)
+        assert packed is not None and packed == built.pack_table()
+        shipped.load_table(packed)
+        assert list(shipped._table.items()) == list(built._table.items())  # order too
+
+
+def test_a_banked_reset_reads_the_table_and_other_levels_get_none(monkeypatch):
+    index = seed_index(7)
+    rows, _ = banked_level("easy", index)  # type: ignore[misc]
+    assert banked_table("easy", index, ("#####", "#@$.#", "#####")) is None  # other rows
+    assert banked_table("medium", seed_index(7), rows) is None  # no tables shipped there
+    fresh = SokobanSolver(Level.from_rows(rows)[0])
+    fresh.prepare()
+
+    def no_build(self: SokobanSolver) -> None:
+        raise AssertionError("a banked easy level's table was built, not read")
+
+    monkeypatch.setattr(sokoban_solver, "_solvers", OrderedDict())  # no solver kept yet
+    monkeypatch.setattr(SokobanSolver, "_build_full_table", no_build)
+    env = gym.make("mtenvs/Sokoban-v0").unwrapped
+    env.reset(seed=7)
+    solver = env._solver
+    assert solver._full and len(solver._table) == len(fresh._table)
+    # Same distances everywhere (learn_path may set other optimal moves along the stored
+    # solution, as on a built table).
+    pmask, shift = solver._pmask, solver.shift
+    assert all(solver.distance(k & pmask, k >> shift) == v >> 2 for k, v in fresh._table.items())
