@@ -48,7 +48,6 @@ namespace only); ``→ {"results": [[status, body], …]}`` (status ``ok`` / ``d
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
 import gc
 import hashlib
@@ -74,7 +73,7 @@ from frames import (
     prctl,
     write_frame,
 )
-from plain_values import decode_value, encode_value
+from plain_values import Call, decode_value, encode_value, literal_call
 
 JUDGE_PATH = os.path.realpath(__file__)
 #: Largest reply the solution may send for one call (bytes of JSON).
@@ -99,10 +98,6 @@ WARM_MODULES = (
     "string",
     "typing",
 )
-
-
-#: A call of the candidate: positional and keyword arguments.
-Call = tuple[tuple[Any, ...], dict[str, Any]]
 
 
 class _Timeout(BaseException):
@@ -291,17 +286,21 @@ def _serve_solution(limits: argparse.Namespace, rfd: int, wfd: int) -> None:
         write_frame(wfd, ["load_error", f"{type(e).__name__}: {str(e)[:300]}"])
         return
     write_frame(wfd, ["ready"])
+    # Serving the server itself (a spec with ``cap``), replies are verdict items.
+    opts = spec if "cap" in spec else None
     while True:
         message = pickle.loads(_read_message(rfd, MAX_SPEC))
         calls = [message[1:]] if message[0] == "call" else message[1]
         for args, kwargs in calls:
-            _reply(wfd, fn, *args, **kwargs)
+            _reply(wfd, opts, fn, *args, **kwargs)
 
 
-def _reply(wfd: int, compute: Any, *args: Any, **kwargs: Any) -> None:
-    """One reply of the solution process: ``["ok", plain value]`` or ``["error", why]``."""
+def _reply(wfd: int, opts: dict[str, Any] | None, compute: Any, *args: Any, **kwargs: Any) -> None:
+    """One reply of the solution process: ``["ok", plain value]`` (for the server: the
+    verdict item of :func:`_verdict`) or ``["error", why]``."""
     try:
-        out = ["ok", encode_value(compute(*args, **kwargs), False)]
+        value = compute(*args, **kwargs)
+        out = ["ok", encode_value(value, False)] if opts is None else _verdict(value, opts)
     except BaseException as e:
         out = ["error", f"{type(e).__name__}: {str(e)[:200]}"]
     try:
@@ -325,26 +324,6 @@ def _failure(e: BaseException, per_test: float) -> list[Any]:
     if isinstance(e, _SolutionError):
         return ["error", str(e)]
     return ["error", f"{type(e).__name__}: {str(e)[:200]}"]
-
-
-def literal_call(code: str, entry: str) -> Call | None:
-    """The arguments of a test that only calls the candidate with literals
-    (``candidate(3, [1, 2])``), else ``None``: such calls can go to the solution process
-    in one batch, as the judge would have made them one by one."""
-    try:
-        node = ast.parse(code, "<test>", "eval").body
-        if not (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id in ("candidate", entry)
-            and all(k.arg is not None for k in node.keywords)
-        ):
-            return None
-        args = tuple(ast.literal_eval(a) for a in node.args)
-        kwargs = {str(k.arg): ast.literal_eval(k.value) for k in node.keywords}
-    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
-        return None
-    return args, kwargs
 
 
 def _leading_calls(calls: list[Call | None]) -> list[Call]:
@@ -455,9 +434,17 @@ def judge_main(sock: int, limits: argparse.Namespace) -> None:
     solution.kill()
 
 
+def spare_solution_main(sock: int, limits: argparse.Namespace) -> None:
+    """A solution process the server itself talks to over ``sock`` (answers whose tests
+    are all literal calls): it greets with its pid, then serves as :func:`_serve_solution`."""
+    write_frame(sock, {"ready": os.getpid()})
+    _serve_solution(limits, sock, sock)
+
+
 def template_main(sock: int, limits: argparse.Namespace) -> None:
-    """Fork a judge per ``J`` byte on ``sock``, handing it the descriptor that came with the
-    byte (its own channel to the server); exit when the REPL server goes away."""
+    """Fork a judge per ``J`` byte on ``sock`` and a solution process per ``S`` byte,
+    handing it the descriptor that came with the byte (its own channel to the server);
+    exit when the REPL server goes away."""
     prctl(PR_SET_DUMPABLE, 0)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     for name in WARM_MODULES:
@@ -469,14 +456,17 @@ def template_main(sock: int, limits: argparse.Namespace) -> None:
             msg, fds, _, _ = socket.recv_fds(control, 1, 1)
         except OSError:
             return
-        if msg != b"J" or len(fds) != 1:
+        if msg not in (b"J", b"S") or len(fds) != 1:
             return
         pid = os.fork()
         if pid == 0:
             code = 0
             try:
                 close_fds_except(fds[0])
-                judge_main(fds[0], limits)
+                if msg == b"J":
+                    judge_main(fds[0], limits)
+                else:
+                    spare_solution_main(fds[0], limits)
             except BaseException:
                 code = 70
             finally:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import pickle
 import select
 import signal
 import socket
@@ -41,6 +42,7 @@ from frames import (
     proc_stat,
     write_frame,
 )
+from plain_values import Call, literal_call
 
 JUDGE_PATH = os.path.join(os.path.dirname(os.path.realpath(__file__)), "judge.py")
 #: Longest error text of one test the host is shown.
@@ -50,9 +52,10 @@ MAX_ERROR = 2000
 MAX_SOURCE = 4 * 1024 * 1024
 #: Seconds the clean-up after an answer may spend killing what the answer started.
 CLEAN_UP_S = 3.0
-#: Spare judges kept ready: the second one lets an answer that follows at once (an eval
-#: loop) find a judge forked while the last answer ran.
-SPARES = 2
+#: Spares kept ready, by kind: judges (``J``) and solution processes the server talks to
+#: itself (``S``, for answers whose tests are all literal calls). The second of each lets an
+#: answer that follows at once (an eval loop), or a restart, find one forked already.
+SPARES = {"J": 2, "S": 2}
 #: Seconds a spare judge may take to greet before it is given up for a fresh template.
 HELLO_S = 2.0
 #: Process states of a spare judge that can serve (``/proc/<pid>/stat``): sleeping or running.
@@ -61,12 +64,15 @@ _SERVING = (b"S", b"R", b"D")
 
 @dataclass
 class Spare:
-    """A judge forked ahead of use, with its own socket."""
+    """A judge (``kind`` ``J``) or a solution process (``S``) forked ahead of use, with its
+    own socket."""
 
+    kind: str
     sock: socket.socket
     reader: FrameReader
-    #: The judge's and its solution process's pids, once its ``ready`` frame was read.
-    pids: tuple[int, int] | None = None
+    #: From its ``ready`` frame: the judge's and its solution process's pids (``J``), the
+    #: solution process's pid (``S``).
+    pids: tuple[int, ...] | None = None
 
 
 class JudgeLost(Exception):
@@ -119,9 +125,9 @@ class JudgeClient:
         self.reap = reap
         self.template_pid: int | None = None
         self.sock: socket.socket | None = None
-        self.spares: list[Spare] = []
-        #: The pid of the judge of the last answer, until its clean-up.
-        self.used: int | None = None
+        self.spares: dict[str, list[Spare]] = {kind: [] for kind in SPARES}
+        #: The pids of the spares the last answer used, until its clean-up.
+        self.used: list[int] = []
 
     def _spawn(self) -> None:
         ours, theirs = socket.socketpair()
@@ -147,17 +153,17 @@ class JudgeClient:
         self._order()
 
     def _order(self) -> None:
-        """Order spares from the template until :data:`SPARES` wait."""
+        """Order spares from the template until :data:`SPARES` of each kind wait."""
         assert self.sock is not None
-        while len(self.spares) < SPARES:
-            ours, theirs = socket.socketpair()
-            try:
-                socket.send_fds(self.sock, [b"J"], [theirs.fileno()])
-            finally:
-                theirs.close()
-            self.spares.append(
-                Spare(ours, FrameReader(ours.fileno(), 8 * self.args.max_output + (1 << 20)))
-            )
+        for kind, want in SPARES.items():
+            while len(self.spares[kind]) < want:
+                ours, theirs = socket.socketpair()
+                try:
+                    socket.send_fds(self.sock, [kind.encode()], [theirs.fileno()])
+                finally:
+                    theirs.close()
+                reader = FrameReader(ours.fileno(), 8 * self.args.max_output + (1 << 20))
+                self.spares[kind].append(Spare(kind, ours, reader))
 
     def reaped(self, pid: int) -> None:
         """The server collected ``pid``; forget the template if it was that."""
@@ -174,11 +180,12 @@ class JudgeClient:
                     os.kill(victim, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError, OSError):
                 os.waitpid(pid, 0)
-        for spare in self.spares:
-            spare.sock.close()
+        for spares in self.spares.values():
+            for spare in spares:
+                spare.sock.close()
         if self.sock is not None:
             self.sock.close()
-        self.sock, self.spares = None, []
+        self.sock, self.spares = None, {kind: [] for kind in SPARES}
 
     def _template_state(self) -> bytes:
         fields = None if self.template_pid is None else proc_stat(self.template_pid)
@@ -194,36 +201,30 @@ class JudgeClient:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(self.template_pid or 0, signal.SIGCONT)
 
-    def _hello(self, spare: Spare, deadline: float) -> tuple[int, int]:
-        """The spare's pids, from its ``ready`` frame (``JudgeLost`` if none comes)."""
+    def _intact(self, spare: Spare, deadline: float) -> bool:
+        """The spare (its pids from its ``ready`` frame) is alive and not stopped, and so is
+        a judge's solution process; each is the child it must be, of the template or of the
+        judge (a pid taken over by another process is not)."""
+        keys = {"ready", "solution"} if spare.kind == "J" else {"ready"}
         if spare.pids is None:
-            hello = self._read(spare.reader, deadline)
+            try:
+                hello = self._read(spare.reader, deadline)
+            except JudgeLost:
+                return False
             if not (
                 isinstance(hello, dict)
-                and set(hello) == {"ready", "solution"}
+                and set(hello) == keys
                 and all(type(v) is int for v in hello.values())
             ):
-                raise JudgeLost("a malformed greeting")
-            spare.pids = (hello["ready"], hello["solution"])
-        return spare.pids
-
-    def _intact(self, spare: Spare, deadline: float) -> bool:
-        """The spare's judge and solution process are alive, not stopped, and the
-        template's and the judge's children (a pid taken over by another process is not)."""
-        try:
-            judge, solution = self._hello(spare, deadline)
-        except JudgeLost:
-            return False
-        j, s = proc_stat(judge), proc_stat(solution)
-        return (
-            self._template_state() in _SERVING
-            and j is not None
-            and j[0] in _SERVING
-            and int(j[1]) == self.template_pid
-            and s is not None
-            and s[0] in _SERVING
-            and int(s[1]) == judge
-        )
+                return False
+            spare.pids = (hello["ready"], *([hello["solution"]] if spare.kind == "J" else []))
+        parent = self.template_pid
+        for pid in spare.pids:
+            fields = proc_stat(pid)
+            if fields is None or fields[0] not in _SERVING or int(fields[1]) != parent:
+                return False
+            parent = pid
+        return self._template_state() in _SERVING
 
     def clean_up(self, worker: int) -> None:
         """After an answer's reply went out: kill what the answer started, until nothing is
@@ -244,9 +245,7 @@ class JudgeClient:
                 for pid, (parent, _) in tree.items()
                 if parent == me and pid not in (self.template_pid, worker)
             ]
-            judge = self.used
-            if judge is not None and tree.get(judge, (0, b""))[0] == self.template_pid:
-                roots.append(judge)
+            roots += [pid for pid in self.used if tree.get(pid, (0, b""))[0] == self.template_pid]
             victims = [
                 pid
                 for root in roots
@@ -262,7 +261,7 @@ class JudgeClient:
             if time.monotonic() > deadline:  # still forking: no judge beside it
                 self.stop()
                 return
-        self.used = None
+        self.used = []
         self.recover()
         try:
             if self.template_pid is None:
@@ -291,9 +290,9 @@ class JudgeClient:
                 if frame is not None:
                     return frame
 
-    def _take(self, deadline: float) -> Spare:
-        """An intact spare judge (from a fresh template if need be); ``JudgeLost`` when
-        none can be had."""
+    def _take(self, kind: str, deadline: float) -> Spare:
+        """An intact spare of ``kind`` (from a fresh template if need be); ``JudgeLost``
+        when none can be had."""
         for attempt in range(2):
             try:
                 if self.template_pid is None:
@@ -302,13 +301,13 @@ class JudgeClient:
             except OSError as e:
                 self.stop()
                 raise JudgeLost(f"no judge could be started ({e})") from e
-            spare = self.spares.pop(0)
+            spare = self.spares[kind].pop(0)
             # A spare waiting since the last clean-up has greeted long ago; one that has not
             # within HELLO_S was stopped (or the machine is swamped): a fresh template then.
             wait = deadline if attempt else min(deadline, time.monotonic() + HELLO_S)
             if self._intact(spare, wait):
                 assert spare.pids is not None
-                self.used = spare.pids[0]
+                self.used.append(spare.pids[0])
                 return spare
             spare.sock.close()
             self.stop()
@@ -316,13 +315,102 @@ class JudgeClient:
                 break
         raise JudgeLost("no intact judge could be had")
 
+    def _run_direct(
+        self, req: dict[str, Any], calls: list[Call], deadline: float
+    ) -> dict[str, Any]:
+        """Tests that are all literal calls, served by a spare solution process that the
+        server talks to itself: the source and the calls in one go, each reply read under
+        its test's own time limit, the rest sent to another spare after a crash, a broken
+        reply or a timeout. The replies are verdict items, checked as a judge's are."""
+        per_test = float(req["per_test"])
+        cap = int(req.get("cap", 2000))
+        spec = {
+            **{k: req[k] for k in ("source", "setup", "entry")},
+            "lenient": bool(req.get("lenient", False)),
+            "cap": cap,
+        }
+        results: list[list[Any]] = []
+        first = True
+        try:
+            while len(results) < len(calls):
+                rest = calls[len(results) :]
+                window = deadline if first else min(deadline, time.monotonic() + per_test)
+                try:
+                    spare = self._take("S", window)
+                except JudgeLost as e:
+                    if first:
+                        raise
+                    results.append(["error", f"the solution could not be restarted ({e})"])
+                    continue
+                try:
+                    with contextlib.suppress(OSError):  # one that died shows as EOF
+                        write_frame(spare.sock.fileno(), spec)
+                        payload = pickle.dumps(("batch", rest))
+                        spare.sock.sendall(len(payload).to_bytes(4, "big") + payload)
+                    spare.reader.max_frame = 4 * max(MAX_ERROR, cap) + 1024
+                    why = self._loaded(spare, window, deadline)
+                    if why is not None:
+                        if first:
+                            return {"load_error": why}
+                        results.append(["error", f"the solution could not be restarted: {why}"])
+                        continue
+                    first = False
+                    while len(results) < len(calls):
+                        item, lost = self._reply(spare, per_test, deadline)
+                        results.append(item)
+                        if lost:
+                            break  # the process is gone: the rest go to another
+                finally:
+                    _closed(spare)
+            return {"results": results}
+        except JudgeLost as e:
+            self.stop()
+            return {"problem": str(e)}
+
+    def _loaded(self, spare: Spare, window: float, deadline: float) -> str | None:
+        """``None`` once the solution process has run the source, else why not."""
+        try:
+            first = self._read(spare.reader, window)
+        except JudgeLost as e:
+            if time.monotonic() >= deadline:
+                raise
+            cause = type(e.__cause__).__name__ if e.__cause__ else "TimeoutError"
+            return f"the solution process was lost ({cause})"
+        if first == ["ready"]:
+            return None
+        if isinstance(first, list) and len(first) == 2 and first[0] == "load_error":
+            return str(first[1])[:400]
+        return "no answer"
+
+    def _reply(self, spare: Spare, per_test: float, deadline: float) -> tuple[list[Any], bool]:
+        """The next verdict item of a solution process, within ``per_test`` seconds, and
+        whether the process is lost (crashed, timed out, broke the protocol)."""
+        try:
+            item = self._read(spare.reader, min(deadline, time.monotonic() + per_test))
+        except JudgeLost as e:
+            if time.monotonic() >= deadline:
+                raise
+            if e.__cause__ is None:
+                return ["error", f"timed out after {per_test:g} s"], True
+            cause = e.__cause__
+            return ["error", f"{type(cause).__name__}: {str(cause)[:200]}"], True
+        try:
+            return _check_item(item), False
+        except JudgeLost:
+            return ["error", "the solution sent a malformed reply"], True
+
     def run(self, req: dict[str, Any]) -> dict[str, Any]:
         """``{"results": [...]}``, ``{"load_error": str}`` or ``{"problem": str}``."""
         _check_request(req)
         deadline = time.monotonic() + float(req["timeout"])
+        entry = req["entry"]
+        calls = [None if k == "assert" else literal_call(c, entry) for k, c in req["tests"]]
+        direct = [c for c in calls if c is not None]
+        if req["tests"] and len(direct) == len(calls):
+            return self._run_direct(req, direct, deadline)
         spare = None
         try:
-            spare = self._take(deadline)
+            spare = self._take("J", deadline)
             try:
                 write_frame(
                     spare.sock.fileno(),
@@ -358,6 +446,16 @@ class JudgeClient:
         finally:
             if spare is not None:
                 spare.sock.close()
+
+
+def _closed(spare: Spare) -> None:
+    """Kill a solution process the server talked to itself and close its socket (its pid
+    was checked a child of the template when taken; dead, it stays a zombie, so its pid
+    is not reused, until the template reaps it at its next order)."""
+    assert spare.pids is not None
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(spare.pids[0], signal.SIGKILL)
+    spare.sock.close()
 
 
 def process_tree() -> dict[int, tuple[int, bytes]]:

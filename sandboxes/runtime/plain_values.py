@@ -9,6 +9,7 @@ host decodes and compares (``mtenvs.envs.code.code_values`` loads this very file
 
 from __future__ import annotations
 
+import ast
 import json
 from typing import Any
 
@@ -69,3 +70,27 @@ def decode_value(data: Any, depth: int = 0) -> Any:
             if tag == "__dict__" and all(isinstance(p, list) and len(p) == 2 for p in body):
                 return {decode_value(k, depth + 1): decode_value(v, depth + 1) for k, v in body}
     raise ValueError(f"not an encoded value: {str(data)[:80]}")
+
+
+#: A call of the candidate: positional and keyword arguments.
+Call = tuple[tuple[Any, ...], dict[str, Any]]
+
+
+def literal_call(code: str, entry: str) -> Call | None:
+    """The arguments of a test that only calls the candidate with literals
+    (``candidate(3, [1, 2])``), else ``None``: such calls can go to the solution process
+    in one batch, as the judge would have made them one by one."""
+    try:
+        node = ast.parse(code, "<test>", "eval").body
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("candidate", entry)
+            and all(k.arg is not None for k in node.keywords)
+        ):
+            return None
+        args = tuple(ast.literal_eval(a) for a in node.args)
+        kwargs = {str(k.arg): ast.literal_eval(k.value) for k in node.keywords}
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        return None
+    return args, kwargs

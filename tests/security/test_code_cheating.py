@@ -59,8 +59,11 @@ CHEATS = {
         "builtins.repr = lambda v: _repr('{\"results\": ' + str([['ok', [1, 2]]] * 6) + '}')\n"
         + WRONG
     ),
+    # The solution's parent: the judge template (the server talks to the solution process
+    # itself when, as here, every test is a literal call) or, on the judge path, a judge.
     "kill_the_judge": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + WRONG,
-    # The judge's parent is the judge template, which serves the next answers too.
+    # Its grandparent: the REPL server (PID 1 of the sandbox, which ignores the signal) or
+    # the judge template, which serves the next answers too.
     "kill_the_judge_template": _TEMPLATE + "os.kill(template, signal.SIGKILL)\n" + WRONG,
     "stop_the_judge_template": _TEMPLATE + "os.kill(template, signal.SIGSTOP)\n" + WRONG,
     "kill_everything_it_may": "import os, signal\nos.kill(-1, signal.SIGKILL)\n" + WRONG,
@@ -100,8 +103,16 @@ def _submit(env: PythonCodeEnv, source: str) -> tuple[str, dict]:
 def test_cheats_pass_no_test(env, name):
     obs, info = _submit(env, CHEATS[name])
     assert info["tests_passed"] <= 2, obs  # [0, 1] is right for 2 of the 6 tests, by design
-    # These leave the wrong answer judged as it is (its 2 right tests); the rest pass none.
-    graded_as_is = ("forge_the_harness_value", "print_passed", "kill_the_judge_template")
+    # These leave the wrong answer judged as it is (its 2 right tests): killing the template
+    # or every process it may does not stop the server reading the solution process's own
+    # replies. The rest pass none.
+    graded_as_is = (
+        "forge_the_harness_value",
+        "print_passed",
+        "kill_the_judge",
+        "kill_the_judge_template",
+        "kill_everything_it_may",
+    )
     if name not in (*graded_as_is, "stop_the_judge_template"):
         assert info["tests_passed"] == 0, obs
     # The same env still judges an honest solution right afterwards.

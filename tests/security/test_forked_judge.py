@@ -1,7 +1,9 @@
 """The warm judge path keeps every guarantee of the hidden-test grader, on real sandboxes.
 
-A code answer is judged by a spare judge that the judge template forked ahead of use, with
-its solution process forked before any request reached it (sandboxes/runtime/judge.py).
+A code answer is judged with processes the judge template forked ahead of use, before any
+request reached them (sandboxes/runtime/judge.py): a spare solution process the server talks
+to itself when every test is a literal call of the candidate (the *calls* path), else a
+spare judge with its solution process (the *judge* path). Each test here runs on both.
 These tests play, as a submitted answer or as code in the same sandbox, what could break
 that: forging a verdict to any judge, leaving state or processes for the next answer,
 bombs, and killing or stopping the template and the spare judges. Each checks the answer's
@@ -29,6 +31,13 @@ TESTS = (
     CodeTest("candidate(-5, 5)", 0),
     CodeTest("add(10, 20)", 30),
 )
+#: The same tests written so that they are not literal calls: the judge path.
+JUDGE_TESTS = (
+    CodeTest("candidate(*(1, 2))", 3),
+    CodeTest("candidate(*(-5, 5))", 0),
+    CodeTest("add(*(10, 20))", 30),
+)
+PATHS = {"calls": TESTS, "judge": JUDGE_TESTS}
 #: What a solution can learn of the judge processes from /proc (same uid, same pid space).
 ANCESTRY = """
 import os
@@ -37,12 +46,24 @@ def _stat(pid):
     s = open(f'/proc/{pid}/stat').read()
     return s[s.rindex(')') + 2:].split()
 
+def _cmd(pid):
+    try:
+        return open(f'/proc/{pid}/cmdline').read()
+    except OSError:
+        return ''
+
 def judge_processes():
-    judge = os.getppid()
-    template = int(_stat(judge)[1])
+    # (its judge or None, the template, the template's other children: spare judges and
+    # spare solution processes, and the spare judges' solution processes)
+    parent = os.getppid()
+    if '--socket' in _cmd(_ppid(parent)):
+        judge, template = parent, _ppid(parent)
+    else:
+        judge, template = None, parent
     pids = [int(p) for p in os.listdir('/proc') if p.isdigit()]
-    spares = [p for p in pids if p != judge and _ppid(p) == template and not _zombie(p)]
-    spare_solutions = [p for p in pids if _ppid(p) in spares]
+    mine = (judge, os.getpid())
+    spares = [p for p in pids if p not in mine and _ppid(p) == template and not _zombie(p)]
+    spare_solutions = [p for p in pids if _ppid(p) in spares and not _zombie(p)]
     return judge, template, spares, spare_solutions
 
 def _ppid(pid):
@@ -77,57 +98,76 @@ def grade(sb: Sandbox, source: str, tests: tuple[CodeTest, ...] = TESTS) -> Verd
     return run_tests(sb, source, "add", tests, timeout_s=5.0)
 
 
-def probe(sb: Sandbox, body: str) -> object:
+def probe(sb: Sandbox, body: str, path: str = "calls") -> object:
     """What ``body`` (the body of ``add``, after :data:`ANCESTRY`) returns in a solution
-    process, read back from the verdict's feedback."""
+    process on ``path``, read back from the verdict's feedback."""
     source = ANCESTRY + "def add(a, b):\n" + "".join(f"    {line}\n" for line in body.splitlines())
-    verdict = grade(sb, source, (CodeTest("candidate(0, 0)", "never equal"),))
+    call = "candidate(0, 0)" if path == "calls" else "candidate(*(0, 0))"
+    verdict = grade(sb, source, (CodeTest(call, "never equal"),))
     assert not verdict.problem, verdict.feedback()
     return eval(verdict.outcomes[0].got)  # a repr of plain values
 
 
 def graded_right(sb: Sandbox) -> None:
-    """The next answers are judged right: the right one passes every test, the wrong none."""
-    right = grade(sb, RIGHT)
-    assert right.correct, right.feedback()
-    wrong = grade(sb, WRONG)
-    assert wrong.passed == 0 and not wrong.problem, wrong.feedback()
+    """The next answers are judged right on both paths: the right one passes every test,
+    the wrong one none."""
+    for tests in PATHS.values():
+        right = grade(sb, RIGHT, tests)
+        assert right.correct, right.feedback()
+        wrong = grade(sb, WRONG, tests)
+        assert wrong.passed == 0 and not wrong.problem, wrong.feedback()
 
 
-def test_answers_run_in_processes_forked_from_one_warm_template(verifier):
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_answers_run_in_processes_forked_from_one_warm_template(verifier, path):
     seen = [
         probe(
             verifier,
-            "judge, template, spares, _ = judge_processes()\n"
-            "return [os.getpid(), judge, template, len(spares),\n"
+            "judge, template, _, _ = judge_processes()\n"
+            "return [os.getpid(), judge, template, os.getppid(),\n"
             "        '--socket' in open('/proc/self/cmdline').read()]",
+            path,
         )
         for _ in range(4)
     ]
-    pids, judges, templates, spares, forked = zip(*seen, strict=True)
+    pids, judges, templates, parents, forked = zip(*seen, strict=True)
     assert len(set(templates)) == 1  # no template was started again: the warm path
-    assert len(set(pids)) == 4 and len(set(judges)) == 4  # a new judge and process each time
-    assert set(spares) <= {0, 1}  # at most the other spare waits beside this answer
-    assert all(forked)  # forked from the template, not a fresh interpreter
+    assert len(set(pids)) == 4  # a new solution process each time
+    if path == "calls":  # forked by the template, the server talks to it
+        assert set(judges) == {None} and set(parents) == set(templates)
+    else:  # forked by a new judge each time
+        assert len(set(judges)) == 4 and parents == judges
+    assert all(forked)  # forked, not a fresh interpreter
 
 
-def test_a_restarted_solution_process_is_a_fresh_interpreter(verifier):
-    """After a crash the judge starts a fresh interpreter (exec): no memory of the judge,
-    which holds the tests, is in it."""
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_a_restarted_solution_process_holds_no_test(verifier, path):
+    """After a crash the rest of the tests go to a process that never saw any: on the calls
+    path another spare the template forked before the request, on the judge path a fresh
+    interpreter (exec), not a copy of the judge, which holds the tests."""
     source = (
-        "import os\n_calls = []\n"
+        "import os\n"
         "def add(a, b):\n"
         "    if a == 1:\n        os._exit(3)\n"
-        "    return open('/proc/self/cmdline').read().split('\\0')\n"
+        "    stat = open(f'/proc/{os.getppid()}/cmdline').read()\n"
+        "    return [open('/proc/self/cmdline').read().split('\\0'), '--socket' in stat]\n"
     )
-    tests = (CodeTest("candidate(1, 0)", 0), CodeTest("candidate(2, 0)", "never equal"))
+    star = "" if path == "calls" else "*"
+    tests = (
+        CodeTest(f"candidate({star}(1, 0))" if star else "candidate(1, 0)", 0),
+        CodeTest(f"candidate({star}(2, 0))" if star else "candidate(2, 0)", "never equal"),
+    )
     verdict = grade(verifier, source, tests)
-    assert "EOFError" in verdict.outcomes[0].got
-    argv = eval(verdict.outcomes[1].got)
-    assert "--solution-fds" in argv and "--socket" not in argv
+    assert "EOFError" in verdict.outcomes[0].got, verdict.feedback()
+    argv, parent_forked = eval(verdict.outcomes[1].got)
+    if path == "calls":  # a template fork, child of the template (which is not a judge)
+        assert "--socket" in argv and parent_forked
+    else:
+        assert "--solution-fds" in argv and "--socket" not in argv
 
 
-def test_a_forged_verdict_reaches_no_judge(verifier):
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_a_forged_verdict_reaches_no_judge(verifier, path):
     """A wrong answer writes verdicts that would pass (it guesses the expected values) and
     greetings to every descriptor it can open, its own and under /proc, and tries to read or
     write the memory of its judge, the template and the spares: nothing passes, now or in
@@ -173,14 +213,15 @@ def test_a_forged_verdict_reaches_no_judge(verifier):
         "    forge()\n"
         "    return TOUCHED or a - b\n"
     )
-    verdict = grade(verifier, source)
+    verdict = grade(verifier, source, PATHS[path])
     assert verdict.passed == 0, verdict.feedback()
     assert all("[" not in o.got or o.got == "[]" for o in verdict.outcomes), verdict.feedback()
     graded_right(verifier)
     graded_right(verifier)
 
 
-def test_no_state_of_an_answer_reaches_the_next(verifier):
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_no_state_of_an_answer_reaches_the_next(verifier, path):
     """An answer patches modules and builtins (warm modules included) and leaves a process
     behind; the next answer sees none of it."""
     polluter = (
@@ -193,7 +234,7 @@ def test_no_state_of_an_answer_reaches_the_next(verifier):
         "        time.sleep(60)\n"
         "    os._exit(0)\n" + RIGHT
     )
-    assert grade(verifier, polluter).correct
+    assert grade(verifier, polluter, PATHS[path]).correct
     seen = probe(
         verifier,
         "import builtins, collections, math, sys\n"
@@ -205,6 +246,7 @@ def test_no_state_of_an_answer_reaches_the_next(verifier):
         "        pass\n"
         "return [hasattr(builtins, 'LEAK'), hasattr(collections, 'LEAK'), math.pi == 3,\n"
         "        'leak_mark' in sys.modules, 'mtenvs-leftover' in comms]",
+        path,
     )
     assert seen == [False, False, False, False, False]
 
@@ -235,13 +277,14 @@ BOMBS = {
 }
 
 
+@pytest.mark.parametrize("path", sorted(PATHS))
 @pytest.mark.parametrize("name", sorted(BOMBS))
-def test_bombs_are_contained_and_the_next_answer_is_graded(verifier, name):
+def test_bombs_are_contained_and_the_next_answer_is_graded(verifier, name, path):
     if name == "fork_bomb" and isinstance(verifier, LocalSandbox):
         from tests.sandbox._support import require_local
 
         require_local("private_uid")  # RLIMIT_NPROC does not bind root
-    tests = TESTS[:2]
+    tests = PATHS[path][:2]
     start = time.monotonic()
     verdict = grade(verifier, BOMBS[name], tests)
     # The budget of run_tests (5 s + 2 s a test) and the clean-up; never a pass.
@@ -262,15 +305,16 @@ def test_bombs_are_contained_and_the_next_answer_is_graded(verifier, name):
         ("[template, *spares]", "SIGALRM"),
     ],
 )
-@pytest.mark.parametrize("by", ["the answer", "a REPL cell"])
+@pytest.mark.parametrize("by", ["the answer (calls)", "the answer (judge)", "a REPL cell"])
 def test_a_killed_or_stopped_template_or_spare_is_replaced(verifier, targets, signal, by):
-    """The template and the spare judges run as the same user as the solution (and as the
+    """The template and the spares run as the same user as the solution (and as the
     sandbox's REPL): killed or stopped, they are replaced, and the grading stays right."""
     assert grade(verifier, RIGHT).correct  # the template and its spares are up
     attack = f"import signal\nfor p in {targets}:\n    os.kill(p, signal.{signal})\n"
-    if by == "the answer":
+    if by.startswith("the answer"):
         code = "judge, template, spares, spare_solutions = judge_processes()\n"
-        verdict = grade(verifier, ANCESTRY + code + attack + WRONG)
+        tests = TESTS if "calls" in by else JUDGE_TESTS
+        verdict = grade(verifier, ANCESTRY + code + attack + WRONG, tests)
         assert verdict.passed == 0, verdict.feedback()
     else:
         # From the REPL the judge processes are found by their command line; signals take
@@ -294,12 +338,12 @@ def test_a_killed_or_stopped_template_or_spare_is_replaced(verifier, targets, si
             "                    if '--socket' in cmd and '--socket' not in procs[pp][1])\n"
             "    spares = [p for p, (pp, _) in procs.items() if pp == template]\n"
             "    return template, spares, [p for p, (pp, _) in procs.items() if pp in spares]\n"
-            "for _ in range(300):  # the second spare may still be on its way\n"
+            "for _ in range(300):  # the last spares may still be on their way\n"
             "    template, spares, spare_solutions = judge_processes()\n"
-            "    if len(spares) == len(spare_solutions) == 2:\n"
+            "    if len(spares) == 4 and len(spare_solutions) == 2:\n"
             "        break\n"
             "    time.sleep(0.01)\n"
-            "assert len(spares) == len(spare_solutions) == 2, (spares, spare_solutions)\n"
+            "assert len(spares) == 4 and len(spare_solutions) == 2, (spares, spare_solutions)\n"
             + attack
             + f"for _ in range(500):\n"
             f"    states = []\n"
