@@ -44,6 +44,27 @@ if [[ ",${EXTRAS}," =~ ,(baselines|trl|llm|search-dense), ]]; then
   # Exactly this pin: a CPU wheel on disk here; any other torch spec pulls GBs of CUDA.
   pip_install "torch==2.13.0"
 fi
+if [[ ",${EXTRAS}," == *",llm,"* ]]; then
+  # llama.cpp, the llm agent's fast CPU engine. PyPI has only its source, which compiles
+  # llama.cpp (cmake + a C++ compiler, ~7 min on 2 busy CPUs), so the wheel is built once
+  # into a cache folder that later setups (and other clones) install from in seconds.
+  # GGML_NATIVE=OFF: AVX2/FMA/F16C code that runs on any x86-64-v3 CPU, not just this one.
+  LLAMA_CPP="llama-cpp-python==0.3.36"
+  WHEELS="${MTENVS_WHEEL_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mtenvs/wheels}"
+  if ! compgen -G "$WHEELS/llama_cpp_python-0.3.36-*.whl" >/dev/null; then
+    echo "Building $LLAMA_CPP once into $WHEELS (compiles llama.cpp: several minutes) ..."
+    mkdir -p "$WHEELS"
+    export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF}"
+    export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
+    if ! .venv/bin/python -m pip wheel -q --no-deps --no-binary llama-cpp-python \
+      "$LLAMA_CPP" -w "$WHEELS" >>"$LOG" 2>&1; then
+      tail -n 30 "$LOG" >&2
+      echo "Building $LLAMA_CPP failed (full log: $LOG); it needs cmake and gcc/g++." >&2
+      exit 1
+    fi
+  fi
+  pip_install --find-links "$WHEELS" "$LLAMA_CPP"
+fi
 echo "Installing mtenvs[${EXTRAS}] into .venv (log: $LOG) ..."
 pip_install -e ".[${EXTRAS}]"
 if [[ ",${EXTRAS}," == *",llm,"* ]]; then

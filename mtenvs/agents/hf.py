@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from mtenvs.agents.content import has_images, parts_message, text_message
 from mtenvs.agents.hf_loading import (
     FALLBACK_CHAT_TEMPLATE,
+    Checkpoint,
     DTypeName,
     import_backend,
     load_checkpoint,
@@ -171,11 +172,14 @@ class HFAgent:
         self.dtype = resolve_dtype(dtype, self.device, torch)
         source = os.fspath(model_name_or_path)
         self.name = name if name is not None else f"hf:{Path(source).name or source}"
-        checkpoint = load_checkpoint(source, dtype=self.dtype, allow_download=allow_download)
+        checkpoint = self._load_checkpoint(source, allow_download=allow_download)
         tokenizer, processor = checkpoint.tokenizer, checkpoint.processor
         self.tokenizer = tokenizer
         self.processor = processor
-        self.model = checkpoint.model.to(self.device).eval()
+        # ``None`` when a subclass generates with another engine (see _load_checkpoint).
+        self.model: Any = (
+            None if checkpoint.model is None else checkpoint.model.to(self.device).eval()
+        )
         self._chat_template = checkpoint.chat_template
         if stop is None:
             stop = FALLBACK_STOP if checkpoint.fallback_template else ()
@@ -205,6 +209,11 @@ class HFAgent:
         self.max_prompt_tokens = max_prompt_tokens
         self.seed = seed
         self._seed_stream = torch.Generator().manual_seed(seed) if seed is not None else None
+
+    def _load_checkpoint(self, source: str, *, allow_download: bool) -> Checkpoint:
+        """The model, tokenizer and processor to use. A subclass that generates with
+        another engine returns ``model=None`` and overrides ``_generate``."""
+        return load_checkpoint(source, dtype=self.dtype, allow_download=allow_download)
 
     # ------------------------------------------------------------------ prompts
 

