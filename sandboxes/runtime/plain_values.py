@@ -10,6 +10,7 @@ host decodes and compares (``mtenvs.envs.code.code_values`` loads this very file
 from __future__ import annotations
 
 import ast
+import functools
 import json
 from typing import Any
 
@@ -76,10 +77,26 @@ def decode_value(data: Any, depth: int = 0) -> Any:
 Call = tuple[tuple[Any, ...], dict[str, Any]]
 
 
+#: Longest test code whose parsed call is cached (the cache holds at most 4096 of them).
+_CACHED_CODE = 2000
+
+
 def literal_call(code: str, entry: str) -> Call | None:
     """The arguments of a test that only calls the candidate with literals
     (``candidate(3, [1, 2])``), else ``None``: such calls can go to the solution process
-    in one batch, as the judge would have made them one by one."""
+    in one batch, as the judge would have made them one by one. Short tests are cached (a
+    task's tests come back with every answer); the arguments are only ever pickled."""
+    if len(code) <= _CACHED_CODE:
+        return _cached_call(code, entry)
+    return _literal_call(code, entry)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_call(code: str, entry: str) -> Call | None:
+    return _literal_call(code, entry)
+
+
+def _literal_call(code: str, entry: str) -> Call | None:
     try:
         node = ast.parse(code, "<test>", "eval").body
         if not (
