@@ -1,6 +1,6 @@
 """PythonCode speed: a code turn, an answer turn, answer grading, oracle episodes/s.
 
-    .venv/bin/python benchmarks/bench_code.py [--steps 200] [--episodes 160] [--answers 90]
+    .venv/bin/python benchmarks/bench_code.py [--steps 200] [--episodes 160] [--answers 225]
         [--old-judge REV] [--exec-answers 10] [--quick]
 
 Measured for DockerSandbox and LocalSandbox (Docker is skipped when unusable):
@@ -313,7 +313,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--episodes", type=int, default=160)
-    parser.add_argument("--answers", type=int, default=90, help="answers graded per runtime")
+    parser.add_argument("--answers", type=int, default=225, help="answers graded per runtime")
     parser.add_argument(
         "--old-judge",
         default=OLD_JUDGE_REV,
