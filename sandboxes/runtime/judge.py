@@ -7,9 +7,11 @@ Three processes, none of which the REPL server's user code or the solution can w
     Started with ``exec`` by the REPL server (a fresh interpreter: nothing the server ever
     received is in its memory), not dumpable. It imports what the judge and the solutions
     commonly use (:data:`WARM_MODULES`) once, then forks one judge per ``J`` byte the
-    server sends on its socket, handing it the descriptor that came with the byte: a socket
-    of that judge's own, whose other end only the server holds. The server orders judges
-    ahead of use (spares) and only while nothing an answer started is alive.
+    server sends on its socket and one solution process per ``S`` byte (one the server
+    talks to itself, for answers whose tests are all literal calls), handing it the
+    descriptor that came with the byte: a socket of its own, whose other end only the server
+    holds. The server orders them ahead of use (spares) and only while nothing an answer
+    started is alive.
 *judge*
     Forked by the template before it has received anything, it first forks its *solution*
     process (so that process holds nothing of any request), tells the server it is ready,

@@ -1,17 +1,26 @@
 """The REPL server's side of the hidden-test judge (standard library only).
 
 The server starts the judge *template* (:mod:`judge`) with ``exec``, over a socket pair only
-the two of them hold, and orders judges from it ahead of use: a ``J`` byte with one end of a
-fresh socket pair, the judge's own channel. A spare judge waits with its solution process
-forked too, so an answer costs no fork and no import: the server checks that the spare and
-its solution process are alive, not stopped and children of the template and of the judge,
-sends the solution and every test in one frame and checks the verdicts that come back
-(schema, sizes). Anything unexpected (a lost judge, a malformed frame, the time budget spent)
-stops the template; a fresh one is started right after the reply.
+the two of them hold, and orders processes from it ahead of use: a ``J`` byte (a judge, which
+forks its solution process at once) or an ``S`` byte (a solution process alone), each with
+one end of a fresh socket pair as its own channel. So an answer costs no fork and no import:
+
+* when every test is a literal call of the candidate (:func:`plain_values.literal_call`),
+  the server talks to a spare solution process itself: the source and all the calls in one
+  go, one verdict item back per call, each read within its test's own time limit and size
+  cap and checked (:meth:`JudgeClient._run_direct`); after a crash, a broken reply or a
+  timeout the rest go to another spare;
+* otherwise a spare judge gets the solution and every test in one frame, and its verdicts
+  come back in one frame, checked (schema, sizes).
+
+A spare is used only once the server has checked that it (and a judge's solution process) is
+alive, not stopped and the child it must be. Anything unexpected (a lost judge, a malformed
+frame, the time budget spent) stops the template; a fresh one is started right after the
+reply.
 
 After the reply has gone to the host, :meth:`JudgeClient.clean_up` kills every process the
-answer started (the judge, the solution and whatever it forked, orphans included: the server
-is their subreaper), and only then orders new spares. So a judge is forked only while no
+answer started (what it was handed, the trees under them and the orphans: the server is
+their subreaper), and only then orders new spares. So a spare is forked only while no
 process of any answer is alive; a spare that waited through an answer is used only after
 that answer's processes are dead and its state checked (the answer's code, same uid, could
 only signal it: it cannot ptrace a process that is not dumpable, open its descriptors or

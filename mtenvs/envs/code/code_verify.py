@@ -6,18 +6,21 @@ value is not a literal, an ``assert`` statement. Verification runs in the *judge
 sandbox of its own (the *verifier*: nothing the agent ran or wrote in its interpreter is in
 it, and nothing from it reaches the agent); sandboxes/runtime/judge.py has the details:
 
-1. the REPL server (which never runs user code) hands the answer to a spare judge: forked
-   ahead of use from a judge template started with ``exec`` (so holding nothing the server
-   ever received), with its *solution* process forked before any request reached it; that
-   process closes every descriptor but its two call pipes, runs the submitted source and
-   serves calls: arguments go down pickled, each return value comes back as JSON of a plain
-   value, encoded with exact type checks (``type(v) is int``, …): only ``None``, ``bool``,
-   ``int``, ``float``, ``str``, ``list``, ``tuple``, ``dict``, ``set`` and ``frozenset``
-   survive, so an object with a forged ``__eq__`` cannot pass;
-2. the judge receives all the tests in one frame and evaluates them one at a time with
-   ``candidate`` bound to that proxy, under a per-test alarm; ``assert`` tests run there
-   too, on the decoded plain values. No solution process ever holds a test: one restarted
-   after a crash or a timeout is a fresh interpreter, not a copy of the judge;
+1. the REPL server (which never runs user code) hands the answer to processes forked ahead
+   of use from a judge template started with ``exec`` (so holding nothing the server ever
+   received), before any request reached them: the *solution* process closes every
+   descriptor but its channel, runs the submitted source and serves calls: arguments go
+   down pickled, each return value comes back as JSON of a plain value, encoded with exact
+   type checks (``type(v) is int``, …): only ``None``, ``bool``, ``int``, ``float``,
+   ``str``, ``list``, ``tuple``, ``dict``, ``set`` and ``frozenset`` survive, so an object
+   with a forged ``__eq__`` cannot pass;
+2. when every test only calls the candidate with literal arguments, the server sends the
+   calls itself and reads one verdict item per call under each test's time limit; otherwise
+   a *judge* receives all the tests and evaluates them one at a time with ``candidate``
+   bound to a proxy of the solution process, under a per-test alarm; ``assert`` tests run
+   there too, on the decoded plain values. No solution process ever holds a test it is not
+   called with: one restarted after a crash or a timeout is another spare or a fresh
+   interpreter, not a copy of the judge;
 3. the verdict items travel judge → server → host over descriptors the solution cannot
    reach (not inherited, not in its /proc, the judge and the server not dumpable); the
    server and the host check every frame; the host compares value tests with the expected
