@@ -77,7 +77,8 @@ for game in (tictactoe_v3, connect_four_v3):
 import bm25s
 from rank_bm25 import BM25Okapi
 
-corpus = [["capital", "of", "france"], ["river", "seine"]]
+# (rank_bm25's idf is 0 for a term in half the documents: three documents here.)
+corpus = [["capital", "of", "france"], ["river", "seine"], ["a", "lake"]]
 assert BM25Okapi(corpus).get_scores(["seine"])[1] > 0
 retriever = bm25s.BM25()
 retriever.index(bm25s.tokenize(["capital of france", "river seine"], show_progress=False), show_progress=False)
