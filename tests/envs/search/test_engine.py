@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import random
 import resource
+import sys
 import time
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from mtenvs.envs.search.engine import (
     tokenize,
 )
 from mtenvs.envs.search.types import Document, Hit, SearchEngine
-from mtenvs.error import InvalidArgumentError
+from mtenvs.error import InvalidArgumentError, UnavailableError
 
 CORPUS = [
     Document("paris", "Paris", "Paris is the capital of France, on the river Seine."),
@@ -215,6 +216,25 @@ def test_in_memory_builds_switch_to_tantivy_above_small_corpus():
     assert type(built._backend).__name__ == "_TantivyIndex"
     assert len(built) == SMALL_CORPUS + 1
     assert built.get(str(SMALL_CORPUS)) == docs[-1]
+
+
+def test_without_tantivy_small_corpora_work_and_disk_indexes_say_what_to_install(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "tantivy", None)  # import tantivy raises ImportError
+    assert BM25Engine.build(CORPUS).search("Mona Lisa", 1)[0].doc_id == "louvre"
+    with pytest.raises(UnavailableError, match=r'pip install "mtenvs\[search\]"'):
+        BM25Engine.build(CORPUS, tmp_path / "i")
+
+
+def test_without_faiss_dense_says_what_to_install(tmp_path, monkeypatch):
+    from mtenvs.envs.search.dense import DenseEngine
+
+    monkeypatch.setitem(sys.modules, "faiss", None)
+    with pytest.raises(UnavailableError, match=r'pip install "mtenvs\[search-dense\]"'):
+        DenseEngine.build(PARAPHRASE_CORPUS)
+    with pytest.raises(UnavailableError, match="search-dense"):
+        open_engine(CountingCorpus(CORPUS), "w", kind="dense", cache_dir=tmp_path)
 
 
 def test_open_refuses_a_folder_without_an_index(tmp_path):
