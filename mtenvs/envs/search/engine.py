@@ -272,7 +272,11 @@ class _TantivyIndex:
         if not found:
             return []
         positions = self.searcher.fast_field_values("pos", [addr for _, addr in found])
-        hits = [Hit(self.ids[p], float(score)) for (score, _), p in zip(found, positions)]
+        hits = [
+            Hit(self.ids[p], float(score))
+            for (score, _), p in zip(found, positions)
+            if isinstance(p, int)  # every document of a format-2 index has its position
+        ]
         hits.sort(key=lambda h: -h.score)  # stable: Tantivy's order among ties stays
         return hits
 
