@@ -8,7 +8,10 @@ Measured for DockerSandbox and LocalSandbox (Docker is skipped when unusable):
 * ``env.step`` of an answer turn (host precheck, grading in the verifier, feedback);
 * **answer grading**: ``run_tests`` of the oracle answer of each eval-set task, back to back
   on one verifier sandbox (the hidden tests of :mod:`mtenvs.envs.code.code_verify`), on
-  - this checkout's runtime (spare judges forked ahead, all tests in one frame),
+  - this checkout's runtime: the eval set's tests are literal calls, which the REPL server
+    sends to a spare solution process itself (the *calls* path), and the same tests
+    rewritten ``candidate(*(…))`` so that a spare judge runs them (the *judge* path, which
+    ``assert`` tests and computing tests take),
   - the runtime of ``--old-judge`` (default: the last one before the spare judges; a judge
     forked per answer, tests one at a time), extracted with ``git show``: for Docker an image
     ``FROM mtenvs/python`` with those files copied in, for LocalSandbox ``MTENVS_RUNTIME``;
@@ -28,7 +31,9 @@ a loaded machine. Writes benchmarks/results/bench_code.json (bench_code_quick.js
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
+import dataclasses
 import functools
 import io
 import json
@@ -136,14 +141,27 @@ def _oracle_source(task: Any) -> str:
     return f"{task.prelude}\n{task.solution}" if task.prelude else task.solution
 
 
-def _grade(sandbox: Any, task: Any) -> bool:
+def _not_literal(code: str) -> str:
+    """``candidate(3, [1, 2])`` as ``candidate(*(3, [1, 2]))``: the same call, but not a
+    literal call, so it is judged by a spare judge instead of the server itself."""
+    node = ast.parse(code, mode="eval").body
+    if not isinstance(node, ast.Call) or any(isinstance(a, ast.Starred) for a in node.args):
+        return code
+    star = ast.Starred(ast.Tuple(list(node.args), ast.Load()), ast.Load())
+    return ast.unparse(ast.Call(node.func, [star], node.keywords))
+
+
+def _grade(sandbox: Any, task: Any, judge_path: bool = False) -> bool:
     from mtenvs.envs.code.code_verify import run_tests
 
+    tests = task.tests
+    if judge_path:
+        tests = tuple(dataclasses.replace(t, call=_not_literal(t.call)) for t in tests)
     verdict = run_tests(
         sandbox,
         _oracle_source(task),
         task.entry_point,
-        task.tests,
+        tests,
         setup=task.setup,
         test_setup=task.prelude,
         lenient=task.lenient,
@@ -251,8 +269,8 @@ def answer_grading(
     tasks = list(eval_set())
     order = [tasks[i % len(tasks)] for i in range(answers)]
     limits = SandboxLimits(timeout_s=10.0)
-    paths: dict[str, list[int]] = {"new": []}
-    failures = {"new": 0}
+    paths: dict[str, list[int]] = {"new": [], "judge": []}
+    failures = {"new": 0, "judge": 0}
     out: dict[str, Any] = {
         "answers": answers,
         "tests_per_answer": sum(len(t.tests) for t in order) / len(order),
@@ -288,6 +306,9 @@ def answer_grading(
             block = order[start : start + BLOCK]
             for name, sb in sandboxes.items():
                 failures[name] += _timed_block(functools.partial(_grade, sb), block, paths[name])
+            failures["judge"] += _timed_block(
+                functools.partial(_grade, new, judge_path=True), block, paths["judge"]
+            )
         if client is not None and exec_answers > 0:
             container = new.container_id
             paths["docker_exec"], failures["docker_exec"] = [], 0
@@ -300,7 +321,8 @@ def answer_grading(
                 by_exec, order[:exec_answers], paths["docker_exec"]
             )
     labels = {
-        "new": "spare_judges",
+        "new": "this_runtime",
+        "judge": "this_runtime_judge_path",
         "old": "judge_per_answer",
         "docker_exec": "docker_exec_per_test",
     }
@@ -362,9 +384,10 @@ def main() -> None:
                 f"{thr['success_rate']:.0%}",
             ]
         )
-        new_median = grading["spare_judges"]["median_us"]
+        new_median = grading["this_runtime"]["median_us"]
         for key, label in (
-            ("spare_judges", "spare judges (this runtime)"),
+            ("this_runtime", "this runtime (calls path)"),
+            ("this_runtime_judge_path", "this runtime, judge path"),
             ("judge_per_answer", f"judge per answer ({args.old_judge})"),
             ("docker_exec_per_test", "docker exec per test"),
         ):
@@ -402,7 +425,7 @@ def main() -> None:
             ("path", "left"),
             ("median", "right"),
             ("p90", "right"),
-            ("vs spare judges", "right"),
+            ("vs this runtime", "right"),
             ("passed", "right"),
         ],
         grading_rows,
