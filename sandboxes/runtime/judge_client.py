@@ -254,7 +254,13 @@ class JudgeClient:
                 for pid, (parent, _) in tree.items()
                 if parent == me and pid not in (self.template_pid, worker)
             ]
-            roots += [pid for pid in self.used if tree.get(pid, (0, b""))[0] == self.template_pid]
+            # (a used pid the template has reaped may be a new spare's by now)
+            waiting = {pid for kind in self.spares.values() for sp in kind for pid in sp.pids or ()}
+            roots += [
+                pid
+                for pid in self.used
+                if tree.get(pid, (0, b""))[0] == self.template_pid and pid not in waiting
+            ]
             victims = [
                 pid
                 for root in roots
