@@ -16,7 +16,8 @@ from mtenvs.core.task_source import TaskSource
 from mtenvs.core.tasks import Split
 from mtenvs.envs.search import tasks
 from mtenvs.envs.search.answers import best_exact_match, best_f1, normalize_answer
-from mtenvs.envs.search.engine import BM25Engine, open_engine, snippet
+from mtenvs.envs.search.cache import open_engine
+from mtenvs.envs.search.engine import BM25Engine, snippet
 from mtenvs.envs.search.loaders import LoadedDataset, corpus_key, iter_corpus, load_dataset
 from mtenvs.envs.search.tasks import EVAL_SET_SIZE
 from mtenvs.envs.search.tools import (

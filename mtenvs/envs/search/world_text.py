@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from mtenvs.envs.search.world import (
+from mtenvs.envs.search.world_facts import (
     GENRES,
     MEDIA,
     MEDIUM_VERBS,
@@ -27,7 +27,7 @@ from mtenvs.envs.search.world import (
 from mtenvs.envs.search.world_names import BASE, EVENT_KINDS, ORG_KINDS, initials
 
 if TYPE_CHECKING:
-    from mtenvs.envs.search.world import World
+    from mtenvs.envs.search.world_facts import WorldFacts as World
 
 __all__ = ["format_number", "mention", "write_document"]
 

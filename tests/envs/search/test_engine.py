@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from mtenvs.envs.search import cache as cache_mod
 from mtenvs.envs.search import engine as engine_mod
+from mtenvs.envs.search.cache import open_engine
 from mtenvs.envs.search.engine import (
     INDEX_FORMAT,
     MAX_K,
     MAX_QUERY_TERMS,
     SMALL_CORPUS,
     BM25Engine,
-    open_engine,
     query_terms,
     snippet,
     tokenize,
@@ -259,9 +260,9 @@ class CountingCorpus:
 
 @pytest.fixture(autouse=True)
 def fresh_memo():
-    engine_mod._MEMO.clear()
+    cache_mod._MEMO.clear()
     yield
-    engine_mod._MEMO.clear()
+    cache_mod._MEMO.clear()
 
 
 def test_open_engine_builds_once_then_reopens(tmp_path):
@@ -270,7 +271,7 @@ def test_open_engine_builds_once_then_reopens(tmp_path):
     assert corpus.calls == 1
     assert first.search("capital of France", 1)[0].doc_id == "paris"
     assert open_engine(corpus, "world-1", cache_dir=tmp_path) is first  # the process memo
-    engine_mod._MEMO.clear()
+    cache_mod._MEMO.clear()
     reopened = open_engine(corpus, "world-1", cache_dir=tmp_path)
     assert reopened is not first and corpus.calls == 1  # from disk, no rebuild
     assert reopened.search("capital of France", 3) == first.search("capital of France", 3)
@@ -291,7 +292,7 @@ def test_open_engine_uses_mtenvs_cache_dir(tmp_path, monkeypatch):
 def test_a_damaged_cache_is_rebuilt(tmp_path, damage):
     corpus = CountingCorpus(CORPUS)
     open_engine(corpus, "w", cache_dir=tmp_path)
-    engine_mod._MEMO.clear()
+    cache_mod._MEMO.clear()
     folder = tmp_path / "w" / "bm25"
     marker = folder / "mtenvs-index.json"
     if damage == "no marker":
@@ -456,7 +457,7 @@ def test_open_engine_caches_dense_and_hybrid(dense_engine, tmp_path):
     hybrid = open_engine(corpus, "p", kind="hybrid", cache_dir=tmp_path)
     assert hybrid.search("highest summit", 1)[0].doc_id == "kessel"
     assert corpus.calls == 2  # dense once, bm25 once; hybrid reuses both
-    engine_mod._MEMO.clear()
+    cache_mod._MEMO.clear()
     reopened = open_engine(corpus, "p", kind="dense", cache_dir=tmp_path)
     assert corpus.calls == 2
     assert reopened.search("musician", 2) == dense.search("musician", 2)
