@@ -24,7 +24,7 @@ from tests._support import require
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]
 
 REPO = Path(__file__).resolve().parents[2]
-EXTRAS = "code,sql,web,games"
+EXTRAS = "code,sql,web,games,search"
 #: An env or two per family (played by the oracle, and by random where there is no oracle:
 #: MiniWoB).
 FAMILY_ENVS = {
@@ -35,6 +35,7 @@ FAMILY_ENVS = {
     "games": ["mtenvs/TicTacToe-v0"],
     "puzzles": ["mtenvs/RuleInduction-v0"],
     "clinical": ["mtenvs/Clinical-v0"],
+    "search": ["mtenvs/Search-v0"],
 }
 
 
@@ -195,6 +196,7 @@ def test_one_episode_of_every_family_on_the_local_sandbox(venv: Path, tmp_path: 
         "mtenvs/WebShop-v0",
         "mtenvs/Sokoban-v0",
         "mtenvs/RuleInduction-v0",
+        "mtenvs/Search-v0",
     ]:
         assert any(e["success"] for e in played[env_id] if e["agent"] == "oracle"), env_id
 
