@@ -266,8 +266,8 @@ def test_grpo_smoke(model_dir, tmp_path, monkeypatch):
     assert changed
 
 
-def test_example_recipe_runs(model_dir, tmp_path, monkeypatch):
-    """examples/trl_grpo.py end to end on the tiny model (one step)."""
+def _example(monkeypatch):
+    """The module examples/trl_grpo.py, loaded from its file."""
     pytest.importorskip("trl")
     import importlib.util
 
@@ -277,6 +277,12 @@ def test_example_recipe_runs(model_dir, tmp_path, monkeypatch):
     assert spec is not None and spec.loader is not None
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
+    return example
+
+
+def test_example_recipe_runs(model_dir, tmp_path, monkeypatch):
+    """examples/trl_grpo.py end to end on the tiny model (one step)."""
+    example = _example(monkeypatch)
     out = tmp_path / "run"
     rc = example.main(
         [
@@ -313,16 +319,8 @@ def test_example_recipe_runs(model_dir, tmp_path, monkeypatch):
 
 def test_example_recipe_trains_lora_adapters_and_resumes(model_dir, tmp_path, monkeypatch):
     """--lora-r trains adapters only; a run stopped after step 1 continues with --resume."""
-    pytest.importorskip("trl")
     pytest.importorskip("peft")
-    import importlib.util
-
-    monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")
-    path = Path(__file__).resolve().parents[2] / "examples" / "trl_grpo.py"
-    spec = importlib.util.spec_from_file_location("trl_grpo_example_lora", path)
-    assert spec is not None and spec.loader is not None
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    example = _example(monkeypatch)
     out = tmp_path / "run"
     args = [
         "--env",
