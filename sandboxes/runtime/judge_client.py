@@ -309,8 +309,9 @@ class JudgeClient:
         """An intact spare of ``kind`` (from a fresh template if need be); ``JudgeLost``
         when none can be had."""
         for attempt in range(2):
+            fresh = self.template_pid is None
             try:
-                if self.template_pid is None:
+                if fresh:
                     self._spawn()
                 self._order()
             except OSError as e:
@@ -319,7 +320,8 @@ class JudgeClient:
             spare = self.spares[kind].pop(0)
             # A spare waiting since the last clean-up has greeted long ago; one that has not
             # within HELLO_S was stopped (or the machine is swamped): a fresh template then.
-            wait = deadline if attempt else min(deadline, time.monotonic() + HELLO_S)
+            # A fresh template's first spares get the whole time budget.
+            wait = deadline if fresh or attempt else min(deadline, time.monotonic() + HELLO_S)
             if self._intact(spare, wait):
                 assert spare.pids is not None
                 self.used.append(spare.pids[0])
