@@ -430,8 +430,9 @@ class LlamaCppPool:
 
     Why not one context with several threads: llama.cpp's threads meet at a barrier after
     every operation of every layer, so one thread that another process holds up stalls the
-    rest. On a shared 2-CPU machine, two one-thread contexts measured faster than one
-    two-thread context at every batch size above 1 (``benchmarks/bench_llm.py``). Each
+    rest. On this project's 2-CPU machine, two one-thread contexts measured as fast as
+    one two-thread context at batch 16 when the machine was quiet, and 1.6x faster when
+    other processes kept it busy (``benchmarks/bench_llm.py``). Each
     prompt goes to the engine whose cache holds the longest start of it (then to the least
     loaded), so a conversation keeps its cached turns from call to call.
 

@@ -18,10 +18,12 @@ template):
 
 * ``"llama_cpp"``: llama.cpp (``llama-cpp-python``) on the 4-bit GGUF file itself, up to 16
   conversations decoded together, each conversation's earlier turns kept in the KV cache
-  between turns (:class:`~mtenvs.agents.llama_engine.LlamaCppEngine`). Several times faster
-  on a CPU (``benchmarks/bench_llm.py``); the engine of zero-shot evaluation. Each CPU
-  runs its own one-thread llama.cpp context on part of the batch
-  (:class:`~mtenvs.agents.llama_engine.LlamaCppPool`).
+  between turns (:class:`~mtenvs.agents.llama_engine.LlamaCppEngine`), so a turn
+  evaluates only its new tokens. Each CPU runs its own one-thread llama.cpp context on
+  part of the batch (:class:`~mtenvs.agents.llama_engine.LlamaCppPool`), which a busy
+  machine does not stall. For a batch of fresh prompts it is not the faster engine on a
+  quiet CPU: llama.cpp evaluates prompts ~3x slower than torch's matrix kernels
+  (``benchmarks/bench_llm.py`` and docs/agents.md have the numbers).
 * ``"transformers"``: torch ``generate`` on the dequantised float32 weights (bfloat16 on
   CUDA); the engine that LoRA training updates in place.
 
