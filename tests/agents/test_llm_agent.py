@@ -84,9 +84,7 @@ def _generation(agent: LLMAgent, **settings: object) -> Iterator[None]:
     config = agent.model.generation_config if agent.model is not None else object()
     saved_agent = {k: getattr(agent, k) for k in settings if hasattr(agent, k)}
     saved = {
-        k: getattr(config, k, None)
-        for k in settings
-        if hasattr(config, k) and k not in saved_agent
+        k: getattr(config, k, None) for k in settings if hasattr(config, k) and k not in saved_agent
     }
     for k, v in settings.items():
         setattr(agent if k in saved_agent else config, k, v)
