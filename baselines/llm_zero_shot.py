@@ -26,7 +26,7 @@ from typing import Annotated, Any
 
 import typer
 
-from baselines.report import wilson
+from baselines.report import summary_row
 from mtenvs import list_envs
 from mtenvs.eval.runner import accepts_argument, evaluate
 
@@ -63,24 +63,7 @@ def episodes_for(env_id: str, default: int) -> int:
 
 def _row(run: Any, env_id: str, wall_s: float) -> dict[str, Any]:
     (s,) = run.summaries()
-    wins = round(s.success_rate * s.episodes)
-    lo, hi = wilson(wins, s.episodes)
-    return {
-        "env_id": env_id,
-        "config": {},
-        "agent": s.agent,
-        "episodes": s.episodes,
-        "success_rate": s.success_rate,
-        "success_ci95": [lo, hi],
-        "mean_return": s.mean_return,
-        "return_ci95": [
-            s.mean_return - 1.96 * s.return_stderr,
-            s.mean_return + 1.96 * s.return_stderr,
-        ],
-        "mean_turns": s.mean_turns,
-        "format_error_rate": s.format_error_rate,
-        "wall_s": wall_s,
-    }
+    return {**summary_row(s, {}), "env_id": env_id, "wall_s": wall_s}
 
 
 @app.command()

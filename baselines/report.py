@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from baselines.specs import BaselineSpec, Scale
 from mtenvs.agents import Agent, OracleAgent, RandomAgent, ScriptedAgent, TrainedAgent
-from mtenvs.eval.runner import agent_for, evaluate
+from mtenvs.eval.runner import EnvSummary, agent_for, evaluate
 
-__all__ = ["beats_random", "retire", "score", "wilson", "write_results"]
+__all__ = ["beats_random", "retire", "score", "summary_row", "wilson", "write_results"]
 
 TIERS = ("random", "scripted", "oracle", "trained")
 
@@ -49,28 +49,28 @@ def score(
         eval_set=spec.has_eval_set,
         num_envs=min(num_envs, episodes),
     )
-    rows = []
-    for s in run.summaries():
-        wins = round(s.success_rate * s.episodes)
-        lo, hi = wilson(wins, s.episodes)
-        rows.append(
-            {
-                "env_id": s.env_id,
-                "config": dict(spec.env_kwargs),
-                "agent": s.agent,
-                "episodes": s.episodes,
-                "success_rate": s.success_rate,
-                "success_ci95": [lo, hi],
-                "mean_return": s.mean_return,
-                "return_ci95": [
-                    s.mean_return - 1.96 * s.return_stderr,
-                    s.mean_return + 1.96 * s.return_stderr,
-                ],
-                "mean_turns": s.mean_turns,
-                "format_error_rate": s.format_error_rate,
-            }
-        )
-    return rows
+    return [summary_row(s, spec.env_kwargs) for s in run.summaries()]
+
+
+def summary_row(s: EnvSummary, config: Mapping[str, Any]) -> dict[str, Any]:
+    """One row of ``results.json``: an (env, agent) summary with its 95 % intervals (Wilson
+    for the success rate, normal for the mean return)."""
+    lo, hi = wilson(round(s.success_rate * s.episodes), s.episodes)
+    return {
+        "env_id": s.env_id,
+        "config": dict(config),
+        "agent": s.agent,
+        "episodes": s.episodes,
+        "success_rate": s.success_rate,
+        "success_ci95": [lo, hi],
+        "mean_return": s.mean_return,
+        "return_ci95": [
+            s.mean_return - 1.96 * s.return_stderr,
+            s.mean_return + 1.96 * s.return_stderr,
+        ],
+        "mean_turns": s.mean_turns,
+        "format_error_rate": s.format_error_rate,
+    }
 
 
 def beats_random(rows: Sequence[dict[str, Any]], env_id: str) -> tuple[bool, str]:
