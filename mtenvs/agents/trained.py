@@ -63,14 +63,18 @@ class TrainedAgent:
         self._agents: dict[str, Any] = {}
 
     def why_not(self, env_id: str) -> str | None:
-        """Why :meth:`for_env` has no policy for ``env_id``: ``"retired: …"`` for an agent
-        that ``make baselines`` retired at random level (its ``training.json`` keeps the
-        reason), ``None`` otherwise."""
+        """Why :meth:`for_env` has no policy for ``env_id``: ``"retired: at random level
+        (baselines/RESULTS.md)"`` for an agent that ``make baselines`` retired (its
+        ``training.json`` keeps the scores that retired it), ``None`` otherwise."""
         meta = self.root / weights_dir_name(env_id) / "training.json"
         if not meta.is_file():
             return None
         retired = json.loads(meta.read_text()).get("retired")
-        return f"retired: {retired}" if retired else None
+        if not retired:
+            return None
+        # The verdict without its numbers (they are in baselines/RESULTS.md and the card),
+        # so the envs retired for one reason share one line of a report.
+        return f"retired: {str(retired).split(':')[0]} (baselines/RESULTS.md)"
 
     def for_env(self, env_id: str) -> Any | None:
         """The :class:`~mtenvs.agents.hf.HFAgent` playing ``env_id``; ``None`` without weights."""
