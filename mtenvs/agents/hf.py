@@ -124,6 +124,12 @@ class HFAgent:
             cut too. With a processor only whole turns are dropped (image tokens cannot be
             cut), counting each image's expanded tokens. ``None``: prompts are never
             shortened.
+        drop_turns: How many early turns (user and assistant message pairs) go at a time
+            when a text prompt is too long. With ``1`` a long conversation loses one turn
+            per call, so its prompt changes right after the system message every turn;
+            with ``k`` the dropped part grows ``k`` turns at a time, counted from the
+            conversation's start, so the kept prompt's beginning stays the same for about
+            ``k`` turns and an engine that caches prompt prefixes (llama.cpp) reuses it.
         allow_download: Let transformers fetch files from the Hugging Face Hub. Off by
             default: only local files (and the local Hub cache) are read.
         name: Name recorded in trajectories (default ``hf:<last path component>``).
@@ -144,6 +150,7 @@ class HFAgent:
         seed: int | None = None,
         batch_size: int | None = None,
         max_prompt_tokens: int | None = None,
+        drop_turns: int = 1,
         allow_download: bool = False,
         name: str | None = None,
     ) -> None:
@@ -207,6 +214,7 @@ class HFAgent:
         self.top_k = top_k
         self.batch_size = batch_size
         self.max_prompt_tokens = max_prompt_tokens
+        self.drop_turns = check_int_range("drop_turns", drop_turns, 1)
         self.seed = seed
         self._seed_stream = torch.Generator().manual_seed(seed) if seed is not None else None
 
@@ -283,9 +291,12 @@ class HFAgent:
         head = list(messages[:1]) if has_system else []
         rest = list(messages[len(head) :])
         # Drop the oldest turns two messages at a time so the user/assistant alternation
-        # that strict templates check is preserved; the last message always stays.
+        # that strict templates check is preserved, drop_turns turns at once while more
+        # than that many are left; the last message always stays.
+        chunk = 2 * self.drop_turns
         while len(rest) > 1:
-            rest = rest[2:] if len(rest) > 2 else rest[1:]
+            step = chunk if len(rest) > chunk else 2 if len(rest) > 2 else 1
+            rest = rest[step:]
             ids = self._render(head + rest)
             if len(ids) <= limit:
                 return ids

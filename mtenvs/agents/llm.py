@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from mtenvs.agents.llama_engine import LlamaCppPool
 
 __all__ = [
+    "DEFAULT_DROP_TURNS",
     "DEFAULT_MAX_NEW_TOKENS",
     "DEFAULT_MAX_PROMPT_TOKENS",
     "ENGINES",
@@ -91,6 +92,10 @@ DEFAULT_MAX_NEW_TOKENS = 64
 #: (Clinical's rules alone 1,650), so 1,024 keeps the rules, the last observation and a few
 #: recent turns everywhere else, while the KV cache of a batch of 16 stays small on a CPU.
 DEFAULT_MAX_PROMPT_TOKENS = 1024
+#: Turns dropped at once from a prompt over budget: with one, every turn of a long episode
+#: changes the prompt right after the system message and llama.cpp evaluates ~900 tokens
+#: again; with four the kept prompt's start holds for about four turns.
+DEFAULT_DROP_TURNS = 4
 #: The sampling settings of SmolLM2-Instruct's model card.
 DEFAULT_TEMPERATURE = 0.2
 DEFAULT_TOP_P = 0.9
@@ -359,6 +364,9 @@ class LLMAgent(HFAgent):
         batch_size: Most conversations per ``generate`` call (transformers; ``None``: all
             at once), or decoded together (llama.cpp; ``None``: 16).
         max_prompt_tokens: Longer prompts drop early turns (see ``HFAgent``).
+        drop_turns: Early turns dropped at a time from a long prompt (see ``HFAgent``):
+            the default keeps a prompt's start for several turns, so llama.cpp reuses
+            its cached prefix instead of evaluating the whole prompt again every turn.
         logit_bias: Added to these token ids' logits before sampling (``-inf`` bans one).
         n_threads: llama.cpp's CPU threads, each running its own context on part of a
             batch (default: the CPUs this process may use).
@@ -385,6 +393,7 @@ class LLMAgent(HFAgent):
         seed: int | None = None,
         batch_size: int | None = None,
         max_prompt_tokens: int | None = DEFAULT_MAX_PROMPT_TOKENS,
+        drop_turns: int = DEFAULT_DROP_TURNS,
         logit_bias: Mapping[int, float] | None = None,
         n_threads: int | None = None,
         gguf_file: str | os.PathLike[str] | None = None,
@@ -412,6 +421,7 @@ class LLMAgent(HFAgent):
             seed=seed,
             batch_size=batch_size,
             max_prompt_tokens=max_prompt_tokens,
+            drop_turns=drop_turns,
             name=name,
         )
         #: The cached model directory the agent was loaded from.

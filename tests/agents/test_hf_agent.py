@@ -164,6 +164,29 @@ def test_max_prompt_tokens_keeps_system_and_last_message(model_dirs):
         assert len(tiny.act([huge])) == 1
 
 
+def test_drop_turns_keeps_the_prompt_start_for_several_turns(model_dirs):
+    """With drop_turns=k a growing conversation loses k turns at a time, counted from its
+    start: the kept prompt's beginning changes once every ~k turns, not every turn."""
+
+    def first_kept(agent: HFAgent, n_turns: int) -> str:
+        turns = [x for i in range(n_turns) for x in (f"obs {i} two steps east", f"r{i}")]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            text = agent.tokenizer.decode(agent.prompt_ids(_inp(*turns, "LAST?").messages))
+        assert text.endswith("LAST?<|im_end|>\n<|im_start|>assistant\n")
+        return text.split("obs ")[1].split(" ")[0]  # the oldest turn still in the prompt
+
+    one = HFAgent(model_dirs["chat"], max_new_tokens=4, max_prompt_tokens=400)
+    four = HFAgent(model_dirs["chat"], max_new_tokens=4, max_prompt_tokens=400, drop_turns=4)
+    starts_one = [int(first_kept(one, n)) for n in range(12, 24)]
+    starts_four = [int(first_kept(four, n)) for n in range(12, 24)]
+    assert len(set(starts_one)) >= 10  # the start moves on (almost) every turn
+    assert all(s % 4 == 0 for s in starts_four)  # whole blocks of 4 turns from the start
+    assert len(set(starts_four)) <= 4 and starts_four == sorted(starts_four)
+    with pytest.raises(InvalidArgumentError, match="drop_turns"):
+        HFAgent(model_dirs["chat"], drop_turns=0)
+
+
 def test_bad_arguments_and_missing_directory(model_dirs, tmp_path):
     import torch
 
