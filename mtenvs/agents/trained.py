@@ -13,12 +13,10 @@ its tokenizer's chat template renders only the last observation, as in training.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mtenvs.core.agent import AgentInput
-from mtenvs.error import InvalidArgumentError
+from mtenvs.agents.per_env import PerEnvAgent
 
 __all__ = ["WEIGHTS_DIR", "TrainedAgent", "trained_envs", "weights_dir_name", "weights_path"]
 
@@ -48,7 +46,7 @@ def trained_envs(root: Path | None = None) -> list[str]:
     return out
 
 
-class TrainedAgent:
+class TrainedAgent(PerEnvAgent):
     """Dispatches to the trained model of each env (see the module doc).
 
     Args:
@@ -61,6 +59,9 @@ class TrainedAgent:
         self.root = Path(root) if root is not None else WEIGHTS_DIR
         self.device = device
         self._agents: dict[str, Any] = {}
+
+    def covered_envs(self) -> list[str]:
+        return trained_envs(self.root)
 
     def why_not(self, env_id: str) -> str | None:
         """Why :meth:`for_env` has no policy for ``env_id``: ``"retired: at random level
@@ -93,27 +94,3 @@ class TrainedAgent:
                 name=self.name,
             )
         return self._agents[env_id]
-
-    def act(self, batch: Sequence[AgentInput]) -> list[str]:
-        """Answer a batch of one env (for mixed batches use :meth:`for_env` per env)."""
-        ids = {_env_id(item.env) for item in batch}
-        if len(ids) != 1 or None in ids:
-            raise InvalidArgumentError(
-                "TrainedAgent.act needs a batch of one known env; call for_env(env_id) and "
-                f"use the agent it returns (envs in this batch: {sorted(map(str, ids))})."
-            )
-        env_id = ids.pop()
-        assert env_id is not None
-        agent = self.for_env(env_id)
-        if agent is None:
-            raise InvalidArgumentError(
-                f"No trained agent for {env_id}; trained envs: "
-                f"{', '.join(trained_envs(self.root)) or 'none'}."
-            )
-        replies: list[str] = agent.act(batch)
-        return replies
-
-
-def _env_id(env: Any) -> str | None:
-    spec = getattr(env, "spec", None)
-    return getattr(spec, "id", None)

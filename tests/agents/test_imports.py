@@ -16,12 +16,18 @@ def test_only_the_package_imports_the_factory() -> None:
     graph = package_graph(PACKAGE)
     importers = {m for m, imported in graph.items() if f"{PACKAGE}.factory" in imported}
     assert importers == {PACKAGE}
-    for module in ("base", "content", "hf_loading"):
+    for module in ("base", "content", "hf_loading", "per_env"):
         assert graph[f"{PACKAGE}.{module}"] == set(), module
     # Both convert image content parts with ``content``.
     assert graph[f"{PACKAGE}.openai"] == {f"{PACKAGE}.content"}
     assert graph[f"{PACKAGE}.hf"] == {f"{PACKAGE}.content", f"{PACKAGE}.hf_loading"}
-    assert graph[f"{PACKAGE}.trained"] == {f"{PACKAGE}.hf"}  # a trained agent is an HFAgent
+    # A trained agent is an HFAgent per env; a tuned one an LLMAgent with an adapter.
+    assert graph[f"{PACKAGE}.trained"] == {f"{PACKAGE}.hf", f"{PACKAGE}.per_env"}
+    assert graph[f"{PACKAGE}.tuned"] == {
+        f"{PACKAGE}.llm",
+        f"{PACKAGE}.per_env",
+        f"{PACKAGE}.trained",
+    }
 
 
 def test_the_protocol_is_the_cores() -> None:
