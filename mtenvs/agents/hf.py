@@ -208,6 +208,7 @@ class HFAgent:
             if tokenizer.pad_token_id is None:
                 tokenizer.pad_token = tokenizer.eos_token
         self._warned_images = False
+        self._warned_shortened = False
         self.max_new_tokens = max_new_tokens
         self.temperature = float(temperature)
         self.top_p = top_p
@@ -282,11 +283,14 @@ class HFAgent:
         limit = self.max_prompt_tokens
         if limit is None or len(ids) <= limit:
             return ids
-        warnings.warn(
-            f"{self.name}: a prompt of {len(ids)} tokens was shortened to "
-            f"max_prompt_tokens={limit}.",
-            stacklevel=3,
-        )
+        if not self._warned_shortened:
+            # Once per agent: a long episode shortens every prompt from some turn on.
+            self._warned_shortened = True
+            warnings.warn(
+                f"{self.name}: a prompt of {len(ids)} tokens was shortened to "
+                f"max_prompt_tokens={limit} (early turns dropped; said once per agent).",
+                stacklevel=3,
+            )
         has_system = bool(messages) and messages[0].get("role") == "system"
         head = list(messages[:1]) if has_system else []
         rest = list(messages[len(head) :])
@@ -342,12 +346,14 @@ class HFAgent:
             prompt = self._vision_render(head + rest)
             if len(self._vision_ids(prompt)) <= limit:
                 break
-        warnings.warn(
-            f"{self.name}: a prompt of {n} tokens was shortened to max_prompt_tokens={limit} "
-            "by dropping early turns (the last turn is kept whole: image tokens cannot be "
-            "cut).",
-            stacklevel=3,
-        )
+        if not self._warned_shortened:
+            self._warned_shortened = True
+            warnings.warn(
+                f"{self.name}: a prompt of {n} tokens was shortened to "
+                f"max_prompt_tokens={limit} by dropping early turns (the last turn is kept "
+                "whole: image tokens cannot be cut; said once per agent).",
+                stacklevel=3,
+            )
         return prompt
 
     def _vision_render(self, conversation: list[Message]) -> _VisionPrompt:
