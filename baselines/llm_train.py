@@ -148,6 +148,10 @@ class LLMTrainConfig:
     device: str = "auto"
     #: The adapter to start from (RL: the SFT adapter); ``None``: fresh LoRA weights.
     init: str | None = None
+    #: The engine that plays rollouts and curve episodes: ``"auto"`` is llama.cpp on a CPU
+    #: (the adapter converted to a llama.cpp LoRA file after every update; ~2x faster than
+    #: transformers there), else the training model itself.
+    rollout_engine: str = "auto"
     #: Env arguments over the spec's reference config (tests: a short turn budget).
     env_kwargs: dict[str, Any] = field(default_factory=dict)
 
@@ -261,7 +265,7 @@ class _Run:
         import peft
         import torch
 
-        from mtenvs.agents.llm import LLMAgent, check_adapter
+        from mtenvs.agents.llm import LLMAgent, check_adapter, resolve_engine
 
         self.config = config
         self.out = out
@@ -305,6 +309,56 @@ class _Run:
         self.result = TrainResult()
         self.stop_after: int | None = None
         self.pad_id = int(self.agent.tokenizer.pad_token_id or self.agent.tokenizer.eos_token_id)
+        #: Who plays episodes: the training model, or llama.cpp with its adapter synced.
+        self.player: Any = self.agent
+        if resolve_engine(config.rollout_engine, config.device) == "llama_cpp":
+            self.player = LLMAgent(
+                engine="llama_cpp",
+                seed=config.seed,
+                temperature=config.temperature,
+                max_new_tokens=config.max_new_tokens,
+                max_prompt_tokens=config.max_prompt_tokens,
+                name=config.tier,
+            )
+
+    def close(self) -> None:
+        if self.player is not self.agent:
+            self.player.close()
+
+    def _streams(self) -> list[Any]:
+        """The sampling generators of the agents (checkpointed)."""
+        agents = [self.agent] if self.player is self.agent else [self.agent, self.player]
+        return [a._seed_stream for a in agents]
+
+    def save_adapter(self, target: Path) -> Path:
+        """The current adapter as peft writes it (float16) in ``target``."""
+        import peft
+        from safetensors.torch import save_file
+
+        target.mkdir(parents=True, exist_ok=True)
+        weights = {
+            k: v.detach().to("cpu", self.torch.float16).contiguous()
+            for k, v in peft.get_peft_model_state_dict(self.model).items()
+        }
+        save_file(weights, str(target / "adapter_model.safetensors"))
+        self.model.peft_config["default"].save_pretrained(str(target))
+        return target
+
+    def sync_player(self) -> None:
+        """Give the llama.cpp player the current adapter."""
+        if self.player is self.agent:
+            return
+        from mtenvs.agents.lora_gguf import adapter_to_gguf
+
+        config = self.agent.model.config
+        adapter = self.save_adapter(self.out / "player")
+        lora = adapter_to_gguf(
+            adapter,
+            self.out / "player" / "lora.gguf",
+            n_head=int(config.num_attention_heads),
+            n_head_kv=int(config.num_key_value_heads),
+        )
+        self.player.engine_impl.set_lora(lora)
 
     # ---------------------------------------------------------------- checkpoints
 
@@ -321,9 +375,7 @@ class _Run:
         state = {
             "adapter": peft.get_peft_model_state_dict(self.model),
             "optimizer": self.optimizer.state_dict(),
-            "agent_rng": self.agent._seed_stream.get_state()
-            if self.agent._seed_stream is not None
-            else None,
+            "rng": [g.get_state() if g is not None else None for g in self._streams()],
         }
         self.torch.save(state, tmp / "state.pt")
         (tmp / "progress.json").write_text(json.dumps(asdict(self.result), indent=1))
@@ -338,8 +390,9 @@ class _Run:
         state = self.torch.load(self.checkpoint / "state.pt", weights_only=False)
         peft.set_peft_model_state_dict(self.model, state["adapter"])
         self.optimizer.load_state_dict(state["optimizer"])
-        if state["agent_rng"] is not None and self.agent._seed_stream is not None:
-            self.agent._seed_stream.set_state(state["agent_rng"])
+        for stream, saved in zip(self._streams(), state["rng"]):
+            if stream is not None and saved is not None:
+                stream.set_state(saved)
         progress = json.loads((self.checkpoint / "progress.json").read_text())
         self.result = TrainResult(**progress)
         return True
@@ -394,14 +447,16 @@ class _Run:
         spec = self.config.spec()
         kwargs = {**spec.env_kwargs, "reward_mode": "process"} if train else spec.env_kwargs
         self.model.eval()
-        saved = self.agent.temperature
-        self.agent.temperature = self.config.temperature if train else DEFAULT_TEMPERATURE
+        self.sync_player()
+        player = self.player
+        saved = player.temperature
+        player.temperature = self.config.temperature if train else DEFAULT_TEMPERATURE
         began = time.perf_counter()
         try:
             trajs = list(
                 rollout(
                     spec.env_id,
-                    self.agent,
+                    player,
                     episodes,
                     num_envs=episodes,
                     seed=seed,
@@ -410,7 +465,7 @@ class _Run:
                 )
             )
         finally:
-            self.agent.temperature = saved
+            player.temperature = saved
         if train:
             self.result.rollout_s += time.perf_counter() - began
             self.result.rollout_turns += sum(len(t.turns) for t in trajs)
@@ -549,15 +604,8 @@ class _Run:
 
     def write(self, scale: LLMScale) -> Path:
         """The adapter (float16) and ``training.json`` in ``out``."""
-        import peft
-        from safetensors.torch import save_file
-
-        weights = {
-            k: v.detach().to("cpu", self.torch.float16).contiguous()
-            for k, v in peft.get_peft_model_state_dict(self.model).items()
-        }
-        save_file(weights, str(self.out / "adapter_model.safetensors"))
-        self.model.peft_config["default"].save_pretrained(str(self.out))
+        self.save_adapter(self.out)
+        shutil.rmtree(self.out / "player", ignore_errors=True)
         meta = {
             "env_id": self.config.env_id,
             "tier": self.config.tier,
@@ -566,6 +614,7 @@ class _Run:
             "max_new_tokens": self.config.max_new_tokens,
             "max_prompt_tokens": self.config.max_prompt_tokens,
             "device": str(self.device),
+            "rollout_engine": "llama_cpp" if self.player is not self.agent else "transformers",
             "steps": self.result.steps,
             "samples": self.result.samples,
             "tokens": self.result.tokens,
@@ -606,11 +655,14 @@ def train(
         typer.echo(f"  resumed at step {run.result.steps} ({run.result.wall_s:.0f} s so far)")
     elif (out / "checkpoint").exists():
         shutil.rmtree(out / "checkpoint")
-    if config.phase == "sft":
-        run.sft(scale)
-    else:
-        run.rl(scale)
-    return run.write(scale)
+    try:
+        if config.phase == "sft":
+            run.sft(scale)
+        else:
+            run.rl(scale)
+        return run.write(scale)
+    finally:
+        run.close()
 
 
 def ship(out: Path, env_id: str, tier: str, root: Path = WEIGHTS_DIR) -> Path:

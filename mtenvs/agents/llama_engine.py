@@ -19,6 +19,7 @@ high-level ``Llama`` class holds one sequence per object.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -167,6 +168,33 @@ class LlamaCppEngine:
         #: Prompt tokens evaluated, and prompt tokens found in a slot's cache instead.
         self.prompt_tokens_evaluated = 0
         self.prompt_tokens_reused = 0
+        self._lora: Any = None
+        #: The llama.cpp LoRA file in use (:meth:`set_lora`), if any.
+        self.lora_path: Path | None = None
+
+    def set_lora(self, path: str | os.PathLike[str] | None) -> None:
+        """Play with the llama.cpp LoRA file ``path`` (``None``: without an adapter); the
+        cached prompts are forgotten, since they were computed with other weights."""
+        lib = self._lib
+        lora = None
+        if path is not None:
+            lora = lib.llama_adapter_lora_init(self._model, os.fsencode(Path(path)))
+            if not lora:
+                raise UnavailableError(f"llama.cpp could not load the LoRA file {path}.")
+            adapters = (lib.llama_adapter_lora_p_ctypes * 1)(lora)
+            scales = (ctypes.c_float * 1)(1.0)
+            status = lib.llama_set_adapters_lora(self._ctx, adapters, 1, scales)
+        else:
+            status = lib.llama_set_adapters_lora(self._ctx, None, 0, None)
+        if status != 0:
+            if lora:
+                lib.llama_adapter_lora_free(lora)
+            raise UnavailableError(f"llama.cpp could not apply the LoRA file {path}.")
+        if self._lora:
+            lib.llama_adapter_lora_free(self._lora)
+        self._lora = lora
+        self.lora_path = Path(path) if path is not None else None
+        self.reset()
 
     # ------------------------------------------------------------------ tokens
 
@@ -405,6 +433,9 @@ class LlamaCppEngine:
         if getattr(self, "_ctx", None):
             lib.llama_free(self._ctx)
             self._ctx = None
+        if getattr(self, "_lora", None):
+            lib.llama_adapter_lora_free(self._lora)
+            self._lora = None
         if getattr(self, "_model", None):
             lib.llama_model_free(self._model)
             self._model = None
@@ -573,6 +604,11 @@ class LlamaCppPool:
         for part in parts:
             part.sort()
         return parts
+
+    def set_lora(self, path: str | os.PathLike[str] | None) -> None:
+        """:meth:`LlamaCppEngine.set_lora` on every engine."""
+        for engine in self.engines:
+            engine.set_lora(path)
 
     def reset(self) -> None:
         for engine in self.engines:

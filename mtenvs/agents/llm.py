@@ -345,11 +345,15 @@ def merge_adapter(model: Any, adapter: Path) -> Any:
     try:
         tuned = peft.PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
     except Exception as e:  # a damaged file surfaces as many exception types
-        raise ModelFileError(
-            f"The LoRA adapter at {adapter} could not be loaded ({type(e).__name__}: {e}); "
-            "it is corrupt or for another model: train it again (python -m baselines.llm_train)."
-        ) from e
+        raise _bad_adapter(adapter, e) from e
     return tuned.merge_and_unload().eval()
+
+
+def _bad_adapter(adapter: Path, error: Exception) -> ModelFileError:
+    return ModelFileError(
+        f"The LoRA adapter at {adapter} could not be loaded ({type(error).__name__}: {error}); "
+        "it is corrupt or for another model: train it again (python -m baselines.llm_train)."
+    )
 
 
 def check_model_file(gguf_file: str | os.PathLike[str] | None = None) -> Path:
@@ -409,8 +413,7 @@ class LLMAgent(HFAgent):
         cache_dir: Where dequantised models are kept (default: :func:`cache_root`).
         adapter: A LoRA adapter directory (``adapter_config.json`` and
             ``adapter_model.safetensors``, as ``peft`` saves them, e.g. a shipped
-            ``llm-sft``/``llm-rl`` adapter) merged into the weights before playing; the
-            engine is then transformers (``"auto"`` picks it).
+            ``llm-sft``/``llm-rl`` adapter) to play with (:meth:`set_adapter`).
         name: Name recorded in trajectories.
 
     Raises:
@@ -440,14 +443,7 @@ class LLMAgent(HFAgent):
         adapter: str | os.PathLike[str] | None = None,
         name: str = "llm",
     ) -> None:
-        if adapter is not None:
-            if engine == "llama_cpp":
-                raise InvalidArgumentError(
-                    "engine='llama_cpp' does not play LoRA adapters; use engine='transformers' "
-                    "(or 'auto') with adapter=."
-                )
-            engine = "transformers"
-            adapter_dir = check_adapter(adapter)
+        adapter_dir = check_adapter(adapter) if adapter is not None else None
         #: The engine in use: ``"llama_cpp"`` or ``"transformers"``.
         self.engine: Literal["llama_cpp", "transformers"] = resolve_engine(engine, device)
         if self.engine == "llama_cpp":
@@ -474,11 +470,9 @@ class LLMAgent(HFAgent):
         )
         #: The cached model directory the agent was loaded from.
         self.model_dir = path
-        #: The LoRA adapter merged into the weights, if any.
+        #: The LoRA adapter in play, if any (:meth:`set_adapter`).
         self.adapter: Path | None = None
-        if adapter is not None:
-            self.model = merge_adapter(self.model, adapter_dir)
-            self.adapter = adapter_dir
+        self._base_model: Any = None
         self.logit_bias: dict[int, float] = dict(logit_bias or {})
         self.engine_impl: LlamaCppPool | None = None
         if self.engine == "llama_cpp":
@@ -498,6 +492,63 @@ class LLMAgent(HFAgent):
                     f"corrupt or not a GGUF model: {fix}"
                 ) from e
             self.batch_size = self.engine_impl.n_seq
+        if adapter_dir is not None:
+            self.set_adapter(adapter_dir)
+
+    def set_adapter(self, adapter: str | os.PathLike[str] | None) -> None:
+        """Play with the LoRA adapter directory ``adapter`` (``None``: the model alone).
+
+        llama.cpp plays it beside the quantised weights (converted once to a llama.cpp LoRA
+        file in the cache, :func:`~mtenvs.agents.lora_gguf.adapter_to_gguf`); transformers
+        merges it into a copy of the weights. Setting another adapter replaces this one.
+        """
+        adapter_dir = check_adapter(adapter) if adapter is not None else None
+        if self.engine_impl is not None:
+            lora = None
+            if adapter_dir is not None:
+                try:
+                    lora = self._lora_file(adapter_dir)
+                except Exception as e:  # a damaged file surfaces as many exception types
+                    raise _bad_adapter(adapter_dir, e) from e
+            self.engine_impl.set_lora(lora)
+        else:
+            import copy
+
+            if self._base_model is None:
+                self._base_model = self.model
+            base = self._base_model
+            self.model = (
+                base if adapter_dir is None else merge_adapter(copy.deepcopy(base), adapter_dir)
+            )
+        self.adapter = adapter_dir
+
+    def _lora_file(self, adapter: Path) -> Path:
+        """The llama.cpp LoRA file of ``adapter``, converted once per adapter content."""
+        from mtenvs.agents.lora_gguf import adapter_to_gguf
+
+        digest = hashlib.sha256()
+        for name in ADAPTER_FILES:
+            digest.update((adapter / name).read_bytes())
+        target = self.model_dir.parent / "lora" / f"{digest.hexdigest()[:24]}.gguf"
+        if not target.is_file():
+            import json
+
+            config = json.loads((self.model_dir / "config.json").read_text())
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".gguf.tmp")
+            os.close(fd)
+            try:
+                adapter_to_gguf(
+                    adapter,
+                    Path(tmp),
+                    n_head=int(config["num_attention_heads"]),
+                    n_head_kv=int(config.get("num_key_value_heads", config["num_attention_heads"])),
+                )
+                os.replace(tmp, target)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        return target
 
     def _load_checkpoint(self, source: str, *, allow_download: bool) -> Checkpoint:
         if self.engine != "llama_cpp":

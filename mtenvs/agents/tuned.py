@@ -10,8 +10,9 @@ RL (GRPO with turn-level credit), started from the ``llm-sft`` adapter, so RL's 
 and ``training.json`` with the run's settings, throughput and learning curve.
 
 :class:`TunedLLMAgent` is a per-env agent: :meth:`~TunedLLMAgent.for_env` is an
-:class:`~mtenvs.agents.llm.LLMAgent` with that env's adapter merged in (transformers
-engine), sampling as the ``llm`` agent does, and ``None`` for envs without an adapter.
+:class:`~mtenvs.agents.llm.LLMAgent` playing with that env's adapter (on llama.cpp beside
+the quantised weights on a CPU, merged into the weights on CUDA), sampling as the ``llm``
+agent does, and ``None`` for envs without an adapter.
 """
 
 from __future__ import annotations
@@ -94,7 +95,6 @@ class TunedLLMAgent(PerEnvAgent):
 
             meta = json.loads((path / "training.json").read_text())
             self._agents[env_id] = LLMAgent(
-                engine="transformers",
                 device=self.device,
                 seed=self.seed,
                 adapter=path,

@@ -87,7 +87,7 @@ def test_tier_loads_its_adapter_and_plays_an_eval_episode(root: Path, tier: str)
     agent = TunedLLMAgent(tier, root=root)
     played = agent.for_env(ENV)
     assert played is not None and played.adapter == root / "maze-v0" / tier
-    assert played.name == tier and played.engine == "transformers"
+    assert played.name == tier
     run = evaluate([ENV], [agent], 1, env_kwargs=SHORT, name=f"{tier}-smoke")
     (summary,) = run.summaries()
     assert summary.agent == tier and summary.episodes == 1
@@ -180,10 +180,3 @@ def test_corrupt_adapter_names_the_file_and_the_fix(tmp_path: Path, sft_dir: Pat
     (bad / "adapter_model.safetensors").write_bytes(b"truncated")
     with pytest.raises(ModelFileError, match=r"could not be loaded.*baselines\.llm_train"):
         LLMAgent(adapter=bad)
-
-
-def test_llama_cpp_engine_refuses_an_adapter(tmp_path: Path) -> None:
-    from mtenvs.agents.llm import LLMAgent
-
-    with pytest.raises(InvalidArgumentError, match="engine='transformers'"):
-        LLMAgent(engine="llama_cpp", adapter=tmp_path)
