@@ -7,7 +7,7 @@ DEMO_EPISODES ?= 10
 # cpu (what the shipped weights were trained with) or gpu (a wider model, more steps).
 BASELINES_SCALE ?= cpu
 
-.PHONY: setup demo test bench lint docs baselines clean
+.PHONY: setup demo test bench lint docs baselines baselines-llm clean
 
 setup:
 	@scripts/ensure_venv.sh $(EXTRAS)
@@ -47,7 +47,14 @@ bench: setup
 baselines: setup
 	@PYTHONPATH=. $(PY) -m baselines.run train --scale $(BASELINES_SCALE)
 	@PYTHONPATH=. $(PY) -m baselines.run evaluate --scale $(BASELINES_SCALE)
+	@$(MAKE) --no-print-directory baselines-llm
 	@$(PY) docs/gen_env_cards.py --only $$(PYTHONPATH=. $(PY) -c "from baselines.specs import SPECS; print(','.join(SPECS))")
+
+# The LLM tiers (llm, llm-sft, llm-rl): LoRA training, evaluation with journals under
+# baselines/journals/, rows merged into baselines/RESULTS.md. Hours on a 2-core CPU;
+# every stage continues where a stopped run left it.
+baselines-llm: setup
+	@PYTHONPATH=. $(PY) -m baselines.llm_pipeline --scale $(BASELINES_SCALE)
 
 lint: setup
 	@$(VENV)/bin/ruff check mtenvs tests benchmarks sandboxes docs examples scripts baselines

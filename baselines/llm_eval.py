@@ -75,6 +75,25 @@ def episodes_for(env_id: str, default: int = DEFAULT_EPISODES) -> int:
     return default if size is None else size
 
 
+def _forget_other_adapter(agent_name: str, env_id: str, journal: Path) -> None:
+    """A tuned tier's journal holds the episodes of one adapter: when the shipped adapter
+    changed (trained again), the old episodes go."""
+    if agent_name == "llm":
+        return
+    import hashlib
+
+    from mtenvs.agents.tuned import adapter_path
+
+    path = adapter_path(env_id, agent_name)
+    if path is None:
+        return
+    digest = hashlib.sha256((path / "adapter_model.safetensors").read_bytes()).hexdigest()
+    mark = journal.with_name("adapter.sha256")
+    if mark.is_file() and mark.read_text().strip() != digest:
+        journal.unlink(missing_ok=True)
+    mark.write_text(digest + "\n")
+
+
 def _make(agent_name: str) -> Agent:
     if agent_name == "llm":
         from mtenvs.agents.llm import LLMAgent
@@ -112,6 +131,7 @@ def evaluate_llm(
         slug = env_id.removeprefix("mtenvs/").lower()
         journal = base / slug / "episodes.jsonl"
         journal.parent.mkdir(parents=True, exist_ok=True)
+        _forget_other_adapter(agent_name, env_id, journal)
         typer.echo(f"{agent_name} on {env_id}: {n} episodes (journal {journal})")
         began = time.perf_counter()
         with warnings.catch_warnings():

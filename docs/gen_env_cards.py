@@ -94,6 +94,7 @@ def card_head(env_id: str, cls: type) -> list[str]:
 
 _SCORES_HEADING = "## Reference scores"
 _TRAINED_HEADING = "## Trained reference agent"
+_LLM_HEADING = "## LLM reference agents"
 
 
 def card(env_id: str, cls: type, scores: list[dict[str, Any]], episodes: int) -> str:
@@ -119,44 +120,71 @@ def card(env_id: str, cls: type, scores: list[dict[str, Any]], episodes: int) ->
     return "\n".join(lines) + "\n"
 
 
-def trained_section(env_id: str) -> list[str]:
-    """The trained reference agent's scores from ``baselines/results.json``, if it covers
-    ``env_id``."""
-    path = ROOT / "baselines" / "results.json"
-    if not path.is_file():
-        return []
-    rows = [r for r in json.loads(path.read_text())["scores"] if r["env_id"] == env_id]
-    if not rows:
-        return []
-    lines = [
-        "",
-        _TRAINED_HEADING,
-        "",
-        "A small transformer trained from scratch (behaviour cloning on oracle trajectories, "
-        "then multi-turn RL), shipped in `mtenvs/assets/baselines/` and played with "
-        "`--agent trained`; all four tiers on the same episodes, 95 % intervals. Details and "
-        "learning curves: [Baselines](../baselines.md); regenerate with `make baselines`.",
-    ]
-    retired = json.loads(path.read_text())["training"].get(env_id, {}).get("retired")
-    if retired:
-        lines += [
-            "",
-            "**Retired** (it does not beat `random` beyond the 95 % intervals, so no weights "
-            f"ship and `--agent trained` skips this env): {retired}. The scores that retired "
-            "it:",
-        ]
-    lines += [
-        "",
-        "| configuration | agent | episodes | success [95 % CI] | return [95 % CI] |",
-        "|---|---|---:|---:|---:|",
-    ]
+#: The LLM tiers (baselines/llm_eval.py): their rows get a section of their own.
+_LLM_TIERS = ("llm", "llm-sft", "llm-rl")
+
+
+def _ci_table(rows: list[dict[str, Any]], *, format_errors: bool = False) -> list[str]:
+    head = "| configuration | agent | episodes | success [95 % CI] | return [95 % CI] |"
+    rule = "|---|---|---:|---:|---:|"
+    if format_errors:
+        head, rule = head + " format errors/turn |", rule + "---:|"
+    lines = ["", head, rule]
     for r in rows:
         config = ", ".join(f"{k}={v!r}" for k, v in r["config"].items()) or "default"
         (slo, shi), (rlo, rhi) = r["success_ci95"], r["return_ci95"]
-        lines.append(
+        line = (
             f"| {config} | {r['agent']} | {r['episodes']} | {r['success_rate']:.1%} "
             f"[{slo:.0%}, {shi:.0%}] | {r['mean_return']:+.3f} [{rlo:+.2f}, {rhi:+.2f}] |"
         )
+        if format_errors:
+            line += f" {r.get('format_error_rate', 0.0):.3f} |"
+        lines.append(line)
+    return lines
+
+
+def trained_section(env_id: str) -> list[str]:
+    """The trained reference agent's and the LLM tiers' scores from
+    ``baselines/results.json``, where they cover ``env_id``."""
+    path = ROOT / "baselines" / "results.json"
+    if not path.is_file():
+        return []
+    results = json.loads(path.read_text())
+    rows = [r for r in results["scores"] if r["env_id"] == env_id]
+    small = [r for r in rows if r["agent"] not in _LLM_TIERS]
+    llm = [r for r in rows if r["agent"] in _LLM_TIERS]
+    lines: list[str] = []
+    if small:
+        lines += [
+            "",
+            _TRAINED_HEADING,
+            "",
+            "A small transformer trained from scratch (behaviour cloning on oracle "
+            "trajectories, then multi-turn RL), shipped in `mtenvs/assets/baselines/` and "
+            "played with `--agent trained`; all four tiers on the same episodes, 95 % "
+            "intervals. Details and learning curves: [Baselines](../baselines.md); "
+            "regenerate with `make baselines`.",
+        ]
+        retired = results["training"].get(env_id, {}).get("retired")
+        if retired:
+            lines += [
+                "",
+                "**Retired** (it does not beat `random` beyond the 95 % intervals, so no "
+                f"weights ship and `--agent trained` skips this env): {retired}. The scores "
+                "that retired it:",
+            ]
+        lines += _ci_table(small)
+    if llm:
+        lines += [
+            "",
+            _LLM_HEADING,
+            "",
+            "SmolLM2-135M-Instruct: `llm` zero-shot, `llm-sft` and `llm-rl` with this env's "
+            "LoRA adapter (`--agent llm`, `llm-sft`, `llm-rl`), on the reference "
+            "configuration, 95 % intervals; a reply the env cannot parse is a format error. "
+            "Details: [Baselines](../baselines.md); regenerate with `make baselines-llm`.",
+            *_ci_table(llm, format_errors=True),
+        ]
     return lines
 
 
@@ -168,9 +196,13 @@ def rewrite_docs_only() -> None:
             continue
         old = path.read_text()
         tail = old[old.index(_SCORES_HEADING) :] if _SCORES_HEADING in old else ""
-        if _TRAINED_HEADING in tail:  # from baselines/results.json: rewritten, no episodes
-            tail = tail[: tail.index(_TRAINED_HEADING)].rstrip("\n") + "\n"
-            tail += "\n".join(trained_section(env_id)) + "\n"
+        # The sections from baselines/results.json are rewritten (no episodes played).
+        cuts = [tail.index(h) for h in (_TRAINED_HEADING, _LLM_HEADING) if h in tail]
+        if cuts:
+            tail = tail[: min(cuts)].rstrip("\n") + "\n"
+        extra = trained_section(env_id)
+        if extra:
+            tail += "\n".join(extra) + "\n"
         cls = type(gym.make(env_id).unwrapped)
         path.write_text("\n".join(card_head(env_id, cls)) + "\n" + tail)
         print(f"wrote docs/envs/{path.name}")

@@ -1,0 +1,78 @@
+"""``python -m baselines.llm_pipeline``: the LLM tiers' rows end to end (``make baselines``).
+
+For each env: SFT (``llm-sft``), its adapter shipped and evaluated, then RL from it
+(``llm-rl``), shipped and evaluated; then ``llm`` zero-shot on the same envs, and every row
+merged into ``baselines/results.json`` and ``RESULTS.md``. Each stage continues where a
+stopped run left it: training from its checkpoint, evaluation from its journal, and a
+finished adapter of the same settings is not trained again.
+
+    PYTHONPATH=. .venv/bin/python -m baselines.llm_pipeline --scale cpu
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from baselines.llm_eval import evaluate_llm, merge_results
+from baselines.llm_train import LLM_SCALES, LLMTrainConfig, Phase, ship, train
+from baselines.specs import slug
+
+__all__ = ["LLM_ENVS", "pipeline"]
+
+#: The envs of the tuned tiers: a grid puzzle, a game against an opponent (two), and a
+#: tool-using env.
+LLM_ENVS: tuple[str, ...] = (
+    "mtenvs/Maze-v0",
+    "mtenvs/TicTacToe-v0",
+    "mtenvs/KuhnPoker-v0",
+    "mtenvs/Search-v0",
+)
+
+
+def _done(run_dir: Path, scale: str) -> bool:
+    meta = run_dir / "training.json"
+    return meta.is_file() and json.loads(meta.read_text())["scale"]["name"] == scale
+
+
+def pipeline(env_ids: list[str], scale: str, out: Path = Path("runs/llm-train")) -> None:
+    """Train, ship and evaluate both tuned tiers on ``env_ids``, then ``llm``; merge."""
+    chosen = LLM_SCALES[scale]
+    for env_id in env_ids:
+        sft_dir = out / slug(env_id) / "llm-sft"
+        phases: list[tuple[Phase, Path, str | None]] = [
+            ("sft", sft_dir, None),
+            ("rl", out / slug(env_id) / "llm-rl", str(sft_dir)),
+        ]
+        for phase, run_dir, init in phases:
+            config = LLMTrainConfig(env_id, phase, scale, init=init)
+            if not _done(run_dir, scale):
+                typer.echo(f"{config.tier} on {env_id}: training ({asdict(chosen)})")
+                train(config, chosen, run_dir, resume=True)
+            ship(run_dir, env_id, config.tier)
+            evaluate_llm(config.tier, [env_id])
+    evaluate_llm("llm", env_ids)
+    typer.echo(f"wrote {merge_results()}")
+
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+
+@app.command()
+def main(
+    envs: Annotated[str, typer.Option(help="Comma-separated env ids.")] = ",".join(LLM_ENVS),
+    scale: Annotated[str, typer.Option(help="smoke, cpu or gpu.")] = "cpu",
+    out: Annotated[Path, typer.Option(help="Training runs.")] = Path("runs/llm-train"),
+) -> None:
+    """Train, ship and evaluate the LLM tiers."""
+    if scale not in LLM_SCALES:
+        raise typer.BadParameter(f"scale must be one of {', '.join(LLM_SCALES)}, got {scale!r}.")
+    pipeline([e.strip() for e in envs.split(",")], scale, out)
+
+
+if __name__ == "__main__":
+    app()
