@@ -75,7 +75,7 @@ def episodes_for(env_id: str, default: int = DEFAULT_EPISODES) -> int:
     return default if size is None else size
 
 
-def _forget_other_adapter(agent_name: str, env_id: str, journal: Path) -> None:
+def _forget_other_adapter(agent_name: str, env_id: str, journal: Path, root: Path | None) -> None:
     """A tuned tier's journal holds the episodes of one adapter: when the shipped adapter
     changed (trained again), the old episodes go."""
     if agent_name == "llm":
@@ -84,7 +84,7 @@ def _forget_other_adapter(agent_name: str, env_id: str, journal: Path) -> None:
 
     from mtenvs.agents.tuned import adapter_path
 
-    path = adapter_path(env_id, agent_name)
+    path = adapter_path(env_id, agent_name, root)
     if path is None:
         return
     digest = hashlib.sha256((path / "adapter_model.safetensors").read_bytes()).hexdigest()
@@ -94,14 +94,14 @@ def _forget_other_adapter(agent_name: str, env_id: str, journal: Path) -> None:
     mark.write_text(digest + "\n")
 
 
-def _make(agent_name: str) -> Agent:
+def _make(agent_name: str, root: Path | None) -> Agent:
     if agent_name == "llm":
         from mtenvs.agents.llm import LLMAgent
 
         return LLMAgent(seed=0)
     from mtenvs.agents.tuned import TunedLLMAgent
 
-    return TunedLLMAgent(agent_name, seed=0)
+    return TunedLLMAgent(agent_name, seed=0, root=root)
 
 
 def evaluate_llm(
@@ -112,13 +112,15 @@ def evaluate_llm(
     episodes: int = DEFAULT_EPISODES,
     limit: int | None = None,
     num_envs: int = 16,
+    root: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Play ``agent_name`` on ``env_ids`` (see the module doc); the rows of ``rows.json``."""
+    """Play ``agent_name`` on ``env_ids`` (see the module doc); the rows of ``rows.json``.
+    ``root``: where the tuned tiers' adapters are (default: the packaged ones)."""
     if agent_name not in LLM_AGENTS:
         raise typer.BadParameter(
             f"agent must be one of {', '.join(LLM_AGENTS)}, got {agent_name!r}."
         )
-    agent = _make(agent_name)
+    agent = _make(agent_name, root)
     base = out / agent_name
     rows_path = base / "rows.json"
     rows: dict[str, dict[str, Any]] = {}
@@ -131,7 +133,7 @@ def evaluate_llm(
         slug = env_id.removeprefix("mtenvs/").lower()
         journal = base / slug / "episodes.jsonl"
         journal.parent.mkdir(parents=True, exist_ok=True)
-        _forget_other_adapter(agent_name, env_id, journal)
+        _forget_other_adapter(agent_name, env_id, journal, root)
         typer.echo(f"{agent_name} on {env_id}: {n} episodes (journal {journal})")
         began = time.perf_counter()
         with warnings.catch_warnings():
@@ -173,7 +175,9 @@ def evaluate_llm(
     return list(rows.values())
 
 
-def merge_results(out: Path = JOURNALS, results_dir: Path | None = None) -> Path:
+def merge_results(
+    out: Path = JOURNALS, results_dir: Path | None = None, root: Path | None = None
+) -> Path:
     """Put every LLM tier's ``rows.json`` under ``out`` into ``results.json`` (replacing
     the same env and agent) and rewrite ``RESULTS.md``; the path of ``RESULTS.md``."""
     from baselines.report import llm_trainings, merge_rows, sort_rows, write_results
@@ -188,9 +192,8 @@ def merge_results(out: Path = JOURNALS, results_dir: Path | None = None) -> Path
         if path.is_file():
             rows = merge_rows(rows, json.loads(path.read_text()))
     order = [*SPECS, *list_envs(suite=True)]
-    return write_results(
-        sort_rows(rows, order), old["training"], target, CURVES_PNG, llm_trainings()
-    )
+    plot = CURVES_PNG if results_dir is None else target / "img" / CURVES_PNG.name
+    return write_results(sort_rows(rows, order), old["training"], target, plot, llm_trainings(root))
 
 
 app = typer.Typer(add_completion=False, help=__doc__)

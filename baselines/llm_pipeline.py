@@ -18,9 +18,10 @@ from typing import Annotated
 
 import typer
 
-from baselines.llm_eval import evaluate_llm, merge_results
+from baselines.llm_eval import JOURNALS, evaluate_llm, merge_results
 from baselines.llm_train import LLM_SCALES, LLMTrainConfig, Phase, ship, train
 from baselines.specs import slug
+from mtenvs.agents.trained import WEIGHTS_DIR
 
 __all__ = ["LLM_ENVS", "pipeline"]
 
@@ -39,9 +40,23 @@ def _done(run_dir: Path, scale: str) -> bool:
     return meta.is_file() and json.loads(meta.read_text())["scale"]["name"] == scale
 
 
-def pipeline(env_ids: list[str], scale: str, out: Path = Path("runs/llm-train")) -> None:
-    """Train, ship and evaluate both tuned tiers on ``env_ids``, then ``llm``; merge."""
+def pipeline(
+    env_ids: list[str],
+    scale: str,
+    out: Path = Path("runs/llm-train"),
+    *,
+    root: Path = WEIGHTS_DIR,
+    journals: Path = JOURNALS,
+    results_dir: Path | None = None,
+    limit: int | None = None,
+) -> None:
+    """Train, ship and evaluate both tuned tiers on ``env_ids``, then ``llm``; merge.
+
+    ``root``, ``journals``, ``results_dir``: where adapters, journals and results go
+    (default: the published ones); ``limit``: at most this many evaluation episodes per
+    env and tier (a probe)."""
     chosen = LLM_SCALES[scale]
+    evaluation = {"out": journals, "limit": limit, "root": root}
     for env_id in env_ids:
         sft_dir = out / slug(env_id) / "llm-sft"
         phases: list[tuple[Phase, Path, str | None]] = [
@@ -53,10 +68,10 @@ def pipeline(env_ids: list[str], scale: str, out: Path = Path("runs/llm-train"))
             if not _done(run_dir, scale):
                 typer.echo(f"{config.tier} on {env_id}: training ({asdict(chosen)})")
                 train(config, chosen, run_dir, resume=True)
-            ship(run_dir, env_id, config.tier)
-            evaluate_llm(config.tier, [env_id])
-    evaluate_llm("llm", env_ids)
-    typer.echo(f"wrote {merge_results()}")
+            ship(run_dir, env_id, config.tier, root)
+            evaluate_llm(config.tier, [env_id], **evaluation)  # type: ignore[arg-type]
+    evaluate_llm("llm", env_ids, **evaluation)  # type: ignore[arg-type]
+    typer.echo(f"wrote {merge_results(journals, results_dir, root)}")
 
 
 app = typer.Typer(add_completion=False, help=__doc__)

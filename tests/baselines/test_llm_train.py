@@ -180,3 +180,36 @@ def test_corrupt_adapter_names_the_file_and_the_fix(tmp_path: Path, sft_dir: Pat
     (bad / "adapter_model.safetensors").write_bytes(b"truncated")
     with pytest.raises(ModelFileError, match=r"could not be loaded.*baselines\.llm_train"):
         LLMAgent(adapter=bad)
+
+
+@needs_model
+def test_pipeline_trains_ships_evaluates_and_merges(tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    from baselines.llm_pipeline import pipeline
+
+    results = tmp_path / "results"
+    results.mkdir()
+    shutil.copy(Path(__file__).parents[2] / "baselines" / "results.json", results)
+    env = "mtenvs/KuhnPoker-v0"
+    where = {
+        "root": tmp_path / "assets",
+        "journals": tmp_path / "journals",
+        "results_dir": results,
+        "limit": 1,
+    }
+    pipeline([env], "smoke", tmp_path / "runs", **where)  # type: ignore[arg-type]
+    for tier in TUNED_TIERS:
+        assert adapter_path(env, tier, tmp_path / "assets") is not None
+    rows = json.loads((results / "results.json").read_text())["scores"]
+    llm_rows = {r["agent"]: r for r in rows if r["env_id"] == env and r["agent"].startswith("llm")}
+    assert sorted(llm_rows) == ["llm", "llm-rl", "llm-sft"]
+    assert all(r["episodes"] == 1 for r in llm_rows.values())
+    assert llm_rows["llm"]["config"] == {"opponent": "heuristic"}
+    assert "## LLM tiers" in (results / "RESULTS.md").read_text()
+    # Run again: nothing is trained again, every journal is complete.
+    meta = tmp_path / "runs" / "kuhnpoker-v0" / "llm-rl" / "training.json"
+    stamp = os.stat(meta).st_mtime_ns
+    pipeline([env], "smoke", tmp_path / "runs", **where)  # type: ignore[arg-type]
+    assert os.stat(meta).st_mtime_ns == stamp
