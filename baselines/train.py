@@ -140,13 +140,21 @@ def _returns_to_go(traj: Trajectory) -> list[float]:
     return out[::-1]
 
 
+def _scale(values: np.ndarray) -> float:
+    """The group's standard deviation, or 1 when the group agrees: a group whose episodes
+    all returned the same has no episode-level signal, and dividing its turns' small
+    return-to-go differences by a near-zero deviation would blow them up."""
+    std = float(values.std())
+    return std if std > _EPS else 1.0
+
+
 def advantages(group: Sequence[Trajectory], mode: AdvantageMode = "grpo") -> list[list[float]]:
     """Per-turn advantages for the trajectories of one task group (see the module doc)."""
     togo = [_returns_to_go(t) for t in group]
     episode = np.array([g[0] if g else 0.0 for g in togo])
-    mean, std = float(episode.mean()), float(episode.std())
+    mean, std = float(episode.mean()), _scale(episode)
     if mode == "grpo":
-        return [[(g - mean) / (std + _EPS) for g in rtg] for rtg in togo]
+        return [[(g - mean) / std for g in rtg] for rtg in togo]
     if mode != "gigpo":
         raise ValueError(f"Unknown advantage mode {mode!r}; choose 'grpo' or 'gigpo'.")
     anchors: dict[str, list[float]] = defaultdict(list)
@@ -159,7 +167,7 @@ def advantages(group: Sequence[Trajectory], mode: AdvantageMode = "grpo") -> lis
         row = []
         for turn, g in zip(traj.turns, rtg):
             same = np.array(anchors[turn.state_key])
-            step = 0.0 if len(same) < 2 else (g - same.mean()) / (same.std() + _EPS)
+            step = 0.0 if len(same) < 2 else (g - same.mean()) / _scale(same)
             row.append(float(ep + step))
         out.append(row)
     return out

@@ -124,6 +124,16 @@ def test_grpo_turn_credit_uses_returns_to_go_against_the_group_baseline() -> Non
     assert adv[1] == pytest.approx([-1.0, -1.0], abs=1e-4)
 
 
+def test_a_group_that_agrees_gives_small_turn_advantages_not_huge_ones() -> None:
+    # Both episodes return 0.9 (a format penalty, then success): the group has no
+    # episode-level signal; turn 1's return-to-go is 1.0, 0.1 above the mean.
+    a = _traj([-0.1, 1.0], ["s0", "s1"])
+    b = _traj([-0.1, 1.0], ["s0", "s2"])
+    assert advantages([a, b], "grpo") == [pytest.approx([0.0, 0.1], abs=1e-6)] * 2
+    # GiGPO: no episode term, and turn 1's states differ (no step term).
+    assert advantages([a, b], "gigpo") == [pytest.approx([0.0, 0.0], abs=1e-6)] * 2
+
+
 def test_gigpo_adds_a_step_term_within_states_shared_across_the_group() -> None:
     good = _traj([0.0, 1.0], ["s0", "s1"])
     bad = _traj([0.0, 0.0], ["s0", "s2"])
