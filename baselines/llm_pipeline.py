@@ -49,8 +49,10 @@ def pipeline(
     journals: Path = JOURNALS,
     results_dir: Path | None = None,
     limit: int | None = None,
+    zero_shot: bool = True,
 ) -> None:
-    """Train, ship and evaluate both tuned tiers on ``env_ids``, then ``llm``; merge.
+    """Train, ship and evaluate both tuned tiers on ``env_ids``, then ``llm`` (unless
+    ``zero_shot`` is off: another process plays it); merge.
 
     ``root``, ``journals``, ``results_dir``: where adapters, journals and results go
     (default: the published ones); ``limit``: at most this many evaluation episodes per
@@ -70,7 +72,8 @@ def pipeline(
                 train(config, chosen, run_dir, resume=True)
             ship(run_dir, env_id, config.tier, root)
             evaluate_llm(config.tier, [env_id], **evaluation)  # type: ignore[arg-type]
-    evaluate_llm("llm", env_ids, **evaluation)  # type: ignore[arg-type]
+    if zero_shot:
+        evaluate_llm("llm", env_ids, **evaluation)  # type: ignore[arg-type]
     typer.echo(f"wrote {merge_results(journals, results_dir, root)}")
 
 
@@ -82,11 +85,14 @@ def main(
     envs: Annotated[str, typer.Option(help="Comma-separated env ids.")] = ",".join(LLM_ENVS),
     scale: Annotated[str, typer.Option(help="smoke, cpu or gpu.")] = "cpu",
     out: Annotated[Path, typer.Option(help="Training runs.")] = Path("runs/llm-train"),
+    zero_shot: Annotated[
+        bool, typer.Option(help="Also evaluate llm zero-shot (off: another process does).")
+    ] = True,
 ) -> None:
     """Train, ship and evaluate the LLM tiers."""
     if scale not in LLM_SCALES:
         raise typer.BadParameter(f"scale must be one of {', '.join(LLM_SCALES)}, got {scale!r}.")
-    pipeline([e.strip() for e in envs.split(",")], scale, out)
+    pipeline([e.strip() for e in envs.split(",")], scale, out, zero_shot=zero_shot)
 
 
 if __name__ == "__main__":

@@ -390,7 +390,8 @@ class _Run:
         state = self.torch.load(self.checkpoint / "state.pt", weights_only=False)
         peft.set_peft_model_state_dict(self.model, state["adapter"])
         self.optimizer.load_state_dict(state["optimizer"])
-        for stream, saved in zip(self._streams(), state["rng"]):
+        # (a checkpoint written before the llama.cpp player kept the trainer's stream only)
+        for stream, saved in zip(self._streams(), state.get("rng", [state.get("agent_rng")])):
             if stream is not None and saved is not None:
                 stream.set_state(saved)
         progress = json.loads((self.checkpoint / "progress.json").read_text())
