@@ -4,6 +4,9 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 EXTRAS ?= dev,games,ray,code,sql,web,baselines,trl,llm,search,search-dense
 DEMO_EPISODES ?= 10
+# The LLM tiers in the demo: a subset of envs (short episodes: a CPU plays them in seconds).
+DEMO_LLM_ENVS ?= mtenvs/TicTacToe-v0,mtenvs/KuhnPoker-v0
+DEMO_LLM_EPISODES ?= 4
 # cpu (what the shipped weights were trained with) or gpu (a wider model, more steps).
 BASELINES_SCALE ?= cpu
 
@@ -17,7 +20,9 @@ demo: setup
 	@scripts/ensure_chromium.sh
 	@$(VENV)/bin/mtenvs doctor
 	@$(VENV)/bin/mtenvs eval --env all --agent random,scripted,oracle,trained --reference-config --episodes $(DEMO_EPISODES) --name demo
+	@$(VENV)/bin/mtenvs eval --env $(DEMO_LLM_ENVS) --agent llm,llm-sft,llm-rl --reference-config --episodes $(DEMO_LLM_EPISODES) --name demo-llm
 	@echo "Report: runs/demo/report.html (also report.md, report.json and the plots runs/demo/*.png)"
+	@echo "LLM tiers: runs/demo-llm/report.html"
 
 test: setup
 	@scripts/ensure_docker.sh
