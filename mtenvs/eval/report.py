@@ -73,6 +73,8 @@ def skipped_line(config: dict[str, Any], *, limit: int = 3) -> str:
 
 
 def _plots(summaries: list[EnvSummary], out_dir: Path, title: str) -> list[Path]:
+    if not summaries:  # every env/agent pair skipped: nothing to draw
+        return []
     return [
         plot_success_heatmap(summaries, out_dir / "success.png", title),
         plot_returns_by_family(summaries, out_dir / "returns.png", title),

@@ -76,3 +76,16 @@ def test_the_html_report_is_self_contained(tmp_path):
     page = html_report(run, images)
     assert page.count("data:image/png;base64,") == 2 and 'src="http' not in page
     assert page.startswith("<!doctype html>") and "</table>" in page
+
+
+def test_a_run_where_nothing_was_played_still_writes_its_report(tmp_path):
+    from mtenvs.agents import ScriptedAgent
+    from mtenvs.eval import evaluate
+    from mtenvs.eval.report import write_report
+
+    # Sokoban has no scripted policy: the only pair is skipped.
+    run = evaluate(["mtenvs/Sokoban-v0"], [ScriptedAgent()], 1, name="nothing")
+    assert run.summaries() == [] and run.config["skipped"]
+    paths = write_report(run, tmp_path / "nothing")
+    assert all(p.is_file() for p in paths)
+    assert not (tmp_path / "nothing" / "success.png").exists()
