@@ -277,6 +277,13 @@ def _llm_section(rows: Sequence[dict[str, Any]], llm: dict[str, dict[str, Any]])
                 verdicts.append(f"- {name}: `{agent}` {word} `{baseline}` beyond the 95 % CIs")
     if verdicts:
         lines += ["", *verdicts]
+    if llm and all(t["device"] == "cpu" for t in llm.values()):
+        lines += [
+            "",
+            "No GPU was lent to the sessions that trained these adapters (the `device` tool "
+            "draws one for some tasks only): every adapter was trained on the 2-core CPU, at "
+            "the `cpu` scale; the `gpu` scale (CUDA, bf16) has not been run.",
+        ]
     if llm:
         lines += [
             "",

@@ -99,6 +99,7 @@ def test_results_md_has_the_llm_section_with_verdicts_and_training(tmp_path: Pat
     assert "- Maze-v0: `llm-sft` beats `llm` beyond the 95 % CIs" in text
     assert "- Maze-v0: `llm-rl` beats `llm-sft` beyond the 95 % CIs" in text
     assert "| Maze-v0 | llm-sft | cpu | 120 | 1300 s | 2.30 | 18.0 | 0.00 |" in text
+    assert "No GPU was lent" in text
     assert (tmp_path / "img" / "llm_curves.png").stat().st_size > 1000
     assert json.loads((tmp_path / "results.json").read_text())["scores"] == rows
 
