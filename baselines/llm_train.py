@@ -270,15 +270,19 @@ class _Run:
         self.config = config
         self.out = out
         self.torch = torch
-        self.agent = LLMAgent(
-            engine="transformers",
-            device=config.device,
-            seed=config.seed,
-            temperature=config.temperature,
-            max_new_tokens=config.max_new_tokens,
-            max_prompt_tokens=config.max_prompt_tokens,
-            name=config.tier,
-        )
+
+        def agent(engine: Literal["llama_cpp", "transformers"]) -> LLMAgent:
+            return LLMAgent(
+                engine=engine,
+                device=config.device,
+                seed=config.seed,
+                temperature=config.temperature,
+                max_new_tokens=config.max_new_tokens,
+                max_prompt_tokens=config.max_prompt_tokens,
+                name=config.tier,
+            )
+
+        self.agent = agent("transformers")
         self.device = self.agent.device
         layers = self.agent.model.config.num_hidden_layers
         top = None
@@ -312,14 +316,7 @@ class _Run:
         #: Who plays episodes: the training model, or llama.cpp with its adapter synced.
         self.player: Any = self.agent
         if resolve_engine(config.rollout_engine, config.device) == "llama_cpp":
-            self.player = LLMAgent(
-                engine="llama_cpp",
-                seed=config.seed,
-                temperature=config.temperature,
-                max_new_tokens=config.max_new_tokens,
-                max_prompt_tokens=config.max_prompt_tokens,
-                name=config.tier,
-            )
+            self.player = agent("llama_cpp")
 
     def close(self) -> None:
         if self.player is not self.agent:

@@ -299,6 +299,29 @@ def _llm_section(rows: Sequence[dict[str, Any]], llm: dict[str, dict[str, Any]])
     return lines
 
 
+def _two_phases(
+    ax: Any,
+    env_id: str,
+    first: list[dict[str, Any]],
+    second: list[dict[str, Any]],
+    labels: tuple[str, str],
+    steps_per_iteration: int,
+) -> None:
+    """One env's learning curve: a supervised phase, then RL iterations after its steps."""
+    offset = first[-1]["step"] if first else 0
+    ax.plot([p["step"] for p in first], [p["success_rate"] for p in first], "o-", label=labels[0])
+    ax.plot(
+        [offset + p["step"] * steps_per_iteration for p in second],
+        [p["success_rate"] for p in second],
+        "s-",
+        label=labels[1],
+    )
+    ax.set_title(env_id.removeprefix("mtenvs/"))
+    ax.set_xlabel("training step")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+
+
 def _plot_llm(llm: dict[str, dict[str, Any]], path: Path) -> None:
     import matplotlib
 
@@ -310,19 +333,8 @@ def _plot_llm(llm: dict[str, dict[str, Any]], path: Path) -> None:
     for ax, env_id in zip(axes.flat, envs):
         sft = llm.get(f"{env_id} llm-sft", {}).get("curve", [])
         rl = llm.get(f"{env_id} llm-rl", {}).get("curve", [])
-        offset = sft[-1]["step"] if sft else 0
-        ax.plot([p["step"] for p in sft], [p["success_rate"] for p in sft], "o-", label="SFT")
-        ax.plot(
-            [offset + p["step"] for p in rl],
-            [p["success_rate"] for p in rl],
-            "s-",
-            label="RL (x: SFT steps + iteration)",
-        )
-        ax.set_title(env_id.removeprefix("mtenvs/"))
-        ax.set_xlabel("training step")
+        _two_phases(ax, env_id, sft, rl, ("SFT", "RL (x: SFT steps + iteration)"), 1)
         ax.set_ylabel("validation success rate")
-        ax.set_ylim(-0.02, 1.02)
-        ax.grid(alpha=0.3)
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -343,19 +355,8 @@ def _plot(trainings: dict[str, dict[str, Any]], path: Path) -> None:
     for ax, (env_id, t) in zip(axes.flat, trainings.items()):
         bc = [p for p in t["curve"] if p["phase"] == "bc"]
         rl = [p for p in t["curve"] if p["phase"] == "rl"]
-        bc_steps = bc[-1]["step"] if bc else 0
-        ax.plot([p["step"] for p in bc], [p["success_rate"] for p in bc], "o-", label="BC")
-        ax.plot(
-            [bc_steps + p["step"] * 10 for p in rl],
-            [p["success_rate"] for p in rl],
-            "s-",
-            label="RL (x: BC steps + 10 × iteration)",
-        )
-        ax.set_title(env_id.removeprefix("mtenvs/"))
-        ax.set_xlabel("training step")
+        _two_phases(ax, env_id, bc, rl, ("BC", "RL (x: BC steps + 10 × iteration)"), 10)
         ax.set_ylabel("eval success rate")
-        ax.set_ylim(-0.02, 1.02)
-        ax.grid(alpha=0.3)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
