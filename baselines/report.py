@@ -160,7 +160,8 @@ def retire(weights_dir: Path, reason: str) -> None:
     record["retired"] = reason
     meta.write_text(json.dumps(record, indent=2) + "\n")
     for path in weights_dir.iterdir():
-        if path.name != "training.json":
+        # The LLM tiers' adapters (llm-sft/, llm-rl/) live in subfolders and stay.
+        if path.is_file() and path.name != "training.json":
             path.unlink()
 
 

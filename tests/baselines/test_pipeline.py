@@ -235,9 +235,12 @@ def test_a_trained_agent_at_random_level_is_retired_and_says_why(tmp_path) -> No
     out.mkdir()
     (out / "model.safetensors").write_bytes(b"weights")
     (out / "training.json").write_text(json.dumps({"env_id": KUHN.env_id}))
+    (out / "llm-sft").mkdir()  # an LLM tier's adapter of the same env stays
+    (out / "llm-sft" / "adapter_model.safetensors").write_bytes(b"adapter")
     assert trained_envs(tmp_path) == [KUHN.env_id]
     retire(out, why)
-    assert [p.name for p in out.iterdir()] == ["training.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["llm-sft", "training.json"]
+    assert (out / "llm-sft" / "adapter_model.safetensors").is_file()
     assert trained_envs(tmp_path) == []
     agent = TrainedAgent(tmp_path)
     assert agent.for_env(KUHN.env_id) is None
