@@ -22,7 +22,8 @@ curve, counters) is written every ``save_every`` steps and at the end: a run sto
 point continues with ``--resume`` and gives the same adapter as an unstopped one on the
 same device (batches and rollout seeds depend only on the step). The run writes
 ``<out>/adapter_config.json``, ``adapter_model.safetensors`` (float16) and ``training.json``
-(settings, samples/s, tokens/s, wall time, curve); ``--ship`` copies them to
+(settings, samples/s, reply tokens/s trained on and input tokens/s read, wall time,
+curve); ``--ship`` copies them to
 ``mtenvs/assets/baselines/<env>/<tier>/``.
 
     .venv/bin/python -m baselines.llm_train --env mtenvs/Maze-v0 --phase sft --scale cpu
@@ -174,7 +175,9 @@ class TrainResult:
 
     steps: int = 0
     samples: int = 0
+    #: Reply tokens trained on (scored), and every token the model read (the sequences).
     tokens: int = 0
+    input_tokens: int = 0
     wall_s: float = 0.0
     rollout_turns: int = 0
     rollout_s: float = 0.0
@@ -435,6 +438,7 @@ class _Run:
             .gather(-1, ids[:, 1:][scored].unsqueeze(-1))
             .squeeze(-1)
         )
+        self.result.input_tokens += sum(len(q.ids) for q in seqs)
         return (picked * weight[:, 1:][scored]).sum(), int(scored.sum())
 
     def play(self, episodes: int, seed: int, *, train: bool, group: int = 1) -> list[Trajectory]:
@@ -619,6 +623,10 @@ class _Run:
             "wall_s": round(self.result.wall_s, 1),
             "samples_per_s": round(self.result.samples_per_s, 3),
             "tokens_per_s": round(self.result.tokens_per_s, 1),
+            "input_tokens": self.result.input_tokens,
+            "input_tokens_per_s": round(
+                self.result.input_tokens / max(self.result.wall_s, 1e-9), 1
+            ),
             "rollout_turns": self.result.rollout_turns,
             "rollout_turns_per_s": round(
                 self.result.rollout_turns / max(self.result.rollout_s, 1e-9), 3

@@ -288,7 +288,7 @@ def _llm_section(rows: Sequence[dict[str, Any]], llm: dict[str, dict[str, Any]])
     if llm:
         lines += [
             "",
-            "| env | tier | device | steps | wall | samples/s | tokens/s | rollout turns/s |",
+            "| env | tier | device | steps | wall | samples/s | reply tokens/s | rollout turns/s |",
             "|---|---|---|---:|---:|---:|---:|---:|",
         ]
         for t in llm.values():
