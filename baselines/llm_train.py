@@ -16,8 +16,9 @@ SmolLM2-135M-Instruct (the ``llm`` agent's model, transformers engine) gets LoRA
   ``reward_components`` (``--mode grpo``) or GiGPO's ``state_key`` groups
   (``--mode gigpo``).
 
-Every ``curve_every`` steps the policy plays ``curve_episodes`` validation tasks at the
-tier's own sampling settings (the learning curve). A checkpoint (adapter, optimizer, step,
+Every ``curve_every`` SFT steps (``rl_curve_every`` RL iterations) the policy plays
+``curve_episodes`` validation tasks at the tier's own sampling settings (the learning
+curve; RL also logs each iteration's own rollouts). A checkpoint (adapter, optimizer, step,
 curve, counters) is written every ``save_every`` steps and at the end: a run stopped at any
 point continues with ``--resume`` and gives the same adapter as an unstopped one on the
 same device (batches and rollout seeds depend only on the step). The run writes
@@ -92,6 +93,8 @@ class LLMScale:
     curve_episodes: int
     #: Checkpoint every this many steps.
     save_every: int
+    #: RL's learning-curve points: every this many iterations.
+    rl_curve_every: int = 4
 
 
 LLM_SCALES: dict[str, LLMScale] = {
@@ -181,6 +184,9 @@ class TrainResult:
     wall_s: float = 0.0
     rollout_turns: int = 0
     rollout_s: float = 0.0
+    #: RL: each iteration's own rollouts (success rate and mean return, sampled at the
+    #: RL temperature): the training reward's curve.
+    rollouts: list[dict[str, float]] = field(default_factory=list)
     #: SFT's smoothed loss (kept in the checkpoint, so a resumed run logs the same curve).
     running_loss: float | None = None
     curve: list[dict[str, Any]] = field(default_factory=list)
@@ -574,10 +580,13 @@ class _Run:
             if seqs:
                 self._clip_and_step()
             success = float(np.mean([t.success for t in trajs]))
+            mean_return = float(np.mean([t.episode_return for t in trajs]))
+            self.result.rollouts.append(
+                {"iteration": it + 1, "success_rate": success, "mean_return": mean_return}
+            )
             typer.echo(
                 f"  iteration {it + 1}/{total}: rollout success {success:.1%}, return "
-                f"{np.mean([t.episode_return for t in trajs]):+.3f}, {turns} turns with an "
-                "advantage"
+                f"{mean_return:+.3f}, {turns} turns with an advantage"
             )
             self._after_step(it, total, loss_value, turns, tokens, began, scale)
 
@@ -596,7 +605,8 @@ class _Run:
         self.result.tokens += tokens
         self.result.wall_s += time.perf_counter() - began
         last = step + 1 == total
-        if (step + 1) % scale.curve_every == 0 or last:
+        every = scale.curve_every if self.config.phase == "sft" else scale.rl_curve_every
+        if (step + 1) % every == 0 or last:
             self.curve_point(step + 1, loss, scale)
         stop = self.stop_after is not None and step + 1 >= self.stop_after and not last
         if (step + 1) % scale.save_every == 0 or last or stop:
@@ -632,6 +642,7 @@ class _Run:
                 self.result.rollout_turns / max(self.result.rollout_s, 1e-9), 3
             ),
             "curve": self.result.curve,
+            "rollouts": self.result.rollouts,
         }
         (self.out / "training.json").write_text(json.dumps(meta, indent=1) + "\n")
         return self.out
