@@ -193,20 +193,23 @@ def test_pipeline_trains_ships_evaluates_and_merges(tmp_path: Path) -> None:
     results.mkdir()
     shutil.copy(Path(__file__).parents[2] / "baselines" / "results.json", results)
     env = "mtenvs/KuhnPoker-v0"
+    # The llm zero-shot rows are evaluate_llm on the packaged model, played elsewhere; here
+    # the tuned tiers' own path: train, ship, evaluate from the shipped adapter, merge.
     where = {
         "root": tmp_path / "assets",
         "journals": tmp_path / "journals",
         "results_dir": results,
         "limit": 1,
+        "zero_shot": False,
     }
     pipeline([env], "smoke", tmp_path / "runs", **where)  # type: ignore[arg-type]
     for tier in TUNED_TIERS:
         assert adapter_path(env, tier, tmp_path / "assets") is not None
     rows = json.loads((results / "results.json").read_text())["scores"]
     llm_rows = {r["agent"]: r for r in rows if r["env_id"] == env and r["agent"].startswith("llm")}
-    assert sorted(llm_rows) == ["llm", "llm-rl", "llm-sft"]
-    assert all(r["episodes"] == 1 for r in llm_rows.values())
-    assert llm_rows["llm"]["config"] == {"opponent": "heuristic"}
+    assert {"llm-rl", "llm-sft"} <= set(llm_rows)
+    assert llm_rows["llm-sft"]["episodes"] == llm_rows["llm-rl"]["episodes"] == 1
+    assert llm_rows["llm-rl"]["config"] == {"opponent": "heuristic"}
     assert "## LLM tiers" in (results / "RESULTS.md").read_text()
     # Run again: nothing is trained again, every journal is complete.
     meta = tmp_path / "runs" / "kuhnpoker-v0" / "llm-rl" / "training.json"
