@@ -323,6 +323,16 @@ def _two_phases(
     ax.grid(alpha=0.3)
 
 
+def _save(fig: Any, axes: Any, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def _plot_llm(llm: dict[str, dict[str, Any]], path: Path) -> None:
     import matplotlib
 
@@ -336,11 +346,7 @@ def _plot_llm(llm: dict[str, dict[str, Any]], path: Path) -> None:
         rl = llm.get(f"{env_id} llm-rl", {}).get("curve", [])
         _two_phases(ax, env_id, sft, rl, ("SFT", "RL (x: SFT steps + iteration)"), 1)
         ax.set_ylabel("validation success rate")
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(fig, axes, path)
 
 
 def _plot(trainings: dict[str, dict[str, Any]], path: Path) -> None:
@@ -360,8 +366,4 @@ def _plot(trainings: dict[str, dict[str, Any]], path: Path) -> None:
         ax.set_ylabel("eval success rate")
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(fig, axes, path)
