@@ -238,10 +238,6 @@ class Packed:
     #: The weight of each reply: 1 for SFT, the turn's advantage for RL.
     weights: list[float]
 
-    @property
-    def reply_tokens(self) -> int:
-        return sum(e - s for s, e in self.spans)
-
 
 def pack(pairs: Sequence[tuple[list[int], list[int]]], weights: Sequence[float]) -> list[Packed]:
     """Pack an episode's (prompt, reply) pairs (see :class:`Packed`); pairs with weight 0
