@@ -3,14 +3,14 @@ on suite envs' fixed eval sets (issue 20, items 2 and 3), resumable across sessi
 
 Each env plays its reference configuration (the card's headline config, the one the other
 tiers' rows in ``baselines/results.json`` use) for the size of its fixed eval set (every
-task once: :func:`eval_set_size`), or for ``--episodes`` seeds ``0 … N-1`` where it has
-none (the games; 200, as the other tiers at the ``cpu`` scale). Every finished episode is
-appended to a journal (``<out>/<agent>/<env slug>/episodes.jsonl``, committed under
-``baselines/journals/`` so that a later session continues it): a stopped run started again
-plays only the missing episodes. ``<out>/<agent>/rows.json`` holds one row per finished env
-in the shape of ``baselines/results.json``'s scores (success rate with a Wilson 95 %
-interval, mean return with a normal 95 % interval, mean turns, format-error rate) with its
-wall time; ``--merge`` puts them into ``baselines/results.json`` and rewrites
+task once: :func:`eval_set_size`), or for ``--episodes`` seeds ``0 … N-1`` where it has none
+(the games: 200, Kuhn poker 1,000, as the other tiers at the ``cpu`` scale). Every finished
+episode is appended to a journal (``<out>/<agent>/<env slug>/episodes.jsonl``, committed
+under ``baselines/journals/`` so that a later session continues it): a stopped run started
+again plays only the missing episodes. ``<out>/<agent>/rows.json`` holds one row per
+finished env in the shape of ``baselines/results.json``'s scores (success rate with a Wilson
+95 % interval, mean return with a normal 95 % interval, mean turns, format-error rate) with
+its wall time; ``--merge`` puts them into ``baselines/results.json`` and rewrites
 ``baselines/RESULTS.md``.
 
     .venv/bin/python -m baselines.llm_eval                                  # llm, all envs
@@ -70,9 +70,16 @@ def eval_set_size(env_id: str) -> int | None:
 
 
 def episodes_for(env_id: str, default: int = DEFAULT_EPISODES) -> int:
-    """Episodes of ``env_id``: its eval set's size, else ``default``."""
+    """Episodes of ``env_id``: its eval set's size, else ``default`` times the env's
+    ``eval_multiplier`` in ``SPECS`` (Kuhn poker's 1,000, as the other tiers: one hand is
+    mostly the cards' luck)."""
+    from baselines.specs import SPECS
+
     size = eval_set_size(env_id)
-    return default if size is None else size
+    if size is not None:
+        return size
+    spec = SPECS.get(env_id)
+    return default * (spec.eval_multiplier if spec is not None else 1)
 
 
 def _forget_other_adapter(agent_name: str, env_id: str, journal: Path, root: Path | None) -> None:

@@ -350,16 +350,11 @@ class _Run:
         """Give the llama.cpp player the current adapter."""
         if self.player is self.agent:
             return
-        from mtenvs.agents.lora_gguf import adapter_to_gguf
+        from mtenvs.agents.lora_gguf import adapter_to_gguf, attention_heads
 
-        config = self.agent.model.config
         adapter = self.save_adapter(self.out / "player")
-        lora = adapter_to_gguf(
-            adapter,
-            self.out / "player" / "lora.gguf",
-            n_head=int(config.num_attention_heads),
-            n_head_kv=int(config.num_key_value_heads),
-        )
+        heads = attention_heads(self.agent.model.config.to_dict())
+        lora = adapter_to_gguf(adapter, self.out / "player" / "lora.gguf", **heads)
         self.player.engine_impl.set_lora(lora)
 
     # ---------------------------------------------------------------- checkpoints

@@ -30,6 +30,7 @@ tokens/s and wall time per step) and ``curve.png``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -46,6 +47,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--lora-r", type=int, default=0, help="train LoRA adapters of this rank (0: all weights)"
+    )
+    p.add_argument(
+        "--init-adapter",
+        default=None,
+        help="start from this LoRA adapter: a directory, or a tier with shipped adapters "
+        "('llm-sft', 'llm-rl': the one for --env)",
+    )
+    p.add_argument(
+        "--env-kwargs",
+        default="{}",
+        help='JSON keyword arguments of the env, e.g. \'{"opponent": "random"}\'',
     )
     p.add_argument(
         "--resume", action="store_true", help="continue from the last checkpoint in --output-dir"
@@ -111,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(args.model, local_files_only=local_only)
 
-    env_kwargs = {"max_turns": args.max_turns}
+    env_kwargs = {**json.loads(args.env_kwargs), "max_turns": args.max_turns}
     batch_size = args.batch_size or 2 * args.group_size
     cuda = torch.cuda.is_available()
     config = trl.GRPOConfig(
@@ -134,7 +146,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
     )
     peft_config = None
-    if args.lora_r > 0:
+    if args.init_adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(
+            model, str(resolve_adapter(args.init_adapter, args.env)), is_trainable=True
+        )
+    elif args.lora_r > 0:
         from peft import LoraConfig
 
         peft_config = LoraConfig(
@@ -164,6 +182,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_curve(trainer.state.log_history, args.output_dir)
     print(f"Saved the trained model and curve.json to {args.output_dir}")
     return 0
+
+
+def resolve_adapter(spec: str, env_id: str) -> str:
+    """``--init-adapter``: a tier name gives the shipped adapter of ``env_id``, anything
+    else is a directory."""
+    from mtenvs.agents.tuned import TUNED_TIERS, adapter_path
+
+    if spec in TUNED_TIERS:
+        path = adapter_path(env_id, spec)
+        if path is None:
+            raise SystemExit(f"No shipped {spec} adapter for {env_id}.")
+        return str(path)
+    if not os.path.isfile(os.path.join(spec, "adapter_config.json")):
+        raise SystemExit(f"--init-adapter {spec!r}: no adapter_config.json there.")
+    return spec
 
 
 def write_curve(log_history: list[dict[str, float]], output_dir: str) -> None:

@@ -524,7 +524,7 @@ class LLMAgent(HFAgent):
 
     def _lora_file(self, adapter: Path) -> Path:
         """The llama.cpp LoRA file of ``adapter``, converted once per adapter content."""
-        from mtenvs.agents.lora_gguf import adapter_to_gguf
+        from mtenvs.agents.lora_gguf import adapter_to_gguf, attention_heads
 
         digest = hashlib.sha256()
         for name in ADAPTER_FILES:
@@ -538,12 +538,7 @@ class LLMAgent(HFAgent):
             fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".gguf.tmp")
             os.close(fd)
             try:
-                adapter_to_gguf(
-                    adapter,
-                    Path(tmp),
-                    n_head=int(config["num_attention_heads"]),
-                    n_head_kv=int(config.get("num_key_value_heads", config["num_attention_heads"])),
-                )
+                adapter_to_gguf(adapter, Path(tmp), **attention_heads(config))
                 os.replace(tmp, target)
             finally:
                 if os.path.exists(tmp):

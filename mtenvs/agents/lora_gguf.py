@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["GGUF_NAMES", "adapter_to_gguf"]
+__all__ = ["GGUF_NAMES", "adapter_to_gguf", "attention_heads"]
 
 #: peft module name → the tensor name in a Llama GGUF file.
 GGUF_NAMES: dict[str, str] = {
@@ -42,6 +43,13 @@ def _permute(rows: np.ndarray, n_head: int) -> np.ndarray:
         .swapaxes(1, 2)
         .reshape(rows.shape)
     )
+
+
+def attention_heads(config: Mapping[str, Any]) -> dict[str, int]:
+    """``adapter_to_gguf``'s head counts from a Llama ``config.json`` (or a transformers
+    config's ``to_dict()``): ``{"n_head": …, "n_head_kv": …}``."""
+    n_head = int(config["num_attention_heads"])
+    return {"n_head": n_head, "n_head_kv": int(config.get("num_key_value_heads") or n_head)}
 
 
 def adapter_to_gguf(adapter: Path, out: Path, *, n_head: int, n_head_kv: int) -> Path:

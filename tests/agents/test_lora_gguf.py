@@ -14,7 +14,7 @@ import pytest
 
 from mtenvs.agents import lora_gguf
 from mtenvs.agents.llm import LLMAgent, model_file
-from mtenvs.agents.lora_gguf import adapter_to_gguf
+from mtenvs.agents.lora_gguf import adapter_to_gguf, attention_heads
 from mtenvs.core.agent import AgentInput
 from tests.agents.test_llm_agent import needs_llama_cpp
 
@@ -49,15 +49,9 @@ def strong(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         tuned = model(torch.tensor([ids])).logits[0].float().numpy()
         with model.disable_adapter():
             base = model(torch.tensor([ids])).logits[0].float().numpy()
-    heads = json.loads((agent.model_dir / "config.json").read_text())
-    return {
-        "dir": out,
-        "ids": ids,
-        "tuned": tuned,
-        "base": base,
-        "n_head": heads["num_attention_heads"],
-        "n_head_kv": heads["num_key_value_heads"],
-    }
+    heads = attention_heads(json.loads((agent.model_dir / "config.json").read_text()))
+    assert heads == attention_heads(agent.model.config.to_dict())
+    return {"dir": out, "ids": ids, "tuned": tuned, "base": base, **heads}
 
 
 def _llama_logits(ids: list[int], lora: Path | None) -> np.ndarray:

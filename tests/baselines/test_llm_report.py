@@ -109,4 +109,5 @@ def test_eval_set_sizes_come_from_each_envs_task_list() -> None:
     assert eval_set_size("mtenvs/Search-v0") == 100
     assert eval_set_size("mtenvs/TicTacToe-v0") is None
     assert episodes_for("mtenvs/TicTacToe-v0") == 200
+    assert episodes_for("mtenvs/KuhnPoker-v0") == 1000  # the other tiers' count
     assert episodes_for("mtenvs/Sql-v0") == 102

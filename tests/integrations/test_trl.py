@@ -355,3 +355,63 @@ def test_example_recipe_trains_lora_adapters_and_resumes(model_dir, tmp_path, mo
     assert (out / "checkpoint-2").is_dir()
     assert [p["step"] for p in json.loads((out / "curve.json").read_text())] == [1, 2]
     assert (out / "curve.png").stat().st_size > 0
+
+
+def test_example_recipe_continues_from_an_adapter(model_dir, tmp_path, monkeypatch):
+    """--init-adapter trains a given LoRA adapter further (e.g. a shipped llm-sft one)."""
+    pytest.importorskip("peft")
+    import torch
+    from safetensors.torch import load_file
+
+    example = _example(monkeypatch)
+    common = [
+        "--env",
+        "mtenvs/TicTacToe-v0",
+        "--env-kwargs",
+        '{"opponent": "random"}',
+        "--model",
+        str(model_dir),
+        "--group-size",
+        "2",
+        "--batch-size",
+        "4",
+        "--tasks",
+        "4",
+        "--max-turns",
+        "2",
+        "--max-new-tokens",
+        "6",
+        "--max-completion-length",
+        "128",
+        "--executor",
+        "sync",
+        "--learning-rate",
+        "1e-2",
+        "--steps",
+        "1",
+    ]
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    import mtenvs.integrations.trl as integration
+
+    # A trained adapter stands in for a shipped one (random, non-zero LoRA weights). The
+    # tiny random model loses every episode alike (no GRPO signal), so the test gives the
+    # trainer rewards that differ within each group: it is about loading and training the
+    # adapter, not about the env's reward (test_grpo_smoke covers that).
+    first, second = tmp_path / "first", tmp_path / "second"
+    config = LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False)
+    get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir), config).save_pretrained(first)
+    monkeypatch.setattr(
+        integration,
+        "reward_from_env",
+        lambda completions, **_: [i % 2 for i in range(len(completions))],
+    )
+    args = [*common, "--output-dir", str(second)]
+    assert example.main([*args, "--init-adapter", str(first)]) == 0
+    before = load_file(str(first / "adapter_model.safetensors"))
+    after = load_file(str(second / "adapter_model.safetensors"))
+    assert before.keys() == after.keys()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    with pytest.raises(SystemExit, match=r"no adapter_config\.json"):
+        example.main([*args, "--init-adapter", str(tmp_path)])
