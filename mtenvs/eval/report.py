@@ -12,7 +12,21 @@ from typing import Any
 from mtenvs.eval.plots import plot_returns_by_family, plot_success_heatmap, wilson_interval
 from mtenvs.eval.runner import NO_POLICY, EnvSummary, EvalRun
 
-__all__ = ["html_report", "markdown_table", "skipped_line", "write_comparison", "write_report"]
+__all__ = [
+    "episodes_label",
+    "html_report",
+    "markdown_table",
+    "skipped_line",
+    "write_comparison",
+    "write_report",
+]
+
+
+def episodes_label(row: dict[str, Any]) -> str:
+    """A published score row's episode count; ``"16 of 200"`` for a row whose journal is
+    still being played (its ``planned_episodes``, as ``baselines/llm_eval.py`` writes)."""
+    played, planned = row["episodes"], row.get("planned_episodes", row["episodes"])
+    return f"{played} of {planned}" if planned > played else str(played)
 
 
 def markdown_table(run: EvalRun) -> str:

@@ -74,7 +74,7 @@ def test_rows_sorted_by_env_order_then_tier() -> None:
 
 def test_results_md_has_the_llm_section_with_verdicts_and_training(tmp_path: Path) -> None:
     rows = [
-        _row("mtenvs/Maze-v0", "llm", (0.0, 0.07)),
+        {**_row("mtenvs/Maze-v0", "llm", (0.0, 0.07)), "planned_episodes": 200},
         _row("mtenvs/Maze-v0", "llm-sft", (0.2, 0.5)),
         _row("mtenvs/Maze-v0", "llm-rl", (0.6, 0.8)),
     ]
@@ -95,6 +95,9 @@ def test_results_md_has_the_llm_section_with_verdicts_and_training(tmp_path: Pat
     path = write_results(rows, {}, tmp_path, tmp_path / "img" / "curves.png", llm)
     text = path.read_text()
     assert "| format errors/turn |" in text and "| 0.250 |" in text
+    # A row whose journal is still being played says of how many episodes.
+    assert "| Maze-v0 | default | llm | 50 of 200 |" in text
+    assert "| Maze-v0 | default | llm-sft | 50 |" in text
     assert "## LLM tiers" in text
     assert "- Maze-v0: `llm-sft` beats `llm` beyond the 95 % CIs" in text
     assert "- Maze-v0: `llm-rl` beats `llm-sft` beyond the 95 % CIs" in text
