@@ -317,37 +317,22 @@ def test_example_recipe_runs(model_dir, tmp_path, monkeypatch):
     assert [p["step"] for p in json.loads((out / "curve.json").read_text())] == [1]
 
 
+def _tiny_run(env_id: str, model_dir: Path, *, learning_rate: str = "1e-3") -> list[str]:
+    """examples/trl_grpo.py arguments of a seconds-long run on the tiny model."""
+    return [
+        *("--env", env_id, "--model", str(model_dir)),
+        *("--group-size", "2", "--batch-size", "4", "--tasks", "4"),
+        *("--max-turns", "2", "--max-new-tokens", "6", "--max-completion-length", "128"),
+        *("--executor", "sync", "--learning-rate", learning_rate),
+    ]
+
+
 def test_example_recipe_trains_lora_adapters_and_resumes(model_dir, tmp_path, monkeypatch):
     """--lora-r trains adapters only; a run stopped after step 1 continues with --resume."""
     pytest.importorskip("peft")
     example = _example(monkeypatch)
     out = tmp_path / "run"
-    args = [
-        "--env",
-        "mtenvs/Maze-v0",
-        "--model",
-        str(model_dir),
-        "--output-dir",
-        str(out),
-        "--group-size",
-        "2",
-        "--batch-size",
-        "4",
-        "--tasks",
-        "4",
-        "--max-turns",
-        "2",
-        "--max-new-tokens",
-        "6",
-        "--max-completion-length",
-        "128",
-        "--executor",
-        "sync",
-        "--learning-rate",
-        "1e-3",
-        "--lora-r",
-        "4",
-    ]
+    args = [*_tiny_run("mtenvs/Maze-v0", model_dir), "--output-dir", str(out), "--lora-r", "4"]
     assert example.main([*args, "--steps", "1"]) == 0
     assert (out / "adapter_config.json").exists() and not (out / "model.safetensors").exists()
     assert (out / "checkpoint-1").is_dir()
@@ -365,28 +350,9 @@ def test_example_recipe_continues_from_an_adapter(model_dir, tmp_path, monkeypat
 
     example = _example(monkeypatch)
     common = [
-        "--env",
-        "mtenvs/TicTacToe-v0",
+        *_tiny_run("mtenvs/TicTacToe-v0", model_dir, learning_rate="1e-2"),
         "--env-kwargs",
         '{"opponent": "random"}',
-        "--model",
-        str(model_dir),
-        "--group-size",
-        "2",
-        "--batch-size",
-        "4",
-        "--tasks",
-        "4",
-        "--max-turns",
-        "2",
-        "--max-new-tokens",
-        "6",
-        "--max-completion-length",
-        "128",
-        "--executor",
-        "sync",
-        "--learning-rate",
-        "1e-2",
         "--steps",
         "1",
     ]
