@@ -148,6 +148,9 @@ class LLMTrainConfig:
     #: Most prompt tokens (longer conversations drop early turns, as the agent does; the
     #: ``llm`` agent's own budget by default).
     max_prompt_tokens: int = 1024
+    #: Shortened prompts keep the task (``LLMAgent(keep_task=...)``); a run from an
+    #: adapter (``init``) renders prompts as that adapter was trained, whatever this says.
+    keep_task: bool = True
     seed: int = 0
     device: str = "auto"
     #: The adapter to start from (RL: the SFT adapter); ``None``: fresh LoRA weights.
@@ -158,6 +161,12 @@ class LLMTrainConfig:
     rollout_engine: str = "auto"
     #: Env arguments over the spec's reference config (tests: a short turn budget).
     env_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.init is not None:
+            from mtenvs.agents.tuned import keep_task_of
+
+            self.keep_task = keep_task_of(self.init)
 
     @property
     def tier(self) -> str:
@@ -284,6 +293,7 @@ class _Run:
                 temperature=config.temperature,
                 max_new_tokens=config.max_new_tokens,
                 max_prompt_tokens=config.max_prompt_tokens,
+                keep_task=config.keep_task,
                 name=config.tier,
             )
 

@@ -119,17 +119,23 @@ class HFAgent:
         batch_size: Most conversations per ``generate`` call; larger batches are split into
             prompts of similar length. ``None``: the whole batch at once.
         max_prompt_tokens: Longer prompts are shortened from the left: whole early turns
-            are dropped first (the system message and the last message are kept), then the
-            start of the last message; only if the system message alone does not fit is it
-            cut too. With a processor only whole turns are dropped (image tokens cannot be
-            cut), counting each image's expanded tokens. ``None``: prompts are never
-            shortened.
+            are dropped first (the system message and the last message are kept; with
+            ``keep_task`` also the first user message), then the start of the last message;
+            only if the system message alone does not fit is it cut too. With a processor
+            only whole turns are dropped (image tokens cannot be cut), counting each
+            image's expanded tokens. ``None``: prompts are never shortened.
         drop_turns: How many early turns (user and assistant message pairs) go at a time
             when a text prompt is too long. With ``1`` a long conversation loses one turn
             per call, so its prompt changes right after the system message every turn;
             with ``k`` the dropped part grows ``k`` turns at a time, counted from the
             conversation's start, so the kept prompt's beginning stays the same for about
             ``k`` turns and an engine that caches prompt prefixes (llama.cpp) reuses it.
+        keep_task: When early turns are dropped, keep the first user message (an env's
+            first observation states the task: the question, the level, the goal) and drop
+            the turns after it, while the system message, the task and the last reply and
+            observation fit; only then may the task go too. Off: the oldest turns go
+            first, the task with them (how the adapters shipped before this option were
+            trained; their ``training.json`` says which they need). Text prompts only.
         allow_download: Let transformers fetch files from the Hugging Face Hub. Off by
             default: only local files (and the local Hub cache) are read.
         name: Name recorded in trajectories (default ``hf:<last path component>``).
@@ -151,6 +157,7 @@ class HFAgent:
         batch_size: int | None = None,
         max_prompt_tokens: int | None = None,
         drop_turns: int = 1,
+        keep_task: bool = True,
         allow_download: bool = False,
         name: str | None = None,
     ) -> None:
@@ -216,6 +223,7 @@ class HFAgent:
         self.batch_size = batch_size
         self.max_prompt_tokens = max_prompt_tokens
         self.drop_turns = check_int_range("drop_turns", drop_turns, 1)
+        self.keep_task = bool(keep_task)
         self.seed = seed
         self._seed_stream = torch.Generator().manual_seed(seed) if seed is not None else None
 
@@ -298,6 +306,14 @@ class HFAgent:
         # that strict templates check is preserved, drop_turns turns at once while more
         # than that many are left; the last message always stays.
         chunk = 2 * self.drop_turns
+        if self.keep_task and len(rest) > 2 and rest[0].get("role") == "user":
+            # First the turns between the task and the last reply and observation.
+            task, tail = rest[:1], rest[1:]
+            while len(tail) >= 4:
+                tail = tail[chunk if len(tail) - chunk >= 2 else 2 :]
+                ids = self._render(head + task + tail)
+                if len(ids) <= limit:
+                    return ids
         while len(rest) > 1:
             step = chunk if len(rest) > chunk else 2 if len(rest) > 2 else 1
             rest = rest[step:]

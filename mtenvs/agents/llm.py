@@ -406,6 +406,8 @@ class LLMAgent(HFAgent):
         drop_turns: Early turns dropped at a time from a long prompt (see ``HFAgent``):
             the default keeps a prompt's start for several turns, so llama.cpp reuses
             its cached prefix instead of evaluating the whole prompt again every turn.
+        keep_task: A long prompt keeps the env's first observation, the task (see
+            ``HFAgent``).
         logit_bias: Added to these token ids' logits before sampling (``-inf`` bans one).
         n_threads: llama.cpp's CPU threads, each running its own context on part of a
             batch (default: the CPUs this process may use).
@@ -436,6 +438,7 @@ class LLMAgent(HFAgent):
         batch_size: int | None = None,
         max_prompt_tokens: int | None = DEFAULT_MAX_PROMPT_TOKENS,
         drop_turns: int = DEFAULT_DROP_TURNS,
+        keep_task: bool = True,
         logit_bias: Mapping[int, float] | None = None,
         n_threads: int | None = None,
         gguf_file: str | os.PathLike[str] | None = None,
@@ -466,6 +469,7 @@ class LLMAgent(HFAgent):
             batch_size=batch_size,
             max_prompt_tokens=max_prompt_tokens,
             drop_turns=drop_turns,
+            keep_task=keep_task,
             name=name,
         )
         #: The cached model directory the agent was loaded from.

@@ -25,7 +25,7 @@ from mtenvs.agents.per_env import PerEnvAgent
 from mtenvs.agents.trained import WEIGHTS_DIR, weights_dir_name
 from mtenvs.error import InvalidArgumentError, did_you_mean
 
-__all__ = ["TUNED_TIERS", "TunedLLMAgent", "adapter_path", "tuned_envs"]
+__all__ = ["TUNED_TIERS", "TunedLLMAgent", "adapter_path", "keep_task_of", "tuned_envs"]
 
 #: The tiers and what each adapter was trained with.
 TUNED_TIERS: tuple[str, ...] = ("llm-sft", "llm-rl")
@@ -44,6 +44,16 @@ def adapter_path(env_id: str, tier: str, root: Path | None = None) -> Path | Non
     """The ``tier`` adapter directory of ``env_id``, or ``None`` if there is none."""
     path = (root or WEIGHTS_DIR) / weights_dir_name(env_id) / _check_tier(tier)
     return path if (path / "adapter_model.safetensors").is_file() else None
+
+
+def keep_task_of(adapter: Path | str) -> bool:
+    """Whether the adapter in ``adapter`` was trained on prompts shortened with the task
+    kept (``LLMAgent(keep_task=...)``), as its ``training.json`` records; adapters from
+    before that option (no record) were not."""
+    meta = Path(adapter) / "training.json"
+    if not meta.is_file():
+        return False
+    return bool(json.loads(meta.read_text()).get("config", {}).get("keep_task", False))
 
 
 def tuned_envs(tier: str, root: Path | None = None) -> list[str]:
@@ -100,6 +110,7 @@ class TunedLLMAgent(PerEnvAgent):
                 adapter=path,
                 max_new_tokens=int(meta.get("max_new_tokens", 64)),
                 max_prompt_tokens=int(meta.get("max_prompt_tokens", 1024)),
+                keep_task=keep_task_of(path),
                 name=self.name,
             )
         return self._agents[env_id]

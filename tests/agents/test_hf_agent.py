@@ -176,8 +176,9 @@ def test_drop_turns_keeps_the_prompt_start_for_several_turns(model_dirs):
         assert text.endswith("LAST?<|im_end|>\n<|im_start|>assistant\n")
         return text.split("obs ")[1].split(" ")[0]  # the oldest turn still in the prompt
 
-    one = HFAgent(model_dirs["chat"], max_new_tokens=4, max_prompt_tokens=400)
-    four = HFAgent(model_dirs["chat"], max_new_tokens=4, max_prompt_tokens=400, drop_turns=4)
+    common = {"max_new_tokens": 4, "max_prompt_tokens": 400, "keep_task": False}
+    one = HFAgent(model_dirs["chat"], **common)
+    four = HFAgent(model_dirs["chat"], drop_turns=4, **common)
     starts_one = [int(first_kept(one, n)) for n in range(12, 24)]
     starts_four = [int(first_kept(four, n)) for n in range(12, 24)]
     assert len(set(starts_one)) >= 10  # the start moves on (almost) every turn
@@ -185,6 +186,33 @@ def test_drop_turns_keeps_the_prompt_start_for_several_turns(model_dirs):
     assert len(set(starts_four)) <= 4 and starts_four == sorted(starts_four)
     with pytest.raises(InvalidArgumentError, match="drop_turns"):
         HFAgent(model_dirs["chat"], drop_turns=0)
+
+
+def test_keep_task_keeps_the_first_observation(model_dirs):
+    """keep_task (the default) drops the turns after the env's first observation (the
+    task), in blocks of drop_turns, and drops the task too only when nothing else fits."""
+    question = "TASK: who founded the wiki?"
+    turns = [x for i in range(1, 16) for x in (f"r{i}", f"obs {i} two steps east")]
+    chat = _inp(question, *turns, "LAST?").messages
+
+    def prompt(agent: HFAgent, messages: list) -> str:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return agent.tokenizer.decode(agent.prompt_ids(messages))
+
+    agent = HFAgent(model_dirs["chat"], max_new_tokens=4, max_prompt_tokens=200, drop_turns=2)
+    text = prompt(agent, chat)
+    assert f"system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n{question}<|im_end|>" in text
+    assert text.endswith("LAST?<|im_end|>\n<|im_start|>assistant\n")
+    kept = [int(t.split(" ")[0]) for t in text.split("obs ")[1:]]
+    assert kept == list(range(kept[0], 16)) and kept[0] > 1  # a contiguous recent block
+    # The kept block starts on a multiple of drop_turns turns (a stable, cacheable prefix).
+    assert (kept[0] - 1) % 2 == 0
+    old = HFAgent(model_dirs["chat"], max_new_tokens=4, max_prompt_tokens=200, keep_task=False)
+    assert question not in prompt(old, chat)
+    # A task too long to keep beside the last turn goes like any early turn.
+    huge = _inp("TASK " + "filler " * 300, "r1", "obs 1", "r2", "LAST?").messages
+    assert "TASK" not in prompt(agent, huge) and "LAST?" in prompt(agent, huge)
 
 
 def test_bad_arguments_and_missing_directory(model_dirs, tmp_path):

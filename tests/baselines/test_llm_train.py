@@ -13,7 +13,13 @@ import pytest
 from baselines.llm_train import LLM_SCALES, LLMTrainConfig, Stopped, ship, train, turn_pairs
 from mtenvs.agents import AgentInput, make_agent
 from mtenvs.agents.llm import ModelFileError, check_adapter
-from mtenvs.agents.tuned import TUNED_TIERS, TunedLLMAgent, adapter_path, tuned_envs
+from mtenvs.agents.tuned import (
+    TUNED_TIERS,
+    TunedLLMAgent,
+    adapter_path,
+    keep_task_of,
+    tuned_envs,
+)
 from mtenvs.error import InvalidArgumentError
 from mtenvs.eval.runner import evaluate
 from tests.agents.test_llm_agent import needs_model
@@ -71,6 +77,7 @@ def test_smoke_sft_writes_an_adapter_and_its_log(sft_dir: Path) -> None:
 def test_smoke_rl_starts_from_the_sft_adapter(sft_dir: Path, rl_dir: Path) -> None:
     meta = json.loads((rl_dir / "training.json").read_text())
     assert meta["tier"] == "llm-rl" and meta["config"]["init"] == str(sft_dir)
+    assert meta["config"]["keep_task"] is True  # as the SFT adapter was trained
     assert meta["steps"] == 1 and meta["rollout_turns"] > 0
     from safetensors.torch import load_file
 
@@ -87,7 +94,7 @@ def test_tier_loads_its_adapter_and_plays_an_eval_episode(root: Path, tier: str)
     agent = TunedLLMAgent(tier, root=root)
     played = agent.for_env(ENV)
     assert played is not None and played.adapter == root / "maze-v0" / tier
-    assert played.name == tier
+    assert played.name == tier and played.keep_task  # as the adapter was trained
     run = evaluate([ENV], [agent], 1, env_kwargs=SHORT, name=f"{tier}-smoke")
     (summary,) = run.summaries()
     assert summary.agent == tier and summary.episodes == 1
@@ -136,6 +143,17 @@ def test_turn_pairs_render_prompts_as_the_agent_does(sft_dir: Path) -> None:
     text = agent.tokenizer.decode(reply, skip_special_tokens=True)
     assert text == traj.turns[1].reply
     assert reply[-1] == agent.tokenizer.eos_token_id
+
+
+def test_runs_from_an_adapter_shorten_prompts_as_it_was_trained(tmp_path: Path) -> None:
+    """An adapter trained before keep_task (no record) plays and is trained further with
+    the task dropped like any early turn; a recorded setting is followed either way."""
+    assert keep_task_of(tmp_path) is False
+    assert LLMTrainConfig(ENV, "rl", "smoke", init=str(tmp_path)).keep_task is False
+    (tmp_path / "training.json").write_text(json.dumps({"config": {"keep_task": True}}))
+    assert keep_task_of(tmp_path) is True
+    assert LLMTrainConfig(ENV, "rl", "smoke", init=str(tmp_path), keep_task=False).keep_task
+    assert LLMTrainConfig(ENV, "sft", "smoke").keep_task is True
 
 
 def test_unknown_tier_names_the_choices() -> None:
