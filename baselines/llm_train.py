@@ -17,15 +17,14 @@ SmolLM2-135M-Instruct (the ``llm`` agent's model, transformers engine) gets LoRA
   (``--mode gigpo``).
 
 Every ``curve_every`` SFT steps (``rl_curve_every`` RL iterations) the policy plays
-``curve_episodes`` validation tasks at the tier's own sampling settings (the learning
-curve; RL also logs each iteration's own rollouts). A checkpoint (adapter, optimizer, step,
-curve, counters) is written every ``save_every`` steps and at the end: a run stopped at any
-point continues with ``--resume`` and gives the same adapter as an unstopped one on the
-same device (batches and rollout seeds depend only on the step). The run writes
-``<out>/adapter_config.json``, ``adapter_model.safetensors`` (float16) and ``training.json``
-(settings, samples/s, reply tokens/s trained on and input tokens/s read, wall time,
-curve); ``--ship`` copies them to
-``mtenvs/assets/baselines/<env>/<tier>/``.
+``curve_episodes`` validation tasks at the tier's own sampling settings (the learning curve;
+RL also logs each iteration's own rollouts). A checkpoint (adapter, optimizer, step, curve,
+counters) is written every ``save_every`` SFT steps (``rl_save_every`` RL iterations) and at
+the end: a run stopped at any point continues with ``--resume`` and gives the same adapter
+as an unstopped one on the same device (batches and rollout seeds depend only on the step).
+The run writes ``<out>/adapter_config.json``, ``adapter_model.safetensors`` (float16) and
+``training.json`` (settings, samples/s, reply tokens/s trained on and input tokens/s read,
+wall time, curve); ``--ship`` copies them to ``mtenvs/assets/baselines/<env>/<tier>/``.
 
     .venv/bin/python -m baselines.llm_train --env mtenvs/Maze-v0 --phase sft --scale cpu
     .venv/bin/python -m baselines.llm_train --env mtenvs/Maze-v0 --phase rl --scale cpu \
@@ -95,6 +94,9 @@ class LLMScale:
     save_every: int
     #: RL's learning-curve points: every this many iterations.
     rl_curve_every: int = 4
+    #: RL checkpoints every this many iterations (an iteration is minutes of rollouts on a
+    #: CPU, a checkpoint about a second).
+    rl_save_every: int = 1
 
 
 LLM_SCALES: dict[str, LLMScale] = {
@@ -610,7 +612,8 @@ class _Run:
         if (step + 1) % every == 0 or last:
             self.curve_point(step + 1, loss, scale)
         stop = self.stop_after is not None and step + 1 >= self.stop_after and not last
-        if (step + 1) % scale.save_every == 0 or last or stop:
+        save = scale.save_every if self.config.phase == "sft" else scale.rl_save_every
+        if (step + 1) % save == 0 or last or stop:
             self.save_checkpoint()
         if stop:
             raise Stopped(f"stopped after step {step + 1} of {total}; continue with resume")
