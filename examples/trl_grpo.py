@@ -190,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def resolve_adapter(spec: str, env_id: str) -> str:
     """``--init-adapter``: a tier name gives the shipped adapter of ``env_id``, anything
     else is a directory."""
+    from mtenvs.agents.llm import ModelFileError, check_adapter
     from mtenvs.agents.tuned import TUNED_TIERS, adapter_path
 
     if spec in TUNED_TIERS:
@@ -197,9 +198,10 @@ def resolve_adapter(spec: str, env_id: str) -> str:
         if path is None:
             raise SystemExit(f"No shipped {spec} adapter for {env_id}.")
         return str(path)
-    if not os.path.isfile(os.path.join(spec, "adapter_config.json")):
-        raise SystemExit(f"--init-adapter {spec!r}: no adapter_config.json there.")
-    return spec
+    try:
+        return str(check_adapter(spec))
+    except ModelFileError as e:
+        raise SystemExit(f"--init-adapter: {e}") from e
 
 
 def write_curve(log_history: list[dict[str, float]], output_dir: str) -> None:

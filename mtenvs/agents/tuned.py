@@ -51,9 +51,11 @@ def keep_task_of(adapter: Path | str) -> bool:
     kept (``LLMAgent(keep_task=...)``), as its ``training.json`` records; adapters from
     before that option (no record) were not."""
     meta = Path(adapter) / "training.json"
-    if not meta.is_file():
-        return False
-    return bool(json.loads(meta.read_text()).get("config", {}).get("keep_task", False))
+    return meta.is_file() and _keeps_task(json.loads(meta.read_text()))
+
+
+def _keeps_task(meta: dict[str, Any]) -> bool:
+    return bool(meta.get("config", {}).get("keep_task", False))
 
 
 def tuned_envs(tier: str, root: Path | None = None) -> list[str]:
@@ -110,7 +112,7 @@ class TunedLLMAgent(PerEnvAgent):
                 adapter=path,
                 max_new_tokens=int(meta.get("max_new_tokens", 64)),
                 max_prompt_tokens=int(meta.get("max_prompt_tokens", 1024)),
-                keep_task=keep_task_of(path),
+                keep_task=_keeps_task(meta),  # training.json, read above
                 name=self.name,
             )
         return self._agents[env_id]
