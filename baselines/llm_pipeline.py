@@ -25,13 +25,14 @@ from mtenvs.agents.trained import WEIGHTS_DIR
 
 __all__ = ["LLM_ENVS", "pipeline"]
 
-#: The envs of the tuned tiers: a grid puzzle, a game against an opponent (two), and a
+#: The envs of the tuned tiers: a grid puzzle, games against an opponent (three), and a
 #: tool-using env.
 LLM_ENVS: tuple[str, ...] = (
     "mtenvs/Maze-v0",
     "mtenvs/TicTacToe-v0",
     "mtenvs/KuhnPoker-v0",
     "mtenvs/Search-v0",
+    "mtenvs/LeducHoldem-v0",
 )
 
 

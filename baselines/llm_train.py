@@ -108,11 +108,15 @@ LLM_SCALES: dict[str, LLMScale] = {
     "gpu": LLMScale("gpu", 512, 600, 32, 100, 16, 8, 100, 64, 25),
 }
 
-#: The envs the tuned tiers are trained on, with their reference configs: the trained
-#: tier's specs and a tool-using env (Search).
+#: The envs the tuned tiers are trained on, with their reference configs (each card's
+#: headline config): the trained tier's specs, a tool-using env (Search) and a second poker
+#: game whose short hands make RL cheap on a CPU (Leduc Hold'em against the random player).
 LLM_SPECS: dict[str, BaselineSpec] = {
     **SPECS,
     "mtenvs/Search-v0": BaselineSpec("mtenvs/Search-v0", {}, eval_set_size=100),
+    "mtenvs/LeducHoldem-v0": BaselineSpec(
+        "mtenvs/LeducHoldem-v0", {"opponent": "random"}, has_eval_set=False
+    ),
 }
 
 
