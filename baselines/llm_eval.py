@@ -224,6 +224,10 @@ def main(
     limit: Annotated[int | None, typer.Option(help="At most this many episodes per env.")] = None,
     num_envs: Annotated[int, typer.Option(help="Episodes in flight at once.")] = 16,
     out: Annotated[Path, typer.Option(help="Journal root.")] = JOURNALS,
+    root: Annotated[
+        Path | None,
+        typer.Option(help="Adapter root of the tuned tiers (default: the packaged one)."),
+    ] = None,
     merge: Annotated[
         bool, typer.Option(help="Then put the rows into results.json and RESULTS.md.")
     ] = False,
@@ -240,9 +244,11 @@ def main(
 
         env_ids = tuned_envs(agent)
     if env_ids:
-        evaluate_llm(agent, env_ids, out=out, episodes=episodes, limit=limit, num_envs=num_envs)
+        evaluate_llm(
+            agent, env_ids, out=out, episodes=episodes, limit=limit, num_envs=num_envs, root=root
+        )
     if merge:
-        typer.echo(f"wrote {merge_results(out)}")
+        typer.echo(f"wrote {merge_results(out, root=root)}")
 
 
 if __name__ == "__main__":

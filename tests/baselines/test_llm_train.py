@@ -234,3 +234,15 @@ def test_pipeline_trains_ships_evaluates_and_merges(tmp_path: Path) -> None:
     stamp = os.stat(meta).st_mtime_ns
     pipeline([env], "smoke", tmp_path / "runs", **where)  # type: ignore[arg-type]
     assert os.stat(meta).st_mtime_ns == stamp
+    # The CLI plays adapters from another root (a TRL run's, say) into other journals.
+    from typer.testing import CliRunner
+
+    from baselines.llm_eval import app
+
+    other = tmp_path / "other-journals"
+    args = ["--agent", "llm-rl", "--envs", env, "--limit", "1", "--root", str(where["root"])]
+    result = CliRunner().invoke(app, [*args, "--out", str(other)])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads((other / "llm-rl" / "rows.json").read_text())
+    assert row["episodes"] == 1 and row["agent"] == "llm-rl"
+    assert (other / "llm-rl" / "kuhnpoker-v0" / "adapter.sha256").is_file()
