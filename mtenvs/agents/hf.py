@@ -302,22 +302,14 @@ class HFAgent:
         has_system = bool(messages) and messages[0].get("role") == "system"
         head = list(messages[:1]) if has_system else []
         rest = list(messages[len(head) :])
-        # Drop the oldest turns two messages at a time so the user/assistant alternation
-        # that strict templates check is preserved, drop_turns turns at once while more
-        # than that many are left; the last message always stays.
-        chunk = 2 * self.drop_turns
         if self.keep_task and len(rest) > 2 and rest[0].get("role") == "user":
             # First the turns between the task and the last reply and observation.
-            task, tail = rest[:1], rest[1:]
-            while len(tail) >= 4:
-                tail = tail[chunk if len(tail) - chunk >= 2 else 2 :]
-                ids = self._render(head + task + tail)
+            for tail in self._drop_oldest(rest[1:], keep=2):
+                ids = self._render(head + rest[:1] + tail)
                 if len(ids) <= limit:
                     return ids
-        while len(rest) > 1:
-            step = chunk if len(rest) > chunk else 2 if len(rest) > 2 else 1
-            rest = rest[step:]
-            ids = self._render(head + rest)
+        for kept in self._drop_oldest(rest, keep=1):
+            ids = self._render(head + kept)
             if len(ids) <= limit:
                 return ids
         if rest and isinstance(rest[-1].get("content"), str):
@@ -326,6 +318,20 @@ class HFAgent:
                 return shortened
         # Even the system message does not fit: keep the most recent tokens.
         return ids[-limit:]
+
+    def _drop_oldest(self, messages: list[Message], keep: int) -> Iterator[list[Message]]:
+        """``messages`` with ever more of its oldest turns dropped, down to ``keep`` messages.
+
+        Turns go two messages at a time so the user/assistant alternation that strict
+        templates check is preserved, ``drop_turns`` turns at once while more than that many
+        are left; the last message always stays.
+        """
+        chunk = 2 * self.drop_turns
+        while len(messages) > keep:
+            left = len(messages)
+            step = chunk if left - chunk >= keep else 2 if left - 2 >= keep else left - keep
+            messages = messages[step:]
+            yield messages
 
     def _shorten_last(self, head: list[Message], last: Message, limit: int) -> list[int] | None:
         """Keep the tail of the last message's text so that the prompt fits ``limit``."""
