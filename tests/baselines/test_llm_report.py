@@ -114,3 +114,32 @@ def test_eval_set_sizes_come_from_each_envs_task_list() -> None:
     assert episodes_for("mtenvs/TicTacToe-v0") == 200
     assert episodes_for("mtenvs/KuhnPoker-v0") == 1000  # the other tiers' count
     assert episodes_for("mtenvs/Sql-v0") == 102
+
+
+def test_published_results_meet_the_llm_issue() -> None:
+    """The shipped reference scores: a zero-shot ``llm`` row for every suite env, and
+    ``llm-rl`` beating ``llm`` beyond the 95 % intervals on at least three envs, among them a
+    tool-using env and a game against an opponent, with an adapter shipped for each."""
+    from mtenvs.core.registry import list_envs
+
+    root = Path(__file__).parents[2]
+    rows = json.loads((root / "baselines" / "results.json").read_text())["scores"]
+    zero_shot = {r["env_id"] for r in rows if r["agent"] == "llm"}
+    assert sorted(set(list_envs(suite=True)) - zero_shot) == []
+    for row in rows:
+        if row["agent"].startswith("llm"):
+            assert 0.0 <= row["format_error_rate"] <= 1.0 and len(row["success_ci95"]) == 2
+    better = sorted(
+        {r["env_id"] for r in rows if r["agent"] == "llm-rl"}
+        - {e for e in zero_shot if not beats(rows, e, "llm-rl", "llm")}
+    )
+    assert len(better) >= 3, better
+    tools = {"mtenvs/Search-v0", "mtenvs/Sql-v0", "mtenvs/SqlInteract-v0", "mtenvs/CodeTasks-v0"}
+    tools |= {"mtenvs/PythonCode-v0", "mtenvs/PythonMath-v0"}
+    games = {"mtenvs/TicTacToe-v0", "mtenvs/ConnectFour-v0", "mtenvs/KuhnPoker-v0"}
+    games |= {"mtenvs/LeducHoldem-v0", "mtenvs/LiarsDice-v0", "mtenvs/Negotiation-v0"}
+    assert set(better) & tools and set(better) & games, better
+    assets = root / "mtenvs" / "assets" / "baselines"
+    for env_id in better:
+        name = env_id.split("/")[1].lower()
+        assert (assets / name / "llm-rl" / "adapter_model.safetensors").is_file(), env_id
