@@ -246,3 +246,37 @@ def test_pipeline_trains_ships_evaluates_and_merges(tmp_path: Path) -> None:
     (row,) = json.loads((other / "llm-rl" / "rows.json").read_text())
     assert row["episodes"] == 1 and row["agent"] == "llm-rl"
     assert (other / "llm-rl" / "kuhnpoker-v0" / "adapter.sha256").is_file()
+
+
+def test_pipeline_plays_zero_shot_on_the_suite_for_the_published_episodes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``make baselines-llm`` reproduces the published ``llm`` rows: every suite env, the
+    first ``ZERO_SHOT_EPISODES`` of each eval set (the engine is stubbed: the calls are the
+    point here; the zero-shot evaluation itself is tested in tests/agents)."""
+    from typer.testing import CliRunner
+
+    import baselines.llm_pipeline as lp
+    from mtenvs.core.registry import list_envs
+
+    calls: list[tuple[str, list[str], dict[str, object]]] = []
+    monkeypatch.setattr(lp, "evaluate_llm", lambda a, e, **kw: calls.append((a, e, kw)) or [])
+    monkeypatch.setattr(lp, "merge_results", lambda *a: tmp_path / "RESULTS.md")
+    suite = list_envs(suite=True)
+    lp.pipeline([], "smoke", tmp_path, zero_shot_envs=suite, journals=tmp_path)
+    assert [(a, e, kw["limit"]) for a, e, kw in calls] == [("llm", suite, lp.ZERO_SHOT_EPISODES)]
+    calls.clear()
+    lp.pipeline([], "smoke", tmp_path, zero_shot_envs=suite[:1], limit=2, journals=tmp_path)
+    assert [(e, kw["limit"]) for _, e, kw in calls] == [(suite[:1], 2)]
+
+    seen: list[dict[str, object]] = []
+    monkeypatch.setattr(lp, "pipeline", lambda envs, scale, out, **kw: seen.append(kw))
+    result = CliRunner().invoke(lp.app, ["--envs", "mtenvs/KuhnPoker-v0"])
+    assert result.exit_code == 0, result.output
+    assert seen[-1]["zero_shot_envs"] == suite
+    assert seen[-1]["zero_shot_episodes"] == lp.ZERO_SHOT_EPISODES
+    result = CliRunner().invoke(lp.app, ["--zero-shot-episodes", "0"])
+    assert result.exit_code == 0 and seen[-1]["zero_shot_episodes"] is None
+    result = CliRunner().invoke(lp.app, ["--zero-shot-envs", "mtenvs/Nope-v0"])
+    assert result.exit_code != 0 and "mtenvs/Nope-v0" in result.output
+    assert "mtenvs/Sokoban-v0" in result.output
