@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import select
 import time
 from typing import Any
@@ -153,6 +154,19 @@ def proc_stat(pid: int | str) -> list[bytes] | None:
     except OSError:
         return None
     return stat[stat.rindex(b")") + 2 :].split()
+
+
+def signal_waiting(pid: int | str) -> bool | None:
+    """Whether a signal was sent to ``pid`` that it has not acted on yet (``SigPnd`` or
+    ``ShdPnd`` of ``/proc/<pid>/status`` not empty), or ``None`` when there is no such
+    process."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            status = f.read()
+    except OSError:
+        return None
+    masks = re.findall(rb"^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)$", status, re.MULTILINE)
+    return len(masks) != 2 or any(int(mask, 16) for mask in masks)
 
 
 def children_of(root: int) -> list[int]:

@@ -49,6 +49,7 @@ from frames import (
     close_fds_except,
     null_stdio,
     proc_stat,
+    signal_waiting,
     write_frame,
 )
 from plain_values import Call, literal_call
@@ -202,18 +203,21 @@ class JudgeClient:
 
     def recover(self) -> None:
         """After a run: the solution (same uid) may have stopped or killed the template.
-        A stopped one is continued; a dead one is forgotten (replaced by the caller)."""
+        A dead one is forgotten (replaced by the caller); a live one is sent ``SIGCONT``,
+        which continues it if stopped and discards a stop signal it has not acted on yet
+        (its state does not show that one)."""
         state = self._template_state()
         if self.template_pid is not None and state in (b"Z", b"X"):
             self.stop()
-        elif state in (b"T", b"t"):
+        elif self.template_pid is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(self.template_pid or 0, signal.SIGCONT)
+                os.kill(self.template_pid, signal.SIGCONT)
 
     def _intact(self, spare: Spare, deadline: float) -> bool:
-        """The spare (its pids from its ``ready`` frame) is alive and not stopped, and so is
-        a judge's solution process; each is the child it must be, of the template or of the
-        judge (a pid taken over by another process is not)."""
+        """The spare (its pids from its ``ready`` frame) is alive, not stopped and no signal
+        waits for it (:func:`serving`), and so is a judge's solution process and the
+        template; each is the child it must be, of the template or of the judge (a pid taken
+        over by another process is not)."""
         keys = {"ready", "solution"} if spare.kind == "J" else {"ready"}
         if spare.pids is None:
             try:
@@ -229,11 +233,10 @@ class JudgeClient:
             spare.pids = (hello["ready"], *([hello["solution"]] if spare.kind == "J" else []))
         parent = self.template_pid
         for pid in spare.pids:
-            fields = proc_stat(pid)
-            if fields is None or fields[0] not in _SERVING or int(fields[1]) != parent:
+            if not serving(pid, parent):
                 return False
             parent = pid
-        return self._template_state() in _SERVING
+        return self.template_pid is not None and serving(self.template_pid, os.getpid())
 
     def clean_up(self, worker: int) -> None:
         """After an answer's reply went out: kill what the answer started, until nothing is
@@ -473,6 +476,20 @@ def _closed(spare: Spare) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(spare.pids[0], signal.SIGKILL)
     spare.sock.close()
+
+
+def serving(pid: int, parent: int | None) -> bool:
+    """``pid`` is a child of ``parent``, sleeping or running, with no signal it has not
+    acted on yet.
+
+    A process woken by a stop signal shows as running until it is next scheduled (which a
+    busy machine or a spent CPU quota can put off for long), so the state alone would take
+    it for one that can serve. The waiting signals are read first, the state after: a
+    signal sent before is then seen either still waiting or already acted on."""
+    if signal_waiting(pid) is not False:
+        return False
+    fields = proc_stat(pid)
+    return fields is not None and fields[0] in _SERVING and int(fields[1]) == parent
 
 
 def process_tree() -> dict[int, tuple[int, bytes]]:
