@@ -8,6 +8,7 @@ import re
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 import mtenvs
 from mtenvs.agents import AGENT_SPECS, make_agent
@@ -244,25 +246,29 @@ def eval_cmd(
                 tps=f"{stats['turns'] / max(elapsed, 1e-9):,.0f}",
             )
 
-        try:
-            run = evaluate(
-                env_ids,
-                agents,
-                episodes,
-                seed=seed,
-                eval_set=eval_set,
-                env_kwargs=env_kwargs,
-                name=run_name,
-                on_episode=on_episode,
-                num_envs=num_envs,
-                executor=executor_kind,
-                reference_config=reference_config,
-                wrappers=wrappers,
-                journal=out / run_name / "episodes.jsonl",
-                resume=resume,
-            )
-        except Error as e:
-            raise _fail(e) from e
+        with warnings.catch_warnings(record=True) as caught:
+            # Warnings (an agent shortening long prompts, ...) would break the progress bar
+            # and show our source lines: each is said once, after the table.
+            warnings.simplefilter("default")
+            try:
+                run = evaluate(
+                    env_ids,
+                    agents,
+                    episodes,
+                    seed=seed,
+                    eval_set=eval_set,
+                    env_kwargs=env_kwargs,
+                    name=run_name,
+                    on_episode=on_episode,
+                    num_envs=num_envs,
+                    executor=executor_kind,
+                    reference_config=reference_config,
+                    wrappers=wrappers,
+                    journal=out / run_name / "episodes.jsonl",
+                    resume=resume,
+                )
+            except Error as e:
+                raise _fail(e) from e
     paths = write_report(run, out / run_name, plots=plots)
     table = Table(title=f"{run_name} (standard errors in report.md)")
     # numbers are never cut: on a narrow terminal (or a pipe: 80 columns) long env ids wrap
@@ -283,6 +289,8 @@ def eval_cmd(
     console.print(table)
     if skipped := skipped_line(run.config):
         console.print(f"{skipped} (listed in report.md)")
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        console.print(Text.assemble(("warning: ", "yellow"), message))
     console.print(f"[green]wrote[/] {', '.join(str(p) for p in paths)}")
 
 

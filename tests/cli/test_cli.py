@@ -72,6 +72,32 @@ def test_eval_says_which_env_and_agent_pairs_it_did_not_play(tmp_path: Path):
     assert report["episodes"] == [] and report["config"]["skipped"][0]["agent"] == "oracle"
 
 
+def test_eval_says_each_warning_once_after_the_table(tmp_path: Path, monkeypatch):
+    """A warning raised while episodes run (an LLM agent shortening long prompts) is one
+    plain line after the table, not Python's file:line form in the middle of the bar."""
+    import warnings
+
+    import mtenvs.cli as cli
+
+    real = cli.evaluate
+
+    def warning_evaluate(*args, **kwargs):
+        for _ in range(3):
+            warnings.warn("llm: a prompt of 1136 tokens was shortened", stacklevel=2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "evaluate", warning_evaluate)
+    args = ["eval", "--env", "mtenvs/Maze-v0", "--agent", "random", "--episodes", "1"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path), "--no-plots"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    said = [i for i, line in enumerate(lines) if "shortened" in line]
+    assert len(said) == 1, result.output
+    assert lines[said[0]] == "warning: llm: a prompt of 1136 tokens was shortened"
+    assert said[0] > next(i for i, line in enumerate(lines) if "Maze-v0" in line)
+    assert "UserWarning" not in result.output
+
+
 def test_eval_reference_config_plays_each_envs_headline_config(tmp_path: Path):
     base = ["eval", "--agent", "random", "--episodes", "2", "--out", str(tmp_path)]
     envs = ["--env", "mtenvs/TicTacToe-v0,mtenvs/ConnectFour-v0"]
