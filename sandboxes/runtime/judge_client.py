@@ -14,9 +14,11 @@ one end of a fresh socket pair as its own channel. So an answer costs no fork an
   come back in one frame, checked (schema, sizes).
 
 A spare is used only once the server has checked that it (and a judge's solution process) is
-alive, not stopped and the child it must be. Anything unexpected (a lost judge, a malformed
-frame, the time budget spent) stops the template; a fresh one is started right after the
-reply.
+alive, not stopped, with no signal it has not acted on yet, and the child it must be; the
+clean-up after each answer checks every waiting spare so, and replaces a template whose
+spares an answer stopped before the next answer comes. Anything unexpected (a lost judge, a
+malformed frame, the time budget spent) stops the template; a fresh one is started right
+after the reply.
 
 After the reply has gone to the host, :meth:`JudgeClient.clean_up` kills every process the
 answer started (what it was handed, the trees under them and the orphans: the server is
@@ -138,6 +140,9 @@ class JudgeClient:
         self.spares: dict[str, list[Spare]] = {kind: [] for kind in SPARES}
         #: The pids of the spares the last answer used, until its clean-up.
         self.used: list[int] = []
+        #: Whether a spare of this template has greeted (until then it may still be
+        #: starting: its first spares get the whole time budget).
+        self.greeted = False
 
     def _spawn(self) -> None:
         ours, theirs = socket.socketpair()
@@ -160,6 +165,7 @@ class JudgeClient:
                 os._exit(70)
         theirs.close()
         self.template_pid, self.sock = pid, ours
+        self.greeted = False
         self._order()
 
     def _order(self) -> None:
@@ -281,6 +287,8 @@ class JudgeClient:
                 return
         self.used = []
         self.recover()
+        if not self._all_serve():
+            self.stop()  # a fresh template now, not within the next answer's time budget
         try:
             if self.template_pid is None:
                 self._spawn()
@@ -288,6 +296,21 @@ class JudgeClient:
                 self._order()
         except OSError:
             self.stop()
+
+    def _all_serve(self) -> bool:
+        """Every live process the template forked (the waiting spares, and the spare
+        judges' solution processes) can serve (:func:`serving`). Run by the clean-up, once
+        the answer's processes are dead: a spare the answer stopped (same uid) is found
+        here, even one that has not greeted yet, and the template replaced before the next
+        answer comes."""
+        if self.template_pid is None:
+            return True
+        tree = process_tree()
+        return all(
+            serving(pid, tree[pid][0])
+            for pid in descendants(tree, self.template_pid)
+            if tree[pid][1] != b"Z"
+        )
 
     def _read(self, reader: FrameReader, deadline: float) -> Any:
         while True:
@@ -323,10 +346,13 @@ class JudgeClient:
             spare = self.spares[kind].pop(0)
             # A spare waiting since the last clean-up has greeted long ago; one that has not
             # within HELLO_S was stopped (or the machine is swamped): a fresh template then.
-            # A fresh template's first spares get the whole time budget.
-            wait = deadline if fresh or attempt else min(deadline, time.monotonic() + HELLO_S)
+            # The first spares of a fresh template (started now, or by the last clean-up)
+            # get the whole time budget.
+            hurry = not (fresh or attempt) and self.greeted
+            wait = min(deadline, time.monotonic() + HELLO_S) if hurry else deadline
             if self._intact(spare, wait):
                 assert spare.pids is not None
+                self.greeted = True
                 self.used.append(spare.pids[0])
                 return spare
             spare.sock.close()

@@ -361,6 +361,32 @@ def test_a_killed_or_stopped_template_or_spare_is_replaced(verifier, targets, si
     graded_right(verifier)
 
 
+#: From a REPL cell: the states of the processes of the sandbox that are stopped.
+STOPPED = (
+    "import os\n"
+    "def _state(p):\n"
+    "    try:\n"
+    "        s = open(f'/proc/{p}/stat').read()\n"
+    "    except OSError:\n"
+    "        return 'X'\n"
+    "    return s[s.rindex(')') + 2]\n"
+    "sorted(st for p in os.listdir('/proc') if p.isdigit() for st in [_state(p)] if st in 'Tt')"
+)
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_spares_an_answer_stopped_are_replaced_before_the_next_answer(verifier, path):
+    """The clean-up after an answer finds the spares it stopped (even one that had not
+    greeted yet): the next answer does not spend its own time budget finding them out."""
+    assert grade(verifier, RIGHT).correct
+    attack = "for p in spares + spare_solutions:\n    os.kill(p, signal.SIGSTOP)\n"
+    code = "import signal\njudge, template, spares, spare_solutions = judge_processes()\n"
+    assert grade(verifier, ANCESTRY + code + attack + WRONG, PATHS[path]).passed == 0
+    left = verifier.run(STOPPED)
+    assert left.error is None and left.value == "[]", left
+    graded_right(verifier)
+
+
 def test_tests_that_compute_run_in_the_judge_not_in_the_solution(verifier):
     """Only tests that call the candidate with literal arguments go to the solution process
     in a batch; a test that computes (a trusted helper, builtins) runs in the judge, on the
