@@ -248,8 +248,8 @@ def eval_cmd(
 
         with warnings.catch_warnings(record=True) as caught:
             # Warnings (an agent shortening long prompts, ...) would break the progress bar
-            # and show our source lines: each is said once, after the table.
-            warnings.simplefilter("default")
+            # and show our source lines: each is said once, after the table (the filters
+            # are left as they are).
             try:
                 run = evaluate(
                     env_ids,
