@@ -256,6 +256,7 @@ class JudgeClient:
         self.recover()
         me = os.getpid()
         deadline = time.monotonic() + CLEAN_UP_S
+        dead: set[int] = set()
         while True:
             tree = process_tree()
             roots = [
@@ -270,17 +271,17 @@ class JudgeClient:
                 for pid in self.used
                 if tree.get(pid, (0, b""))[0] == self.template_pid and pid not in waiting
             ]
-            victims = [
-                pid
-                for root in roots
-                for pid in (root, *descendants(tree, root))
-                if tree[pid][1] != b"Z"
-            ]
+            trees = [pid for root in roots for pid in (root, *descendants(tree, root))]
+            victims = [pid for pid in trees if tree[pid][1] != b"Z"]
+            # /proc is listed before each process is read: one that forked after the listing
+            # and died before it was read shows as a zombie, and its child only in the next
+            # listing. So the clean-up ends on a listing with no victim and no new zombie.
+            was_dead, dead = dead, {pid for pid in trees if tree[pid][1] == b"Z"}
             for pid in victims:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
             self.reap()
-            if not victims:
+            if not victims and dead <= was_dead:
                 break
             if time.monotonic() > deadline:  # still forking: no judge beside it
                 self.stop()
