@@ -288,7 +288,7 @@ class JudgeClient:
                 return
         self.used = []
         self.recover()
-        if not self._all_serve():
+        if not self._all_serve(tree):  # the last listing: it found nothing to kill
             self.stop()  # a fresh template now, not within the next answer's time budget
         try:
             if self.template_pid is None:
@@ -298,7 +298,7 @@ class JudgeClient:
         except OSError:
             self.stop()
 
-    def _all_serve(self) -> bool:
+    def _all_serve(self, tree: dict[int, tuple[int, bytes]]) -> bool:
         """Every live process the template forked (the waiting spares, and the spare
         judges' solution processes) can serve (:func:`serving`). Run by the clean-up, once
         the answer's processes are dead: a spare the answer stopped (same uid) is found
@@ -306,7 +306,6 @@ class JudgeClient:
         answer comes."""
         if self.template_pid is None:
             return True
-        tree = process_tree()
         return all(
             serving(pid, tree[pid][0])
             for pid in descendants(tree, self.template_pid)
